@@ -1,0 +1,90 @@
+# lexie -- build the library, the CLI and the tests.
+#
+#   make              liblexie.a, liblexie.so and the lexie CLI under build/
+#   make test         build and run the test suite (what CI runs)
+#   make SAN=1 test   the same with AddressSanitizer + UBSan, under build-san/
+#   make model        fetch the default model into the cache
+#   make bench        build the benchmarks
+#
+# Files named *_avx2.c and *_avx512.c are compiled for those ISAs only; the
+# kernels choose among them at run time, so one binary runs everywhere.
+
+CC      ?= cc
+SAN     ?= 0
+ifeq ($(SAN),1)
+  B      ?= build-san
+  OPT    ?= -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+  LDSAN  := -fsanitize=address,undefined
+else
+  B      ?= build
+  OPT    ?= -O2 -g
+  LDSAN  :=
+endif
+
+CFLAGS  += -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror $(OPT) -fPIC \
+           -fvisibility=hidden -Iinclude -Isrc -MMD -MP
+LIBS    := -lpcre2-8 -lutf8proc -lpthread -lm
+AVX2    := -mavx2 -mfma -mf16c
+AVX512  := -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni -mavx2 -mfma -mf16c
+
+LIB_SRC   := $(sort $(wildcard src/*/*.c))
+CLI_SRC   := $(sort $(wildcard tools/lexie/*.c))
+TEST_SRC  := $(sort $(wildcard tests/*.c))
+BENCH_SRC := $(sort $(wildcard bench/*.c))
+
+LIB_OBJ   := $(LIB_SRC:%.c=$(B)/%.o)
+CLI_OBJ   := $(CLI_SRC:%.c=$(B)/%.o)
+TEST_OBJ  := $(TEST_SRC:%.c=$(B)/%.o)
+
+.PHONY: all test model bench clean format
+all: $(B)/liblexie.a $(B)/liblexie.so $(B)/lexie
+
+$(B)/%_avx2.o: %_avx2.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(AVX2) -c $< -o $@
+
+$(B)/%_avx512.o: %_avx512.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(AVX512) -c $< -o $@
+
+$(B)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(B)/liblexie.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(B)/liblexie.so: $(LIB_OBJ)
+	$(CC) -shared $(LDSAN) -o $@ $^ $(LIBS)
+
+$(B)/lexie: $(CLI_OBJ) $(B)/liblexie.a
+	$(CC) $(LDSAN) -o $@ $(CLI_OBJ) $(B)/liblexie.a $(LIBS)
+
+$(B)/lexie-tests: $(TEST_OBJ) $(B)/liblexie.a
+	$(CC) $(LDSAN) -o $@ $(TEST_OBJ) $(B)/liblexie.a $(LIBS)
+
+# Fixtures: tiny random-weight models and their NumPy reference outputs.
+$(B)/fixtures/.stamp: $(wildcard tests/ref/*.py)
+	@mkdir -p $(dir $@)
+	python3 tests/ref/make_fixtures.py $(B)/fixtures
+	@touch $@
+
+test: $(B)/lexie $(B)/lexie-tests $(B)/fixtures/.stamp
+	LEXIE_TEST_FIXTURES=$(B)/fixtures LEXIE_TEST_CLI=$(B)/lexie ./$(B)/lexie-tests
+
+model: $(B)/lexie
+	./$(B)/lexie pull
+
+bench: $(BENCH_SRC:bench/%.c=$(B)/bench/%)
+$(B)/bench/%: bench/%.c $(B)/liblexie.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(B)/liblexie.a $(LIBS)
+
+format:
+	clang-format -i $(LIB_SRC) $(CLI_SRC) $(TEST_SRC) include/lexie.h
+
+clean:
+	rm -rf build build-san
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -1,0 +1,129 @@
+/*
+** kernels.h -- tensor types, their block layouts, dequantizers and dot
+** products, plus the float ops of a transformer layer.
+**
+** Type numbers follow GGML's, since GGUF stores them.  Every type has a
+** plain-C reference path; AVX2 and AVX-512 paths are picked at run time by
+** CPU detection, and LEXIE_ISA=scalar|avx2|avx512 forces one (clamped to
+** what the CPU has), so tests can run every path on one machine.
+**
+** A dot product multiplies a weight row of type T by an activation row of
+** T's vec_dot_type (Q8_0 or Q8_1 for the 4- and 8-bit types, F32 for
+** float weights): activations are quantized once per matmul, exactly as
+** llama.cpp does, so logits match it closely.
+*/
+#ifndef LX_KERNELS_H
+#define LX_KERNELS_H
+
+#include "base/base.h"
+
+#include <stdint.h>
+
+typedef enum lx_type {
+    LX_TYPE_F32 = 0,
+    LX_TYPE_F16 = 1,
+    LX_TYPE_Q4_0 = 2,
+    LX_TYPE_Q4_1 = 3,
+    LX_TYPE_Q5_0 = 6,
+    LX_TYPE_Q5_1 = 7,
+    LX_TYPE_Q8_0 = 8,
+    LX_TYPE_Q8_1 = 9,
+    LX_TYPE_Q2_K = 10,
+    LX_TYPE_Q3_K = 11,
+    LX_TYPE_Q4_K = 12,
+    LX_TYPE_Q5_K = 13,
+    LX_TYPE_Q6_K = 14,
+    LX_TYPE_Q8_K = 15,
+    LX_TYPE_BF16 = 30,
+    LX_TYPE_COUNT = 40, /* bound for tables; not a type */
+} lx_type;
+
+typedef enum lx_isa {
+    LX_ISA_SCALAR = 0,
+    LX_ISA_AVX2 = 1,
+    LX_ISA_AVX512 = 2,
+} lx_isa;
+
+/* ==== Block layouts (pinned: they are the file format) ==== */
+
+#define LX_QK 32   /* elements per block of the legacy types */
+#define LX_QK_K 256 /* elements per super-block of the K types */
+
+typedef struct { uint16_t d; uint16_t m; uint8_t qs[LX_QK / 2]; } lx_block_q4_1;
+typedef struct { uint16_t d; uint8_t qs[LX_QK / 2]; } lx_block_q4_0;
+typedef struct { uint16_t d; int8_t qs[LX_QK]; } lx_block_q8_0;
+typedef struct { uint16_t d; uint16_t s; int8_t qs[LX_QK]; } lx_block_q8_1; /* s = d * sum(qs) */
+_Static_assert(sizeof(lx_block_q4_1) == 20, "q4_1 block");
+_Static_assert(sizeof(lx_block_q4_0) == 18, "q4_0 block");
+_Static_assert(sizeof(lx_block_q8_0) == 34, "q8_0 block");
+_Static_assert(sizeof(lx_block_q8_1) == 36, "q8_1 block");
+
+/* ==== Type traits ==== */
+
+typedef void (*lx_to_float_fn)(const void *x, float *y, int64_t n);
+typedef void (*lx_from_float_fn)(const float *x, void *y, int64_t n);
+/* *s = dot(x, y) over n elements: x a row of the weight type, y a row of
+** its vec_dot_type.  n is a multiple of the block size. */
+typedef void (*lx_vec_dot_fn)(int64_t n, float *s, const void *x, const void *y);
+
+typedef struct lx_type_traits {
+    const char *name;        /* "Q4_1" */
+    int blck_size;           /* elements per block */
+    size_t type_size;        /* bytes per block */
+    lx_type vec_dot_type;    /* activation type for dot products */
+    lx_to_float_fn to_float;     /* reference dequantizer */
+    lx_from_float_fn from_float; /* reference quantizer (round-trip tests, activations) */
+} lx_type_traits;
+
+/* NULL when lexie cannot compute with this type. */
+const lx_type_traits *lx_type_traits_get(int type);
+/* "Q4_1", or "unknown" for numbers with no name. */
+const char *lx_type_name(int type);
+/* Bytes in a row of n elements; 0 if n is not a multiple of the block size
+** or the type is unsupported. */
+size_t lx_row_size(int type, int64_t n);
+
+/* ==== ISA selection ==== */
+
+lx_isa lx_isa_best(void);   /* what this CPU supports */
+lx_isa lx_isa_active(void); /* best, or LEXIE_ISA clamped to best; cached */
+const char *lx_isa_name(lx_isa isa);
+
+/* The dot kernel for type on isa, falling back to the best lower ISA that
+** has one; NULL if the type is unsupported. */
+lx_vec_dot_fn lx_vec_dot_get(int type, lx_isa isa);
+/* The activation quantizer for vec_dot_type on isa (results agree with the
+** reference within rounding). */
+lx_from_float_fn lx_quantize_get(int vec_dot_type, lx_isa isa);
+
+/* ==== Scalar conversions ==== */
+
+float lx_fp16_to_f32(uint16_t h);
+uint16_t lx_f32_to_fp16(float f); /* round to nearest even */
+float lx_bf16_to_f32(uint16_t h);
+uint16_t lx_f32_to_bf16(float f); /* round to nearest even */
+
+/* ==== Matrix multiply ==== */
+
+/* y[b*n_rows + r] = sum_c W[r][c] * x[b*n_cols + c] for b < n_batch.
+** W is n_rows rows of type `type`, each lx_row_size(type, n_cols) bytes.
+** qbuf is caller scratch of lx_matmul_qbuf_size(type, n_cols, n_batch)
+** bytes where x is quantized once.  Work is split over the pool's threads
+** by rows.  Uses lx_isa_active(). */
+size_t lx_matmul_qbuf_size(int type, int64_t n_cols, int64_t n_batch);
+void lx_matmul(lx_pool *pool, const void *w, int type, int64_t n_rows, int64_t n_cols,
+               const float *x, int64_t n_batch, float *y, void *qbuf);
+
+/* ==== Float ops ==== */
+
+/* out = x / sqrt(mean(x^2) + eps) * w  (w may be NULL: no scaling) */
+void lx_rmsnorm(float *out, const float *x, const float *w, int64_t n, float eps);
+float lx_dot_f32(const float *a, const float *b, int64_t n);
+/* y += a * x */
+void lx_axpy_f32(float *y, float a, const float *x, int64_t n);
+/* in place, numerically stable (subtract the max first) */
+void lx_softmax(float *x, int64_t n);
+/* gate[i] = silu(gate[i]) * up[i] */
+void lx_swiglu(float *gate, const float *up, int64_t n);
+
+#endif /* LX_KERNELS_H */

@@ -1,0 +1,69 @@
+/*
+** tokenizer.h -- text <-> token ids from GGUF metadata, and chat templates.
+**
+** The vocabulary comes from tokenizer.ggml.* keys: the token strings, their
+** types, BPE merges, special-token ids and the pre-tokenizer name.  GGUF
+** names the pre-tokenizer (tokenizer.ggml.pre) but does not store its split
+** regexes, so pretok.c keeps a table keyed by that name and an unknown name
+** is refused.
+*/
+#ifndef LX_TOKENIZER_H
+#define LX_TOKENIZER_H
+
+#include "base/base.h"
+#include "gguf/gguf.h"
+
+#include <stdint.h>
+
+typedef struct lx_vocab lx_vocab;
+
+/* Builds the vocabulary from g's metadata.  Copies what it keeps, so g may
+** be closed afterwards. */
+lx_vocab *lx_vocab_load(const lx_gguf *g, lexie_error *err);
+void lx_vocab_free(lx_vocab *v);
+
+int32_t lx_vocab_n_tokens(const lx_vocab *v);
+int32_t lx_vocab_bos(const lx_vocab *v); /* -1 if none */
+int32_t lx_vocab_eos(const lx_vocab *v); /* -1 if none */
+int lx_vocab_add_bos(const lx_vocab *v); /* tokenizer.ggml.add_bos_token */
+/* 1 for tokens that end generation (eos, eot, <|im_end|>, ...). */
+int lx_vocab_is_eog(const lx_vocab *v, int32_t tok);
+/* The raw token string as stored (e.g. "Ġthe"), NUL-terminated; NULL if
+** tok is out of range. */
+const char *lx_vocab_text(const lx_vocab *v, int32_t tok);
+/* Token id of an exact stored string, or -1. */
+int32_t lx_vocab_find(const lx_vocab *v, const char *text, size_t len);
+
+/* Tokenizes text[0..len) (valid UTF-8, else LEXIE_E_UTF8).  add_bos puts
+** the BOS token first when the vocabulary has one; parse_special turns
+** special-token strings such as "<|im_start|>" in the text into their ids
+** (otherwise they are tokenized as plain text).  Writes at most n_max ids;
+** *n_out receives the full count, and LEXIE_E_RANGE is returned when
+** n_max was too small. */
+lexie_status lx_tokenize(const lx_vocab *v, const char *text, size_t len, int add_bos,
+                         int parse_special, int32_t *out, int n_max, int *n_out, lexie_error *err);
+
+/* The bytes token tok stands for when detokenized (byte-level BPE undone),
+** written to buf (not NUL-terminated).  Returns the byte count, which may
+** exceed n (then buf holds a prefix); -1 for an invalid id.  Special
+** tokens render as their text when render_special, else as nothing. */
+int lx_token_to_piece(const lx_vocab *v, int32_t tok, int render_special, char *buf, int n);
+
+/* ==== Chat templates ==== */
+
+typedef struct lx_chat_msg {
+    const char *role;    /* "system", "user", "assistant" */
+    const char *content;
+} lx_chat_msg;
+
+/* Renders msgs through a chat template given as Jinja text (the GGUF's
+** tokenizer.chat_template or a user override).  Supports the Jinja subset
+** real templates use; an unsupported construct is refused with
+** LEXIE_E_UNSUPPORTED naming it.  bos/eos are the token strings exposed to
+** the template as bos_token and eos_token (may be ""). *out is malloc'd;
+** free with free(). */
+lexie_status lx_chat_render(const char *tmpl, const lx_chat_msg *msgs, int n_msgs,
+                            int add_generation_prompt, const char *bos, const char *eos,
+                            char **out, lexie_error *err);
+
+#endif /* LX_TOKENIZER_H */

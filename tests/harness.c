@@ -1,0 +1,83 @@
+/*
+** harness.c -- runs tests, counts results, prints failures and the summary.
+*/
+#include "lx_test.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int n_passed, n_failed, n_skipped;
+static const char *filter;
+
+void lx_test_fail(lx_t *t, const char *file, int line, const char *fmt, ...) {
+    va_list ap;
+    if (t->failed < 10) {
+        fprintf(stderr, "  FAIL %s (%s:%d): ", t->name, file, line);
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fputc('\n', stderr);
+    }
+    t->failed++;
+}
+
+void lx_test_skip(lx_t *t, const char *fmt, ...) {
+    va_list ap;
+    fprintf(stderr, "  SKIP %s: ", t->name);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    t->skipped = 1;
+}
+
+void lx_test_run(const char *name, void (*fn)(lx_t *)) {
+    if (filter && !strstr(name, filter)) return;
+    lx_t t = {name, 0, 0};
+    fn(&t);
+    if (t.failed) {
+        n_failed++;
+        fprintf(stderr, "FAIL %s\n", name);
+    } else if (t.skipped) {
+        n_skipped++;
+    } else {
+        n_passed++;
+        if (getenv("LX_TEST_VERBOSE")) fprintf(stderr, "ok   %s\n", name);
+    }
+}
+
+static const char *env_or(const char *name, const char *def) {
+    const char *v = getenv(name);
+    return v && *v ? v : def;
+}
+
+const char *lx_test_fixtures(void) { return env_or("LEXIE_TEST_FIXTURES", "build/fixtures"); }
+const char *lx_test_cli(void) { return env_or("LEXIE_TEST_CLI", "build/lexie"); }
+
+const char *lx_test_model(void) {
+    static char path[4096];
+    const char *p = getenv("LEXIE_TEST_MODEL");
+    if (p && *p) return access(p, R_OK) == 0 ? p : NULL;
+    FILE *f = popen("./build/lexie path 2>/dev/null", "r");
+    if (!f) return NULL;
+    char *ok = fgets(path, sizeof path, f);
+    pclose(f);
+    if (!ok) return NULL;
+    path[strcspn(path, "\n")] = 0;
+    return path[0] && access(path, R_OK) == 0 ? path : NULL;
+}
+
+#define SUITE(name) void suite_##name(void);
+#include "suites.h"
+#undef SUITE
+
+int main(int argc, char **argv) {
+    if (argc > 1) filter = argv[1];
+#define SUITE(name) suite_##name();
+#include "suites.h"
+#undef SUITE
+    printf("%d passed, %d failed, %d skipped\n", n_passed, n_failed, n_skipped);
+    return n_failed ? 1 : 0;
+}

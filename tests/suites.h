@@ -1,0 +1,3 @@
+/* The test suites, one line each: SUITE(name) runs suite_name() from
+** tests/test_name.c. */
+SUITE(base)
