@@ -78,6 +78,197 @@ LEXIE_API const char *lexie_status_string(lexie_status s);
 /* Frees memory that a lexie function documented as "free with lexie_free". */
 LEXIE_API void lexie_free(void *p);
 
+
+/* ==== Models ==== */
+
+/* A loaded model: weights (memory-mapped), hyperparameters, tokenizer and
+** chat template.  Immutable after load, so any number of threads and
+** contexts may share one. */
+typedef struct lexie_model lexie_model;
+
+typedef struct lexie_model_params {
+    /* Jinja chat template that replaces the file's own; NULL: use the
+    ** file's.  Copied at load. */
+    const char *chat_template;
+} lexie_model_params;
+
+LEXIE_API lexie_model_params lexie_model_default_params(void);
+
+/* Loads a GGUF model.  p may be NULL for defaults.  Returns NULL and fills
+** err on failure: a missing file (LEXIE_E_IO), a malformed one
+** (LEXIE_E_FORMAT, naming the key or offset), an unsupported architecture
+** or tensor type (LEXIE_E_UNSUPPORTED, naming it). */
+LEXIE_API lexie_model *lexie_model_load(const char *path, const lexie_model_params *p,
+                                        lexie_error *err);
+LEXIE_API void lexie_model_free(lexie_model *m);
+
+/* Facts about a model.  Strings are borrowed and live as long as m. */
+LEXIE_API const char *lexie_model_arch(const lexie_model *m);  /* "llama" */
+LEXIE_API const char *lexie_model_name(const lexie_model *m);  /* general.name or "" */
+LEXIE_API int lexie_model_n_vocab(const lexie_model *m);
+LEXIE_API int lexie_model_n_ctx_train(const lexie_model *m);
+LEXIE_API int lexie_model_n_embd(const lexie_model *m);
+LEXIE_API int lexie_model_n_layer(const lexie_model *m);
+/* A string metadata value, or NULL if absent or not a string.  Borrowed. */
+LEXIE_API const char *lexie_model_meta_str(const lexie_model *m, const char *key);
+
+/* ==== Tokens ==== */
+
+typedef int32_t lexie_token;
+
+/* Tokenizes UTF-8 text.  add_bos: prepend BOS when the model's tokenizer
+** wants one (tokenizer.ggml.add_bos_token).  parse_special: text such as
+** "<|im_start|>" becomes its special token instead of plain characters.
+** Writes up to n_max tokens; *n_out gets the full count, and the call
+** returns LEXIE_E_RANGE when n_max was too small.  Invalid UTF-8:
+** LEXIE_E_UTF8 naming the byte offset.  Thread-safe. */
+LEXIE_API lexie_status lexie_tokenize(const lexie_model *m, const char *text, size_t len,
+                                      int add_bos, int parse_special, lexie_token *out,
+                                      int n_max, int *n_out, lexie_error *err);
+
+/* Writes the UTF-8 bytes of token t into buf (no NUL) and returns their
+** count, which may exceed n (buf then holds a prefix); -1 for a bad id.
+** A piece may be part of a multi-byte character. */
+LEXIE_API int lexie_token_to_piece(const lexie_model *m, lexie_token t, char *buf, int n);
+
+/* 1 if t ends generation (end of sequence / end of turn). */
+LEXIE_API int lexie_token_is_eog(const lexie_model *m, lexie_token t);
+
+/* ==== Chat ==== */
+
+typedef struct lexie_chat_msg {
+    const char *role; /* "system", "user" or "assistant" */
+    const char *content;
+} lexie_chat_msg;
+
+/* Renders messages with the model's chat template (or the override given
+** at load).  add_generation_prompt appends the assistant turn's opening.
+** *out is malloc'd: free with lexie_free. */
+LEXIE_API lexie_status lexie_chat_apply(const lexie_model *m, const lexie_chat_msg *msgs,
+                                        int n_msgs, int add_generation_prompt, char **out,
+                                        lexie_error *err);
+
+/* ==== Contexts ==== */
+
+/* One worker's KV cache, scratch buffers and thread pool.  All memory is
+** allocated at creation; decoding allocates nothing.  Many sequences
+** (seq ids 0 .. n_seq_max-1) share one cache: a computed prefix can be
+** shared by several sequences without copying (lexie_kv_seq_cp).  A ctx is
+** used by one thread at a time. */
+typedef struct lexie_ctx lexie_ctx;
+
+typedef struct lexie_ctx_params {
+    int n_ctx;     /* KV cells shared by all sequences; 0: min(4096, train ctx) */
+    int n_batch;   /* max tokens per lexie_ctx_decode; 0: 512 */
+    int n_seq_max; /* distinct sequence ids, 1..64; 0: 1 */
+    int n_threads; /* 0: number of cores */
+} lexie_ctx_params;
+
+LEXIE_API lexie_ctx_params lexie_ctx_default_params(void);
+
+/* Creates a context for m, which must outlive it.  p may be NULL. */
+LEXIE_API lexie_ctx *lexie_ctx_new(const lexie_model *m, const lexie_ctx_params *p,
+                                   lexie_error *err);
+LEXIE_API void lexie_ctx_free(lexie_ctx *c);
+LEXIE_API int lexie_ctx_n_ctx(const lexie_ctx *c);
+
+/* A batch of tokens to compute.  Token i sits at position pos[i] of
+** sequence seq_id[i]; it attends to every cached cell of its sequence with
+** a position <= its own, including earlier tokens of this batch.  Logits
+** are kept for tokens whose logits[i] is non-zero (NULL: the last token
+** only).  All arrays are borrowed for the duration of the call. */
+typedef struct lexie_batch {
+    int n_tokens;
+    const lexie_token *token;
+    const int32_t *pos;    /* NULL: continue each sequence after its last cell */
+    const int32_t *seq_id; /* NULL: all in sequence 0 */
+    const int8_t *logits;  /* NULL: only the last token */
+} lexie_batch;
+
+/* Runs the model over a batch and stores its tokens in the KV cache.
+** LEXIE_E_RANGE when the cache is full or n_tokens > n_batch;
+** LEXIE_E_INVALID for a bad token id, seq id or position. */
+LEXIE_API lexie_status lexie_ctx_decode(lexie_ctx *c, const lexie_batch *b, lexie_error *err);
+
+/* Logits (n_vocab floats) of the i-th token of the last batch that asked
+** for them; i counts batch positions (0 .. n_tokens-1), and -1 means the
+** last one.  NULL if that token did not ask for logits.  Borrowed: valid
+** until the next decode on c. */
+LEXIE_API const float *lexie_ctx_logits(lexie_ctx *c, int i);
+
+/* ==== KV cache ==== */
+
+/* Removes cells of seq with p0 <= pos < p1 (p1 < 0: to the end; seq < 0:
+** every sequence).  A cell shared with other sequences stays for them. */
+LEXIE_API void lexie_kv_seq_rm(lexie_ctx *c, int seq, int p0, int p1);
+/* Makes seq dst share the cells of src with p0 <= pos < p1 (p1 < 0: to the
+** end), without copying.  The usual prefix reuse: compute a prompt once in
+** seq 0, then cp it to seqs 1..n and continue each. */
+LEXIE_API void lexie_kv_seq_cp(lexie_ctx *c, int src, int dst, int p0, int p1);
+/* Largest cached position of seq, or -1 if it is empty. */
+LEXIE_API int lexie_kv_seq_pos_max(const lexie_ctx *c, int seq);
+/* Empties the cache. */
+LEXIE_API void lexie_kv_clear(lexie_ctx *c);
+
+/* ==== Scoring ==== */
+
+/* log p(tokens[i] | prompt, tokens[<i]) summed over a continuation.
+** Computes prompt once (reusing whatever prefix of it is already cached in
+** seq 0) and then every continuation, so n continuations of a shared
+** prompt cost one prompt pass.  out[k] receives the total log-probability
+** of continuation k, and out_n[k] (may be NULL) its token count. */
+LEXIE_API lexie_status lexie_score_continuations(lexie_ctx *c, const lexie_token *prompt,
+                                                 int n_prompt, const lexie_token *const *conts,
+                                                 const int *n_conts, int n_cont, double *out,
+                                                 lexie_error *err);
+
+/* The next-token distribution after prompt, restricted to the n_cand
+** tokens cand[] and renormalised over them: probs[k] = softmax over cand
+** of the logits.  Reuses the cached prefix of prompt in seq 0.  logprob_full
+** (may be NULL) receives each candidate's log-probability under the full
+** vocabulary. */
+LEXIE_API lexie_status lexie_next_token_probs(lexie_ctx *c, const lexie_token *prompt,
+                                              int n_prompt, const lexie_token *cand, int n_cand,
+                                              float *probs, float *logprob_full,
+                                              lexie_error *err);
+
+/* ==== Generation ==== */
+
+typedef struct lexie_sampler_params {
+    float temperature; /* 0: greedy (the default) */
+    int top_k;         /* 0: off */
+    float top_p;       /* 1: off */
+    uint64_t seed;     /* same seed, same text */
+} lexie_sampler_params;
+
+LEXIE_API lexie_sampler_params lexie_sampler_default_params(void);
+
+/* Picks a token from logits.  state is the caller's RNG state (start it
+** at the seed; it is advanced).  Deterministic for a given state. */
+LEXIE_API lexie_token lexie_sample(const lexie_model *m, const float *logits,
+                                   const lexie_sampler_params *p, uint64_t *state);
+
+typedef struct lexie_gen_params {
+    int max_tokens;             /* 0: until end of generation or context */
+    lexie_sampler_params sampler;
+    const char *const *stop;    /* stop strings, NULL-terminated list; may be NULL */
+} lexie_gen_params;
+
+LEXIE_API lexie_gen_params lexie_gen_default_params(void);
+
+/* Called with each new piece of text as it is generated (whole UTF-8
+** characters only).  Return non-zero to stop. */
+typedef int (*lexie_gen_callback)(const char *piece, size_t len, void *user);
+
+/* Generates a continuation of prompt in sequence 0 of c, starting from
+** whatever prefix of prompt is cached.  Text up to (not including) a stop
+** string is delivered; *out_text (may be NULL) receives it all, malloc'd,
+** free with lexie_free.  *n_generated (may be NULL) gets the token count. */
+LEXIE_API lexie_status lexie_generate(lexie_ctx *c, const lexie_token *prompt, int n_prompt,
+                                      const lexie_gen_params *p, lexie_gen_callback cb,
+                                      void *user, char **out_text, int *n_generated,
+                                      lexie_error *err);
+
 #ifdef __cplusplus
 }
 #endif

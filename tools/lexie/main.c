@@ -2,16 +2,48 @@
 ** main.c -- the lexie command-line tool: dispatches to one cmd_*.c per
 ** subcommand.
 */
-#include "lexie.h"
+#include "cli.h"
 
 #include <stdio.h>
 #include <string.h>
 
+typedef struct {
+    const char *name;
+    int (*fn)(int, char **);
+    const char *help;
+} command;
+
+static const command commands[] = {
+    {"generate", cmd_generate, "generate text from a prompt (-p TEXT [--chat] [-n N])"},
+    {"tokenize", cmd_tokenize, "print the token ids of a text"},
+    {"pull", cmd_pull, "download a model into the cache (default: the default model)"},
+    {"models", cmd_models, "list the models lexie knows and which are cached"},
+    {"path", cmd_path, "print the cached path of a model"},
+};
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: lexie COMMAND [OPTIONS]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].help);
+    fprintf(f, "\nlexie COMMAND --help shows a command's options.\n");
+}
+
 int main(int argc, char **argv) {
-    if (argc > 1 && strcmp(argv[1], "--version") == 0) {
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
         printf("lexie %s\n", lexie_version());
         return 0;
     }
-    fprintf(stderr, "usage: lexie COMMAND [ARGS]\n");
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(argv[1], commands[i].name) == 0) return commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "lexie: unknown command '%s'\n", argv[1]);
+    usage(stderr);
     return 2;
 }

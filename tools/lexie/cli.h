@@ -1,0 +1,23 @@
+/*
+** cli.h -- shared helpers of the lexie subcommands.  Each subcommand lives
+** in tools/lexie/cmd_NAME.c as `int cmd_NAME(int argc, char **argv)` and is
+** listed in main.c.  argv[0] is the subcommand name.  Subcommands print
+** errors as "lexie NAME: message" on stderr and return the exit status.
+*/
+#ifndef LEXIE_CLI_H
+#define LEXIE_CLI_H
+
+#include "lexie.h"
+
+int cmd_generate(int argc, char **argv);
+int cmd_tokenize(int argc, char **argv);
+int cmd_pull(int argc, char **argv);
+int cmd_models(int argc, char **argv);
+int cmd_path(int argc, char **argv);
+
+/* Resolves the -m argument: NULL means the default model from the cache
+** (without downloading; the error tells the user to run `lexie pull`).
+** Returns a malloc'd path or NULL with err filled. */
+char *cli_resolve_model(const char *m_arg, lexie_error *err);
+
+#endif
