@@ -14,11 +14,7 @@ typedef struct {
 } command;
 
 static const command commands[] = {
-    {"generate", cmd_generate, "generate text from a prompt (-p TEXT [--chat] [-n N])"},
-    {"tokenize", cmd_tokenize, "print the token ids of a text"},
-    {"pull", cmd_pull, "download a model into the cache (default: the default model)"},
-    {"models", cmd_models, "list the models lexie knows and which are cached"},
-    {"path", cmd_path, "print the cached path of a model"},
+    {"version", NULL, "print the version"},
 };
 
 static void usage(FILE *f) {
@@ -42,7 +38,7 @@ int main(int argc, char **argv) {
         return 0;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (strcmp(argv[1], commands[i].name) == 0) return commands[i].fn(argc - 1, argv + 1);
+        if (commands[i].fn && strcmp(argv[1], commands[i].name) == 0) return commands[i].fn(argc - 1, argv + 1);
     fprintf(stderr, "lexie: unknown command '%s'\n", argv[1]);
     usage(stderr);
     return 2;

@@ -1,2 +1,4 @@
-build/tools/lexie/main.o: tools/lexie/main.c include/lexie.h
+build/tools/lexie/main.o: tools/lexie/main.c tools/lexie/cli.h \
+ include/lexie.h
+tools/lexie/cli.h:
 include/lexie.h:
