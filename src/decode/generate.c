@@ -1,0 +1,130 @@
+/*
+** generate.c -- the generation loop: prefill the prompt (reusing the cached
+** prefix), then sample one token at a time until an end-of-generation
+** token, a stop string, max_tokens or a full context.
+**
+** Text is delivered in whole UTF-8 characters, and text that might be the
+** start of a stop string is held back until it is known not to be.
+*/
+#include "decode.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+lexie_gen_params lexie_gen_default_params(void) {
+    lexie_gen_params p;
+    memset(&p, 0, sizeof p);
+    p.sampler = lexie_sampler_default_params();
+    return p;
+}
+
+typedef struct {
+    char *buf;
+    size_t len, cap;
+} text_buf;
+
+static int text_append(text_buf *t, const char *s, size_t n) {
+    if (t->len + n + 1 > t->cap) {
+        size_t cap = t->cap ? t->cap : 256;
+        while (cap < t->len + n + 1) cap *= 2;
+        char *nb = realloc(t->buf, cap);
+        if (!nb) return 0;
+        t->buf = nb;
+        t->cap = cap;
+    }
+    memcpy(t->buf + t->len, s, n);
+    t->len += n;
+    t->buf[t->len] = 0;
+    return 1;
+}
+
+/* Largest k <= n such that s[0..k) ends on a whole UTF-8 character. */
+static size_t utf8_complete(const char *s, size_t n) {
+    size_t i = n;
+    for (int back = 0; back < 4 && i > 0; back++) {
+        unsigned char ch = (unsigned char)s[i - 1];
+        if ((ch & 0xC0) != 0x80) {
+            /* s[i-1] starts a character: complete if its length fits. */
+            return (size_t)lx_utf8_len(ch) <= n - (i - 1) ? n : i - 1;
+        }
+        i--;
+    }
+    return n;
+}
+
+lexie_status lexie_generate(lexie_ctx *c, const lexie_token *prompt, int n_prompt,
+                            const lexie_gen_params *pp, lexie_gen_callback cb, void *user,
+                            char **out_text, int *n_generated, lexie_error *err) {
+    const lexie_model *m = c->model;
+    lexie_gen_params p = pp ? *pp : lexie_gen_default_params();
+    if (out_text) *out_text = NULL;
+    if (n_generated) *n_generated = 0;
+
+    size_t max_stop = 0;
+    for (int i = 0; p.stop && p.stop[i]; i++) max_stop = LX_MAX(max_stop, strlen(p.stop[i]));
+
+    const float *logits;
+    lexie_status s = lx_prefill(c, 0, prompt, n_prompt, &logits, err);
+    if (s != LEXIE_OK) return s;
+
+    text_buf text = {NULL, 0, 0};
+    size_t emitted = 0;
+    uint64_t rng = p.sampler.seed;
+    int n_gen = 0, pos = n_prompt, stopped = 0;
+    char piece[256];
+    for (;;) {
+        if (p.max_tokens > 0 && n_gen >= p.max_tokens) break;
+        lexie_token t = lexie_sample(m, logits, &p.sampler, &rng);
+        if (lx_vocab_is_eog(m->vocab, t)) break;
+        n_gen++;
+        int len = lx_token_to_piece(m->vocab, t, 0, piece, (int)sizeof piece);
+        if (len > (int)sizeof piece) len = (int)sizeof piece;
+        if (len > 0 && !text_append(&text, piece, (size_t)len)) {
+            s = lx_fail(err, LEXIE_E_NOMEM, "generate: out of memory");
+            break;
+        }
+        /* A stop string ends the text just before it. */
+        size_t safe = text.len;
+        if (max_stop > 0) {
+            size_t from = emitted > max_stop ? emitted - max_stop : 0;
+            for (int i = 0; p.stop[i]; i++) {
+                char *hit = strstr(text.buf + from, p.stop[i]);
+                if (hit && p.stop[i][0] && (size_t)(hit - text.buf) < safe) {
+                    safe = (size_t)(hit - text.buf);
+                    stopped = 1;
+                }
+            }
+            if (!stopped) safe = text.len >= max_stop - 1 ? text.len - (max_stop - 1) : 0;
+        }
+        safe = utf8_complete(text.buf, LX_MAX(safe, emitted));
+        if (safe > emitted) {
+            if (cb && cb(text.buf + emitted, safe - emitted, user)) stopped = 1;
+            emitted = safe;
+        }
+        if (stopped) {
+            text.len = emitted;
+            break;
+        }
+        if (pos >= c->params.n_ctx || c->kv.used >= c->kv.n_cells) break; /* context full */
+        int32_t seq0 = 0;
+        lexie_batch b = {1, &t, &pos, &seq0, NULL};
+        s = lexie_ctx_decode(c, &b, err);
+        if (s != LEXIE_OK) break;
+        pos++;
+        logits = lexie_ctx_logits(c, -1);
+    }
+    /* Flush what was held back for stop strings (whole characters only). */
+    if (s == LEXIE_OK && !stopped && text.len > emitted) {
+        size_t end = utf8_complete(text.buf, text.len);
+        if (end > emitted && cb) cb(text.buf + emitted, end - emitted, user);
+        text.len = end;
+    }
+    if (text.buf) text.buf[text.len] = 0;
+    if (n_generated) *n_generated = n_gen;
+    if (out_text && s == LEXIE_OK) {
+        *out_text = text.buf ? text.buf : lx_strdup("", err);
+        text.buf = NULL;
+    }
+    free(text.buf);
+    return s;
+}

@@ -1,0 +1,90 @@
+/*
+** sample.c -- picking the next token: greedy, or temperature with top-k
+** and top-p (nucleus) filtering and a seeded RNG.
+**
+** Filtering works by thresholds on the logits found by bisection rather
+** than by sorting the vocabulary, so sampling needs no scratch memory: a
+** token survives top-k when fewer than k tokens beat it, and top-p when the
+** tokens at or above it carry at least p of the probability mass.
+*/
+#include "model/model.h"
+
+#include <math.h>
+
+lexie_sampler_params lexie_sampler_default_params(void) {
+    lexie_sampler_params p = {0.0f, 0, 1.0f, 0};
+    return p;
+}
+
+/* splitmix64: small, fast and good enough for sampling. */
+static uint64_t rng_next(uint64_t *s) {
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
+static int argmax(const float *x, int n) {
+    int best = 0;
+    for (int i = 1; i < n; i++)
+        if (x[i] > x[best]) best = i;
+    return best;
+}
+
+static int count_at_least(const float *x, int n, float t) {
+    int k = 0;
+    for (int i = 0; i < n; i++) k += x[i] >= t;
+    return k;
+}
+
+/* Probability mass (unnormalised, relative to mx) of logits >= t. */
+static double mass_at_least(const float *x, int n, float t, float mx, float inv_temp) {
+    double s = 0.0;
+    for (int i = 0; i < n; i++)
+        if (x[i] >= t) s += exp((double)(x[i] - mx) * inv_temp);
+    return s;
+}
+
+lexie_token lexie_sample(const lexie_model *m, const float *logits, const lexie_sampler_params *p,
+                         uint64_t *state) {
+    int n = m->hp.n_vocab;
+    int best = argmax(logits, n);
+    if (!p || p->temperature <= 0.0f) return best;
+    float mx = logits[best], mn = mx;
+    for (int i = 0; i < n; i++) mn = fminf(mn, logits[i]);
+    float inv_temp = 1.0f / p->temperature;
+
+    /* Lowest threshold that keeps at most top_k tokens. */
+    float t = mn;
+    if (p->top_k > 0 && p->top_k < n) {
+        float lo = mn, hi = mx;
+        for (int it = 0; it < 40; it++) {
+            float mid = lo + (hi - lo) * 0.5f;
+            if (count_at_least(logits, n, mid) > p->top_k) lo = mid;
+            else hi = mid;
+        }
+        t = hi;
+    }
+    double total = mass_at_least(logits, n, t, mx, inv_temp);
+    /* Highest threshold whose mass still reaches top_p of the total. */
+    if (p->top_p > 0.0f && p->top_p < 1.0f) {
+        float lo = t, hi = mx;
+        for (int it = 0; it < 40; it++) {
+            float mid = lo + (hi - lo) * 0.5f;
+            if (mass_at_least(logits, n, mid, mx, inv_temp) >= p->top_p * total) lo = mid;
+            else hi = mid;
+        }
+        t = lo;
+        total = mass_at_least(logits, n, t, mx, inv_temp);
+    }
+    double r = (double)(rng_next(state) >> 11) * (1.0 / 9007199254740992.0) * total;
+    double acc = 0.0;
+    int last = best;
+    for (int i = 0; i < n; i++) {
+        if (logits[i] < t) continue;
+        acc += exp((double)(logits[i] - mx) * inv_temp);
+        last = i;
+        if (acc > r) return i;
+    }
+    return last;
+}

@@ -1,0 +1,110 @@
+/*
+** score.c -- likelihood scoring: log-probabilities of continuations after a
+** shared prompt, and the next-token distribution restricted to candidate
+** tokens.  QA4RE scores its lettered options with these, so the prompt is
+** computed once and each continuation runs in its own sequence that shares
+** the prompt's cache cells.
+*/
+#include "decode.h"
+
+#include <math.h>
+#include <string.h>
+
+lexie_status lexie_next_token_probs(lexie_ctx *c, const lexie_token *prompt, int n_prompt,
+                                    const lexie_token *cand, int n_cand, float *probs,
+                                    float *logprob_full, lexie_error *err) {
+    int n_vocab = c->model->hp.n_vocab;
+    if (n_cand <= 0) return lx_fail(err, LEXIE_E_INVALID, "next_token_probs: no candidates");
+    for (int k = 0; k < n_cand; k++)
+        if (cand[k] < 0 || cand[k] >= n_vocab)
+            return lx_fail(err, LEXIE_E_INVALID, "next_token_probs: candidate %d is not a token id", cand[k]);
+    const float *logits;
+    lexie_status s = lx_prefill(c, 0, prompt, n_prompt, &logits, err);
+    if (s != LEXIE_OK) return s;
+    float mx = -INFINITY;
+    for (int k = 0; k < n_cand; k++) mx = fmaxf(mx, logits[cand[k]]);
+    double sum = 0.0;
+    for (int k = 0; k < n_cand; k++) sum += exp((double)logits[cand[k]] - mx);
+    for (int k = 0; k < n_cand; k++) probs[k] = (float)(exp((double)logits[cand[k]] - mx) / sum);
+    if (logprob_full) {
+        double lse = lx_logsumexp(logits, n_vocab);
+        for (int k = 0; k < n_cand; k++) logprob_full[k] = (float)((double)logits[cand[k]] - lse);
+    }
+    return LEXIE_OK;
+}
+
+/* Continuations [k0, k1) decoded together, continuation k in sequence
+** 1 + (k - k0) (or 0 when the context has a single sequence). */
+static lexie_status score_group(lexie_ctx *c, int n_prompt, const lexie_token *const *conts,
+                                const int *n_conts, int k0, int k1, double *out,
+                                lexie_error *err) {
+    int n_vocab = c->model->hp.n_vocab, single = c->params.n_seq_max == 1;
+    int32_t *tok = c->scratch, *pos = tok + c->params.n_batch, *sq = pos + c->params.n_batch;
+    int8_t *want = (int8_t *)(sq + c->params.n_batch);
+    int n = 0;
+    for (int k = k0; k < k1; k++) {
+        int s = single ? 0 : 1 + (k - k0);
+        if (!single) lexie_kv_seq_cp(c, 0, s, 0, n_prompt);
+        /* The last token of a continuation is only predicted, never fed. */
+        for (int j = 0; j + 1 < n_conts[k]; j++) {
+            tok[n] = conts[k][j];
+            pos[n] = n_prompt + j;
+            sq[n] = s;
+            want[n] = 1;
+            n++;
+        }
+    }
+    if (n > 0) {
+        lexie_batch b = {n, tok, pos, sq, want};
+        lexie_status st = lexie_ctx_decode(c, &b, err);
+        if (st != LEXIE_OK) return st;
+        int i = 0;
+        for (int k = k0; k < k1; k++)
+            for (int j = 0; j + 1 < n_conts[k]; j++, i++) {
+                const float *lg = lexie_ctx_logits(c, i);
+                out[k] += (double)lg[conts[k][j + 1]] - lx_logsumexp(lg, n_vocab);
+            }
+    }
+    /* Drop the continuations; the prompt stays cached in sequence 0. */
+    if (single)
+        lexie_kv_seq_rm(c, 0, n_prompt, -1);
+    else
+        for (int k = k0; k < k1; k++) lexie_kv_seq_rm(c, 1 + (k - k0), 0, -1);
+    return LEXIE_OK;
+}
+
+lexie_status lexie_score_continuations(lexie_ctx *c, const lexie_token *prompt, int n_prompt,
+                                       const lexie_token *const *conts, const int *n_conts,
+                                       int n_cont, double *out, lexie_error *err) {
+    int n_vocab = c->model->hp.n_vocab;
+    for (int k = 0; k < n_cont; k++) {
+        if (n_conts[k] <= 0)
+            return lx_fail(err, LEXIE_E_INVALID, "score: continuation %d is empty", k);
+        if (n_conts[k] > c->params.n_batch)
+            return lx_fail(err, LEXIE_E_RANGE, "score: continuation %d has %d tokens, more than n_batch %d",
+                           k, n_conts[k], c->params.n_batch);
+        for (int j = 0; j < n_conts[k]; j++)
+            if (conts[k][j] < 0 || conts[k][j] >= n_vocab)
+                return lx_fail(err, LEXIE_E_INVALID, "score: continuation %d has a bad token id %d", k,
+                               conts[k][j]);
+    }
+    const float *logits;
+    lexie_status s = lx_prefill(c, 0, prompt, n_prompt, &logits, err);
+    if (s != LEXIE_OK) return s;
+    /* First tokens come from the prompt's own logits. */
+    double lse = lx_logsumexp(logits, n_vocab);
+    for (int k = 0; k < n_cont; k++) out[k] = (double)logits[conts[k][0]] - lse;
+
+    /* Pack continuations into batches: one sequence each, n_batch tokens
+    ** at most.  The scratch buffer holds tok, pos, seq and want arrays. */
+    int k0 = 0, slots = c->params.n_seq_max == 1 ? 1 : c->params.n_seq_max - 1;
+    while (k0 < n_cont) {
+        int k1 = k0, n = 0;
+        while (k1 < n_cont && k1 - k0 < slots && n + n_conts[k1] - 1 <= c->params.n_batch)
+            n += n_conts[k1++] - 1;
+        s = score_group(c, n_prompt, conts, n_conts, k0, k1, out, err);
+        if (s != LEXIE_OK) return s;
+        k0 = k1;
+    }
+    return LEXIE_OK;
+}

@@ -1,0 +1,160 @@
+/*
+** layers.c -- the pieces of a decoder-only transformer that every
+** architecture shares: embedding lookup, linear layers, RMS norm, RoPE,
+** attention over the shared KV cache, and the output head.
+**
+** All functions work on the c->n_tokens tokens of the current batch and
+** use only buffers allocated in lexie_ctx_new.
+*/
+#include "model.h"
+
+#include <math.h>
+#include <string.h>
+
+/* ==== Linear layers and norms ==== */
+
+void lx_linear(lexie_ctx *c, const lx_tensor *w, const float *x, float *y, int n) {
+    lx_matmul(c->pool, w->data, w->type, w->ne[1], w->ne[0], x, n, y, c->qbuf);
+}
+
+void lx_add_bias(const lx_tensor *b, float *y, int n, int len) {
+    if (!b->data) return;
+    const float *bv = b->data;
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < len; j++) y[(size_t)i * len + j] += bv[j];
+}
+
+void lx_norm_rows(const lx_tensor *w, const float *x, float *out, int n, int len, float eps) {
+    for (int i = 0; i < n; i++)
+        lx_rmsnorm(out + (size_t)i * len, x + (size_t)i * len, w ? w->data : NULL, len, eps);
+}
+
+void lx_embed(lexie_ctx *c) {
+    const lexie_model *m = c->model;
+    const lx_tensor *e = &m->tok_embd;
+    const lx_type_traits *tr = lx_type_traits_get(e->type);
+    size_t row = lx_row_size(e->type, e->ne[0]);
+    for (int i = 0; i < c->n_tokens; i++)
+        tr->to_float((const char *)e->data + (size_t)c->tok[i] * row,
+                     c->x + (size_t)i * m->hp.n_embd, m->hp.n_embd);
+}
+
+/* ==== RoPE ==== */
+
+/* Angles as ggml computes them, so logits match llama.cpp: theta starts at
+** the position and is multiplied by base^(-2/n_rot) once per pair, in
+** float. */
+static void rope_fill_cache(lexie_ctx *c) {
+    const lx_hparams *hp = &c->model->hp;
+    float theta_scale = powf(hp->rope_base, -2.0f / (float)hp->n_rot);
+    for (int i = 0; i < c->n_tokens; i++) {
+        float *rc = c->rope_cache + (size_t)i * hp->n_rot;
+        float theta = (float)c->pos[i];
+        for (int j = 0; j < hp->n_rot; j += 2) {
+            float t = theta * hp->rope_scale;
+            rc[j] = cosf(t);
+            rc[j + 1] = sinf(t);
+            theta *= theta_scale;
+        }
+    }
+}
+
+static void rope_head(float *x, const float *rc, int n_rot, int neox) {
+    int half = n_rot / 2;
+    for (int j = 0; j < half; j++) {
+        float cs = rc[2 * j], sn = rc[2 * j + 1];
+        int a = neox ? j : 2 * j, b = neox ? j + half : 2 * j + 1;
+        float x0 = x[a], x1 = x[b];
+        x[a] = x0 * cs - x1 * sn;
+        x[b] = x0 * sn + x1 * cs;
+    }
+}
+
+void lx_rope(lexie_ctx *c, float *q, float *k, int neox) {
+    const lx_hparams *hp = &c->model->hp;
+    int hd = hp->head_dim;
+    rope_fill_cache(c);
+    for (int i = 0; i < c->n_tokens; i++) {
+        const float *rc = c->rope_cache + (size_t)i * hp->n_rot;
+        for (int h = 0; h < hp->n_head; h++)
+            rope_head(q + ((size_t)i * hp->n_head + h) * hd, rc, hp->n_rot, neox);
+        for (int h = 0; h < hp->n_head_kv; h++)
+            rope_head(k + ((size_t)i * hp->n_head_kv + h) * hd, rc, hp->n_rot, neox);
+    }
+}
+
+/* ==== Attention ==== */
+
+typedef struct {
+    lexie_ctx *c;
+    int il;
+    const float *q;
+    float *out;
+} att_job;
+
+/* One thread's share of the (token, head) pairs. */
+static void attention_worker(void *arg, int ith, int nth) {
+    att_job *j = arg;
+    lexie_ctx *c = j->c;
+    const lx_hparams *hp = &c->model->hp;
+    const lx_kv *kv = &c->kv;
+    int hd = hp->head_dim, group = hp->n_head / hp->n_head_kv;
+    float scale = 1.0f / sqrtf((float)hd);
+    float *att = c->att + (size_t)ith * kv->n_cells;
+    int32_t *vis = c->vis + (size_t)ith * kv->n_cells;
+    const float *kc = kv->k + (size_t)j->il * kv->n_cells * kv->kv_dim;
+    const float *vc = kv->v + (size_t)j->il * kv->n_cells * kv->kv_dim;
+    int last_tok = -1, n_vis = 0;
+
+    int total = c->n_tokens * hp->n_head;
+    int per = (total + nth - 1) / nth;
+    int lo = ith * per, hi = LX_MIN(total, lo + per);
+    for (int idx = lo; idx < hi; idx++) {
+        int i = idx / hp->n_head, h = idx % hp->n_head, g = h / group;
+        if (i != last_tok) {
+            /* The cells token i sees: its sequence, positions up to its own. */
+            uint64_t bit = 1ULL << c->seq[i];
+            int32_t p = c->pos[i];
+            n_vis = 0;
+            for (int cell = 0; cell < kv->n_cells; cell++)
+                if ((kv->seq[cell] & bit) && kv->pos[cell] >= 0 && kv->pos[cell] <= p)
+                    vis[n_vis++] = cell;
+            last_tok = i;
+        }
+        const float *qh = j->q + ((size_t)i * hp->n_head + h) * hd;
+        for (int t = 0; t < n_vis; t++)
+            att[t] = lx_dot_f32(qh, kc + (size_t)vis[t] * kv->kv_dim + (size_t)g * hd, hd) * scale;
+        lx_softmax(att, n_vis);
+        float *o = j->out + ((size_t)i * hp->n_head + h) * hd;
+        memset(o, 0, (size_t)hd * sizeof *o);
+        for (int t = 0; t < n_vis; t++)
+            lx_axpy_f32(o, att[t], vc + (size_t)vis[t] * kv->kv_dim + (size_t)g * hd, hd);
+    }
+}
+
+void lx_attention(lexie_ctx *c, int il, const float *q, const float *k, const float *v,
+                  float *out) {
+    lx_kv *kv = &c->kv;
+    size_t layer = (size_t)il * kv->n_cells * kv->kv_dim;
+    for (int i = 0; i < c->n_tokens; i++) {
+        size_t at = layer + (size_t)c->cell[i] * kv->kv_dim;
+        memcpy(kv->k + at, k + (size_t)i * kv->kv_dim, (size_t)kv->kv_dim * sizeof(float));
+        memcpy(kv->v + at, v + (size_t)i * kv->kv_dim, (size_t)kv->kv_dim * sizeof(float));
+    }
+    att_job j = {c, il, q, out};
+    lx_pool_run(c->pool, attention_worker, &j);
+}
+
+/* ==== Output head ==== */
+
+void lx_output(lexie_ctx *c) {
+    const lexie_model *m = c->model;
+    int d = m->hp.n_embd, r = 0;
+    if (c->n_out == 0) return;
+    /* Gather the rows that want logits, normalise, project. */
+    for (int i = 0; i < c->n_tokens; i++)
+        if (c->out_of[i] >= 0)
+            memmove(c->xb + (size_t)r++ * d, c->x + (size_t)i * d, (size_t)d * sizeof(float));
+    lx_norm_rows(&m->out_norm, c->xb, c->xb, c->n_out, d, m->hp.norm_eps);
+    lx_linear(c, &m->output, c->xb, c->logits, c->n_out);
+}

@@ -1,0 +1,182 @@
+/*
+** model.h -- the internals of lexie_model and lexie_ctx, the architecture
+** registry, and the shared pieces every architecture's forward pass uses.
+**
+** A model file is bound to an architecture by name (general.architecture)
+** through the table in registry.c; only the registry looks at the name.
+** Each architecture file (arch_llama.c, ...) reads its hyperparameters
+** from metadata, binds its tensors, and implements forward().
+*/
+#ifndef LX_MODEL_H
+#define LX_MODEL_H
+
+#include "base/base.h"
+#include "gguf/gguf.h"
+#include "kernels/kernels.h"
+#include "tokenizer/tokenizer.h"
+
+#include <stdint.h>
+
+#define LX_MAX_LAYERS 512
+#define LX_MAX_SEQ 64
+
+/* A weight: a view into the mapped file. */
+typedef struct lx_tensor {
+    const void *data;
+    int type;        /* lx_type */
+    int64_t ne[4];   /* ne[0] = row length */
+    const char *name;
+} lx_tensor;
+
+/* Hyperparameters, all from metadata. */
+typedef struct lx_hparams {
+    int n_vocab;
+    int n_ctx_train;
+    int n_embd;
+    int n_layer;
+    int n_head;
+    int n_head_kv;
+    int head_dim;    /* per-head size of q and k (and v) */
+    int n_ff;
+    int n_rot;       /* dimensions rotated by RoPE */
+    float rope_base;
+    float rope_scale; /* linear position scale (1 = none) */
+    float norm_eps;
+} lx_hparams;
+
+/* One transformer block of a llama-family model.  Optional tensors have
+** data == NULL.  Shapes (row length first). */
+typedef struct lx_layer {
+    lx_tensor attn_norm;           /* (n_embd) */
+    lx_tensor wq, wk, wv;          /* (n_embd, n_head*hd), (n_embd, n_head_kv*hd) x2 */
+    lx_tensor bq, bk, bv;          /* optional biases (qwen2) */
+    lx_tensor q_norm, k_norm;      /* optional per-head RMS norms (qwen3) (hd) */
+    lx_tensor wo;                  /* (n_head*hd, n_embd) */
+    lx_tensor ffn_norm;            /* (n_embd) */
+    lx_tensor w_gate, w_up;        /* (n_embd, n_ff) */
+    lx_tensor w_down;              /* (n_ff, n_embd) */
+} lx_layer;
+
+typedef struct lx_arch lx_arch;
+
+struct lexie_model {
+    lx_gguf *gguf;          /* owns the mapping the tensors point into */
+    const lx_arch *arch;
+    lx_hparams hp;
+    lx_vocab *vocab;
+    char *chat_template;    /* owned; NULL if the file has none */
+    const char *name;       /* general.name or "" (points into meta_vals) */
+    const char **meta_keys; /* (n_meta) borrowed from gguf */
+    char **meta_vals;       /* (n_meta) owned NUL-terminated copies */
+    int n_meta;
+    lx_tensor tok_embd;     /* (n_embd, n_vocab) */
+    lx_tensor out_norm;     /* (n_embd) */
+    lx_tensor output;       /* (n_embd, n_vocab); tok_embd when tied */
+    lx_layer *layers;       /* n_layer */
+};
+
+/* ==== KV cache ==== */
+
+/* Cells are shared by all sequences: a cell holds one position's keys and
+** values for every layer, and a bitmask of the sequences that see it, so a
+** prefix computed once can serve many sequences. */
+typedef struct lx_kv {
+    int n_cells;
+    int kv_dim;          /* n_head_kv * head_dim */
+    int n_layer;
+    int32_t *pos;        /* (n_cells) -1 when free */
+    uint64_t *seq;       /* (n_cells) bit s set: sequence s sees the cell */
+    int32_t *tok;        /* (n_cells) the token stored, for prefix matching */
+    float *k;            /* (n_layer, n_cells, kv_dim) */
+    float *v;            /* (n_layer, n_cells, kv_dim) */
+    int used;            /* cells with pos >= 0 */
+} lx_kv;
+
+/* ==== Context ==== */
+
+struct lexie_ctx {
+    const lexie_model *model;
+    lexie_ctx_params params;
+    lx_pool *pool;
+    lx_kv kv;
+
+    /* The batch being computed (copied in, so positions can be filled). */
+    int n_tokens;
+    int32_t *tok;        /* (n_batch) */
+    int32_t *pos;        /* (n_batch) */
+    int32_t *seq;        /* (n_batch) */
+    int32_t *cell;       /* (n_batch) KV cell each token was stored in */
+    int8_t *want;        /* (n_batch) logits wanted */
+
+    /* Activations, sized for n_batch tokens at creation. */
+    float *x;            /* (n_batch, n_embd) residual stream */
+    float *xb;           /* (n_batch, max(n_embd, n_head*hd)) normed input / attention out */
+    float *q;            /* (n_batch, n_head*hd) */
+    float *k;            /* (n_batch, kv_dim) */
+    float *v;            /* (n_batch, kv_dim) */
+    float *hb;           /* (n_batch, max(n_ff, n_embd)) */
+    float *hb2;          /* (n_batch, n_ff) */
+    float *att;          /* (n_threads, n_cells) attention scores */
+    int32_t *vis;        /* (n_threads, n_cells) visible cells of a query */
+    void *qbuf;          /* quantized activations for lx_matmul */
+    float *rope_cache;   /* (n_batch, n_rot) cos/sin pairs for this batch */
+
+    /* Output logits: row r belongs to batch position out_row[r]. */
+    float *logits;       /* (n_batch, n_vocab) */
+    int32_t *out_of;     /* (n_batch) batch position -> logits row, -1 if none */
+    int n_out;
+    int32_t *scratch;    /* (4 * n_cells) for prefix matching and building batches */
+};
+
+/* How many leading tokens of toks[0..n) seq already holds at positions
+** 0, 1, ...  (the reusable prefix). */
+int lx_kv_cached_prefix(lexie_ctx *c, int seq, const int32_t *toks, int n);
+
+/* ==== Architectures ==== */
+
+struct lx_arch {
+    const char *name;
+    /* Reads hparams from metadata and binds tensors into m. */
+    lexie_status (*load)(lexie_model *m, lexie_error *err);
+    /* Computes c->n_tokens tokens of the batch already placed in c (cells
+    ** assigned), writing logits for those with want set. */
+    void (*forward)(lexie_ctx *c);
+};
+
+/* The architecture registered under name, or NULL. */
+const lx_arch *lx_arch_find(const char *name);
+
+/* ==== Helpers for architecture files ==== */
+
+/* Reads "<arch>.<suffix>" as an integer/float into *out; required keys fail
+** with a message naming the key, optional ones leave *out untouched. */
+lexie_status lx_hp_int(const lexie_model *m, const char *suffix, int required, int *out,
+                       lexie_error *err);
+lexie_status lx_hp_float(const lexie_model *m, const char *suffix, int required, float *out,
+                         lexie_error *err);
+/* Binds tensor `name` (printf format) and checks its type is supported and
+** its shape is (ne0, ne1) (ne1 = 1 for vectors).  Optional tensors that are
+** absent leave t->data NULL. */
+lexie_status lx_bind(const lexie_model *m, lx_tensor *t, int required, int64_t ne0, int64_t ne1,
+                     lexie_error *err, const char *fmt, ...) LX_PRINTF(7, 8);
+
+/* y (n, rows) = W x for the n tokens in x (n, cols). */
+void lx_linear(lexie_ctx *c, const lx_tensor *w, const float *x, float *y, int n);
+/* Adds a bias vector b (len) to each of n rows of y. */
+void lx_add_bias(const lx_tensor *b, float *y, int n, int len);
+/* Token embeddings of the batch into c->x. */
+void lx_embed(lexie_ctx *c);
+/* RMS-normalises n rows of len floats from x into out, times weight w. */
+void lx_norm_rows(const lx_tensor *w, const float *x, float *out, int n, int len, float eps);
+/* Rotates q (n, n_head*hd) and k (n, n_kv*hd) in place by each token's
+** position.  neox: rotate halves (x[i], x[i+hd/2]) instead of pairs. */
+void lx_rope(lexie_ctx *c, float *q, float *k, int neox);
+/* Stores k and v of the batch in layer il's cache cells, then computes
+** softmax(q k^T / sqrt(hd)) v over each token's visible cells into out
+** (n, n_head*hd). */
+void lx_attention(lexie_ctx *c, int il, const float *q, const float *k, const float *v,
+                  float *out);
+/* Final norm and output projection for the tokens that want logits. */
+void lx_output(lexie_ctx *c);
+
+#endif /* LX_MODEL_H */

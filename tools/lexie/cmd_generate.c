@@ -1,0 +1,277 @@
+/*
+** cmd_generate.c -- `lexie generate`: stream a model's continuation of a
+** prompt to stdout, and `lexie tokenize`: print token ids.
+*/
+#include "cli.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_STOPS 16
+
+static void generate_usage(FILE *f) {
+    fprintf(f,
+            "usage: lexie generate [-m MODEL] (-p TEXT | -f FILE) [options]\n"
+            "  -m MODEL          model name or GGUF path (default: the default model)\n"
+            "  -p TEXT           the prompt\n"
+            "  -f FILE           read the prompt from FILE ('-' for stdin)\n"
+            "  -n N              generate at most N tokens (default 128; 0: until the end)\n"
+            "  --chat            wrap the prompt as a user turn in the model's chat template\n"
+            "  --system TEXT     system message for --chat\n"
+            "  --chat-template T Jinja chat template that replaces the model's own\n"
+            "  --temp T          sampling temperature (default 0: greedy)\n"
+            "  --top-k K         keep the K most likely tokens (default 0: off)\n"
+            "  --top-p P         nucleus sampling threshold (default 1: off)\n"
+            "  --seed S          RNG seed (default 42)\n"
+            "  --stop TEXT       stop before TEXT (repeatable)\n"
+            "  -c N              context size in tokens (default 4096)\n"
+            "  -t N              threads (default: all cores)\n");
+}
+
+/* Parses a decimal number into *out within [lo, hi]. */
+static int parse_num(const char *opt, const char *s, double lo, double hi, double *out) {
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (!*s || *end || errno || v < lo || v > hi) {
+        fprintf(stderr, "lexie: %s expects a number in [%g, %g], got '%s'\n", opt, lo, hi, s);
+        return 0;
+    }
+    *out = v;
+    return 1;
+}
+
+static char *read_all(FILE *f, size_t *n) {
+    size_t cap = 4096, len = 0;
+    char *buf = malloc(cap);
+    if (!buf) return NULL;
+    size_t got;
+    while ((got = fread(buf + len, 1, cap - len - 1, f)) > 0) {
+        len += got;
+        if (cap - len - 1 == 0) {
+            char *nb = cap > ((size_t)1 << 30) ? NULL : realloc(buf, cap * 2);
+            if (!nb) {
+                free(buf);
+                return NULL;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+    }
+    buf[len] = 0;
+    *n = len;
+    return buf;
+}
+
+static int stream_piece(const char *piece, size_t len, void *user) {
+    (void)user;
+    fwrite(piece, 1, len, stdout);
+    fflush(stdout);
+    return 0;
+}
+
+typedef struct {
+    const char *model, *prompt, *file, *system, *chat_template;
+    int chat, n_predict, n_ctx, n_threads;
+    lexie_sampler_params sampler;
+    const char *stops[MAX_STOPS + 1];
+    int n_stops;
+} gen_opts;
+
+static int parse_generate(int argc, char **argv, gen_opts *o, int need_prompt) {
+    memset(o, 0, sizeof *o);
+    o->n_predict = 128;
+    o->n_ctx = 4096;
+    o->sampler = lexie_sampler_default_params();
+    o->sampler.seed = 42;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        double num;
+        int takes = 1;
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            generate_usage(stdout);
+            exit(0);
+        } else if (strcmp(a, "--chat") == 0) {
+            o->chat = 1;
+            takes = 0;
+        } else if (!v && a[0] == '-') {
+            fprintf(stderr, "lexie %s: option %s needs a value\n", argv[0], a);
+            return 0;
+        } else if (strcmp(a, "-m") == 0) o->model = v;
+        else if (strcmp(a, "-p") == 0) o->prompt = v;
+        else if (strcmp(a, "-f") == 0) o->file = v;
+        else if (strcmp(a, "--system") == 0) o->system = v;
+        else if (strcmp(a, "--chat-template") == 0) o->chat_template = v;
+        else if (strcmp(a, "--stop") == 0) {
+            if (o->n_stops == MAX_STOPS) {
+                fprintf(stderr, "lexie %s: at most %d --stop strings\n", argv[0], MAX_STOPS);
+                return 0;
+            }
+            o->stops[o->n_stops++] = v;
+        } else if (strcmp(a, "-n") == 0) {
+            if (!parse_num(a, v, 0, 1 << 24, &num)) return 0;
+            o->n_predict = (int)num;
+        } else if (strcmp(a, "-c") == 0) {
+            if (!parse_num(a, v, 16, 1 << 20, &num)) return 0;
+            o->n_ctx = (int)num;
+        } else if (strcmp(a, "-t") == 0) {
+            if (!parse_num(a, v, 1, 256, &num)) return 0;
+            o->n_threads = (int)num;
+        } else if (strcmp(a, "--temp") == 0) {
+            if (!parse_num(a, v, 0, 100, &num)) return 0;
+            o->sampler.temperature = (float)num;
+        } else if (strcmp(a, "--top-k") == 0) {
+            if (!parse_num(a, v, 0, 1 << 24, &num)) return 0;
+            o->sampler.top_k = (int)num;
+        } else if (strcmp(a, "--top-p") == 0) {
+            if (!parse_num(a, v, 0, 1, &num)) return 0;
+            o->sampler.top_p = (float)num;
+        } else if (strcmp(a, "--seed") == 0) {
+            if (!parse_num(a, v, 0, 1e18, &num)) return 0;
+            o->sampler.seed = (uint64_t)num;
+        } else {
+            fprintf(stderr, "lexie %s: unknown option '%s' (try --help)\n", argv[0], a);
+            return 0;
+        }
+        i += takes;
+    }
+    if (need_prompt && !o->prompt == !o->file) {
+        fprintf(stderr, "lexie %s: give exactly one of -p TEXT or -f FILE\n", argv[0]);
+        return 0;
+    }
+    return 1;
+}
+
+/* Loads the prompt text (from -p or -f), checked for valid UTF-8. */
+static char *load_prompt(const char *cmd, const gen_opts *o, size_t *len) {
+    char *text;
+    if (o->prompt) {
+        text = strdup(o->prompt);
+        *len = strlen(o->prompt);
+    } else {
+        FILE *f = strcmp(o->file, "-") == 0 ? stdin : fopen(o->file, "rb");
+        if (!f) {
+            fprintf(stderr, "lexie %s: cannot open '%s': %s\n", cmd, o->file, strerror(errno));
+            return NULL;
+        }
+        text = read_all(f, len);
+        if (f != stdin) fclose(f);
+    }
+    if (!text) fprintf(stderr, "lexie %s: out of memory reading the prompt\n", cmd);
+    return text;
+}
+
+static lexie_model *open_model(const char *cmd, const gen_opts *o) {
+    lexie_error err;
+    char *path = cli_resolve_model(o->model, &err);
+    if (!path) {
+        fprintf(stderr, "lexie %s: %s\n", cmd, err.message);
+        return NULL;
+    }
+    lexie_model_params mp = lexie_model_default_params();
+    mp.chat_template = o->chat_template;
+    lexie_model *m = lexie_model_load(path, &mp, &err);
+    free(path);
+    if (!m) fprintf(stderr, "lexie %s: %s\n", cmd, err.message);
+    return m;
+}
+
+/* Tokenizes the prompt, applying the chat template first when asked. */
+static lexie_token *prompt_tokens(const char *cmd, lexie_model *m, const gen_opts *o,
+                                  const char *text, size_t len, int *n_tok) {
+    lexie_error err;
+    char *chat = NULL;
+    if (o->chat) {
+        lexie_chat_msg msgs[2];
+        int n = 0;
+        if (o->system) msgs[n++] = (lexie_chat_msg){"system", o->system};
+        msgs[n++] = (lexie_chat_msg){"user", text};
+        if (strlen(text) != len) {
+            fprintf(stderr, "lexie %s: the prompt contains a NUL byte\n", cmd);
+            return NULL;
+        }
+        if (lexie_chat_apply(m, msgs, n, 1, &chat, &err) != LEXIE_OK) {
+            fprintf(stderr, "lexie %s: %s\n", cmd, err.message);
+            return NULL;
+        }
+        text = chat;
+        len = strlen(chat);
+    }
+    int n = 0;
+    lexie_token *toks = NULL;
+    lexie_status s = lexie_tokenize(m, text, len, 1, o->chat, NULL, 0, &n, &err);
+    if (s == LEXIE_E_RANGE || s == LEXIE_OK) {
+        toks = malloc(((size_t)n + 1) * sizeof *toks);
+        if (toks) s = lexie_tokenize(m, text, len, 1, o->chat, toks, n, &n, &err);
+        else s = LEXIE_E_NOMEM;
+    }
+    lexie_free(chat);
+    if (s != LEXIE_OK) {
+        fprintf(stderr, "lexie %s: %s\n", cmd, s == LEXIE_E_NOMEM ? "out of memory" : err.message);
+        free(toks);
+        return NULL;
+    }
+    *n_tok = n;
+    return toks;
+}
+
+int cmd_generate(int argc, char **argv) {
+    gen_opts o;
+    if (!parse_generate(argc, argv, &o, 1)) return 2;
+    size_t len;
+    char *text = load_prompt(argv[0], &o, &len);
+    if (!text) return 1;
+    int rc = 1, n_tok = 0;
+    lexie_model *m = NULL;
+    lexie_ctx *c = NULL;
+    lexie_token *toks = NULL;
+    lexie_error err;
+    if (!(m = open_model(argv[0], &o))) goto done;
+    if (!(toks = prompt_tokens(argv[0], m, &o, text, len, &n_tok))) goto done;
+    lexie_ctx_params cp = lexie_ctx_default_params();
+    cp.n_ctx = o.n_ctx;
+    cp.n_threads = o.n_threads;
+    if (!(c = lexie_ctx_new(m, &cp, &err))) {
+        fprintf(stderr, "lexie generate: %s\n", err.message);
+        goto done;
+    }
+    lexie_gen_params gp = lexie_gen_default_params();
+    gp.max_tokens = o.n_predict;
+    gp.sampler = o.sampler;
+    gp.stop = o.n_stops ? o.stops : NULL;
+    if (lexie_generate(c, toks, n_tok, &gp, stream_piece, NULL, NULL, NULL, &err) != LEXIE_OK) {
+        fprintf(stderr, "\nlexie generate: %s\n", err.message);
+        goto done;
+    }
+    fputc('\n', stdout);
+    rc = 0;
+done:
+    lexie_ctx_free(c);
+    lexie_model_free(m);
+    free(toks);
+    free(text);
+    return rc;
+}
+
+int cmd_tokenize(int argc, char **argv) {
+    gen_opts o;
+    if (!parse_generate(argc, argv, &o, 1)) return 2;
+    size_t len;
+    char *text = load_prompt(argv[0], &o, &len);
+    if (!text) return 1;
+    int rc = 1, n_tok = 0;
+    lexie_model *m = open_model(argv[0], &o);
+    lexie_token *toks = m ? prompt_tokens(argv[0], m, &o, text, len, &n_tok) : NULL;
+    if (toks) {
+        for (int i = 0; i < n_tok; i++) printf(i ? " %d" : "%d", toks[i]);
+        printf("\n");
+        rc = 0;
+    }
+    lexie_model_free(m);
+    free(toks);
+    free(text);
+    return rc;
+}
