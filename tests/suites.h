@@ -1,3 +1,4 @@
 /* The test suites, one line each: SUITE(name) runs suite_name() from
 ** tests/test_name.c. */
 SUITE(base)
+SUITE(gguf)

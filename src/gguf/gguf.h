@@ -93,6 +93,8 @@ void lx_gguf_close(lx_gguf *g);
 
 uint32_t lx_gguf_version(const lx_gguf *g);
 uint32_t lx_gguf_alignment(const lx_gguf *g);
+/* File offset where the tensor data section starts. */
+uint64_t lx_gguf_data_offset(const lx_gguf *g);
 
 /* ---- metadata ---- */
 int64_t lx_gguf_n_kv(const lx_gguf *g);
@@ -140,6 +142,11 @@ lexie_status lx_gguf_writer_set_str(lx_gguf_writer *w, const char *key, const ch
 lexie_status lx_gguf_writer_set_arr_str(lx_gguf_writer *w, const char *key, const char *const *v, uint64_t n, lexie_error *err);
 lexie_status lx_gguf_writer_set_arr_f32(lx_gguf_writer *w, const char *key, const float *v, uint64_t n, lexie_error *err);
 lexie_status lx_gguf_writer_set_arr_i32(lx_gguf_writer *w, const char *key, const int32_t *v, uint64_t n, lexie_error *err);
+/* Any value, deep-copied: the other integer and float widths, and nested
+** arrays (items for STRING/ARRAY elements, else raw packed little-endian
+** elements), e.g. a value read from another file when merging. */
+lexie_status lx_gguf_writer_set_value(lx_gguf_writer *w, const char *key, const lx_gguf_value *v,
+                                      lexie_error *err);
 /* data holds lx_row_size(type, ne[0]) * ne[1] * ne[2] * ne[3] bytes. */
 lexie_status lx_gguf_writer_add_tensor(lx_gguf_writer *w, const char *name, int type, int n_dims,
                                        const int64_t *ne, const void *data, lexie_error *err);
