@@ -2,3 +2,4 @@
 ** tests/test_name.c. */
 SUITE(base)
 SUITE(gguf)
+SUITE(model_ref)
