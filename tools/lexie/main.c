@@ -14,6 +14,9 @@ typedef struct {
 } command;
 
 static const command commands[] = {
+    {"pull", cmd_pull, "fetch a model into the cache (NAME, default: the default model)"},
+    {"models", cmd_models, "list the known models and which are cached"},
+    {"path", cmd_path, "print the cached file of a model"},
     {"version", NULL, "print the version"},
 };
 
