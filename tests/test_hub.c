@@ -381,7 +381,19 @@ static void test_pull_fake_pip(lx_t *t) {
     char *path = NULL, *models = lx_hub_strf(NULL, "%s/models", home);
     int downloaded = -1;
 
+    /* What an interrupted pull left behind is removed under the lock. */
+    char *stale_work = lx_hub_strf(NULL, "%s/.work-old", models);
+    char *stale_dir = lx_hub_strf(NULL, "%s/test-twopart", models);
+    char *stale_part = lx_hub_strf(NULL, "%s/test-twopart/.part-old", models);
+    LX_REQUIRE(t, stale_work && stale_dir && stale_part);
+    LX_CHECK(t, mkdir(models, 0755) == 0 && mkdir(stale_work, 0755) == 0 &&
+                    mkdir(stale_dir, 0755) == 0 && write_file(stale_part, "x", 1));
+
     LX_CHECK_INT(t, lx_hub_pull(&m, &p, &path, &downloaded, &err), LEXIE_OK);
+    LX_CHECK(t, !exists(stale_work) && !exists(stale_part));
+    free(stale_work);
+    free(stale_dir);
+    free(stale_part);
     LX_CHECK_MSG(t, err.code == LEXIE_OK, "%s", err.message);
     LX_CHECK_INT(t, downloaded, 1);
     LX_CHECK_INT(t, log.n_download, 2);

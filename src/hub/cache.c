@@ -127,6 +127,31 @@ void lx_hub_rm_rf(const char *path) {
     rmdir(path);
 }
 
+/* Removes the entries of dir whose names start with prefix. */
+static void rm_prefixed(const char *dir, const char *prefix) {
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (strncmp(e->d_name, prefix, strlen(prefix)) != 0) continue;
+        char *sub = lx_hub_strf(NULL, "%s/%s", dir, e->d_name);
+        if (sub) lx_hub_rm_rf(sub);
+        free(sub);
+    }
+    closedir(d);
+}
+
+void lx_hub_clean_stale(const lexie_model_info *m) {
+    char *md = models_dir(NULL), *dir = NULL;
+    if (md) rm_prefixed(md, ".work-");
+    if (lx_hub_model_dir(m, &dir, NULL) == LEXIE_OK) {
+        rm_prefixed(dir, ".part-");
+        rm_prefixed(dir, ".manifest-");
+    }
+    free(md);
+    free(dir);
+}
+
 /* ==== Manifest ==== */
 
 static void json_str(FILE *f, const char *s) {
@@ -499,6 +524,7 @@ lexie_status lx_hub_install_file(const lexie_model_info *m, const char *src,
     memset(&sink, 0, sizeof sink);
     sink.fd = -1;
     if ((st = lx_hub_lock(p, &lock, err))) goto out;
+    lx_hub_clean_stale(m);
     if ((st = lx_hub_sink_open(&sink, m, p, err))) goto out;
     sink.stage = LEXIE_PULL_VERIFY;
     sink.origin = src;

@@ -121,6 +121,11 @@ lexie_status lx_hub_verify_cached(const lexie_model_info *m, const lexie_pull_pa
 lexie_status lx_hub_install_file(const lexie_model_info *m, const char *src,
                                  const lexie_pull_params *p, char **out_path, lexie_error *err);
 
+/* Removes what an interrupted writer left: models/.work-* and, in m's
+** folder, .part-* and .manifest-*.  Call with the lock held: every writer
+** holds it, so anything of that kind found then is stale. */
+void lx_hub_clean_stale(const lexie_model_info *m);
+
 /* Removes a file or a folder tree (no symlinks followed).  Best effort. */
 void lx_hub_rm_rf(const char *path);
 

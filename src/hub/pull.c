@@ -438,6 +438,7 @@ lexie_status lx_hub_pull(const lexie_model_info *m, const lexie_pull_params *p, 
     int lock = -1;
     char *file = NULL, *dir = NULL;
     if ((st = lx_hub_lock(p, &lock, err))) return st;
+    lx_hub_clean_stale(m);
     if ((st = lx_hub_model_file(m, &file, err)) || (st = lx_hub_model_dir(m, &dir, err))) goto out;
     struct stat sb;
     /* Another process may have installed it while we waited for the lock;
