@@ -1,6 +1,7 @@
 /* The test suites, one line each: SUITE(name) runs suite_name() from
 ** tests/test_name.c. */
 SUITE(base)
+SUITE(kernels)
 SUITE(gguf)
 SUITE(model_ref)
 SUITE(hub)

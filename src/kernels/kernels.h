@@ -58,6 +58,67 @@ _Static_assert(sizeof(lx_block_q4_0) == 18, "q4_0 block");
 _Static_assert(sizeof(lx_block_q8_0) == 34, "q8_0 block");
 _Static_assert(sizeof(lx_block_q8_1) == 36, "q8_1 block");
 
+/* Q4_0: x = (q - 8) * d, q in 0..15.  Q4_1: x = q * d + m.  Byte j of qs
+** holds element j in its low nibble and element j + 16 in its high one.
+** Q8_0/Q8_1: x = q * d, d = amax / 127.
+** Q5_0: x = (q - 16) * d; Q5_1: x = q * d + m, q in 0..31, the low four bits
+** as in Q4_*, bit 4 of element j in bit j of qh (read little-endian). */
+typedef struct { uint16_t d; uint8_t qh[4]; uint8_t qs[LX_QK / 2]; } lx_block_q5_0;
+typedef struct { uint16_t d; uint16_t m; uint8_t qh[4]; uint8_t qs[LX_QK / 2]; } lx_block_q5_1;
+_Static_assert(sizeof(lx_block_q5_0) == 22, "q5_0 block");
+_Static_assert(sizeof(lx_block_q5_1) == 24, "q5_1 block");
+
+/* K types: 256 elements in sub-blocks of 16 or 32, each with a small
+** integer scale (and min) that multiplies the fp16 super-block d (dmin).
+** Q4_K/Q5_K: 8 sub-blocks of 32, x = d*sc*q - dmin*m, 6-bit sc and m
+** packed in scales[12].  Q6_K: 16 sub-blocks of 16, x = d*sc*(q - 32) with
+** int8 sc.  Q2_K: 16 sub-blocks of 16, scales[j] = sc | m << 4.  Q3_K: 16
+** sub-blocks of 16, 6-bit sc (biased by 32) packed in scales[12], q - 4
+** with the high bit of q in hmask (a clear bit means subtract 4).
+** Q8_K: float d, x = q * d, bsums = sums of 16 consecutive qs. */
+typedef struct {
+    uint8_t scales[LX_QK_K / 16];
+    uint8_t qs[LX_QK_K / 4];
+    uint16_t d;
+    uint16_t dmin;
+} lx_block_q2_k;
+typedef struct {
+    uint8_t hmask[LX_QK_K / 8];
+    uint8_t qs[LX_QK_K / 4];
+    uint8_t scales[12];
+    uint16_t d;
+} lx_block_q3_k;
+typedef struct {
+    uint16_t d;
+    uint16_t dmin;
+    uint8_t scales[12];
+    uint8_t qs[LX_QK_K / 2];
+} lx_block_q4_k;
+typedef struct {
+    uint16_t d;
+    uint16_t dmin;
+    uint8_t scales[12];
+    uint8_t qh[LX_QK_K / 8];
+    uint8_t qs[LX_QK_K / 2];
+} lx_block_q5_k;
+typedef struct {
+    uint8_t ql[LX_QK_K / 2];
+    uint8_t qh[LX_QK_K / 4];
+    int8_t scales[LX_QK_K / 16];
+    uint16_t d;
+} lx_block_q6_k;
+typedef struct {
+    float d;
+    int8_t qs[LX_QK_K];
+    int16_t bsums[LX_QK_K / 16];
+} lx_block_q8_k;
+_Static_assert(sizeof(lx_block_q2_k) == 84, "q2_K block");
+_Static_assert(sizeof(lx_block_q3_k) == 110, "q3_K block");
+_Static_assert(sizeof(lx_block_q4_k) == 144, "q4_K block");
+_Static_assert(sizeof(lx_block_q5_k) == 176, "q5_K block");
+_Static_assert(sizeof(lx_block_q6_k) == 210, "q6_K block");
+_Static_assert(sizeof(lx_block_q8_k) == 292, "q8_K block");
+
 /* ==== Type traits ==== */
 
 typedef void (*lx_to_float_fn)(const void *x, float *y, int64_t n);
@@ -125,5 +186,42 @@ void lx_axpy_f32(float *y, float a, const float *x, int64_t n);
 void lx_softmax(float *x, int64_t n);
 /* gate[i] = silu(gate[i]) * up[i] */
 void lx_swiglu(float *gate, const float *up, int64_t n);
+
+/* ==== Additions: ISA policy, explicit-ISA entry points ==== */
+
+/* "scalar", "avx2" or "avx512" (any case) -> that ISA; anything else,
+** NULL included, -> -1. */
+int lx_isa_parse(const char *s);
+/* The policy of lx_isa_active for a LEXIE_ISA value: the parsed ISA clamped
+** to lx_isa_best(), or lx_isa_best() when value is NULL or not a name. */
+lx_isa lx_isa_from_env(const char *value);
+
+/* lx_matmul on an explicit ISA (clamped to lx_isa_best()), so tests and
+** benchmarks can run every path in one process. */
+void lx_matmul_isa(lx_pool *pool, lx_isa isa, const void *w, int type, int64_t n_rows,
+                   int64_t n_cols, const float *x, int64_t n_batch, float *y, void *qbuf);
+
+/* The float ops of one ISA (clamped to lx_isa_best()); lx_dot_f32 and
+** friends use lx_float_ops_get(lx_isa_active()). */
+typedef struct lx_float_ops {
+    float (*dot)(const float *a, const float *b, int64_t n);
+    void (*axpy)(float *y, float a, const float *x, int64_t n);
+    void (*swiglu)(float *gate, const float *up, int64_t n);
+    /* x[i] = exp(x[i] - m); returns the sum of the new x[i], in double. */
+    double (*exp_sum)(float *x, int64_t n, float m);
+} lx_float_ops;
+const lx_float_ops *lx_float_ops_get(lx_isa isa);
+
+/* ==== Kernels-internal: one table per ISA (src/kernels only) ==== */
+
+/* The kernels one ISA file provides for a type: NULL where it has none, so
+** lx_vec_dot_get can fall back to a lower ISA. */
+lx_vec_dot_fn lx_dot_scalar_get(int type);
+lx_vec_dot_fn lx_dot_avx2_get(int type);
+lx_vec_dot_fn lx_dot_avx512_get(int type);
+lx_from_float_fn lx_quantize_avx2_get(int vec_dot_type);
+lx_from_float_fn lx_quantize_avx512_get(int vec_dot_type);
+const lx_float_ops *lx_float_ops_avx2(void);
+const lx_float_ops *lx_float_ops_avx512(void);
 
 #endif /* LX_KERNELS_H */

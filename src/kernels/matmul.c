@@ -1,0 +1,124 @@
+/*
+** matmul.c -- y = W x for a quantized or float weight matrix W and a batch
+** of float activation rows x, split over a thread pool.
+**
+** The activations are quantized once to W's vec_dot_type (as llama.cpp
+** does), then every output is one dot kernel call.  Threads take chunks of
+** weight rows from a shared counter, so a thread that was descheduled for
+** a moment does not hold the others up at the end.
+**
+** Decoding one token (n_batch = 1) streams every weight byte once and is
+** bound by memory bandwidth.  A batch (prompt prefill, scoring) is bound
+** by compute, and the loop order matters: within a chunk of weight rows
+** the activation rows are taken in groups, so both the chunk of W and the
+** group of x stay in L1/L2 while all their pairs are computed.
+*/
+#include "kernels.h"
+
+#include <stdatomic.h>
+#include <string.h>
+
+#define ROWS_PER_CHUNK 16 /* weight rows a thread takes at a time */
+#define BATCH_GROUP 16    /* activation rows kept hot together */
+
+typedef struct {
+    const uint8_t *w; /* n_rows rows of w_row bytes */
+    size_t w_row;
+    int64_t n_rows, n_cols, n_batch;
+    const uint8_t *q; /* n_batch activation rows of q_row bytes */
+    size_t q_row;
+    float *y;
+    lx_vec_dot_fn dot;
+    atomic_llong next_chunk;
+    /* quantization step */
+    const float *x;
+    uint8_t *qbuf;
+    lx_from_float_fn quantize;
+} mm_job;
+
+size_t lx_matmul_qbuf_size(int type, int64_t n_cols, int64_t n_batch) {
+    const lx_type_traits *t = lx_type_traits_get(type);
+    if (!t || n_batch < 0 || t->vec_dot_type == LX_TYPE_F32) return 0;
+    size_t row = lx_row_size(t->vec_dot_type, n_cols), out;
+    if (!lx_mul_ok(row, (size_t)n_batch, &out)) return 0;
+    return out;
+}
+
+static void quantize_worker(void *arg, int ith, int nth) {
+    mm_job *j = arg;
+    for (int64_t b = ith; b < j->n_batch; b += nth)
+        j->quantize(j->x + b * j->n_cols, j->qbuf + (size_t)b * j->q_row, j->n_cols);
+}
+
+static void rows_chunk(mm_job *j, int64_t r0, int64_t r1) {
+    for (int64_t b0 = 0; b0 < j->n_batch; b0 += BATCH_GROUP) {
+        const int64_t b1 = LX_MIN(b0 + BATCH_GROUP, j->n_batch);
+        for (int64_t r = r0; r < r1; r++) {
+            const uint8_t *wr = j->w + (size_t)r * j->w_row;
+            for (int64_t b = b0; b < b1; b++)
+                j->dot(j->n_cols, &j->y[b * j->n_rows + r], wr, j->q + (size_t)b * j->q_row);
+        }
+    }
+}
+
+static void matmul_worker(void *arg, int ith, int nth) {
+    mm_job *j = arg;
+    const int64_t n_chunks = (j->n_rows + ROWS_PER_CHUNK - 1) / ROWS_PER_CHUNK;
+    /* First chunk by thread number, the rest first come, first served. */
+    int64_t c = ith;
+    (void)nth;
+    while (c < n_chunks) {
+        const int64_t r0 = c * ROWS_PER_CHUNK;
+        rows_chunk(j, r0, LX_MIN(r0 + ROWS_PER_CHUNK, j->n_rows));
+        c = atomic_fetch_add(&j->next_chunk, 1);
+    }
+}
+
+static void run(lx_pool *pool, lx_pool_fn fn, void *arg) {
+    if (pool)
+        lx_pool_run(pool, fn, arg);
+    else
+        fn(arg, 0, 1);
+}
+
+void lx_matmul_isa(lx_pool *pool, lx_isa isa, const void *w, int type, int64_t n_rows,
+                   int64_t n_cols, const float *x, int64_t n_batch, float *y, void *qbuf) {
+    const lx_type_traits *t = lx_type_traits_get(type);
+    if (!t || n_rows <= 0 || n_cols <= 0 || n_batch <= 0) return;
+    mm_job j;
+    memset(&j, 0, sizeof j);
+    j.w = w;
+    j.w_row = lx_row_size(type, n_cols);
+    j.n_rows = n_rows;
+    j.n_cols = n_cols;
+    j.n_batch = n_batch;
+    j.y = y;
+    j.dot = lx_vec_dot_get(type, isa);
+    const int nth = pool ? lx_pool_size(pool) : 1;
+    if (t->vec_dot_type == LX_TYPE_F32) {
+        j.q = (const uint8_t *)x;
+        j.q_row = (size_t)n_cols * sizeof(float);
+    } else {
+        j.x = x;
+        j.qbuf = qbuf;
+        j.q = qbuf;
+        j.q_row = lx_row_size(t->vec_dot_type, n_cols);
+        j.quantize = lx_quantize_get(t->vec_dot_type, isa);
+    }
+    /* A shape the caller failed to check: nothing sensible to compute. */
+    if (!j.dot || !j.w_row || !j.q_row || (!j.quantize && t->vec_dot_type != LX_TYPE_F32)) return;
+    if (j.quantize) {
+        /* One row is a few microseconds: not worth waking the pool for. */
+        if (n_batch >= 2 && nth > 1)
+            run(pool, quantize_worker, &j);
+        else
+            quantize_worker(&j, 0, 1);
+    }
+    atomic_init(&j.next_chunk, nth);
+    run(pool, matmul_worker, &j);
+}
+
+void lx_matmul(lx_pool *pool, const void *w, int type, int64_t n_rows, int64_t n_cols,
+               const float *x, int64_t n_batch, float *y, void *qbuf) {
+    lx_matmul_isa(pool, lx_isa_active(), w, type, n_rows, n_cols, x, n_batch, y, qbuf);
+}

@@ -1,0 +1,91 @@
+/*
+** ops.c -- the float ops of a transformer layer: RMS norm, dot, axpy,
+** softmax and SwiGLU, with the plain-C versions and the dispatch to the
+** SIMD ones (ops_avx2.c, ops_avx512.c).
+**
+** Precision follows ggml where it matters for matching llama.cpp: the RMS
+** norm and softmax sums accumulate in double (ggml_float), and the norm
+** is applied as (x * scale) * w, two roundings, as ggml's rms_norm + mul.
+*/
+#include "kernels.h"
+
+#include <math.h>
+
+/* ==== Plain C ==== */
+
+static float dot_scalar(const float *a, const float *b, int64_t n) {
+    double sum = 0.0;
+    for (int64_t i = 0; i < n; i++) sum += (double)a[i] * b[i];
+    return (float)sum;
+}
+
+static void axpy_scalar(float *y, float a, const float *x, int64_t n) {
+    for (int64_t i = 0; i < n; i++) y[i] += a * x[i];
+}
+
+/* silu(g) = g / (1 + e^-g), as ggml_silu_f32. */
+static void swiglu_scalar(float *gate, const float *up, int64_t n) {
+    for (int64_t i = 0; i < n; i++) gate[i] = gate[i] / (1.0f + expf(-gate[i])) * up[i];
+}
+
+static double exp_sum_scalar(float *x, int64_t n, float m) {
+    double sum = 0.0;
+    for (int64_t i = 0; i < n; i++) {
+        x[i] = expf(x[i] - m);
+        sum += x[i];
+    }
+    return sum;
+}
+
+static const lx_float_ops ops_scalar = {dot_scalar, axpy_scalar, swiglu_scalar, exp_sum_scalar};
+
+const lx_float_ops *lx_float_ops_get(lx_isa isa) {
+    lx_isa best = lx_isa_best();
+    if (isa > best) isa = best;
+    if (isa == LX_ISA_AVX512) return lx_float_ops_avx512();
+    if (isa == LX_ISA_AVX2) return lx_float_ops_avx2();
+    return &ops_scalar;
+}
+
+/* ==== Entry points ==== */
+
+void lx_rmsnorm(float *out, const float *x, const float *w, int64_t n, float eps) {
+    if (n <= 0) return;
+    double sum = 0.0;
+    for (int64_t i = 0; i < n; i++) sum += (double)(x[i] * x[i]);
+    const float mean = (float)(sum / (double)n);
+    const float scale = 1.0f / sqrtf(mean + eps);
+    if (w) {
+        for (int64_t i = 0; i < n; i++) out[i] = (x[i] * scale) * w[i];
+    } else {
+        for (int64_t i = 0; i < n; i++) out[i] = x[i] * scale;
+    }
+}
+
+float lx_dot_f32(const float *a, const float *b, int64_t n) {
+    return lx_float_ops_get(lx_isa_active())->dot(a, b, n);
+}
+
+void lx_axpy_f32(float *y, float a, const float *x, int64_t n) {
+    lx_float_ops_get(lx_isa_active())->axpy(y, a, x, n);
+}
+
+void lx_swiglu(float *gate, const float *up, int64_t n) {
+    lx_float_ops_get(lx_isa_active())->swiglu(gate, up, n);
+}
+
+/* A row that is all -inf (every position masked) has no distribution;
+** it becomes uniform rather than NaN, so one bad row cannot poison the
+** sums it feeds.  NaN inputs stay NaN. */
+void lx_softmax(float *x, int64_t n) {
+    if (n <= 0) return;
+    float m = x[0];
+    for (int64_t i = 1; i < n; i++) m = x[i] > m ? x[i] : m;
+    if (m == -INFINITY) {
+        for (int64_t i = 0; i < n; i++) x[i] = 1.0f / (float)n;
+        return;
+    }
+    const double sum = lx_float_ops_get(lx_isa_active())->exp_sum(x, n, m);
+    const float inv = (float)(1.0 / sum);
+    for (int64_t i = 0; i < n; i++) x[i] *= inv;
+}
