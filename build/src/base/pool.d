@@ -1,3 +1,0 @@
-build/src/base/pool.o: src/base/pool.c src/base/base.h include/lexie.h
-src/base/base.h:
-include/lexie.h:
