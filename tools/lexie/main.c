@@ -14,6 +14,8 @@ typedef struct {
 } command;
 
 static const command commands[] = {
+    {"generate", cmd_generate, "generate text from a prompt (-p TEXT [--chat] [-n N])"},
+    {"tokenize", cmd_tokenize, "print the token ids of a prompt (-p TEXT [--chat])"},
     {"pull", cmd_pull, "fetch a model into the cache (NAME, default: the default model)"},
     {"models", cmd_models, "list the known models and which are cached"},
     {"path", cmd_path, "print the cached file of a model"},
