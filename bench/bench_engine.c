@@ -6,6 +6,7 @@
 **
 **   build/bench/bench_engine MODEL.gguf [n_prompt=512] [n_gen=64] [threads=0]
 */
+#define _POSIX_C_SOURCE 200809L
 #include "lexie.h"
 
 #include <stdio.h>

@@ -10,12 +10,23 @@
 #include "base.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
 
-#define SPIN_ITERS 20000
+#define SPIN_ITERS 20000 /* before a worker sleeps on the condition variable */
+#define SPIN_YIELD 1000  /* before a spinning thread gives its core away */
+
+/* On a loaded machine a waiting thread may hold the very core the thread
+** it waits for needs, so spinning turns into yielding after a while. */
+static void backoff(int spins) {
+    if (spins > SPIN_YIELD) sched_yield();
+#if defined(__x86_64__) || defined(__i386__)
+    else __builtin_ia32_pause();
+#endif
+}
 
 struct lx_pool {
     int n;                  /* threads including the caller */
@@ -44,7 +55,10 @@ static void *worker_main(void *v) {
         unsigned g;
         int spins = 0;
         while ((g = atomic_load(&p->gen)) == seen && !atomic_load(&p->stop)) {
-            if (++spins < SPIN_ITERS) continue;
+            if (++spins < SPIN_ITERS) {
+                backoff(spins);
+                continue;
+            }
             pthread_mutex_lock(&p->mu);
             while (atomic_load(&p->gen) == seen && !atomic_load(&p->stop))
                 pthread_cond_wait(&p->cv, &p->mu);
@@ -122,9 +136,7 @@ void lx_pool_run(lx_pool *p, lx_pool_fn fn, void *arg) {
     pthread_cond_broadcast(&p->cv);
     pthread_mutex_unlock(&p->mu);
     fn(arg, 0, p->n);
-    while (atomic_load(&p->pending) > 0) {
-        /* Busy-wait: loops are short and the other workers are running. */
-    }
+    for (int spins = 0; atomic_load(&p->pending) > 0; spins++) backoff(spins);
 }
 
 int lx_cpu_count(void) {
