@@ -9,7 +9,7 @@
 **
 **   clang -std=c11 -D_POSIX_C_SOURCE=200809L -g -O1 \
 **       -fsanitize=fuzzer,address,undefined -Iinclude -Isrc \
-**       fuzz/fuzz_gguf.c src/gguf/gguf_*.c src/base/[a-z]*.c src/kernels/types.c \
+**       fuzz/fuzz_gguf.c src/gguf/gguf_*.c src/base/[a-z]*.c src/kernels/types*.c \
 **       -lpcre2-8 -lutf8proc -lpthread -lm -o /tmp/fuzz_gguf
 **   mkdir -p /tmp/gguf-corpus && /tmp/fuzz_gguf -rss_limit_mb=512 /tmp/gguf-corpus
 **
