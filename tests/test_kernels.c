@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+void lx_test_kernels_k(void); /* test_kernels_k.c */
+
 /* ==== Tolerances ==== */
 
 /* SIMD and scalar dots differ only in float summation order (of per-block
@@ -50,9 +52,10 @@ static void fill(float *x, int64_t n, float scale) {
     }
 }
 
-static const int all_types[] = {LX_TYPE_F32,  LX_TYPE_F16,  LX_TYPE_BF16, LX_TYPE_Q4_0,
-                                LX_TYPE_Q4_1, LX_TYPE_Q5_0, LX_TYPE_Q5_1, LX_TYPE_Q8_0,
-                                LX_TYPE_Q8_1};
+static const int all_types[] = {
+    LX_TYPE_F32,  LX_TYPE_F16,  LX_TYPE_BF16, LX_TYPE_Q4_0, LX_TYPE_Q4_1, LX_TYPE_Q5_0,
+    LX_TYPE_Q5_1, LX_TYPE_Q8_0, LX_TYPE_Q8_1, LX_TYPE_Q2_K, LX_TYPE_Q3_K, LX_TYPE_Q4_K,
+    LX_TYPE_Q5_K, LX_TYPE_Q6_K, LX_TYPE_Q8_K};
 
 static void *quantize_new(int type, const float *x, int64_t n) {
     const lx_type_traits *t = lx_type_traits_get(type);
@@ -267,17 +270,57 @@ static double block_bound(int type, const float *x) {
     return 0.0;
 }
 
+/* The same for a K super-block, per sub-block j, for types_k.c's
+** quantizers.  Symmetric types (x ~ e*q, q in [-N, N-1]): the sub-block
+** scale e_j is itself quantized to S levels of step sigma = max scale / S,
+** so an element is off by half a step, or, where its quant is clamped at
+** the end of the range, by up to N scale errors more: amax_j/N + (N+1)
+** sigma.  Asymmetric types (x ~ e*q - m, q in [0, N]) add the min's
+** quantization step the same way.  Then fp16 rounding of d and dmin. */
+static double k_bound(int type, const float *x, int j) {
+    const int sub = (type == LX_TYPE_Q4_K || type == LX_TYPE_Q5_K) ? 32 : 16;
+    double amax = 0, amax_j = 0, max_s = 0, max_m = 0, s_j = 0;
+    for (int k = 0; k < 256; k++) amax = fmax(amax, fabs(x[k]));
+    for (int b = 0; b < 256 / sub; b++) {
+        double lo = 0, hi = x[b * sub], a = 0;
+        for (int l = 0; l < sub; l++) {
+            lo = fmin(lo, x[b * sub + l]);
+            hi = fmax(hi, x[b * sub + l]);
+            a = fmax(a, fabs(x[b * sub + l]));
+        }
+        max_s = fmax(max_s, hi - lo);
+        max_m = fmax(max_m, -lo);
+        if (b == j) s_j = hi - lo, amax_j = a;
+    }
+    const double e = 2 * LX_TOL_FP16 * 1.01, sub16 = 0x1p-25;
+    int N = 0, S = 0;
+    switch (type) {
+    case LX_TYPE_Q8_K: return amax / 254 + amax * 0x1p-22;
+    case LX_TYPE_Q6_K: N = 32, S = 128; break;
+    case LX_TYPE_Q3_K: N = 4, S = 32; break;
+    case LX_TYPE_Q2_K: N = 3, S = 15; break;
+    case LX_TYPE_Q4_K: N = 15, S = 63; break;
+    case LX_TYPE_Q5_K: N = 31, S = 63; break;
+    }
+    if (type == LX_TYPE_Q6_K || type == LX_TYPE_Q3_K)
+        return amax_j / N + (N + 1) * amax / ((double)N * S) + amax * e + sub16 * N * S;
+    max_s /= N;
+    return s_j / N / 2 + (N + 1) / 2.0 * max_s / S + max_m / (2.0 * S) + (amax + max_m) * e +
+           sub16 * S * (N + 1);
+}
+
 static void roundtrip_one(lx_t *t, int type, const float *x, int64_t n, const char *what) {
     float y[256];
+    const int k = lx_type_traits_get(type)->blck_size == LX_QK_K;
+    const int sub = k ? ((type == LX_TYPE_Q4_K || type == LX_TYPE_Q5_K) ? 32 : 16) : 32;
     void *q = quantize_new(type, x, n);
     dequantize(type, q, y, n);
-    for (int64_t b = 0; b < n / 32; b++) {
-        double bound = block_bound(type, x + 32 * b) * 1.0001;
-        for (int j = 0; j < 32; j++) {
-            double err = fabs((double)y[32 * b + j] - x[32 * b + j]);
-            LX_CHECK_MSG(t, err <= bound, "%s %s [%d]: %g -> %g (bound %g)", lx_type_name(type),
-                         what, (int)(32 * b + j), x[32 * b + j], y[32 * b + j], bound);
-        }
+    for (int64_t i = 0; i < n; i++) {
+        const float *blk = x + (k ? i / 256 * 256 : i / 32 * 32);
+        double bound = (k ? k_bound(type, blk, (int)(i % 256) / sub) : block_bound(type, blk));
+        double err = fabs((double)y[i] - x[i]);
+        LX_CHECK_MSG(t, err <= bound * 1.0001, "%s %s [%d]: %g -> %g (bound %g)",
+                     lx_type_name(type), what, (int)i, x[i], y[i], bound);
     }
     free(q);
 }
@@ -293,13 +336,15 @@ static void test_roundtrip(lx_t *t) {
             roundtrip_one(t, type, x, 256, "random");
         }
         memset(x, 0, sizeof x);
-        roundtrip_one(t, type, x, 64, "zeros");
-        for (int j = 0; j < 64; j++) x[j] = (j % 3 - 1) * 1e-30f;
-        roundtrip_one(t, type, x, 64, "tiny"); /* scale underflows: all become 0 */
-        for (int j = 0; j < 64; j++) x[j] = 3.0f;
-        roundtrip_one(t, type, x, 64, "constant");
-        for (int j = 0; j < 64; j++) x[j] = j % 2 ? 1.0f : -1.0f;
-        roundtrip_one(t, type, x, 64, "signs");
+        roundtrip_one(t, type, x, 256, "zeros");
+        for (int j = 0; j < 256; j++) x[j] = (j % 3 - 1) * 1e-30f;
+        roundtrip_one(t, type, x, 256, "tiny"); /* scale underflows: all become 0 */
+        for (int j = 0; j < 256; j++) x[j] = 3.0f;
+        roundtrip_one(t, type, x, 256, "constant");
+        for (int j = 0; j < 256; j++) x[j] = j % 2 ? 1.0f : -1.0f;
+        roundtrip_one(t, type, x, 256, "signs");
+        for (int j = 0; j < 256; j++) x[j] = j < 128 ? 0.0f : (float)(j - 200);
+        roundtrip_one(t, type, x, 256, "half zero");
     }
     /* The documented overflow: a block scale past fp16's 65504 becomes inf
     ** (as in ggml), so nonzero quants dequantize to +-inf. */
@@ -387,6 +432,7 @@ static void test_quantize_isa(lx_t *t) {
 /* The min of weight block b and the s of activation block b, for the
 ** types whose dot has an m * s term; 0 for the others. */
 static double min_times_s(int type, const void *w, const void *a, int64_t b) {
+    if (lx_type_traits_get(type)->blck_size == LX_QK_K) return 0.0;
     if (type == LX_TYPE_Q4_1)
         return lx_fp16_to_f32(((const lx_block_q4_1 *)w)[b].m) *
                lx_fp16_to_f32(((const lx_block_q8_1 *)a)[b].s);
@@ -413,6 +459,19 @@ static void check_dot(lx_t *t, int type, const void *wq, const float *af, int64_
     }
     for (int64_t b = 0; b < n / lx_type_traits_get(type)->blck_size; b++)
         ms += fabs(min_times_s(type, wq, aq, b));
+    /* K types: the d and dmin parts of a super-block are summed apart and
+    ** can cancel, so rounding is relative to |dmin * d8 * sum m*bsum| too. */
+    if (lx_type_traits_get(type)->blck_size == LX_QK_K) {
+        const size_t bsz = lx_type_traits_get(type)->type_size;
+        for (int64_t b = 0; b < n / LX_QK_K; b++) {
+            lx_k_unpacked u, v;
+            lx_k_unpack(type, (const uint8_t *)wq + b * bsz, &u);
+            lx_k_unpack(vt, (const lx_block_q8_k *)aq + b, &v);
+            double summ = 0;
+            for (int k = 0; k < LX_QK_K; k++) summ += (double)u.m[k * u.n_sub / LX_QK_K] * v.q[k];
+            mag += 2 * fabs(u.dmin * v.d * summ);
+        }
+    }
     float ref;
     lx_vec_dot_get(type, LX_ISA_SCALAR)(n, &ref, wq, aq);
     LX_CHECK_MSG(t, fabs(ref - exact) <= LX_TOL_DOT * mag + LX_TOL_Q8_1_S * ms + 1e-30,
@@ -432,14 +491,15 @@ static void check_dot(lx_t *t, int type, const void *wq, const float *af, int64_
 
 static void test_dot(lx_t *t) {
     static const int64_t nq[] = {32, 64, 96, 576, 1536, 4096};
+    static const int64_t nk[] = {256, 512, 768, 1536, 4096};
     static const int64_t nf[] = {1, 7, 16, 33, 100, 576, 1000};
     float *w = malloc(4096 * sizeof *w), *a = malloc(4096 * sizeof *a);
     rng_seed(5);
     for (size_t ti = 0; ti < LX_ARRAY_LEN(all_types); ti++) {
         const int type = all_types[ti];
         const int bs = lx_type_traits_get(type)->blck_size;
-        const int64_t *ns = bs == 1 ? nf : nq;
-        const size_t nn = bs == 1 ? LX_ARRAY_LEN(nf) : LX_ARRAY_LEN(nq);
+        const int64_t *ns = bs == 1 ? nf : bs == 32 ? nq : nk;
+        const size_t nn = bs == 1 ? LX_ARRAY_LEN(nf) : bs == 32 ? LX_ARRAY_LEN(nq) : LX_ARRAY_LEN(nk);
         for (size_t k = 0; k < nn; k++) {
             for (int rep = 0; rep < 3; rep++) {
                 fill(w, ns[k], (float)ldexp(1.0, (int)(urand() * 8) - 6));
@@ -452,13 +512,13 @@ static void test_dot(lx_t *t) {
         /* All-zero weights, all-zero activations. */
         memset(w, 0, 4096 * sizeof *w);
         fill(a, 4096, 1.0f);
-        void *wq = quantize_new(type, w, 96);
-        check_dot(t, type, wq, a, 96, "zero weights");
+        void *wq = quantize_new(type, w, 768);
+        check_dot(t, type, wq, a, 768, "zero weights");
         free(wq);
         fill(w, 4096, 1.0f);
         memset(a, 0, 4096 * sizeof *a);
-        wq = quantize_new(type, w, 96);
-        check_dot(t, type, wq, a, 96, "zero activations");
+        wq = quantize_new(type, w, 768);
+        check_dot(t, type, wq, a, 768, "zero activations");
         free(wq);
     }
     /* Q8_0 weights from a file may hold -128, which our quantizer never
@@ -518,9 +578,10 @@ static void check_matmul(lx_t *t, lx_pool *pool, lx_isa isa, int type, int64_t n
                 mag += fabs(wv * xb[c]);
             }
             if (vt != LX_TYPE_F32) {
-                for (int64_t c0 = 0; c0 < n_cols; c0 += 32) {
+                const int ab = lx_type_traits_get(vt)->blck_size;
+                for (int64_t c0 = 0; c0 < n_cols; c0 += ab) {
                     double amax = 0, sabs = 0, wabs = 0;
-                    for (int c = 0; c < 32; c++) {
+                    for (int c = 0; c < ab; c++) {
                         amax = fmax(amax, fabs(xb[c0 + c]));
                         sabs += fabs(xb[c0 + c]);
                         wabs += fabs(wd[r * n_cols + c0 + c]);
@@ -545,13 +606,14 @@ static void test_matmul(lx_t *t) {
     lx_pool *pools[] = {NULL, pool1, pool3};
     for (size_t ti = 0; ti < LX_ARRAY_LEN(all_types); ti++) {
         const int type = all_types[ti];
+        const int k = lx_type_traits_get(type)->blck_size == LX_QK_K;
         for (int isa = 0; isa <= (int)lx_isa_best(); isa++) {
             for (size_t p = 0; p < 3; p++) {
-                check_matmul(t, pools[p], (lx_isa)isa, type, 37, 96, 1);
-                check_matmul(t, pools[p], (lx_isa)isa, type, 37, 96, 5);
+                check_matmul(t, pools[p], (lx_isa)isa, type, 37, k ? 512 : 96, 1);
+                check_matmul(t, pools[p], (lx_isa)isa, type, 37, k ? 512 : 96, 5);
             }
-            check_matmul(t, pool3, (lx_isa)isa, type, 1, 64, 3);
-            check_matmul(t, pool3, (lx_isa)isa, type, 19, 128, 20); /* > one batch group */
+            check_matmul(t, pool3, (lx_isa)isa, type, 1, k ? 256 : 64, 3);
+            check_matmul(t, pool3, (lx_isa)isa, type, 19, k ? 256 : 128, 20); /* > a batch group */
         }
     }
     /* Float weights take any width. */
@@ -704,4 +766,5 @@ void suite_kernels(void) {
     LX_RUN(test_rmsnorm);
     LX_RUN(test_float_ops);
     LX_RUN(test_softmax);
+    lx_test_kernels_k();
 }

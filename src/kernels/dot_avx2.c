@@ -248,7 +248,7 @@ lx_vec_dot_fn lx_dot_avx2_get(int type) {
     case LX_TYPE_Q5_1: return dot_q5_1;
     case LX_TYPE_Q8_0: return dot_q8_0;
     }
-    return NULL;
+    return lx_dot_k_avx2_get(type);
 }
 
 lx_from_float_fn lx_quantize_avx2_get(int vec_dot_type) {

@@ -148,5 +148,5 @@ lx_vec_dot_fn lx_dot_scalar_get(int type) {
     case LX_TYPE_Q8_0: return dot_q8_0;
     case LX_TYPE_Q8_1: return dot_q8_1;
     }
-    return NULL;
+    return lx_dot_scalar_k_get(type);
 }

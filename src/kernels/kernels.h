@@ -214,6 +214,35 @@ const lx_float_ops *lx_float_ops_get(lx_isa isa);
 
 /* ==== Kernels-internal: one table per ISA (src/kernels only) ==== */
 
+/* One K super-block as plain integers, the reference meaning of the bits:
+** element k is (d * sc[k / sub]) * q[k] - (dmin * m[k / sub]), sub = 256 /
+** n_sub.  q holds the quant with its offset applied (Q6_K: -32..31, Q3_K:
+** -4..3), sc is signed (Q3_K's has its bias of 32 removed).  Q8_K too
+** (n_sub 1, sc 1, m 0, dmin 0). */
+typedef struct {
+    int8_t q[LX_QK_K];
+    int16_t sc[16], m[16];
+    int n_sub;
+    float d, dmin;
+} lx_k_unpacked;
+void lx_k_unpack(int type, const void *block, lx_k_unpacked *u);
+
+/* The reference (de)quantizers of the K types (types_k.c). */
+void lx_q2_k_to_float(const void *x, float *y, int64_t n);
+void lx_q3_k_to_float(const void *x, float *y, int64_t n);
+void lx_q4_k_to_float(const void *x, float *y, int64_t n);
+void lx_q5_k_to_float(const void *x, float *y, int64_t n);
+void lx_q6_k_to_float(const void *x, float *y, int64_t n);
+void lx_q8_k_to_float(const void *x, float *y, int64_t n);
+void lx_q2_k_from_float(const float *x, void *y, int64_t n);
+void lx_q3_k_from_float(const float *x, void *y, int64_t n);
+void lx_q4_k_from_float(const float *x, void *y, int64_t n);
+void lx_q5_k_from_float(const float *x, void *y, int64_t n);
+void lx_q6_k_from_float(const float *x, void *y, int64_t n);
+void lx_q8_k_from_float(const float *x, void *y, int64_t n);
+lx_vec_dot_fn lx_dot_scalar_k_get(int type);
+lx_vec_dot_fn lx_dot_k_avx2_get(int type);
+
 /* The kernels one ISA file provides for a type: NULL where it has none, so
 ** lx_vec_dot_get can fall back to a lower ISA. */
 lx_vec_dot_fn lx_dot_scalar_get(int type);

@@ -329,6 +329,18 @@ static const lx_type_traits traits[LX_TYPE_COUNT] = {
       q8_0_from_float),
     T(LX_TYPE_Q8_1, "Q8_1", LX_QK, sizeof(lx_block_q8_1), LX_TYPE_Q8_1, q8_1_to_float,
       q8_1_from_float),
+    T(LX_TYPE_Q2_K, "Q2_K", LX_QK_K, sizeof(lx_block_q2_k), LX_TYPE_Q8_K, lx_q2_k_to_float,
+      lx_q2_k_from_float),
+    T(LX_TYPE_Q3_K, "Q3_K", LX_QK_K, sizeof(lx_block_q3_k), LX_TYPE_Q8_K, lx_q3_k_to_float,
+      lx_q3_k_from_float),
+    T(LX_TYPE_Q4_K, "Q4_K", LX_QK_K, sizeof(lx_block_q4_k), LX_TYPE_Q8_K, lx_q4_k_to_float,
+      lx_q4_k_from_float),
+    T(LX_TYPE_Q5_K, "Q5_K", LX_QK_K, sizeof(lx_block_q5_k), LX_TYPE_Q8_K, lx_q5_k_to_float,
+      lx_q5_k_from_float),
+    T(LX_TYPE_Q6_K, "Q6_K", LX_QK_K, sizeof(lx_block_q6_k), LX_TYPE_Q8_K, lx_q6_k_to_float,
+      lx_q6_k_from_float),
+    T(LX_TYPE_Q8_K, "Q8_K", LX_QK_K, sizeof(lx_block_q8_k), LX_TYPE_Q8_K, lx_q8_k_to_float,
+      lx_q8_k_from_float),
 };
 
 const lx_type_traits *lx_type_traits_get(int type) {

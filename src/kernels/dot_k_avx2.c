@@ -1,0 +1,237 @@
+/*
+** dot_k_avx2.c -- AVX2 dot products of the K types with Q8_K activations.
+**
+** One scheme for all five types.  A super-block is 8 groups of 32
+** elements; each group is unpacked to 32 unsigned bytes q (Q6_K's 0..63,
+** Q3_K's 0..7 before their offsets), multiplied with the 32 activation
+** bytes by maddubs into 16 int16 pair sums, then by madd with the group's
+** sub-block scales into int32 lanes.  The offsets (32 for Q6_K, 4 for
+** Q3_K) and the mins (Q2_K, Q4_K, Q5_K) never touch the quants: they are
+** sum_j scale_j * (sum of q8 in sub-block j), and Q8_K stores those sums
+** (bsums).  Integer sums are exact; one float multiply-add per super-block
+** applies d_x * d_y, so results match the scalar path up to summation
+** order.  maddubs saturates at int16, which the ranges here never reach:
+** 63 * 127 * 2 = 16002 at most.
+*/
+#include "kernels.h"
+
+#include <immintrin.h>
+#include <string.h>
+
+static inline float hsum_ps(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+/* Shuffles that spread 16 byte scales over a group's 16 int16 pair sums:
+** 16-element sub-blocks give a group two scales (2g for its first 8 pairs,
+** 2g+1 for the rest); 32-element ones give it one (g). */
+static const uint8_t shuf16[8][16] = {
+    {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1},
+    {2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3},
+    {4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5},
+    {6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7},
+    {8, 8, 8, 8, 8, 8, 8, 8, 9, 9, 9, 9, 9, 9, 9, 9},
+    {10, 10, 10, 10, 10, 10, 10, 10, 11, 11, 11, 11, 11, 11, 11, 11},
+    {12, 12, 12, 12, 12, 12, 12, 12, 13, 13, 13, 13, 13, 13, 13, 13},
+    {14, 14, 14, 14, 14, 14, 14, 14, 15, 15, 15, 15, 15, 15, 15, 15},
+};
+static const uint8_t pairs8[16] = {0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7};
+
+/* The int16 scale vector of group g from 16 signed byte scales. */
+static inline __m256i scales16(__m128i sc, int g) {
+    return _mm256_cvtepi8_epi16(_mm_shuffle_epi8(sc, _mm_loadu_si128((const __m128i *)shuf16[g])));
+}
+
+static inline __m256i scales32(__m128i sc, int g) {
+    return _mm256_cvtepi8_epi16(_mm_shuffle_epi8(sc, _mm_set1_epi8((char)g)));
+}
+
+/* acc + scale * (q . q8) over one group of 32. */
+static inline __m256i group(__m256i acc, __m256i q, const int8_t *q8, __m256i scale) {
+    __m256i p = _mm256_maddubs_epi16(q, _mm256_loadu_si256((const __m256i *)q8));
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(p, scale));
+}
+
+static inline __m256i load32(const void *p) { return _mm256_loadu_si256((const __m256i *)p); }
+
+/* Q4_K/Q5_K's 12 scale bytes -> 8 scales then 8 mins, one per byte. */
+static inline __m128i scale_min_bytes(const uint8_t *s) {
+    uint32_t u[4];
+    memcpy(u, s, 12);
+    const uint32_t m6 = 0x3f3f3f3f, m4 = 0x0f0f0f0f, m2 = 0x03030303;
+    u[3] = ((u[2] >> 4) & m4) | ((u[1] >> 6) & m2) << 4; /* mins 4-7 */
+    const uint32_t mins03 = u[1] & m6;
+    u[1] = (u[2] & m4) | ((u[0] >> 6) & m2) << 4; /* scales 4-7 */
+    u[2] = mins03;
+    u[0] &= m6; /* scales 0-3 */
+    return _mm_loadu_si128((const __m128i *)u);
+}
+
+/* Q3_K's 12 scale bytes -> 16 signed scales (bias removed). */
+static inline __m128i q3_scale_bytes(const uint8_t *s) {
+    uint32_t a[3], u[4];
+    memcpy(a, s, 12);
+    const uint32_t m4 = 0x0f0f0f0f, m2 = 0x03030303;
+    u[0] = (a[0] & m4) | ((a[2] >> 0) & m2) << 4;
+    u[1] = (a[1] & m4) | ((a[2] >> 2) & m2) << 4;
+    u[2] = ((a[0] >> 4) & m4) | ((a[2] >> 4) & m2) << 4;
+    u[3] = ((a[1] >> 4) & m4) | ((a[2] >> 6) & m2) << 4;
+    return _mm_sub_epi8(_mm_loadu_si128((const __m128i *)u), _mm_set1_epi8(32));
+}
+
+static inline __m256i bsums(const lx_block_q8_k *y) { return load32(y->bsums); }
+
+/* ==== Per type: one super-block ==== */
+
+/* Each returns the int32 lanes of sum_j sc_j * (q . q8)_j (offsets
+** included) and sets *mins to the lanes of sum_j m_j * bsum_j. */
+
+static inline __m256i sb_q4_k(const lx_block_q4_k *x, const lx_block_q8_k *y, __m256i *mins) {
+    const __m128i sm = scale_min_bytes(x->scales);
+    const __m256i m16 = _mm256_cvtepu8_epi16(
+        _mm_shuffle_epi8(_mm_srli_si128(sm, 8), _mm_loadu_si128((const __m128i *)pairs8)));
+    *mins = _mm256_madd_epi16(bsums(y), m16);
+    const __m256i low = _mm256_set1_epi8(0x0f);
+    __m256i acc = _mm256_setzero_si256();
+    for (int c = 0; c < 4; c++) {
+        const __m256i b = load32(x->qs + 32 * c);
+        acc = group(acc, _mm256_and_si256(b, low), y->qs + 64 * c, scales32(sm, 2 * c));
+        acc = group(acc, _mm256_and_si256(_mm256_srli_epi16(b, 4), low), y->qs + 64 * c + 32,
+                    scales32(sm, 2 * c + 1));
+    }
+    return acc;
+}
+
+static inline __m256i sb_q5_k(const lx_block_q5_k *x, const lx_block_q8_k *y, __m256i *mins) {
+    const __m128i sm = scale_min_bytes(x->scales);
+    const __m256i m16 = _mm256_cvtepu8_epi16(
+        _mm_shuffle_epi8(_mm_srli_si128(sm, 8), _mm_loadu_si128((const __m128i *)pairs8)));
+    *mins = _mm256_madd_epi16(bsums(y), m16);
+    const __m256i low = _mm256_set1_epi8(0x0f), one = _mm256_set1_epi8(1);
+    const __m256i two = _mm256_set1_epi8(2);
+    __m256i hb = load32(x->qh), acc = _mm256_setzero_si256();
+    for (int c = 0; c < 4; c++) {
+        const __m256i b = load32(x->qs + 32 * c);
+        /* Bit 2c of qh[l] is element 64c + l's fifth bit, bit 2c + 1 that
+        ** of element 64c + 32 + l; hb moves two bits down per step. */
+        __m256i h0 = _mm256_slli_epi16(_mm256_and_si256(hb, one), 4);
+        __m256i h1 = _mm256_slli_epi16(_mm256_and_si256(hb, two), 3);
+        hb = _mm256_srli_epi16(hb, 2);
+        acc = group(acc, _mm256_or_si256(_mm256_and_si256(b, low), h0), y->qs + 64 * c,
+                    scales32(sm, 2 * c));
+        acc = group(acc, _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(b, 4), low), h1),
+                    y->qs + 64 * c + 32, scales32(sm, 2 * c + 1));
+    }
+    return acc;
+}
+
+static inline __m256i sb_q6_k(const lx_block_q6_k *x, const lx_block_q8_k *y, __m256i *mins) {
+    const __m128i sc = _mm_loadu_si128((const __m128i *)x->scales);
+    *mins = _mm256_setzero_si256();
+    const __m256i low = _mm256_set1_epi8(0x0f);
+    __m256i acc = _mm256_setzero_si256();
+    for (int h = 0; h < 2; h++) {
+        const __m256i l0 = load32(x->ql + 64 * h), l1 = load32(x->ql + 64 * h + 32);
+        const __m256i qh = load32(x->qh + 32 * h);
+        const int8_t *q8 = y->qs + 128 * h;
+        __m256i q0 = _mm256_or_si256(_mm256_and_si256(l0, low),
+                                     _mm256_slli_epi16(_mm256_and_si256(qh, _mm256_set1_epi8(0x03)), 4));
+        __m256i q1 = _mm256_or_si256(_mm256_and_si256(l1, low),
+                                     _mm256_slli_epi16(_mm256_and_si256(qh, _mm256_set1_epi8(0x0c)), 2));
+        __m256i q2 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), low),
+                                     _mm256_and_si256(qh, _mm256_set1_epi8(0x30)));
+        __m256i q3 = _mm256_or_si256(
+            _mm256_and_si256(_mm256_srli_epi16(l1, 4), low),
+            _mm256_srli_epi16(_mm256_and_si256(qh, _mm256_set1_epi8((char)0xc0)), 2));
+        acc = group(acc, q0, q8, scales16(sc, 4 * h));
+        acc = group(acc, q1, q8 + 32, scales16(sc, 4 * h + 1));
+        acc = group(acc, q2, q8 + 64, scales16(sc, 4 * h + 2));
+        acc = group(acc, q3, q8 + 96, scales16(sc, 4 * h + 3));
+    }
+    /* q - 32: subtract 32 * sum_j sc_j * bsum_j. */
+    const __m256i off = _mm256_madd_epi16(bsums(y), _mm256_cvtepi8_epi16(sc));
+    return _mm256_sub_epi32(acc, _mm256_slli_epi32(off, 5));
+}
+
+/* Q2_K and Q3_K: 2-bit planes, group 4h + g at bits 2g of qs[32h + l]. */
+static inline __m256i sb_q2_k(const lx_block_q2_k *x, const lx_block_q8_k *y, __m256i *mins) {
+    const __m128i raw = _mm_loadu_si128((const __m128i *)x->scales);
+    const __m128i low4 = _mm_set1_epi8(0x0f);
+    const __m128i sc = _mm_and_si128(raw, low4);
+    *mins = _mm256_madd_epi16(bsums(y), _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(raw, 4), low4)));
+    const __m256i three = _mm256_set1_epi8(3);
+    __m256i acc = _mm256_setzero_si256();
+    for (int h = 0; h < 2; h++) {
+        __m256i b = load32(x->qs + 32 * h);
+        for (int g = 0; g < 4; g++) {
+            acc = group(acc, _mm256_and_si256(b, three), y->qs + 128 * h + 32 * g,
+                        scales16(sc, 4 * h + g));
+            b = _mm256_srli_epi16(b, 2);
+        }
+    }
+    return acc;
+}
+
+static inline __m256i sb_q3_k(const lx_block_q3_k *x, const lx_block_q8_k *y, __m256i *mins) {
+    const __m128i sc = q3_scale_bytes(x->scales);
+    *mins = _mm256_setzero_si256();
+    const __m256i three = _mm256_set1_epi8(3), one = _mm256_set1_epi8(1);
+    __m256i hm = load32(x->hmask), acc = _mm256_setzero_si256();
+    for (int h = 0; h < 2; h++) {
+        __m256i b = load32(x->qs + 32 * h);
+        for (int g = 0; g < 4; g++) {
+            /* q + 4 = low two bits | high bit << 2, in 0..7. */
+            __m256i q = _mm256_or_si256(_mm256_and_si256(b, three),
+                                        _mm256_slli_epi16(_mm256_and_si256(hm, one), 2));
+            acc = group(acc, q, y->qs + 128 * h + 32 * g, scales16(sc, 4 * h + g));
+            b = _mm256_srli_epi16(b, 2);
+            hm = _mm256_srli_epi16(hm, 1);
+        }
+    }
+    const __m256i off = _mm256_madd_epi16(bsums(y), _mm256_cvtepi8_epi16(sc));
+    return _mm256_sub_epi32(acc, _mm256_slli_epi32(off, 2));
+}
+
+/* ==== The dot loops ==== */
+
+static inline float h2f(uint16_t h) { return _cvtsh_ss(h); }
+
+#define DOT_K(name, btype, sb, DMINF)                                                        \
+    static void name(int64_t n, float *s, const void *vx, const void *vy) {                     \
+        const btype *x = vx;                                                                    \
+        const lx_block_q8_k *y = vy;                                                            \
+        __m256 acc = _mm256_setzero_ps(), accm = _mm256_setzero_ps();                           \
+        for (int64_t i = 0; i < n / LX_QK_K; i++) {                                             \
+            __m256i mins;                                                                       \
+            const __m256i sumi = sb(&x[i], &y[i], &mins);                                       \
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x[i].d) * y[i].d), _mm256_cvtepi32_ps(sumi), \
+                                  acc);                                                         \
+            accm = _mm256_fmadd_ps(_mm256_set1_ps(DMINF(x + i) * y[i].d), _mm256_cvtepi32_ps(mins), \
+                                   accm);                                                       \
+        }                                                                                       \
+        *s = hsum_ps(acc) - hsum_ps(accm);                                                      \
+    }
+
+/* The types without mins return zero min lanes. */
+#define DMIN(xb) h2f((xb)->dmin)
+#define NO_DMIN(xb) 0.0f
+
+DOT_K(dot_q2_k, lx_block_q2_k, sb_q2_k, DMIN)
+DOT_K(dot_q3_k, lx_block_q3_k, sb_q3_k, NO_DMIN)
+DOT_K(dot_q4_k, lx_block_q4_k, sb_q4_k, DMIN)
+DOT_K(dot_q5_k, lx_block_q5_k, sb_q5_k, DMIN)
+DOT_K(dot_q6_k, lx_block_q6_k, sb_q6_k, NO_DMIN)
+
+lx_vec_dot_fn lx_dot_k_avx2_get(int type) {
+    switch (type) {
+    case LX_TYPE_Q2_K: return dot_q2_k;
+    case LX_TYPE_Q3_K: return dot_q3_k;
+    case LX_TYPE_Q4_K: return dot_q4_k;
+    case LX_TYPE_Q5_K: return dot_q5_k;
+    case LX_TYPE_Q6_K: return dot_q6_k;
+    }
+    return NULL;
+}

@@ -1,0 +1,147 @@
+/*
+** test_kernels_k.c -- the K types' bit layouts, checked on hand-built
+** super-blocks (part of suite kernels; run from test_kernels.c).
+**
+** Each test packs known quants and scales by the layout as ggml-common.h
+** documents it, written out here independently of types_k.c, and expects
+** the dequantizer to give d*sc*q - dmin*m element by element.  The random
+** round trips and SIMD-vs-scalar checks live in test_kernels.c.
+*/
+#include "kernels/kernels.h"
+#include "lx_test.h"
+
+#include <string.h>
+
+static float deq1(int type, const void *blk, int k) {
+    float y[LX_QK_K];
+    lx_type_traits_get(type)->to_float(blk, y, LX_QK_K);
+    return y[k];
+}
+
+static void test_q4_k_q5_k_layout(lx_t *t) {
+    lx_block_q4_k b4;
+    lx_block_q5_k b5;
+    int sc[8], mn[8];
+    for (int j = 0; j < 8; j++) sc[j] = 1 + 7 * j, mn[j] = 63 - 5 * j; /* use all 6 bits */
+    memset(&b4, 0, sizeof b4);
+    b4.d = lx_f32_to_fp16(0.5f);
+    b4.dmin = lx_f32_to_fp16(0.25f);
+    for (int j = 0; j < 4; j++) {
+        b4.scales[j] = (uint8_t)(sc[j] | (sc[j + 4] >> 4) << 6);
+        b4.scales[j + 4] = (uint8_t)(mn[j] | (mn[j + 4] >> 4) << 6);
+        b4.scales[j + 8] = (uint8_t)((sc[j + 4] & 15) | (mn[j + 4] & 15) << 4);
+    }
+    /* byte 32c + l: element 64c + l low, 64c + 32 + l high. */
+    for (int c = 0; c < 4; c++)
+        for (int l = 0; l < 32; l++) b4.qs[32 * c + l] = (uint8_t)(((l + c) % 16) | ((15 - l % 16) << 4));
+    memset(&b5, 0, sizeof b5);
+    b5.d = b4.d;
+    b5.dmin = b4.dmin;
+    memcpy(b5.scales, b4.scales, 12);
+    memcpy(b5.qs, b4.qs, sizeof b5.qs);
+    for (int l = 0; l < 32; l++) b5.qh[l] = (uint8_t)(l * 37 + 11); /* bit j: element 32j + l */
+    int bad4 = 0, bad5 = 0;
+    for (int k = 0; k < 256; k++) {
+        const int c = k / 64, l = k % 32, j = k / 32;
+        int q = (k / 32) % 2 ? 15 - l % 16 : (l + c) % 16;
+        float want = 0.5f * sc[j] * q - 0.25f * mn[j];
+        bad4 += deq1(LX_TYPE_Q4_K, &b4, k) != want;
+        q += ((b5.qh[l] >> j) & 1) * 16;
+        want = 0.5f * sc[j] * q - 0.25f * mn[j];
+        bad5 += deq1(LX_TYPE_Q5_K, &b5, k) != want;
+    }
+    LX_CHECK_INT(t, bad4, 0);
+    LX_CHECK_INT(t, bad5, 0);
+}
+
+static void test_q6_k_layout(lx_t *t) {
+    lx_block_q6_k b;
+    memset(&b, 0, sizeof b);
+    b.d = lx_f32_to_fp16(0.125f);
+    for (int j = 0; j < 16; j++) b.scales[j] = (int8_t)(j * 17 - 128);
+    int q[256];
+    for (int k = 0; k < 256; k++) q[k] = (k * 7 + k / 64) % 64;
+    /* Element 128h + 32g + l: low nibble in ql[64h + 32(g%2) + l] (high
+    ** nibble for g >= 2), top two bits at bit 2g of qh[32h + l]. */
+    for (int k = 0; k < 256; k++) {
+        const int h = k / 128, g = (k / 32) % 4, l = k % 32;
+        b.ql[64 * h + 32 * (g % 2) + l] |= (uint8_t)((q[k] & 15) << (4 * (g / 2)));
+        b.qh[32 * h + l] |= (uint8_t)((q[k] >> 4) << (2 * g));
+    }
+    int bad = 0;
+    for (int k = 0; k < 256; k++) bad += deq1(LX_TYPE_Q6_K, &b, k) != 0.125f * b.scales[k / 16] * (q[k] - 32);
+    LX_CHECK_INT(t, bad, 0);
+}
+
+static void test_q2_k_q3_k_layout(lx_t *t) {
+    lx_block_q2_k b2;
+    lx_block_q3_k b3;
+    memset(&b2, 0, sizeof b2);
+    memset(&b3, 0, sizeof b3);
+    b2.d = b3.d = lx_f32_to_fp16(2.0f);
+    b2.dmin = lx_f32_to_fp16(0.5f);
+    int q[256], s3[16];
+    for (int j = 0; j < 16; j++) {
+        b2.scales[j] = (uint8_t)((j * 5 % 16) | (15 - j) << 4);
+        s3[j] = (j * 23 + 5) % 64; /* stored 6-bit value; the scale is s3 - 32 */
+        if (j < 8)
+            b3.scales[j] |= (uint8_t)(s3[j] & 15);
+        else
+            b3.scales[j - 8] |= (uint8_t)((s3[j] & 15) << 4);
+        b3.scales[8 + j % 4] |= (uint8_t)((s3[j] >> 4) << (2 * (j / 4)));
+    }
+    for (int k = 0; k < 256; k++) {
+        q[k] = (k * 5 + k / 32) % 8; /* 3 bits; Q2_K uses the low two */
+        const int h = k / 128, g = (k / 32) % 4, l = k % 32;
+        b2.qs[32 * h + l] |= (uint8_t)((q[k] & 3) << (2 * g));
+        b3.qs[32 * h + l] |= (uint8_t)((q[k] & 3) << (2 * g));
+        b3.hmask[l] |= (uint8_t)((q[k] >> 2) << (k / 32));
+    }
+    int bad2 = 0, bad3 = 0;
+    for (int k = 0; k < 256; k++) {
+        const int j = k / 16;
+        float want2 = 2.0f * (b2.scales[j] & 15) * (q[k] & 3) - 0.5f * (b2.scales[j] >> 4);
+        bad2 += deq1(LX_TYPE_Q2_K, &b2, k) != want2;
+        /* Q3_K: the high bit set means the quant stands; clear means -4. */
+        float want3 = 2.0f * (s3[j] - 32) * ((q[k] & 3) - (q[k] & 4 ? 0 : 4));
+        bad3 += deq1(LX_TYPE_Q3_K, &b3, k) != want3;
+    }
+    LX_CHECK_INT(t, bad2, 0);
+    LX_CHECK_INT(t, bad3, 0);
+}
+
+/* Q8_K's rule is exactly ggml's: d = max / -127 (max the signed extreme),
+** quants rounded half to even, bsums the sums of 16. */
+static void test_q8_k_rule(lx_t *t) {
+    float x[256];
+    for (int k = 0; k < 256; k++) x[k] = (float)((k % 19) - 9) * 0.5f; /* many ties */
+    x[7] = -127.0f; /* the extreme, negative: iscale = 1, d = 1 */
+    lx_block_q8_k b;
+    lx_type_traits_get(LX_TYPE_Q8_K)->from_float(x, &b, 256);
+    LX_CHECK(t, b.d == 1.0f);
+    LX_CHECK_INT(t, b.qs[7], -127);
+    /* x[k] = v/2 with v = k%19 - 9: odd v are ties, which go to even. */
+    LX_CHECK_INT(t, b.qs[10], 0);  /* 0.5 */
+    LX_CHECK_INT(t, b.qs[12], 2);  /* 1.5 */
+    LX_CHECK_INT(t, b.qs[14], 2);  /* 2.5 */
+    LX_CHECK_INT(t, b.qs[8], 0);   /* -0.5 */
+    LX_CHECK_INT(t, b.qs[6], -2);  /* -1.5 */
+    LX_CHECK_INT(t, b.qs[4], -2);  /* -2.5 */
+    LX_CHECK_INT(t, b.qs[17], 4);  /* 4 */
+    for (int k = 0; k < 256; k++) LX_CHECK_INT(t, b.qs[k], (int)nearbyintf(x[k]));
+    for (int j = 0; j < 16; j++) {
+        int sum = 0;
+        for (int l = 0; l < 16; l++) sum += b.qs[16 * j + l];
+        LX_CHECK_INT(t, b.bsums[j], sum);
+    }
+    memset(x, 0, sizeof x);
+    lx_type_traits_get(LX_TYPE_Q8_K)->from_float(x, &b, 256);
+    LX_CHECK(t, b.d == 0.0f && b.qs[100] == 0 && b.bsums[3] == 0);
+}
+
+void lx_test_kernels_k(void) {
+    LX_RUN(test_q4_k_q5_k_layout);
+    LX_RUN(test_q6_k_layout);
+    LX_RUN(test_q2_k_q3_k_layout);
+    LX_RUN(test_q8_k_rule);
+}
