@@ -645,7 +645,8 @@ static int expect_load_error(lx_t *t, const char *file, int code1, int code2, co
     lexie_model *m = lexie_model_load(path, NULL, &e);
     LX_CHECK_MSG(t, m == NULL, "%s loaded", file);
     lexie_model_free(m);
-    LX_CHECK_MSG(t, (int)e.code == code1 || (int)e.code == code2, "%s: code %d (%s): %s", file, e.code,
+    int code = (int)e.code;
+    LX_CHECK_MSG(t, code == code1 || code == code2, "%s: code %d (%s): %s", file, code,
                  lexie_status_string(e.code), e.message);
     LX_CHECK_MSG(t, strstr(e.message, needle) != NULL, "%s: message does not name %s: %s", file,
                  needle, e.message);

@@ -476,8 +476,8 @@ static int check_greedy(lx_t *t, lexie_ctx *c, const par_prompt *p, const float 
             if (*first_skip == p->n_greedy) *first_skip = j;
         } else {
             compared++;
-            LX_CHECK_MSG(t, m > 0, "%s: greedy step %d: llama.cpp picks %d by %.3g, we %s it by %.3g",
-                         p->name, j, g, p->margin[j], m > 0 ? "pick" : "miss", fabs(m));
+            LX_CHECK_MSG(t, m > 0, "%s: greedy step %d: llama.cpp picks %d by %.3g, we by %.3g",
+                         p->name, j, g, p->margin[j], m);
         }
         if (j + 1 == n_steps || j + 1 == p->n_greedy) break; /* no need for more logits */
         lexie_batch b = {1, &g, NULL, NULL, NULL};
