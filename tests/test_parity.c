@@ -23,13 +23,17 @@
 ** the tiny models of test_model_ref.c lexie and llama.cpp agree to 1e-6).
 ** But on this 30-layer model, float32 differences in summation order flip
 ** a few activations to the neighbouring quantization step, and the flips
-** compound: the NumPy replay of ggml's arithmetic (tests/ref/ggml_quant.py)
-** moves by up to 1.44 when its activations are perturbed by 1e-7 relative,
-** and lexie's own scalar, AVX2 and AVX-512 paths differ from each other by
-** ~0.6.  Measured (the first engine commits; scalar, AVX2, AVX-512):
-**   max |logit - llama.cpp| over top-20 and fixed ids   0.91  -> TOL_LOGIT 1.5
-**   max |our margin - llama.cpp's margin| of its token  0.96  -> TOL_MARGIN 1.2
-** With TOL_MARGIN 1.2 about 230 of the 384 greedy steps are compared.
+** compound.  tests/ref/real_model.py shows it: on "The capital of France
+** is", the NumPy replay of ggml's arithmetic, three copies of it with
+** activations perturbed by 1e-7 relative, llama.cpp and lexie all differ
+** pairwise by 0.56-1.47 (max |logit diff|); lexie's scalar, AVX2 and
+** AVX-512 paths differ from each other by ~0.6.  Measured against this
+** fixture (lexie's first engine commits; scalar, AVX2 and AVX-512):
+**   max |logit - llama.cpp| over top-20 and fixed ids    0.91
+**   max |our margin - llama.cpp's margin| of its token   0.96
+** The tolerances sit above both and above the 1.47 of the noise runs, so
+** a reordered sum does not trip them: TOL_LOGIT 2.0, TOL_MARGIN 1.5 (then
+** 207 of the 384 greedy steps are compared).
 ** Exact arithmetic is held tight by test_model_ref.c instead; this test
 ** catches what tiny models cannot: real hyperparameters, tied Q8_0
 ** embeddings at vocabulary scale, 1,000-token contexts, the tokenizer.
@@ -43,8 +47,8 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#define TOL_LOGIT 1.5
-#define TOL_MARGIN 1.2
+#define TOL_LOGIT 2.0
+#define TOL_MARGIN 1.5
 
 #if defined(__SANITIZE_ADDRESS__)
 #define LX_SANITIZED 1
