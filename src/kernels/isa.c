@@ -107,3 +107,9 @@ lx_from_float_fn lx_quantize_get(int vec_dot_type, lx_isa isa) {
     if (!fn) fn = t->from_float;
     return fn;
 }
+
+lx_gemm_fn lx_gemm_get(int type, lx_isa isa) {
+    if (!lx_type_traits_get(type)) return NULL;
+    if (clamp_isa(isa) >= LX_ISA_AVX512) return lx_gemm_avx512_get(type);
+    return NULL;
+}

@@ -212,7 +212,20 @@ typedef struct lx_float_ops {
 } lx_float_ops;
 const lx_float_ops *lx_float_ops_get(lx_isa isa);
 
+/* A tile of dot products for batched matmul: s[c*lds + r] = dot(row r of
+** x, row c of y) for r < LX_GEMM_RM weight rows (bx bytes apart) and c <
+** LX_GEMM_RN activation rows (by bytes apart), of n elements.  Equal to
+** the dot kernel's results up to float summation order.  NULL from
+** lx_gemm_get where the type or ISA has none (matmul then uses dots). */
+#define LX_GEMM_RM 4
+#define LX_GEMM_RN 4
+typedef void (*lx_gemm_fn)(int64_t n, float *s, size_t lds, const void *x, size_t bx,
+                           const void *y, size_t by);
+lx_gemm_fn lx_gemm_get(int type, lx_isa isa);
+
 /* ==== Kernels-internal: one table per ISA (src/kernels only) ==== */
+
+lx_gemm_fn lx_gemm_avx512_get(int type);
 
 /* One K super-block as plain integers, the reference meaning of the bits:
 ** element k is (d * sc[k / sub]) * q[k] - (dmin * m[k / sub]), sub = 256 /

@@ -29,6 +29,7 @@ typedef struct {
     size_t q_row;
     float *y;
     lx_vec_dot_fn dot;
+    lx_gemm_fn gemm; /* NULL: dots only */
     atomic_llong next_chunk;
     /* quantization step */
     const float *x;
@@ -50,14 +51,31 @@ static void quantize_worker(void *arg, int ith, int nth) {
         j->quantize(j->x + b * j->n_cols, j->qbuf + (size_t)b * j->q_row, j->n_cols);
 }
 
+/* Rows [r0, r1) x activation rows [b0, b1) with the dot kernel. */
+static void dots(mm_job *j, int64_t r0, int64_t r1, int64_t b0, int64_t b1) {
+    for (int64_t r = r0; r < r1; r++) {
+        const uint8_t *wr = j->w + (size_t)r * j->w_row;
+        for (int64_t b = b0; b < b1; b++)
+            j->dot(j->n_cols, &j->y[b * j->n_rows + r], wr, j->q + (size_t)b * j->q_row);
+    }
+}
+
 static void rows_chunk(mm_job *j, int64_t r0, int64_t r1) {
     for (int64_t b0 = 0; b0 < j->n_batch; b0 += BATCH_GROUP) {
         const int64_t b1 = LX_MIN(b0 + BATCH_GROUP, j->n_batch);
-        for (int64_t r = r0; r < r1; r++) {
-            const uint8_t *wr = j->w + (size_t)r * j->w_row;
-            for (int64_t b = b0; b < b1; b++)
-                j->dot(j->n_cols, &j->y[b * j->n_rows + r], wr, j->q + (size_t)b * j->q_row);
+        int64_t r = r0;
+        if (j->gemm && b1 - b0 >= LX_GEMM_RN) {
+            /* Whole tiles; the ragged edges go to the dot kernel. */
+            for (; r + LX_GEMM_RM <= r1; r += LX_GEMM_RM) {
+                int64_t b = b0;
+                for (; b + LX_GEMM_RN <= b1; b += LX_GEMM_RN)
+                    j->gemm(j->n_cols, &j->y[b * j->n_rows + r], (size_t)j->n_rows,
+                            j->w + (size_t)r * j->w_row, j->w_row, j->q + (size_t)b * j->q_row,
+                            j->q_row);
+                dots(j, r, r + LX_GEMM_RM, b, b1);
+            }
         }
+        dots(j, r, r1, b0, b1);
     }
 }
 
@@ -94,6 +112,7 @@ void lx_matmul_isa(lx_pool *pool, lx_isa isa, const void *w, int type, int64_t n
     j.n_batch = n_batch;
     j.y = y;
     j.dot = lx_vec_dot_get(type, isa);
+    j.gemm = lx_gemm_get(type, isa);
     const int nth = pool ? lx_pool_size(pool) : 1;
     if (t->vec_dot_type == LX_TYPE_F32) {
         j.q = (const uint8_t *)x;
