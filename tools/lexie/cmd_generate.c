@@ -10,6 +10,9 @@
 #include <string.h>
 
 #define MAX_STOPS 16
+/* Options that take a value, space-separated and padded for strstr. */
+#define VALUE_OPTS                                                                             \
+    " -m -p -f -n -c -t --system --chat-template --stop --temp --top-k --top-p --seed "
 
 static void generate_usage(FILE *f) {
     fprintf(f,
@@ -28,6 +31,13 @@ static void generate_usage(FILE *f) {
             "  --stop TEXT       stop before TEXT (repeatable)\n"
             "  -c N              context size in tokens (default 4096)\n"
             "  -t N              threads (default: all cores)\n");
+}
+
+static int takes_value(const char *opt) {
+    char key[64];
+    if (strlen(opt) > 60 || strchr(opt, ' ')) return 0;
+    snprintf(key, sizeof key, " %s ", opt);
+    return strstr(VALUE_OPTS, key) != NULL;
 }
 
 /* Parses a decimal number into *out within [lo, hi]. */
@@ -97,7 +107,10 @@ static int parse_generate(int argc, char **argv, gen_opts *o, int need_prompt) {
         } else if (strcmp(a, "--chat") == 0) {
             o->chat = 1;
             takes = 0;
-        } else if (!v && a[0] == '-') {
+        } else if (!takes_value(a)) {
+            fprintf(stderr, "lexie %s: unknown option '%s' (try --help)\n", argv[0], a);
+            return 0;
+        } else if (!v) {
             fprintf(stderr, "lexie %s: option %s needs a value\n", argv[0], a);
             return 0;
         } else if (strcmp(a, "-m") == 0) o->model = v;
