@@ -146,14 +146,14 @@ static inline __m256 blk_q8_0(const lx_block_q8_0 *x, const lx_block_q8_0 *y, __
         const ytype *y = vy;                                                                    \
         const int64_t nb = n / LX_QK;                                                           \
         __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();                          \
-        float summs = 0.0f;                                                                     \
+        float summs0 = 0.0f, summs1 = 0.0f; /* two chains for the latency */                   \
         int64_t i = 0;                                                                          \
         for (; i + 2 <= nb; i += 2) {                                                           \
-            acc0 = blk(x + i, y + i, acc0, &summs);                                             \
-            acc1 = blk(x + i + 1, y + i + 1, acc1, &summs);                                     \
+            acc0 = blk(x + i, y + i, acc0, &summs0);                                            \
+            acc1 = blk(x + i + 1, y + i + 1, acc1, &summs1);                                    \
         }                                                                                       \
-        if (i < nb) acc0 = blk(x + i, y + i, acc0, &summs);                                     \
-        *s = hsum_ps(_mm256_add_ps(acc0, acc1)) + summs;                                        \
+        if (i < nb) acc0 = blk(x + i, y + i, acc0, &summs0);                                    \
+        *s = hsum_ps(_mm256_add_ps(acc0, acc1)) + (summs0 + summs1);                            \
     }
 
 DOT_BLOCKS(dot_q4_0, lx_block_q4_0, lx_block_q8_0, blk_q4_0)

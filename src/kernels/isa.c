@@ -110,6 +110,8 @@ lx_from_float_fn lx_quantize_get(int vec_dot_type, lx_isa isa) {
 
 lx_gemm_fn lx_gemm_get(int type, lx_isa isa) {
     if (!lx_type_traits_get(type)) return NULL;
-    if (clamp_isa(isa) >= LX_ISA_AVX512) return lx_gemm_avx512_get(type);
+    isa = clamp_isa(isa);
+    if (isa >= LX_ISA_AVX512) return lx_gemm_avx512_get(type);
+    if (isa >= LX_ISA_AVX2) return lx_gemm_avx2_get(type);
     return NULL;
 }

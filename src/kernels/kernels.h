@@ -225,6 +225,7 @@ lx_gemm_fn lx_gemm_get(int type, lx_isa isa);
 
 /* ==== Kernels-internal: one table per ISA (src/kernels only) ==== */
 
+lx_gemm_fn lx_gemm_avx2_get(int type);
 lx_gemm_fn lx_gemm_avx512_get(int type);
 
 /* One K super-block as plain integers, the reference meaning of the bits:
