@@ -496,7 +496,7 @@ static void test_pull_fake_pip(lx_t *t) {
     drop_home(home);
 }
 
-static void test_offline(lx_t *t) {
+static void test_pull_offline(lx_t *t) {
     char *home = temp_home();
     LX_REQUIRE(t, home);
     setenv("LEXIE_OFFLINE", "1", 1);
@@ -533,7 +533,7 @@ static int run_sh(const char *cmd, char *out, size_t cap) {
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-static void test_cli(lx_t *t) {
+static void test_hub_cli(lx_t *t) {
     const char *cli = lx_test_cli();
     if (access(cli, X_OK) != 0) LX_SKIP(t, "no CLI at %s", cli);
     char *home = temp_home();
@@ -569,6 +569,6 @@ void suite_hub(void) {
     LX_RUN(test_cache_paths);
     LX_RUN(test_install_file);
     LX_RUN(test_pull_fake_pip);
-    LX_RUN(test_offline);
-    LX_RUN(test_cli);
+    LX_RUN(test_pull_offline);
+    LX_RUN(test_hub_cli);
 }
