@@ -1,16 +1,23 @@
 /*
-** test_kernels_k.c -- the K types' bit layouts, checked on hand-built
-** super-blocks (part of suite kernels; run from test_kernels.c).
+** test_kernels_k.c -- the K types' bit layouts on hand-built super-blocks,
+** and the batched-matmul tile kernels against the dot kernels (part of
+** suite kernels; run from test_kernels.c).
 **
-** Each test packs known quants and scales by the layout as ggml-common.h
-** documents it, written out here independently of types_k.c, and expects
-** the dequantizer to give d*sc*q - dmin*m element by element.  The random
-** round trips and SIMD-vs-scalar checks live in test_kernels.c.
+** Each layout test packs known quants and scales by the layout as
+** ggml-common.h documents it, written out here independently of
+** types_k.c, and expects the dequantizer to give d*sc*q - dmin*m element by
+** element.  The random round trips and SIMD-vs-scalar checks of every type
+** live in test_kernels.c.
 */
 #include "kernels/kernels.h"
 #include "lx_test.h"
 
+#include <stdlib.h>
 #include <string.h>
+
+/* Tile vs dot: both sum exact per-block integers; only the float
+** summation order differs.  Relative to sum |w_i a_i| + |m s| terms. */
+#define LX_TOL_TILE 1e-5
 
 static float deq1(int type, const void *blk, int k) {
     float y[LX_QK_K];
@@ -139,7 +146,59 @@ static void test_q8_k_rule(lx_t *t) {
     LX_CHECK(t, b.d == 0.0f && b.qs[100] == 0 && b.bsums[3] == 0);
 }
 
+/* ==== Tiles ==== */
+
+static void test_gemm_tiles(lx_t *t) {
+    static const int types[] = {LX_TYPE_Q4_0, LX_TYPE_Q4_1, LX_TYPE_Q5_0, LX_TYPE_Q5_1,
+                                LX_TYPE_Q8_0};
+    enum { N = 2048, R = LX_GEMM_RM, C = LX_GEMM_RN };
+    float *w = malloc(R * N * sizeof *w), *a = malloc(C * N * sizeof *a);
+    float *wd = malloc(N * sizeof *wd), *ad = malloc(N * sizeof *ad);
+    uint32_t s = 99;
+    for (int i = 0; i < R * N; i++) w[i] = (float)((s = s * 1664525u + 1013904223u) >> 8) / 16777216.0f - 0.5f;
+    for (int i = 0; i < C * N; i++) a[i] = (float)((s = s * 1664525u + 1013904223u) >> 8) / 8388608.0f - 1.0f;
+    for (size_t ti = 0; ti < sizeof types / sizeof *types; ti++) {
+        const lx_type_traits *tr = lx_type_traits_get(types[ti]);
+        const lx_type_traits *vt = lx_type_traits_get(tr->vec_dot_type);
+        const size_t bx = lx_row_size(types[ti], N), by = lx_row_size(tr->vec_dot_type, N);
+        uint8_t *wq = malloc(R * bx), *aq = malloc(C * by);
+        for (int r = 0; r < R; r++) tr->from_float(w + r * N, wq + r * bx, N);
+        for (int c = 0; c < C; c++) vt->from_float(a + c * N, aq + c * by, N);
+        for (int isa = 0; isa <= (int)lx_isa_best(); isa++) {
+            lx_gemm_fn g = lx_gemm_get(types[ti], (lx_isa)isa);
+            if (!g) continue;
+            lx_vec_dot_fn dot = lx_vec_dot_get(types[ti], (lx_isa)isa);
+            float out[C][R + 3]; /* lds = R + 3: the stride is honoured */
+            for (int c = 0; c < C; c++)
+                for (int r = 0; r < R + 3; r++) out[c][r] = -7.0f;
+            g(N, &out[0][0], R + 3, wq, bx, aq, by);
+            for (int r = 0; r < R; r++) {
+                tr->to_float(wq + r * bx, wd, N);
+                for (int c = 0; c < C; c++) {
+                    vt->to_float(aq + c * by, ad, N);
+                    double mag = 0;
+                    for (int i = 0; i < N; i++) mag += fabs((double)wd[i] * ad[i]);
+                    /* Q4_1/Q5_1's m * s terms: bounded by |m| * sum |a| per block. */
+                    if (tr->vec_dot_type == LX_TYPE_Q8_1)
+                        for (int i = 0; i < N; i++) mag += 2 * 0.5 * fabs(ad[i]);
+                    float want;
+                    dot(N, &want, wq + r * bx, aq + c * by);
+                    LX_CHECK_MSG(t, fabs(out[c][r] - want) <= LX_TOL_TILE * mag,
+                                 "%s %s tile[%d][%d] %.9g vs dot %.9g", tr->name,
+                                 lx_isa_name((lx_isa)isa), r, c, out[c][r], want);
+                }
+            }
+            for (int c = 0; c < C; c++)
+                for (int r = R; r < R + 3; r++) LX_CHECK(t, out[c][r] == -7.0f);
+        }
+        free(wq);
+        free(aq);
+    }
+    free(w), free(a), free(wd), free(ad);
+}
+
 void lx_test_kernels_k(void) {
+    LX_RUN(test_gemm_tiles);
     LX_RUN(test_q4_k_q5_k_layout);
     LX_RUN(test_q6_k_layout);
     LX_RUN(test_q2_k_q3_k_layout);
