@@ -187,6 +187,21 @@ void lx_softmax(float *x, int64_t n);
 /* gate[i] = silu(gate[i]) * up[i] */
 void lx_swiglu(float *gate, const float *up, int64_t n);
 
+/* ==== Additions: notes on the contract above ==== */
+
+/* Types: F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q8_1, Q2_K..Q6_K and
+** Q8_K.  vec_dot_type: Q4_0/Q5_0/Q8_0 -> Q8_0, Q4_1/Q5_1 -> Q8_1, K types ->
+** Q8_K (as in ggml); F32/F16/BF16 -> F32 (ggml takes F16 activations for
+** F16 weights; lexie keeps them in float, one rounding fewer).
+**
+** lx_matmul: pool may be NULL (the calling thread does all the work).
+** lx_matmul_qbuf_size is 0 for float weights, whose activations are used
+** as they are; qbuf may then be NULL.  n_cols must be a whole number of
+** blocks of both the weight type and its vec_dot_type (lx_row_size != 0):
+** otherwise lx_matmul writes nothing.  Batches of 4 or more rows use tile
+** kernels where the ISA has them; results then differ from the one-row
+** path by float summation order only. */
+
 /* ==== Additions: ISA policy, explicit-ISA entry points ==== */
 
 /* "scalar", "avx2" or "avx512" (any case) -> that ISA; anything else,
