@@ -46,12 +46,13 @@ void lx_embed(lexie_ctx *c) {
 ** float. */
 static void rope_fill_cache(lexie_ctx *c) {
     const lx_hparams *hp = &c->model->hp;
+    const float *ff = c->model->rope_freqs.data; /* may be NULL */
     float theta_scale = powf(hp->rope_base, -2.0f / (float)hp->n_rot);
     for (int i = 0; i < c->n_tokens; i++) {
         float *rc = c->rope_cache + (size_t)i * hp->n_rot;
         float theta = (float)c->pos[i];
         for (int j = 0; j < hp->n_rot; j += 2) {
-            float t = theta * hp->rope_scale;
+            float t = theta * hp->rope_scale / (ff ? ff[j / 2] : 1.0f);
             rc[j] = cosf(t);
             rc[j + 1] = sinf(t);
             theta *= theta_scale;

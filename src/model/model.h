@@ -72,6 +72,7 @@ struct lexie_model {
     lx_tensor tok_embd;     /* (n_embd, n_vocab) */
     lx_tensor out_norm;     /* (n_embd) */
     lx_tensor output;       /* (n_embd, n_vocab); tok_embd when tied */
+    lx_tensor rope_freqs;   /* optional (n_rot/2) per-pair angle divisors */
     lx_layer *layers;       /* n_layer */
 };
 
@@ -142,6 +143,16 @@ struct lx_arch {
     ** assigned), writing logits for those with want set. */
     void (*forward)(lexie_ctx *c);
 };
+
+/* How a llama-family architecture differs from llama (decoder.c). */
+typedef struct lx_decoder_opts {
+    int qkv_bias; /* q, k, v projections have biases (qwen2) */
+    int qk_norm;  /* per-head RMSNorm of q and k before RoPE (qwen3) */
+    int neox;     /* RoPE rotates halves (x[i], x[i+n/2]), not pairs */
+} lx_decoder_opts;
+
+lexie_status lx_decoder_load(lexie_model *m, const lx_decoder_opts *o, lexie_error *err);
+void lx_decoder_forward(lexie_ctx *c, const lx_decoder_opts *o);
 
 /* The architecture registered under name, or NULL. */
 const lx_arch *lx_arch_find(const char *name);
