@@ -42,6 +42,7 @@
 #include "lx_test.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -86,7 +87,8 @@ typedef struct par_prompt {
     int argmax;
     int n_fixed;
     double fixed_logit[MAX_FIXED];
-    int n_greedy, greedy[MAX_GREEDY];
+    int n_greedy;
+    lexie_token greedy[MAX_GREEDY];
     double margin[MAX_GREEDY];
 } par_prompt;
 
@@ -100,7 +102,8 @@ typedef struct par_tok {
 
 typedef struct parity {
     long long model_size;
-    int n_fixed, fixed[MAX_FIXED];
+    int n_fixed;
+    int32_t fixed[MAX_FIXED];
     int n_prompts;
     par_prompt p[MAX_PROMPTS];
     int n_toks;
@@ -166,12 +169,12 @@ static int rd_ids(char **s, lexie_token **out, int *n_out) {
 }
 
 /* "<n> <int>..." into a fixed array of capacity cap. */
-static int rd_int_array(char **s, int *a, int *n_out, int cap) {
+static int rd_int_array(char **s, int32_t *a, int *n_out, int cap) {
     long n, v;
     if (!rd_int(s, &n) || n < 0 || n > cap) return 0;
     for (long i = 0; i < n; i++) {
         if (!rd_int(s, &v)) return 0;
-        a[i] = (int)v;
+        a[i] = (int32_t)v;
     }
     *n_out = (int)n;
     return 1;
@@ -456,40 +459,56 @@ static double margin_of(const float *z, int n_vocab, int g) {
     return z[g] - best;
 }
 
+/* Checks greedy step j given our logits z there. */
+static void check_step(lx_t *t, const par_prompt *p, int j, const float *z, int n_vocab,
+                       int *compared, int *first_skip, double *worst_m) {
+    double m = margin_of(z, n_vocab, p->greedy[j]), dm = fabs(m - p->margin[j]);
+    *worst_m = dm > *worst_m ? dm : *worst_m;
+    if (p->margin[j] < TOL_MARGIN) {
+        if (*first_skip == p->n_greedy) *first_skip = j;
+        return;
+    }
+    (*compared)++;
+    LX_CHECK_MSG(t, m > 0, "%s: greedy step %d: llama.cpp picks %d by %.3g, we by %.3g", p->name,
+                 j, p->greedy[j], p->margin[j], m);
+}
+
 /* Walks llama.cpp's greedy continuation, feeding its tokens (not ours, so
 ** one near-tie does not end the comparison), and checks that our argmax is
-** its token at every step where its margin is at least TOL_MARGIN.
-** Returns the steps compared; *first_skip gets the first step skipped for
-** a small margin (n_greedy if none), *worst_m the largest difference
-** between our margin of its token and its margin. */
+** its token at every step where its margin is at least TOL_MARGIN.  z are
+** our logits after the prompt.  one_by_one: decode the continuation a
+** token at a time, as generation does; else as one batch with logits at
+** every position (the same numbers, test_model_ref.c checks, but much
+** faster).  Returns the steps compared; *first_skip gets the first step
+** skipped for a small margin (n_greedy if none), *worst_m the largest
+** difference between our margin of its token and its margin. */
 static int check_greedy(lx_t *t, lexie_ctx *c, const par_prompt *p, const float *z, int n_vocab,
-                        int n_steps, int *first_skip, double *worst_m) {
+                        int n_steps, int one_by_one, int *first_skip, double *worst_m) {
     lexie_error e;
     int compared = 0;
     *first_skip = p->n_greedy;
     *worst_m = 0;
-    for (int j = 0; j < n_steps && j < p->n_greedy; j++) {
-        lexie_token g = p->greedy[j];
-        if (g < 0 || g >= n_vocab) {
-            lx_test_fail(t, __FILE__, __LINE__, "%s: fixture token %d", p->name, g);
-            return compared;
+    n_steps = n_steps < p->n_greedy ? n_steps : p->n_greedy;
+    for (int j = 0; j < n_steps; j++) {
+        if (p->greedy[j] < 0 || p->greedy[j] >= n_vocab) {
+            lx_test_fail(t, __FILE__, __LINE__, "%s: fixture token %d", p->name, p->greedy[j]);
+            return 0;
         }
-        double m = margin_of(z, n_vocab, g), dm = fabs(m - p->margin[j]);
-        *worst_m = dm > *worst_m ? dm : *worst_m;
-        if (p->margin[j] < TOL_MARGIN) {
-            if (*first_skip == p->n_greedy) *first_skip = j;
-        } else {
-            compared++;
-            LX_CHECK_MSG(t, m > 0, "%s: greedy step %d: llama.cpp picks %d by %.3g, we by %.3g",
-                         p->name, j, g, p->margin[j], m);
-        }
-        if (j + 1 == n_steps || j + 1 == p->n_greedy) break; /* no need for more logits */
-        lexie_batch b = {1, &g, NULL, NULL, NULL};
+    }
+    if (n_steps < 1) return 0;
+    check_step(t, p, 0, z, n_vocab, &compared, first_skip, worst_m);
+    int8_t want[MAX_GREEDY];
+    memset(want, 1, sizeof want);
+    for (int j = 1; j < n_steps; j += one_by_one ? 1 : n_steps) {
+        int n = one_by_one ? 1 : n_steps - 1;
+        lexie_batch b = {n, p->greedy + j - 1, NULL, NULL, want};
         if (lexie_ctx_decode(c, &b, &e) != LEXIE_OK) {
             lx_test_fail(t, __FILE__, __LINE__, "%s: decode: %s", p->name, e.message);
             return compared;
         }
-        z = lexie_ctx_logits(c, -1);
+        for (int k = 0; k < n; k++)
+            check_step(t, p, j + k, lexie_ctx_logits(c, k), n_vocab, &compared, first_skip,
+                       worst_m);
     }
     return compared;
 }
@@ -534,8 +553,9 @@ static void test_parity_logits(lx_t *t) {
         worst = d > worst ? d : worst;
         int first_skip;
         double dm;
+        /* the first prompt decodes its continuation as generation does */
         int steps = check_greedy(t, c, p, z, n_vocab, LX_SANITIZED ? SAN_GREEDY : MAX_GREEDY,
-                                 &first_skip, &dm);
+                                 i == 0, &first_skip, &dm);
         worst_m = dm > worst_m ? dm : worst_m;
         if (verbose())
             fprintf(stderr,
