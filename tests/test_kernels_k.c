@@ -146,6 +146,33 @@ static void test_q8_k_rule(lx_t *t) {
     LX_CHECK(t, b.d == 0.0f && b.qs[100] == 0 && b.bsums[3] == 0);
 }
 
+/* The SIMD Q8_K quantizers reproduce the reference bit for bit (the rule
+** has no slack: it is ggml's), including ties and a negative extreme
+** that has a positive twin of the same magnitude after it. */
+static void test_q8_k_simd(lx_t *t) {
+    enum { N = 4 * 256 };
+    static float x[N];
+    static lx_block_q8_k r[N / 256], v[N / 256];
+    uint32_t s = 7;
+    for (int k = 0; k < N; k++) x[k] = (float)((s = s * 1664525u + 1013904223u) >> 8) / 8388608.0f - 1.0f;
+    for (int k = 256; k < 512; k++) x[k] = (float)((k % 19) - 9) * 0.5f; /* ties */
+    x[300] = -127.0f;
+    x[301] = 127.0f; /* same magnitude, later: the first one sets the sign */
+    memset(x + 512, 0, 256 * sizeof *x); /* a zero block */
+    x[1000] = 1e-30f;                    /* a tiny one */
+    lx_type_traits_get(LX_TYPE_Q8_K)->from_float(x, r, N);
+    for (int isa = LX_ISA_AVX2; isa <= (int)lx_isa_best(); isa++) {
+        memset(v, 0x55, sizeof v);
+        lx_quantize_get(LX_TYPE_Q8_K, (lx_isa)isa)(x, v, N);
+        for (int b = 0; b < N / 256; b++) {
+            LX_CHECK_MSG(t, v[b].d == r[b].d, "%s block %d: d %g vs %g", lx_isa_name((lx_isa)isa), b,
+                         v[b].d, r[b].d);
+            LX_CHECK(t, memcmp(v[b].qs, r[b].qs, sizeof v[b].qs) == 0);
+            LX_CHECK(t, memcmp(v[b].bsums, r[b].bsums, sizeof v[b].bsums) == 0);
+        }
+    }
+}
+
 /* ==== Tiles ==== */
 
 static void test_gemm_tiles(lx_t *t) {
@@ -203,4 +230,5 @@ void lx_test_kernels_k(void) {
     LX_RUN(test_q6_k_layout);
     LX_RUN(test_q2_k_q3_k_layout);
     LX_RUN(test_q8_k_rule);
+    LX_RUN(test_q8_k_simd);
 }

@@ -256,5 +256,5 @@ lx_from_float_fn lx_quantize_avx2_get(int vec_dot_type) {
     case LX_TYPE_Q8_0: return quantize_q8_0;
     case LX_TYPE_Q8_1: return quantize_q8_1;
     }
-    return NULL;
+    return lx_quantize_k_avx2_get(vec_dot_type);
 }

@@ -225,6 +225,62 @@ DOT_K(dot_q4_k, lx_block_q4_k, sb_q4_k, DMIN)
 DOT_K(dot_q5_k, lx_block_q5_k, sb_q5_k, DMIN)
 DOT_K(dot_q6_k, lx_block_q6_k, sb_q6_k, NO_DMIN)
 
+/* ==== Q8_K activations ==== */
+
+/* Bit for bit ggml's quantize_row_q8_K (and lx_q8_k_from_float): the
+** signed extreme max (the first one of largest magnitude), iscale =
+** -127/max, q = round-half-even(iscale * x) -- which is what cvtps_epi32
+** does under the default rounding mode -- and the sums of 16. */
+static void quantize_q8_k(const float *x, void *vy, int64_t n) {
+    lx_block_q8_k *y = vy;
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    for (int64_t i = 0; i < n / LX_QK_K; i++, x += LX_QK_K) {
+        __m256 m = _mm256_setzero_ps();
+        for (int k = 0; k < LX_QK_K; k += 8) m = _mm256_max_ps(m, _mm256_andnot_ps(sign, _mm256_loadu_ps(x + k)));
+        __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+        m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+        m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+        const float amax = _mm_cvtss_f32(m4);
+        if (!(amax > 0.0f)) { /* all zero (or NaN): as the reference, zeros */
+            memset(&y[i], 0, sizeof y[i]);
+            continue;
+        }
+        float max = 0.0f;
+        const __m256 va = _mm256_set1_ps(amax);
+        for (int k = 0; k < LX_QK_K; k += 8) {
+            int hit = _mm256_movemask_ps(
+                _mm256_cmp_ps(_mm256_andnot_ps(sign, _mm256_loadu_ps(x + k)), va, _CMP_EQ_OQ));
+            if (hit) {
+                max = x[k + __builtin_ctz((unsigned)hit)];
+                break;
+            }
+        }
+        const float iscale = -127.0f / max;
+        const __m256 vs = _mm256_set1_ps(iscale);
+        for (int k = 0; k < LX_QK_K; k += 32) {
+            __m256i i0 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + k), vs));
+            __m256i i1 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + k + 8), vs));
+            __m256i i2 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + k + 16), vs));
+            __m256i i3 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + k + 24), vs));
+            /* Sums of 16: i0 + i1 and i2 + i3, each reduced to one int. */
+            __m256i s01 = _mm256_add_epi32(i0, i1), s23 = _mm256_add_epi32(i2, i3);
+            __m256i h = _mm256_hadd_epi32(s01, s23); /* lanes: 01 01 23 23 | 01 01 23 23 */
+            h = _mm256_hadd_epi32(h, h);             /* 01 23 01 23 | 01 23 01 23 */
+            __m128i t = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+            y[i].bsums[k / 16] = (int16_t)_mm_cvtsi128_si32(t);
+            y[i].bsums[k / 16 + 1] = (int16_t)_mm_extract_epi32(t, 1);
+            __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(i0, i1), _mm256_packs_epi32(i2, i3));
+            p = _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+            _mm256_storeu_si256((__m256i *)(y[i].qs + k), p);
+        }
+        y[i].d = 1.0f / iscale;
+    }
+}
+
+lx_from_float_fn lx_quantize_k_avx2_get(int vec_dot_type) {
+    return vec_dot_type == LX_TYPE_Q8_K ? quantize_q8_k : NULL;
+}
+
 lx_vec_dot_fn lx_dot_k_avx2_get(int type) {
     switch (type) {
     case LX_TYPE_Q2_K: return dot_q2_k;

@@ -13,28 +13,36 @@
 
 /* ==== Float weights x F32 activations ==== */
 
-static void dot_f32(int64_t n, float *s, const void *vx, const void *vy) {
-    const float *x = vx, *y = vy;
-    double sum = 0.0;
-    for (int64_t i = 0; i < n; i++) sum += (double)x[i] * y[i];
-    *s = (float)sum;
+/* Four double accumulators: the reference should be accurate, and one
+** chain of dependent adds would make it needlessly slow as well. */
+#define DOT_FLOAT(name, xtype, conv)                                                            \
+    static void name(int64_t n, float *s, const void *vx, const void *vy) {                     \
+        const xtype *x = vx;                                                                    \
+        const float *y = vy;                                                                    \
+        double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;                                          \
+        int64_t i = 0;                                                                          \
+        for (; i + 4 <= n; i += 4) {                                                            \
+            s0 += (double)conv(x[i]) * y[i];                                                    \
+            s1 += (double)conv(x[i + 1]) * y[i + 1];                                            \
+            s2 += (double)conv(x[i + 2]) * y[i + 2];                                            \
+            s3 += (double)conv(x[i + 3]) * y[i + 3];                                            \
+        }                                                                                       \
+        for (; i < n; i++) s0 += (double)conv(x[i]) * y[i];                                     \
+        *s = (float)((s0 + s1) + (s2 + s3));                                                    \
+    }
+
+static inline float f32_id(float v) { return v; }
+static inline float bf16_inline(uint16_t h) {
+    union {
+        uint32_t u;
+        float f;
+    } v = {(uint32_t)h << 16};
+    return v.f;
 }
 
-static void dot_f16(int64_t n, float *s, const void *vx, const void *vy) {
-    const uint16_t *x = vx;
-    const float *y = vy;
-    double sum = 0.0;
-    for (int64_t i = 0; i < n; i++) sum += (double)lx_fp16_to_f32(x[i]) * y[i];
-    *s = (float)sum;
-}
-
-static void dot_bf16(int64_t n, float *s, const void *vx, const void *vy) {
-    const uint16_t *x = vx;
-    const float *y = vy;
-    double sum = 0.0;
-    for (int64_t i = 0; i < n; i++) sum += (double)lx_bf16_to_f32(x[i]) * y[i];
-    *s = (float)sum;
-}
+DOT_FLOAT(dot_f32, float, f32_id)
+DOT_FLOAT(dot_f16, uint16_t, lx_fp16_to_f32_inline)
+DOT_FLOAT(dot_bf16, uint16_t, bf16_inline)
 
 /* ==== 32-element blocks ==== */
 
@@ -52,7 +60,7 @@ static void dot_q4_0(int64_t n, float *s, const void *vx, const void *vy) {
             sumi += ((x[i].qs[j] & 0x0f) - 8) * y[i].qs[j];
             sumi += ((x[i].qs[j] >> 4) - 8) * y[i].qs[j + LX_QK / 2];
         }
-        sum += sumi * lx_fp16_to_f32(x[i].d) * lx_fp16_to_f32(y[i].d);
+        sum += sumi * lx_fp16_to_f32_inline(x[i].d) * lx_fp16_to_f32_inline(y[i].d);
     }
     *s = sum;
 }
@@ -69,8 +77,8 @@ static void dot_q4_1(int64_t n, float *s, const void *vx, const void *vy) {
             sumi += (x[i].qs[j] & 0x0f) * y[i].qs[j];
             sumi += (x[i].qs[j] >> 4) * y[i].qs[j + LX_QK / 2];
         }
-        sum += (lx_fp16_to_f32(x[i].d) * lx_fp16_to_f32(y[i].d)) * sumi +
-               lx_fp16_to_f32(x[i].m) * lx_fp16_to_f32(y[i].s);
+        sum += (lx_fp16_to_f32_inline(x[i].d) * lx_fp16_to_f32_inline(y[i].d)) * sumi +
+               lx_fp16_to_f32_inline(x[i].m) * lx_fp16_to_f32_inline(y[i].s);
     }
     *s = sum;
 }
@@ -87,7 +95,7 @@ static void dot_q5_0(int64_t n, float *s, const void *vx, const void *vy) {
             int q1 = (x[i].qs[j] >> 4) | ((qh >> (j + 16)) & 1) << 4;
             sumi += (q0 - 16) * y[i].qs[j] + (q1 - 16) * y[i].qs[j + LX_QK / 2];
         }
-        sum += sumi * lx_fp16_to_f32(x[i].d) * lx_fp16_to_f32(y[i].d);
+        sum += sumi * lx_fp16_to_f32_inline(x[i].d) * lx_fp16_to_f32_inline(y[i].d);
     }
     *s = sum;
 }
@@ -104,8 +112,8 @@ static void dot_q5_1(int64_t n, float *s, const void *vx, const void *vy) {
             int q1 = (x[i].qs[j] >> 4) | ((qh >> (j + 16)) & 1) << 4;
             sumi += q0 * y[i].qs[j] + q1 * y[i].qs[j + LX_QK / 2];
         }
-        sum += (lx_fp16_to_f32(x[i].d) * lx_fp16_to_f32(y[i].d)) * sumi +
-               lx_fp16_to_f32(x[i].m) * lx_fp16_to_f32(y[i].s);
+        sum += (lx_fp16_to_f32_inline(x[i].d) * lx_fp16_to_f32_inline(y[i].d)) * sumi +
+               lx_fp16_to_f32_inline(x[i].m) * lx_fp16_to_f32_inline(y[i].s);
     }
     *s = sum;
 }
@@ -117,7 +125,7 @@ static void dot_q8_0(int64_t n, float *s, const void *vx, const void *vy) {
     for (int64_t i = 0; i < n / LX_QK; i++) {
         int sumi = 0;
         for (int j = 0; j < LX_QK; j++) sumi += x[i].qs[j] * y[i].qs[j];
-        sum += sumi * (lx_fp16_to_f32(x[i].d) * lx_fp16_to_f32(y[i].d));
+        sum += sumi * (lx_fp16_to_f32_inline(x[i].d) * lx_fp16_to_f32_inline(y[i].d));
     }
     *s = sum;
 }
@@ -131,7 +139,7 @@ static void dot_q8_1(int64_t n, float *s, const void *vx, const void *vy) {
     for (int64_t i = 0; i < n / LX_QK; i++) {
         int sumi = 0;
         for (int j = 0; j < LX_QK; j++) sumi += x[i].qs[j] * y[i].qs[j];
-        sum += sumi * (lx_fp16_to_f32(x[i].d) * lx_fp16_to_f32(y[i].d));
+        sum += sumi * (lx_fp16_to_f32_inline(x[i].d) * lx_fp16_to_f32_inline(y[i].d));
     }
     *s = sum;
 }

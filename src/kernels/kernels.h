@@ -240,6 +240,24 @@ lx_gemm_fn lx_gemm_get(int type, lx_isa isa);
 
 /* ==== Kernels-internal: one table per ISA (src/kernels only) ==== */
 
+/* lx_fp16_to_f32 for hot scalar loops, bit for bit the same: the 15 bits
+** below the sign, moved into float position, times 2^112 rebias the
+** exponent (and turn subnormal halves into normal floats exactly). */
+static inline float lx_fp16_to_f32_inline(uint16_t h) {
+    union {
+        uint32_t u;
+        float f;
+    } v;
+    if ((h & 0x7c00) == 0x7c00) { /* inf, NaN */
+        v.u = (uint32_t)(h & 0x8000) << 16 | 0x7f800000u | (uint32_t)(h & 0x3ff) << 13;
+        return v.f;
+    }
+    v.u = (uint32_t)(h & 0x7fff) << 13;
+    v.f *= 0x1p112f;
+    v.u |= (uint32_t)(h & 0x8000) << 16;
+    return v.f;
+}
+
 lx_gemm_fn lx_gemm_avx2_get(int type);
 lx_gemm_fn lx_gemm_avx512_get(int type);
 
@@ -271,6 +289,7 @@ void lx_q6_k_from_float(const float *x, void *y, int64_t n);
 void lx_q8_k_from_float(const float *x, void *y, int64_t n);
 lx_vec_dot_fn lx_dot_scalar_k_get(int type);
 lx_vec_dot_fn lx_dot_k_avx2_get(int type);
+lx_from_float_fn lx_quantize_k_avx2_get(int vec_dot_type);
 
 /* The kernels one ISA file provides for a type: NULL where it has none, so
 ** lx_vec_dot_get can fall back to a lower ISA. */
