@@ -16,10 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const int types[] = {LX_TYPE_F32,  LX_TYPE_F16,  LX_TYPE_BF16, LX_TYPE_Q8_0,
-                            LX_TYPE_Q4_0, LX_TYPE_Q4_1, LX_TYPE_Q5_0, LX_TYPE_Q5_1,
-                            LX_TYPE_Q2_K, LX_TYPE_Q3_K, LX_TYPE_Q4_K, LX_TYPE_Q5_K,
-                            LX_TYPE_Q6_K};
+static const int types[] = {LX_TYPE_F32,  LX_TYPE_F16,  LX_TYPE_BF16, LX_TYPE_Q8_0, LX_TYPE_Q4_0,
+                            LX_TYPE_Q4_1, LX_TYPE_Q5_0, LX_TYPE_Q5_1, LX_TYPE_Q2_K, LX_TYPE_Q3_K,
+                            LX_TYPE_Q4_K, LX_TYPE_Q5_K, LX_TYPE_Q6_K};
 
 static double min_time = 0.2;
 
@@ -85,7 +84,8 @@ static void bench_matmul(lx_pool *pool, int type, int quick) {
         return;
     }
     float *x = malloc((size_t)(pre_batch * pre_cols) * sizeof *x);
-    float *y = malloc((size_t)(pre_batch * (dec_rows > pre_rows ? dec_rows : pre_rows)) * sizeof *y);
+    float *y =
+        malloc((size_t)(pre_batch * (dec_rows > pre_rows ? dec_rows : pre_rows)) * sizeof *y);
     fill(x, pre_batch * pre_cols);
     size_t qs = lx_matmul_qbuf_size(type, pre_cols, pre_batch);
     size_t qd = lx_matmul_qbuf_size(type, dec_cols, 1);

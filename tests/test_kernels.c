@@ -52,10 +52,10 @@ static void fill(float *x, int64_t n, float scale) {
     }
 }
 
-static const int all_types[] = {
-    LX_TYPE_F32,  LX_TYPE_F16,  LX_TYPE_BF16, LX_TYPE_Q4_0, LX_TYPE_Q4_1, LX_TYPE_Q5_0,
-    LX_TYPE_Q5_1, LX_TYPE_Q8_0, LX_TYPE_Q8_1, LX_TYPE_Q2_K, LX_TYPE_Q3_K, LX_TYPE_Q4_K,
-    LX_TYPE_Q5_K, LX_TYPE_Q6_K, LX_TYPE_Q8_K};
+static const int all_types[] = {LX_TYPE_F32,  LX_TYPE_F16,  LX_TYPE_BF16, LX_TYPE_Q4_0,
+                                LX_TYPE_Q4_1, LX_TYPE_Q5_0, LX_TYPE_Q5_1, LX_TYPE_Q8_0,
+                                LX_TYPE_Q8_1, LX_TYPE_Q2_K, LX_TYPE_Q3_K, LX_TYPE_Q4_K,
+                                LX_TYPE_Q5_K, LX_TYPE_Q6_K, LX_TYPE_Q8_K};
 
 static void *quantize_new(int type, const float *x, int64_t n) {
     const lx_type_traits *t = lx_type_traits_get(type);
@@ -483,8 +483,8 @@ static void check_dot(lx_t *t, int type, const void *wq, const float *af, int64_
         float v = NAN;
         lx_vec_dot_get(type, (lx_isa)isa)(n, &v, wq, aq);
         LX_CHECK_MSG(t, fabs(v - ref) <= LX_TOL_DOT * (mag + 2 * ms) + 1e-30,
-                     "%s %s n=%lld: %s %.9g, scalar %.9g", lx_type_name(type), what,
-                     (long long)n, lx_isa_name((lx_isa)isa), v, ref);
+                     "%s %s n=%lld: %s %.9g, scalar %.9g", lx_type_name(type), what, (long long)n,
+                     lx_isa_name((lx_isa)isa), v, ref);
     }
     free(aq);
     free(wd);
@@ -501,7 +501,9 @@ static void test_dot(lx_t *t) {
         const int type = all_types[ti];
         const int bs = lx_type_traits_get(type)->blck_size;
         const int64_t *ns = bs == 1 ? nf : bs == 32 ? nq : nk;
-        const size_t nn = bs == 1 ? LX_ARRAY_LEN(nf) : bs == 32 ? LX_ARRAY_LEN(nq) : LX_ARRAY_LEN(nk);
+        const size_t nn = bs == 1    ? LX_ARRAY_LEN(nf)
+                          : bs == 32 ? LX_ARRAY_LEN(nq)
+                                     : LX_ARRAY_LEN(nk);
         for (size_t k = 0; k < nn; k++) {
             for (int rep = 0; rep < 3; rep++) {
                 fill(w, ns[k], (float)ldexp(1.0, (int)(urand() * 8) - 6));
@@ -575,7 +577,8 @@ static void check_matmul(lx_t *t, lx_pool *pool, lx_isa isa, int type, int64_t n
             const float got = y[b * n_rows + r];
             double tol = 0;
             if (tiled) {
-                for (int64_t c = 0; c < n_cols; c++) tol += fabs((double)wd[r * n_cols + c] * ad[c]);
+                for (int64_t c = 0; c < n_cols; c++)
+                    tol += fabs((double)wd[r * n_cols + c] * ad[c]);
                 tol *= LX_TOL_DOT;
                 for (int64_t c = 0; c < n_cols / 32 && vt == LX_TYPE_Q8_1; c++)
                     tol += 2 * LX_TOL_DOT *
@@ -606,8 +609,7 @@ static void check_matmul(lx_t *t, lx_pool *pool, lx_isa isa, int type, int64_t n
                 }
             }
             LX_CHECK_MSG(t, fabs(got - exact) <= LX_TOL_DOT * mag + qerr,
-                         "%s r=%lld: %g vs float %g", lx_type_name(type), (long long)r, got,
-                         exact);
+                         "%s r=%lld: %g vs float %g", lx_type_name(type), (long long)r, got, exact);
         }
     }
     free(wf), free(x), free(wd), free(y), free(w), free(qbuf), free(q1), free(ad);

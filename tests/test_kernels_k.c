@@ -40,7 +40,8 @@ static void test_q4_k_q5_k_layout(lx_t *t) {
     }
     /* byte 32c + l: element 64c + l low, 64c + 32 + l high. */
     for (int c = 0; c < 4; c++)
-        for (int l = 0; l < 32; l++) b4.qs[32 * c + l] = (uint8_t)(((l + c) % 16) | ((15 - l % 16) << 4));
+        for (int l = 0; l < 32; l++)
+            b4.qs[32 * c + l] = (uint8_t)(((l + c) % 16) | ((15 - l % 16) << 4));
     memset(&b5, 0, sizeof b5);
     b5.d = b4.d;
     b5.dmin = b4.dmin;
@@ -76,7 +77,8 @@ static void test_q6_k_layout(lx_t *t) {
         b.qh[32 * h + l] |= (uint8_t)((q[k] >> 4) << (2 * g));
     }
     int bad = 0;
-    for (int k = 0; k < 256; k++) bad += deq1(LX_TYPE_Q6_K, &b, k) != 0.125f * b.scales[k / 16] * (q[k] - 32);
+    for (int k = 0; k < 256; k++)
+        bad += deq1(LX_TYPE_Q6_K, &b, k) != 0.125f * b.scales[k / 16] * (q[k] - 32);
     LX_CHECK_INT(t, bad, 0);
 }
 
@@ -128,13 +130,13 @@ static void test_q8_k_rule(lx_t *t) {
     LX_CHECK(t, b.d == 1.0f);
     LX_CHECK_INT(t, b.qs[7], -127);
     /* x[k] = v/2 with v = k%19 - 9: odd v are ties, which go to even. */
-    LX_CHECK_INT(t, b.qs[10], 0);  /* 0.5 */
-    LX_CHECK_INT(t, b.qs[12], 2);  /* 1.5 */
-    LX_CHECK_INT(t, b.qs[14], 2);  /* 2.5 */
-    LX_CHECK_INT(t, b.qs[8], 0);   /* -0.5 */
-    LX_CHECK_INT(t, b.qs[6], -2);  /* -1.5 */
-    LX_CHECK_INT(t, b.qs[4], -2);  /* -2.5 */
-    LX_CHECK_INT(t, b.qs[17], 4);  /* 4 */
+    LX_CHECK_INT(t, b.qs[10], 0); /* 0.5 */
+    LX_CHECK_INT(t, b.qs[12], 2); /* 1.5 */
+    LX_CHECK_INT(t, b.qs[14], 2); /* 2.5 */
+    LX_CHECK_INT(t, b.qs[8], 0);  /* -0.5 */
+    LX_CHECK_INT(t, b.qs[6], -2); /* -1.5 */
+    LX_CHECK_INT(t, b.qs[4], -2); /* -2.5 */
+    LX_CHECK_INT(t, b.qs[17], 4); /* 4 */
     for (int k = 0; k < 256; k++) LX_CHECK_INT(t, b.qs[k], (int)nearbyintf(x[k]));
     for (int j = 0; j < 16; j++) {
         int sum = 0;
@@ -154,10 +156,11 @@ static void test_q8_k_simd(lx_t *t) {
     static float x[N];
     static lx_block_q8_k r[N / 256], v[N / 256];
     uint32_t s = 7;
-    for (int k = 0; k < N; k++) x[k] = (float)((s = s * 1664525u + 1013904223u) >> 8) / 8388608.0f - 1.0f;
+    for (int k = 0; k < N; k++)
+        x[k] = (float)((s = s * 1664525u + 1013904223u) >> 8) / 8388608.0f - 1.0f;
     for (int k = 256; k < 512; k++) x[k] = (float)((k % 19) - 9) * 0.5f; /* ties */
     x[300] = -127.0f;
-    x[301] = 127.0f; /* same magnitude, later: the first one sets the sign */
+    x[301] = 127.0f;                     /* same magnitude, later: the first one sets the sign */
     memset(x + 512, 0, 256 * sizeof *x); /* a zero block */
     x[1000] = 1e-30f;                    /* a tiny one */
     lx_type_traits_get(LX_TYPE_Q8_K)->from_float(x, r, N);
@@ -165,8 +168,8 @@ static void test_q8_k_simd(lx_t *t) {
         memset(v, 0x55, sizeof v);
         lx_quantize_get(LX_TYPE_Q8_K, (lx_isa)isa)(x, v, N);
         for (int b = 0; b < N / 256; b++) {
-            LX_CHECK_MSG(t, v[b].d == r[b].d, "%s block %d: d %g vs %g", lx_isa_name((lx_isa)isa), b,
-                         v[b].d, r[b].d);
+            LX_CHECK_MSG(t, v[b].d == r[b].d, "%s block %d: d %g vs %g", lx_isa_name((lx_isa)isa),
+                         b, v[b].d, r[b].d);
             LX_CHECK(t, memcmp(v[b].qs, r[b].qs, sizeof v[b].qs) == 0);
             LX_CHECK(t, memcmp(v[b].bsums, r[b].bsums, sizeof v[b].bsums) == 0);
         }
@@ -182,8 +185,10 @@ static void test_gemm_tiles(lx_t *t) {
     float *w = malloc(R * N * sizeof *w), *a = malloc(C * N * sizeof *a);
     float *wd = malloc(N * sizeof *wd), *ad = malloc(N * sizeof *ad);
     uint32_t s = 99;
-    for (int i = 0; i < R * N; i++) w[i] = (float)((s = s * 1664525u + 1013904223u) >> 8) / 16777216.0f - 0.5f;
-    for (int i = 0; i < C * N; i++) a[i] = (float)((s = s * 1664525u + 1013904223u) >> 8) / 8388608.0f - 1.0f;
+    for (int i = 0; i < R * N; i++)
+        w[i] = (float)((s = s * 1664525u + 1013904223u) >> 8) / 16777216.0f - 0.5f;
+    for (int i = 0; i < C * N; i++)
+        a[i] = (float)((s = s * 1664525u + 1013904223u) >> 8) / 8388608.0f - 1.0f;
     for (size_t ti = 0; ti < sizeof types / sizeof *types; ti++) {
         const lx_type_traits *tr = lx_type_traits_get(types[ti]);
         const lx_type_traits *vt = lx_type_traits_get(tr->vec_dot_type);

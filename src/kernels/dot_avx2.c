@@ -44,11 +44,11 @@ static inline __m256i nibbles(const uint8_t *qs) {
 
 /* The 32 bits of qh (little-endian bytes) -> 32 bytes, 0xff where set. */
 static inline __m256i bits_to_bytes(const uint8_t *p) {
-    uint32_t qh = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-                  (uint32_t)p[3] << 24;
+    uint32_t qh =
+        (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
     __m256i v = _mm256_set1_epi32((int)qh);
-    v = _mm256_shuffle_epi8(v, _mm256_setr_epi64x(0, 0x0101010101010101LL, 0x0202020202020202LL,
-                                                  0x0303030303030303LL));
+    v = _mm256_shuffle_epi8(
+        v, _mm256_setr_epi64x(0, 0x0101010101010101LL, 0x0202020202020202LL, 0x0303030303030303LL));
     const __m256i bit = _mm256_set1_epi64x((long long)0x8040201008040201ULL);
     return _mm256_cmpeq_epi8(_mm256_and_si256(v, bit), bit);
 }
@@ -94,22 +94,22 @@ static inline __m256 load_bf16(const uint16_t *p) {
     return _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
 }
 
-#define DOT_HALF(name, load, conv)                                                              \
-    static void name(int64_t n, float *s, const void *vx, const void *vy) {                     \
-        const uint16_t *x = vx;                                                                 \
-        const float *y = vy;                                                                    \
-        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;                             \
-        int64_t i = 0;                                                                          \
-        for (; i + 32 <= n; i += 32) {                                                          \
-            a0 = _mm256_fmadd_ps(load(x + i), _mm256_loadu_ps(y + i), a0);                      \
-            a1 = _mm256_fmadd_ps(load(x + i + 8), _mm256_loadu_ps(y + i + 8), a1);              \
-            a2 = _mm256_fmadd_ps(load(x + i + 16), _mm256_loadu_ps(y + i + 16), a2);            \
-            a3 = _mm256_fmadd_ps(load(x + i + 24), _mm256_loadu_ps(y + i + 24), a3);            \
-        }                                                                                       \
-        for (; i + 8 <= n; i += 8) a0 = _mm256_fmadd_ps(load(x + i), _mm256_loadu_ps(y + i), a0); \
-        float sum = hsum_ps(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));       \
-        for (; i < n; i++) sum += conv(x[i]) * y[i];                                            \
-        *s = sum;                                                                               \
+#define DOT_HALF(name, load, conv)                                                                 \
+    static void name(int64_t n, float *s, const void *vx, const void *vy) {                        \
+        const uint16_t *x = vx;                                                                    \
+        const float *y = vy;                                                                       \
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;                                \
+        int64_t i = 0;                                                                             \
+        for (; i + 32 <= n; i += 32) {                                                             \
+            a0 = _mm256_fmadd_ps(load(x + i), _mm256_loadu_ps(y + i), a0);                         \
+            a1 = _mm256_fmadd_ps(load(x + i + 8), _mm256_loadu_ps(y + i + 8), a1);                 \
+            a2 = _mm256_fmadd_ps(load(x + i + 16), _mm256_loadu_ps(y + i + 16), a2);               \
+            a3 = _mm256_fmadd_ps(load(x + i + 24), _mm256_loadu_ps(y + i + 24), a3);               \
+        }                                                                                          \
+        for (; i + 8 <= n; i += 8) a0 = _mm256_fmadd_ps(load(x + i), _mm256_loadu_ps(y + i), a0);  \
+        float sum = hsum_ps(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));          \
+        for (; i < n; i++) sum += conv(x[i]) * y[i];                                               \
+        *s = sum;                                                                                  \
     }
 
 DOT_HALF(dot_f16, load_f16, h2f)
@@ -168,20 +168,20 @@ static inline __m256 blk_q8_0(const lx_block_q8_0 *x, const lx_block_q8_0 *y, __
 }
 
 /* Two accumulators, blocks alternating, hide the FMA latency. */
-#define DOT_BLOCKS(name, xtype, ytype, blk)                                                     \
-    static void name(int64_t n, float *s, const void *vx, const void *vy) {                     \
-        const xtype *x = vx;                                                                    \
-        const ytype *y = vy;                                                                    \
-        const int64_t nb = n / LX_QK;                                                           \
-        __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();                          \
-        float summs0 = 0.0f, summs1 = 0.0f; /* two chains for the latency */                   \
-        int64_t i = 0;                                                                          \
-        for (; i + 2 <= nb; i += 2) {                                                           \
-            acc0 = blk(x + i, y + i, acc0, &summs0);                                            \
-            acc1 = blk(x + i + 1, y + i + 1, acc1, &summs1);                                    \
-        }                                                                                       \
-        if (i < nb) acc0 = blk(x + i, y + i, acc0, &summs0);                                    \
-        *s = hsum_ps(_mm256_add_ps(acc0, acc1)) + (summs0 + summs1);                            \
+#define DOT_BLOCKS(name, xtype, ytype, blk)                                                        \
+    static void name(int64_t n, float *s, const void *vx, const void *vy) {                        \
+        const xtype *x = vx;                                                                       \
+        const ytype *y = vy;                                                                       \
+        const int64_t nb = n / LX_QK;                                                              \
+        __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();                             \
+        float summs0 = 0.0f, summs1 = 0.0f; /* two chains for the latency */                       \
+        int64_t i = 0;                                                                             \
+        for (; i + 2 <= nb; i += 2) {                                                              \
+            acc0 = blk(x + i, y + i, acc0, &summs0);                                               \
+            acc1 = blk(x + i + 1, y + i + 1, acc1, &summs1);                                       \
+        }                                                                                          \
+        if (i < nb) acc0 = blk(x + i, y + i, acc0, &summs0);                                       \
+        *s = hsum_ps(_mm256_add_ps(acc0, acc1)) + (summs0 + summs1);                               \
     }
 
 DOT_BLOCKS(dot_q4_0, lx_block_q4_0, lx_block_q8_0, blk_q4_0)

@@ -34,8 +34,8 @@ static inline __m256i nibbles(const uint8_t *qs) {
 /* The 32 bits of qh as a byte mask: AVX-512BW turns bits into bytes
 ** directly. */
 static inline __m256i bits_select(const uint8_t *p, __m256i if_set, __m256i if_clear) {
-    uint32_t qh = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-                  (uint32_t)p[3] << 24;
+    uint32_t qh =
+        (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
     return _mm256_mask_blend_epi8((__mmask32)qh, if_clear, if_set);
 }
 
@@ -61,24 +61,24 @@ static inline __m512 load_bf16(const uint16_t *p, __mmask16 m) {
     return _mm512_castsi512_ps(_mm512_slli_epi32(w, 16));
 }
 
-#define DOT_FLOAT(name, xtype, load)                                                            \
-    static void name(int64_t n, float *s, const void *vx, const void *vy) {                     \
-        const xtype *x = vx;                                                                    \
-        const float *y = vy;                                                                    \
-        const __mmask16 all = 0xffff;                                                           \
-        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;                             \
-        int64_t i = 0;                                                                          \
-        for (; i + 64 <= n; i += 64) {                                                          \
-            a0 = _mm512_fmadd_ps(load(x + i, all), _mm512_loadu_ps(y + i), a0);                 \
-            a1 = _mm512_fmadd_ps(load(x + i + 16, all), _mm512_loadu_ps(y + i + 16), a1);       \
-            a2 = _mm512_fmadd_ps(load(x + i + 32, all), _mm512_loadu_ps(y + i + 32), a2);       \
-            a3 = _mm512_fmadd_ps(load(x + i + 48, all), _mm512_loadu_ps(y + i + 48), a3);       \
-        }                                                                                       \
-        for (; i < n; i += 16) {                                                                \
-            __mmask16 m = n - i >= 16 ? all : (__mmask16)((1u << (n - i)) - 1);                 \
-            a0 = _mm512_fmadd_ps(load(x + i, m), _mm512_maskz_loadu_ps(m, y + i), a0);          \
-        }                                                                                       \
-        *s = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3))); \
+#define DOT_FLOAT(name, xtype, load)                                                               \
+    static void name(int64_t n, float *s, const void *vx, const void *vy) {                        \
+        const xtype *x = vx;                                                                       \
+        const float *y = vy;                                                                       \
+        const __mmask16 all = 0xffff;                                                              \
+        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;                                \
+        int64_t i = 0;                                                                             \
+        for (; i + 64 <= n; i += 64) {                                                             \
+            a0 = _mm512_fmadd_ps(load(x + i, all), _mm512_loadu_ps(y + i), a0);                    \
+            a1 = _mm512_fmadd_ps(load(x + i + 16, all), _mm512_loadu_ps(y + i + 16), a1);          \
+            a2 = _mm512_fmadd_ps(load(x + i + 32, all), _mm512_loadu_ps(y + i + 32), a2);          \
+            a3 = _mm512_fmadd_ps(load(x + i + 48, all), _mm512_loadu_ps(y + i + 48), a3);          \
+        }                                                                                          \
+        for (; i < n; i += 16) {                                                                   \
+            __mmask16 m = n - i >= 16 ? all : (__mmask16)((1u << (n - i)) - 1);                    \
+            a0 = _mm512_fmadd_ps(load(x + i, m), _mm512_maskz_loadu_ps(m, y + i), a0);             \
+        }                                                                                          \
+        *s = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));    \
     }
 
 DOT_FLOAT(dot_f32, float, load_f32)
@@ -113,8 +113,8 @@ static inline __m256 blk_q5_0(const lx_block_q5_0 *x, const lx_block_q8_0 *y, __
     const __m256 d = _mm256_set1_ps(h2f(x->d) * h2f(y->d));
     const __m256i qy = _mm256_loadu_si256((const __m256i *)y->qs);
     /* q = nibble + 16*bit; sum((q - 16) * y) = sum(q * y) - sum(16 * y). */
-    __m256i q = _mm256_or_si256(
-        nibbles(x->qs), bits_select(x->qh, _mm256_set1_epi8(0x10), _mm256_setzero_si256()));
+    __m256i q = _mm256_or_si256(nibbles(x->qs),
+                                bits_select(x->qh, _mm256_set1_epi8(0x10), _mm256_setzero_si256()));
     __m256i p = dpbusd(_mm256_setzero_si256(), q, qy);
     p = _mm256_sub_epi32(p, dpbusd(_mm256_setzero_si256(), _mm256_set1_epi8(16), qy));
     return _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc);
@@ -125,8 +125,8 @@ static inline __m256 blk_q5_1(const lx_block_q5_1 *x, const lx_block_q8_1 *y, __
     const __m256 d = _mm256_set1_ps(h2f(x->d) * h2f(y->d));
     *summs += h2f(x->m) * h2f(y->s);
     const __m256i qy = _mm256_loadu_si256((const __m256i *)y->qs);
-    __m256i q = _mm256_or_si256(
-        nibbles(x->qs), bits_select(x->qh, _mm256_set1_epi8(0x10), _mm256_setzero_si256()));
+    __m256i q = _mm256_or_si256(nibbles(x->qs),
+                                bits_select(x->qh, _mm256_set1_epi8(0x10), _mm256_setzero_si256()));
     __m256i p = dpbusd(_mm256_setzero_si256(), q, qy);
     return _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc);
 }
@@ -140,20 +140,20 @@ static inline __m256 blk_q8_0(const lx_block_q8_0 *x, const lx_block_q8_0 *y, __
     return _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_s8s8(qx, qy)), acc);
 }
 
-#define DOT_BLOCKS(name, xtype, ytype, blk)                                                     \
-    static void name(int64_t n, float *s, const void *vx, const void *vy) {                     \
-        const xtype *x = vx;                                                                    \
-        const ytype *y = vy;                                                                    \
-        const int64_t nb = n / LX_QK;                                                           \
-        __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();                          \
-        float summs0 = 0.0f, summs1 = 0.0f; /* two chains for the latency */                   \
-        int64_t i = 0;                                                                          \
-        for (; i + 2 <= nb; i += 2) {                                                           \
-            acc0 = blk(x + i, y + i, acc0, &summs0);                                            \
-            acc1 = blk(x + i + 1, y + i + 1, acc1, &summs1);                                    \
-        }                                                                                       \
-        if (i < nb) acc0 = blk(x + i, y + i, acc0, &summs0);                                    \
-        *s = hsum_ps(_mm256_add_ps(acc0, acc1)) + (summs0 + summs1);                            \
+#define DOT_BLOCKS(name, xtype, ytype, blk)                                                        \
+    static void name(int64_t n, float *s, const void *vx, const void *vy) {                        \
+        const xtype *x = vx;                                                                       \
+        const ytype *y = vy;                                                                       \
+        const int64_t nb = n / LX_QK;                                                              \
+        __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();                             \
+        float summs0 = 0.0f, summs1 = 0.0f; /* two chains for the latency */                       \
+        int64_t i = 0;                                                                             \
+        for (; i + 2 <= nb; i += 2) {                                                              \
+            acc0 = blk(x + i, y + i, acc0, &summs0);                                               \
+            acc1 = blk(x + i + 1, y + i + 1, acc1, &summs1);                                       \
+        }                                                                                          \
+        if (i < nb) acc0 = blk(x + i, y + i, acc0, &summs0);                                       \
+        *s = hsum_ps(_mm256_add_ps(acc0, acc1)) + (summs0 + summs1);                               \
     }
 
 DOT_BLOCKS(dot_q4_0, lx_block_q4_0, lx_block_q8_0, blk_q4_0)

@@ -137,10 +137,12 @@ static inline __m256i sb_q6_k(const lx_block_q6_k *x, const lx_block_q8_k *y, __
         const __m256i l0 = load32(x->ql + 64 * h), l1 = load32(x->ql + 64 * h + 32);
         const __m256i qh = load32(x->qh + 32 * h);
         const int8_t *q8 = y->qs + 128 * h;
-        __m256i q0 = _mm256_or_si256(_mm256_and_si256(l0, low),
-                                     _mm256_slli_epi16(_mm256_and_si256(qh, _mm256_set1_epi8(0x03)), 4));
-        __m256i q1 = _mm256_or_si256(_mm256_and_si256(l1, low),
-                                     _mm256_slli_epi16(_mm256_and_si256(qh, _mm256_set1_epi8(0x0c)), 2));
+        __m256i q0 =
+            _mm256_or_si256(_mm256_and_si256(l0, low),
+                            _mm256_slli_epi16(_mm256_and_si256(qh, _mm256_set1_epi8(0x03)), 4));
+        __m256i q1 =
+            _mm256_or_si256(_mm256_and_si256(l1, low),
+                            _mm256_slli_epi16(_mm256_and_si256(qh, _mm256_set1_epi8(0x0c)), 2));
         __m256i q2 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), low),
                                      _mm256_and_si256(qh, _mm256_set1_epi8(0x30)));
         __m256i q3 = _mm256_or_si256(
@@ -161,7 +163,8 @@ static inline __m256i sb_q2_k(const lx_block_q2_k *x, const lx_block_q8_k *y, __
     const __m128i raw = _mm_loadu_si128((const __m128i *)x->scales);
     const __m128i low4 = _mm_set1_epi8(0x0f);
     const __m128i sc = _mm_and_si128(raw, low4);
-    *mins = _mm256_madd_epi16(bsums(y), _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(raw, 4), low4)));
+    *mins = _mm256_madd_epi16(bsums(y),
+                              _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(raw, 4), low4)));
     const __m256i three = _mm256_set1_epi8(3);
     __m256i acc = _mm256_setzero_si256();
     for (int h = 0; h < 2; h++) {
@@ -199,20 +202,20 @@ static inline __m256i sb_q3_k(const lx_block_q3_k *x, const lx_block_q8_k *y, __
 
 static inline float h2f(uint16_t h) { return _cvtsh_ss(h); }
 
-#define DOT_K(name, btype, sb, DMINF)                                                        \
-    static void name(int64_t n, float *s, const void *vx, const void *vy) {                     \
-        const btype *x = vx;                                                                    \
-        const lx_block_q8_k *y = vy;                                                            \
-        __m256 acc = _mm256_setzero_ps(), accm = _mm256_setzero_ps();                           \
-        for (int64_t i = 0; i < n / LX_QK_K; i++) {                                             \
-            __m256i mins;                                                                       \
-            const __m256i sumi = sb(&x[i], &y[i], &mins);                                       \
-            acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x[i].d) * y[i].d), _mm256_cvtepi32_ps(sumi), \
-                                  acc);                                                         \
-            accm = _mm256_fmadd_ps(_mm256_set1_ps(DMINF(x + i) * y[i].d), _mm256_cvtepi32_ps(mins), \
-                                   accm);                                                       \
-        }                                                                                       \
-        *s = hsum_ps(acc) - hsum_ps(accm);                                                      \
+#define DOT_K(name, btype, sb, DMINF)                                                              \
+    static void name(int64_t n, float *s, const void *vx, const void *vy) {                        \
+        const btype *x = vx;                                                                       \
+        const lx_block_q8_k *y = vy;                                                               \
+        __m256 acc = _mm256_setzero_ps(), accm = _mm256_setzero_ps();                              \
+        for (int64_t i = 0; i < n / LX_QK_K; i++) {                                                \
+            __m256i mins;                                                                          \
+            const __m256i sumi = sb(&x[i], &y[i], &mins);                                          \
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x[i].d) * y[i].d), _mm256_cvtepi32_ps(sumi),  \
+                                  acc);                                                            \
+            accm = _mm256_fmadd_ps(_mm256_set1_ps(DMINF(x + i) * y[i].d),                          \
+                                   _mm256_cvtepi32_ps(mins), accm);                                \
+        }                                                                                          \
+        *s = hsum_ps(acc) - hsum_ps(accm);                                                         \
     }
 
 /* The types without mins return zero min lanes. */
@@ -236,7 +239,8 @@ static void quantize_q8_k(const float *x, void *vy, int64_t n) {
     const __m256 sign = _mm256_set1_ps(-0.0f);
     for (int64_t i = 0; i < n / LX_QK_K; i++, x += LX_QK_K) {
         __m256 m = _mm256_setzero_ps();
-        for (int k = 0; k < LX_QK_K; k += 8) m = _mm256_max_ps(m, _mm256_andnot_ps(sign, _mm256_loadu_ps(x + k)));
+        for (int k = 0; k < LX_QK_K; k += 8)
+            m = _mm256_max_ps(m, _mm256_andnot_ps(sign, _mm256_loadu_ps(x + k)));
         __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
         m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
         m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));

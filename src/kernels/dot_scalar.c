@@ -15,20 +15,20 @@
 
 /* Four double accumulators: the reference should be accurate, and one
 ** chain of dependent adds would make it needlessly slow as well. */
-#define DOT_FLOAT(name, xtype, conv)                                                            \
-    static void name(int64_t n, float *s, const void *vx, const void *vy) {                     \
-        const xtype *x = vx;                                                                    \
-        const float *y = vy;                                                                    \
-        double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;                                          \
-        int64_t i = 0;                                                                          \
-        for (; i + 4 <= n; i += 4) {                                                            \
-            s0 += (double)conv(x[i]) * y[i];                                                    \
-            s1 += (double)conv(x[i + 1]) * y[i + 1];                                            \
-            s2 += (double)conv(x[i + 2]) * y[i + 2];                                            \
-            s3 += (double)conv(x[i + 3]) * y[i + 3];                                            \
-        }                                                                                       \
-        for (; i < n; i++) s0 += (double)conv(x[i]) * y[i];                                     \
-        *s = (float)((s0 + s1) + (s2 + s3));                                                    \
+#define DOT_FLOAT(name, xtype, conv)                                                               \
+    static void name(int64_t n, float *s, const void *vx, const void *vy) {                        \
+        const xtype *x = vx;                                                                       \
+        const float *y = vy;                                                                       \
+        double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;                                             \
+        int64_t i = 0;                                                                             \
+        for (; i + 4 <= n; i += 4) {                                                               \
+            s0 += (double)conv(x[i]) * y[i];                                                       \
+            s1 += (double)conv(x[i + 1]) * y[i + 1];                                               \
+            s2 += (double)conv(x[i + 2]) * y[i + 2];                                               \
+            s3 += (double)conv(x[i + 3]) * y[i + 3];                                               \
+        }                                                                                          \
+        for (; i < n; i++) s0 += (double)conv(x[i]) * y[i];                                        \
+        *s = (float)((s0 + s1) + (s2 + s3));                                                       \
     }
 
 static inline float f32_id(float v) { return v; }

@@ -34,9 +34,9 @@ static void dot_k(int type, size_t block_size, int64_t n, float *s, const void *
     *s = sum;
 }
 
-#define DOT_K(name, type, btype)                                                                \
-    static void name(int64_t n, float *s, const void *vx, const void *vy) {                     \
-        dot_k(type, sizeof(btype), n, s, vx, vy);                                               \
+#define DOT_K(name, type, btype)                                                                   \
+    static void name(int64_t n, float *s, const void *vx, const void *vy) {                        \
+        dot_k(type, sizeof(btype), n, s, vx, vy);                                                  \
     }
 
 DOT_K(dot_q2_k, LX_TYPE_Q2_K, lx_block_q2_k)

@@ -32,13 +32,14 @@ static inline __m256i nibbles(const uint8_t *qs) {
 }
 
 static inline __m256i fifth_bit(const uint8_t *p) {
-    uint32_t qh = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-                  (uint32_t)p[3] << 24;
-    __m256i v = _mm256_shuffle_epi8(_mm256_set1_epi32((int)qh),
-                                    _mm256_setr_epi64x(0, 0x0101010101010101LL,
-                                                       0x0202020202020202LL, 0x0303030303030303LL));
+    uint32_t qh =
+        (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+    __m256i v = _mm256_shuffle_epi8(
+        _mm256_set1_epi32((int)qh),
+        _mm256_setr_epi64x(0, 0x0101010101010101LL, 0x0202020202020202LL, 0x0303030303030303LL));
     const __m256i bit = _mm256_set1_epi64x((long long)0x8040201008040201ULL);
-    return _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(v, bit), bit), _mm256_set1_epi8(0x10));
+    return _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(v, bit), bit),
+                            _mm256_set1_epi8(0x10));
 }
 
 static inline __m256i pairs_to_i32(__m256i p16) {
@@ -67,57 +68,58 @@ static inline __m256i prod_s(__m256i w, __m256i a) {
 }
 
 /* One pass: rows x[0..HM) against activation rows y[0..RN). */
-#define GEMM_PASS(name, WT, W, AT, OFF, MINS, PROD)                                             \
-    static void name(int64_t n, float *s, size_t lds, const uint8_t *x, size_t bx,              \
-                     const uint8_t *y, size_t by) {                                             \
-        __m256 acc[HM][RN];                                                                     \
-        __m128 accm[HM];                                                                        \
-        for (int r = 0; r < HM; r++) {                                                          \
-            accm[r] = _mm_setzero_ps();                                                         \
-            for (int c = 0; c < RN; c++) acc[r][c] = _mm256_setzero_ps();                       \
-        }                                                                                       \
-        for (int64_t i = 0; i < n / LX_QK; i++) {                                               \
-            __m256i aq[RN], base[RN];                                                           \
-            float ad[RN], as[RN];                                                               \
-            _Pragma("GCC unroll 4") for (int c = 0; c < RN; c++) {                              \
-                const AT *ab = (const AT *)(y + (size_t)c * by) + i;                            \
-                aq[c] = _mm256_loadu_si256((const __m256i *)ab->qs);                            \
-                ad[c] = h2f(ab->d);                                                             \
-                /* -OFF * sum(a), the start of each pair's sum. */                              \
-                base[c] = (OFF) ? _mm256_sub_epi32(_mm256_setzero_si256(),                      \
-                                                   pairs_to_i32(_mm256_maddubs_epi16(           \
-                                                       _mm256_set1_epi8(OFF), aq[c])))          \
-                                : _mm256_setzero_si256();                                       \
-                as[c] = MINS ? h2f(((const lx_block_q8_1 *)(const void *)ab)->s) : 0.0f;        \
-            }                                                                                   \
-            const __m128 sv = _mm_loadu_ps(as);                                                 \
-            _Pragma("GCC unroll 2") for (int r = 0; r < HM; r++) {                              \
-                const WT *wb = (const WT *)(x + (size_t)r * bx) + i;                            \
-                const __m256i wq = W(wb);                                                       \
-                const float dw = h2f(wb->d);                                                    \
-                if (MINS)                                                                       \
-                    accm[r] = _mm_fmadd_ps(_mm_set1_ps(h2f(((const uint16_t *)wb)[1])), sv,     \
-                                           accm[r]);                                            \
-                _Pragma("GCC unroll 4") for (int c = 0; c < RN; c++) {                          \
-                    __m256i p = _mm256_add_epi32(base[c], pairs_to_i32(PROD(wq, aq[c])));       \
+#define GEMM_PASS(name, WT, W, AT, OFF, MINS, PROD)                                                \
+    static void name(int64_t n, float *s, size_t lds, const uint8_t *x, size_t bx,                 \
+                     const uint8_t *y, size_t by) {                                                \
+        __m256 acc[HM][RN];                                                                        \
+        __m128 accm[HM];                                                                           \
+        for (int r = 0; r < HM; r++) {                                                             \
+            accm[r] = _mm_setzero_ps();                                                            \
+            for (int c = 0; c < RN; c++) acc[r][c] = _mm256_setzero_ps();                          \
+        }                                                                                          \
+        for (int64_t i = 0; i < n / LX_QK; i++) {                                                  \
+            __m256i aq[RN], base[RN];                                                              \
+            float ad[RN], as[RN];                                                                  \
+            _Pragma("GCC unroll 4") for (int c = 0; c < RN; c++) {                                 \
+                const AT *ab = (const AT *)(y + (size_t)c * by) + i;                               \
+                aq[c] = _mm256_loadu_si256((const __m256i *)ab->qs);                               \
+                ad[c] = h2f(ab->d);                                                                \
+                /* -OFF * sum(a), the start of each pair's sum. */                                 \
+                base[c] =                                                                          \
+                    (OFF) ? _mm256_sub_epi32(                                                      \
+                                _mm256_setzero_si256(),                                            \
+                                pairs_to_i32(_mm256_maddubs_epi16(_mm256_set1_epi8(OFF), aq[c])))  \
+                          : _mm256_setzero_si256();                                                \
+                as[c] = MINS ? h2f(((const lx_block_q8_1 *)(const void *)ab)->s) : 0.0f;           \
+            }                                                                                      \
+            const __m128 sv = _mm_loadu_ps(as);                                                    \
+            _Pragma("GCC unroll 2") for (int r = 0; r < HM; r++) {                                 \
+                const WT *wb = (const WT *)(x + (size_t)r * bx) + i;                               \
+                const __m256i wq = W(wb);                                                          \
+                const float dw = h2f(wb->d);                                                       \
+                if (MINS)                                                                          \
+                    accm[r] =                                                                      \
+                        _mm_fmadd_ps(_mm_set1_ps(h2f(((const uint16_t *)wb)[1])), sv, accm[r]);    \
+                _Pragma("GCC unroll 4") for (int c = 0; c < RN; c++) {                             \
+                    __m256i p = _mm256_add_epi32(base[c], pairs_to_i32(PROD(wq, aq[c])));          \
                     acc[r][c] = _mm256_fmadd_ps(_mm256_set1_ps(dw * ad[c]), _mm256_cvtepi32_ps(p), \
-                                                acc[r][c]);                                     \
-                }                                                                               \
-            }                                                                                   \
-        }                                                                                       \
-        for (int r = 0; r < HM; r++) {                                                          \
-            float m[4];                                                                         \
-            _mm_storeu_ps(m, accm[r]);                                                          \
-            for (int c = 0; c < RN; c++) s[(size_t)c * lds + r] = hsum_ps(acc[r][c]) + m[c];    \
-        }                                                                                       \
+                                                acc[r][c]);                                        \
+                }                                                                                  \
+            }                                                                                      \
+        }                                                                                          \
+        for (int r = 0; r < HM; r++) {                                                             \
+            float m[4];                                                                            \
+            _mm_storeu_ps(m, accm[r]);                                                             \
+            for (int c = 0; c < RN; c++) s[(size_t)c * lds + r] = hsum_ps(acc[r][c]) + m[c];       \
+        }                                                                                          \
     }
 
 /* The 4 x 4 tile as two passes of two weight rows. */
-#define GEMM_TILE(name, pass)                                                                   \
-    static void name(int64_t n, float *s, size_t lds, const void *vx, size_t bx, const void *vy, \
-                     size_t by) {                                                               \
-        pass(n, s, lds, vx, bx, vy, by);                                                        \
-        pass(n, s + HM, lds, (const uint8_t *)vx + HM * bx, bx, vy, by);                        \
+#define GEMM_TILE(name, pass)                                                                      \
+    static void name(int64_t n, float *s, size_t lds, const void *vx, size_t bx, const void *vy,   \
+                     size_t by) {                                                                  \
+        pass(n, s, lds, vx, bx, vy, by);                                                           \
+        pass(n, s + HM, lds, (const uint8_t *)vx + HM * bx, bx, vy, by);                           \
     }
 
 _Static_assert(offsetof(lx_block_q4_1, m) == 2 && offsetof(lx_block_q5_1, m) == 2, "m offset");

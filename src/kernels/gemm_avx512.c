@@ -38,8 +38,8 @@ static inline __m256i nibbles(const uint8_t *qs) {
 }
 
 static inline __m256i fifth_bit(const uint8_t *p) {
-    uint32_t qh = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-                  (uint32_t)p[3] << 24;
+    uint32_t qh =
+        (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
     return _mm256_maskz_mov_epi8((__mmask32)qh, _mm256_set1_epi8(0x10));
 }
 
@@ -54,7 +54,8 @@ static inline __m256i w_q5_1(const lx_block_q5_1 *b) {
     return _mm256_or_si256(nibbles(b->qs), fifth_bit(b->qh));
 }
 static inline __m256i w_q8_0(const lx_block_q8_0 *b) {
-    return _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)b->qs), _mm256_set1_epi8((char)0x80));
+    return _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)b->qs),
+                            _mm256_set1_epi8((char)0x80));
 }
 
 /* ==== The tile ==== */
@@ -62,52 +63,52 @@ static inline __m256i w_q8_0(const lx_block_q8_0 *b) {
 /* WT/W: weight block type and unpacker; OFF: what was added to each weight
 ** quant to make it unsigned (0 for the types with a min, which instead
 ** carry m * s through MINS). */
-#define GEMM_TILE(name, WT, W, AT, OFF, MINS)                                                   \
-    static void name(int64_t n, float *s, size_t lds, const void *vx, size_t bx, const void *vy, \
-                     size_t by) {                                                               \
-        const uint8_t *x = vx, *y = vy;                                                         \
-        __m256 acc[RM][RN];                                                                     \
-        __m128 accm[RM];                                                                        \
-        for (int r = 0; r < RM; r++) {                                                          \
-            accm[r] = _mm_setzero_ps();                                                         \
-            for (int c = 0; c < RN; c++) acc[r][c] = _mm256_setzero_ps();                       \
-        }                                                                                       \
-        const __m256i off = _mm256_set1_epi8((char)(OFF));                                      \
-        for (int64_t i = 0; i < n / LX_QK; i++) {                                               \
-            __m256i aq[RN], base[RN];                                                           \
-            __m256 ad[RN];                                                                      \
-            float as[RN];                                                                       \
-            _Pragma("GCC unroll 4") for (int c = 0; c < RN; c++) {                              \
-                const AT *ab = (const AT *)(y + (size_t)c * by) + i;                            \
-                aq[c] = _mm256_loadu_si256((const __m256i *)ab->qs);                            \
-                ad[c] = _mm256_set1_ps(h2f(ab->d));                                             \
-                /* -OFF * sum(a): the start of every pair's integer sum. */                     \
-                base[c] = (OFF) ? _mm256_sub_epi32(_mm256_setzero_si256(),                      \
-                                                   _mm256_dpbusd_epi32(_mm256_setzero_si256(),  \
-                                                                       off, aq[c]))             \
-                                : _mm256_setzero_si256();                                       \
-                as[c] = MINS ? h2f(((const lx_block_q8_1 *)(const void *)ab)->s) : 0.0f;        \
-            }                                                                                   \
-            const __m128 sv = _mm_loadu_ps(as);                                                 \
-            _Pragma("GCC unroll 4") for (int r = 0; r < RM; r++) {                              \
-                const WT *wb = (const WT *)(x + (size_t)r * bx) + i;                            \
-                const __m256i wq = W(wb);                                                       \
-                const __m256 dw = _mm256_set1_ps(h2f(wb->d));                                   \
-                if (MINS)                                                                       \
-                    accm[r] = _mm_fmadd_ps(_mm_set1_ps(h2f(((const uint16_t *)wb)[1])), sv,     \
-                                           accm[r]);                                            \
-                _Pragma("GCC unroll 4") for (int c = 0; c < RN; c++) {                          \
-                    __m256i p = _mm256_dpbusd_epi32(base[c], wq, aq[c]);                        \
-                    acc[r][c] = _mm256_fmadd_ps(_mm256_mul_ps(dw, ad[c]), _mm256_cvtepi32_ps(p), \
-                                                acc[r][c]);                                     \
-                }                                                                               \
-            }                                                                                   \
-        }                                                                                       \
-        for (int r = 0; r < RM; r++) {                                                          \
-            float m[4];                                                                         \
-            _mm_storeu_ps(m, accm[r]);                                                          \
-            for (int c = 0; c < RN; c++) s[(size_t)c * lds + r] = hsum_ps(acc[r][c]) + m[c];    \
-        }                                                                                       \
+#define GEMM_TILE(name, WT, W, AT, OFF, MINS)                                                      \
+    static void name(int64_t n, float *s, size_t lds, const void *vx, size_t bx, const void *vy,   \
+                     size_t by) {                                                                  \
+        const uint8_t *x = vx, *y = vy;                                                            \
+        __m256 acc[RM][RN];                                                                        \
+        __m128 accm[RM];                                                                           \
+        for (int r = 0; r < RM; r++) {                                                             \
+            accm[r] = _mm_setzero_ps();                                                            \
+            for (int c = 0; c < RN; c++) acc[r][c] = _mm256_setzero_ps();                          \
+        }                                                                                          \
+        const __m256i off = _mm256_set1_epi8((char)(OFF));                                         \
+        for (int64_t i = 0; i < n / LX_QK; i++) {                                                  \
+            __m256i aq[RN], base[RN];                                                              \
+            __m256 ad[RN];                                                                         \
+            float as[RN];                                                                          \
+            _Pragma("GCC unroll 4") for (int c = 0; c < RN; c++) {                                 \
+                const AT *ab = (const AT *)(y + (size_t)c * by) + i;                               \
+                aq[c] = _mm256_loadu_si256((const __m256i *)ab->qs);                               \
+                ad[c] = _mm256_set1_ps(h2f(ab->d));                                                \
+                /* -OFF * sum(a): the start of every pair's integer sum. */                        \
+                base[c] = (OFF) ? _mm256_sub_epi32(                                                \
+                                      _mm256_setzero_si256(),                                      \
+                                      _mm256_dpbusd_epi32(_mm256_setzero_si256(), off, aq[c]))     \
+                                : _mm256_setzero_si256();                                          \
+                as[c] = MINS ? h2f(((const lx_block_q8_1 *)(const void *)ab)->s) : 0.0f;           \
+            }                                                                                      \
+            const __m128 sv = _mm_loadu_ps(as);                                                    \
+            _Pragma("GCC unroll 4") for (int r = 0; r < RM; r++) {                                 \
+                const WT *wb = (const WT *)(x + (size_t)r * bx) + i;                               \
+                const __m256i wq = W(wb);                                                          \
+                const __m256 dw = _mm256_set1_ps(h2f(wb->d));                                      \
+                if (MINS)                                                                          \
+                    accm[r] =                                                                      \
+                        _mm_fmadd_ps(_mm_set1_ps(h2f(((const uint16_t *)wb)[1])), sv, accm[r]);    \
+                _Pragma("GCC unroll 4") for (int c = 0; c < RN; c++) {                             \
+                    __m256i p = _mm256_dpbusd_epi32(base[c], wq, aq[c]);                           \
+                    acc[r][c] = _mm256_fmadd_ps(_mm256_mul_ps(dw, ad[c]), _mm256_cvtepi32_ps(p),   \
+                                                acc[r][c]);                                        \
+                }                                                                                  \
+            }                                                                                      \
+        }                                                                                          \
+        for (int r = 0; r < RM; r++) {                                                             \
+            float m[4];                                                                            \
+            _mm_storeu_ps(m, accm[r]);                                                             \
+            for (int c = 0; c < RN; c++) s[(size_t)c * lds + r] = hsum_ps(acc[r][c]) + m[c];       \
+        }                                                                                          \
     }
 
 /* The min m is the second fp16 of Q4_1/Q5_1 blocks (read as uint16 [1]). */

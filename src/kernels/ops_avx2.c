@@ -11,8 +11,8 @@
 */
 #include "kernels.h"
 
-#include <math.h>
 #include <immintrin.h>
+#include <math.h>
 
 static inline float hsum_ps(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -75,7 +75,8 @@ static void axpy(float *y, float a, const float *x, int64_t n) {
         _mm256_storeu_ps(y + i + 8, y1);
     }
     for (; i + 8 <= n; i += 8)
-        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+        _mm256_storeu_ps(y + i,
+                         _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
     for (; i < n; i++) y[i] += a * x[i];
 }
 

@@ -65,7 +65,8 @@ static void axpy(float *y, float a, const float *x, int64_t n) {
     }
     for (; i < n; i += 16) {
         __mmask16 m = tail_mask(n - i);
-        __m512 v = _mm512_fmadd_ps(va, _mm512_maskz_loadu_ps(m, x + i), _mm512_maskz_loadu_ps(m, y + i));
+        __m512 v =
+            _mm512_fmadd_ps(va, _mm512_maskz_loadu_ps(m, x + i), _mm512_maskz_loadu_ps(m, y + i));
         _mm512_mask_storeu_ps(y + i, m, v);
     }
 }

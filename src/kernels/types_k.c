@@ -215,8 +215,8 @@ void lx_q2_k_from_float(const float *x, void *vy, int64_t n) {
         const float isc = max_sc > 0 ? 15.0f / max_sc : 0.0f;
         const float imn = max_mn > 0 ? 15.0f / max_mn : 0.0f;
         for (int j = 0; j < 16; j++)
-            y[i].scales[j] =
-                (uint8_t)(clampi(nearest(isc * sc[j]), 0, 15) | clampi(nearest(imn * mn[j]), 0, 15) << 4);
+            y[i].scales[j] = (uint8_t)(clampi(nearest(isc * sc[j]), 0, 15) |
+                                       clampi(nearest(imn * mn[j]), 0, 15) << 4);
         y[i].d = lx_f32_to_fp16(max_sc / 15.0f);
         y[i].dmin = lx_f32_to_fp16(max_mn / 15.0f);
         const float d = lx_fp16_to_f32(y[i].d), dmin = lx_fp16_to_f32(y[i].dmin);
@@ -339,12 +339,14 @@ void lx_q6_k_from_float(const float *x, void *vy, int64_t n) {
         if (amax == 0.0f) continue; /* all zero: d = 0 */
         const float iscale = -128.0f / max_sc;
         y[i].d = lx_f32_to_fp16(1.0f / iscale);
-        for (int j = 0; j < 16; j++) y[i].scales[j] = (int8_t)clampi(nearest(iscale * sc[j]), -128, 127);
+        for (int j = 0; j < 16; j++)
+            y[i].scales[j] = (int8_t)clampi(nearest(iscale * sc[j]), -128, 127);
         const float d = lx_fp16_to_f32(y[i].d);
         for (int j = 0; j < 16; j++) {
             const float dl = d * y[i].scales[j];
             for (int l = 0; l < 16; l++)
-                L[16 * j + l] = (uint8_t)(dl ? clampi(nearest(x[16 * j + l] / dl), -32, 31) + 32 : 32);
+                L[16 * j + l] =
+                    (uint8_t)(dl ? clampi(nearest(x[16 * j + l] / dl), -32, 31) + 32 : 32);
         }
         for (int k = 0; k < LX_QK_K; k++) {
             const int h = k / 128, g = (k / 32) % 4, l = k % 32;
@@ -371,7 +373,8 @@ void lx_q8_k_from_float(const float *x, void *vy, int64_t n) {
             continue;
         }
         const float iscale = -127.0f / max;
-        for (int j = 0; j < LX_QK_K; j++) y[i].qs[j] = (int8_t)clampi(nearest(iscale * x[j]), -127, 127);
+        for (int j = 0; j < LX_QK_K; j++)
+            y[i].qs[j] = (int8_t)clampi(nearest(iscale * x[j]), -127, 127);
         for (int j = 0; j < 16; j++) {
             int sum = 0;
             for (int l = 0; l < 16; l++) sum += y[i].qs[16 * j + l];
