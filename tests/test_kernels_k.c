@@ -180,7 +180,8 @@ static void test_q8_k_simd(lx_t *t) {
 
 static void test_gemm_tiles(lx_t *t) {
     static const int types[] = {LX_TYPE_Q4_0, LX_TYPE_Q4_1, LX_TYPE_Q5_0, LX_TYPE_Q5_1,
-                                LX_TYPE_Q8_0};
+                                LX_TYPE_Q8_0, LX_TYPE_Q2_K, LX_TYPE_Q3_K, LX_TYPE_Q4_K,
+                                LX_TYPE_Q5_K, LX_TYPE_Q6_K};
     enum { N = 2048, R = LX_GEMM_RM, C = LX_GEMM_RN };
     float *w = malloc(R * N * sizeof *w), *a = malloc(C * N * sizeof *a);
     float *wd = malloc(N * sizeof *wd), *ad = malloc(N * sizeof *ad);
@@ -210,8 +211,12 @@ static void test_gemm_tiles(lx_t *t) {
                     vt->to_float(aq + c * by, ad, N);
                     double mag = 0;
                     for (int i = 0; i < N; i++) mag += fabs((double)wd[i] * ad[i]);
-                    /* Q4_1/Q5_1's m * s terms: bounded by |m| * sum |a| per block. */
-                    if (tr->vec_dot_type == LX_TYPE_Q8_1)
+                    /* The min terms (Q4_1/Q5_1's m * s, the K types' dmin * m * bsum),
+                    ** summed apart from the rest: bounded by |min| <= 0.5 times |a|. */
+                    const int mins = tr->vec_dot_type == LX_TYPE_Q8_1 ||
+                                     types[ti] == LX_TYPE_Q2_K || types[ti] == LX_TYPE_Q4_K ||
+                                     types[ti] == LX_TYPE_Q5_K;
+                    if (mins)
                         for (int i = 0; i < N; i++) mag += 2 * 0.5 * fabs(ad[i]);
                     float want;
                     dot(N, &want, wq + r * bx, aq + c * by);

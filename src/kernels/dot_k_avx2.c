@@ -84,149 +84,223 @@ static inline __m128i q3_scale_bytes(const uint8_t *s) {
 
 static inline __m256i bsums(const lx_block_q8_k *y) { return load32(y->bsums); }
 
-/* ==== Per type: one super-block ==== */
+/* ==== Per type: one super-block against NY activation rows ==== */
 
-/* Each returns the int32 lanes of sum_j sc_j * (q . q8)_j (offsets
-** included) and sets *mins to the lanes of sum_j m_j * bsum_j. */
+/* Each sb_* takes one weight super-block x and NY activation blocks y[c]
+** and adds, per row c, (d_x d_y) sum_j sc_j (q . q8)_j (offsets included)
+** to acc[c] and (dmin_x d_y) sum_j m_j bsum_j to accm[c].  A weight group
+** is unpacked, and its scales spread, once for all NY rows: that is what
+** makes the batched tile cheaper than NY dots.  NY is a constant after
+** inlining (1 for the dot, 4 for the tile). */
 
-static inline __m256i sb_q4_k(const lx_block_q4_k *x, const lx_block_q8_k *y, __m256i *mins) {
-    const __m128i sm = scale_min_bytes(x->scales);
-    const __m256i m16 = _mm256_cvtepu8_epi16(
-        _mm_shuffle_epi8(_mm_srli_si128(sm, 8), _mm_loadu_si128((const __m128i *)pairs8)));
-    *mins = _mm256_madd_epi16(bsums(y), m16);
-    const __m256i low = _mm256_set1_epi8(0x0f);
-    __m256i acc = _mm256_setzero_si256();
-    for (int c = 0; c < 4; c++) {
-        const __m256i b = load32(x->qs + 32 * c);
-        acc = group(acc, _mm256_and_si256(b, low), y->qs + 64 * c, scales32(sm, 2 * c));
-        acc = group(acc, _mm256_and_si256(_mm256_srli_epi16(b, 4), low), y->qs + 64 * c + 32,
-                    scales32(sm, 2 * c + 1));
-    }
-    return acc;
+static inline float h2f(uint16_t h) { return _cvtsh_ss(h); }
+
+#define FOR_Y _Pragma("GCC unroll 4") for (int c = 0; c < ny; c++)
+
+/* The float step shared by all types: scale the int32 lanes into acc. */
+static inline void finish(float d, const lx_block_q8_k *const *y, int ny, const __m256i *sumi,
+                          __m256 *acc) {
+    FOR_Y acc[c] =
+        _mm256_fmadd_ps(_mm256_set1_ps(d * y[c]->d), _mm256_cvtepi32_ps(sumi[c]), acc[c]);
 }
 
-static inline __m256i sb_q5_k(const lx_block_q5_k *x, const lx_block_q8_k *y, __m256i *mins) {
+/* Mins of Q4_K/Q5_K (one per 32: each pairs two bsums) or Q2_K (per 16). */
+static inline void mins_acc(float dmin, const lx_block_q8_k *const *y, int ny, __m256i m16,
+                            __m256 *accm) {
+    FOR_Y accm[c] =
+        _mm256_fmadd_ps(_mm256_set1_ps(dmin * y[c]->d),
+                        _mm256_cvtepi32_ps(_mm256_madd_epi16(bsums(y[c]), m16)), accm[c]);
+}
+
+static inline void sb_q4_k(const lx_block_q4_k *x, const lx_block_q8_k *const *y, int ny,
+                           __m256 *acc, __m256 *accm) {
     const __m128i sm = scale_min_bytes(x->scales);
-    const __m256i m16 = _mm256_cvtepu8_epi16(
-        _mm_shuffle_epi8(_mm_srli_si128(sm, 8), _mm_loadu_si128((const __m128i *)pairs8)));
-    *mins = _mm256_madd_epi16(bsums(y), m16);
+    mins_acc(h2f(x->dmin), y, ny,
+             _mm256_cvtepu8_epi16(
+                 _mm_shuffle_epi8(_mm_srli_si128(sm, 8), _mm_loadu_si128((const __m128i *)pairs8))),
+             accm);
+    const __m256i low = _mm256_set1_epi8(0x0f);
+    __m256i sumi[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(),
+                       _mm256_setzero_si256()};
+    for (int c4 = 0; c4 < 4; c4++) {
+        const __m256i b = load32(x->qs + 32 * c4);
+        const __m256i q0 = _mm256_and_si256(b, low);
+        const __m256i q1 = _mm256_and_si256(_mm256_srli_epi16(b, 4), low);
+        const __m256i s0 = scales32(sm, 2 * c4), s1 = scales32(sm, 2 * c4 + 1);
+        FOR_Y {
+            sumi[c] = group(sumi[c], q0, y[c]->qs + 64 * c4, s0);
+            sumi[c] = group(sumi[c], q1, y[c]->qs + 64 * c4 + 32, s1);
+        }
+    }
+    finish(h2f(x->d), y, ny, sumi, acc);
+}
+
+static inline void sb_q5_k(const lx_block_q5_k *x, const lx_block_q8_k *const *y, int ny,
+                           __m256 *acc, __m256 *accm) {
+    const __m128i sm = scale_min_bytes(x->scales);
+    mins_acc(h2f(x->dmin), y, ny,
+             _mm256_cvtepu8_epi16(
+                 _mm_shuffle_epi8(_mm_srli_si128(sm, 8), _mm_loadu_si128((const __m128i *)pairs8))),
+             accm);
     const __m256i low = _mm256_set1_epi8(0x0f), one = _mm256_set1_epi8(1);
     const __m256i two = _mm256_set1_epi8(2);
-    __m256i hb = load32(x->qh), acc = _mm256_setzero_si256();
-    for (int c = 0; c < 4; c++) {
-        const __m256i b = load32(x->qs + 32 * c);
+    __m256i hb = load32(x->qh);
+    __m256i sumi[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(),
+                       _mm256_setzero_si256()};
+    for (int c4 = 0; c4 < 4; c4++) {
+        const __m256i b = load32(x->qs + 32 * c4);
         /* Bit 2c of qh[l] is element 64c + l's fifth bit, bit 2c + 1 that
         ** of element 64c + 32 + l; hb moves two bits down per step. */
-        __m256i h0 = _mm256_slli_epi16(_mm256_and_si256(hb, one), 4);
-        __m256i h1 = _mm256_slli_epi16(_mm256_and_si256(hb, two), 3);
+        const __m256i h0 = _mm256_slli_epi16(_mm256_and_si256(hb, one), 4);
+        const __m256i h1 = _mm256_slli_epi16(_mm256_and_si256(hb, two), 3);
         hb = _mm256_srli_epi16(hb, 2);
-        acc = group(acc, _mm256_or_si256(_mm256_and_si256(b, low), h0), y->qs + 64 * c,
-                    scales32(sm, 2 * c));
-        acc = group(acc, _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(b, 4), low), h1),
-                    y->qs + 64 * c + 32, scales32(sm, 2 * c + 1));
+        const __m256i q0 = _mm256_or_si256(_mm256_and_si256(b, low), h0);
+        const __m256i q1 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(b, 4), low), h1);
+        const __m256i s0 = scales32(sm, 2 * c4), s1 = scales32(sm, 2 * c4 + 1);
+        FOR_Y {
+            sumi[c] = group(sumi[c], q0, y[c]->qs + 64 * c4, s0);
+            sumi[c] = group(sumi[c], q1, y[c]->qs + 64 * c4 + 32, s1);
+        }
     }
-    return acc;
+    finish(h2f(x->d), y, ny, sumi, acc);
 }
 
-static inline __m256i sb_q6_k(const lx_block_q6_k *x, const lx_block_q8_k *y, __m256i *mins) {
+static inline void sb_q6_k(const lx_block_q6_k *x, const lx_block_q8_k *const *y, int ny,
+                           __m256 *acc, __m256 *accm) {
+    (void)accm;
     const __m128i sc = _mm_loadu_si128((const __m128i *)x->scales);
-    *mins = _mm256_setzero_si256();
     const __m256i low = _mm256_set1_epi8(0x0f);
-    __m256i acc = _mm256_setzero_si256();
+    __m256i sumi[4];
+    /* q - 32: start from -32 * sum_j sc_j * bsum_j. */
+    const __m256i sc16 = _mm256_cvtepi8_epi16(sc);
+    FOR_Y sumi[c] = _mm256_sub_epi32(_mm256_setzero_si256(),
+                                     _mm256_slli_epi32(_mm256_madd_epi16(bsums(y[c]), sc16), 5));
     for (int h = 0; h < 2; h++) {
         const __m256i l0 = load32(x->ql + 64 * h), l1 = load32(x->ql + 64 * h + 32);
         const __m256i qh = load32(x->qh + 32 * h);
-        const int8_t *q8 = y->qs + 128 * h;
-        __m256i q0 =
-            _mm256_or_si256(_mm256_and_si256(l0, low),
-                            _mm256_slli_epi16(_mm256_and_si256(qh, _mm256_set1_epi8(0x03)), 4));
-        __m256i q1 =
-            _mm256_or_si256(_mm256_and_si256(l1, low),
-                            _mm256_slli_epi16(_mm256_and_si256(qh, _mm256_set1_epi8(0x0c)), 2));
-        __m256i q2 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), low),
-                                     _mm256_and_si256(qh, _mm256_set1_epi8(0x30)));
-        __m256i q3 = _mm256_or_si256(
+        __m256i q[4];
+        q[0] = _mm256_or_si256(_mm256_and_si256(l0, low),
+                               _mm256_slli_epi16(_mm256_and_si256(qh, _mm256_set1_epi8(0x03)), 4));
+        q[1] = _mm256_or_si256(_mm256_and_si256(l1, low),
+                               _mm256_slli_epi16(_mm256_and_si256(qh, _mm256_set1_epi8(0x0c)), 2));
+        q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), low),
+                               _mm256_and_si256(qh, _mm256_set1_epi8(0x30)));
+        q[3] = _mm256_or_si256(
             _mm256_and_si256(_mm256_srli_epi16(l1, 4), low),
             _mm256_srli_epi16(_mm256_and_si256(qh, _mm256_set1_epi8((char)0xc0)), 2));
-        acc = group(acc, q0, q8, scales16(sc, 4 * h));
-        acc = group(acc, q1, q8 + 32, scales16(sc, 4 * h + 1));
-        acc = group(acc, q2, q8 + 64, scales16(sc, 4 * h + 2));
-        acc = group(acc, q3, q8 + 96, scales16(sc, 4 * h + 3));
+        for (int g = 0; g < 4; g++) {
+            const __m256i sg = scales16(sc, 4 * h + g);
+            FOR_Y sumi[c] = group(sumi[c], q[g], y[c]->qs + 128 * h + 32 * g, sg);
+        }
     }
-    /* q - 32: subtract 32 * sum_j sc_j * bsum_j. */
-    const __m256i off = _mm256_madd_epi16(bsums(y), _mm256_cvtepi8_epi16(sc));
-    return _mm256_sub_epi32(acc, _mm256_slli_epi32(off, 5));
+    finish(h2f(x->d), y, ny, sumi, acc);
 }
 
 /* Q2_K and Q3_K: 2-bit planes, group 4h + g at bits 2g of qs[32h + l]. */
-static inline __m256i sb_q2_k(const lx_block_q2_k *x, const lx_block_q8_k *y, __m256i *mins) {
+static inline void sb_q2_k(const lx_block_q2_k *x, const lx_block_q8_k *const *y, int ny,
+                           __m256 *acc, __m256 *accm) {
     const __m128i raw = _mm_loadu_si128((const __m128i *)x->scales);
     const __m128i low4 = _mm_set1_epi8(0x0f);
     const __m128i sc = _mm_and_si128(raw, low4);
-    *mins = _mm256_madd_epi16(bsums(y),
-                              _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(raw, 4), low4)));
+    mins_acc(h2f(x->dmin), y, ny, _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(raw, 4), low4)),
+             accm);
     const __m256i three = _mm256_set1_epi8(3);
-    __m256i acc = _mm256_setzero_si256();
+    __m256i sumi[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(),
+                       _mm256_setzero_si256()};
     for (int h = 0; h < 2; h++) {
         __m256i b = load32(x->qs + 32 * h);
         for (int g = 0; g < 4; g++) {
-            acc = group(acc, _mm256_and_si256(b, three), y->qs + 128 * h + 32 * g,
-                        scales16(sc, 4 * h + g));
+            const __m256i q = _mm256_and_si256(b, three), sg = scales16(sc, 4 * h + g);
+            FOR_Y sumi[c] = group(sumi[c], q, y[c]->qs + 128 * h + 32 * g, sg);
             b = _mm256_srli_epi16(b, 2);
         }
     }
-    return acc;
+    finish(h2f(x->d), y, ny, sumi, acc);
 }
 
-static inline __m256i sb_q3_k(const lx_block_q3_k *x, const lx_block_q8_k *y, __m256i *mins) {
+static inline void sb_q3_k(const lx_block_q3_k *x, const lx_block_q8_k *const *y, int ny,
+                           __m256 *acc, __m256 *accm) {
+    (void)accm;
     const __m128i sc = q3_scale_bytes(x->scales);
-    *mins = _mm256_setzero_si256();
     const __m256i three = _mm256_set1_epi8(3), one = _mm256_set1_epi8(1);
-    __m256i hm = load32(x->hmask), acc = _mm256_setzero_si256();
+    __m256i sumi[4];
+    /* q - 4: start from -4 * sum_j sc_j * bsum_j. */
+    const __m256i sc16 = _mm256_cvtepi8_epi16(sc);
+    FOR_Y sumi[c] = _mm256_sub_epi32(_mm256_setzero_si256(),
+                                     _mm256_slli_epi32(_mm256_madd_epi16(bsums(y[c]), sc16), 2));
+    __m256i hm = load32(x->hmask);
     for (int h = 0; h < 2; h++) {
         __m256i b = load32(x->qs + 32 * h);
         for (int g = 0; g < 4; g++) {
             /* q + 4 = low two bits | high bit << 2, in 0..7. */
-            __m256i q = _mm256_or_si256(_mm256_and_si256(b, three),
-                                        _mm256_slli_epi16(_mm256_and_si256(hm, one), 2));
-            acc = group(acc, q, y->qs + 128 * h + 32 * g, scales16(sc, 4 * h + g));
+            const __m256i q = _mm256_or_si256(_mm256_and_si256(b, three),
+                                              _mm256_slli_epi16(_mm256_and_si256(hm, one), 2));
+            const __m256i sg = scales16(sc, 4 * h + g);
+            FOR_Y sumi[c] = group(sumi[c], q, y[c]->qs + 128 * h + 32 * g, sg);
             b = _mm256_srli_epi16(b, 2);
             hm = _mm256_srli_epi16(hm, 1);
         }
     }
-    const __m256i off = _mm256_madd_epi16(bsums(y), _mm256_cvtepi8_epi16(sc));
-    return _mm256_sub_epi32(acc, _mm256_slli_epi32(off, 2));
+    finish(h2f(x->d), y, ny, sumi, acc);
 }
 
-/* ==== The dot loops ==== */
+/* ==== The dot loops and the tiles ==== */
 
-static inline float h2f(uint16_t h) { return _cvtsh_ss(h); }
-
-#define DOT_K(name, btype, sb, DMINF)                                                              \
+#define DOT_K(name, btype, sb)                                                                     \
     static void name(int64_t n, float *s, const void *vx, const void *vy) {                        \
         const btype *x = vx;                                                                       \
         const lx_block_q8_k *y = vy;                                                               \
         __m256 acc = _mm256_setzero_ps(), accm = _mm256_setzero_ps();                              \
         for (int64_t i = 0; i < n / LX_QK_K; i++) {                                                \
-            __m256i mins;                                                                          \
-            const __m256i sumi = sb(&x[i], &y[i], &mins);                                          \
-            acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x[i].d) * y[i].d), _mm256_cvtepi32_ps(sumi),  \
-                                  acc);                                                            \
-            accm = _mm256_fmadd_ps(_mm256_set1_ps(DMINF(x + i) * y[i].d),                          \
-                                   _mm256_cvtepi32_ps(mins), accm);                                \
+            const lx_block_q8_k *yi = &y[i];                                                       \
+            sb(&x[i], &yi, 1, &acc, &accm);                                                        \
         }                                                                                          \
         *s = hsum_ps(acc) - hsum_ps(accm);                                                         \
     }
 
-/* The types without mins return zero min lanes. */
-#define DMIN(xb) h2f((xb)->dmin)
-#define NO_DMIN(xb) 0.0f
+/* The 4 x 4 tile (see kernels.h): each weight row against the four
+** activation rows at once. */
+#define GEMM_K(name, btype, sb)                                                                    \
+    static void name(int64_t n, float *s, size_t lds, const void *vx, size_t bx, const void *vy,   \
+                     size_t by) {                                                                  \
+        for (int r = 0; r < LX_GEMM_RM; r++) {                                                     \
+            const btype *x = (const btype *)((const uint8_t *)vx + (size_t)r * bx);                \
+            __m256 acc[4], accm[4];                                                                \
+            for (int c = 0; c < 4; c++) acc[c] = accm[c] = _mm256_setzero_ps();                    \
+            for (int64_t i = 0; i < n / LX_QK_K; i++) {                                            \
+                const lx_block_q8_k *yi[4];                                                        \
+                for (int c = 0; c < 4; c++)                                                        \
+                    yi[c] = (const lx_block_q8_k *)((const uint8_t *)vy + (size_t)c * by) + i;     \
+                sb(&x[i], yi, 4, acc, accm);                                                       \
+            }                                                                                      \
+            for (int c = 0; c < 4; c++)                                                            \
+                s[(size_t)c * lds + r] = hsum_ps(acc[c]) - hsum_ps(accm[c]);                       \
+        }                                                                                          \
+    }
 
-DOT_K(dot_q2_k, lx_block_q2_k, sb_q2_k, DMIN)
-DOT_K(dot_q3_k, lx_block_q3_k, sb_q3_k, NO_DMIN)
-DOT_K(dot_q4_k, lx_block_q4_k, sb_q4_k, DMIN)
-DOT_K(dot_q5_k, lx_block_q5_k, sb_q5_k, DMIN)
-DOT_K(dot_q6_k, lx_block_q6_k, sb_q6_k, NO_DMIN)
+_Static_assert(LX_GEMM_RN == 4, "the K tiles take four activation rows");
+
+DOT_K(dot_q2_k, lx_block_q2_k, sb_q2_k)
+DOT_K(dot_q3_k, lx_block_q3_k, sb_q3_k)
+DOT_K(dot_q4_k, lx_block_q4_k, sb_q4_k)
+DOT_K(dot_q5_k, lx_block_q5_k, sb_q5_k)
+DOT_K(dot_q6_k, lx_block_q6_k, sb_q6_k)
+GEMM_K(tile_q2_k, lx_block_q2_k, sb_q2_k)
+GEMM_K(tile_q3_k, lx_block_q3_k, sb_q3_k)
+GEMM_K(tile_q4_k, lx_block_q4_k, sb_q4_k)
+GEMM_K(tile_q5_k, lx_block_q5_k, sb_q5_k)
+GEMM_K(tile_q6_k, lx_block_q6_k, sb_q6_k)
+
+lx_gemm_fn lx_gemm_k_avx2_get(int type) {
+    switch (type) {
+    case LX_TYPE_Q2_K: return tile_q2_k;
+    case LX_TYPE_Q3_K: return tile_q3_k;
+    case LX_TYPE_Q4_K: return tile_q4_k;
+    case LX_TYPE_Q5_K: return tile_q5_k;
+    case LX_TYPE_Q6_K: return tile_q6_k;
+    }
+    return NULL;
+}
 
 /* ==== Q8_K activations ==== */
 

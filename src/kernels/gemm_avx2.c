@@ -144,5 +144,5 @@ lx_gemm_fn lx_gemm_avx2_get(int type) {
     case LX_TYPE_Q5_1: return tile_q5_1;
     case LX_TYPE_Q8_0: return tile_q8_0;
     }
-    return NULL;
+    return lx_gemm_k_avx2_get(type); /* AVX2 code, valid on AVX-512 CPUs */
 }

@@ -290,6 +290,7 @@ void lx_q8_k_from_float(const float *x, void *y, int64_t n);
 lx_vec_dot_fn lx_dot_scalar_k_get(int type);
 lx_vec_dot_fn lx_dot_k_avx2_get(int type);
 lx_from_float_fn lx_quantize_k_avx2_get(int vec_dot_type);
+lx_gemm_fn lx_gemm_k_avx2_get(int type);
 
 /* The kernels one ISA file provides for a type: NULL where it has none, so
 ** lx_vec_dot_get can fall back to a lower ISA. */
