@@ -1,0 +1,476 @@
+/*
+** chat.c -- rendering chat templates: the Jinja evaluator and
+** lx_chat_render.
+**
+** The template sees what Hugging Face's apply_chat_template passes:
+** `messages` (a list of {role, content} dicts), `add_generation_prompt`,
+** `bos_token` and `eos_token`; everything else (tools, documents, ...) is
+** undefined, so template branches for them are simply not taken.
+** Semantics follow Jinja: undefined prints as nothing and is false, `set`
+** inside a loop does not leak out of it (namespace() exists for that), and
+** `a or b` yields a or b themselves.  Where Jinja would raise on undefined
+** (an attribute of an undefined value) we yield undefined instead: a
+** template that renders in Jinja renders the same here.
+*/
+#include "tokenizer/chat_impl.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ==== Arena and errors ==== */
+
+void *jx_alloc(jx *c, size_t n) {
+    n = (n + sizeof(max_align_t) - 1) / sizeof(max_align_t) * sizeof(max_align_t);
+    if (!n) n = sizeof(max_align_t);
+    jx_blk *b = c->blocks;
+    if (!b || b->cap - b->used < n) {
+        size_t cap = LX_MAX(n, (size_t)64 << 10);
+        if (cap > ((size_t)1 << 40)) jx_fail(c, (size_t)-1, LEXIE_E_NOMEM, "template too large");
+        b = malloc(sizeof *b + cap);
+        if (!b) jx_fail(c, (size_t)-1, LEXIE_E_NOMEM, "out of memory");
+        b->used = 0;
+        b->cap = cap;
+        b->next = c->blocks;
+        c->blocks = b;
+    }
+    void *p = (char *)b->data + b->used;
+    b->used += n;
+    return p;
+}
+
+char *jx_strndup(jx *c, const char *s, size_t n) {
+    char *p = jx_alloc(c, n + 1);
+    memcpy(p, s, n);
+    p[n] = 0;
+    return p;
+}
+
+void jx_arena_free(jx *c) {
+    while (c->blocks) {
+        jx_blk *b = c->blocks;
+        c->blocks = b->next;
+        free(b);
+    }
+}
+
+void jx_fail(jx *c, size_t pos, lexie_status code, const char *fmt, ...) {
+    char msg[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (pos == (size_t)-1 || pos > c->src_len) {
+        lx_fail(c->err, code, "chat template: %s", msg);
+    } else {
+        int line = 1, col = 1;
+        for (size_t i = 0; i < pos; i++) {
+            if (c->src[i] == '\n')
+                line++, col = 1;
+            else if (((unsigned char)c->src[i] & 0xC0) != 0x80)
+                col++;
+        }
+        lx_fail(c->err, code, "chat template line %d col %d: %s", line, col, msg);
+    }
+    c->status = code;
+    longjmp(c->fail, 1);
+}
+
+/* ==== Values ==== */
+
+jv jv_str(const char *p, size_t n) { return (jv){.t = JV_STR, .u.s = {p, n}}; }
+jv jv_cstr(const char *p) { return jv_str(p, strlen(p)); }
+jv jv_int(int64_t i) { return (jv){.t = JV_INT, .u.i = i}; }
+jv jv_bool(int b) { return (jv){.t = JV_BOOL, .u.b = !!b}; }
+
+jdict *jd_new(jx *c) {
+    jdict *d = jx_alloc(c, sizeof *d);
+    memset(d, 0, sizeof *d);
+    return d;
+}
+
+jv *jd_get(const jdict *d, const char *k, size_t kn) {
+    for (size_t i = 0; i < d->n; i++)
+        if (d->k[i].u.s.n == kn && memcmp(d->k[i].u.s.p, k, kn) == 0) return &d->v[i];
+    return NULL;
+}
+
+void jd_set(jx *c, jdict *d, const char *k, size_t kn, jv v) {
+    jv *old = jd_get(d, k, kn);
+    if (old) {
+        *old = v;
+        return;
+    }
+    if (d->n == d->cap) {
+        size_t cap = d->cap ? d->cap * 2 : 8;
+        jv *nk = jx_alloc(c, cap * sizeof *nk), *nv = jx_alloc(c, cap * sizeof *nv);
+        if (d->n) {
+            memcpy(nk, d->k, d->n * sizeof *nk);
+            memcpy(nv, d->v, d->n * sizeof *nv);
+        }
+        d->k = nk;
+        d->v = nv;
+        d->cap = cap;
+    }
+    d->k[d->n] = jv_str(k, kn);
+    d->v[d->n++] = v;
+}
+
+jlist *jl_new(jx *c) {
+    jlist *l = jx_alloc(c, sizeof *l);
+    memset(l, 0, sizeof *l);
+    return l;
+}
+
+void jl_push(jx *c, jlist *l, jv v) {
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 8;
+        jv *nv = jx_alloc(c, cap * sizeof *nv);
+        if (l->n) memcpy(nv, l->v, l->n * sizeof *nv);
+        l->v = nv;
+        l->cap = cap;
+    }
+    l->v[l->n++] = v;
+}
+
+/* ==== Evaluation ==== */
+
+typedef struct scope {
+    struct scope *up;
+    jdict *vars;
+} scope;
+
+typedef struct ev {
+    jx *c;
+    scope *sc;
+    jsb out;
+    int brk; /* 1 break, 2 continue: unwinding to the innermost loop */
+    long steps;
+} ev;
+
+static jv eval(ev *e, const jnode *x);
+static void exec(ev *e, const jnode *x);
+
+static jv lookup(ev *e, const char *name, size_t n) {
+    for (scope *s = e->sc; s; s = s->up) {
+        jv *v = jd_get(s->vars, name, n);
+        if (v) return *v;
+    }
+    return (jv){.t = JV_UNDEF};
+}
+
+static jv index_value(ev *e, const jnode *at, jv obj, jv key) {
+    if (obj.t == JV_DICT) {
+        if (key.t != JV_STR) return (jv){.t = JV_UNDEF};
+        jv *v = jd_get(obj.u.d, key.u.s.p, key.u.s.n);
+        return v ? *v : (jv){.t = JV_UNDEF};
+    }
+    if (obj.t == JV_LIST || obj.t == JV_STR) {
+        if (key.t != JV_INT && key.t != JV_BOOL)
+            jx_fail(e->c, at->pos, LEXIE_E_FORMAT, "%s index must be an integer, not %s",
+                    jv_type_name(obj), jv_type_name(key));
+        int64_t i = key.t == JV_INT ? key.u.i : key.u.b;
+        if (obj.t == JV_LIST) {
+            int64_t n = (int64_t)obj.u.l->n;
+            if (i < 0) i += n;
+            return i >= 0 && i < n ? obj.u.l->v[i] : (jv){.t = JV_UNDEF};
+        }
+        return jx_str_index(e->c, obj, i);
+    }
+    return (jv){.t = JV_UNDEF};
+}
+
+/* Jinja lets an undefined value be printed, tested and iterated, but
+** raises when one is looked into: messages[0].role on no messages. */
+static void undefined_check(ev *e, const jnode *x, jv v) {
+    if (v.t != JV_UNDEF) return;
+    if (x->kind == JN_VAR) jx_fail(e->c, x->pos, LEXIE_E_INVALID, "'%s' is undefined", x->name);
+    jx_fail(e->c, x->pos, LEXIE_E_INVALID, "value is undefined");
+}
+
+static jv eval_args(ev *e, const jnode *x, jv *args) {
+    for (int i = 0; i < x->n_args; i++) args[i] = eval(e, x->args[i]);
+    return (jv){.t = JV_UNDEF};
+}
+
+static jv eval_call(ev *e, const jnode *x) {
+    jv args[64];
+    eval_args(e, x, args);
+    const jnode *f = x->a;
+    if (f->kind == JN_ATTR) {
+        jv obj = eval(e, f->a);
+        return jx_method(e->c, x, obj, f->name, x->n_args, args, x->kw);
+    }
+    if (f->kind == JN_VAR && lookup(e, f->name, f->name_len).t == JV_UNDEF)
+        return jx_builtin(e->c, x, f->name, x->n_args, args, x->kw);
+    jx_fail(e->c, x->pos, LEXIE_E_UNSUPPORTED, "calling this value is not supported");
+}
+
+static jv eval(ev *e, const jnode *x) {
+    jx *c = e->c;
+    switch (x->kind) {
+    case JN_LIT: return x->lit;
+    case JN_VAR: return lookup(e, x->name, x->name_len);
+    case JN_ATTR: {
+        jv obj = eval(e, x->a);
+        undefined_check(e, x->a, obj);
+        if (obj.t == JV_DICT) return index_value(e, x, obj, jv_str(x->name, x->name_len));
+        if (obj.t == JV_LIST && x->name[0] >= '0' && x->name[0] <= '9')
+            return index_value(e, x, obj, jv_int(strtoll(x->name, NULL, 10)));
+        return (jv){.t = JV_UNDEF};
+    }
+    case JN_INDEX: {
+        jv obj = eval(e, x->a);
+        undefined_check(e, x->a, obj);
+        return index_value(e, x, obj, eval(e, x->b));
+    }
+    case JN_SLICE: {
+        jv obj = eval(e, x->a), part[3];
+        int has[3];
+        for (int i = 0; i < 3; i++) {
+            has[i] = x->args[i] != NULL;
+            part[i] = has[i] ? eval(e, x->args[i]) : jv_int(0);
+            if (has[i] && part[i].t == JV_NONE)
+                has[i] = 0;
+            else if (has[i] && part[i].t != JV_INT)
+                jx_fail(c, x->pos, LEXIE_E_FORMAT, "slice bounds must be integers");
+        }
+        return jx_slice(c, x, obj, has, part);
+    }
+    case JN_CALL: return eval_call(e, x);
+    case JN_FILTER: {
+        jv args[64];
+        eval_args(e, x, args);
+        return jx_filter(c, x, eval(e, x->a), x->n_args, args, x->kw);
+    }
+    case JN_TEST: {
+        jv args[64];
+        eval_args(e, x, args);
+        int r = jx_test(c, x, eval(e, x->a), x->n_args, args);
+        return jv_bool(x->op ? !r : r);
+    }
+    case JN_UNARY: {
+        jv v = eval(e, x->a);
+        if (x->op == 'n') return jv_bool(!jv_truthy(v));
+        if (v.t == JV_BOOL) v = jv_int(v.u.b);
+        if (v.t != JV_INT && v.t != JV_FLOAT)
+            jx_fail(c, x->pos, LEXIE_E_FORMAT, "bad operand type for unary %c: %s", x->op,
+                    jv_type_name(v));
+        if (x->op == '-') {
+            if (v.t == JV_INT)
+                v.u.i = v.u.i == INT64_MIN ? INT64_MIN : -v.u.i;
+            else
+                v.u.f = -v.u.f;
+        }
+        return v;
+    }
+    case JN_BIN: {
+        jv a = eval(e, x->a);
+        if (x->op == JO_AND) return jv_truthy(a) ? eval(e, x->b) : a;
+        if (x->op == JO_OR) return jv_truthy(a) ? a : eval(e, x->b);
+        return jx_binop(c, x, x->op, a, eval(e, x->b));
+    }
+    case JN_COND:
+        if (jv_truthy(eval(e, x->a))) return eval(e, x->b);
+        return x->c ? eval(e, x->c) : (jv){.t = JV_UNDEF};
+    case JN_LIST: {
+        jlist *l = jl_new(c);
+        for (int i = 0; i < x->n_args; i++) jl_push(c, l, eval(e, x->args[i]));
+        return (jv){.t = JV_LIST, .u.l = l};
+    }
+    case JN_DICT: {
+        jdict *d = jd_new(c);
+        for (int i = 0; i + 1 < x->n_args; i += 2) {
+            jv k = eval(e, x->args[i]);
+            if (k.t != JV_STR)
+                jx_fail(c, x->args[i]->pos, LEXIE_E_UNSUPPORTED, "dict keys must be strings");
+            jd_set(c, d, k.u.s.p, k.u.s.n, eval(e, x->args[i + 1]));
+        }
+        return (jv){.t = JV_DICT, .u.d = d};
+    }
+    default: jx_fail(c, x->pos, LEXIE_E_INTERNAL, "statement used as an expression");
+    }
+}
+
+/* ==== Statements ==== */
+
+static void exec_for(ev *e, const jnode *x) {
+    jx *c = e->c;
+    jv it = eval(e, x->a);
+    jlist *items = jl_new(c);
+    if (it.t == JV_LIST) {
+        for (size_t i = 0; i < it.u.l->n; i++) jl_push(c, items, it.u.l->v[i]);
+    } else if (it.t == JV_DICT) {
+        for (size_t i = 0; i < it.u.d->n; i++) jl_push(c, items, it.u.d->k[i]);
+    } else if (it.t == JV_STR) {
+        items = jx_str_chars(c, it);
+    } else if (it.t != JV_UNDEF && it.t != JV_NONE) {
+        jx_fail(c, x->a->pos, LEXIE_E_FORMAT, "cannot iterate over %s", jv_type_name(it));
+    }
+
+    scope sc = {e->sc, jd_new(c)};
+    e->sc = &sc;
+    if (x->c) { /* `for x in xs if cond`: filter first, so loop.length counts the kept ones */
+        jlist *kept = jl_new(c);
+        for (size_t i = 0; i < items->n; i++) {
+            jd_set(c, sc.vars, x->args[0]->name, x->args[0]->name_len, items->v[i]);
+            if (jv_truthy(eval(e, x->c))) jl_push(c, kept, items->v[i]);
+        }
+        items = kept;
+    }
+    size_t n = items->n;
+    for (size_t i = 0; i < n; i++) {
+        if (++e->steps > JX_MAX_STEPS)
+            jx_fail(c, x->pos, LEXIE_E_RANGE, "more than %d loop iterations", JX_MAX_STEPS);
+        jv item = items->v[i];
+        if (x->n_args == 2) {
+            if (item.t != JV_LIST || item.u.l->n != 2)
+                jx_fail(c, x->pos, LEXIE_E_FORMAT, "cannot unpack %s into two loop variables",
+                        jv_type_name(item));
+            jd_set(c, sc.vars, x->args[0]->name, x->args[0]->name_len, item.u.l->v[0]);
+            jd_set(c, sc.vars, x->args[1]->name, x->args[1]->name_len, item.u.l->v[1]);
+        } else {
+            jd_set(c, sc.vars, x->args[0]->name, x->args[0]->name_len, item);
+        }
+        jdict *loop = jd_new(c);
+        jd_set(c, loop, "index", 5, jv_int((int64_t)i + 1));
+        jd_set(c, loop, "index0", 6, jv_int((int64_t)i));
+        jd_set(c, loop, "revindex", 8, jv_int((int64_t)(n - i)));
+        jd_set(c, loop, "revindex0", 9, jv_int((int64_t)(n - i - 1)));
+        jd_set(c, loop, "first", 5, jv_bool(i == 0));
+        jd_set(c, loop, "last", 4, jv_bool(i + 1 == n));
+        jd_set(c, loop, "length", 6, jv_int((int64_t)n));
+        jd_set(c, loop, "previtem", 8, i ? items->v[i - 1] : (jv){.t = JV_UNDEF});
+        jd_set(c, loop, "nextitem", 8, i + 1 < n ? items->v[i + 1] : (jv){.t = JV_UNDEF});
+        jd_set(c, sc.vars, "loop", 4, (jv){.t = JV_DICT, .u.d = loop});
+        exec(e, x->b);
+        if (e->brk == 1) {
+            e->brk = 0;
+            break;
+        }
+        e->brk = 0;
+    }
+    e->sc = sc.up;
+    if (n == 0 && x->d) exec(e, x->d);
+}
+
+static void exec_set(ev *e, const jnode *x) {
+    jx *c = e->c;
+    jv v;
+    if (x->a) {
+        v = eval(e, x->a);
+    } else { /* block set: capture the body's output */
+        jsb saved = e->out;
+        jsb_init(&e->out, c);
+        exec(e, x->b);
+        v = jsb_value(&e->out);
+        e->out = saved;
+    }
+    const jnode *t = x->args[0];
+    if (t->kind == JN_VAR) {
+        jd_set(c, e->sc->vars, t->name, t->name_len, v);
+        return;
+    }
+    jv obj = lookup(e, t->a->name, t->a->name_len);
+    if (obj.t != JV_DICT)
+        jx_fail(c, t->pos, LEXIE_E_FORMAT, "cannot set attribute '%s' of %s (use namespace())",
+                t->name, jv_type_name(obj));
+    jd_set(c, obj.u.d, t->name, t->name_len, v);
+}
+
+static void exec(ev *e, const jnode *x) {
+    for (; x && !e->brk; x = x->next) {
+        switch (x->kind) {
+        case JN_TEXT: jsb_put(&e->out, x->name, x->name_len); break;
+        case JN_OUTPUT: {
+            jv v = jx_to_str(e->c, eval(e, x->a));
+            jsb_put(&e->out, v.u.s.p, v.u.s.n);
+            break;
+        }
+        case JN_IF:
+            if (jv_truthy(eval(e, x->a)))
+                exec(e, x->b);
+            else if (x->c)
+                exec(e, x->c);
+            break;
+        case JN_FOR: exec_for(e, x); break;
+        case JN_SET: exec_set(e, x); break;
+        case JN_BREAK: e->brk = 1; break;
+        case JN_CONTINUE: e->brk = 2; break;
+        default: jx_fail(e->c, x->pos, LEXIE_E_INTERNAL, "expression used as a statement");
+        }
+        if (e->out.n > JX_MAX_OUTPUT)
+            jx_fail(e->c, x->pos, LEXIE_E_RANGE, "output exceeds %u bytes", JX_MAX_OUTPUT);
+    }
+}
+
+/* ==== Entry point ==== */
+
+lexie_status lx_chat_render(const char *tmpl, const lx_chat_msg *msgs, int n_msgs,
+                            int add_generation_prompt, const char *bos, const char *eos, char **out,
+                            lexie_error *err) {
+    if (out) *out = NULL;
+    if (!tmpl || !out || n_msgs < 0 || (n_msgs && !msgs))
+        return lx_fail(err, LEXIE_E_INVALID, "chat template: bad arguments");
+    size_t tn = strlen(tmpl), bad;
+    if (!lx_utf8_valid(tmpl, tn, &bad))
+        return lx_fail(err, LEXIE_E_UTF8, "chat template: invalid UTF-8 at byte %zu", bad);
+    for (int i = 0; i < n_msgs; i++) {
+        const char *f[2] = {msgs[i].role, msgs[i].content};
+        for (int k = 0; k < 2; k++) {
+            if (!f[k])
+                return lx_fail(err, LEXIE_E_INVALID, "chat message %d: NULL %s", i,
+                               k ? "content" : "role");
+            if (!lx_utf8_valid(f[k], strlen(f[k]), &bad))
+                return lx_fail(err, LEXIE_E_UTF8,
+                               "chat message %d: invalid UTF-8 in %s at byte %zu", i,
+                               k ? "content" : "role", bad);
+        }
+    }
+    /* Both live on the heap: after longjmp, only objects not modified since
+    ** setjmp are reliable, and these pointers never change. */
+    jx *c = calloc(1, sizeof *c);
+    ev *e = calloc(1, sizeof *e);
+    if (!c || !e) {
+        free(c);
+        free(e);
+        return lx_fail(err, LEXIE_E_NOMEM, "chat template: out of memory");
+    }
+    c->src = tmpl;
+    c->src_len = tn;
+    c->err = err;
+    lexie_status st = LEXIE_OK;
+    if (setjmp(c->fail)) {
+        st = c->status;
+    } else {
+        jnode *root = jx_parse(c, tmpl, tn);
+        e->c = c;
+        jsb_init(&e->out, c);
+        scope top = {NULL, jd_new(c)};
+        e->sc = &top;
+        jlist *ml = jl_new(c);
+        for (int i = 0; i < n_msgs; i++) {
+            jdict *m = jd_new(c);
+            jd_set(c, m, "role", 4, jv_cstr(msgs[i].role));
+            jd_set(c, m, "content", 7, jv_cstr(msgs[i].content));
+            jl_push(c, ml, (jv){.t = JV_DICT, .u.d = m});
+        }
+        jd_set(c, top.vars, "messages", 8, (jv){.t = JV_LIST, .u.l = ml});
+        jd_set(c, top.vars, "add_generation_prompt", 21, jv_bool(add_generation_prompt));
+        jd_set(c, top.vars, "bos_token", 9, jv_cstr(bos ? bos : ""));
+        jd_set(c, top.vars, "eos_token", 9, jv_cstr(eos ? eos : ""));
+        exec(e, root);
+        *out = malloc(e->out.n + 1);
+        if (!*out) {
+            st = lx_fail(err, LEXIE_E_NOMEM, "chat template: out of memory");
+        } else {
+            if (e->out.n) memcpy(*out, e->out.p, e->out.n);
+            (*out)[e->out.n] = 0;
+        }
+    }
+    jx_arena_free(c);
+    free(c);
+    free(e);
+    return st;
+}

@@ -1,0 +1,208 @@
+/*
+** chat_impl.h -- what the chat-template files share inside src/tokenizer/:
+** the arena, Jinja values and the syntax tree.
+**
+** chat_parse.c turns template text into a tree of jnodes; chat.c walks the
+** tree with the messages bound to `messages`.  Everything of one render --
+** tree, values, strings -- lives in one arena freed at the end, so values
+** need no reference counts and an error can unwind with longjmp without
+** leaking.
+*/
+#ifndef LX_CHAT_IMPL_H
+#define LX_CHAT_IMPL_H
+
+#include "tokenizer/tokenizer.h"
+
+#include <setjmp.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Bounds that keep a hostile template from exhausting memory or stack. */
+#define JX_MAX_DEPTH 200          /* nesting of expressions and blocks */
+#define JX_MAX_OUTPUT (64u << 20) /* bytes of rendered text */
+#define JX_MAX_ITEMS 1000000      /* elements of range() and string repeats */
+#define JX_MAX_STEPS 50000000     /* loop iterations over the whole render */
+
+/* ==== Arena and errors ==== */
+
+typedef struct jx_blk {
+    struct jx_blk *next;
+    size_t used, cap;
+    max_align_t data[];
+} jx_blk;
+
+typedef struct jx {
+    const char *src; /* the template, for line:col in errors */
+    size_t src_len;
+    jx_blk *blocks;
+    jmp_buf fail;
+    lexie_error *err;
+    lexie_status status;
+} jx;
+
+void *jx_alloc(jx *c, size_t n);
+char *jx_strndup(jx *c, const char *s, size_t n);
+void jx_arena_free(jx *c);
+/* Records "chat template line L col C: ..." for template offset pos (or
+** no position when pos is (size_t)-1) and unwinds to c->fail. */
+_Noreturn void jx_fail(jx *c, size_t pos, lexie_status code, const char *fmt, ...) LX_PRINTF(4, 5);
+
+/* ==== Values ==== */
+
+typedef enum jtype { JV_UNDEF, JV_NONE, JV_BOOL, JV_INT, JV_FLOAT, JV_STR, JV_LIST, JV_DICT } jtype;
+
+typedef struct jlist jlist;
+typedef struct jdict jdict;
+
+typedef struct jv {
+    jtype t;
+    union {
+        int b;
+        int64_t i;
+        double f;
+        struct {
+            const char *p;
+            size_t n;
+        } s;
+        jlist *l;
+        jdict *d;
+    } u;
+} jv;
+
+struct jlist {
+    jv *v;
+    size_t n, cap;
+};
+
+/* Keys are strings; insertion order is kept, as in Python. */
+struct jdict {
+    jv *k, *v;
+    size_t n, cap;
+};
+
+jv jv_str(const char *p, size_t n);
+jv jv_cstr(const char *p);
+jv jv_int(int64_t i);
+jv jv_bool(int b);
+jdict *jd_new(jx *c);
+void jd_set(jx *c, jdict *d, const char *k, size_t kn, jv v);
+/* NULL when absent. */
+jv *jd_get(const jdict *d, const char *k, size_t kn);
+jlist *jl_new(jx *c);
+void jl_push(jx *c, jlist *l, jv v);
+
+/* ==== Syntax tree ==== */
+
+typedef enum jkind {
+    /* expressions */
+    JN_LIT,    /* lit */
+    JN_VAR,    /* name */
+    JN_ATTR,   /* a.name */
+    JN_INDEX,  /* a[b] */
+    JN_SLICE,  /* a[args[0]:args[1]:args[2]] (NULL parts omitted) */
+    JN_CALL,   /* a(args), with kw[i] naming keyword arguments */
+    JN_FILTER, /* a | name(args) */
+    JN_TEST,   /* a is [not] name(args); op = 1 when negated */
+    JN_UNARY,  /* op a: '-', '+', 'n' (not) */
+    JN_BIN,    /* a op b */
+    JN_COND,   /* b if a else c */
+    JN_LIST,   /* [args] */
+    JN_DICT,   /* {args[0]: args[1], ...} */
+    /* statements */
+    JN_TEXT,   /* name[0..name_len) */
+    JN_OUTPUT, /* {{ a }} */
+    JN_IF,     /* if a: b (body) else c (body or another JN_IF) */
+    JN_FOR,    /* for args (1 or 2 JN_VAR) in a [if c]: b else d */
+    JN_SET,    /* set args[0] (JN_VAR or JN_ATTR) = a; or block: b */
+    JN_BREAK,
+    JN_CONTINUE,
+} jkind;
+
+/* Binary operators, stored in jnode.op. */
+enum {
+    JO_ADD = 1,
+    JO_SUB,
+    JO_MUL,
+    JO_DIV,
+    JO_FLOORDIV,
+    JO_MOD,
+    JO_POW,
+    JO_CONCAT,
+    JO_EQ,
+    JO_NE,
+    JO_LT,
+    JO_LE,
+    JO_GT,
+    JO_GE,
+    JO_IN,
+    JO_NOTIN,
+    JO_AND,
+    JO_OR,
+};
+
+typedef struct jnode jnode;
+struct jnode {
+    jkind kind;
+    int op;
+    size_t pos; /* byte offset in the template, for errors */
+    jnode *a, *b, *c, *d;
+    jnode **args;
+    const char **kw; /* per argument: keyword name or NULL (JN_CALL/FILTER/TEST) */
+    int n_args;
+    const char *name; /* NUL-terminated, in the arena */
+    size_t name_len;
+    jv lit;
+    jnode *next; /* next statement of a body */
+};
+
+/* Parses a whole template into a statement list (NULL when empty). */
+jnode *jx_parse(jx *c, const char *src, size_t n);
+
+/* ==== Library (chat_lib.c): strings, operators, filters, tests ==== */
+
+/* A string being built in the arena. */
+typedef struct jsb {
+    jx *c;
+    char *p;
+    size_t n, cap;
+} jsb;
+
+void jsb_init(jsb *b, jx *c);
+void jsb_put(jsb *b, const char *s, size_t n);
+
+void jsb_cstr(jsb *b, const char *s);
+jv jsb_value(jsb *b);
+/* UTF-8 helpers on valid text: sequence length, decode, append. */
+size_t jx_u8len(const char *p);
+int32_t jx_u8dec(const char *p, size_t n);
+void jx_u8put(jsb *b, int32_t cp);
+
+const char *jv_type_name(jv v);
+int jv_is_num(jv v); /* int, float or bool */
+double jv_num(jv v);
+int64_t jv_inum(jv v);
+int jv_truthy(jv v);
+int jv_eq(jv a, jv b);
+/* The value as Jinja prints it ("" for undefined, Python repr inside lists). */
+jv jx_to_str(jx *c, jv v);
+/* Characters (code points) of a string, and one of them (negative i counts
+** from the end; out of range: undefined). */
+jlist *jx_str_chars(jx *c, jv s);
+jv jx_str_index(jx *c, jv s, int64_t i);
+/* obj[part0:part1:part2] on a list or string; has[i] says which were given. */
+jv jx_slice(jx *c, const jnode *at, jv obj, const int has[3], const jv part[3]);
+jv jx_binop(jx *c, const jnode *at, int op, jv a, jv b);
+int jx_contains(jx *c, const jnode *at, jv hay, jv needle);
+/* str() of each element, joined with sep. */
+jv jx_join(jx *c, jlist *l, const char *sep, size_t sn);
+/* json.dumps(v, ensure_ascii=False, indent=indent or None when < 0) */
+void jx_put_json(jx *c, const jnode *at, jsb *b, jv v, int indent, int level);
+/* The named filter, test, method or global function; unknown names are
+** refused with LEXIE_E_UNSUPPORTED at node at. */
+jv jx_filter(jx *c, const jnode *at, jv v, int n, const jv *args, const char **kw);
+int jx_test(jx *c, const jnode *at, jv v, int n, const jv *args);
+jv jx_method(jx *c, const jnode *at, jv obj, const char *name, int n, const jv *args,
+             const char **kw);
+jv jx_builtin(jx *c, const jnode *at, const char *name, int n, const jv *args, const char **kw);
+
+#endif /* LX_CHAT_IMPL_H */

@@ -1,0 +1,126 @@
+/*
+** tok_impl.h -- what the tokenizer's files share inside src/tokenizer/:
+** the vocabulary's layout, the pre-tokenizer, the byte-level BPE helpers
+** and the growable span lists they pass around.
+**
+** Not part of tokenizer.h because no other module should depend on the
+** layout.  Everything here is read-only after lx_vocab_load, so any number
+** of threads may tokenize with one vocabulary; per-call state lives in an
+** lx_tok_scratch owned by the caller of each function.
+*/
+#ifndef LX_TOK_IMPL_H
+#define LX_TOK_IMPL_H
+
+#include "tokenizer/tokenizer.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Token attributes, as llama.cpp derives them from tokenizer.ggml.token_type
+** (1 normal, 2 unknown, 3 control, 4 user-defined, 5 unused, 6 byte). */
+enum {
+    LX_TOK_NORMAL = 1 << 0,
+    LX_TOK_UNKNOWN = 1 << 1,
+    LX_TOK_CONTROL = 1 << 2,
+    LX_TOK_USER = 1 << 3,
+    LX_TOK_UNUSED = 1 << 4,
+    LX_TOK_BYTE = 1 << 5,
+    LX_TOK_UNDEFINED = 1 << 6,
+};
+
+/* ==== Spans and growable lists ==== */
+
+typedef struct lx_span {
+    size_t off, len;
+    int32_t tok; /* special-token fragments: the id; raw text: -1 */
+} lx_span;
+
+typedef struct lx_spans {
+    lx_span *v;
+    size_t n, cap;
+} lx_spans;
+
+lexie_status lx_spans_push(lx_spans *s, size_t off, size_t len, int32_t tok, lexie_error *err);
+
+/* ==== Pre-tokenizer (pretok.c) ==== */
+
+typedef struct lx_pretok lx_pretok;
+
+/* Builds the pre-tokenizer named by tokenizer.ggml.pre (name[0..len)).  An
+** unknown name is refused with LEXIE_E_UNSUPPORTED naming it. */
+lx_pretok *lx_pretok_new(const char *name, size_t len, lexie_error *err);
+void lx_pretok_free(lx_pretok *p);
+const char *lx_pretok_name(const lx_pretok *p);
+/* 1 when a word that is itself a token skips the merges (llama3 family). */
+int lx_pretok_ignore_merges(const lx_pretok *p);
+/* The add_bos default of this family when the file does not say. */
+int lx_pretok_default_add_bos(const lx_pretok *p);
+
+/* Splits text[0..len) (valid UTF-8) into words, appended to out as byte
+** spans relative to text.  Each regex of the family splits the pieces the
+** previous one left; text a regex does not match stays a piece of its own,
+** as in llama.cpp.  tmp is scratch the caller keeps between calls. */
+lexie_status lx_pretok_split(const lx_pretok *p, const char *text, size_t len, lx_spans *out,
+                             lx_spans *tmp, lexie_error *err);
+
+/* ==== Byte-level BPE helpers (bpe.c) ==== */
+
+/* GPT-2's reversible map from bytes to printable code points: bytes that
+** print as themselves ('!'..'~', 0xA1..0xAC, 0xAE..0xFF) keep their value;
+** the other 68 take 256, 257, ... in byte order.  Token strings are stored
+** in this alphabet ("\xc4\xa0the" is " the"). */
+uint32_t lx_bpe_byte_to_cp(uint8_t b);
+/* The byte a code point stands for, or -1 if it is not in the alphabet. */
+int lx_bpe_cp_to_byte(uint32_t cp);
+
+/* ==== Vocabulary ==== */
+
+struct lx_vocab {
+    int32_t n_tokens;
+    char *text_blob;     /* every token's stored text, each NUL-terminated */
+    uint32_t *text_off;  /* (n_tokens) */
+    uint32_t *text_len;  /* (n_tokens) */
+    uint8_t *attr;       /* (n_tokens) LX_TOK_* bits */
+    uint8_t *eog;        /* (n_tokens) 1 for end-of-generation tokens */
+    char *piece_blob;    /* detokenized bytes of every token */
+    uint32_t *piece_off; /* (n_tokens) */
+    uint32_t *piece_len; /* (n_tokens) */
+
+    /* token text -> id + 1 (0: empty slot); open addressing */
+    uint32_t *tok_slots;
+    uint32_t tok_mask;
+
+    /* merges: "left right" strings, rank = index; (left, right) -> rank + 1 */
+    int32_t n_merges;
+    char *merge_blob;
+    uint32_t *merge_off;  /* (n_merges) start of "left right" */
+    uint16_t *merge_llen; /* (n_merges) */
+    uint16_t *merge_rlen; /* (n_merges) */
+    uint32_t *merge_slots;
+    uint32_t merge_mask;
+
+    int32_t bos, eos, unk, eot, eom, pad;
+    int add_bos;
+
+    /* control/user-defined/unknown tokens, longest text first */
+    int32_t *special;
+    int32_t n_special;
+
+    lx_pretok *pre;
+};
+
+uint64_t lx_tok_hash(const char *s, size_t n, uint64_t h);
+#define LX_TOK_HASH_SEED 0xcbf29ce484222325ull
+
+/* Rank of merging left with right, or -1. */
+int32_t lx_vocab_merge_rank(const lx_vocab *v, const char *l, size_t ln, const char *r, size_t rn);
+
+/* Splits text into raw-text and special-token fragments the way llama.cpp
+** does: each special token, longest first, is searched in the raw
+** fragments left by the previous ones.  Control and unknown tokens take
+** part only when parse_special; user-defined ones always do. */
+lexie_status lx_special_partition(const lx_vocab *v, const char *text, size_t len,
+                                  int parse_special, lx_spans *out, lx_spans *tmp,
+                                  lexie_error *err);
+
+#endif /* LX_TOK_IMPL_H */
