@@ -200,7 +200,11 @@ void lx_swiglu(float *gate, const float *up, int64_t n);
 ** blocks of both the weight type and its vec_dot_type (lx_row_size != 0):
 ** otherwise lx_matmul writes nothing.  Batches of 4 or more rows use tile
 ** kernels where the ISA has them; results then differ from the one-row
-** path by float summation order only. */
+** path by float summation order only.
+**
+** lx_softmax: a row that is all -inf becomes uniform (1/n), not NaN.
+** lx_rmsnorm and lx_softmax accumulate in double, as ggml does.  out may
+** alias x in lx_rmsnorm. */
 
 /* ==== Additions: ISA policy, explicit-ISA entry points ==== */
 
