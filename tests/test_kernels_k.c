@@ -234,7 +234,42 @@ static void test_gemm_tiles(lx_t *t) {
     free(w), free(a), free(wd), free(ad);
 }
 
+/* Which rows go to tiles depends only on the shape, not on the threads:
+** results are bit-identical for any pool size. */
+static void test_matmul_deterministic(lx_t *t) {
+    enum { ROWS = 45, COLS = 512, B = 11 };
+    lexie_error err;
+    lx_pool *p1 = lx_pool_new(1, &err), *p3 = lx_pool_new(3, &err);
+    LX_REQUIRE(t, p1 && p3);
+    float *w = malloc(ROWS * COLS * sizeof *w), *x = malloc(B * COLS * sizeof *x);
+    float *y1 = malloc(ROWS * B * sizeof *y1), *y3 = malloc(ROWS * B * sizeof *y3);
+    uint32_t s = 3;
+    for (int i = 0; i < ROWS * COLS; i++)
+        w[i] = (float)((s = s * 1664525u + 1013904223u) >> 8) / 16777216.0f - 0.5f;
+    for (int i = 0; i < B * COLS; i++)
+        x[i] = (float)((s = s * 1664525u + 1013904223u) >> 8) / 16777216.0f - 0.5f;
+    static const int types[] = {LX_TYPE_Q4_1, LX_TYPE_Q8_0, LX_TYPE_Q4_K, LX_TYPE_F16};
+    for (size_t ti = 0; ti < sizeof types / sizeof *types; ti++) {
+        const lx_type_traits *tr = lx_type_traits_get(types[ti]);
+        void *wq = malloc(lx_row_size(types[ti], COLS) * ROWS);
+        void *qbuf = malloc(lx_matmul_qbuf_size(types[ti], COLS, B) + 1);
+        tr->from_float(w, wq, ROWS * COLS);
+        for (int isa = 0; isa <= (int)lx_isa_best(); isa++) {
+            lx_matmul_isa(p1, (lx_isa)isa, wq, types[ti], ROWS, COLS, x, B, y1, qbuf);
+            lx_matmul_isa(p3, (lx_isa)isa, wq, types[ti], ROWS, COLS, x, B, y3, qbuf);
+            LX_CHECK_MSG(t, memcmp(y1, y3, ROWS * B * sizeof *y1) == 0, "%s %s", tr->name,
+                         lx_isa_name((lx_isa)isa));
+        }
+        free(wq);
+        free(qbuf);
+    }
+    free(w), free(x), free(y1), free(y3);
+    lx_pool_free(p1);
+    lx_pool_free(p3);
+}
+
 void lx_test_kernels_k(void) {
+    LX_RUN(test_matmul_deterministic);
     LX_RUN(test_gemm_tiles);
     LX_RUN(test_q4_k_q5_k_layout);
     LX_RUN(test_q6_k_layout);
