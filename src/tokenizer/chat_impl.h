@@ -155,6 +155,39 @@ struct jnode {
     jnode *next; /* next statement of a body */
 };
 
+/* ==== Lexing (chat_lex.c) ==== */
+
+enum { JSEG_TEXT, JSEG_EXPR, JSEG_STMT, JSEG_COMMENT };
+
+typedef struct jseg {
+    int kind;
+    size_t pos;    /* template offset of the tag's "{", or of the text */
+    const char *p; /* text, or tag content without delimiters */
+    size_t n;
+    int trim_l, trim_r; /* tags: '-' after the opener / before the closer */
+    int plus_l, plus_r; /* tags: '+' (no lstrip / trim for this tag) */
+    int block;          /* tags: {% %} or {# #} (subject to trim/lstrip) */
+} jseg;
+
+/* Splits the template into text and tags with whitespace control applied.
+** Points c->src at the newline-normalised copy that offsets refer to. */
+jseg *jx_segment(jx *c, const char *src, size_t n, size_t *n_segs);
+
+enum { JT_END, JT_NAME, JT_INT, JT_FLOAT, JT_STR, JT_OP };
+
+typedef struct jtok {
+    int t;
+    size_t pos; /* template offset */
+    const char *p;
+    size_t n;
+} jtok;
+
+/* The token at s[at..n) of a tag whose content starts at template offset
+** base; *end receives the offset just past it. */
+jtok jx_lex(jx *c, const char *s, size_t n, size_t at, size_t base, size_t *end);
+/* The value of a string-literal token, escapes decoded. */
+jv jx_unquote(jx *c, jtok k);
+
 /* Parses a whole template into a statement list (NULL when empty). */
 jnode *jx_parse(jx *c, const char *src, size_t n);
 

@@ -10,191 +10,32 @@
 ** tests, arithmetic, comparisons, `in`, `~`, and/or/not and `x if c else y`.
 ** Anything else (macros, call blocks, raw, includes) is refused with
 ** LEXIE_E_UNSUPPORTED naming the construct and its line and column.
-**
-** Whitespace follows Hugging Face's environment (trim_blocks and
-** lstrip_blocks on), so we render byte for byte what transformers renders:
-** a newline right after a block tag is dropped, and spaces and tabs before
-** a block tag at the start of a line are dropped.
+** Splitting into text and tags, whitespace rules and tokens are in
+** chat_lex.c; this file builds the tree by recursive descent, with Jinja's
+** operator precedence.
 */
 #include "tokenizer/chat_impl.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-/* ==== Template segments ==== */
-
-enum { SEG_TEXT, SEG_EXPR, SEG_STMT };
-
-typedef struct seg {
-    int kind;
-    size_t pos;    /* of the tag's "{", or of the text */
-    const char *p; /* text, or tag content without delimiters */
-    size_t n;
-    int trim_l, trim_r; /* tags: '-' after the opener / before the closer */
-    int plus_l, plus_r; /* tags: '+' (no lstrip / trim for this tag) */
-    int block;          /* tags: a {% %} or {# #} (subject to trim/lstrip) */
-} seg;
+/* ==== Parser state ==== */
 
 typedef struct parser {
     jx *c;
-    seg *segs;
-    size_t n_segs, cap, i;
+    const jseg *segs;
+    size_t n_segs, i;
     int depth;
     /* expression tokens of the current tag */
     const char *s;
     size_t n, at, base; /* base: template offset of s[0] */
 } parser;
 
-static void push_seg(parser *P, seg sg) {
-    if (P->n_segs == P->cap) {
-        size_t cap = P->cap ? P->cap * 2 : 64;
-        seg *v = jx_alloc(P->c, cap * sizeof *v);
-        if (P->n_segs) memcpy(v, P->segs, P->n_segs * sizeof *v);
-        P->segs = v;
-        P->cap = cap;
-    }
-    P->segs[P->n_segs++] = sg;
-}
+/* ==== Tokens ==== */
 
-/* End of a tag starting at content offset i: the offset of close[0], skipping
-** string literals (a '}}' inside quotes does not close an expression). */
-static size_t find_close(const char *s, size_t n, size_t i, const char *close) {
-    char q = 0;
-    for (; i + 1 < n; i++) {
-        char ch = s[i];
-        if (q) {
-            if (ch == '\\')
-                i++;
-            else if (ch == q)
-                q = 0;
-        } else if (ch == '\'' || ch == '"') {
-            q = ch;
-        } else if (ch == close[0] && s[i + 1] == close[1]) {
-            return i;
-        }
-    }
-    return (size_t)-1;
-}
+typedef jtok tok;
 
-static void segment(parser *P, const char *s, size_t n) {
-    size_t i = 0;
-    while (i < n) {
-        size_t t = i;
-        while (t + 1 < n &&
-               !(s[t] == '{' && (s[t + 1] == '{' || s[t + 1] == '%' || s[t + 1] == '#')))
-            t++;
-        if (t + 1 >= n) t = n;
-        if (t > i) push_seg(P, (seg){SEG_TEXT, i, s + i, t - i, 0, 0, 0, 0, 0});
-        if (t >= n) break;
-        char o = s[t + 1];
-        const char *close = o == '{' ? "}}" : o == '%' ? "%}" : "#}";
-        seg sg = {o == '{' ? SEG_EXPR : SEG_STMT, t, NULL, 0, 0, 0, 0, 0, o != '{'};
-        size_t c0 = t + 2;
-        if (c0 < n && s[c0] == '-')
-            sg.trim_l = 1, c0++;
-        else if (c0 < n && s[c0] == '+')
-            sg.plus_l = 1, c0++;
-        size_t e = (size_t)-1;
-        if (o != '#') {
-            e = find_close(s, n, c0, close);
-        } else { /* a comment may hold a lone quote: plain search */
-            for (size_t k = c0; k + 1 < n && e == (size_t)-1; k++)
-                if (s[k] == '#' && s[k + 1] == '}') e = k;
-        }
-        if (e == (size_t)-1)
-            jx_fail(P->c, t, LEXIE_E_FORMAT, "unterminated %s (no '%s')",
-                    o == '{'   ? "expression"
-                    : o == '%' ? "statement"
-                               : "comment",
-                    close);
-        size_t c1 = e;
-        if (c1 > c0 && s[c1 - 1] == '-')
-            sg.trim_r = 1, c1--;
-        else if (c1 > c0 && s[c1 - 1] == '+')
-            sg.plus_r = 1, c1--;
-        sg.p = s + c0;
-        sg.n = c1 - c0;
-        if (o == '#') sg.kind = -1; /* comment: kept only for whitespace rules */
-        push_seg(P, sg);
-        i = e + 2;
-    }
-    /* Whitespace control and HF's trim_blocks / lstrip_blocks.  The right
-    ** end goes first: whether a tag starts its line depends on the text as
-    ** written, before trim_blocks takes the newline in front of it. */
-    for (size_t k = 0; k < P->n_segs; k++) {
-        seg *g = &P->segs[k];
-        if (g->kind != SEG_TEXT) continue;
-        seg *prev = k > 0 ? &P->segs[k - 1] : NULL,
-            *next = k + 1 < P->n_segs ? &P->segs[k + 1] : NULL;
-        if (next && next->trim_l) {
-            while (g->n && strchr(" \t\n\r\v\f", g->p[g->n - 1])) g->n--;
-        } else if (next && next->block && !next->plus_l) {
-            size_t m = g->n;
-            while (m && (g->p[m - 1] == ' ' || g->p[m - 1] == '\t')) m--;
-            if ((m && g->p[m - 1] == '\n') || (m == 0 && g->pos == 0)) g->n = m;
-        }
-        if (prev && prev->trim_r) {
-            while (g->n && strchr(" \t\n\r\v\f", g->p[0])) g->p++, g->n--;
-        } else if (prev && prev->block && !prev->plus_r && g->n && g->p[0] == '\n') {
-            g->p++, g->n--;
-        }
-    }
-}
-
-/* ==== Expression tokens ==== */
-
-enum { T_END, T_NAME, T_INT, T_FLOAT, T_STR, T_OP };
-
-typedef struct tok {
-    int t;
-    size_t pos; /* template offset */
-    const char *p;
-    size_t n;
-} tok;
-
-static int is_name_start(char ch) {
-    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || ch == '_';
-}
-static int is_digit(char ch) { return ch >= '0' && ch <= '9'; }
-
-static tok peek_at(parser *P, size_t *end) {
-    size_t i = P->at;
-    while (i < P->n && strchr(" \t\n\r", P->s[i])) i++;
-    tok k = {T_END, P->base + i, P->s + i, 0};
-    if (i >= P->n) {
-        *end = i;
-        return k;
-    }
-    char ch = P->s[i];
-    size_t j = i + 1;
-    if (is_name_start(ch)) {
-        while (j < P->n && (is_name_start(P->s[j]) || is_digit(P->s[j]))) j++;
-        k.t = T_NAME;
-    } else if (is_digit(ch)) {
-        while (j < P->n && is_digit(P->s[j])) j++;
-        k.t = T_INT;
-        if (j + 1 < P->n && P->s[j] == '.' && is_digit(P->s[j + 1])) {
-            j++;
-            while (j < P->n && is_digit(P->s[j])) j++;
-            k.t = T_FLOAT;
-        }
-    } else if (ch == '\'' || ch == '"') {
-        while (j < P->n && P->s[j] != ch) j += P->s[j] == '\\' ? 2 : 1;
-        if (j >= P->n) jx_fail(P->c, k.pos, LEXIE_E_FORMAT, "unterminated string literal");
-        j++;
-        k.t = T_STR;
-    } else {
-        static const char *const two[] = {"==", "!=", "<=", ">=", "//", "**"};
-        k.t = T_OP;
-        for (size_t q = 0; q < LX_ARRAY_LEN(two); q++)
-            if (i + 1 < P->n && P->s[i] == two[q][0] && P->s[i + 1] == two[q][1]) j = i + 2;
-        if (!strchr("()[]{}.,:|~+-*/%<>=!", ch))
-            jx_fail(P->c, k.pos, LEXIE_E_FORMAT, "unexpected character '%c'", ch);
-    }
-    k.n = j - i;
-    *end = j;
-    return k;
-}
+static tok peek_at(parser *P, size_t *end) { return jx_lex(P->c, P->s, P->n, P->at, P->base, end); }
 
 static tok peek(parser *P) {
     size_t e;
@@ -211,14 +52,14 @@ static tok next(parser *P) {
 static int is(tok k, int t, const char *text) {
     return k.t == t && k.n == strlen(text) && memcmp(k.p, text, k.n) == 0;
 }
-static int is_op(parser *P, const char *op) { return is(peek(P), T_OP, op); }
-static int is_kw(parser *P, const char *kw) { return is(peek(P), T_NAME, kw); }
+static int is_op(parser *P, const char *op) { return is(peek(P), JT_OP, op); }
+static int is_kw(parser *P, const char *kw) { return is(peek(P), JT_NAME, kw); }
 
 static tok expect(parser *P, int t, const char *text, const char *what) {
     tok k = next(P);
     if (k.t != t || (text && !is(k, t, text)))
         jx_fail(P->c, k.pos, LEXIE_E_FORMAT, "expected %s, found '%.*s'", what,
-                k.t == T_END ? 3 : (int)LX_MIN(k.n, 40), k.t == T_END ? "end" : k.p);
+                k.t == JT_END ? 3 : (int)LX_MIN(k.n, 40), k.t == JT_END ? "end" : k.p);
     return k;
 }
 
@@ -234,32 +75,6 @@ static jnode *node(parser *P, jkind kind, size_t pos) {
 
 static jnode *expr(parser *P, int allow_cond);
 
-static jv parse_string(parser *P, tok k) {
-    char *out = jx_alloc(P->c, k.n), *w = out;
-    for (size_t i = 1; i + 1 < k.n; i++) {
-        char ch = k.p[i];
-        if (ch != '\\') {
-            *w++ = ch;
-            continue;
-        }
-        ch = k.p[++i];
-        switch (ch) {
-        case 'n': *w++ = '\n'; break;
-        case 't': *w++ = '\t'; break;
-        case 'r': *w++ = '\r'; break;
-        case '0': *w++ = '\0'; break;
-        case '\\':
-        case '\'':
-        case '"': *w++ = ch; break;
-        default:
-            *w++ = '\\';
-            *w++ = ch;
-            break; /* Python keeps unknown escapes */
-        }
-    }
-    return jv_str(out, (size_t)(w - out));
-}
-
 /* Arguments of a call, filter or test after '(': positional and name=value. */
 static void parse_args(parser *P, jnode *x) {
     jnode *args[64];
@@ -270,14 +85,14 @@ static void parse_args(parser *P, jnode *x) {
         kw[n] = NULL;
         size_t save = P->at;
         tok k = next(P);
-        if (k.t == T_NAME && is_op(P, "=")) {
+        if (k.t == JT_NAME && is_op(P, "=")) {
             next(P);
             kw[n] = jx_strndup(P->c, k.p, k.n);
         } else {
             P->at = save;
         }
         args[n++] = expr(P, 1);
-        if (!is_op(P, ")")) expect(P, T_OP, ",", "',' or ')'");
+        if (!is_op(P, ")")) expect(P, JT_OP, ",", "',' or ')'");
     }
     next(P);
     x->n_args = n;
@@ -297,45 +112,45 @@ static void set_name(parser *P, jnode *x, tok k) {
 static jnode *primary(parser *P) {
     tok k = next(P);
     jnode *x;
-    if (k.t == T_STR) {
+    if (k.t == JT_STR) {
         x = node(P, JN_LIT, k.pos);
-        x->lit = parse_string(P, k);
+        x->lit = jx_unquote(P->c, k);
         /* adjacent literals concatenate, as in Python */
-        while (peek(P).t == T_STR) {
-            jv more = parse_string(P, next(P));
+        while (peek(P).t == JT_STR) {
+            jv more = jx_unquote(P->c, next(P));
             char *p = jx_alloc(P->c, x->lit.u.s.n + more.u.s.n + 1);
             memcpy(p, x->lit.u.s.p, x->lit.u.s.n);
             memcpy(p + x->lit.u.s.n, more.u.s.p, more.u.s.n);
             x->lit = jv_str(p, x->lit.u.s.n + more.u.s.n);
         }
-    } else if (k.t == T_INT || k.t == T_FLOAT) {
+    } else if (k.t == JT_INT || k.t == JT_FLOAT) {
         x = node(P, JN_LIT, k.pos);
         char buf[64];
         size_t m = LX_MIN(k.n, sizeof buf - 1);
         memcpy(buf, k.p, m);
         buf[m] = 0;
-        if (k.t == T_INT)
+        if (k.t == JT_INT)
             x->lit = jv_int(strtoll(buf, NULL, 10));
         else
             x->lit = (jv){.t = JV_FLOAT, .u.f = strtod(buf, NULL)};
-    } else if (k.t == T_NAME) {
+    } else if (k.t == JT_NAME) {
         x = node(P, JN_LIT, k.pos);
-        if (is(k, T_NAME, "true") || is(k, T_NAME, "True"))
+        if (is(k, JT_NAME, "true") || is(k, JT_NAME, "True"))
             x->lit = jv_bool(1);
-        else if (is(k, T_NAME, "false") || is(k, T_NAME, "False"))
+        else if (is(k, JT_NAME, "false") || is(k, JT_NAME, "False"))
             x->lit = jv_bool(0);
-        else if (is(k, T_NAME, "none") || is(k, T_NAME, "None"))
+        else if (is(k, JT_NAME, "none") || is(k, JT_NAME, "None"))
             x->lit.t = JV_NONE;
         else {
             x->kind = JN_VAR;
             set_name(P, x, k);
         }
-    } else if (is(k, T_OP, "(")) {
+    } else if (is(k, JT_OP, "(")) {
         x = expr(P, 1);
         if (is_op(P, ","))
             jx_fail(P->c, peek(P).pos, LEXIE_E_UNSUPPORTED, "tuples are not supported");
-        expect(P, T_OP, ")", "')'");
-    } else if (is(k, T_OP, "[") || is(k, T_OP, "{")) {
+        expect(P, JT_OP, ")", "')'");
+    } else if (is(k, JT_OP, "[") || is(k, JT_OP, "{")) {
         int dict = k.p[0] == '{';
         const char *close = dict ? "}" : "]";
         x = node(P, dict ? JN_DICT : JN_LIST, k.pos);
@@ -345,10 +160,10 @@ static jnode *primary(parser *P) {
             if (n + 2 > 512) jx_fail(P->c, k.pos, LEXIE_E_UNSUPPORTED, "literal too long");
             items[n++] = expr(P, 1);
             if (dict) {
-                expect(P, T_OP, ":", "':'");
+                expect(P, JT_OP, ":", "':'");
                 items[n++] = expr(P, 1);
             }
-            if (!is_op(P, close)) expect(P, T_OP, ",", dict ? "',' or '}'" : "',' or ']'");
+            if (!is_op(P, close)) expect(P, JT_OP, ",", dict ? "',' or '}'" : "',' or ']'");
         }
         next(P);
         x->n_args = n;
@@ -356,7 +171,7 @@ static jnode *primary(parser *P) {
         if (n) memcpy(x->args, items, (size_t)n * sizeof *items);
     } else {
         jx_fail(P->c, k.pos, LEXIE_E_FORMAT, "expected an expression, found '%.*s'",
-                k.t == T_END ? 3 : (int)LX_MIN(k.n, 40), k.t == T_END ? "end" : k.p);
+                k.t == JT_END ? 3 : (int)LX_MIN(k.n, 40), k.t == JT_END ? "end" : k.p);
     }
     return x;
 }
@@ -365,16 +180,16 @@ static jnode *postfix(parser *P) {
     jnode *x = primary(P);
     for (;;) {
         tok k = peek(P);
-        if (is(k, T_OP, ".")) {
+        if (is(k, JT_OP, ".")) {
             next(P);
             jnode *y = node(P, JN_ATTR, k.pos);
             tok nm = next(P);
-            if (nm.t != T_NAME && nm.t != T_INT)
+            if (nm.t != JT_NAME && nm.t != JT_INT)
                 jx_fail(P->c, nm.pos, LEXIE_E_FORMAT, "expected an attribute name after '.'");
             set_name(P, y, nm);
             y->a = x;
             x = y;
-        } else if (is(k, T_OP, "[")) {
+        } else if (is(k, JT_OP, "[")) {
             next(P);
             jnode *parts[3] = {NULL, NULL, NULL};
             int colons = 0;
@@ -399,7 +214,7 @@ static jnode *postfix(parser *P) {
                 y->b = parts[0];
             }
             x = y;
-        } else if (is(k, T_OP, "(")) {
+        } else if (is(k, JT_OP, "(")) {
             next(P);
             jnode *y = node(P, JN_CALL, k.pos);
             y->a = x;
@@ -417,7 +232,7 @@ static jnode *filtered(parser *P) {
     jnode *x = postfix(P);
     for (;;) {
         tok k = peek(P);
-        if (is(k, T_OP, "|") || is(k, T_NAME, "is")) {
+        if (is(k, JT_OP, "|") || is(k, JT_NAME, "is")) {
             next(P);
             jnode *y = node(P, k.p[0] == '|' ? JN_FILTER : JN_TEST, k.pos);
             if (y->kind == JN_TEST && is_kw(P, "not")) {
@@ -425,14 +240,14 @@ static jnode *filtered(parser *P) {
                 y->op = 1;
             }
             tok nm =
-                expect(P, T_NAME, NULL, y->kind == JN_FILTER ? "a filter name" : "a test name");
+                expect(P, JT_NAME, NULL, y->kind == JN_FILTER ? "a filter name" : "a test name");
             set_name(P, y, nm);
             y->pos = nm.pos;
             y->a = x;
             if (is_op(P, "(")) {
                 next(P);
                 parse_args(P, y);
-            } else if (y->kind == JN_TEST && (peek(P).t == T_STR || peek(P).t == T_INT)) {
+            } else if (y->kind == JN_TEST && (peek(P).t == JT_STR || peek(P).t == JT_INT)) {
                 /* `x is divisibleby 3`, `x is equalto 'a'` */
                 y->args = jx_alloc(P->c, sizeof *y->args);
                 y->kw = jx_alloc(P->c, sizeof *y->kw);
@@ -457,7 +272,7 @@ static jnode *binary(parser *P, jnode *a, int op, size_t pos, jnode *b) {
 
 static jnode *unary(parser *P) {
     tok k = peek(P);
-    if (is(k, T_OP, "-") || is(k, T_OP, "+")) {
+    if (is(k, JT_OP, "-") || is(k, JT_OP, "+")) {
         next(P);
         jnode *x = node(P, JN_UNARY, k.pos);
         x->op = k.p[0];
@@ -480,11 +295,11 @@ static jnode *math2(parser *P) {
     jnode *x = power(P);
     for (;;) {
         tok k = peek(P);
-        int op = is(k, T_OP, "*")    ? JO_MUL
-                 : is(k, T_OP, "/")  ? JO_DIV
-                 : is(k, T_OP, "//") ? JO_FLOORDIV
-                 : is(k, T_OP, "%")  ? JO_MOD
-                                     : 0;
+        int op = is(k, JT_OP, "*")    ? JO_MUL
+                 : is(k, JT_OP, "/")  ? JO_DIV
+                 : is(k, JT_OP, "//") ? JO_FLOORDIV
+                 : is(k, JT_OP, "%")  ? JO_MOD
+                                      : 0;
         if (!op) return x;
         next(P);
         x = binary(P, x, op, k.pos, power(P));
@@ -504,7 +319,7 @@ static jnode *math1(parser *P) {
     jnode *x = concat(P);
     for (;;) {
         tok k = peek(P);
-        int op = is(k, T_OP, "+") ? JO_ADD : is(k, T_OP, "-") ? JO_SUB : 0;
+        int op = is(k, JT_OP, "+") ? JO_ADD : is(k, JT_OP, "-") ? JO_SUB : 0;
         if (!op) return x;
         next(P);
         x = binary(P, x, op, k.pos, concat(P));
@@ -515,15 +330,15 @@ static jnode *compare(parser *P) {
     jnode *x = math1(P);
     for (;;) {
         tok k = peek(P);
-        int op = is(k, T_OP, "==")     ? JO_EQ
-                 : is(k, T_OP, "!=")   ? JO_NE
-                 : is(k, T_OP, "<")    ? JO_LT
-                 : is(k, T_OP, "<=")   ? JO_LE
-                 : is(k, T_OP, ">")    ? JO_GT
-                 : is(k, T_OP, ">=")   ? JO_GE
-                 : is(k, T_NAME, "in") ? JO_IN
-                                       : 0;
-        if (!op && is(k, T_NAME, "not")) {
+        int op = is(k, JT_OP, "==")     ? JO_EQ
+                 : is(k, JT_OP, "!=")   ? JO_NE
+                 : is(k, JT_OP, "<")    ? JO_LT
+                 : is(k, JT_OP, "<=")   ? JO_LE
+                 : is(k, JT_OP, ">")    ? JO_GT
+                 : is(k, JT_OP, ">=")   ? JO_GE
+                 : is(k, JT_NAME, "in") ? JO_IN
+                                        : 0;
+        if (!op && is(k, JT_NAME, "not")) {
             size_t save = P->at;
             next(P);
             if (is_kw(P, "in"))
@@ -587,7 +402,7 @@ static jnode *expr(parser *P, int allow_cond) {
 
 /* ==== Statements ==== */
 
-static void begin_tag(parser *P, const seg *g) {
+static void begin_tag(parser *P, const jseg *g) {
     P->s = g->p;
     P->n = g->n;
     P->at = 0;
@@ -596,16 +411,16 @@ static void begin_tag(parser *P, const seg *g) {
 
 static void end_tag(parser *P) {
     tok k = peek(P);
-    if (k.t != T_END)
+    if (k.t != JT_END)
         jx_fail(P->c, k.pos, LEXIE_E_FORMAT, "unexpected '%.*s' at the end of a tag",
                 (int)LX_MIN(k.n, 40), k.p);
 }
 
 /* The keyword of statement segment i, or "" if it is not a statement. */
 static int stmt_is(parser *P, size_t i, const char *kw) {
-    if (i >= P->n_segs || P->segs[i].kind != SEG_STMT) return 0;
+    if (i >= P->n_segs || P->segs[i].kind != JSEG_STMT) return 0;
     begin_tag(P, &P->segs[i]);
-    return is(peek(P), T_NAME, kw);
+    return is(peek(P), JT_NAME, kw);
 }
 
 static jnode *body(parser *P, const char *const *ends);
@@ -618,7 +433,7 @@ static const char *const ends_set[] = {"endset", NULL};
 static const char *const ends_gen[] = {"endgeneration", NULL};
 
 /* Consumes the closing tag of a block; fails naming the opener if absent. */
-static void close_block(parser *P, const char *kw, const seg *open) {
+static void close_block(parser *P, const char *kw, const jseg *open) {
     if (!stmt_is(P, P->i, kw))
         jx_fail(P->c, open->pos, LEXIE_E_FORMAT, "block is never closed (no {%% %s %%})", kw);
     next(P);
@@ -626,7 +441,7 @@ static void close_block(parser *P, const char *kw, const seg *open) {
     P->i++;
 }
 
-static jnode *parse_if(parser *P, const seg *open) {
+static jnode *parse_if(parser *P, const jseg *open) {
     /* P is positioned after 'if' / 'elif' in the current tag */
     jnode *x = node(P, JN_IF, open->pos);
     x->a = expr(P, 1);
@@ -634,7 +449,7 @@ static jnode *parse_if(parser *P, const seg *open) {
     P->i++;
     x->b = body(P, ends_if);
     if (stmt_is(P, P->i, "elif")) {
-        const seg *g = &P->segs[P->i];
+        const jseg *g = &P->segs[P->i];
         next(P);
         x->c = parse_if(P, g);
         x->c->op = 1; /* an elif: a lone node, never linked by next */
@@ -650,20 +465,20 @@ static jnode *parse_if(parser *P, const seg *open) {
     return x;
 }
 
-static jnode *parse_for(parser *P, const seg *open) {
+static jnode *parse_for(parser *P, const jseg *open) {
     jnode *x = node(P, JN_FOR, open->pos);
     jnode *targets[2];
     int n = 0;
     do {
         if (n == 2) jx_fail(P->c, peek(P).pos, LEXIE_E_UNSUPPORTED, "more than two loop variables");
-        tok k = expect(P, T_NAME, NULL, "a loop variable");
+        tok k = expect(P, JT_NAME, NULL, "a loop variable");
         targets[n] = node(P, JN_VAR, k.pos);
         set_name(P, targets[n++], k);
     } while (is_op(P, ",") && (next(P), 1));
     x->args = jx_alloc(P->c, sizeof targets);
     memcpy(x->args, targets, sizeof targets);
     x->n_args = n;
-    expect(P, T_NAME, "in", "'in'");
+    expect(P, JT_NAME, "in", "'in'");
     x->a = expr(P, 0);
     if (is_kw(P, "if")) {
         next(P);
@@ -684,14 +499,14 @@ static jnode *parse_for(parser *P, const seg *open) {
     return x;
 }
 
-static jnode *parse_set(parser *P, const seg *open) {
+static jnode *parse_set(parser *P, const jseg *open) {
     jnode *x = node(P, JN_SET, open->pos);
-    tok k = expect(P, T_NAME, NULL, "a variable name");
+    tok k = expect(P, JT_NAME, NULL, "a variable name");
     jnode *t = node(P, JN_VAR, k.pos);
     set_name(P, t, k);
     if (is_op(P, ".")) {
         next(P);
-        tok a = expect(P, T_NAME, NULL, "an attribute name");
+        tok a = expect(P, JT_NAME, NULL, "an attribute name");
         jnode *y = node(P, JN_ATTR, a.pos);
         set_name(P, y, a);
         y->a = t;
@@ -724,41 +539,41 @@ static jnode *body(parser *P, const char *const *ends) {
         jx_fail(P->c, P->i < P->n_segs ? P->segs[P->i].pos : 0, LEXIE_E_UNSUPPORTED,
                 "blocks nested too deeply");
     while (P->i < P->n_segs) {
-        const seg *g = &P->segs[P->i];
+        const jseg *g = &P->segs[P->i];
         jnode *x = NULL;
-        if (g->kind == SEG_TEXT) {
+        if (g->kind == JSEG_TEXT) {
             if (g->n) {
                 x = node(P, JN_TEXT, g->pos);
                 x->name = g->p;
                 x->name_len = g->n;
             }
             P->i++;
-        } else if (g->kind == SEG_EXPR) {
+        } else if (g->kind == JSEG_EXPR) {
             begin_tag(P, g);
             x = node(P, JN_OUTPUT, g->pos);
             x->a = expr(P, 1);
             end_tag(P);
             P->i++;
-        } else if (g->kind == SEG_STMT) {
+        } else if (g->kind == JSEG_STMT) {
             begin_tag(P, g);
             tok k = next(P);
             for (int e = 0; ends && ends[e]; e++)
-                if (is(k, T_NAME, ends[e])) {
+                if (is(k, JT_NAME, ends[e])) {
                     P->at = 0;
                     P->depth--;
                     return head;
                 }
-            if (is(k, T_NAME, "if"))
+            if (is(k, JT_NAME, "if"))
                 x = parse_if(P, g);
-            else if (is(k, T_NAME, "for"))
+            else if (is(k, JT_NAME, "for"))
                 x = parse_for(P, g);
-            else if (is(k, T_NAME, "set"))
+            else if (is(k, JT_NAME, "set"))
                 x = parse_set(P, g);
-            else if (is(k, T_NAME, "break") || is(k, T_NAME, "continue")) {
+            else if (is(k, JT_NAME, "break") || is(k, JT_NAME, "continue")) {
                 x = node(P, k.p[0] == 'b' ? JN_BREAK : JN_CONTINUE, g->pos);
                 end_tag(P);
                 P->i++;
-            } else if (is(k, T_NAME, "generation")) {
+            } else if (is(k, JT_NAME, "generation")) {
                 /* HF's assistant-mask marker: renders its body unchanged */
                 end_tag(P);
                 P->i++;
@@ -767,11 +582,11 @@ static jnode *body(parser *P, const char *const *ends) {
                 x->a->lit = jv_bool(1);
                 x->b = body(P, ends_gen);
                 close_block(P, "endgeneration", g);
-            } else if (k.t == T_NAME) {
+            } else if (k.t == JT_NAME) {
                 static const char *const known_ends[] = {"endif", "endfor", "elif",
                                                          "else",  "endset", "endgeneration"};
                 for (size_t e = 0; e < LX_ARRAY_LEN(known_ends); e++)
-                    if (is(k, T_NAME, known_ends[e]))
+                    if (is(k, JT_NAME, known_ends[e]))
                         jx_fail(P->c, g->pos, LEXIE_E_FORMAT, "unexpected {%% %s %%}",
                                 known_ends[e]);
                 jx_fail(P->c, g->pos, LEXIE_E_UNSUPPORTED, "statement '%.*s' is not supported",
@@ -795,23 +610,6 @@ jnode *jx_parse(jx *c, const char *src, size_t n) {
     parser P;
     memset(&P, 0, sizeof P);
     P.c = c;
-    /* As Jinja: "\r\n" and "\r" read as "\n", and one final newline is
-    ** dropped.  Offsets of errors then count in the normalised text, whose
-    ** line numbers are the same. */
-    char *t = jx_alloc(c, n + 1);
-    size_t m = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (src[i] == '\r') {
-            t[m++] = '\n';
-            if (i + 1 < n && src[i + 1] == '\n') i++;
-        } else {
-            t[m++] = src[i];
-        }
-    }
-    if (m && t[m - 1] == '\n') m--;
-    t[m] = 0;
-    c->src = t;
-    c->src_len = m;
-    segment(&P, t, m);
+    P.segs = jx_segment(c, src, n, &P.n_segs);
     return body(&P, NULL);
 }
