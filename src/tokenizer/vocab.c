@@ -210,7 +210,7 @@ static void find_named(lx_vocab *v, const char *const *names, int32_t *id) {
     if (*id >= 0) v->attr[*id] |= LX_TOK_CONTROL;
 }
 
-static void mark_eog(lx_vocab *v, const lx_gguf *g, lexie_error *err) {
+static void mark_eog(lx_vocab *v, const lx_gguf *g) {
     int32_t fim[6] = {-1, -1, -1, -1, -1, -1};
     static const char *const fim_keys[6] = {
         "tokenizer.ggml.fim_pre_token_id", "tokenizer.ggml.fim_suf_token_id",
@@ -219,7 +219,7 @@ static void mark_eog(lx_vocab *v, const lx_gguf *g, lexie_error *err) {
     static const char *const *const fim_names[6] = {fim_pre_names, fim_suf_names, fim_mid_names,
                                                     fim_pad_names, fim_rep_names, fim_sep_names};
     for (int i = 0; i < 6; i++) {
-        if (get_id(g, fim_keys[i], v->n_tokens, &fim[i], err)) fim[i] = -1;
+        if (get_id(g, fim_keys[i], v->n_tokens, &fim[i], NULL)) fim[i] = -1; /* optional hints */
         find_named(v, fim_names[i], &fim[i]);
     }
     find_named(v, eot_names, &v->eot);
@@ -491,7 +491,7 @@ lx_vocab *lx_vocab_load(const lx_gguf *g, lexie_error *err) {
         }
         v->add_bos = ab->v.u64 != 0;
     }
-    mark_eog(v, g, err);
+    mark_eog(v, g);
     if (build_special(v, err) || build_pieces(v, err)) goto fail;
     return v;
 fail:
