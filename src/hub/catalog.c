@@ -92,7 +92,7 @@ static const lexie_model_info catalog[] = {
     {
         .name = "qwen2.5-coder-1.5b-instruct",
         .description = "Qwen2.5-Coder 1.5B Instruct, Q4_K_M (Qwen), ChatML, 32k context; "
-                       "the quality model",
+                       "best quality",
         .arch = "qwen2",
         .license = "apache-2.0",
         .sha256 = "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
