@@ -216,7 +216,7 @@ LEXIE_API void lexie_kv_clear(lexie_ctx *c);
 ** Computes prompt once (reusing whatever prefix of it is already cached in
 ** seq 0) and then every continuation, so n continuations of a shared
 ** prompt cost one prompt pass.  out[k] receives the total log-probability
-** of continuation k, and out_n[k] (may be NULL) its token count. */
+** of continuation k.  Each continuation is at most n_batch tokens. */
 LEXIE_API lexie_status lexie_score_continuations(lexie_ctx *c, const lexie_token *prompt,
                                                  int n_prompt, const lexie_token *const *conts,
                                                  const int *n_conts, int n_cont, double *out,
@@ -374,6 +374,101 @@ LEXIE_API lexie_status lexie_model_pull(const char *name, const lexie_pull_param
 LEXIE_API lexie_status lexie_model_install(const char *name, const char *path,
                                            const lexie_pull_params *p, char **out_path,
                                            lexie_error *err);
+
+/* ==== Relation extraction ==== */
+
+/* Relation extraction classifies the relation between two marked entities
+** of a sentence against a schema of relation labels.  Two methods:
+**   QA4RE (Zhang et al. 2023): every candidate relation becomes a sentence
+**     about the two entities (the schema's template), listed as lettered
+**     options with a none-of-the-above option; the model's next-token
+**     distribution restricted to the letters gives the answer.
+**   vanilla: the prompt lists the labels; the answer is constrained to the
+**     label set by scoring each label as a continuation.
+** The schema format is documented in docs/formats.md. */
+
+/* A relation schema: labels, templates with {subj} and {obj}, allowed
+** (subject type, object type) pairs, a none-of-the-above label.
+** Immutable after load; threads may share one. */
+typedef struct lexie_re_schema lexie_re_schema;
+
+/* Loads a schema from a JSON file.  NULL and err on failure, which names
+** what is wrong and where: invalid JSON (line and column), a template
+** missing {subj} or {obj}, a duplicate label, a type not declared in
+** entity_types, a value of the wrong JSON type (LEXIE_E_FORMAT), or the
+** file (LEXIE_E_IO).  A relation without a template gets one built from
+** its label, and a warning (see lexie_re_schema_warning). */
+LEXIE_API lexie_re_schema *lexie_re_schema_load(const char *path, lexie_error *err);
+/* The same from JSON text in memory (copied as needed). */
+LEXIE_API lexie_re_schema *lexie_re_schema_parse(const char *json, size_t len, lexie_error *err);
+LEXIE_API void lexie_re_schema_free(lexie_re_schema *s);
+/* Labels 0 .. n-1: the relations in file order, then the none label. */
+LEXIE_API int lexie_re_schema_n_labels(const lexie_re_schema *s);
+/* Borrowed strings, valid as long as s; NULL out of range. */
+LEXIE_API const char *lexie_re_schema_label(const lexie_re_schema *s, int i);
+LEXIE_API int lexie_re_schema_none(const lexie_re_schema *s); /* the none label's index */
+LEXIE_API const char *lexie_re_schema_name(const lexie_re_schema *s);
+LEXIE_API const char *lexie_re_schema_sha256(const lexie_re_schema *s); /* of the source bytes */
+LEXIE_API int lexie_re_schema_n_warnings(const lexie_re_schema *s);
+LEXIE_API const char *lexie_re_schema_warning(const lexie_re_schema *s, int i);
+
+typedef enum lexie_re_method { LEXIE_RE_QA4RE = 0, LEXIE_RE_VANILLA = 1 } lexie_re_method;
+
+typedef struct lexie_re_params {
+    lexie_re_method method;
+    int free_gen;         /* 1: generate the answer and parse it, instead of scoring */
+    int max_gen_tokens;   /* for free_gen; 0: 16 */
+    int n_permute;        /* QA4RE: average over this many cyclic option orders
+                          ** (cancels position bias); 0 or 1: one order */
+    float none_threshold; /* > 0: predict none iff p(none) >= it; 0: the most probable label */
+    int mark;             /* 1 (default): [bracket] the entities in the prompt */
+    int batch;            /* examples decoded together; 0: 8 */
+} lexie_re_params;
+
+LEXIE_API lexie_re_params lexie_re_default_params(void);
+
+/* One example: UTF-8 text and two entity spans in Unicode code points,
+** end exclusive.  Types may be NULL (then every relation is a candidate).
+** All borrowed for the call. */
+typedef struct lexie_re_example {
+    const char *text;
+    int head_start, head_end; /* the subject, {subj} */
+    int tail_start, tail_end; /* the object, {obj} */
+    const char *head_type, *tail_type;
+} lexie_re_example;
+
+typedef struct lexie_re_result {
+    int label;    /* predicted label index; lexie_re_schema_none() when nothing holds */
+    int invalid;  /* free_gen: the answer could not be parsed (label is then none) */
+    float *probs; /* [n_labels]: probability per label; labels not offered get 0 */
+    char *answer; /* free_gen: the generated text; else NULL */
+} lexie_re_result;
+
+/* Frees what a result holds (not r itself); safe on a zeroed result. */
+LEXIE_API void lexie_re_result_clear(lexie_re_result *r);
+
+/* A relation classifier over a context.  c and s are borrowed and must
+** outlive it; like c, it is used by one thread at a time.  Prompts that
+** share a prefix (the instruction, the demonstrations) reuse its cached
+** computation in c. */
+typedef struct lexie_re lexie_re;
+
+LEXIE_API lexie_re *lexie_re_new(lexie_ctx *c, const lexie_re_schema *s, const lexie_re_params *p,
+                                 lexie_error *err);
+LEXIE_API void lexie_re_free(lexie_re *r);
+/* Few-shot demonstrations with their label indices, shown before every
+** example as earlier chat turns.  Copied.  n = 0 removes them. */
+LEXIE_API lexie_status lexie_re_set_demos(lexie_re *r, const lexie_re_example *demos,
+                                          const int *labels, int n, lexie_error *err);
+/* The exact prompt (chat template applied) that example ex is scored
+** with.  *out is malloc'd: free with lexie_free. */
+LEXIE_API lexie_status lexie_re_prompt(lexie_re *r, const lexie_re_example *ex, char **out,
+                                       lexie_error *err);
+/* Classifies n examples into out[0..n) (zero them first; clear each with
+** lexie_re_result_clear).  LEXIE_E_INVALID for a span outside its text,
+** LEXIE_E_UTF8 for bad text; on error, results already written stay. */
+LEXIE_API lexie_status lexie_re_classify(lexie_re *r, const lexie_re_example *ex, int n,
+                                         lexie_re_result *out, lexie_error *err);
 
 #ifdef __cplusplus
 }
