@@ -3,9 +3,12 @@
 ** of float activation rows x, split over a thread pool.
 **
 ** The activations are quantized once to W's vec_dot_type (as llama.cpp
-** does), then every output is one dot kernel call.  Threads take chunks of
-** weight rows from a shared counter, so a thread that was descheduled for
-** a moment does not hold the others up at the end.
+** does), then every output is one dot kernel call, or, for batches, part
+** of a 4 x 4 tile kernel call (gemm_*.c) that unpacks each weight block
+** once for four activation rows.  Threads take chunks of weight rows from
+** a shared counter, so a thread that was descheduled for a moment does not
+** hold the others up at the end.  Which outputs go to tiles depends only
+** on the shape, so results do not depend on the number of threads.
 **
 ** Decoding one token (n_batch = 1) streams every weight byte once and is
 ** bound by memory bandwidth.  A batch (prompt prefill, scoring) is bound
