@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Runs the CLI under valgrind on good and bad input and fails on any memory
+# error or leak.  Needs `make` and the test fixtures (make test builds them).
+set -u
+cli=${1:-build/lexie}
+fx=${2:-build/fixtures}
+fail=0
+check() {
+    local log
+    log=$(valgrind --leak-check=full --errors-for-leak-kinds=definite,indirect \
+        --error-exitcode=99 "$cli" "$@" 2>&1 >/dev/null)
+    if [ $? -eq 99 ]; then
+        echo "valgrind: errors in: lexie $*"
+        echo "$log" | grep -E "==[0-9]+== " | head -30
+        fail=1
+    fi
+}
+check generate -m "$fx/llama_q.gguf" -p "hello world" -n 4 -t 2
+check generate -m "$fx/llama_f32.gguf" --chat -p "hi" -n 2 --temp 0.7 --top-p 0.9
+check tokenize -m "$fx/llama_f32.gguf" -p "héllo 🙂"
+check generate -m /nonexistent.gguf -p x
+check generate -m "$fx/missing_tensor.gguf" -p x
+check generate -m "$fx/arch_foo.gguf" -p x
+check models
+[ $fail -eq 0 ] && echo "valgrind: CLI clean"
+exit $fail
