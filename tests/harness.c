@@ -1,6 +1,7 @@
 /*
 ** harness.c -- runs tests, counts results, prints failures and the summary.
 */
+#include "kernels/kernels.h"
 #include "lx_test.h"
 
 #include <stdarg.h>
@@ -10,6 +11,7 @@
 
 static int n_passed, n_failed, n_skipped;
 static const char *filter;
+static const char *isa_suffix; /* set while suites rerun on a forced ISA */
 
 void lx_test_fail(lx_t *t, const char *file, int line, const char *fmt, ...) {
     va_list ap;
@@ -35,6 +37,11 @@ void lx_test_skip(lx_t *t, const char *fmt, ...) {
 
 void lx_test_run(const char *name, void (*fn)(lx_t *)) {
     if (filter && !strstr(name, filter)) return;
+    char full[256];
+    if (isa_suffix) {
+        snprintf(full, sizeof full, "%s[%s]", name, isa_suffix);
+        name = full;
+    }
     lx_t t = {name, 0, 0};
     fn(&t);
     if (t.failed) {
@@ -73,11 +80,27 @@ const char *lx_test_model(void) {
 #include "suites.h"
 #undef SUITE
 
+/* Whole-model suites run again on each lower ISA the CPU has, so the
+** scalar and AVX2 paths are checked end to end, not only kernel by
+** kernel.  Test names get the ISA as a suffix. */
+static void run_on_lower_isas(void) {
+    const char *skip = getenv("LEXIE_TEST_ISA_MATRIX");
+    if ((skip && strcmp(skip, "0") == 0) || getenv("LEXIE_ISA")) return;
+    for (int isa = LX_ISA_SCALAR; isa < (int)lx_isa_best(); isa++) {
+        lx_isa_override(isa);
+        isa_suffix = lx_isa_name((lx_isa)isa);
+        suite_model_ref();
+    }
+    lx_isa_override(-1);
+    isa_suffix = NULL;
+}
+
 int main(int argc, char **argv) {
     if (argc > 1) filter = argv[1];
 #define SUITE(name) suite_##name();
 #include "suites.h"
 #undef SUITE
+    run_on_lower_isas();
     printf("%d passed, %d failed, %d skipped\n", n_passed, n_failed, n_skipped);
     return n_failed ? 1 : 0;
 }

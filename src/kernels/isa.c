@@ -59,6 +59,8 @@ lx_isa lx_isa_from_env(const char *value) {
     return (lx_isa)want;
 }
 
+static lx_isa clamp_isa_fwd(lx_isa isa) { return isa > lx_isa_best() ? lx_isa_best() : isa; }
+
 lx_isa lx_isa_active(void) {
     int v = atomic_load(&active_cache);
     if (v < 0) {
@@ -66,6 +68,10 @@ lx_isa lx_isa_active(void) {
         atomic_store(&active_cache, v);
     }
     return (lx_isa)v;
+}
+
+void lx_isa_override(int isa) {
+    atomic_store(&active_cache, isa < 0 ? -1 : (int)clamp_isa_fwd((lx_isa)isa));
 }
 
 const char *lx_isa_name(lx_isa isa) {

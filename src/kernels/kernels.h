@@ -149,6 +149,10 @@ size_t lx_row_size(int type, int64_t n);
 lx_isa lx_isa_best(void);   /* what this CPU supports */
 lx_isa lx_isa_active(void); /* best, or LEXIE_ISA clamped to best; cached */
 const char *lx_isa_name(lx_isa isa);
+/* Makes lx_isa_active() return isa (clamped to the CPU's), or, for -1,
+** re-read LEXIE_ISA.  For tests that run a whole model on every path;
+** call it only while no matmul is running. */
+void lx_isa_override(int isa);
 
 /* The dot kernel for type on isa, falling back to the best lower ISA that
 ** has one; NULL if the type is unsupported. */
