@@ -14,10 +14,17 @@ int cmd_tokenize(int argc, char **argv);
 int cmd_pull(int argc, char **argv);
 int cmd_models(int argc, char **argv);
 int cmd_path(int argc, char **argv);
+int cmd_relations(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
 
 /* Resolves the -m argument: NULL means the default model from the cache
 ** (without downloading; the error tells the user to run `lexie pull`).
 ** Returns a malloc'd path or NULL with err filled. */
 char *cli_resolve_model(const char *m_arg, lexie_error *err);
+
+/* Resolves --schema: a path (with a slash or .json), or a built-in name
+** (semeval, tacred, gad) looked up in $LEXIE_SCHEMAS, ./schemas and beside
+** the binary.  Returns a malloc'd path or NULL with err filled. */
+char *cli_find_schema(const char *arg, lexie_error *err);
 
 #endif

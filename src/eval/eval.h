@@ -1,0 +1,193 @@
+/*
+** eval.h -- evaluation of relation extraction: dataset readers (SemEval
+** 2010 Task 8, TACRED JSON, GAD TSV, lexie's own JSONL), metrics (micro
+** P/R/F1 over positive labels, the SemEval official direction-aware
+** macro-F1, per-label scores, confusion matrix, invalid answers), reports
+** (JSON and a readable table) and resumable prediction files.
+**
+** Offsets everywhere are Unicode code points, end exclusive.
+*/
+#ifndef LX_EVAL_H
+#define LX_EVAL_H
+
+#include "base/base.h"
+#include "base/json.h"
+#include "ie/ie.h"
+
+#include <stdint.h>
+#include <stdio.h>
+
+/* ==== Examples ==== */
+
+typedef struct lx_re_item {
+    char *id;      /* as text, e.g. "8001" */
+    int id_is_num; /* the source id was a JSON number: echo it unquoted */
+    char *text;    /* plain text, markers removed */
+    int h_start, h_end, t_start, t_end;
+    char *h_type, *t_type; /* may be NULL */
+    char *gold;            /* gold label, NULL when unlabelled */
+} lx_re_item;
+
+typedef struct lx_re_data {
+    lx_re_item *items;
+    int n, cap;
+} lx_re_data;
+
+void lx_re_item_free(lx_re_item *it);
+void lx_re_data_free(lx_re_data *d);
+/* Appends *it (ownership moves into d; *it is zeroed). */
+lexie_status lx_re_data_push(lx_re_data *d, lx_re_item *it, lexie_error *err);
+/* The public example view of an item (borrows its strings). */
+lexie_re_example lx_re_item_example(const lx_re_item *it);
+
+/* Text with <e1>..</e1> and <e2>..</e2> markers -> plain text and spans.
+** Each marker pair must appear exactly once, in order, not nested.
+** *text is malloc'd. */
+lexie_status lx_re_parse_markers(const char *marked, char **text, int *h0, int *h1, int *t0,
+                                 int *t1, lexie_error *err);
+/* The inverse (e1 is the head): a malloc'd marked text, or NULL. */
+char *lx_re_add_markers(const lx_re_item *it, lexie_error *err);
+
+/* ==== Readers and writers ==== */
+
+/* SemEval-2010 Task 8: blocks of `id<TAB>"marked sentence"`, label line,
+** `Comment:` line, blank line.  A file without label lines (TEST_FILE.txt)
+** gives unlabelled items.  Errors name the line. */
+lexie_status lx_read_semeval(const char *path, lx_re_data *d, lexie_error *err);
+/* Writes d in the same 4-line format (labels "Other" when missing). */
+lexie_status lx_write_semeval(FILE *f, const lx_re_data *d, lexie_error *err);
+/* `id<TAB>label` lines (TEST_FILE_KEY_DIRECTED.TXT): sets gold by id. */
+lexie_status lx_read_semeval_key(const char *path, lx_re_data *d, lexie_error *err);
+
+/* TACRED JSON: an array of {"id", "relation", "token": [...], "subj_start",
+** "subj_end", "obj_start", "obj_end" (token indices, end inclusive),
+** "subj_type", "obj_type"}.  Tokens are joined by single spaces, with the
+** PTB escapes -LRB- -RRB- -LSB- -RSB- -LCB- -RCB- turned back to brackets. */
+lexie_status lx_read_tacred(const char *path, lx_re_data *d, lexie_error *err);
+lexie_status lx_tacred_from_json(const lx_json *root, lx_re_data *d, lexie_error *err);
+
+/* GAD (BioBERT preprocessing): `sentence<TAB>label` or, with the header
+** `index<TAB>sentence<TAB>label`, three columns.  The head is @GENE$ (type
+** GENE), the tail @DISEASE$ (type DISEASE); label 1 becomes "association",
+** 0 "no_association".  Ids are "train-N"/"test-N" style: prefix + line. */
+lexie_status lx_read_gad(const char *path, const char *id_prefix, lx_re_data *d, lexie_error *err);
+
+/* lexie's JSONL input line: {"id", "text", "head": {"start", "end", "type",
+** "text"}, "tail": {...}, "label"} with offsets in code points; without
+** head/tail, the text must carry <e1>/<e2> markers.  "label" (gold) is
+** optional.  An id that is neither string nor number is refused. */
+lexie_status lx_re_item_from_json(const lx_json *o, lx_re_item *it, lexie_error *err);
+/* The same as one compact JSON object (no newline). */
+void lx_re_item_to_json(lx_jbuf *b, const lx_re_item *it);
+/* Appends the id as JSON (number or string). */
+void lx_re_id_json(lx_jbuf *b, const char *id, int id_is_num);
+
+/* ==== Metrics ==== */
+
+typedef struct lx_prf {
+    int64_t tp, pred, gold; /* correct, predicted, gold counts */
+    double p, r, f1;        /* fractions in [0, 1] */
+} lx_prf;
+
+void lx_prf_finish(lx_prf *m);
+
+typedef struct lx_re_counts {
+    int n_labels, none;
+    const char *const *labels; /* borrowed */
+    int64_t *conf;             /* [gold * n_labels + pred] */
+    int64_t n, n_invalid;
+} lx_re_counts;
+
+lexie_status lx_re_counts_init(lx_re_counts *c, const char *const *labels, int n_labels, int none,
+                               lexie_error *err);
+void lx_re_counts_free(lx_re_counts *c);
+void lx_re_counts_add(lx_re_counts *c, int gold, int pred, int invalid);
+
+/* Micro P/R/F1 over the positive labels (every label but none): a hit is
+** an exact label match; predicted = predictions that are not none; gold =
+** gold labels that are not none.  QA4RE's metric. */
+lx_prf lx_re_micro(const lx_re_counts *c);
+/* Per label l: tp = conf[l][l], pred = column sum, gold = row sum. */
+lx_prf lx_re_label_prf(const lx_re_counts *c, int l);
+double lx_re_accuracy(const lx_re_counts *c);
+
+/* The official SemEval-2010 Task 8 score, as its scorer (v1.2) computes
+** (9+1)-way with direction: labels "Rel(e1,e2)" / "Rel(e2,e1)" fold into
+** Rel.  A prediction is correct only with the right direction; one with the
+** right relation and the wrong direction counts against precision
+** (xDIRx), not as a prediction of another relation.  P = correct /
+** (predicted as Rel in either direction), R = correct / gold Rel, and the
+** macro-F1 is the mean of the per-relation F1s over the relations that
+** occur in the gold labels, none excluded. */
+typedef struct lx_semeval_rel {
+    char name[64];
+    lx_prf prf;
+    int64_t wrong_dir;
+} lx_semeval_rel;
+
+typedef struct lx_semeval_score {
+    int n_rels;
+    lx_semeval_rel rels[64];
+    double macro_p, macro_r, macro_f1;
+} lx_semeval_score;
+
+/* Returns 0 (and n_rels 0) when the labels are not SemEval-shaped. */
+int lx_semeval_official(const lx_re_counts *c, lx_semeval_score *out);
+
+/* ==== Reports ==== */
+
+typedef struct lx_re_run_info {
+    const char *command;
+    const char *dataset, *split, *method;
+    int shots, n_permute, free_gen;
+    uint64_t seed;
+    const char *model_name, *model_sha256;
+    const char *schema_name, *schema_sha256;
+    const char *config_hash, *predictions;
+    float threshold;     /* 0: argmax */
+    int64_t n_examples;  /* examples in the evaluated selection */
+    int64_t n_computed;  /* predicted in this run (not resumed) */
+    double seconds;      /* wall time of what this run computed */
+    double examples_per_s;
+} lx_re_run_info;
+
+void lx_re_report_json(lx_jbuf *b, const lx_re_run_info *info, const lx_re_counts *c);
+void lx_re_report_table(lx_jbuf *b, const lx_re_run_info *info, const lx_re_counts *c);
+
+/* ==== Prediction files ==== */
+
+/* One stored prediction: the id, the predicted label, the invalid flag and
+** the per-label probabilities in schema order (n_rels + 1), plus timing. */
+typedef struct lx_re_pred {
+    char *id;
+    int label;
+    int invalid;
+    float *probs;
+    double seconds;
+} lx_re_pred;
+
+typedef struct lx_re_preds {
+    lx_re_pred *p;
+    int n, cap;
+    int sorted;
+} lx_re_preds;
+
+/* Reads a prediction JSONL file written by lx_re_pred_line.  A missing
+** file is empty.  A torn last line (a run killed mid-write) is dropped,
+** and *good_bytes gets the length of the intact part, so the caller can
+** truncate before appending.  Labels not in s are an error. */
+lexie_status lx_re_preds_load(const char *path, const lx_re_schema *s, lx_re_preds *out,
+                              long *good_bytes, lexie_error *err);
+void lx_re_preds_free(lx_re_preds *p);
+/* Index of id in p (sorting p on first use), or -1. */
+int lx_re_preds_find(lx_re_preds *p, const char *id);
+
+/* One prediction line: {"id", "gold", "label", "invalid", "scores": {label:
+** p}, "seconds", "answer"} and a newline.  gold may be NULL. */
+void lx_re_pred_line(lx_jbuf *b, const char *id, int id_is_num, const char *gold,
+                     const lx_re_schema *s, const lx_re_result *r, double seconds);
+
+/* The SHA-256 of a file as 64 hex digits (hex needs 65 bytes). */
+lexie_status lx_file_sha256(const char *path, char hex[65], lexie_error *err);
+
+#endif /* LX_EVAL_H */
