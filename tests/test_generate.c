@@ -167,7 +167,7 @@ static void test_generate_sampler_filters(lx_t *t) {
     int nv = lexie_model_n_vocab(f.m);
     float *logits = malloc((size_t)nv * sizeof *logits);
     LX_REQUIRE(t, logits);
-    for (int i = 0; i < nv; i++) logits[i] = (float)((i * 37) % 101) / 10.0f;
+    for (int i = 0; i < nv; i++) logits[i] = 3.0f * sinf((float)i); /* distinct values */
     int best = 0;
     for (int i = 1; i < nv; i++)
         if (logits[i] > logits[best]) best = i;
@@ -179,15 +179,24 @@ static void test_generate_sampler_filters(lx_t *t) {
     sp.top_k = 0;
     sp.top_p = 1e-6f;
     for (int r = 0; r < 50; r++) LX_CHECK_INT(t, lexie_sample(f.m, logits, &sp, &st), best);
-    /* top_k = 3 keeps exactly the three largest logits (10.0, 9.9, 9.8). */
+    /* top_k = 3 keeps exactly the three largest logits, and all of them
+    ** come up at a high temperature. */
+    float third = -INFINITY;
+    for (int i = 0; i < nv; i++) {
+        int above = 0;
+        for (int j = 0; j < nv; j++) above += logits[j] > logits[i];
+        if (above == 2) third = logits[i];
+    }
     sp.top_p = 1.0f;
     sp.top_k = 3;
-    int seen_other = 0;
+    int seen_other = 0, seen_third = 0;
     for (int r = 0; r < 300; r++) {
         int tok = lexie_sample(f.m, logits, &sp, &st);
-        if (logits[tok] < 9.75f) seen_other = 1;
+        if (logits[tok] < third) seen_other = 1;
+        if (logits[tok] == third) seen_third = 1;
     }
     LX_CHECK(t, !seen_other);
+    LX_CHECK(t, seen_third);
     free(logits);
     gen_close(&f);
 }
