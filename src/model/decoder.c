@@ -52,14 +52,28 @@ lexie_status lx_decoder_load(lexie_model *m, const lx_decoder_opts *o, lexie_err
         return s;
     if ((s = rope_scaling(m, err))) return s;
 
+    /* The head size is attention.key_length where given (qwen3, gemma3:
+    ** n_head * head_dim may differ from n_embd, which then need not be a
+    ** multiple of n_head), else n_embd / n_head. */
+    int key_length = 0, value_length = 0;
+    if ((s = lx_hp_int(m, "attention.key_length", 0, &key_length, err)) ||
+        (s = lx_hp_int(m, "attention.value_length", 0, &value_length, err)))
+        return s;
     if (hp->n_layer < 1 || hp->n_layer > LX_MAX_LAYERS || hp->n_embd < 1 || hp->n_head < 1 ||
-        hp->n_head_kv < 1 || hp->n_head % hp->n_head_kv != 0 || hp->n_embd % hp->n_head != 0 ||
-        hp->n_ff < 1)
+        hp->n_head_kv < 1 || hp->n_head % hp->n_head_kv != 0 ||
+        (key_length == 0 && hp->n_embd % hp->n_head != 0) || hp->n_ff < 1)
         return lx_fail(err, LEXIE_E_FORMAT,
                        "%s: inconsistent hyperparameters (layers %d, embd %d, heads %d/%d, ff %d)",
                        m->arch->name, hp->n_layer, hp->n_embd, hp->n_head, hp->n_head_kv, hp->n_ff);
-    hp->head_dim = hp->n_embd / hp->n_head;
-    if ((s = lx_hp_int(m, "attention.key_length", 0, &hp->head_dim, err))) return s;
+    hp->head_dim = key_length > 0 ? key_length : hp->n_embd / hp->n_head;
+    /* v heads are as wide as k heads in every architecture lexie runs. */
+    if (value_length > 0 && value_length != hp->head_dim)
+        return lx_fail(err, LEXIE_E_UNSUPPORTED,
+                       "%s: attention.value_length %d differs from key_length %d", m->arch->name,
+                       value_length, hp->head_dim);
+    if (hp->head_dim > 4096 || (int64_t)hp->n_head * hp->head_dim > (1 << 20))
+        return lx_fail(err, LEXIE_E_FORMAT, "%s: head size %d x %d heads is out of range",
+                       m->arch->name, hp->head_dim, hp->n_head);
     hp->n_rot = hp->head_dim;
     if ((s = lx_hp_int(m, "rope.dimension_count", 0, &hp->n_rot, err))) return s;
     if (hp->n_rot < 2 || hp->n_rot > hp->head_dim || hp->n_rot % 2)
