@@ -36,6 +36,7 @@ from gguf import GGMLQuantizationType as QT
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from reference import Hparams, reference_for  # noqa: E402
 from tinymodel import quantize_weights, random_weights, write_gguf  # noqa: E402
+import ref_qwen  # noqa: E402
 
 HP = Hparams(n_layer=2, n_embd=64, n_head=4, n_head_kv=2, head_dim=16, n_ff=128, n_vocab=300,
              n_ctx_train=256, rope_base=10000.0, rms_eps=1e-5, n_rot=16)
@@ -100,6 +101,7 @@ def main():
                drop=("blk.1.ffn_up.weight",))
     write_gguf(os.path.join(out, "bad_shape.gguf"), HP, base, "bad-shape",
                reshape={"blk.0.attn_k.weight": wrong})
+    ref_qwen.write_fixtures(out)  # qwen2_*, qwen3_*: see ref_qwen.py
 
 
 if __name__ == "__main__":
