@@ -23,7 +23,7 @@ static void generate_usage(FILE *f) {
             "  -n N              generate at most N tokens (default 128; 0: until the end)\n"
             "  --chat            wrap the prompt as a user turn in the model's chat template\n"
             "  --system TEXT     system message for --chat\n"
-            "  --chat-template T Jinja chat template that replaces the model's own\n"
+            "  --chat-template T Jinja chat template (a file, or the text) replacing the model's\n"
             "  --temp T          sampling temperature (default 0: greedy)\n"
             "  --top-k K         keep the K most likely tokens (default 0: off)\n"
             "  --top-p P         nucleus sampling threshold (default 1: off)\n"
@@ -184,9 +184,18 @@ static lexie_model *open_model(const char *cmd, const gen_opts *o) {
         fprintf(stderr, "lexie %s: %s\n", cmd, err.message);
         return NULL;
     }
+    /* --chat-template takes a file or the template text itself. */
+    char *tmpl = NULL;
+    FILE *tf = o->chat_template ? fopen(o->chat_template, "rb") : NULL;
+    if (tf) {
+        size_t n;
+        tmpl = read_all(tf, &n);
+        fclose(tf);
+    }
     lexie_model_params mp = lexie_model_default_params();
-    mp.chat_template = o->chat_template;
+    mp.chat_template = tmpl ? tmpl : o->chat_template;
     lexie_model *m = lexie_model_load(path, &mp, &err);
+    free(tmpl);
     free(path);
     if (!m) fprintf(stderr, "lexie %s: %s\n", cmd, err.message);
     return m;
