@@ -509,6 +509,8 @@ lexie_status lx_re_item_from_json(const lx_json *o, lx_re_item *it, lexie_error 
         goto fail;
     }
     const lx_json *h = lx_json_get(o, "head"), *t = lx_json_get(o, "tail");
+    if (h && h->type == LX_JSON_NULL) h = NULL; /* null means absent */
+    if (t && t->type == LX_JSON_NULL) t = NULL;
     if (!h && !t) {
         st = lx_re_parse_markers(text->str, &it->text, &it->h_start, &it->h_end, &it->t_start, &it->t_end, err);
         if (st != LEXIE_OK) {

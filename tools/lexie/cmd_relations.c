@@ -273,7 +273,10 @@ int cmd_relations(int argc, char **argv) {
         lx_json_doc *d = lx_json_parse(line, (size_t)len, NULL, &err);
         if (!d) {
             p->st = err.code == LEXIE_E_UTF8 ? LEXIE_E_UTF8 : LEXIE_E_FORMAT;
-            snprintf(p->msg, sizeof p->msg, "line %d: %.480s", lineno, err.message);
+            /* The parser saw one line: "line 1, column C" is this line's column. */
+            const char *m = err.message;
+            if (strncmp(m, "line 1, ", 8) == 0) m += 8;
+            snprintf(p->msg, sizeof p->msg, "line %d, %.480s", lineno, m);
         } else {
             const lx_json *id = lx_json_get(lx_json_root(d), "id");
             if (id && (id->type == LX_JSON_STRING || id->type == LX_JSON_NUMBER)) {
