@@ -22,7 +22,7 @@
 #define DEV_SEED 2010
 
 typedef struct {
-    const char *model, *data, *split, *schema, *out, *method_s;
+    const char *model, *data, *split, *schema, *out, *method_s, *chat_template;
     int method, shots, permute, free_gen, limit, sample, threads, batch, dump_prompt, quiet;
     unsigned long long seed;
     double threshold;
@@ -42,6 +42,7 @@ static void eval_usage(FILE *f) {
             "  --threshold T      predict the none label iff its probability >= T\n"
             "  --schema FILE      relation schema (default: the built-in one for --data)\n"
             "  -m MODEL           model name or GGUF path (default: the default model)\n"
+            "  --chat-template T  Jinja chat template that replaces the model's own\n"
             "  --out DIR          where predictions and reports go (default results)\n"
             "  -t N               threads (default: all cores)\n"
             "  --batch B          examples decoded together (default 8)\n"
@@ -98,15 +99,28 @@ static int parse_eval(int argc, char **argv, eval_opts *o) {
             else if (strcmp(a, "--data") == 0) o->data = v;
             else if (strcmp(a, "--split") == 0) o->split = v;
             else if (strcmp(a, "--schema") == 0) o->schema = v;
+            else if (strcmp(a, "--chat-template") == 0) o->chat_template = v;
             else if (strcmp(a, "--out") == 0) o->out = v;
             else if (strcmp(a, "--method") == 0) o->method_s = v;
-            else if (strcmp(a, "--shots") == 0 && parse_int(a, v, 0, 64, &x)) o->shots = (int)x;
-            else if (strcmp(a, "--seed") == 0 && parse_int(a, v, 0, 2147483647L, &x)) o->seed = (unsigned long long)x;
-            else if (strcmp(a, "--limit") == 0 && parse_int(a, v, 1, 100000000L, &x)) o->limit = (int)x;
-            else if (strcmp(a, "--sample") == 0 && parse_int(a, v, 1, 100000000L, &x)) o->sample = (int)x;
-            else if (strcmp(a, "--permute") == 0 && parse_int(a, v, 1, 64, &x)) o->permute = (int)x;
-            else if (strcmp(a, "-t") == 0 && parse_int(a, v, 1, 256, &x)) o->threads = (int)x;
-            else if (strcmp(a, "--batch") == 0 && parse_int(a, v, 1, 63, &x)) o->batch = (int)x;
+            else if (strcmp(a, "--shots") == 0) {
+                if (!parse_int(a, v, 0, 64, &x)) return 0;
+                o->shots = (int)x;
+            } else if (strcmp(a, "--seed") == 0) {
+                if (!parse_int(a, v, 0, 2147483647L, &x)) return 0;
+                o->seed = (unsigned long long)x;
+            } else if (strcmp(a, "--limit") == 0 || strcmp(a, "--sample") == 0) {
+                if (!parse_int(a, v, 1, 100000000L, &x)) return 0;
+                *(a[2] == 'l' ? &o->limit : &o->sample) = (int)x;
+            } else if (strcmp(a, "--permute") == 0) {
+                if (!parse_int(a, v, 1, 64, &x)) return 0;
+                o->permute = (int)x;
+            } else if (strcmp(a, "-t") == 0) {
+                if (!parse_int(a, v, 1, 256, &x)) return 0;
+                o->threads = (int)x;
+            } else if (strcmp(a, "--batch") == 0) {
+                if (!parse_int(a, v, 1, 63, &x)) return 0;
+                o->batch = (int)x;
+            }
             else if (strcmp(a, "--threshold") == 0) {
                 char *end;
                 o->threshold = strtod(v, &end);
@@ -115,8 +129,7 @@ static int parse_eval(int argc, char **argv, eval_opts *o) {
                     return 0;
                 }
             } else {
-                if (strncmp(a, "--", 2) == 0 || a[0] == '-')
-                    fprintf(stderr, "lexie eval: bad option '%s %s' (try --help)\n", a, v);
+                fprintf(stderr, "lexie eval: unknown option '%s' (try --help)\n", a);
                 return 0;
             }
         }
@@ -336,7 +349,9 @@ int cmd_eval(int argc, char **argv) {
     }
 
     /* Model and classifier. */
-    if (!(model_path = cli_resolve_model(o.model, &err)) || !(model = lexie_model_load(model_path, NULL, &err))) {
+    lexie_model_params mp = lexie_model_default_params();
+    mp.chat_template = o.chat_template;
+    if (!(model_path = cli_resolve_model(o.model, &err)) || !(model = lexie_model_load(model_path, &mp, &err))) {
         fprintf(stderr, "lexie eval: %s\n", err.message);
         goto done;
     }
@@ -406,6 +421,11 @@ int cmd_eval(int argc, char **argv) {
                        "permute=%d|free_gen=%d|mark=1",
                    LX_RE_PROMPT_VERSION, model_sha, schema->sha256, o.data, o.split, o.method_s, o.shots,
                    o.shots ? o.seed : 0ULL, o.permute, o.free_gen);
+    if (o.chat_template) {
+        /* A replaced template changes every prompt: its text joins the hash. */
+        lx_jbuf_puts(&b, "|chat_template=");
+        lx_jbuf_puts(&b, o.chat_template);
+    }
     char chash[65];
     {
         lx_sha256 h;
@@ -419,7 +439,8 @@ int cmd_eval(int argc, char **argv) {
     lx_jbuf_reset(&b);
     mkdir(o.out, 0777);
     char stem[1024], ppath[1100];
-    snprintf(stem, sizeof stem, "%s/%s-%s-%s%s", o.out, o.data, o.split, o.method_s, o.free_gen ? "-gen" : "");
+    snprintf(stem, sizeof stem, "%s/%s-%s-%s%s%s", o.out, o.data, o.split, o.method_s, o.free_gen ? "-gen" : "",
+             o.chat_template ? "-tmpl" : "");
     size_t sl = strlen(stem);
     if (o.shots) snprintf(stem + sl, sizeof stem - sl, "-k%d-s%llu", o.shots, o.seed);
     sl = strlen(stem);

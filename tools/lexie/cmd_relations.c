@@ -69,6 +69,7 @@ static void rel_usage(FILE *f) {
           "  --no-mark          do not [bracket] the entities in the prompt\n"
           "  --dump-prompt      print each line's exact prompt instead of classifying\n"
           "  -m MODEL           model name or GGUF path (default: the default model)\n"
+          "  --chat-template T  Jinja chat template that replaces the model's own\n"
           "  -t N               threads (default: all cores)\n"
           "  --batch B          examples decoded together (default 8)\n",
           f);
@@ -181,7 +182,7 @@ static int flush(lexie_re *re, const lx_re_schema *s, pending *q, int n, int fre
 }
 
 int cmd_relations(int argc, char **argv) {
-    const char *model_arg = NULL, *schema_arg = NULL, *method = "qa4re";
+    const char *model_arg = NULL, *schema_arg = NULL, *method = "qa4re", *tmpl = NULL;
     lexie_re_params rp = lexie_re_default_params();
     int threads = 0, dump = 0;
     for (int i = 1; i < argc; i++) {
@@ -205,6 +206,7 @@ int cmd_relations(int argc, char **argv) {
             int num_ok = end && *end == 0 && end != v;
             if (strcmp(a, "-m") == 0) model_arg = v;
             else if (strcmp(a, "--schema") == 0) schema_arg = v;
+            else if (strcmp(a, "--chat-template") == 0) tmpl = v;
             else if (strcmp(a, "--method") == 0) method = v;
             else if (strcmp(a, "--permute") == 0 && num_ok && x >= 1 && x <= 64) rp.n_permute = (int)x;
             else if (strcmp(a, "-t") == 0 && num_ok && x >= 1 && x <= 256) threads = (int)x;
@@ -245,7 +247,9 @@ int cmd_relations(int argc, char **argv) {
     lexie_ctx *c = NULL;
     lexie_re *re = NULL;
     int rc = 1;
-    if (!(mpath = cli_resolve_model(model_arg, &err)) || !(m = lexie_model_load(mpath, NULL, &err))) {
+    lexie_model_params mp = lexie_model_default_params();
+    mp.chat_template = tmpl;
+    if (!(mpath = cli_resolve_model(model_arg, &err)) || !(m = lexie_model_load(mpath, &mp, &err))) {
         fprintf(stderr, "lexie relations: %s\n", err.message);
         goto done;
     }
