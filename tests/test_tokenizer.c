@@ -448,11 +448,7 @@ static void test_tok_refusals(lx_t *t) {
     LX_CHECK(t, synth_load(t, &s, &e) == NULL);
     LX_CHECK_INT(t, e.code, LEXIE_E_UNSUPPORTED);
     LX_CHECK(t, strstr(e.message, "no-such-pre") != NULL);
-    s = syn_default();
-    s.model = "llama";
-    LX_CHECK(t, synth_load(t, &s, &e) == NULL);
-    LX_CHECK_INT(t, e.code, LEXIE_E_UNSUPPORTED);
-    LX_CHECK(t, strstr(e.message, "SentencePiece") != NULL);
+    s = syn_default(); /* "llama" (SentencePiece) loads: tests/test_spm.c */
     s.model = "bert";
     LX_CHECK(t, synth_load(t, &s, &e) == NULL);
     LX_CHECK(t, e.code == LEXIE_E_UNSUPPORTED && strstr(e.message, "bert"));

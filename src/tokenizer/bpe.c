@@ -216,6 +216,8 @@ lexie_status lx_tokenize(const lx_vocab *v, const char *text, size_t len, int ad
     size_t bad = 0;
     if (!lx_utf8_valid(text, len, &bad))
         return lx_fail(err, LEXIE_E_UTF8, "tokenize: invalid UTF-8 at byte %zu", bad);
+    if (v->type == LX_VOCAB_SPM) /* SentencePiece: spm.c */
+        return lx_spm_tokenize(v, text, len, add_bos, parse_special, out, n_max, n_out, err);
 
     tok_out o = {out, n_max, 0};
     scratch s;

@@ -1,7 +1,8 @@
 /*
 ** tok_impl.h -- what the tokenizer's files share inside src/tokenizer/:
-** the vocabulary's layout, the pre-tokenizer, the byte-level BPE helpers
-** and the growable span lists they pass around.
+** the vocabulary's layout, the pre-tokenizer, the byte-level BPE helpers,
+** the SentencePiece entry points and the growable span lists they pass
+** around.
 **
 ** Not part of tokenizer.h because no other module should depend on the
 ** layout.  Everything here is read-only after lx_vocab_load, so any number
@@ -75,6 +76,10 @@ int lx_bpe_cp_to_byte(uint32_t cp);
 
 /* ==== Vocabulary ==== */
 
+/* tokenizer.ggml.model: "gpt2" is byte-level BPE (bpe.c), "llama" is
+** SentencePiece (spm.c). */
+enum { LX_VOCAB_BPE = 0, LX_VOCAB_SPM = 1 };
+
 struct lx_vocab {
     int32_t n_tokens;
     char *text_blob;     /* every token's stored text, each NUL-terminated */
@@ -106,7 +111,14 @@ struct lx_vocab {
     int32_t *special;
     int32_t n_special;
 
-    lx_pretok *pre;
+    lx_pretok *pre; /* BPE only; NULL for SentencePiece */
+    int type;       /* LX_VOCAB_* */
+
+    /* SentencePiece (LX_VOCAB_SPM) only */
+    float *score;          /* (n_tokens) merge priority, higher first; NULL for BPE */
+    int add_space_prefix;  /* ' ' before raw text at the start and after specials */
+    uint32_t max_tok_len;  /* longest token text, in bytes */
+    int32_t byte_tok[256]; /* byte fallback token of each byte, or -1 */
 };
 
 uint64_t lx_tok_hash(const char *s, size_t n, uint64_t h);
@@ -122,5 +134,24 @@ int32_t lx_vocab_merge_rank(const lx_vocab *v, const char *l, size_t ln, const c
 lexie_status lx_special_partition(const lx_vocab *v, const char *text, size_t len,
                                   int parse_special, lx_spans *out, lx_spans *tmp,
                                   lexie_error *err);
+
+/* ==== SentencePiece (spm.c) ==== */
+
+/* The SentencePiece part of lx_vocab_load, run after the tokens and their
+** types are in v: reads tokenizer.ggml.scores (float32 or int32, at least
+** one per token; absent: all 0) and tokenizer.ggml.add_space_prefix
+** (absent: 1), and finds the byte fallback tokens. */
+lexie_status lx_spm_load(lx_vocab *v, const lx_gguf *g, lexie_error *err);
+
+/* Writes the detokenized bytes of a normal token's text t[0..n) to out:
+** U+2581 (lower one eighth block, SentencePiece's space) becomes ' '.  Returns
+** the byte count (<= n). */
+uint32_t lx_spm_unescape(const char *t, uint32_t n, char *out);
+
+/* lx_tokenize for a SentencePiece vocabulary; the arguments are already
+** checked (text is valid UTF-8, out holds n_max ids). */
+lexie_status lx_spm_tokenize(const lx_vocab *v, const char *text, size_t len, int add_bos,
+                             int parse_special, int32_t *out, int n_max, int *n_out,
+                             lexie_error *err);
 
 #endif /* LX_TOK_IMPL_H */

@@ -2,7 +2,8 @@
 ** tokenizer.h -- text <-> token ids from GGUF metadata, and chat templates.
 **
 ** The vocabulary comes from tokenizer.ggml.* keys: the token strings, their
-** types, BPE merges, special-token ids and the pre-tokenizer name.  GGUF
+** types, BPE merges (byte-level BPE) or scores (SentencePiece), special-token
+** ids and the pre-tokenizer name.  GGUF
 ** names the pre-tokenizer (tokenizer.ggml.pre) but does not store its split
 ** regexes, so pretok.c keeps a table keyed by that name and an unknown name
 ** is refused.
@@ -43,11 +44,21 @@ int32_t lx_vocab_find(const lx_vocab *v, const char *text, size_t len);
 lexie_status lx_tokenize(const lx_vocab *v, const char *text, size_t len, int add_bos,
                          int parse_special, int32_t *out, int n_max, int *n_out, lexie_error *err);
 
-/* The bytes token tok stands for when detokenized (byte-level BPE undone),
+/* The bytes token tok stands for when detokenized (GPT-2's byte alphabet or
+** SentencePiece's U+2581 space undone, <0xXX> byte tokens as their byte),
 ** written to buf (not NUL-terminated).  Returns the byte count, which may
 ** exceed n (then buf holds a prefix); -1 for an invalid id.  Special
 ** tokens render as their text when render_special, else as nothing. */
 int lx_token_to_piece(const lx_vocab *v, int32_t tok, int render_special, char *buf, int n);
+
+/* The text of ids[0..n_ids), as llama.cpp's llama_detokenize gives it
+** (remove_special off): the pieces in order, except that a SentencePiece
+** vocabulary with add_space_prefix drops one leading space from the first
+** token's piece (the space tokenizing put there).  Writes at most n bytes
+** (no NUL) and returns the full count, -1 for an invalid id or a text over
+** INT_MAX bytes. */
+int lx_detokenize(const lx_vocab *v, const int32_t *ids, int n_ids, int render_special, char *buf,
+                  int n);
 
 /* ==== Chat templates ==== */
 

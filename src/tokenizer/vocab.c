@@ -3,15 +3,17 @@
 ** and merge hash tables, special ids and end-of-generation tokens.
 **
 ** Keys read (all under tokenizer.ggml.):
-**   model        "gpt2" (byte-level BPE); "llama" (SentencePiece) and others
-**                are refused with LEXIE_E_UNSUPPORTED for now
-**   pre          pre-tokenizer name (pretok.c); absent: "default"
+**   model        "gpt2" (byte-level BPE, bpe.c) or "llama" (SentencePiece,
+**                spm.c); others are refused with LEXIE_E_UNSUPPORTED
+**   pre          BPE: pre-tokenizer name (pretok.c); absent: "default"
 **   tokens       string array, the vocabulary; ids are indices
 **   token_type   optional int array: 1 normal, 2 unknown, 3 control,
 **                4 user-defined, 5 unused, 6 byte
-**   merges       string array "left right"; rank = index
-**   *_token_id   bos, eos, unknown, padding, eot, eom, fim_*
-**   add_bos_token
+**   merges       BPE: string array "left right"; rank = index
+**   scores, add_space_prefix   SentencePiece (spm.c)
+**   *_token_id   bos, eos, unknown, padding, eot, eom, fim_*; SentencePiece
+**                defaults to llama.cpp's 1, 2 and 0 for bos, eos, unknown
+**   add_bos_token   absent: the pre-tokenizer's default (BPE), 1 (SentencePiece)
 ** Everything kept is copied, so the GGUF may be closed after loading.
 **
 ** End-of-generation tokens are found by name as well as by id, because
@@ -395,6 +397,8 @@ static lexie_status build_pieces(lx_vocab *v, lexie_error *err) {
         if (a & (LX_TOK_UNKNOWN | LX_TOK_CONTROL | LX_TOK_USER)) {
             memcpy(v->piece_blob + w, t, n);
             w += n;
+        } else if ((a & LX_TOK_NORMAL) && v->type == LX_VOCAB_SPM) {
+            w += lx_spm_unescape((const char *)t, n, v->piece_blob + w);
         } else if (a & LX_TOK_NORMAL) {
             for (uint32_t j = 0; j < n;) {
                 uint32_t k = (uint32_t)lx_utf8_len(t[j]);
@@ -455,13 +459,8 @@ lx_vocab *lx_vocab_load(const lx_gguf *g, lexie_error *err) {
     }
     lx_str model = {NULL, 0}, pre = {"default", 7};
     if (get_string(g, "tokenizer.ggml.model", &model, 1, err)) return NULL;
-    if (model.len == 5 && memcmp(model.ptr, "llama", 5) == 0) {
-        lx_fail(err, LEXIE_E_UNSUPPORTED,
-                "tokenizer: SentencePiece vocabularies (tokenizer.ggml.model 'llama') are not "
-                "supported yet");
-        return NULL;
-    }
-    if (!(model.len == 4 && memcmp(model.ptr, "gpt2", 4) == 0)) {
+    int spm = model.len == 5 && memcmp(model.ptr, "llama", 5) == 0;
+    if (!spm && !(model.len == 4 && memcmp(model.ptr, "gpt2", 4) == 0)) {
         lx_fail(err, LEXIE_E_UNSUPPORTED, "tokenizer: tokenizer.ggml.model '%.*s' is not supported",
                 (int)LX_MIN(model.len, 64), model.ptr);
         return NULL;
@@ -472,9 +471,19 @@ lx_vocab *lx_vocab_load(const lx_gguf *g, lexie_error *err) {
     lx_vocab *v = lx_calloc(1, sizeof *v, err);
     if (!v) return NULL;
     v->bos = v->eos = v->unk = v->eot = v->eom = v->pad = -1;
-    v->pre = lx_pretok_new(pre.ptr, (size_t)pre.len, err);
-    if (!v->pre) goto fail;
-    if (load_tokens(v, g, err) || load_merges(v, g, err)) goto fail;
+    v->type = spm ? LX_VOCAB_SPM : LX_VOCAB_BPE;
+    if (spm) {
+        /* SentencePiece has no pre-tokenizer or merges; tokenizer.ggml.pre
+        ** is ignored, as in llama.cpp. */
+        if (load_tokens(v, g, err) || lx_spm_load(v, g, err)) goto fail;
+        v->unk = 0; /* llama.cpp's defaults, each kept only if in range */
+        v->bos = v->n_tokens > 1 ? 1 : -1;
+        v->eos = v->n_tokens > 2 ? 2 : -1;
+    } else {
+        v->pre = lx_pretok_new(pre.ptr, (size_t)pre.len, err);
+        if (!v->pre) goto fail;
+        if (load_tokens(v, g, err) || load_merges(v, g, err)) goto fail;
+    }
     if (get_id(g, "tokenizer.ggml.bos_token_id", v->n_tokens, &v->bos, err) ||
         get_id(g, "tokenizer.ggml.eos_token_id", v->n_tokens, &v->eos, err) ||
         get_id(g, "tokenizer.ggml.unknown_token_id", v->n_tokens, &v->unk, err) ||
@@ -482,7 +491,7 @@ lx_vocab *lx_vocab_load(const lx_gguf *g, lexie_error *err) {
         get_id(g, "tokenizer.ggml.eot_token_id", v->n_tokens, &v->eot, err) ||
         get_id(g, "tokenizer.ggml.eom_token_id", v->n_tokens, &v->eom, err))
         goto fail;
-    v->add_bos = lx_pretok_default_add_bos(v->pre);
+    v->add_bos = spm ? 1 : lx_pretok_default_add_bos(v->pre);
     const lx_gguf_value *ab = lx_gguf_get(g, "tokenizer.ggml.add_bos_token");
     if (ab) {
         if (ab->type != LX_GGUF_BOOL) {
@@ -516,6 +525,7 @@ void lx_vocab_free(lx_vocab *v) {
     free(v->merge_rlen);
     free(v->merge_slots);
     free(v->special);
+    free(v->score);
     lx_pretok_free(v->pre);
     free(v);
 }
