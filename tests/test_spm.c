@@ -200,7 +200,8 @@ static void test_spm_gemma3_ids(lx_t *t) {
         if (!same && bad++ < 5) {
             int k = 0;
             while (s == LEXIE_OK && k < n_out && k < fx[i].n_ids && ids[k] == fx[i].ids[k]) k++;
-            LX_CHECK_MSG(t, 0, "fixture line %d: status %d, %d ids, want %d; first difference at %d",
+            LX_CHECK_MSG(t, 0,
+                         "fixture line %d: status %d, %d ids, want %d; first difference at %d",
                          fx[i].lineno, s, n_out, fx[i].n_ids, k);
         }
     }
@@ -225,7 +226,7 @@ static void test_spm_gemma3_round_trip(lx_t *t) {
         int n_out = 0;
         if (lx_tokenize(v, fx[i].text, fx[i].len, fx[i].add_bos, fx[i].parse_special, ids, MAX_IDS,
                         &n_out, NULL))
-            continue; /* reported by the ids test */
+            continue;            /* reported by the ids test */
         int off = fx[i].add_bos; /* the BOS is not part of the text */
         int m = lx_detokenize(v, ids + off, n_out - off, 1, buf, 1 << 16);
         /* A '\u2581' typed in the text is a space once tokenized, as in
@@ -312,14 +313,37 @@ static void test_spm_gemma3_speed(lx_t *t) {
 
 /* Ids are indices; scores make "bc" beat "ab", and "xy" tie "yz". */
 static const char *const syn_tokens[] = {
-    "<unk>", "<s>",  "</s>", "<0x0A>", "<0xC3>", "<0xA9>", SP,   "a",     "b",   "c",    "x", "y",
-    "z",     "ab",   "bc",   SP "a",   SP "ab",  "xy",     "yz", "<tag>", SP SP, "<0x41>"};
+    "<unk>", "<s>", "</s>", "<0x0A>", "<0xC3>", "<0xA9>", SP,   "a",  "b",     "c",   "x",
+    "y",     "z",   "ab",   "bc",     SP "a",   SP "ab",  "xy", "yz", "<tag>", SP SP, "<0x41>"};
 static const int32_t syn_types[] = {2, 3, 3, 6, 6, 6, 1, 1, 1, 1, 1,
                                     1, 1, 1, 1, 1, 1, 1, 1, 4, 1, 6};
-static const float syn_scores[] = {0,    0,    0,    0,    0,    0,    -1,   -2,   -3,   -4,   -5,
-                                   -6,   -7,   -9,   -8,   -10,  -2.5f, -11,  -11,  -1,   -20,  0};
-enum { T_UNK, T_S, T_ES, T_NL, T_C3, T_A9, T_SP, T_A, T_B, T_C, T_X, T_Y, T_Z, T_AB, T_BC,
-       T_SPA, T_SPAB, T_XY, T_YZ, T_TAG, T_SPSP, T_41, N_SYN };
+static const float syn_scores[] = {0,  0,  0,  0,  0,   0,     -1,  -2,  -3, -4,  -5,
+                                   -6, -7, -9, -8, -10, -2.5f, -11, -11, -1, -20, 0};
+enum {
+    T_UNK,
+    T_S,
+    T_ES,
+    T_NL,
+    T_C3,
+    T_A9,
+    T_SP,
+    T_A,
+    T_B,
+    T_C,
+    T_X,
+    T_Y,
+    T_Z,
+    T_AB,
+    T_BC,
+    T_SPA,
+    T_SPAB,
+    T_XY,
+    T_YZ,
+    T_TAG,
+    T_SPSP,
+    T_41,
+    N_SYN
+};
 _Static_assert(LX_ARRAY_LEN(syn_tokens) == N_SYN, "token list");
 _Static_assert(LX_ARRAY_LEN(syn_types) == N_SYN, "type list");
 _Static_assert(LX_ARRAY_LEN(syn_scores) == N_SYN, "score list");
@@ -327,16 +351,14 @@ _Static_assert(LX_ARRAY_LEN(syn_scores) == N_SYN, "score list");
 typedef struct syn {
     const char *const *tokens;
     int n_tokens;
-    const float *scores;  /* NULL: none */
+    const float *scores;    /* NULL: none */
     const int32_t *iscores; /* NULL: none */
     int n_scores;
-    int space_prefix; /* -1: key absent */
+    int space_prefix;              /* -1: key absent */
     const char *scores_as_strings; /* non-NULL: write scores as a string array (malformed) */
 } syn;
 
-static syn syn_default(void) {
-    return (syn){syn_tokens, N_SYN, syn_scores, NULL, N_SYN, 1, NULL};
-}
+static syn syn_default(void) { return (syn){syn_tokens, N_SYN, syn_scores, NULL, N_SYN, 1, NULL}; }
 
 static lx_vocab *syn_load(lx_t *t, const syn *s, lexie_error *e) {
     lexie_error we;
@@ -344,21 +366,20 @@ static lx_vocab *syn_load(lx_t *t, const syn *s, lexie_error *e) {
     LX_CHECK(t, w != NULL);
     if (!w) return NULL;
     const char *bad[1] = {s->scores_as_strings};
-    int ok =
-        !lx_gguf_writer_set_str(w, "general.architecture", "llama", &we) &&
-        !lx_gguf_writer_set_str(w, "tokenizer.ggml.model", "llama", &we) &&
-        !lx_gguf_writer_set_arr_str(w, "tokenizer.ggml.tokens", s->tokens, (uint64_t)s->n_tokens,
-                                    &we) &&
-        !lx_gguf_writer_set_arr_i32(w, "tokenizer.ggml.token_type", syn_types,
-                                    (uint64_t)LX_MIN(s->n_tokens, N_SYN), &we) &&
-        (!s->scores || !lx_gguf_writer_set_arr_f32(w, "tokenizer.ggml.scores", s->scores,
-                                                   (uint64_t)s->n_scores, &we)) &&
-        (!s->iscores || !lx_gguf_writer_set_arr_i32(w, "tokenizer.ggml.scores", s->iscores,
-                                                    (uint64_t)s->n_scores, &we)) &&
-        (!s->scores_as_strings ||
-         !lx_gguf_writer_set_arr_str(w, "tokenizer.ggml.scores", bad, 1, &we)) &&
-        (s->space_prefix < 0 || !lx_gguf_writer_set_bool(w, "tokenizer.ggml.add_space_prefix",
-                                                         s->space_prefix, &we));
+    int ok = !lx_gguf_writer_set_str(w, "general.architecture", "llama", &we) &&
+             !lx_gguf_writer_set_str(w, "tokenizer.ggml.model", "llama", &we) &&
+             !lx_gguf_writer_set_arr_str(w, "tokenizer.ggml.tokens", s->tokens,
+                                         (uint64_t)s->n_tokens, &we) &&
+             !lx_gguf_writer_set_arr_i32(w, "tokenizer.ggml.token_type", syn_types,
+                                         (uint64_t)LX_MIN(s->n_tokens, N_SYN), &we) &&
+             (!s->scores || !lx_gguf_writer_set_arr_f32(w, "tokenizer.ggml.scores", s->scores,
+                                                        (uint64_t)s->n_scores, &we)) &&
+             (!s->iscores || !lx_gguf_writer_set_arr_i32(w, "tokenizer.ggml.scores", s->iscores,
+                                                         (uint64_t)s->n_scores, &we)) &&
+             (!s->scores_as_strings ||
+              !lx_gguf_writer_set_arr_str(w, "tokenizer.ggml.scores", bad, 1, &we)) &&
+             (s->space_prefix < 0 ||
+              !lx_gguf_writer_set_bool(w, "tokenizer.ggml.add_space_prefix", s->space_prefix, &we));
     void *buf = NULL;
     size_t size = 0;
     if (ok) ok = !lx_gguf_writer_to_memory(w, &buf, &size, &we);
@@ -389,8 +410,8 @@ static void expect_ids(lx_t *t, const lx_vocab *v, const char *text, int special
     LX_CHECK_MSG(t, same, "'%s': status %d, %d ids (first %d), want %d (first %d)", text, s, n,
                  n > 0 ? ids[0] : -1, n_want, want[0]);
 }
-#define EXPECT(t, v, text, special, ...)                                                       \
-    expect_ids(t, v, text, special, (const int32_t[]){__VA_ARGS__},                            \
+#define EXPECT(t, v, text, special, ...)                                                           \
+    expect_ids(t, v, text, special, (const int32_t[]){__VA_ARGS__},                                \
                (int)(sizeof((const int32_t[]){__VA_ARGS__}) / sizeof(int32_t)))
 
 static void test_spm_merge_order(lx_t *t) {

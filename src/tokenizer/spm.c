@@ -275,8 +275,7 @@ lexie_status lx_spm_tokenize(const lx_vocab *v, const char *text, size_t len, in
             prev_special = 1;
             continue;
         }
-        st = spm_fragment(v, text + fr->off, fr->len, v->add_space_prefix && prev_special, &s,
-                          err);
+        st = spm_fragment(v, text + fr->off, fr->len, v->add_space_prefix && prev_special, &s, err);
         prev_special = 0;
     }
     free(s.esc);
