@@ -1,16 +1,23 @@
 #!/usr/bin/env python3
-"""tokenizer_gemma3.py -- writes tests/data/tokenizer_gemma3.tsv: llama.cpp's
-token ids for the Gemma 3 (SentencePiece) vocabulary, which test_spm.c
-compares lexie's tokenizer against.
+"""tokenizer_gemma3.py -- writes tests/data/tokenizer_gemma3.tsv and
+tokenizer_gemma3_prefix.tsv: llama.cpp's token ids for the Gemma 3
+(SentencePiece) vocabulary as shipped (add_space_prefix off), and for the
+same vocabulary with tokenizer.ggml.add_space_prefix set to true, the
+setting of Llama 2 and Mistral v1 vocabularies.  test_spm.c compares
+lexie's tokenizer against both.
 
-Usage: python3 tests/data/tokenizer_gemma3.py GEMMA3.gguf > tests/data/tokenizer_gemma3.tsv
-(the GGUF: `./build/lexie path gemma3-270m`).  Needs llama-cpp-python; only
-the vocabulary is loaded.  The random strings are seeded, so reruns with the
-same llama.cpp give the same file.
+Usage: python3 tests/data/tokenizer_gemma3.py GEMMA3.gguf tests/data
+(the GGUF: `./build/lexie path gemma3-270m`).  Needs llama-cpp-python and
+gguf; only the vocabulary is loaded.  The random strings are seeded, so
+reruns with the same llama.cpp give the same files.
 """
 import json
+import os
 import random
 import sys
+import tempfile
+
+import gguf
 
 import llama_cpp
 
@@ -91,22 +98,52 @@ def random_strings(n, seed):
     return out
 
 
+def with_space_prefix(src, dst):
+    """Copies src's metadata (no tensors) with add_space_prefix = true."""
+    r = gguf.GGUFReader(src)
+    w = gguf.GGUFWriter(dst, arch=r.fields["general.architecture"].contents())
+    for k, f in r.fields.items():
+        if k.startswith("GGUF.") or k in ("general.architecture",
+                                          "tokenizer.ggml.add_space_prefix"):
+            continue
+        sub = f.types[-1] if f.types[0] == gguf.GGUFValueType.ARRAY else None
+        w.add_key_value(k, f.contents(), f.types[0], sub_type=sub)
+    w.add_bool("tokenizer.ggml.add_space_prefix", True)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+
+
+def write(path, model, note, modes):
+    m = llama_cpp.Llama(model_path=model, vocab_only=True, verbose=False)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("# Gemma 3 (gemma3-270m) token ids%s from llama.cpp (llama-cpp-python %s,"
+                " vocab_only=True).\n" % (note, llama_cpp.__version__))
+        f.write("# Each line: the text as a JSON string, a tab, the ids.  '#parse_special=N' and"
+                " '#add_bos=N' switch the mode for the lines below.\n")
+        f.write("# Written by tests/data/tokenizer_gemma3.py.\n")
+        for add_bos, special, subset in modes:
+            f.write("#add_bos=%d\n#parse_special=%d\n" % (add_bos, special))
+            for t in subset:
+                ids = m.tokenize(t.encode("utf-8"), add_bos=bool(add_bos), special=bool(special))
+                f.write("%s\t%s\n" % (json.dumps(t, ensure_ascii=False),
+                                       " ".join(map(str, ids))))
+
+
 def main():
-    if len(sys.argv) != 2:
+    if len(sys.argv) != 3:
         sys.exit(__doc__)
-    m = llama_cpp.Llama(model_path=sys.argv[1], vocab_only=True, verbose=False)
+    src, out = sys.argv[1], sys.argv[2]
     texts = FIXED + random_strings(40, 1234)
-    print("# Gemma 3 (gemma3-270m) token ids from llama.cpp (llama-cpp-python %s, vocab_only=True)."
-          % llama_cpp.__version__)
-    print("# Each line: the text as a JSON string, a tab, the ids.  '#parse_special=N' and"
-          " '#add_bos=N' switch the mode for the lines below.")
-    print("# Written by tests/data/tokenizer_gemma3.py.")
-    for add_bos, special, subset in ((0, 1, texts), (0, 0, texts), (1, 1, FIXED[:12] + [""])):
-        print("#add_bos=%d" % add_bos)
-        print("#parse_special=%d" % special)
-        for t in subset:
-            ids = m.tokenize(t.encode("utf-8"), add_bos=bool(add_bos), special=bool(special))
-            print("%s\t%s" % (json.dumps(t, ensure_ascii=False), " ".join(map(str, ids))))
+    write(os.path.join(out, "tokenizer_gemma3.tsv"), src, "",
+          ((0, 1, texts), (0, 0, texts), (1, 1, FIXED[:12] + [""])))
+    with tempfile.TemporaryDirectory() as tmp:
+        prefixed = os.path.join(tmp, "vocab.gguf")
+        with_space_prefix(src, prefixed)
+        write(os.path.join(out, "tokenizer_gemma3_prefix.tsv"), prefixed,
+              " with add_space_prefix = true",
+              ((0, 1, texts), (0, 0, FIXED), (1, 1, FIXED[:12] + [""])))
 
 
 if __name__ == "__main__":
