@@ -44,15 +44,15 @@ void lx_embed(lexie_ctx *c) {
 /* Angles as ggml computes them, so logits match llama.cpp: theta starts at
 ** the position and is multiplied by base^(-2/n_rot) once per pair, in
 ** float. */
-static void rope_fill_cache(lexie_ctx *c) {
+static void rope_fill_cache(lexie_ctx *c, float base, float pos_scale) {
     const lx_hparams *hp = &c->model->hp;
     const float *ff = c->model->rope_freqs.data; /* may be NULL */
-    float theta_scale = powf(hp->rope_base, -2.0f / (float)hp->n_rot);
+    float theta_scale = powf(base, -2.0f / (float)hp->n_rot);
     for (int i = 0; i < c->n_tokens; i++) {
         float *rc = c->rope_cache + (size_t)i * hp->n_rot;
         float theta = (float)c->pos[i];
         for (int j = 0; j < hp->n_rot; j += 2) {
-            float t = theta * hp->rope_scale / (ff ? ff[j / 2] : 1.0f);
+            float t = theta * pos_scale / (ff ? ff[j / 2] : 1.0f);
             rc[j] = cosf(t);
             rc[j + 1] = sinf(t);
             theta *= theta_scale;
@@ -72,9 +72,13 @@ static void rope_head(float *x, const float *rc, int n_rot, int neox) {
 }
 
 void lx_rope(lexie_ctx *c, float *q, float *k, int neox) {
+    lx_rope_ex(c, q, k, neox, c->model->hp.rope_base, c->model->hp.rope_scale);
+}
+
+void lx_rope_ex(lexie_ctx *c, float *q, float *k, int neox, float base, float pos_scale) {
     const lx_hparams *hp = &c->model->hp;
     int hd = hp->head_dim;
-    rope_fill_cache(c);
+    rope_fill_cache(c, base, pos_scale);
     for (int i = 0; i < c->n_tokens; i++) {
         const float *rc = c->rope_cache + (size_t)i * hp->n_rot;
         for (int h = 0; h < hp->n_head; h++)
@@ -91,6 +95,8 @@ typedef struct {
     int il;
     const float *q;
     float *out;
+    float scale;
+    int window; /* 0: none */
 } att_job;
 
 /* One thread's share of the (token, head) pairs. */
@@ -100,7 +106,7 @@ static void attention_worker(void *arg, int ith, int nth) {
     const lx_hparams *hp = &c->model->hp;
     const lx_kv *kv = &c->kv;
     int hd = hp->head_dim, group = hp->n_head / hp->n_head_kv;
-    float scale = 1.0f / sqrtf((float)hd);
+    float scale = j->scale;
     float *att = c->att + (size_t)ith * kv->n_cells;
     int32_t *vis = c->vis + (size_t)ith * kv->n_cells;
     const float *kc = kv->k + (size_t)j->il * kv->n_cells * kv->kv_dim;
@@ -113,12 +119,15 @@ static void attention_worker(void *arg, int ith, int nth) {
     for (int idx = lo; idx < hi; idx++) {
         int i = idx / hp->n_head, h = idx % hp->n_head, g = h / group;
         if (i != last_tok) {
-            /* The cells token i sees: its sequence, positions up to its own. */
+            /* The cells token i sees: its sequence, positions up to its own
+            ** and, with a sliding window, after p - window (llama.cpp masks
+            ** a key when p - pos >= window). */
             uint64_t bit = 1ULL << c->seq[i];
             int32_t p = c->pos[i];
+            int32_t lo_pos = j->window > 0 && p >= j->window ? p - j->window + 1 : 0;
             n_vis = 0;
             for (int cell = 0; cell < kv->n_cells; cell++)
-                if ((kv->seq[cell] & bit) && kv->pos[cell] >= 0 && kv->pos[cell] <= p)
+                if ((kv->seq[cell] & bit) && kv->pos[cell] >= lo_pos && kv->pos[cell] <= p)
                     vis[n_vis++] = cell;
             last_tok = i;
         }
@@ -135,6 +144,11 @@ static void attention_worker(void *arg, int ith, int nth) {
 
 void lx_attention(lexie_ctx *c, int il, const float *q, const float *k, const float *v,
                   float *out) {
+    lx_attention_ex(c, il, q, k, v, out, 1.0f / sqrtf((float)c->model->hp.head_dim), 0);
+}
+
+void lx_attention_ex(lexie_ctx *c, int il, const float *q, const float *k, const float *v,
+                     float *out, float scale, int window) {
     lx_kv *kv = &c->kv;
     size_t layer = (size_t)il * kv->n_cells * kv->kv_dim;
     for (int i = 0; i < c->n_tokens; i++) {
@@ -142,8 +156,26 @@ void lx_attention(lexie_ctx *c, int il, const float *q, const float *k, const fl
         memcpy(kv->k + at, k + (size_t)i * kv->kv_dim, (size_t)kv->kv_dim * sizeof(float));
         memcpy(kv->v + at, v + (size_t)i * kv->kv_dim, (size_t)kv->kv_dim * sizeof(float));
     }
-    att_job j = {c, il, q, out};
+    att_job j = {c, il, q, out, scale, window};
     lx_pool_run(c->pool, attention_worker, &j);
+}
+
+/* ==== GELU-gated feed-forward ==== */
+
+/* GELU, tanh approximation, as ggml's CPU backend computes it: ggml looks
+** GELU up in a table indexed by the input rounded to fp16, whose entries
+** are rounded to fp16, and passes |x| >= 10 around the table.  lexie
+** computes the same entry on the fly, so logits match llama.cpp's. */
+static float gelu_ggml(float x) {
+    if (x <= -10.0f) return 0.0f;
+    if (x >= 10.0f) return x;
+    float h = lx_fp16_to_f32(lx_f32_to_fp16(x));
+    float g = 0.5f * h * (1.0f + tanhf(0.79788456080286535588f * h * (1.0f + 0.044715f * h * h)));
+    return lx_fp16_to_f32(lx_f32_to_fp16(g));
+}
+
+void lx_geglu(float *gate, const float *up, int64_t n) {
+    for (int64_t i = 0; i < n; i++) gate[i] = gelu_ggml(gate[i]) * up[i];
 }
 
 /* ==== Output head ==== */

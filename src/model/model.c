@@ -10,12 +10,13 @@
 
 /* ==== Registry ==== */
 
-extern const lx_arch lx_arch_llama, lx_arch_qwen2, lx_arch_qwen3;
+extern const lx_arch lx_arch_llama, lx_arch_qwen2, lx_arch_qwen3, lx_arch_gemma3;
 
 static const lx_arch *const archs[] = {
     &lx_arch_llama,
     &lx_arch_qwen2,
     &lx_arch_qwen3,
+    &lx_arch_gemma3,
 };
 
 const lx_arch *lx_arch_find(const char *name) {
@@ -120,7 +121,7 @@ lexie_model *lexie_model_load(const char *path, const lexie_model_params *p, lex
     snprintf(archname, sizeof archname, "%.*s", (int)LX_MIN(arch.len, 63), arch.ptr);
     m->arch = lx_arch_find(archname);
     if (!m->arch) {
-        lx_fail(err, LEXIE_E_UNSUPPORTED, "model: architecture '%s' is not supported (lexie runs: llama, qwen2, qwen3)",
+        lx_fail(err, LEXIE_E_UNSUPPORTED, "model: architecture '%s' is not supported (lexie runs: llama, qwen2, qwen3, gemma3)",
                 archname);
         goto fail;
     }

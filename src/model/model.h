@@ -42,6 +42,11 @@ typedef struct lx_hparams {
     float rope_base;
     float rope_scale; /* linear position scale (1 = none) */
     float norm_eps;
+    /* gemma3 (0 where an architecture has none): */
+    int n_swa;           /* sliding-window size of the local layers; 0: none */
+    float rope_base_swa; /* RoPE base of the sliding-window layers */
+    float attn_scale;    /* q.k scale; 0: 1/sqrt(head_dim) */
+    float logit_softcap; /* logits = cap * tanh(logits / cap); 0: none */
 } lx_hparams;
 
 /* One transformer block of a llama-family model.  Optional tensors have
@@ -55,6 +60,8 @@ typedef struct lx_layer {
     lx_tensor ffn_norm;            /* (n_embd) */
     lx_tensor w_gate, w_up;        /* (n_embd, n_ff) */
     lx_tensor w_down;              /* (n_ff, n_embd) */
+    lx_tensor attn_post_norm;      /* optional RMS norm of the attention output (gemma3) */
+    lx_tensor ffn_post_norm;       /* optional RMS norm of the FFN output (gemma3) */
 } lx_layer;
 
 typedef struct lx_arch lx_arch;
@@ -182,11 +189,21 @@ void lx_norm_rows(const lx_tensor *w, const float *x, float *out, int n, int len
 /* Rotates q (n, n_head*hd) and k (n, n_kv*hd) in place by each token's
 ** position.  neox: rotate halves (x[i], x[i+hd/2]) instead of pairs. */
 void lx_rope(lexie_ctx *c, float *q, float *k, int neox);
+/* lx_rope with an explicit base and linear position scale (gemma3's local
+** and global layers differ in both). */
+void lx_rope_ex(lexie_ctx *c, float *q, float *k, int neox, float base, float pos_scale);
 /* Stores k and v of the batch in layer il's cache cells, then computes
 ** softmax(q k^T / sqrt(hd)) v over each token's visible cells into out
 ** (n, n_head*hd). */
 void lx_attention(lexie_ctx *c, int il, const float *q, const float *k, const float *v,
                   float *out);
+/* lx_attention with scores q k^T * scale and, when window > 0, a sliding
+** window: a token at position p sees only cells with p - window < pos <= p. */
+void lx_attention_ex(lexie_ctx *c, int il, const float *q, const float *k, const float *v,
+                     float *out, float scale, int window);
+/* gate[i] = gelu(gate[i]) * up[i], GELU in its tanh form with ggml's fp16
+** rounding of input and result (GeGLU feed-forward of gemma). */
+void lx_geglu(float *gate, const float *up, int64_t n);
 /* Final norm and output projection for the tokens that want logits. */
 void lx_output(lexie_ctx *c);
 

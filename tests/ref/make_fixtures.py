@@ -36,6 +36,7 @@ from gguf import GGMLQuantizationType as QT
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from reference import Hparams, reference_for  # noqa: E402
 from tinymodel import quantize_weights, random_weights, write_gguf  # noqa: E402
+import ref_gemma3  # noqa: E402
 import ref_qwen  # noqa: E402
 
 HP = Hparams(n_layer=2, n_embd=64, n_head=4, n_head_kv=2, head_dim=16, n_ff=128, n_vocab=300,
@@ -101,6 +102,7 @@ def main():
                drop=("blk.1.ffn_up.weight",))
     write_gguf(os.path.join(out, "bad_shape.gguf"), HP, base, "bad-shape",
                reshape={"blk.0.attn_k.weight": wrong})
+    ref_gemma3.write_fixtures(out)  # gemma3_*: see ref_gemma3.py
     ref_qwen.write_fixtures(out)  # qwen2_*, qwen3_*: see ref_qwen.py
 
 
