@@ -1,8 +1,17 @@
 #!/usr/bin/env python3
-"""parity_llamacpp.py -- records llama.cpp's outputs on the default model so
+"""parity_llamacpp.py -- records llama.cpp's outputs on a model so
 tests/test_parity.c can hold lexie to them.
 
     python3 bench/parity_llamacpp.py [MODEL.gguf] [-o tests/data/parity_smollm2.txt]
+    python3 bench/parity_llamacpp.py --model NAME [--prompts a,b,...] [-o OUT]
+
+Without --model: the default model (SmolLM2-135M-Instruct Q4_1) or the
+file given, into tests/data/parity_smollm2.txt unless -o says otherwise.
+--model takes a GGUF path or a lexie catalog name (resolved with
+`build/lexie path NAME`, so the model must be cached); its output goes to
+tests/data/parity_<NAME>.txt (NAME: the catalog name, or the file name
+without .gguf).  --prompts keeps only the named prompts (PROMPTS below),
+e.g. for a bigger model where all twelve would be slow in the C test.
 
 Needs llama-cpp-python (pip install llama-cpp-python).  For each fixed
 prompt it records llama.cpp's tokenization, the top-20 logits and summary
@@ -21,6 +30,7 @@ documented in the file's own header (HEADER below).
 import argparse
 import hashlib
 import os
+import subprocess
 import sys
 
 import numpy as np
@@ -33,8 +43,9 @@ N_GREEDY = 32
 N_FIXED = 50
 
 HEADER = """\
-# parity_smollm2.txt -- llama.cpp's outputs on SmolLM2-135M-Instruct Q4_1,
-# written by bench/parity_llamacpp.py, read by tests/test_parity.c.
+# {out} -- llama.cpp's outputs on {desc},
+# written by bench/parity_llamacpp.py{args},
+# read by tests/test_parity.c.
 # One record per line, fields separated by single spaces; text is the hex of
 # its UTF-8 bytes, preceded by its byte count (so "" is "0").
 #   model <file name> <size in bytes> <sha256>
@@ -59,7 +70,8 @@ CHAT_SYSTEM = "You are a helpful assistant that extracts information from text."
 
 
 def chatml(system, user):
-    """SmolLM2's template with add_generation_prompt, as text."""
+    """ChatML with add_generation_prompt, as text: what the templates of
+    SmolLM2 and of Qwen2.5 render for a system and a user message."""
     return (f"<|im_start|>system\n{system}<|im_end|>\n"
             f"<|im_start|>user\n{user}<|im_end|>\n<|im_start|>assistant\n")
 
@@ -166,12 +178,44 @@ def last_logits(llm):
     return np.ctypeslib.as_array(p, shape=(llm.n_vocab(),)).astype(np.float64).copy()
 
 
+def resolve_model(spec):
+    """(path, name) of --model: a GGUF file, or a lexie catalog name."""
+    if os.path.isfile(spec):
+        return spec, os.path.basename(spec).removesuffix(".gguf")
+    cli = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "build", "lexie")
+    r = subprocess.run([cli, "path", spec], capture_output=True, text=True)
+    if r.returncode != 0 or not r.stdout.strip():
+        sys.exit(f"--model {spec}: not a file, and `lexie path` says: {r.stderr.strip()}")
+    return r.stdout.strip(), spec
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("model", nargs="?", default=DEFAULT_MODEL)
-    ap.add_argument("-o", "--out", default=DEFAULT_OUT)
+    ap.add_argument("model", nargs="?", default=None, help="GGUF file (default: SmolLM2)")
+    ap.add_argument("--model", dest="model_opt", metavar="NAME_OR_PATH",
+                    help="catalog name or GGUF file; output parity_<NAME>.txt")
+    ap.add_argument("-o", "--out", default=None)
+    ap.add_argument("--prompts", default=None, help="comma-separated prompt names (default: all)")
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
+    if args.model_opt and args.model:
+        ap.error("give the model either as --model or positionally, not both")
+    out, argv = args.out or DEFAULT_OUT, ""
+    if args.model_opt:
+        args.model, name = resolve_model(args.model_opt)
+        out = args.out or os.path.join(os.path.dirname(DEFAULT_OUT), f"parity_{name}.txt")
+        argv += f" --model {args.model_opt}"
+    elif not args.model:
+        args.model = DEFAULT_MODEL
+    args.out = out
+    prompts = PROMPTS
+    if args.prompts:
+        want = args.prompts.split(",")
+        unknown = sorted(set(want) - {p[0] for p in PROMPTS})
+        if unknown:
+            ap.error(f"unknown prompts: {', '.join(unknown)}")
+        prompts = [p for p in PROMPTS if p[0] in want]
+        argv += f" --prompts {args.prompts}"
 
     import llama_cpp
     from llama_cpp import Llama
@@ -185,12 +229,23 @@ def main():
         sha = hashlib.sha256(f.read()).hexdigest()
     n_vocab = llm.n_vocab()
     fixed = fixed_ids(n_vocab)
+    desc = "SmolLM2-135M-Instruct Q4_1"
+    if args.model_opt:
+        desc = llm.metadata.get("general.name", os.path.basename(args.model))
+        ftype = llm.metadata.get("general.file_type")
+        if ftype is not None and ftype.isdigit():
+            from gguf import LlamaFileType
+            try:
+                desc += " " + LlamaFileType(int(ftype)).name.removeprefix("MOSTLY_")
+            except ValueError:
+                pass
+    header = HEADER.format(out=os.path.basename(args.out), desc=desc, args=argv)
 
-    lines = [HEADER.rstrip("\n"),
+    lines = [header.rstrip("\n"),
              f"model {os.path.basename(args.model)} {os.path.getsize(args.model)} {sha}",
              f"llama_cpp {llama_cpp.__version__} {settings}",
              f"fixed {ints(fixed)}"]
-    for name, special, text in PROMPTS:
+    for name, special, text in prompts:
         ids = llm.tokenize(text.encode("utf-8"), add_bos=False, special=bool(special))
         llm.reset()
         llm.eval(ids)
