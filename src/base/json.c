@@ -72,9 +72,11 @@ typedef struct {
     lexie_error *err;
     lexie_status st;
     /* Scratch stack of children (values and keys) shared by all levels. */
-    lx_json **stk;
-    const char **kstk;
-    size_t *klstk;
+    struct member {
+        lx_json *v;
+        const char *k; /* NULL in arrays */
+        size_t kl;
+    } *stk;
     size_t sn, scap;
     /* Scratch for decoding one string. */
     char *sb;
@@ -142,20 +144,12 @@ static lx_json *new_node(parser *p, lx_json_type t, size_t pos) {
 static int stack_push(parser *p, lx_json *v, const char *k, size_t kl) {
     if (p->sn == p->scap) {
         size_t cap = p->scap ? p->scap * 2 : 64;
-        lx_json **a = realloc(p->stk, cap * sizeof *a);
+        struct member *a = realloc(p->stk, cap * sizeof *a);
         if (!a) return 0;
         p->stk = a;
-        const char **ka = realloc(p->kstk, cap * sizeof *ka);
-        if (!ka) return 0;
-        p->kstk = ka;
-        size_t *la = realloc(p->klstk, cap * sizeof *la);
-        if (!la) return 0;
-        p->klstk = la;
         p->scap = cap;
     }
-    p->stk[p->sn] = v;
-    p->kstk[p->sn] = k;
-    p->klstk[p->sn] = kl;
+    p->stk[p->sn] = (struct member){v, k, kl};
     p->sn++;
     return 1;
 }
@@ -188,26 +182,12 @@ static int hex4(const unsigned char *s, uint32_t *out) {
 }
 
 static size_t put_utf8(char *o, uint32_t cp) {
-    if (cp < 0x80) {
-        o[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        o[0] = (char)(0xC0 | (cp >> 6));
-        o[1] = (char)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        o[0] = (char)(0xE0 | (cp >> 12));
-        o[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        o[2] = (char)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    o[0] = (char)(0xF0 | (cp >> 18));
-    o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-    o[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    o[3] = (char)(0x80 | (cp & 0x3F));
-    return 4;
+    if (cp < 0x80) return (size_t)(o[0] = (char)cp, 1);
+    size_t n = cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+    static const unsigned char lead[5] = {0, 0, 0xC0, 0xE0, 0xF0};
+    for (size_t i = n - 1; i > 0; i--, cp >>= 6) o[i] = (char)(0x80 | (cp & 0x3F));
+    o[0] = (char)(lead[n] | cp);
+    return n;
 }
 
 /* Parses the string starting at the opening quote into the arena.
@@ -363,22 +343,12 @@ static lx_json *parse_number(parser *p) {
 
 static lx_json *parse_value(parser *p);
 
-/* Finds two members of o with the same key: O(n^2) for small objects,
-** a merge sort of member indices (stable, no shared state) for big ones.
-** Returns 1 with their indices, 0 if none, -1 when out of memory. */
+/* Finds two members of o with the same key by a merge sort of member
+** indices (stable, no shared state, O(n log n) so a huge object cannot
+** make it quadratic).  Returns 1 with their indices (second is the later),
+** 0 if none, -1 when out of memory. */
 static int find_duplicate(lx_json *o, int *first, int *second) {
     if (o->n < 2) return 0;
-    if (o->n <= 16) {
-        for (int i = 0; i < o->n; i++)
-            for (int j = i + 1; j < o->n; j++)
-                if (o->key_lens[i] == o->key_lens[j] &&
-                    memcmp(o->keys[i], o->keys[j], o->key_lens[i]) == 0) {
-                    *first = i;
-                    *second = j;
-                    return 1;
-                }
-        return 0;
-    }
     size_t *idx = malloc((size_t)o->n * sizeof *idx);
     if (!idx) return -1;
     for (int i = 0; i < o->n; i++) idx[i] = (size_t)i;
@@ -429,13 +399,15 @@ static int close_container(parser *p, lx_json *c, size_t base, int with_keys) {
     if (n) {
         c->items = arena_alloc(p->doc, n * sizeof *c->items);
         if (!c->items) return oom(p), 0;
-        memcpy(c->items, p->stk + base, n * sizeof *c->items);
+        for (size_t i = 0; i < n; i++) c->items[i] = p->stk[base + i].v;
         if (with_keys) {
             c->keys = arena_alloc(p->doc, n * sizeof *c->keys);
             c->key_lens = arena_alloc(p->doc, n * sizeof *c->key_lens);
             if (!c->keys || !c->key_lens) return oom(p), 0;
-            memcpy(c->keys, p->kstk + base, n * sizeof *c->keys);
-            memcpy(c->key_lens, p->klstk + base, n * sizeof *c->key_lens);
+            for (size_t i = 0; i < n; i++) {
+                c->keys[i] = p->stk[base + i].k;
+                c->key_lens[i] = p->stk[base + i].kl;
+            }
         }
     }
     p->sn = base;
@@ -619,8 +591,6 @@ lx_json_doc *lx_json_parse(const char *text, size_t len, const lx_json_limits *l
         }
     }
     free(p.stk);
-    free(p.kstk);
-    free(p.klstk);
     free(p.sb);
     if (!root) {
         lx_json_doc_free(d);
@@ -630,41 +600,50 @@ lx_json_doc *lx_json_parse(const char *text, size_t len, const lx_json_limits *l
     return d;
 }
 
-lx_json_doc *lx_json_parse_file(const char *path, const lx_json_limits *lim, lexie_error *err) {
+char *lx_read_file(const char *path, size_t max_bytes, size_t *n, lexie_error *err) {
+    if (max_bytes == 0) max_bytes = (size_t)1 << 30;
     FILE *f = fopen(path, "rb");
     if (!f) {
         lx_fail(err, LEXIE_E_IO, "%s: cannot open: %s", path, strerror(errno));
         return NULL;
     }
-    size_t cap = 65536, n = 0, max = lim && lim->max_bytes ? lim->max_bytes : (size_t)256 << 20;
-    char *buf = malloc(cap);
-    while (buf) {
-        if (n == cap) {
-            if (cap > max) break;
-            char *nb = realloc(buf, cap * 2);
+    size_t cap = 65536, len = 0;
+    char *buf = malloc(cap + 1);
+    lexie_status st = buf ? LEXIE_OK : LEXIE_E_NOMEM;
+    while (st == LEXIE_OK) {
+        if (len == cap) {
+            char *nb = cap < max_bytes ? realloc(buf, 2 * cap + 1) : NULL;
             if (!nb) {
-                free(buf);
-                buf = NULL;
+                st = cap < max_bytes ? LEXIE_E_NOMEM : LEXIE_E_RANGE;
                 break;
             }
             buf = nb;
             cap *= 2;
         }
-        size_t r = fread(buf + n, 1, cap - n, f);
-        n += r;
+        size_t r = fread(buf + len, 1, cap - len, f);
         if (r == 0) break;
+        len += r;
     }
-    int bad = ferror(f);
+    if (st == LEXIE_OK && ferror(f)) st = LEXIE_E_IO;
+    if (st == LEXIE_OK && len > max_bytes) st = LEXIE_E_RANGE;
     fclose(f);
-    if (!buf) {
-        lx_fail(err, LEXIE_E_NOMEM, "%s: out of memory reading the file", path);
-        return NULL;
-    }
-    if (bad) {
+    if (st != LEXIE_OK) {
         free(buf);
-        lx_fail(err, LEXIE_E_IO, "%s: read error", path);
+        lx_fail(err, st, "%s: %s", path,
+                st == LEXIE_E_IO      ? "read error"
+                : st == LEXIE_E_RANGE ? "larger than the limit"
+                                      : "out of memory reading the file");
         return NULL;
     }
+    buf[len] = 0;
+    *n = len;
+    return buf;
+}
+
+lx_json_doc *lx_json_parse_file(const char *path, const lx_json_limits *lim, lexie_error *err) {
+    size_t n;
+    char *buf = lx_read_file(path, lim && lim->max_bytes ? lim->max_bytes : (size_t)256 << 20, &n, err);
+    if (!buf) return NULL;
     lx_json_doc *d = lx_json_parse(buf, n, lim, err);
     free(buf);
     if (!d) lx_fail_prefix(err, "%s: ", path);

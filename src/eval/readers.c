@@ -146,42 +146,12 @@ char *lx_re_add_markers(const lx_re_item *it, lexie_error *err) {
 /* ==== Files ==== */
 
 static char *slurp(const char *path, size_t *n, lexie_error *err) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        lx_fail(err, LEXIE_E_IO, "%s: cannot open: %s", path, strerror(errno));
-        return NULL;
-    }
-    size_t cap = 1 << 16, len = 0;
-    char *buf = malloc(cap + 1);
-    while (buf) {
-        if (len == cap) {
-            char *nb = cap < ((size_t)1 << 30) ? realloc(buf, cap * 2 + 1) : NULL;
-            if (!nb) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = nb;
-            cap *= 2;
-        }
-        size_t r = fread(buf + len, 1, cap - len, f);
-        if (r == 0) break;
-        len += r;
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (!buf || bad) {
-        free(buf);
-        lx_fail(err, bad ? LEXIE_E_IO : LEXIE_E_NOMEM, "%s: cannot read", path);
-        return NULL;
-    }
-    buf[len] = 0;
-    if (memchr(buf, 0, len)) {
+    char *buf = lx_read_file(path, 0, n, err);
+    if (buf && memchr(buf, 0, *n)) {
         free(buf);
         lx_fail(err, LEXIE_E_FORMAT, "%s: contains a NUL byte", path);
         return NULL;
     }
-    *n = len;
     return buf;
 }
 

@@ -312,36 +312,9 @@ lx_re_schema *lx_re_schema_parse(const char *json, size_t len, const char *name_
 }
 
 lx_re_schema *lx_re_schema_load(const char *path, lexie_error *err) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        lx_fail(err, LEXIE_E_IO, "%s: cannot open the schema", path);
-        return NULL;
-    }
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        if (n == cap) {
-            char *nb = cap < ((size_t)64 << 20) ? realloc(buf, cap * 2) : NULL;
-            if (!nb) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = nb;
-            cap *= 2;
-        }
-        size_t r = fread(buf + n, 1, cap - n, f);
-        if (r == 0) break;
-        n += r;
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (!buf || bad) {
-        free(buf);
-        lx_fail(err, bad ? LEXIE_E_IO : LEXIE_E_NOMEM, "%s: cannot read the schema (%s)", path,
-                bad ? "read error" : "too large or out of memory");
-        return NULL;
-    }
+    size_t n;
+    char *buf = lx_read_file(path, (size_t)64 << 20, &n, err);
+    if (!buf) return NULL;
     lx_re_schema *s = lx_re_schema_parse(buf, n, path, err);
     free(buf);
     return s;
