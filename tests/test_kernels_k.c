@@ -234,6 +234,132 @@ static void test_gemm_tiles(lx_t *t) {
     free(w), free(a), free(wd), free(ad);
 }
 
+/* ==== SIMD K kernels on raw bits ==== */
+
+/* SIMD vs scalar K dots (and tiles) on super-blocks of random bytes: every
+** bit of every field is exercised, scales and quants at their extremes
+** included, which quantizing floats rarely reaches.  Integer sums are
+** exact on every path, so only the float summation order differs:
+** relative to sum over super-blocks of |d d8| sum |sc q q8| + |dmin d8|
+** sum |m bsum|. */
+#define LX_TOL_SIMD_K 1e-5
+
+static uint32_t rnd_k(uint32_t *s) { return (*s = *s * 1664525u + 1013904223u) >> 8; }
+
+/* n / 256 random super-blocks of type (fp16 d and dmin kept finite). */
+static void random_k_blocks(int type, uint8_t *x, int64_t n, uint32_t *s, int extreme) {
+    const size_t bs = lx_type_traits_get(type)->type_size;
+    for (int64_t i = 0; i < n / LX_QK_K; i++) {
+        uint8_t *b = x + (size_t)i * bs;
+        for (size_t k = 0; k < bs; k++) b[k] = extreme ? 0xff : (uint8_t)rnd_k(s);
+        uint16_t d = lx_f32_to_fp16(((float)(rnd_k(s) % 2001) - 1000.0f) * 1e-5f);
+        uint16_t dmin = lx_f32_to_fp16(((float)(rnd_k(s) % 2001) - 1000.0f) * 1e-5f);
+        switch (type) {
+        case LX_TYPE_Q2_K: ((lx_block_q2_k *)b)->d = d, ((lx_block_q2_k *)b)->dmin = dmin; break;
+        case LX_TYPE_Q3_K: ((lx_block_q3_k *)b)->d = d; break;
+        case LX_TYPE_Q4_K: ((lx_block_q4_k *)b)->d = d, ((lx_block_q4_k *)b)->dmin = dmin; break;
+        case LX_TYPE_Q5_K: ((lx_block_q5_k *)b)->d = d, ((lx_block_q5_k *)b)->dmin = dmin; break;
+        case LX_TYPE_Q6_K: ((lx_block_q6_k *)b)->d = d; break;
+        }
+    }
+}
+
+/* Random Q8_K rows with consistent bsums; extreme: all +127 or all -127. */
+static void random_q8_k(lx_block_q8_k *y, int64_t n, uint32_t *s, int extreme) {
+    for (int64_t i = 0; i < n / LX_QK_K; i++) {
+        y[i].d = (float)(1 + rnd_k(s) % 1000) * 1e-4f;
+        for (int k = 0; k < LX_QK_K; k++)
+            y[i].qs[k] = (int8_t)(extreme ? (i % 2 ? -127 : 127) : (int)(rnd_k(s) % 255) - 127);
+        for (int j = 0; j < LX_QK_K / 16; j++) {
+            int sum = 0;
+            for (int l = 0; l < 16; l++) sum += y[i].qs[16 * j + l];
+            y[i].bsums[j] = (int16_t)sum;
+        }
+    }
+}
+
+static double k_magnitude(int type, const uint8_t *x, const lx_block_q8_k *y, int64_t n) {
+    const size_t bs = lx_type_traits_get(type)->type_size;
+    double mag = 0;
+    for (int64_t i = 0; i < n / LX_QK_K; i++) {
+        lx_k_unpacked u;
+        lx_k_unpack(type, x + (size_t)i * bs, &u);
+        const int sub = LX_QK_K / u.n_sub;
+        double si = 0, sm = 0;
+        for (int k = 0; k < LX_QK_K; k++) {
+            si += fabs((double)u.sc[k / sub] * u.q[k] * y[i].qs[k]);
+            sm += fabs((double)u.m[k / sub] * y[i].qs[k]);
+        }
+        mag += fabs((double)u.d * y[i].d) * si + fabs((double)u.dmin * y[i].d) * sm;
+    }
+    return mag;
+}
+
+static void test_k_simd_raw(lx_t *t) {
+    static const int types[] = {LX_TYPE_Q2_K, LX_TYPE_Q3_K, LX_TYPE_Q4_K, LX_TYPE_Q5_K,
+                                LX_TYPE_Q6_K};
+    enum { N = 1024, R = LX_GEMM_RM, C = LX_GEMM_RN };
+    static lx_block_q8_k y[C][N / LX_QK_K];
+    static uint8_t x[R][N / LX_QK_K * sizeof(lx_block_q6_k)];
+    uint32_t s = 2024;
+    for (size_t ti = 0; ti < sizeof types / sizeof *types; ti++) {
+        const int type = types[ti];
+        const size_t bx = lx_row_size(type, N);
+        LX_REQUIRE(t, bx <= sizeof x[0]);
+        for (int extreme = 0; extreme < 2; extreme++) {
+            for (int r = 0; r < R; r++) random_k_blocks(type, x[r], N, &s, extreme);
+            for (int c = 0; c < C; c++) random_q8_k(y[c], N, &s, extreme);
+            float ref[C][R];
+            double mag[C][R];
+            for (int r = 0; r < R; r++)
+                for (int c = 0; c < C; c++) {
+                    lx_vec_dot_get(type, LX_ISA_SCALAR)(N, &ref[c][r], x[r], y[c]);
+                    mag[c][r] = k_magnitude(type, x[r], y[c], N);
+                }
+            for (int isa = LX_ISA_AVX2; isa <= (int)lx_isa_best(); isa++) {
+                lx_vec_dot_fn dot = lx_vec_dot_get(type, (lx_isa)isa);
+                lx_gemm_fn g = lx_gemm_get(type, (lx_isa)isa);
+                float out[C][R];
+                if (g) g(N, &out[0][0], R, x, sizeof x[0], y, sizeof y[0]);
+                for (int r = 0; r < R; r++)
+                    for (int c = 0; c < C; c++) {
+                        float v = NAN;
+                        dot(N, &v, x[r], y[c]);
+                        const double tol = LX_TOL_SIMD_K * mag[c][r] + 1e-30;
+                        LX_CHECK_MSG(t, fabs(v - ref[c][r]) <= tol,
+                                     "%s %s%s dot[%d][%d] %.9g vs scalar %.9g",
+                                     lx_type_name(type), lx_isa_name((lx_isa)isa),
+                                     extreme ? " extreme" : "", r, c, v, ref[c][r]);
+                        if (g)
+                            LX_CHECK_MSG(t, fabs(out[c][r] - ref[c][r]) <= tol,
+                                         "%s %s%s tile[%d][%d] %.9g vs scalar %.9g",
+                                         lx_type_name(type), lx_isa_name((lx_isa)isa),
+                                         extreme ? " extreme" : "", r, c, out[c][r], ref[c][r]);
+                    }
+            }
+        }
+    }
+}
+
+/* On an AVX-512 CPU the K types get their own AVX-512 kernels, not the
+** AVX2 fallback, so the loops above really run them. */
+static void test_k_avx512_dispatch(lx_t *t) {
+    if (lx_isa_best() < LX_ISA_AVX512) return;
+    static const int types[] = {LX_TYPE_Q2_K, LX_TYPE_Q3_K, LX_TYPE_Q4_K, LX_TYPE_Q5_K,
+                                LX_TYPE_Q6_K};
+    for (size_t ti = 0; ti < sizeof types / sizeof *types; ti++) {
+        const int type = types[ti];
+        LX_CHECK_MSG(t, lx_vec_dot_get(type, LX_ISA_AVX512) == lx_dot_k_avx512_get(type), "%s dot",
+                     lx_type_name(type));
+        LX_CHECK(t, lx_vec_dot_get(type, LX_ISA_AVX512) != lx_vec_dot_get(type, LX_ISA_AVX2));
+        LX_CHECK(t, lx_vec_dot_get(type, LX_ISA_AVX2) != lx_vec_dot_get(type, LX_ISA_SCALAR));
+        LX_CHECK_MSG(t, lx_gemm_get(type, LX_ISA_AVX512) == lx_gemm_k_avx512_get(type), "%s tile",
+                     lx_type_name(type));
+        LX_CHECK(t, lx_gemm_get(type, LX_ISA_AVX512) != lx_gemm_get(type, LX_ISA_AVX2));
+        LX_CHECK(t, lx_gemm_get(type, LX_ISA_AVX512) != NULL);
+    }
+}
+
 /* Which rows go to tiles depends only on the shape, not on the threads:
 ** results are bit-identical for any pool size. */
 static void test_matmul_deterministic(lx_t *t) {
@@ -271,6 +397,8 @@ static void test_matmul_deterministic(lx_t *t) {
 void lx_test_kernels_k(void) {
     LX_RUN(test_matmul_deterministic);
     LX_RUN(test_gemm_tiles);
+    LX_RUN(test_k_simd_raw);
+    LX_RUN(test_k_avx512_dispatch);
     LX_RUN(test_q4_k_q5_k_layout);
     LX_RUN(test_q6_k_layout);
     LX_RUN(test_q2_k_q3_k_layout);

@@ -257,7 +257,7 @@ lx_vec_dot_fn lx_dot_avx512_get(int type) {
     case LX_TYPE_Q5_1: return dot_q5_1;
     case LX_TYPE_Q8_0: return dot_q8_0;
     }
-    return NULL;
+    return lx_dot_k_avx512_get(type);
 }
 
 lx_from_float_fn lx_quantize_avx512_get(int vec_dot_type) {

@@ -128,5 +128,5 @@ lx_gemm_fn lx_gemm_avx512_get(int type) {
     case LX_TYPE_Q5_1: return tile_q5_1;
     case LX_TYPE_Q8_0: return tile_q8_0;
     }
-    return lx_gemm_k_avx2_get(type); /* AVX2 code, valid on AVX-512 CPUs */
+    return lx_gemm_k_avx512_get(type);
 }

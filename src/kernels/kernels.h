@@ -299,6 +299,9 @@ lx_vec_dot_fn lx_dot_scalar_k_get(int type);
 lx_vec_dot_fn lx_dot_k_avx2_get(int type);
 lx_from_float_fn lx_quantize_k_avx2_get(int vec_dot_type);
 lx_gemm_fn lx_gemm_k_avx2_get(int type);
+/* AVX-512 (BW, VNNI) K-type dots and tiles (dot_k_avx512.c). */
+lx_vec_dot_fn lx_dot_k_avx512_get(int type);
+lx_gemm_fn lx_gemm_k_avx512_get(int type);
 
 /* The kernels one ISA file provides for a type: NULL where it has none, so
 ** lx_vec_dot_get can fall back to a lower ISA. */
