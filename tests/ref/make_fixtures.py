@@ -38,6 +38,7 @@ from reference import Hparams, reference_for  # noqa: E402
 from tinymodel import quantize_weights, random_weights, write_gguf  # noqa: E402
 import ref_gemma3  # noqa: E402
 import ref_qwen  # noqa: E402
+import ref_rope  # noqa: E402
 
 HP = Hparams(n_layer=2, n_embd=64, n_head=4, n_head_kv=2, head_dim=16, n_ff=128, n_vocab=300,
              n_ctx_train=256, rope_base=10000.0, rms_eps=1e-5, n_rot=16)
@@ -104,6 +105,7 @@ def main():
                reshape={"blk.0.attn_k.weight": wrong})
     ref_gemma3.write_fixtures(out)  # gemma3_*: see ref_gemma3.py
     ref_qwen.write_fixtures(out)  # qwen2_*, qwen3_*: see ref_qwen.py
+    ref_rope.write_fixtures(out)  # rope_*: see ref_rope.py
 
 
 if __name__ == "__main__":

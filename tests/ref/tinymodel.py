@@ -143,9 +143,10 @@ def quantize_weights(w, types):
     return stored, deq
 
 
-def write_gguf(path, hp, stored, name, arch="llama", drop=(), reshape=None):
+def write_gguf(path, hp, stored, name, arch="llama", drop=(), reshape=None, kv=None):
     """Writes a model file.  drop: tensor names to leave out; reshape: name
-    -> float32 array stored instead (both for malformed-model tests)."""
+    -> float32 array stored instead (both for malformed-model tests); kv:
+    extra metadata, key -> str or float (e.g. rope scaling)."""
     tokens, types, merges = make_vocab(hp.n_vocab)
     gw = GGUFWriter(path, arch)
     gw.add_string("general.name", name)
@@ -169,6 +170,11 @@ def write_gguf(path, hp, stored, name, arch="llama", drop=(), reshape=None):
     gw.add_uint32("tokenizer.ggml.unknown_token_id", SPECIALS.index("<|endoftext|>"))
     gw.add_bool("tokenizer.ggml.add_bos_token", False)
     gw.add_string("tokenizer.chat_template", CHATML)
+    for key, val in (kv or {}).items():
+        if isinstance(val, str):
+            gw.add_string(key, val)
+        else:
+            gw.add_float32(key, float(val))
     for tname, (arr, qt) in stored.items():
         if tname in drop:
             continue
