@@ -66,29 +66,40 @@ static inline __m512i group2(__m512i acc, __m512i q, const int8_t *q8, __m512i s
     return _mm512_dpwssd_epi32(acc, _mm512_maddubs_epi16(q, load64(q8)), scale);
 }
 
-/* Q4_K/Q5_K's 12 scale bytes -> 8 scales then 8 mins, one per byte. */
+/* The 12 scale bytes of Q3_K/Q4_K/Q5_K as three dwords in an xmm.  A
+** masked load: 16 bytes would run past the last block.  Unpacking them in
+** vector lanes, not in a uint32[4] read back as a vector, avoids a stalled
+** store-to-load forward (several small stores, one wide load) that cost
+** about as much as the rest of a super-block. */
+static inline __m128i load12(const uint8_t *s) { return _mm_maskz_loadu_epi32(0x7, s); }
+
+/* Q4_K/Q5_K's 12 scale bytes (dwords u0 u1 u2) -> 8 scales then 8 mins,
+** one per byte: scales 0-3 = u0 & 0x3f, scales 4-7 = (u2 & 0xf) | (u0 >>
+** 6) << 4, mins 0-3 = u1 & 0x3f, mins 4-7 = (u2 >> 4 & 0xf) | (u1 >> 6)
+** << 4, bytewise. */
 static inline __m128i scale_min_bytes(const uint8_t *s) {
-    uint32_t u[4];
-    memcpy(u, s, 12);
-    const uint32_t m6 = 0x3f3f3f3f, m4 = 0x0f0f0f0f, m2 = 0x03030303;
-    u[3] = ((u[2] >> 4) & m4) | ((u[1] >> 6) & m2) << 4; /* mins 4-7 */
-    const uint32_t mins03 = u[1] & m6;
-    u[1] = (u[2] & m4) | ((u[0] >> 6) & m2) << 4; /* scales 4-7 */
-    u[2] = mins03;
-    u[0] &= m6; /* scales 0-3 */
-    return _mm_loadu_si128((const __m128i *)u);
+    const __m128i u = load12(s);
+    const __m128i a = _mm_shuffle_epi32(u, _MM_SHUFFLE(2, 1, 2, 0)); /* u0 u2 u1 u2 */
+    const __m128i b = _mm_shuffle_epi32(u, _MM_SHUFFLE(1, 1, 0, 0)); /* u0 u0 u1 u1 */
+    const __m128i lo = _mm_and_si128(_mm_srlv_epi32(a, _mm_setr_epi32(0, 0, 0, 4)),
+                                     _mm_setr_epi32(0x3f3f3f3f, 0x0f0f0f0f, 0x3f3f3f3f, 0x0f0f0f0f));
+    const __m128i hi =
+        _mm_and_si128(_mm_srli_epi32(b, 2), _mm_setr_epi32(0, 0x30303030, 0, 0x30303030));
+    return _mm_or_si128(lo, hi);
 }
 
-/* Q3_K's 12 scale bytes -> 16 signed scales (bias removed). */
+/* Q3_K's 12 scale bytes (dwords a0 a1 a2) -> 16 signed scales (bias
+** removed): low four bits from the nibbles of a0 a1 a0 a1 (low, low, high,
+** high), the top two from a2's bit pairs 0, 2, 4, 6. */
 static inline __m128i q3_scale_bytes(const uint8_t *s) {
-    uint32_t a[3], u[4];
-    memcpy(a, s, 12);
-    const uint32_t m4 = 0x0f0f0f0f, m2 = 0x03030303;
-    u[0] = (a[0] & m4) | ((a[2] >> 0) & m2) << 4;
-    u[1] = (a[1] & m4) | ((a[2] >> 2) & m2) << 4;
-    u[2] = ((a[0] >> 4) & m4) | ((a[2] >> 4) & m2) << 4;
-    u[3] = ((a[1] >> 4) & m4) | ((a[2] >> 6) & m2) << 4;
-    return _mm_sub_epi8(_mm_loadu_si128((const __m128i *)u), _mm_set1_epi8(32));
+    const __m128i a = load12(s);
+    const __m128i v = _mm_shuffle_epi32(a, _MM_SHUFFLE(1, 0, 1, 0));
+    const __m128i w = _mm_shuffle_epi32(a, _MM_SHUFFLE(2, 2, 2, 2));
+    const __m128i lo =
+        _mm_and_si128(_mm_srlv_epi32(v, _mm_setr_epi32(0, 0, 4, 4)), _mm_set1_epi8(0x0f));
+    const __m128i hi = _mm_slli_epi32(
+        _mm_and_si128(_mm_srlv_epi32(w, _mm_setr_epi32(0, 2, 4, 6)), _mm_set1_epi8(0x03)), 4);
+    return _mm_sub_epi8(_mm_or_si128(lo, hi), _mm_set1_epi8(32));
 }
 
 static const uint8_t pairs8[16] = {0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7};
