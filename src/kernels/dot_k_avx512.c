@@ -18,7 +18,10 @@
 ** sums four products per lane, and a lane then straddles two of the
 ** 16-element sub-blocks of Q2_K, Q3_K and Q6_K; for the 32-element ones it
 ** leaves an int32 multiply by the scale (vpmulld: two uops) per vector,
-** which costs more than it saves.
+** which costs more than it saves.  Measured on Zen 4 and not kept: vpshufb
+** instead of vpermw to spread the scales (equal for unsigned scales, 10%
+** slower for the signed ones, which need a shift more), and two
+** accumulator chains per row (2%).
 **
 ** Offsets (32 for Q6_K, 4 for Q3_K) and mins (Q2_K, Q4_K, Q5_K) go
 ** through Q8_K's bsums as in the AVX2 file, so the integer sums are exact
