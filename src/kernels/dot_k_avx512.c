@@ -7,21 +7,21 @@
 ** before their offsets) and multiplied with the 64 activation bytes by
 ** maddubs into 32 int16 pair sums; VNNI's vpdpwssd then multiplies those
 ** by the sub-block scales and adds them to int32 lanes in one instruction
-** (AVX2 needs madd and add).  Where AVX2 shifts and masks, AVX-512BW
-** uses masks: a 32-byte source is broadcast to both halves of a zmm and
-** only the upper half shifted (one masked shift instead of two), and the
-** high bits of Q5_K and Q3_K become byte masks by vptestmb and are added
-** by a masked or.  The scales are spread over the pair sums by one vpermw
-** per 64 quants from a register that holds the super-block's 8 or 16.
+** (AVX2 needs madd and add).  Unpacking uses what AVX-512 adds: Q4_K and
+** Q5_K read 64 quant bytes at once and pair their nibble planes by one
+** 256-bit shuffle; Q6_K, Q3_K and Q2_K broadcast 32 bytes to both halves
+** and shift only the upper one (a masked shift); the high bits of Q5_K and
+** Q3_K become byte masks by vptestmb and are added by a masked add.  The
+** scales are spread over the pair sums by one vpermw per 64 quants from a
+** register that holds the super-block's 8 or 16.  The 12 packed scale
+** bytes are unpacked in vector lanes.
 **
-** vpdpbusd (u8 x s8 straight into int32) would save the maddubs, but it
-** sums four products per lane, and a lane then straddles two of the
-** 16-element sub-blocks of Q2_K, Q3_K and Q6_K; for the 32-element ones it
-** leaves an int32 multiply by the scale (vpmulld: two uops) per vector,
-** which costs more than it saves.  Measured on Zen 4 and not kept: vpshufb
-** instead of vpermw to spread the scales (equal for unsigned scales, 10%
-** slower for the signed ones, which need a shift more), and two
-** accumulator chains per row (2%).
+** vpdpbusd (u8 x s8 straight into int32, four products a lane) would save
+** the maddubs, but the int32 lanes would then need a multiply by their
+** scale (vpmulld) and an add: three instructions per 64 quants, not two.
+** Measured on Zen 4 and not kept: vpshufb instead of vpermw to spread the
+** scales (equal for unsigned scales, 10% slower for the signed ones, which
+** need a shift more), and two accumulator chains per row (2%).
 **
 ** Offsets (32 for Q6_K, 4 for Q3_K) and mins (Q2_K, Q4_K, Q5_K) go
 ** through Q8_K's bsums as in the AVX2 file, so the integer sums are exact
@@ -31,7 +31,6 @@
 #include "kernels.h"
 
 #include <immintrin.h>
-#include <string.h>
 
 static inline float h2f(uint16_t h) { return _cvtsh_ss(h); }
 
@@ -98,8 +97,8 @@ static inline __m128i scale_min_bytes(const uint8_t *s) {
     const __m128i u = load12(s);
     const __m128i a = _mm_shuffle_epi32(u, _MM_SHUFFLE(2, 1, 2, 0)); /* u0 u2 u1 u2 */
     const __m128i b = _mm_shuffle_epi32(u, _MM_SHUFFLE(1, 1, 0, 0)); /* u0 u0 u1 u1 */
-    const __m128i lo = _mm_and_si128(_mm_srlv_epi32(a, _mm_setr_epi32(0, 0, 0, 4)),
-                                     _mm_setr_epi32(0x3f3f3f3f, 0x0f0f0f0f, 0x3f3f3f3f, 0x0f0f0f0f));
+    const __m128i m = _mm_setr_epi32(0x3f3f3f3f, 0x0f0f0f0f, 0x3f3f3f3f, 0x0f0f0f0f);
+    const __m128i lo = _mm_and_si128(_mm_srlv_epi32(a, _mm_setr_epi32(0, 0, 0, 4)), m);
     const __m128i hi =
         _mm_and_si128(_mm_srli_epi32(b, 2), _mm_setr_epi32(0, 0x30303030, 0, 0x30303030));
     return _mm_or_si128(lo, hi);
