@@ -455,6 +455,9 @@ static void test_free_gen_and_parse(lx_t *t) {
     LX_CHECK_INT(t, lx_re_parse_answer(s, LX_RE_VANILLA, NULL, 0, " Works_For, because"), 1);
     LX_CHECK_INT(t, lx_re_parse_answer(s, LX_RE_VANILLA, NULL, 0, "none"), 3);
     LX_CHECK_INT(t, lx_re_parse_answer(s, LX_RE_VANILLA, NULL, 0, "friends"), -1);
+    LX_CHECK_INT(t, lx_re_parse_answer(s, LX_RE_VANILLA, NULL, 0, "- born_in\n- lives_in"), 2);
+    LX_CHECK_INT(t, lx_re_parse_answer(s, LX_RE_VANILLA, NULL, 0, "The relationship is works_for."), 1);
+    LX_CHECK_INT(t, lx_re_parse_answer(s, LX_RE_VANILLA, NULL, 0, "unborn_in"), -1);
 
     fake f = {"A", "C. they are unrelated", 0, 0, 0, 0};
     lx_re_backend b = fake_backend(&f, 1);

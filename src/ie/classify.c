@@ -364,20 +364,27 @@ static int ieq_prefix(const char *s, const char *pre) {
 int lx_re_parse_answer(const lx_re_schema *s, lx_re_method m, const int *opts, int n_opts,
                        const char *answer) {
     const char *a = answer;
-    while (*a == ' ' || *a == '\n' || *a == '\t' || *a == '*' || *a == '"') a++;
+    /* Skip blanks, quotes, emphasis and a list bullet ("- Label"). */
+    while (*a == ' ' || *a == '\n' || *a == '\t' || *a == '*' || *a == '"' ||
+           (*a == '-' && a[1] == ' '))
+        a++;
     if (m == LX_RE_VANILLA) {
-        /* The longest label the answer starts with (case-insensitive). */
-        int best = -1;
-        size_t best_len = 0;
-        for (int i = 0; i <= s->n_rels; i++) {
-            const char *l = lx_re_schema_label(s, i);
-            size_t ll = strlen(l);
-            if (ll > best_len && ieq_prefix(a, l)) {
-                best = i;
-                best_len = ll;
+        /* The longest label at the earliest position (case-insensitive):
+        ** small models often wrap it ("The relationship is X"). */
+        for (const char *p = a; *p; p++) {
+            int best = -1;
+            size_t best_len = 0;
+            for (int i = 0; i <= s->n_rels; i++) {
+                const char *l = lx_re_schema_label(s, i);
+                size_t ll = strlen(l);
+                if (ll > best_len && ieq_prefix(p, l) && (p == a || !is_alpha(p[-1]))) {
+                    best = i;
+                    best_len = ll;
+                }
             }
+            if (best >= 0) return best;
         }
-        return best;
+        return -1;
     }
     /* "Option: B", "Answer: (B)", "B.", "B) ...": skip a lead-in word. */
     if (ieq_prefix(a, "option")) a += 6;
