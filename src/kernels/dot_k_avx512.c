@@ -203,7 +203,9 @@ static inline void sb_q5_k(const lx_block_q5_k *x, const lx_block_q8_k *const *y
     for (int h = 0; h < 2; h++) {
         __m512i q[2];
         nibble_groups(x->qs + 64 * h, q);
-        for (int p = 0; p < 2; p++) {
+        /* Unrolled: otherwise GCC may keep q[] in memory
+        ** (10% of the tile's speed). */
+        _Pragma("GCC unroll 2") for (int p = 0; p < 2; p++) {
             q[p] = _mm512_mask_add_epi8(q[p], _mm512_test_epi8_mask(qh, bit), q[p], sixteen);
             const __m512i s = _mm512_permutexvar_epi16(idx, scales);
             FOR_Y sumi[c] = group2(sumi[c], q[p], y[c]->qs + 128 * h + 64 * p, s);
@@ -292,7 +294,7 @@ static inline void sb_q3_k(const lx_block_q3_k *x, const lx_block_q8_k *const *y
     __m512i idx = idx16();
     for (int h = 0; h < 2; h++) {
         const __m512i b = bcast_shift_hi(x->qs + 32 * h, 2);
-        for (int p = 0; p < 2; p++) {
+        _Pragma("GCC unroll 2") for (int p = 0; p < 2; p++) {
             __m512i q = _mm512_and_si512(p ? _mm512_srli_epi16(b, 4) : b, three);
             q = _mm512_mask_add_epi8(q, _mm512_test_epi8_mask(hm, bit), q, hbit);
             const __m512i s = _mm512_permutexvar_epi16(idx, scales);
