@@ -1,7 +1,7 @@
 /*
 ** dot_k_avx2.c -- AVX2 dot products, batched-matmul tiles and the Q8_K
-** activation quantizer of the K types.  AVX-512 CPUs run these too: a
-** VNNI variant (vpdpwssd for madd + add) measured only 2-6% faster.
+** activation quantizer of the K types.  AVX-512 CPUs use dot_k_avx512.c
+** instead (except for the Q8_K quantizer, shared by both).
 **
 ** One scheme for all five types.  A super-block is 8 groups of 32
 ** elements; each group is unpacked to 32 unsigned bytes q (Q6_K's 0..63,

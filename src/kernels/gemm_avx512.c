@@ -1,6 +1,7 @@
 /*
 ** gemm_avx512.c -- 4 x 4 tiles of dot products for batched matmul
-** (prompt prefill, scoring), AVX-512 VNNI, 32-element block types.
+** (prompt prefill, scoring), AVX-512 VNNI, 32-element block types (the
+** K types' tiles live in dot_k_avx512.c).
 **
 ** A batch is bound by compute, not memory, and a plain dot kernel spends
 ** most of its instructions on per-block overhead: unpacking the weight
