@@ -13,6 +13,12 @@ tests/data/parity_<NAME>.txt (NAME: the catalog name, or the file name
 without .gguf).  --prompts keeps only the named prompts (PROMPTS below),
 e.g. for a bigger model where all twelve would be slow in the C test.
 
+BOS: a prompt is tokenized the way llama.cpp does by default, with the
+model's special tokens added (tokenizer.ggml.add_bos_token: Gemma 3 puts
+<bos> in front, SmolLM2 and Qwen2.5 add nothing), and the fixture says
+so in an "add_bos" record so the C test asks lexie for the same.  The
+tokenizer corpus is always tokenized without BOS.
+
 Needs llama-cpp-python (pip install llama-cpp-python).  For each fixed
 prompt it records llama.cpp's tokenization, the top-20 logits and summary
 statistics of the last position, the logits of a fixed list of token ids,
@@ -50,12 +56,13 @@ HEADER = """\
 # its UTF-8 bytes, preceded by its byte count (so "" is "0").
 #   model <file name> <size in bytes> <sha256>
 #   llama_cpp <version> <settings>
+#   add_bos <0|1>                      1: prompt ids start with the BOS the
+#                                      model's tokenizer adds (absent: 0)
 #   fixed <n> <id>...                  token ids whose logits every prompt records
 #   prompt <name> <special>            special 1: text was tokenized with
 #                                      special tokens parsed (ChatML)
 #   text <n_bytes> <hex>
-#   ids <n> <id>...                    llama.cpp's tokens (no BOS: the model
-#                                      does not add one)
+#   ids <n> <id>...                    llama.cpp's tokens (with BOS iff add_bos)
 #   top <k> <id> <logit>...            last position, highest logit first
 #   stats <mean> <std> <max> <argmax>  of the full last-position logit vector
 #   fixedlogits <n> <logit>...         last-position logits of the fixed ids
@@ -76,8 +83,9 @@ def chatml(system, user):
             f"<|im_start|>user\n{user}<|im_end|>\n<|im_start|>assistant\n")
 
 
-def long_text():
-    """~1,000 tokens of varied, deterministic English prose."""
+def long_text(n_sentences=29):
+    """~1,000 tokens (29 sentences, SmolLM2's tokenizer) of varied,
+    deterministic English prose."""
     people = ["Ada Lovelace", "Alan Turing", "Grace Hopper", "Claude Shannon", "Emmy Noether",
               "John von Neumann", "Katherine Johnson", "Edsger Dijkstra"]
     places = ["London", "Princeton", "Cambridge", "Washington", "Zurich", "Amsterdam", "Boston"]
@@ -86,7 +94,7 @@ def long_text():
     verbs = ["studied", "wrote about", "lectured on", "published early work on", "taught"]
     years = [1843, 1936, 1952, 1948, 1915, 1945, 1962, 1968, 1971, 1983]
     out = []
-    for i in range(29):
+    for i in range(n_sentences):
         p, q = people[i % len(people)], people[(3 * i + 1) % len(people)]
         out.append(
             f"In {years[i % len(years)] + i // 10}, {p} {verbs[i % len(verbs)]} "
@@ -112,6 +120,9 @@ PROMPTS = [
     ("list", 0, "Three primary colours:\n1. Red\n2."),
     ("emoji", 0, "I love pizza 🍕 and coffee ☕. My favourite emoji is"),
     ("long", 0, long_text()),
+    # ~700 tokens on Gemma 3's tokenizer: past its 512-token sliding window,
+    # so the local layers must drop the oldest keys
+    ("window", 0, long_text(21)),
 ]
 
 TOKENIZER_CORPUS = [
@@ -229,6 +240,7 @@ def main():
         sha = hashlib.sha256(f.read()).hexdigest()
     n_vocab = llm.n_vocab()
     fixed = fixed_ids(n_vocab)
+    add_bos = 1 if llm.metadata.get("tokenizer.ggml.add_bos_token") == "true" else 0
     desc = "SmolLM2-135M-Instruct Q4_1"
     if args.model_opt:
         desc = llm.metadata.get("general.name", os.path.basename(args.model))
@@ -244,9 +256,12 @@ def main():
     lines = [header.rstrip("\n"),
              f"model {os.path.basename(args.model)} {os.path.getsize(args.model)} {sha}",
              f"llama_cpp {llama_cpp.__version__} {settings}",
+             f"add_bos {add_bos}",
              f"fixed {ints(fixed)}"]
     for name, special, text in prompts:
-        ids = llm.tokenize(text.encode("utf-8"), add_bos=False, special=bool(special))
+        ids = llm.tokenize(text.encode("utf-8"), add_bos=bool(add_bos), special=bool(special))
+        if add_bos and (not ids or ids[0] != llm.token_bos()):
+            sys.exit(f"{name}: llama.cpp did not add BOS")
         llm.reset()
         llm.eval(ids)
         z = last_logits(llm)
