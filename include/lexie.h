@@ -187,7 +187,9 @@ typedef struct lexie_batch {
 
 /* Runs the model over a batch and stores its tokens in the KV cache.
 ** LEXIE_E_RANGE when the cache is full or n_tokens > n_batch;
-** LEXIE_E_INVALID for a bad token id, seq id or position. */
+** LEXIE_E_INVALID for a bad token id, seq id or position.  A refused batch
+** leaves the cache as it was.  To recompute a position a sequence already
+** holds, remove it first (lexie_kv_seq_rm); otherwise both cells are seen. */
 LEXIE_API lexie_status lexie_ctx_decode(lexie_ctx *c, const lexie_batch *b, lexie_error *err);
 
 /* Logits (n_vocab floats) of the i-th token of the last batch that asked
