@@ -30,7 +30,7 @@ def main():
             f"{100 * r['accuracy']:.1f}",
             f"{100 * r['invalid_rate']:.1f}",
             f"{r['examples_per_second']:.2f}",
-            "`" + r["command"].replace(" -t 2", "").replace(" --quiet", "") + "`",
+            "`" + r["command"].replace(" -t 2", "").replace(" -t 1", "").replace(" --quiet", "").replace("|", "\\|") + "`",
         ))
     head = ("data", "method", "shots", "n", "micro P / R / F1", "SemEval macro-F1", "acc", "invalid %", "ex/s", "command")
     print("| " + " | ".join(head) + " |")

@@ -546,7 +546,23 @@ int cmd_eval(int argc, char **argv) {
 
     lx_jbuf cmd = {0};
     lx_jbuf_puts(&cmd, "lexie");
-    for (int i = 0; i < argc; i++) lx_jbuf_printf(&cmd, " %s", argv[i]);
+    for (int i = 0; i < argc; i++) {
+        /* Shell-quote what needs it, so the command can be pasted back. */
+        const char *a = argv[i];
+        int plain = *a != 0;
+        for (const char *q = a; *q && plain; q++)
+            plain = strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_./=:,+-", *q) != NULL;
+        if (plain) {
+            lx_jbuf_printf(&cmd, " %s", a);
+            continue;
+        }
+        lx_jbuf_puts(&cmd, " '");
+        for (const char *q = a; *q; q++) {
+            if (*q == '\'') lx_jbuf_puts(&cmd, "'\\''");
+            else lx_jbuf_putc(&cmd, *q);
+        }
+        lx_jbuf_putc(&cmd, '\'');
+    }
     lx_re_run_info info = {cmd.data, o.data, o.split, o.method_s, o.shots, o.permute, o.free_gen,
                            o.shots ? o.seed : 0, lexie_model_name(model), model_sha, schema->name,
                            schema->sha256, chash, ppath, (float)o.threshold, n_sel, n_done, t_run,
