@@ -2,6 +2,7 @@
 #
 #   make              liblexie.a, liblexie.so and the lexie CLI under build/
 #   make test         build and run the test suite (what CI runs)
+#   make test-python  only the Python binding's tests (python/)
 #   make SAN=1 test   the same with AddressSanitizer + UBSan, under build-san/
 #   make model        fetch the default model into the cache
 #   make bench        build the benchmarks
@@ -36,7 +37,7 @@ LIB_OBJ   := $(LIB_SRC:%.c=$(B)/%.o)
 CLI_OBJ   := $(CLI_SRC:%.c=$(B)/%.o)
 TEST_OBJ  := $(TEST_SRC:%.c=$(B)/%.o)
 
-.PHONY: all test model bench clean format
+.PHONY: all test test-python model bench clean format
 all: $(B)/liblexie.a $(B)/liblexie.so $(B)/lexie
 
 $(B)/%_avx2.o: %_avx2.c
@@ -70,8 +71,19 @@ $(B)/fixtures/.stamp: $(wildcard tests/ref/*.py)
 	python3 tests/ref/make_fixtures.py $(B)/fixtures
 	@touch $@
 
-test: $(B)/lexie $(B)/lexie-tests $(B)/fixtures/.stamp
+test: $(B)/lexie $(B)/lexie-tests $(B)/fixtures/.stamp test-python
 	LEXIE_TEST_FIXTURES=$(B)/fixtures LEXIE_TEST_CLI=$(B)/lexie ./$(B)/lexie-tests
+
+# The Python binding (python/) over this build's liblexie.so, run before the
+# C suite so that its summary stays the last line.  An ASan library cannot
+# be loaded into a Python built without ASan, so SAN=1 skips this step.
+test-python: $(B)/liblexie.so $(B)/lexie $(B)/fixtures/.stamp
+ifeq ($(SAN),1)
+	@echo "test-python: skipped under SAN=1 (an ASan liblexie.so cannot load into a non-ASan python3)"
+else
+	LEXIE_LIB=$(abspath $(B)/liblexie.so) LEXIE_TEST_FIXTURES=$(B)/fixtures LEXIE_TEST_CLI=$(B)/lexie \
+		python3 python/tests/test_lexie.py
+endif
 
 model: $(B)/lexie
 	./$(B)/lexie pull

@@ -1,0 +1,51 @@
+"""lexie: run GGUF language models on the CPU as information extractors.
+
+A thin ctypes binding over liblexie (include/lexie.h is the manual); no
+compiled extension.  The library is found at $LEXIE_LIB, else the lexie
+repository's build/liblexie.so, else on the system's library path.
+
+    import lexie
+
+    with lexie.Model("smollm2-135m-instruct") as m:       # `lexie pull` it first
+        print(m.generate([{"role": "user", "content": "Hi!"}], max_tokens=32))
+
+        re = lexie.RelationExtractor(m, "semeval")
+        print(re.classify("<e1>Smoke</e1> came from the <e2>fire</e2>."))
+        # {'label': ..., 'scores': {label: probability, ...}}
+
+Every failure raises lexie.LexieError(status, message) with the library's
+message; status is a lexie.Status.  Objects that hold C memory free it on
+close(), at the end of a `with` block, or when collected; closing a Model
+closes what was made on it.
+"""
+
+from ._base import LexieError, Status
+from ._model import (
+    Context,
+    Model,
+    cache_dir,
+    cached_path,
+    catalog,
+    install,
+    pull,
+    version,
+)
+from ._relations import RelationExtractor, RelationSchema, parse_markers
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Context",
+    "LexieError",
+    "Model",
+    "RelationExtractor",
+    "RelationSchema",
+    "Status",
+    "cache_dir",
+    "cached_path",
+    "catalog",
+    "install",
+    "parse_markers",
+    "pull",
+    "version",
+]

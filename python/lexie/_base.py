@@ -1,0 +1,215 @@
+"""What every part of the lexie package shares: the status codes, the one
+exception (LexieError), the error-struct check, text encoding, and the base
+class of the objects that own a C handle.
+
+Ownership is the delicate part of a ctypes binding.  The C library requires
+that a model outlive its contexts, a context and a schema outlive their
+relation extractors.  Each Python object therefore keeps a strong reference
+to its parents (so they are never collected first) and a weak set of its
+children; close() closes the children before freeing its own handle, and
+frees it exactly once.  Using an object after close() raises LexieError
+instead of passing a dangling pointer to C.
+"""
+
+import ctypes
+import enum
+import os
+import threading
+import weakref
+
+from . import _lib
+
+
+class Status(enum.IntEnum):
+    """lexie_status codes (lexie.h).  Values never change."""
+
+    OK = 0
+    IO = 1  # a file could not be opened, read or written
+    FORMAT = 2  # malformed input: GGUF, JSON, schema, ...
+    UNSUPPORTED = 3  # valid but not supported: arch, tensor type
+    NOMEM = 4  # an allocation failed or would be absurd
+    INVALID = 5  # a bad argument from the caller
+    UTF8 = 6  # text is not valid UTF-8
+    RANGE = 7  # a buffer, context or limit is too small
+    NETWORK = 8  # a download failed
+    INTERNAL = 9  # a bug in lexie: please report it
+    NOT_FOUND = 10  # a named model, key or tensor does not exist
+
+
+class LexieError(Exception):
+    """An error reported by liblexie (or by the binding's own checks).
+
+    Attributes:
+        status: a Status (an int for a code this binding does not know).
+        message: the library's message, e.g. "bad.json: line 1, column 30:
+            expected a string key, found '}'".
+    """
+
+    def __init__(self, status, message):
+        try:
+            status = Status(int(status))
+        except ValueError:
+            status = int(status)
+        super().__init__(status, message)
+        self.status = status
+        self.message = message
+
+    def __str__(self):
+        name = self.status.name.lower() if isinstance(self.status, Status) else str(self.status)
+        return f"{self.message} [{name}]"
+
+
+def lib():
+    """The declared library, or LexieError(NOT_FOUND) saying how to get it."""
+    try:
+        return _lib.lib()
+    except _lib.LibraryNotFound as e:
+        raise LexieError(Status.NOT_FOUND, str(e)) from None
+
+
+def new_error():
+    """A zeroed lexie_error for one call (caller-owned, as lexie.h wants)."""
+    return _lib.lexie_error()
+
+
+def raise_for(status, err, what=None):
+    """Raises LexieError from a failed call's status and filled error struct."""
+    msg = err.message.decode("utf-8", "replace") if err is not None else ""
+    if not msg:
+        msg = lib().lexie_status_string(int(status)).decode("utf-8", "replace")
+    if what:
+        msg = f"{what}: {msg}"
+    raise LexieError(status, msg)
+
+
+def check(status, err, what=None):
+    """Returns normally for LEXIE_OK, raises LexieError otherwise."""
+    if status != Status.OK:
+        raise_for(status, err, what)
+
+
+def to_bytes(text, what="text", allow_nul=False):
+    """str (encoded as UTF-8) or bytes -> bytes.  A NUL byte is refused
+    unless allow_nul: the C side would silently stop at it.  A str that
+    cannot be UTF-8 (a lone surrogate) raises LexieError(UTF8)."""
+    if isinstance(text, str):
+        try:
+            b = text.encode("utf-8")
+        except UnicodeEncodeError as e:
+            raise LexieError(Status.UTF8, f"{what}: not encodable as UTF-8 ({e.reason} at {e.start})")
+    elif isinstance(text, (bytes, bytearray, memoryview)):
+        b = bytes(text)
+    else:
+        raise LexieError(Status.INVALID, f"{what} must be str or bytes, not {type(text).__name__}")
+    if not allow_nul and b"\0" in b:
+        raise LexieError(Status.INVALID, f"{what} contains a NUL character")
+    return b
+
+
+def to_path(path):
+    """str/bytes/PathLike -> bytes for a C path argument."""
+    try:
+        p = os.fsencode(path)
+    except TypeError:
+        raise LexieError(Status.INVALID, f"a path must be str, bytes or os.PathLike, not {type(path).__name__}")
+    if b"\0" in p:
+        raise LexieError(Status.INVALID, "a path contains a NUL character")
+    return p
+
+
+def opt_str(p):
+    """A borrowed const char * result (bytes or None) -> str or None."""
+    return None if p is None else p.decode("utf-8", "replace")
+
+
+def token_array(tokens, what="tokens"):
+    """A sequence of ints -> (ctypes int32 array, count)."""
+    try:
+        vals = [int(t) for t in tokens]
+    except (TypeError, ValueError):
+        raise LexieError(Status.INVALID, f"{what} must be a sequence of token ids")
+    for t in vals:
+        if not -(2**31) <= t < 2**31:
+            raise LexieError(Status.INVALID, f"{what}: token id {t} out of range")
+    arr = (_lib.lexie_token * max(1, len(vals)))(*vals)
+    return arr, len(vals)
+
+
+# ==== Handles ====
+
+
+class Handle:
+    """Base of the objects that own one C handle.
+
+    Subclasses set self._ptr (a nonzero int) and implement _free(ptr).  A
+    child registers with its parents through _adopt(); closing a parent
+    closes the children first.  Thread-safe: close() may race with itself.
+    """
+
+    _kind = "object"
+
+    def _init_handle(self, parents=()):
+        self._ptr = None
+        self._parents = tuple(parents)  # strong: keep them alive
+        self._children = weakref.WeakSet()
+        self._close_lock = threading.RLock()  # re-entered: an extractor closes the context it owns
+        for p in self._parents:
+            p._children.add(self)
+
+    @property
+    def closed(self):
+        """True once close() has run (or construction failed)."""
+        return not getattr(self, "_ptr", None)
+
+    def _handle(self):
+        ptr = getattr(self, "_ptr", None)
+        if not ptr:
+            raise LexieError(Status.INVALID, f"the {self._kind} is closed")
+        return ptr
+
+    def close(self):
+        """Frees the C object (and first every object that borrows it).
+        Idempotent: later calls do nothing."""
+        lock = getattr(self, "_close_lock", None)
+        if lock is None:
+            return
+        with lock:
+            if getattr(self, "_closing", False):
+                return  # re-entered from a child's close(): the outer call finishes
+            self._closing = True
+            try:
+                for child in list(self._children):
+                    child.close()
+            finally:
+                ptr, self._ptr = self._ptr, None
+                if ptr:
+                    self._free(ptr)
+
+    def _free(self, ptr):  # pragma: no cover - every subclass overrides it
+        raise NotImplementedError
+
+    def __enter__(self):
+        self._handle()
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    def __del__(self):
+        # At interpreter shutdown module globals may already be gone; the
+        # process is ending anyway, so a failed free is not worth a traceback.
+        try:
+            self.close()
+        except Exception:
+            pass
+
+
+def c_float_list(ptr, n):
+    """The first n floats behind a POINTER(c_float) as Python floats."""
+    return [float(ptr[i]) for i in range(n)]
+
+
+def string_at(p, n):
+    """n bytes at a c_void_p address."""
+    return ctypes.string_at(p, n)
