@@ -30,6 +30,26 @@ static void test_utf8(lx_t *t) {
     LX_CHECK_INT(t, off, 1);
 }
 
+/* Sanitising keeps valid text as is, turns each bad byte into U+FFFD, and
+** holds back a character cut short unless told the text is final. */
+static void test_utf8_sanitize(lx_t *t) {
+    char out[64];
+    size_t used, n;
+    n = lx_utf8_sanitize("h\xc3\xa9!", 4, 0, out, &used);
+    LX_CHECK(t, n == 4 && used == 4 && memcmp(out, "h\xc3\xa9!", 4) == 0);
+    n = lx_utf8_sanitize("a\x80" "b\xc0\xaf", 5, 0, out, &used);
+    LX_CHECK(t, used == 5 && n == 11);
+    LX_CHECK(t, memcmp(out, "a\xef\xbf\xbd" "b\xef\xbf\xbd\xef\xbf\xbd", 11) == 0);
+    n = lx_utf8_sanitize("x\xe2\x82", 3, 0, out, &used); /* the euro sign, cut short */
+    LX_CHECK(t, n == 1 && used == 1 && out[0] == 'x');
+    n = lx_utf8_sanitize("x\xe2\x82", 3, 1, out, &used);
+    LX_CHECK(t, n == 4 && used == 3 && memcmp(out, "x\xef\xbf\xbd", 4) == 0);
+    n = lx_utf8_sanitize("\xed\xa0", 2, 0, out, &used); /* can only end as a surrogate */
+    LX_CHECK(t, used == 2 && n == 6 && lx_utf8_valid(out, n, NULL));
+    n = lx_utf8_sanitize("\xf0\x9f", 2, 0, out, &used); /* an emoji's start: wait */
+    LX_CHECK(t, n == 0 && used == 0);
+}
+
 typedef struct {
     int hits[8];
 } pool_arg;
@@ -56,5 +76,6 @@ static void test_pool(lx_t *t) {
 void suite_base(void) {
     LX_RUN(test_status_strings);
     LX_RUN(test_utf8);
+    LX_RUN(test_utf8_sanitize);
     LX_RUN(test_pool);
 }

@@ -61,6 +61,12 @@ int lx_utf8_valid(const char *s, size_t n, size_t *bad_off);
 ** 1 for a byte that cannot start one. */
 int lx_utf8_len(unsigned char c);
 
+/* Copies s[0..n) to out, which has room for 3 * n bytes, replacing each
+** invalid byte with U+FFFD.  A valid character cut short at the end is
+** left for the caller's next call (*used tells how many bytes were
+** consumed), or replaced too when final.  Returns the bytes written. */
+size_t lx_utf8_sanitize(const char *s, size_t n, int final, char *out, size_t *used);
+
 /* ==== Time ==== */
 
 /* Monotonic seconds, for progress and benchmarks. */

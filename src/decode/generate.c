@@ -3,8 +3,10 @@
 ** prefix), then sample one token at a time until an end-of-generation
 ** token, a stop string, max_tokens or a full context.
 **
-** Text is delivered in whole UTF-8 characters, and text that might be the
-** start of a stop string is held back until it is known not to be.
+** Text is delivered in whole, valid UTF-8 characters: a model can emit
+** byte tokens that do not form one (a stray continuation byte, a sequence
+** cut off by the end), and each such byte becomes U+FFFD.  Text that might
+** be the start of a stop string is held back until it is known not to be.
 */
 #include "decode.h"
 
@@ -36,6 +38,22 @@ static int text_append(text_buf *t, const char *s, size_t n) {
     t->len += n;
     t->buf[t->len] = 0;
     return 1;
+}
+
+/* Appends a token's bytes as valid UTF-8; a character cut short waits in
+** pend (at most 3 bytes) for the next token, or becomes U+FFFD when final. */
+static int text_append_utf8(text_buf *t, char *pend, size_t *n_pend, const char *s, size_t n,
+                            int final) {
+    char in[3 + 256], out[3 * sizeof in];
+    size_t len = *n_pend, used;
+    if (n > sizeof in - len) n = sizeof in - len; /* pieces are at most 256 bytes */
+    memcpy(in, pend, len);
+    memcpy(in + len, s, n);
+    len += n;
+    size_t o = lx_utf8_sanitize(in, len, final, out, &used);
+    *n_pend = len - used;
+    memcpy(pend, in + used, *n_pend);
+    return text_append(t, out, o);
 }
 
 /* Largest k <= n such that s[0..k) ends on a whole UTF-8 character. */
@@ -71,7 +89,8 @@ lexie_status lexie_generate(lexie_ctx *c, const lexie_token *prompt, int n_promp
     size_t emitted = 0;
     uint64_t rng = p.sampler.seed;
     int n_gen = 0, pos = n_prompt, stopped = 0;
-    char piece[256];
+    char piece[256], pend[4];
+    size_t n_pend = 0;
     for (;;) {
         if (p.max_tokens > 0 && n_gen >= p.max_tokens) break;
         lexie_token t = lexie_sample(m, logits, &p.sampler, &rng);
@@ -79,7 +98,7 @@ lexie_status lexie_generate(lexie_ctx *c, const lexie_token *prompt, int n_promp
         n_gen++;
         int len = lx_token_to_piece(m->vocab, t, 0, piece, (int)sizeof piece);
         if (len > (int)sizeof piece) len = (int)sizeof piece;
-        if (len > 0 && !text_append(&text, piece, (size_t)len)) {
+        if (len > 0 && !text_append_utf8(&text, pend, &n_pend, piece, (size_t)len, 0)) {
             s = lx_fail(err, LEXIE_E_NOMEM, "generate: out of memory");
             break;
         }
@@ -113,11 +132,12 @@ lexie_status lexie_generate(lexie_ctx *c, const lexie_token *prompt, int n_promp
         pos++;
         logits = lexie_ctx_logits(c, -1);
     }
-    /* Flush what was held back for stop strings (whole characters only). */
-    if (s == LEXIE_OK && !stopped && text.len > emitted) {
-        size_t end = utf8_complete(text.buf, text.len);
-        if (end > emitted && cb) cb(text.buf + emitted, end - emitted, user);
-        text.len = end;
+    /* Flush what was held back for stop strings, and a cut-off character. */
+    if (s == LEXIE_OK && !stopped) {
+        if (n_pend && !text_append_utf8(&text, pend, &n_pend, "", 0, 1))
+            s = lx_fail(err, LEXIE_E_NOMEM, "generate: out of memory");
+        else if (text.len > emitted && cb)
+            cb(text.buf + emitted, text.len - emitted, user);
     }
     if (text.buf) text.buf[text.len] = 0;
     if (n_generated) *n_generated = n_gen;
