@@ -731,6 +731,65 @@ static void test_float_ops(lx_t *t) {
     }
 }
 
+/* The attention loops against a double-precision reference, for head
+** sizes with and without a tail and past the register limit (264), row
+** counts around the group of sixteen, and 1 to 6 queries per KV head
+** (more than sum_rows' four at a time); a row's score must not depend on
+** which other rows share its call. */
+static void test_attention_rows(lx_t *t) {
+    enum { ROWS = 1900, MAXD = 264, STRIDE = MAXD + 8, MAXQ = 6, NS = 1808 };
+    static float x[ROWS * STRIDE], q[MAXQ * MAXD], s[MAXQ * NS], y[MAXQ * MAXD], w[MAXQ * NS];
+    static const int hds[] = {64, 72, 128, 256, 264}, ns[] = {0, 1, 15, 16, 17, 37, 1800};
+    static const int nqs[] = {1, 3, 6};
+    static int32_t idx[ROWS];
+    float one;
+    rng_seed(29);
+    fill(x, ROWS * STRIDE, 1.0f);
+    for (int isa = 0; isa <= (int)lx_isa_best(); isa++) {
+        const lx_float_ops *ops = lx_float_ops_get((lx_isa)isa);
+        const char *nm = lx_isa_name((lx_isa)isa);
+        for (size_t a = 0; a < sizeof hds / sizeof *hds; a++)
+            for (size_t b = 0; b < sizeof ns / sizeof *ns; b++)
+                for (size_t e = 0; e < sizeof nqs / sizeof *nqs; e++) {
+                    const int hd = hds[a], n = ns[b], nq = nqs[e];
+                    fill(q, nq * hd, 1.0f);
+                    fill(w, MAXQ * NS, 0.5f);
+                    for (int r = 0; r < n; r++) idx[r] = (int32_t)((r * 17 + 5) % ROWS);
+                    ops->dot_rows(q, nq, x, STRIDE, idx, n, hd, 0.125f, s, NS);
+                    ops->sum_rows(y, nq, w, NS, x, STRIDE, idx, n, hd);
+                    for (int j = 0; j < nq; j++) {
+                        const float *qj = q + j * hd;
+                        for (int r = 0; r < n; r++) {
+                            const float *row = x + (size_t)idx[r] * STRIDE;
+                            double ref = 0, mag = 0;
+                            for (int i = 0; i < hd; i++) {
+                                ref += (double)qj[i] * row[i];
+                                mag += fabs((double)qj[i] * row[i]);
+                            }
+                            LX_CHECK_MSG(t, fabs(s[j * NS + r] - 0.125 * ref) <= LX_TOL_DOT * 0.125 * mag,
+                                         "%s dot_rows hd=%d n=%d nq=%d [%d][%d]", nm, hd, n, nq, j, r);
+                            if (r % 7 == 0) {
+                                ops->dot_rows(qj, 1, x, STRIDE, &idx[r], 1, hd, 0.125f, &one, 1);
+                                LX_CHECK_MSG(t, one == s[j * NS + r], "%s dot_rows alone hd=%d",
+                                             nm, hd);
+                            }
+                        }
+                        for (int i = 0; i < hd; i++) {
+                            double ref = 0, mag = 0;
+                            for (int r = 0; r < n; r++) {
+                                double p = (double)w[j * NS + r] * x[(size_t)idx[r] * STRIDE + i];
+                                ref += p;
+                                mag += fabs(p);
+                            }
+                            LX_CHECK_MSG(t, fabs(y[j * hd + i] - ref) <= LX_TOL_DOT * mag,
+                                         "%s sum_rows hd=%d n=%d nq=%d [%d][%d]", nm, hd, n, nq, j,
+                                         i);
+                        }
+                    }
+                }
+    }
+}
+
 static void test_softmax(lx_t *t) {
     float x[300];
     rng_seed(17);
@@ -782,6 +841,7 @@ void suite_kernels(void) {
     LX_RUN(test_matmul);
     LX_RUN(test_rmsnorm);
     LX_RUN(test_float_ops);
+    LX_RUN(test_attention_rows);
     LX_RUN(test_softmax);
     lx_test_kernels_k();
 }

@@ -232,6 +232,15 @@ typedef struct lx_float_ops {
     void (*swiglu)(float *gate, const float *up, int64_t n);
     /* x[i] = exp(x[i] - m); returns the sum of the new x[i], in double. */
     double (*exp_sum)(float *x, int64_t n, float m);
+    /* Attention of nq queries (q + j * hd, the heads that share one KV
+    ** head) against cached rows: row t is x + idx[t] * stride, hd floats.
+    ** dot_rows: s[j * ns + t] = scale * dot(query j, row t), t < n.
+    ** sum_rows: y + j * hd = sum over t of w[j * ns + t] * row t
+    ** (overwritten).  Each row is read once for all nq queries. */
+    void (*dot_rows)(const float *q, int nq, const float *x, size_t stride, const int32_t *idx,
+                     int n, int hd, float scale, float *s, size_t ns);
+    void (*sum_rows)(float *y, int nq, const float *w, size_t ns, const float *x, size_t stride,
+                     const int32_t *idx, int n, int hd);
 } lx_float_ops;
 const lx_float_ops *lx_float_ops_get(lx_isa isa);
 

@@ -37,7 +37,24 @@ static double exp_sum_scalar(float *x, int64_t n, float m) {
     return sum;
 }
 
-static const lx_float_ops ops_scalar = {dot_scalar, axpy_scalar, swiglu_scalar, exp_sum_scalar};
+static void dot_rows_scalar(const float *q, int nq, const float *x, size_t stride,
+                            const int32_t *idx, int n, int hd, float scale, float *s, size_t ns) {
+    for (int j = 0; j < nq; j++)
+        for (int t = 0; t < n; t++)
+            s[j * ns + t] = dot_scalar(q + (size_t)j * hd, x + (size_t)idx[t] * stride, hd) * scale;
+}
+
+static void sum_rows_scalar(float *y, int nq, const float *w, size_t ns, const float *x,
+                            size_t stride, const int32_t *idx, int n, int hd) {
+    for (int j = 0; j < nq; j++) {
+        float *yj = y + (size_t)j * hd;
+        for (int i = 0; i < hd; i++) yj[i] = 0.0f;
+        for (int t = 0; t < n; t++) axpy_scalar(yj, w[j * ns + t], x + (size_t)idx[t] * stride, hd);
+    }
+}
+
+static const lx_float_ops ops_scalar = {dot_scalar,     axpy_scalar,     swiglu_scalar,
+                                        exp_sum_scalar, dot_rows_scalar, sum_rows_scalar};
 
 const lx_float_ops *lx_float_ops_get(lx_isa isa) {
     lx_isa best = lx_isa_best();

@@ -13,6 +13,7 @@
 
 #include <immintrin.h>
 #include <math.h>
+#include <string.h>
 
 static inline float hsum_ps(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -108,6 +109,23 @@ static double exp_sum(float *x, int64_t n, float m) {
     return sum;
 }
 
-static const lx_float_ops ops = {dot, axpy, swiglu, exp_sum};
+/* The attention loops: dot and axpy inlined, no dispatch per row. */
+static void dot_rows(const float *q, int nq, const float *x, size_t stride, const int32_t *idx,
+                     int n, int hd, float scale, float *s, size_t ns) {
+    for (int j = 0; j < nq; j++)
+        for (int t = 0; t < n; t++)
+            s[j * ns + t] = dot(q + (size_t)j * hd, x + (size_t)idx[t] * stride, hd) * scale;
+}
+
+static void sum_rows(float *y, int nq, const float *w, size_t ns, const float *x, size_t stride,
+                     const int32_t *idx, int n, int hd) {
+    for (int j = 0; j < nq; j++) {
+        float *yj = y + (size_t)j * hd;
+        memset(yj, 0, (size_t)hd * sizeof *yj);
+        for (int t = 0; t < n; t++) axpy(yj, w[j * ns + t], x + (size_t)idx[t] * stride, hd);
+    }
+}
+
+static const lx_float_ops ops = {dot, axpy, swiglu, exp_sum, dot_rows, sum_rows};
 
 const lx_float_ops *lx_float_ops_avx2(void) { return &ops; }

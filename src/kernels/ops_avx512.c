@@ -5,7 +5,9 @@
 ** The same algorithms as ops_avx2.c on 16 floats at a time; masked loads
 ** and stores take the tails, so no scalar remainder loop is needed.  The
 ** exp is the polynomial of ops_avx2.c, so both paths agree to the last
-** bit or two.
+** bit or two.  The attention loops (dot_rows, sum_rows) are where long
+** prompts spend their time: they keep the query and the output in
+** registers and reduce sixteen scores at once.
 */
 #include "kernels.h"
 
@@ -95,6 +97,131 @@ static double exp_sum(float *x, int64_t n, float m) {
     return sum;
 }
 
-static const lx_float_ops ops = {dot, axpy, swiglu, exp_sum};
+/* ==== Attention ==== */
+
+/* Lanes 0..left-1 (none when left <= 0). */
+static inline __mmask16 mask_left(int left) {
+    return left <= 0 ? (__mmask16)0 : tail_mask(left);
+}
+
+/* Lane k of the result is the sum of v[k]'s 16 lanes: a transpose done as
+** a tree of shuffles and adds, about 3 instructions a vector where
+** _mm512_reduce_add_ps takes 7 and leaves one float.  Each vector's lanes
+** are summed in the same order whatever its position, so a row's score
+** does not depend on which rows share its group. */
+static inline __m512 hsum16(const __m512 *v) {
+    __m512 t[8], u[4];
+    /* Per 128-bit block: [a0+a2, b0+b2, a1+a3, b1+b3] for a = v[2i], b = v[2i+1]. */
+    for (int i = 0; i < 8; i++)
+        t[i] = _mm512_add_ps(_mm512_unpacklo_ps(v[2 * i], v[2 * i + 1]),
+                             _mm512_unpackhi_ps(v[2 * i], v[2 * i + 1]));
+    /* Per block: the four vectors 4j..4j+3, each summed over the block. */
+    for (int j = 0; j < 4; j++)
+        u[j] = _mm512_add_ps(_mm512_shuffle_ps(t[2 * j], t[2 * j + 1], _MM_SHUFFLE(1, 0, 1, 0)),
+                             _mm512_shuffle_ps(t[2 * j], t[2 * j + 1], _MM_SHUFFLE(3, 2, 3, 2)));
+    /* Add the four blocks of each u[j] and put u[j]'s sums in block j. */
+    __m512 x01 = _mm512_add_ps(_mm512_shuffle_f32x4(u[0], u[1], _MM_SHUFFLE(1, 0, 1, 0)),
+                               _mm512_shuffle_f32x4(u[0], u[1], _MM_SHUFFLE(3, 2, 3, 2)));
+    __m512 x23 = _mm512_add_ps(_mm512_shuffle_f32x4(u[2], u[3], _MM_SHUFFLE(1, 0, 1, 0)),
+                               _mm512_shuffle_f32x4(u[2], u[3], _MM_SHUFFLE(3, 2, 3, 2)));
+    return _mm512_add_ps(_mm512_shuffle_f32x4(x01, x23, _MM_SHUFFLE(2, 0, 2, 0)),
+                         _mm512_shuffle_f32x4(x01, x23, _MM_SHUFFLE(3, 1, 3, 1)));
+}
+
+#define MAX_HD 128 /* q kept in registers up to this head size */
+
+/* Sixteen rows at a time: each row's products with one query go to one
+** vector and hsum16 reduces the sixteen together; the rows stay in L1
+** while every query of the group takes its turn.  NC, the query's 16-float
+** chunks, is a constant where this is inlined, so the query and the sixteen
+** sums stay in registers; a short last group repeats its first row and
+** stores only what is real. */
+static inline __attribute__((always_inline)) void dot_block(const float *q, int nq, int NC,
+                                                            const float *x, size_t stride,
+                                                            const int32_t *idx, int n,
+                                                            float scale, float *s, size_t ns) {
+    const __m512 vs = _mm512_set1_ps(scale);
+    for (int t0 = 0; t0 < n; t0 += 16) {
+        const int rows = LX_MIN(16, n - t0);
+        const float *r[16];
+        _Pragma("GCC unroll 16") for (int k = 0; k < 16; k++) r[k] =
+            x + (size_t)idx[t0 + (k < rows ? k : 0)] * stride;
+        for (int j = 0; j < nq; j++) {
+            const float *qj = q + (size_t)j * NC * 16;
+            __m512 qv[MAX_HD / 16], v[16];
+            _Pragma("GCC unroll 16") for (int c = 0; c < NC; c++) qv[c] =
+                _mm512_loadu_ps(qj + 16 * c);
+            _Pragma("GCC unroll 16") for (int k = 0; k < 16; k++) {
+                __m512 acc = _mm512_mul_ps(qv[0], _mm512_loadu_ps(r[k]));
+                _Pragma("GCC unroll 16") for (int c = 1; c < NC; c++) acc =
+                    _mm512_fmadd_ps(qv[c], _mm512_loadu_ps(r[k] + 16 * c), acc);
+                v[k] = acc;
+            }
+            _mm512_mask_storeu_ps(s + j * ns + t0, mask_left(rows), _mm512_mul_ps(hsum16(v), vs));
+        }
+    }
+}
+
+/* Head sizes 64 and 128 (nearly every model) get their own unrolled copy;
+** the others take the plain dot. */
+static void dot_rows(const float *q, int nq, const float *x, size_t stride, const int32_t *idx,
+                     int n, int hd, float scale, float *s, size_t ns) {
+    if (hd == 64) {
+        dot_block(q, nq, 4, x, stride, idx, n, scale, s, ns);
+    } else if (hd == 128) {
+        dot_block(q, nq, 8, x, stride, idx, n, scale, s, ns);
+    } else {
+        for (int j = 0; j < nq; j++)
+            for (int t = 0; t < n; t++)
+                s[j * ns + t] = dot(q + (size_t)j * hd, x + (size_t)idx[t] * stride, hd) * scale;
+    }
+}
+
+/* NJ (a constant where it is inlined) queries' 64 output floats from b,
+** accumulated in registers over all rows in order (the arithmetic of
+** repeated axpy), each row read once for the NJ queries. */
+static inline __attribute__((always_inline)) void sum_block(float *y, int NJ, const float *w,
+                                                            size_t ns, const float *x,
+                                                            size_t stride, const int32_t *idx,
+                                                            int n, int hd, int b) {
+    __mmask16 m[4];
+    __m512 a[4][4];
+    _Pragma("GCC unroll 4") for (int c = 0; c < 4; c++) {
+        m[c] = mask_left(hd - b - 16 * c);
+        _Pragma("GCC unroll 4") for (int j = 0; j < NJ; j++) a[j][c] = _mm512_setzero_ps();
+    }
+    for (int t = 0; t < n; t++) {
+        const float *r = x + (size_t)idx[t] * stride + b;
+        __m512 row[4];
+        _Pragma("GCC unroll 4") for (int c = 0; c < 4; c++) row[c] =
+            _mm512_maskz_loadu_ps(m[c], r + 16 * c);
+        _Pragma("GCC unroll 4") for (int j = 0; j < NJ; j++) {
+            const __m512 wt = _mm512_set1_ps(w[j * ns + t]);
+            _Pragma("GCC unroll 4") for (int c = 0; c < 4; c++) a[j][c] =
+                _mm512_fmadd_ps(wt, row[c], a[j][c]);
+        }
+    }
+    _Pragma("GCC unroll 4") for (int j = 0; j < NJ; j++)
+        _Pragma("GCC unroll 4") for (int c = 0; c < 4; c++)
+            _mm512_mask_storeu_ps(y + (size_t)j * hd + b + 16 * c, m[c], a[j][c]);
+}
+
+/* Up to four queries at a time, each count its own unrolled copy. */
+static void sum_rows(float *y, int nq, const float *w, size_t ns, const float *x, size_t stride,
+                     const int32_t *idx, int n, int hd) {
+    for (int b = 0; b < hd; b += 64)
+        for (int j0 = 0; j0 < nq; j0 += 4) {
+            float *yj = y + (size_t)j0 * hd;
+            const float *wj = w + j0 * ns;
+            switch (LX_MIN(4, nq - j0)) {
+            case 1: sum_block(yj, 1, wj, ns, x, stride, idx, n, hd, b); break;
+            case 2: sum_block(yj, 2, wj, ns, x, stride, idx, n, hd, b); break;
+            case 3: sum_block(yj, 3, wj, ns, x, stride, idx, n, hd, b); break;
+            default: sum_block(yj, 4, wj, ns, x, stride, idx, n, hd, b); break;
+            }
+        }
+}
+
+static const lx_float_ops ops = {dot, axpy, swiglu, exp_sum, dot_rows, sum_rows};
 
 const lx_float_ops *lx_float_ops_avx512(void) { return &ops; }

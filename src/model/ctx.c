@@ -85,7 +85,9 @@ lexie_ctx *lexie_ctx_new(const lexie_model *m, const lexie_ctx_params *pp, lexie
     if (!(c->v = alloc_floats(nb, (size_t)kv_dim, err))) goto fail;
     if (!(c->hb = alloc_floats(nb, (size_t)LX_MAX(hp->n_ff, hp->n_embd), err))) goto fail;
     if (!(c->hb2 = alloc_floats(nb, (size_t)hp->n_ff, err))) goto fail;
-    if (!(c->att = alloc_floats(nt, nc, err))) goto fail;
+    /* Attention scores: one row per query head of a KV group, per thread. */
+    const size_t group = (size_t)(hp->n_head / LX_MAX(hp->n_head_kv, 1));
+    if (!(c->att = alloc_floats(nt * group, nc, err))) goto fail;
     if (!(c->vis = lx_calloc(nt * nc, sizeof(int32_t), err))) goto fail;
     if (!(c->rope_cache = alloc_floats(nb, (size_t)LX_MAX(hp->n_rot, 2), err))) goto fail;
     if (!(c->logits = alloc_floats(nb, (size_t)hp->n_vocab, err))) goto fail;

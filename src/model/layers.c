@@ -99,25 +99,26 @@ typedef struct {
     int window; /* 0: none */
 } att_job;
 
-/* One thread's share of the (token, head) pairs. */
+/* One thread's share of the (token, KV head) pairs: the query heads that
+** share a KV head are done together, so each cached row is read once. */
 static void attention_worker(void *arg, int ith, int nth) {
     att_job *j = arg;
     lexie_ctx *c = j->c;
     const lx_hparams *hp = &c->model->hp;
     const lx_kv *kv = &c->kv;
     int hd = hp->head_dim, group = hp->n_head / hp->n_head_kv;
-    float scale = j->scale;
-    float *att = c->att + (size_t)ith * kv->n_cells;
+    float *att = c->att + (size_t)ith * group * kv->n_cells;
     int32_t *vis = c->vis + (size_t)ith * kv->n_cells;
     const float *kc = kv->k + (size_t)j->il * kv->n_cells * kv->kv_dim;
     const float *vc = kv->v + (size_t)j->il * kv->n_cells * kv->kv_dim;
     int last_tok = -1, n_vis = 0;
+    const lx_float_ops *ops = lx_float_ops_get(lx_isa_active());
 
-    int total = c->n_tokens * hp->n_head;
+    int total = c->n_tokens * hp->n_head_kv;
     int per = (total + nth - 1) / nth;
     int lo = ith * per, hi = LX_MIN(total, lo + per);
     for (int idx = lo; idx < hi; idx++) {
-        int i = idx / hp->n_head, h = idx % hp->n_head, g = h / group;
+        int i = idx / hp->n_head_kv, g = idx % hp->n_head_kv;
         if (i != last_tok) {
             /* The cells token i sees: its sequence, positions up to its own
             ** and, with a sliding window, after p - window (llama.cpp masks
@@ -131,14 +132,13 @@ static void attention_worker(void *arg, int ith, int nth) {
                     vis[n_vis++] = cell;
             last_tok = i;
         }
-        const float *qh = j->q + ((size_t)i * hp->n_head + h) * hd;
-        for (int t = 0; t < n_vis; t++)
-            att[t] = lx_dot_f32(qh, kc + (size_t)vis[t] * kv->kv_dim + (size_t)g * hd, hd) * scale;
-        lx_softmax(att, n_vis);
-        float *o = j->out + ((size_t)i * hp->n_head + h) * hd;
-        memset(o, 0, (size_t)hd * sizeof *o);
-        for (int t = 0; t < n_vis; t++)
-            lx_axpy_f32(o, att[t], vc + (size_t)vis[t] * kv->kv_dim + (size_t)g * hd, hd);
+        const size_t head0 = (size_t)i * hp->n_head + (size_t)g * group;
+        const size_t ns = (size_t)kv->n_cells;
+        ops->dot_rows(j->q + head0 * hd, group, kc + (size_t)g * hd, (size_t)kv->kv_dim, vis, n_vis,
+                      hd, j->scale, att, ns);
+        for (int h = 0; h < group; h++) lx_softmax(att + h * ns, n_vis);
+        ops->sum_rows(j->out + head0 * hd, group, att, ns, vc + (size_t)g * hd, (size_t)kv->kv_dim,
+                      vis, n_vis, hd);
     }
 }
 
