@@ -35,8 +35,8 @@ static void eval_usage(FILE *f) {
             "  --method M         qa4re (default) or vanilla\n"
             "  --shots K          few-shot demonstrations drawn from train (default 0)\n"
             "  --seed S           seed for demonstrations and --sample (default 1)\n"
-            "  --limit N          the first N examples only\n"
-            "  --sample N         a seeded random sample of N examples\n"
+            "  --limit N          the first N examples only (of the sample, with --sample)\n"
+            "  --sample N         a seeded random sample of N examples, in data order\n"
             "  --permute P        QA4RE: average over P cyclic option orders (default 1)\n"
             "  --free-gen         generate the answer and parse it, instead of scoring\n"
             "  --threshold T      predict the none label iff its probability >= T\n"
@@ -146,10 +146,6 @@ static int parse_eval(int argc, char **argv, eval_opts *o) {
     }
     if (strcmp(o->split, "test") && strcmp(o->split, "train") && strcmp(o->split, "dev")) {
         fprintf(stderr, "lexie eval re: --split must be test, train or dev\n");
-        return 0;
-    }
-    if (o->limit && o->sample) {
-        fprintf(stderr, "lexie eval re: give --limit or --sample, not both\n");
         return 0;
     }
     return 1;
@@ -568,8 +564,8 @@ int cmd_eval(int argc, char **argv) {
                            schema->sha256, chash, ppath, (float)o.threshold, n_sel, n_done, t_run,
                            secs > 0 ? n_have / secs : 0};
     char rpath[1200], suffix[96] = "";
-    if (o.limit) snprintf(suffix, sizeof suffix, "-limit%d", o.limit);
     if (o.sample) snprintf(suffix, sizeof suffix, "-sample%d-s%llu", o.sample, o.seed);
+    if (o.limit) snprintf(suffix + strlen(suffix), sizeof suffix - strlen(suffix), "-limit%d", o.limit);
     if (o.threshold > 0) snprintf(suffix + strlen(suffix), sizeof suffix - strlen(suffix), "-t%.3f", o.threshold);
     lx_jbuf_reset(&b);
     lx_re_report_json(&b, &info, &c);
