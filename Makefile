@@ -94,7 +94,7 @@ $(B)/bench/%: bench/%.c $(B)/liblexie.a
 	$(CC) $(CFLAGS) -o $@ $< $(B)/liblexie.a $(LIBS)
 
 format:
-	clang-format -i $(LIB_SRC) $(CLI_SRC) $(TEST_SRC) include/lexie.h
+	clang-format -i $(LIB_SRC) $(CLI_SRC) $(TEST_SRC) $(BENCH_SRC) include/lexie.h $(wildcard src/*/*.h tests/*.h tools/lexie/*.h)
 
 clean:
 	rm -rf build build-san

@@ -20,8 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static double run(lexie_ctx *c, lexie_re *re, const lexie_re_example *ex, int n, int batch, int reuse,
-                  int *n_ok) {
+static double run(lexie_ctx *c, lexie_re *re, const lexie_re_example *ex, int n, int batch,
+                  int reuse, int *n_ok) {
     lexie_error err;
     lexie_kv_clear(c);
     /* Warm-up: the shared prefix is computed once in either mode when
@@ -55,11 +55,14 @@ int main(int argc, char **argv) {
     if (n < 1 || n > 10000 || shots < 0 || shots > 16) return 2;
     const char *root = getenv("LEXIE_DATA");
     char test_path[4096], train_path[4096];
-    snprintf(test_path, sizeof test_path, "%s/semeval2010_task8/TEST_FILE_FULL.TXT", root && *root ? root : "../shared/data");
-    snprintf(train_path, sizeof train_path, "%s/semeval2010_task8/TRAIN_FILE.TXT", root && *root ? root : "../shared/data");
+    snprintf(test_path, sizeof test_path, "%s/semeval2010_task8/TEST_FILE_FULL.TXT",
+             root && *root ? root : "../shared/data");
+    snprintf(train_path, sizeof train_path, "%s/semeval2010_task8/TRAIN_FILE.TXT",
+             root && *root ? root : "../shared/data");
     lexie_error err;
     lx_re_data test = {0}, train = {0};
-    if (lx_read_semeval(test_path, &test, &err) != LEXIE_OK || lx_read_semeval(train_path, &train, &err) != LEXIE_OK) {
+    if (lx_read_semeval(test_path, &test, &err) != LEXIE_OK ||
+        lx_read_semeval(train_path, &train, &err) != LEXIE_OK) {
         fprintf(stderr, "bench_re: %s\n", err.message);
         return 1;
     }
@@ -92,9 +95,11 @@ int main(int argc, char **argv) {
         const char *name;
         lexie_re_method method;
         int shots;
-    } cfg[] = {{"qa4re 0-shot", LEXIE_RE_QA4RE, 0}, {"qa4re k-shot", LEXIE_RE_QA4RE, 1}, {"vanilla 0-shot", LEXIE_RE_VANILLA, 0}};
-    printf("{\"model\": \"%s\", \"examples\": %d, \"threads\": %d, \"shots\": %d, \"runs\": [\n", lexie_model_name(m), n,
-           threads, shots);
+    } cfg[] = {{"qa4re 0-shot", LEXIE_RE_QA4RE, 0},
+               {"qa4re k-shot", LEXIE_RE_QA4RE, 1},
+               {"vanilla 0-shot", LEXIE_RE_VANILLA, 0}};
+    printf("{\"model\": \"%s\", \"examples\": %d, \"threads\": %d, \"shots\": %d, \"runs\": [\n",
+           lexie_model_name(m), n, threads, shots);
     for (size_t k = 0; k < sizeof cfg / sizeof cfg[0]; k++) {
         if (cfg[k].shots && !shots) continue;
         lexie_re_params p = lexie_re_default_params();
@@ -107,9 +112,11 @@ int main(int argc, char **argv) {
         int ok;
         double cold = run(c, re, ex, n, 1, 0, &ok), warm = run(c, re, ex, n, 1, 1, &ok);
         double batched = run(c, re, ex, n, 8, 1, &ok);
-        printf("  {\"config\": \"%s\", \"no_reuse_ex_per_s\": %.3f, \"reuse_ex_per_s\": %.3f, \"reuse_batched_ex_per_s\": %.3f, "
+        printf("  {\"config\": \"%s\", \"no_reuse_ex_per_s\": %.3f, \"reuse_ex_per_s\": %.3f, "
+               "\"reuse_batched_ex_per_s\": %.3f, "
                "\"reuse_ratio\": %.2f, \"batched_ratio\": %.2f}%s\n",
-               cfg[k].name, cold, warm, batched, warm / cold, batched / cold, k + 1 < sizeof cfg / sizeof cfg[0] ? "," : "");
+               cfg[k].name, cold, warm, batched, warm / cold, batched / cold,
+               k + 1 < sizeof cfg / sizeof cfg[0] ? "," : "");
         fflush(stdout);
         lexie_re_free(re);
     }

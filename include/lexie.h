@@ -38,9 +38,8 @@ extern "C" {
 #define LEXIE_VERSION_MINOR 1
 #define LEXIE_VERSION_PATCH 0
 #define LEXIE_VERSION_STRING "0.1.0"
-#define LEXIE_VERSION_NUMBER                                                   \
-    (LEXIE_VERSION_MAJOR * 10000 + LEXIE_VERSION_MINOR * 100 +                 \
-     LEXIE_VERSION_PATCH)
+#define LEXIE_VERSION_NUMBER                                                                       \
+    (LEXIE_VERSION_MAJOR * 10000 + LEXIE_VERSION_MINOR * 100 + LEXIE_VERSION_PATCH)
 
 /* The version of the library actually linked, e.g. "0.1.0". */
 LEXIE_API const char *lexie_version(void);
@@ -78,7 +77,6 @@ LEXIE_API const char *lexie_status_string(lexie_status s);
 /* Frees memory that a lexie function documented as "free with lexie_free". */
 LEXIE_API void lexie_free(void *p);
 
-
 /* ==== Models ==== */
 
 /* A loaded model: weights (memory-mapped), hyperparameters, tokenizer and
@@ -103,8 +101,8 @@ LEXIE_API lexie_model *lexie_model_load(const char *path, const lexie_model_para
 LEXIE_API void lexie_model_free(lexie_model *m);
 
 /* Facts about a model.  Strings are borrowed and live as long as m. */
-LEXIE_API const char *lexie_model_arch(const lexie_model *m);  /* "llama" */
-LEXIE_API const char *lexie_model_name(const lexie_model *m);  /* general.name or "" */
+LEXIE_API const char *lexie_model_arch(const lexie_model *m); /* "llama" */
+LEXIE_API const char *lexie_model_name(const lexie_model *m); /* general.name or "" */
 LEXIE_API int lexie_model_n_vocab(const lexie_model *m);
 LEXIE_API int lexie_model_n_ctx_train(const lexie_model *m);
 LEXIE_API int lexie_model_n_embd(const lexie_model *m);
@@ -123,8 +121,8 @@ typedef int32_t lexie_token;
 ** returns LEXIE_E_RANGE when n_max was too small.  Invalid UTF-8:
 ** LEXIE_E_UTF8 naming the byte offset.  Thread-safe. */
 LEXIE_API lexie_status lexie_tokenize(const lexie_model *m, const char *text, size_t len,
-                                      int add_bos, int parse_special, lexie_token *out,
-                                      int n_max, int *n_out, lexie_error *err);
+                                      int add_bos, int parse_special, lexie_token *out, int n_max,
+                                      int *n_out, lexie_error *err);
 
 /* Writes the UTF-8 bytes of token t into buf (no NUL) and returns their
 ** count, which may exceed n (buf then holds a prefix); -1 for a bad id.
@@ -229,10 +227,9 @@ LEXIE_API lexie_status lexie_score_continuations(lexie_ctx *c, const lexie_token
 ** of the logits.  Reuses the cached prefix of prompt in seq 0.  logprob_full
 ** (may be NULL) receives each candidate's log-probability under the full
 ** vocabulary. */
-LEXIE_API lexie_status lexie_next_token_probs(lexie_ctx *c, const lexie_token *prompt,
-                                              int n_prompt, const lexie_token *cand, int n_cand,
-                                              float *probs, float *logprob_full,
-                                              lexie_error *err);
+LEXIE_API lexie_status lexie_next_token_probs(lexie_ctx *c, const lexie_token *prompt, int n_prompt,
+                                              const lexie_token *cand, int n_cand, float *probs,
+                                              float *logprob_full, lexie_error *err);
 
 /* ==== Generation ==== */
 
@@ -251,9 +248,9 @@ LEXIE_API lexie_token lexie_sample(const lexie_model *m, const float *logits,
                                    const lexie_sampler_params *p, uint64_t *state);
 
 typedef struct lexie_gen_params {
-    int max_tokens;             /* 0: until end of generation or context */
+    int max_tokens; /* 0: until end of generation or context */
     lexie_sampler_params sampler;
-    const char *const *stop;    /* stop strings, NULL-terminated list; may be NULL */
+    const char *const *stop; /* stop strings, NULL-terminated list; may be NULL */
 } lexie_gen_params;
 
 LEXIE_API lexie_gen_params lexie_gen_default_params(void);
@@ -267,9 +264,8 @@ typedef int (*lexie_gen_callback)(const char *piece, size_t len, void *user);
 ** string is delivered; *out_text (may be NULL) receives it all, malloc'd,
 ** free with lexie_free.  *n_generated (may be NULL) gets the token count. */
 LEXIE_API lexie_status lexie_generate(lexie_ctx *c, const lexie_token *prompt, int n_prompt,
-                                      const lexie_gen_params *p, lexie_gen_callback cb,
-                                      void *user, char **out_text, int *n_generated,
-                                      lexie_error *err);
+                                      const lexie_gen_params *p, lexie_gen_callback cb, void *user,
+                                      char **out_text, int *n_generated, lexie_error *err);
 
 /* ==== Model cache ==== */
 

@@ -32,46 +32,44 @@ const char *lx_test_model(void);
 
 #define LX_RUN(fn) lx_test_run(#fn, fn)
 
-#define LX_CHECK(t, cond)                                                      \
-    do {                                                                       \
-        if (!(cond)) lx_test_fail((t), __FILE__, __LINE__, "%s", #cond);       \
+#define LX_CHECK(t, cond)                                                                          \
+    do {                                                                                           \
+        if (!(cond)) lx_test_fail((t), __FILE__, __LINE__, "%s", #cond);                           \
     } while (0)
 
-#define LX_REQUIRE(t, cond)                                                    \
-    do {                                                                       \
-        if (!(cond)) {                                                         \
-            lx_test_fail((t), __FILE__, __LINE__, "%s", #cond);                \
-            return;                                                            \
-        }                                                                      \
+#define LX_REQUIRE(t, cond)                                                                        \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            lx_test_fail((t), __FILE__, __LINE__, "%s", #cond);                                    \
+            return;                                                                                \
+        }                                                                                          \
     } while (0)
 
-#define LX_CHECK_MSG(t, cond, ...)                                             \
-    do {                                                                       \
-        if (!(cond)) lx_test_fail((t), __FILE__, __LINE__, __VA_ARGS__);       \
+#define LX_CHECK_MSG(t, cond, ...)                                                                 \
+    do {                                                                                           \
+        if (!(cond)) lx_test_fail((t), __FILE__, __LINE__, __VA_ARGS__);                           \
     } while (0)
 
-#define LX_CHECK_INT(t, a, b)                                                  \
-    do {                                                                       \
-        long long a_ = (long long)(a), b_ = (long long)(b);                    \
-        if (a_ != b_)                                                          \
-            lx_test_fail((t), __FILE__, __LINE__, "%s == %s: %lld != %lld",    \
-                         #a, #b, a_, b_);                                      \
+#define LX_CHECK_INT(t, a, b)                                                                      \
+    do {                                                                                           \
+        long long a_ = (long long)(a), b_ = (long long)(b);                                        \
+        if (a_ != b_)                                                                              \
+            lx_test_fail((t), __FILE__, __LINE__, "%s == %s: %lld != %lld", #a, #b, a_, b_);       \
     } while (0)
 
 /* |a - b| <= tol */
-#define LX_CHECK_CLOSE(t, a, b, tol)                                           \
-    do {                                                                       \
-        double a_ = (double)(a), b_ = (double)(b);                             \
-        if (!(fabs(a_ - b_) <= (tol)))                                         \
-            lx_test_fail((t), __FILE__, __LINE__,                              \
-                         "%s ~ %s: %.7g vs %.7g (tol %g)", #a, #b, a_, b_,     \
-                         (double)(tol));                                       \
+#define LX_CHECK_CLOSE(t, a, b, tol)                                                               \
+    do {                                                                                           \
+        double a_ = (double)(a), b_ = (double)(b);                                                 \
+        if (!(fabs(a_ - b_) <= (tol)))                                                             \
+            lx_test_fail((t), __FILE__, __LINE__, "%s ~ %s: %.7g vs %.7g (tol %g)", #a, #b, a_,    \
+                         b_, (double)(tol));                                                       \
     } while (0)
 
-#define LX_SKIP(t, ...)                                                        \
-    do {                                                                       \
-        lx_test_skip((t), __VA_ARGS__);                                        \
-        return;                                                                \
+#define LX_SKIP(t, ...)                                                                            \
+    do {                                                                                           \
+        lx_test_skip((t), __VA_ARGS__);                                                            \
+        return;                                                                                    \
     } while (0)
 
 #endif

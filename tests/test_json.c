@@ -64,7 +64,8 @@ static void test_values(lx_t *t) {
 
 static void test_escapes(lx_t *t) {
     lexie_error e;
-    lx_json_doc *d = parse("\"a\\\"b\\\\c\\/d\\b\\f\\n\\r\\t\\u00e9\\u20AC\\ud83d\\ude00\\u0000z\"", &e);
+    lx_json_doc *d =
+        parse("\"a\\\"b\\\\c\\/d\\b\\f\\n\\r\\t\\u00e9\\u20AC\\ud83d\\ude00\\u0000z\"", &e);
     LX_REQUIRE(t, d);
     const lx_json *v = lx_json_root(d);
     const char want[] = "a\"b\\c/d\b\f\n\r\t\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\0z";
@@ -187,15 +188,16 @@ static void test_limits(lx_t *t) {
 
 static void test_utf8(lx_t *t) {
     expect_fail(t, "\"ab\xff\"", LEXIE_E_UTF8, "line 1, column 4: invalid UTF-8");
-    expect_fail(t, "\"\xc0\xaf\"", LEXIE_E_UTF8, "invalid UTF-8");        /* overlong */
-    expect_fail(t, "\"\xed\xa0\x80\"", LEXIE_E_UTF8, "invalid UTF-8");    /* surrogate */
+    expect_fail(t, "\"\xc0\xaf\"", LEXIE_E_UTF8, "invalid UTF-8");         /* overlong */
+    expect_fail(t, "\"\xed\xa0\x80\"", LEXIE_E_UTF8, "invalid UTF-8");     /* surrogate */
     expect_fail(t, "\"\xf4\x90\x80\x80\"", LEXIE_E_UTF8, "invalid UTF-8"); /* > U+10FFFF */
-    expect_fail(t, "\"\xe2\x82\"", LEXIE_E_UTF8, "invalid UTF-8");        /* truncated */
-    expect_fail(t, "{\"k\xe9y\": 1}", LEXIE_E_UTF8, "invalid UTF-8");     /* in a key */
+    expect_fail(t, "\"\xe2\x82\"", LEXIE_E_UTF8, "invalid UTF-8");         /* truncated */
+    expect_fail(t, "{\"k\xe9y\": 1}", LEXIE_E_UTF8, "invalid UTF-8");      /* in a key */
 }
 
 static void test_dup_keys(lx_t *t) {
-    expect_fail(t, "{\"a\": 1, \"b\": 2, \"a\": 3}", LEXIE_E_FORMAT, "column 23: duplicate key \"a\"");
+    expect_fail(t, "{\"a\": 1, \"b\": 2, \"a\": 3}", LEXIE_E_FORMAT,
+                "column 23: duplicate key \"a\"");
     expect_fail(t, "{\"x\": {\"y\": 1, \"y\": 1}}", LEXIE_E_FORMAT, "duplicate key \"y\"");
     /* Keys equal after decoding escapes are duplicates too. */
     expect_fail(t, "{\"\\u0061\": 1, \"a\": 2}", LEXIE_E_FORMAT, "duplicate key");
@@ -225,8 +227,9 @@ static void test_writer(lx_t *t) {
     lx_jbuf b = {0};
     const char *raw = "q\"\\\n\t\x01\x7f caf\xc3\xa9 \xe2\x80\xa8 bad\xff!";
     lx_jbuf_str(&b, raw, strlen(raw));
-    LX_CHECK_MSG(t, strcmp(b.data, "\"q\\\"\\\\\\n\\t\\u0001\\u007f caf\xc3\xa9 \\u2028 bad\\ufffd!\"") == 0,
-                 "got %s", b.data);
+    LX_CHECK_MSG(
+        t, strcmp(b.data, "\"q\\\"\\\\\\n\\t\\u0001\\u007f caf\xc3\xa9 \\u2028 bad\\ufffd!\"") == 0,
+        "got %s", b.data);
     lx_jbuf_reset(&b);
     LX_CHECK_INT(t, b.len, 0);
     lx_jbuf_num(&b, 0.1);
@@ -243,8 +246,9 @@ static void test_writer(lx_t *t) {
     lx_jbuf_free(&b);
 
     /* Round trip: parse, write, parse again, write again: same bytes. */
-    const char *src = "{\"id\":\"x-1\",\"n\":[1,2.50,-3e2,true,null],\"s\":\"\\u00e9\\ud83d\\ude00\\n\","
-                      "\"o\":{\"k\":{}}}";
+    const char *src =
+        "{\"id\":\"x-1\",\"n\":[1,2.50,-3e2,true,null],\"s\":\"\\u00e9\\ud83d\\ude00\\n\","
+        "\"o\":{\"k\":{}}}";
     lexie_error e;
     lx_json_doc *d = parse(src, &e);
     LX_REQUIRE(t, d);
@@ -254,7 +258,7 @@ static void test_writer(lx_t *t) {
     lx_jbuf b2 = {0};
     lx_jbuf_value(&b2, lx_json_root(d2));
     LX_CHECK(t, b.len == b2.len && memcmp(b.data, b2.data, b.len) == 0);
-    LX_CHECK(t, strstr(b.data, "2.50") != NULL);           /* number source text kept */
+    LX_CHECK(t, strstr(b.data, "2.50") != NULL); /* number source text kept */
     LX_CHECK(t, strstr(b.data, "\xc3\xa9\xf0\x9f\x98\x80\\n") != NULL); /* decoded, re-escaped */
     lx_json_doc_free(d);
     lx_json_doc_free(d2);
@@ -275,7 +279,8 @@ static void test_file(lx_t *t) {
     fputs("{\n  \"a\": 1,\n  \"a\": 2\n}\n", f);
     fclose(f);
     LX_CHECK(t, lx_json_parse_file(path, NULL, &e) == NULL);
-    LX_CHECK_MSG(t, strstr(e.message, ": line 3, column 8: duplicate key \"a\"") != NULL, "%s", e.message);
+    LX_CHECK_MSG(t, strstr(e.message, ": line 3, column 8: duplicate key \"a\"") != NULL, "%s",
+                 e.message);
     remove(path);
 }
 

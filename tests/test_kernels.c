@@ -766,12 +766,13 @@ static void test_attention_rows(lx_t *t) {
                                 ref += (double)qj[i] * row[i];
                                 mag += fabs((double)qj[i] * row[i]);
                             }
-                            LX_CHECK_MSG(t, fabs(s[j * NS + r] - 0.125 * ref) <= LX_TOL_DOT * 0.125 * mag,
-                                         "%s dot_rows hd=%d n=%d nq=%d [%d][%d]", nm, hd, n, nq, j, r);
+                            LX_CHECK_MSG(
+                                t, fabs(s[j * NS + r] - 0.125 * ref) <= LX_TOL_DOT * 0.125 * mag,
+                                "%s dot_rows hd=%d n=%d nq=%d [%d][%d]", nm, hd, n, nq, j, r);
                             if (r % 7 == 0) {
                                 ops->dot_rows(qj, 1, x, STRIDE, &idx[r], 1, hd, 0.125f, &one, 1);
-                                LX_CHECK_MSG(t, one == s[j * NS + r], "%s dot_rows alone hd=%d",
-                                             nm, hd);
+                                LX_CHECK_MSG(t, one == s[j * NS + r], "%s dot_rows alone hd=%d", nm,
+                                             hd);
                             }
                         }
                         for (int i = 0; i < hd; i++) {

@@ -327,9 +327,9 @@ static void test_k_simd_raw(lx_t *t) {
                         dot(N, &v, x[r], y[c]);
                         const double tol = LX_TOL_SIMD_K * mag[c][r] + 1e-30;
                         LX_CHECK_MSG(t, fabs(v - ref[c][r]) <= tol,
-                                     "%s %s%s dot[%d][%d] %.9g vs scalar %.9g",
-                                     lx_type_name(type), lx_isa_name((lx_isa)isa),
-                                     extreme ? " extreme" : "", r, c, v, ref[c][r]);
+                                     "%s %s%s dot[%d][%d] %.9g vs scalar %.9g", lx_type_name(type),
+                                     lx_isa_name((lx_isa)isa), extreme ? " extreme" : "", r, c, v,
+                                     ref[c][r]);
                         if (g)
                             LX_CHECK_MSG(t, fabs(out[c][r] - ref[c][r]) <= tol,
                                          "%s %s%s tile[%d][%d] %.9g vs scalar %.9g",

@@ -204,8 +204,8 @@ static void test_ref_token_by_token(lx_t *t) {
             for (int j = 0; j < m; j++) {
                 const float *got = lexie_ctx_logits(f.c, j);
                 double d = got ? rf_max_abs_diff(got, pre + (i + j) * nv, f.n_vocab) : INFINITY;
-                LX_CHECK_MSG(t, d <= TOL_SAME, "%s chunk pos %d vs prefill: %.3g", v->stem,
-                             i + j, d);
+                LX_CHECK_MSG(t, d <= TOL_SAME, "%s chunk pos %d vs prefill: %.3g", v->stem, i + j,
+                             d);
             }
         }
         free(pre);
@@ -272,8 +272,10 @@ static void test_ref_batch_two_seqs(lx_t *t) {
             tok[i] = take_b ? f.rt.ids[sb][ib] : f.rt.ids[sa][ia];
             src[i] = take_b ? sb : sa;
             want[i] = 1;
-            if (take_b) ib++;
-            else ia++;
+            if (take_b)
+                ib++;
+            else
+                ia++;
         }
         lexie_batch b = {n, tok, pos, sid, want};
         LX_REQUIRE(t, lexie_ctx_decode(f.c, &b, &e) == LEXIE_OK);
@@ -283,8 +285,10 @@ static void test_ref_batch_two_seqs(lx_t *t) {
         for (int i = 0; i < n; i++) {
             const float *got = lexie_ctx_logits(f.c, i);
             rf_check_row(t, &f, got, src[i], pos[i], v->tol, "batched");
-            if (got) memcpy(batched + i * nv, got, nv * 4);
-            else memset(batched + i * nv, 0, nv * 4);
+            if (got)
+                memcpy(batched + i * nv, got, nv * 4);
+            else
+                memset(batched + i * nv, 0, nv * 4);
         }
         /* the same sequences alone, each in its own decode */
         double worst = 0;
@@ -325,8 +329,8 @@ static void test_ref_score_continuations(lx_t *t) {
         n_conts[k] = k == 3 ? 1 : f.rt.n[s] - p;
         expect[k] = 0;
         for (int i = 0; i < n_conts[k]; i++)
-            expect[k] += ref_logprob(f.ref[s] + (size_t)(p - 1 + i) * (size_t)f.n_vocab,
-                                     f.n_vocab, conts[k][i]);
+            expect[k] += ref_logprob(f.ref[s] + (size_t)(p - 1 + i) * (size_t)f.n_vocab, f.n_vocab,
+                                     conts[k][i]);
     }
     /* round 0 on an empty cache; round 1 reuses the cached prompt; round 2
     ** after another prompt has taken over seq 0 */
@@ -344,8 +348,10 @@ static void test_ref_score_continuations(lx_t *t) {
         for (int k = 0; k < 4; k++) {
             /* each token's log-prob is off by at most ~2 x TOL_F32 */
             LX_CHECK_CLOSE(t, out[k], expect[k], 2 * TOL_F32 * n_conts[k]);
-            if (round == 0) first[k] = out[k];
-            else LX_CHECK_CLOSE(t, out[k], first[k], 1e-4);
+            if (round == 0)
+                first[k] = out[k];
+            else
+                LX_CHECK_CLOSE(t, out[k], first[k], 1e-4);
         }
     }
     rf_close(&f);
@@ -364,8 +370,8 @@ static void test_ref_next_token_probs(lx_t *t) {
     for (size_t k = 0; k < sizeof prompts / sizeof prompts[0]; k++) {
         int s = prompts[k].seq, n = prompts[k].n;
         float probs[5], lp[5];
-        LX_REQUIRE(t, lexie_next_token_probs(f.c, f.rt.ids[s], n, cand, 5, probs, lp, &e) ==
-                          LEXIE_OK);
+        LX_REQUIRE(t,
+                   lexie_next_token_probs(f.c, f.rt.ids[s], n, cand, 5, probs, lp, &e) == LEXIE_OK);
         const float *row = f.ref[s] + (size_t)(n - 1) * (size_t)f.n_vocab;
         double mx = -INFINITY, z = 0, sum = 0;
         for (int j = 0; j < 5; j++) mx = row[cand[j]] > mx ? row[cand[j]] : mx;

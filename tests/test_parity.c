@@ -309,8 +309,8 @@ static parity *parity_load(const char *file, char *why, size_t n_why) {
                 ok = rd_text(&s, &tk->text, &tk->len);
             }
         } else if (!strcmp(key, "tokids")) {
-            ok = f->n_toks > 0 && rd_ids(&s, &f->tok[f->n_toks - 1].ids,
-                                         &f->tok[f->n_toks - 1].n_ids);
+            ok = f->n_toks > 0 &&
+                 rd_ids(&s, &f->tok[f->n_toks - 1].ids, &f->tok[f->n_toks - 1].n_ids);
         } else if (!cur) {
             ok = 0;
         } else if (!strcmp(key, "text")) {
@@ -499,8 +499,7 @@ static double check_logits(lx_t *t, const parity *f, const par_prompt *p, const 
     double ref_margin = p->n_top > 1 ? p->top_logit[0] - p->top_logit[1] : INFINITY;
     LX_CHECK_MSG(t, am == p->argmax || ref_margin < f->tol_margin, "%s: argmax %d, llama.cpp %d",
                  p->name, am, p->argmax);
-    LX_CHECK_MSG(t, fabs(mean - p->mean) <= tol, "%s: mean %.5g vs %.5g", p->name, mean,
-                 p->mean);
+    LX_CHECK_MSG(t, fabs(mean - p->mean) <= tol, "%s: mean %.5g vs %.5g", p->name, mean, p->mean);
     LX_CHECK_MSG(t, fabs(sqrt(sq / n_vocab) - p->std) <= tol, "%s: std %.5g vs %.5g", p->name,
                  sqrt(sq / n_vocab), p->std);
     LX_CHECK_MSG(t, fabs(mx - p->max) <= tol, "%s: max %.5g vs %.5g", p->name, mx, p->max);
@@ -532,15 +531,17 @@ static void check_step(lx_t *t, const par_prompt *p, int j, const float *z, int 
     double m = margin_of(z, n_vocab, p->greedy[j]), dm = fabs(m - p->margin[j]);
     g->worst_m = dm > g->worst_m ? dm : g->worst_m;
     g->steps++;
-    if (m > 0) g->agree++;
-    else if (g->first_differ == p->n_greedy) g->first_differ = j;
+    if (m > 0)
+        g->agree++;
+    else if (g->first_differ == p->n_greedy)
+        g->first_differ = j;
     if (p->margin[j] < g->tol_margin) {
         if (g->first_skip == p->n_greedy) g->first_skip = j;
         return;
     }
     g->compared++;
-    LX_CHECK_MSG(t, m > 0, "%s: greedy step %d: llama.cpp picks %d by %.3g, we by %.3g", p->name,
-                 j, p->greedy[j], p->margin[j], m);
+    LX_CHECK_MSG(t, m > 0, "%s: greedy step %d: llama.cpp picks %d by %.3g, we by %.3g", p->name, j,
+                 p->greedy[j], p->margin[j], m);
 }
 
 /* Walks llama.cpp's greedy continuation, feeding its tokens (not ours, so
@@ -581,8 +582,7 @@ static void check_greedy(lx_t *t, lexie_ctx *c, const par_prompt *p, const float
 /* Every prompt of f on m: last-position logits and the greedy walk. */
 static void run_logits(lx_t *t, lexie_model *m, parity *f) {
     int n_max = 0;
-    for (int i = 0; i < f->n_prompts; i++)
-        n_max = f->p[i].n_ids > n_max ? f->p[i].n_ids : n_max;
+    for (int i = 0; i < f->n_prompts; i++) n_max = f->p[i].n_ids > n_max ? f->p[i].n_ids : n_max;
     lexie_ctx_params cp = lexie_ctx_default_params();
     cp.n_ctx = n_max + MAX_GREEDY + 8;
     cp.n_batch = 512;
@@ -704,7 +704,7 @@ static void extra_logits(lx_t *t, int k) {
 /* One tokenizer and one logits test per EXTRA entry, so each model passes
 ** or skips on its own line. */
 #define EXTRA_TESTS(tag, k)                                                                        \
-    static void test_parity_##tag##_tokenizer(lx_t *t) { extra_tokenizer(t, k); }                \
+    static void test_parity_##tag##_tokenizer(lx_t *t) { extra_tokenizer(t, k); }                  \
     static void test_parity_##tag##_logits(lx_t *t) { extra_logits(t, k); }
 EXTRA_TESTS(qwen05, 0)
 EXTRA_TESTS(qwen15, 1)

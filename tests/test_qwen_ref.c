@@ -50,7 +50,7 @@ typedef struct variant {
     const char *arch;   /* general.architecture */
     const char *suffix; /* reference logits <stem>.<seq>.<suffix> */
     double tol;
-    int quantized;      /* <stem>.<seq>.bin holds the float-activation reference */
+    int quantized; /* <stem>.<seq>.bin holds the float-activation reference */
 } variant;
 
 static const variant VARIANTS[] = {
@@ -171,8 +171,8 @@ static void test_qwen_token_by_token(lx_t *t) {
             for (int j = 0; j < m; j++) {
                 const float *got = lexie_ctx_logits(f.c, j);
                 double d = got ? rf_max_abs_diff(got, pre + (i + j) * nv, f.n_vocab) : INFINITY;
-                LX_CHECK_MSG(t, d <= TOL_SAME, "%s chunk pos %d vs prefill: %.3g", v->stem,
-                             i + j, d);
+                LX_CHECK_MSG(t, d <= TOL_SAME, "%s chunk pos %d vs prefill: %.3g", v->stem, i + j,
+                             d);
             }
         }
         free(pre);
@@ -249,8 +249,10 @@ static void test_qwen_batch_two_seqs(lx_t *t) {
             tok[i] = take_b ? f.rt.ids[sb][ib] : f.rt.ids[sa][ia];
             src[i] = take_b ? sb : sa;
             want[i] = 1;
-            if (take_b) ib++;
-            else ia++;
+            if (take_b)
+                ib++;
+            else
+                ia++;
         }
         lexie_batch b = {n, tok, pos, sid, want};
         LX_REQUIRE(t, lexie_ctx_decode(f.c, &b, &e) == LEXIE_OK);

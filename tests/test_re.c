@@ -19,9 +19,12 @@ static const char TOY[] =
     "{\"name\": \"toy\", \"entity_types\": [\"PER\", \"LOC\", \"ORG\"],\n"
     " \"none\": {\"label\": \"none\", \"template\": \"{subj} and {obj} are unrelated\"},\n"
     " \"relations\": [\n"
-    "  {\"label\": \"lives_in\", \"templates\": [\"{subj} lives in {obj}\"], \"types\": [[\"PER\", \"LOC\"]]},\n"
-    "  {\"label\": \"works_for\", \"template\": \"{subj} works for {obj}\", \"types\": [[\"PER\", \"ORG\"]]},\n"
-    "  {\"label\": \"born_in\", \"templates\": [\"{subj} was born in {obj}\"], \"types\": [[\"PER\", \"LOC\"]]}]}";
+    "  {\"label\": \"lives_in\", \"templates\": [\"{subj} lives in {obj}\"], \"types\": [[\"PER\", "
+    "\"LOC\"]]},\n"
+    "  {\"label\": \"works_for\", \"template\": \"{subj} works for {obj}\", \"types\": [[\"PER\", "
+    "\"ORG\"]]},\n"
+    "  {\"label\": \"born_in\", \"templates\": [\"{subj} was born in {obj}\"], \"types\": "
+    "[[\"PER\", \"LOC\"]]}]}";
 
 static lx_re_schema *toy(lx_t *t) {
     lexie_error e;
@@ -36,7 +39,8 @@ static void test_builtin_schemas(lx_t *t) {
     static const struct {
         const char *path, *none;
         int n;
-    } want[] = {{"schemas/semeval.json", "Other", 18}, {"schemas/tacred.json", "no_relation", 41},
+    } want[] = {{"schemas/semeval.json", "Other", 18},
+                {"schemas/tacred.json", "no_relation", 41},
                 {"schemas/gad.json", "no_association", 1}};
     for (size_t i = 0; i < LX_ARRAY_LEN(want); i++) {
         lexie_error e;
@@ -79,32 +83,41 @@ static void test_bad_schemas(lx_t *t) {
                "relations[0].template \"likes {obj}\" lacks the {subj} placeholder");
     bad_schema(t, "{\"relations\": [{\"label\": \"a\", \"template\": \"{subj} {who} {obj}\"}]}",
                "unknown placeholder");
-    bad_schema(t, "{\"none\": {\"label\": \"n\", \"template\": \"nothing\"}, \"relations\": [{\"label\": \"a\"}]}",
+    bad_schema(t,
+               "{\"none\": {\"label\": \"n\", \"template\": \"nothing\"}, \"relations\": "
+               "[{\"label\": \"a\"}]}",
                "none.template \"nothing\" lacks both {subj} and {obj}");
     bad_schema(t,
                "{\"relations\": [{\"label\": \"a\", \"template\": \"{subj} a {obj}\"},\n"
                "                 {\"label\": \"a\", \"template\": \"{subj} b {obj}\"}]}",
                "relations[1]: duplicate label \"a\" (also relations[0])");
-    bad_schema(t, "{\"relations\": [{\"label\": \"no_relation\", \"template\": \"{subj} a {obj}\"}]}",
+    bad_schema(t,
+               "{\"relations\": [{\"label\": \"no_relation\", \"template\": \"{subj} a {obj}\"}]}",
                "is the none label");
     bad_schema(t,
-               "{\"entity_types\": [\"PER\"], \"relations\": [{\"label\": \"a\", \"template\": \"{subj} a {obj}\", "
+               "{\"entity_types\": [\"PER\"], \"relations\": [{\"label\": \"a\", \"template\": "
+               "\"{subj} a {obj}\", "
                "\"types\": [[\"PER\", \"CITY\"]]}]}",
                "relations[0].types[0]: unknown type \"CITY\" (not in entity_types)");
-    bad_schema(t, "{\"relations\": [{\"label\": \"a\", \"types\": [\"PER\"]}]}", "relations[0].types[0] must be an array, not a string");
-    bad_schema(t, "{\"relations\": [{\"label\": \"a\", \"types\": [[\"PER\"]]}]}", "must be a pair");
+    bad_schema(t, "{\"relations\": [{\"label\": \"a\", \"types\": [\"PER\"]}]}",
+               "relations[0].types[0] must be an array, not a string");
+    bad_schema(t, "{\"relations\": [{\"label\": \"a\", \"types\": [[\"PER\"]]}]}",
+               "must be a pair");
     bad_schema(t, "{\"relations\": [{\"label\": \"a\",\n \"templates\": \"{subj} {obj}\"}]}",
                "line 2, column 15: relations[0].templates must be an array, not a string");
-    bad_schema(t, "{\"relations\": [{\"label\": 3}]}", "relations[0].label must be a string, not a number");
+    bad_schema(t, "{\"relations\": [{\"label\": 3}]}",
+               "relations[0].label must be a string, not a number");
     bad_schema(t, "{\"relations\": []}", "relations is empty");
     bad_schema(t, "{\"name\": \"x\"}", "relations is missing");
     bad_schema(t, "[1]", "the schema must be an object, not an array");
-    bad_schema(t, "{\"relations\": [{\"label\": \"a\",}]}", "bad.json: line 1, column 30: expected a string key");
+    bad_schema(t, "{\"relations\": [{\"label\": \"a\",}]}",
+               "bad.json: line 1, column 30: expected a string key");
     bad_schema(t, "{\"relations\": [\n{\"label\": \"a\"}\n", "bad.json: line 3, column 1:");
     bad_schema(t, "{\"relations\": [{\"label\": \"\xff\"}]}", "invalid UTF-8");
 
     /* A relation without a template gets one from its name, with a warning. */
-    const char *j = "{\"relations\": [{\"label\": \"org:founded_by\"}, {\"label\": \"Cause-Effect(e1,e2)\"}]}";
+    const char *j =
+        "{\"relations\": [{\"label\": \"org:founded_by\"}, {\"label\": \"Cause-Effect(e1,e2)\"}]}";
     lexie_error e;
     lx_re_schema *s = lx_re_schema_parse(j, strlen(j), NULL, &e);
     LX_REQUIRE(t, s);
@@ -140,7 +153,8 @@ static void test_type_filter(lx_t *t) {
     LX_CHECK_INT(t, lx_re_schema_candidates(s, "PERSON", NULL, c), 25);
     lx_re_schema_free(s);
     /* "*" matches any type; a relation without types fits every pair. */
-    const char *j = "{\"relations\": [{\"label\": \"a\", \"template\": \"{subj} a {obj}\", \"types\": [[\"*\", \"X\"]]},"
+    const char *j = "{\"relations\": [{\"label\": \"a\", \"template\": \"{subj} a {obj}\", "
+                    "\"types\": [[\"*\", \"X\"]]},"
                     "{\"label\": \"b\", \"template\": \"{subj} b {obj}\"}]}";
     s = lx_re_schema_parse(j, strlen(j), NULL, &e);
     LX_REQUIRE(t, s);
@@ -173,7 +187,8 @@ static void test_render(lx_t *t) {
     LX_CHECK_MSG(t, strcmp(out, want) == 0, "got:\n%s", out);
     free(out);
     LX_REQUIRE(t, lx_re_render_turn(s, LX_RE_VANILLA, &ZOE, NULL, 0, 1, &out, &e) == LEXIE_OK);
-    want = "Classify the relationship between two entities of a sentence. The possible relationships are:\n"
+    want = "Classify the relationship between two entities of a sentence. The possible "
+           "relationships are:\n"
            "- lives_in\n- works_for\n- born_in\n- none\n\n"
            "Sentence: [Zo\xc3\xab] moved to [Paris].\n"
            "Entity 1: Zo\xc3\xab\n"
@@ -184,7 +199,11 @@ static void test_render(lx_t *t) {
     /* Unmarked, and the tail before the head. */
     lx_re_input rev = {"Paris is home to Zo\xc3\xab", 17, 20, 0, 5, NULL, NULL};
     LX_REQUIRE(t, lx_re_render_turn(s, LX_RE_VANILLA, &rev, NULL, 0, 0, &out, &e) == LEXIE_OK);
-    LX_CHECK(t, strstr(out, "Sentence: Paris is home to Zo\xc3\xab\nEntity 1: Zo\xc3\xab\nEntity 2: Paris\n") != NULL);
+    LX_CHECK(
+        t,
+        strstr(out,
+               "Sentence: Paris is home to Zo\xc3\xab\nEntity 1: Zo\xc3\xab\nEntity 2: Paris\n") !=
+            NULL);
     free(out);
     lx_re_input adj = {"ab", 0, 1, 1, 2, NULL, NULL};
     LX_REQUIRE(t, lx_re_render_turn(s, LX_RE_VANILLA, &adj, NULL, 0, 1, &out, &e) == LEXIE_OK);
@@ -206,7 +225,8 @@ static void test_letters(lx_t *t) {
     static const struct {
         int i;
         const char *s;
-    } cases[] = {{0, "A"}, {1, "B"}, {25, "Z"}, {26, "AA"}, {27, "AB"}, {51, "AZ"}, {52, "BA"}, {701, "ZZ"}, {702, "AAA"}};
+    } cases[] = {{0, "A"},   {1, "B"},   {25, "Z"},   {26, "AA"},  {27, "AB"},
+                 {51, "AZ"}, {52, "BA"}, {701, "ZZ"}, {702, "AAA"}};
     for (size_t k = 0; k < LX_ARRAY_LEN(cases); k++) {
         lx_re_letter(cases[k].i, b);
         LX_CHECK_MSG(t, strcmp(b, cases[k].s) == 0, "%d -> %s, want %s", cases[k].i, b, cases[k].s);
@@ -216,12 +236,13 @@ static void test_letters(lx_t *t) {
 /* ==== A fake backend: one token per byte, token 1 ends a turn ==== */
 
 typedef struct {
-    const char *fav;    /* the answer it prefers */
-    const char *gen;    /* what generate returns */
+    const char *fav; /* the answer it prefers */
+    const char *gen; /* what generate returns */
     int n_next, n_score, n_batch, n_gen;
 } fake;
 
-static lexie_status f_chat(void *u, const lexie_chat_msg *m, int n, int gen, char **out, lexie_error *err) {
+static lexie_status f_chat(void *u, const lexie_chat_msg *m, int n, int gen, char **out,
+                           lexie_error *err) {
     (void)u;
     lx_jbuf b = {0};
     for (int i = 0; i < n; i++) lx_jbuf_printf(&b, "%c:%s\x01\n", m[i].role[0], m[i].content);
@@ -244,19 +265,20 @@ static int f_eog(void *u, lexie_token t) {
     return t == 1;
 }
 
-static lexie_status f_next(void *u, const lexie_token *p, int n, const lexie_token *cand, int nc, float *probs,
-                           lexie_error *err) {
+static lexie_status f_next(void *u, const lexie_token *p, int n, const lexie_token *cand, int nc,
+                           float *probs, lexie_error *err) {
     fake *f = u;
     (void)p, (void)n, (void)err;
     f->n_next++;
     double sum = 0;
-    for (int k = 0; k < nc; k++) sum += probs[k] = cand[k] == (unsigned char)f->fav[0] ? 8.0f : 1.0f;
+    for (int k = 0; k < nc; k++)
+        sum += probs[k] = cand[k] == (unsigned char)f->fav[0] ? 8.0f : 1.0f;
     for (int k = 0; k < nc; k++) probs[k] = (float)(probs[k] / sum);
     return LEXIE_OK;
 }
 
-static lexie_status f_batch(void *u, const lexie_token *const *p, const int *np, int n, const lexie_token *cand,
-                            int nc, float *probs, lexie_error *err) {
+static lexie_status f_batch(void *u, const lexie_token *const *p, const int *np, int n,
+                            const lexie_token *cand, int nc, float *probs, lexie_error *err) {
     fake *f = u;
     f->n_batch++;
     for (int i = 0; i < n; i++) {
@@ -266,8 +288,8 @@ static lexie_status f_batch(void *u, const lexie_token *const *p, const int *np,
     return LEXIE_OK;
 }
 
-static lexie_status f_score(void *u, const lexie_token *p, int n, const lexie_token *const *c, const int *nc, int ncont,
-                            double *out, lexie_error *err) {
+static lexie_status f_score(void *u, const lexie_token *p, int n, const lexie_token *const *c,
+                            const int *nc, int ncont, double *out, lexie_error *err) {
     fake *f = u;
     (void)p, (void)n, (void)err;
     f->n_score++;
@@ -281,7 +303,8 @@ static lexie_status f_score(void *u, const lexie_token *p, int n, const lexie_to
     return LEXIE_OK;
 }
 
-static lexie_status f_gen(void *u, const lexie_token *p, int n, int mx, char **out, lexie_error *err) {
+static lexie_status f_gen(void *u, const lexie_token *p, int n, int mx, char **out,
+                          lexie_error *err) {
     fake *f = u;
     (void)p, (void)n, (void)mx;
     f->n_gen++;
@@ -338,7 +361,9 @@ static void test_classify_multi_token_letters(lx_t *t) {
     ** tokens each, so every option is scored as a continuation. */
     lx_jbuf j = {0};
     lx_jbuf_puts(&j, "{\"relations\": [");
-    for (int i = 0; i < 30; i++) lx_jbuf_printf(&j, "%s{\"label\": \"r%d\", \"template\": \"{subj} r%d {obj}\"}", i ? "," : "", i, i);
+    for (int i = 0; i < 30; i++)
+        lx_jbuf_printf(&j, "%s{\"label\": \"r%d\", \"template\": \"{subj} r%d {obj}\"}",
+                       i ? "," : "", i, i);
     lx_jbuf_puts(&j, "]}");
     lexie_error e;
     lx_re_schema *s = lx_re_schema_parse(j.data, j.len, NULL, &e);
@@ -392,7 +417,8 @@ static void test_vanilla_and_demos(lx_t *t) {
     LX_REQUIRE(t, lx_re_clf_set_demos(c, &d, &dl, 1, &e) == LEXIE_OK);
     char *pr;
     LX_REQUIRE(t, lx_re_clf_prompt(c, &ZOE, 0, &pr, &e) == LEXIE_OK);
-    const char *a = strstr(pr, "Entity 1: Ann\nEntity 2: Acme\nRelationship:\x01\na:works_for\x01\nu:");
+    const char *a =
+        strstr(pr, "Entity 1: Ann\nEntity 2: Acme\nRelationship:\x01\na:works_for\x01\nu:");
     const char *z = strstr(pr, "Entity 1: Zo\xc3\xab");
     LX_CHECK(t, a != NULL && z != NULL && a < z);
     free(pr);
@@ -403,7 +429,8 @@ static void test_vanilla_and_demos(lx_t *t) {
     LX_REQUIRE(t, q);
     LX_REQUIRE(t, lx_re_clf_set_demos(q, &d, &dl, 1, &e) == LEXIE_OK);
     LX_REQUIRE(t, lx_re_clf_prompt(q, &ZOE, 0, &pr, &e) == LEXIE_OK);
-    LX_CHECK(t, strstr(pr, "A. [Ann] works for [Acme]\nB. [Ann] and [Acme] are unrelated\n") != NULL);
+    LX_CHECK(t,
+             strstr(pr, "A. [Ann] works for [Acme]\nB. [Ann] and [Acme] are unrelated\n") != NULL);
     LX_CHECK(t, strstr(pr, "Option:\x01\na:A\x01\nu:Decide") != NULL);
     free(pr);
     dl = 7;
@@ -434,7 +461,8 @@ static void test_permutations(lx_t *t) {
     lx_re_result_clear(&r);
     char *p1;
     LX_REQUIRE(t, lx_re_clf_prompt(c, &ZOE, 1, &p1, &e) == LEXIE_OK);
-    LX_CHECK(t, strstr(p1, "A. [Zo\xc3\xab] was born in [Paris]\nB. [Zo\xc3\xab] and [Paris] are unrelated\nC. [Zo\xc3\xab] lives in") != NULL);
+    LX_CHECK(t, strstr(p1, "A. [Zo\xc3\xab] was born in [Paris]\nB. [Zo\xc3\xab] and [Paris] are "
+                           "unrelated\nC. [Zo\xc3\xab] lives in") != NULL);
     free(p1);
     lx_re_clf_free(c);
     lx_re_schema_free(s);
@@ -447,16 +475,19 @@ static void test_free_gen_and_parse(lx_t *t) {
     static const struct {
         const char *a;
         int want;
-    } q[] = {{"B", 2}, {" B.", 2}, {"Option: (C)", 3}, {"answer: A) lives", 0}, {"\n**A**", 0},
-             {"D", -1}, {"Bob", -1}, {"The answer is B", -1}, {"", -1}, {"AB", -1}};
+    } q[] = {{"B", 2},       {" B.", 2}, {"Option: (C)", 3}, {"answer: A) lives", 0},
+             {"\n**A**", 0}, {"D", -1},  {"Bob", -1},        {"The answer is B", -1},
+             {"", -1},       {"AB", -1}};
     for (size_t i = 0; i < LX_ARRAY_LEN(q); i++)
-        LX_CHECK_MSG(t, lx_re_parse_answer(s, LX_RE_QA4RE, opts, 3, q[i].a) == q[i].want, "'%s'", q[i].a);
+        LX_CHECK_MSG(t, lx_re_parse_answer(s, LX_RE_QA4RE, opts, 3, q[i].a) == q[i].want, "'%s'",
+                     q[i].a);
     LX_CHECK_INT(t, lx_re_parse_answer(s, LX_RE_VANILLA, NULL, 0, "born_in"), 2);
     LX_CHECK_INT(t, lx_re_parse_answer(s, LX_RE_VANILLA, NULL, 0, " Works_For, because"), 1);
     LX_CHECK_INT(t, lx_re_parse_answer(s, LX_RE_VANILLA, NULL, 0, "none"), 3);
     LX_CHECK_INT(t, lx_re_parse_answer(s, LX_RE_VANILLA, NULL, 0, "friends"), -1);
     LX_CHECK_INT(t, lx_re_parse_answer(s, LX_RE_VANILLA, NULL, 0, "- born_in\n- lives_in"), 2);
-    LX_CHECK_INT(t, lx_re_parse_answer(s, LX_RE_VANILLA, NULL, 0, "The relationship is works_for."), 1);
+    LX_CHECK_INT(t, lx_re_parse_answer(s, LX_RE_VANILLA, NULL, 0, "The relationship is works_for."),
+                 1);
     LX_CHECK_INT(t, lx_re_parse_answer(s, LX_RE_VANILLA, NULL, 0, "unborn_in"), -1);
 
     fake f = {"A", "C. they are unrelated", 0, 0, 0, 0};
@@ -507,33 +538,40 @@ static void test_markers(lx_t *t) {
     char *text;
     int h0, h1, t0, t1;
     lexie_error e;
-    LX_REQUIRE(t, lx_re_parse_markers("A <e1>caf\xc3\xa9</e1> near the <e2>na\xc3\xafve</e2> bar", &text, &h0, &h1, &t0,
-                                      &t1, &e) == LEXIE_OK);
+    LX_REQUIRE(t, lx_re_parse_markers("A <e1>caf\xc3\xa9</e1> near the <e2>na\xc3\xafve</e2> bar",
+                                      &text, &h0, &h1, &t0, &t1, &e) == LEXIE_OK);
     LX_CHECK(t, strcmp(text, "A caf\xc3\xa9 near the na\xc3\xafve bar") == 0);
     LX_CHECK(t, h0 == 2 && h1 == 6 && t0 == 16 && t1 == 21);
     lx_re_item it = {NULL, 0, text, h0, h1, t0, t1, NULL, NULL, NULL};
     char *back = lx_re_add_markers(&it, &e);
-    LX_CHECK(t, back && strcmp(back, "A <e1>caf\xc3\xa9</e1> near the <e2>na\xc3\xafve</e2> bar") == 0);
+    LX_CHECK(t, back &&
+                    strcmp(back, "A <e1>caf\xc3\xa9</e1> near the <e2>na\xc3\xafve</e2> bar") == 0);
     free(back);
     free(text);
     /* e2 first is fine. */
-    LX_REQUIRE(t, lx_re_parse_markers("<e2>b</e2> <e1>a</e1>", &text, &h0, &h1, &t0, &t1, &e) == LEXIE_OK);
+    LX_REQUIRE(t, lx_re_parse_markers("<e2>b</e2> <e1>a</e1>", &text, &h0, &h1, &t0, &t1, &e) ==
+                      LEXIE_OK);
     LX_CHECK(t, h0 == 2 && h1 == 3 && t0 == 0 && t1 == 1);
     free(text);
-    LX_CHECK(t, lx_re_parse_markers("<e1>a</e1> b", &text, &h0, &h1, &t0, &t1, &e) == LEXIE_E_FORMAT);
+    LX_CHECK(t,
+             lx_re_parse_markers("<e1>a</e1> b", &text, &h0, &h1, &t0, &t1, &e) == LEXIE_E_FORMAT);
     LX_CHECK(t, strstr(e.message, "<e2> is missing") != NULL);
-    LX_CHECK(t, lx_re_parse_markers("<e1>a <e2>b</e1></e2>", &text, &h0, &h1, &t0, &t1, &e) == LEXIE_E_FORMAT);
-    LX_CHECK(t, strstr(e.message, "overlap") != NULL);
-    LX_CHECK(t, lx_re_parse_markers("</e1>a<e1> <e2>b</e2>", &text, &h0, &h1, &t0, &t1, &e) == LEXIE_E_FORMAT);
-    LX_CHECK(t, lx_re_parse_markers("<e1></e1> <e2>b</e2>", &text, &h0, &h1, &t0, &t1, &e) == LEXIE_E_FORMAT);
-    LX_CHECK(t, lx_re_parse_markers("<e1>a</e1> <e1>x</e1> <e2>b</e2>", &text, &h0, &h1, &t0, &t1, &e) ==
+    LX_CHECK(t, lx_re_parse_markers("<e1>a <e2>b</e1></e2>", &text, &h0, &h1, &t0, &t1, &e) ==
                     LEXIE_E_FORMAT);
+    LX_CHECK(t, strstr(e.message, "overlap") != NULL);
+    LX_CHECK(t, lx_re_parse_markers("</e1>a<e1> <e2>b</e2>", &text, &h0, &h1, &t0, &t1, &e) ==
+                    LEXIE_E_FORMAT);
+    LX_CHECK(t, lx_re_parse_markers("<e1></e1> <e2>b</e2>", &text, &h0, &h1, &t0, &t1, &e) ==
+                    LEXIE_E_FORMAT);
+    LX_CHECK(t, lx_re_parse_markers("<e1>a</e1> <e1>x</e1> <e2>b</e2>", &text, &h0, &h1, &t0, &t1,
+                                    &e) == LEXIE_E_FORMAT);
 }
 
 static void test_semeval_round_trip(lx_t *t) {
     const char *src = "1\t\"The <e1>child</e1> was put in the <e2>cradle</e2>.\"\n"
                       "Entity-Destination(e1,e2)\nComment:\n\n"
-                      "2\t\"<e1>S\xc3\xa9" "ance</e1> about <e2>ghosts</e2>\"\n"
+                      "2\t\"<e1>S\xc3\xa9"
+                      "ance</e1> about <e2>ghosts</e2>\"\n"
                       "Message-Topic(e1,e2)\nComment:\n\n";
     char *path = write_tmp(src);
     LX_REQUIRE(t, path);
@@ -541,7 +579,8 @@ static void test_semeval_round_trip(lx_t *t) {
     lexie_error e;
     LX_REQUIRE(t, lx_read_semeval(path, &d, &e) == LEXIE_OK);
     LX_CHECK_INT(t, d.n, 2);
-    LX_CHECK(t, strcmp(d.items[1].text, "S\xc3\xa9" "ance about ghosts") == 0);
+    LX_CHECK(t, strcmp(d.items[1].text, "S\xc3\xa9"
+                                        "ance about ghosts") == 0);
     LX_CHECK(t, d.items[1].h_start == 0 && d.items[1].h_end == 6 && d.items[1].t_start == 13);
     LX_CHECK(t, strcmp(d.items[0].gold, "Entity-Destination(e1,e2)") == 0 && d.items[0].id_is_num);
     char *out = NULL;
@@ -583,15 +622,18 @@ static void test_semeval_round_trip(lx_t *t) {
 static void test_jsonl_input(lx_t *t) {
     static const struct {
         const char *line, *err;
-    } bad[] = {{"{\"id\": 1, \"text\": \"ab cd\", \"head\": {\"start\": 0, \"end\": 2}, \"tail\": {\"start\": 3, \"end\": 9}}",
+    } bad[] = {{"{\"id\": 1, \"text\": \"ab cd\", \"head\": {\"start\": 0, \"end\": 2}, \"tail\": "
+                "{\"start\": 3, \"end\": 9}}",
                 "tail span [3, 9) is empty or past the text's 5 code points"},
-               {"{\"id\": 1, \"text\": \"ab cd\", \"head\": {\"start\": 0, \"end\": 2, \"text\": \"xy\"}, \"tail\": {\"start\": 3, "
+               {"{\"id\": 1, \"text\": \"ab cd\", \"head\": {\"start\": 0, \"end\": 2, \"text\": "
+                "\"xy\"}, \"tail\": {\"start\": 3, "
                 "\"end\": 5}}",
                 "head.text \"xy\" differs"},
                {"{\"id\": [1], \"text\": \"x\"}", "\"id\" must be a string or a number"},
                {"{\"id\": 1, \"text\": \"plain\"}", "marker <e1> is missing"},
                {"{\"id\": 1, \"text\": 5}", "\"text\" must be a string"},
-               {"{\"id\": 1, \"text\": \"ab\", \"head\": {\"start\": -1, \"end\": 1}, \"tail\": {\"start\": 1, \"end\": 2}}",
+               {"{\"id\": 1, \"text\": \"ab\", \"head\": {\"start\": -1, \"end\": 1}, \"tail\": "
+                "{\"start\": 1, \"end\": 2}}",
                 "non-negative integers"},
                {"[1]", "must be a JSON object"}};
     lexie_error e;
@@ -600,20 +642,26 @@ static void test_jsonl_input(lx_t *t) {
         LX_REQUIRE(t, d);
         lx_re_item it;
         LX_CHECK(t, lx_re_item_from_json(lx_json_root(d), &it, &e) == LEXIE_E_FORMAT);
-        LX_CHECK_MSG(t, strstr(e.message, bad[i].err) != NULL, "'%s' lacks '%s'", e.message, bad[i].err);
+        LX_CHECK_MSG(t, strstr(e.message, bad[i].err) != NULL, "'%s' lacks '%s'", e.message,
+                     bad[i].err);
         lx_json_doc_free(d);
     }
-    const char *ok = "{\"id\": \"x1\", \"text\": \"\xc3\xa9t\xc3\xa9 \xc3\xa0 Paris\", \"head\": {\"start\": 0, \"end\": 3, "
-                     "\"type\": \"DATE\", \"text\": \"\xc3\xa9t\xc3\xa9\"}, \"tail\": {\"start\": 6, \"end\": 11}, \"label\": \"in\"}";
+    const char *ok = "{\"id\": \"x1\", \"text\": \"\xc3\xa9t\xc3\xa9 \xc3\xa0 Paris\", \"head\": "
+                     "{\"start\": 0, \"end\": 3, "
+                     "\"type\": \"DATE\", \"text\": \"\xc3\xa9t\xc3\xa9\"}, \"tail\": {\"start\": "
+                     "6, \"end\": 11}, \"label\": \"in\"}";
     lx_json_doc *d = lx_json_parse(ok, strlen(ok), NULL, &e);
     LX_REQUIRE(t, d);
     lx_re_item it;
     LX_REQUIRE(t, lx_re_item_from_json(lx_json_root(d), &it, &e) == LEXIE_OK);
-    LX_CHECK(t, !it.id_is_num && strcmp(it.id, "x1") == 0 && strcmp(it.h_type, "DATE") == 0 && !it.t_type);
+    LX_CHECK(t, !it.id_is_num && strcmp(it.id, "x1") == 0 && strcmp(it.h_type, "DATE") == 0 &&
+                    !it.t_type);
     LX_CHECK(t, it.t_start == 6 && it.t_end == 11 && strcmp(it.gold, "in") == 0);
     lx_jbuf b = {0};
     lx_re_item_to_json(&b, &it);
-    LX_CHECK_MSG(t, strstr(b.data, "\"tail\":{\"start\":6,\"end\":11,\"byte_start\":9,\"byte_end\":14,\"text\":\"Paris\"}") != NULL,
+    LX_CHECK_MSG(t,
+                 strstr(b.data, "\"tail\":{\"start\":6,\"end\":11,\"byte_start\":9,\"byte_end\":14,"
+                                "\"text\":\"Paris\"}") != NULL,
                  "%s", b.data);
     lx_jbuf_free(&b);
     lx_re_item_free(&it);
@@ -621,8 +669,10 @@ static void test_jsonl_input(lx_t *t) {
 }
 
 static void test_tacred_and_gad(lx_t *t) {
-    const char *j = "[{\"id\": \"t1\", \"relation\": \"per:title\", \"token\": [\"-LRB-\", \"Dr.\", \"Jo\", \"Smith\", "
-                    "\"-RRB-\", \"is\", \"a\", \"surgeon\"], \"subj_start\": 2, \"subj_end\": 3, \"obj_start\": 7, "
+    const char *j = "[{\"id\": \"t1\", \"relation\": \"per:title\", \"token\": [\"-LRB-\", "
+                    "\"Dr.\", \"Jo\", \"Smith\", "
+                    "\"-RRB-\", \"is\", \"a\", \"surgeon\"], \"subj_start\": 2, \"subj_end\": 3, "
+                    "\"obj_start\": 7, "
                     "\"obj_end\": 7, \"subj_type\": \"PERSON\", \"obj_type\": \"TITLE\"}]";
     lexie_error e;
     lx_json_doc *d = lx_json_parse(j, strlen(j), NULL, &e);
@@ -632,35 +682,42 @@ static void test_tacred_and_gad(lx_t *t) {
     LX_REQUIRE(t, data.n == 1);
     lx_re_item *it = &data.items[0];
     LX_CHECK(t, strcmp(it->text, "( Dr. Jo Smith ) is a surgeon") == 0);
-    char *h = lx_re_span(it->text, it->h_start, it->h_end, &e), *o = lx_re_span(it->text, it->t_start, it->t_end, &e);
+    char *h = lx_re_span(it->text, it->h_start, it->h_end, &e),
+         *o = lx_re_span(it->text, it->t_start, it->t_end, &e);
     LX_CHECK(t, h && o && strcmp(h, "Jo Smith") == 0 && strcmp(o, "surgeon") == 0);
     free(h);
     free(o);
     LX_CHECK(t, strcmp(it->h_type, "PERSON") == 0 && strcmp(it->gold, "per:title") == 0);
     lx_re_data_free(&data);
     lx_json_doc_free(d);
-    const char *bad = "[{\"token\": [\"a\"], \"subj_start\": 0, \"subj_end\": 3, \"obj_start\": 0, \"obj_end\": 0}]";
+    const char *bad = "[{\"token\": [\"a\"], \"subj_start\": 0, \"subj_end\": 3, \"obj_start\": 0, "
+                      "\"obj_end\": 0}]";
     d = lx_json_parse(bad, strlen(bad), NULL, &e);
     LX_CHECK(t, lx_tacred_from_json(lx_json_root(d), &data, &e) == LEXIE_E_FORMAT);
     LX_CHECK(t, strstr(e.message, "outside the 1 tokens") != NULL);
     lx_re_data_free(&data);
     lx_json_doc_free(d);
 
-    char *p2 = write_tmp("The @GENE$ variant raises @DISEASE$ risk.\t1\nNo link of @DISEASE$ with @GENE$.\t0\n");
+    char *p2 = write_tmp(
+        "The @GENE$ variant raises @DISEASE$ risk.\t1\nNo link of @DISEASE$ with @GENE$.\t0\n");
     char *p3 = write_tmp("index\tsentence\tlabel\n7\t@GENE$ in @DISEASE$\t1\n");
     LX_REQUIRE(t, p2 && p3);
     LX_REQUIRE(t, lx_read_gad(p2, "train-", &data, &e) == LEXIE_OK);
     LX_CHECK_INT(t, data.n, 2);
-    LX_CHECK(t, strcmp(data.items[0].id, "train-0") == 0 && strcmp(data.items[1].gold, "no_association") == 0);
-    LX_CHECK(t, data.items[0].h_start == 4 && data.items[0].h_end == 10 && data.items[1].t_start == 11);
+    LX_CHECK(t, strcmp(data.items[0].id, "train-0") == 0 &&
+                    strcmp(data.items[1].gold, "no_association") == 0);
+    LX_CHECK(t, data.items[0].h_start == 4 && data.items[0].h_end == 10 &&
+                    data.items[1].t_start == 11);
     LX_CHECK(t, data.items[1].h_start == 26 && strcmp(data.items[0].t_type, "DISEASE") == 0);
     LX_REQUIRE(t, lx_read_gad(p3, "test-", &data, &e) == LEXIE_OK);
-    LX_CHECK(t, data.n == 3 && strcmp(data.items[2].id, "test-7") == 0 && strcmp(data.items[2].gold, "association") == 0);
+    LX_CHECK(t, data.n == 3 && strcmp(data.items[2].id, "test-7") == 0 &&
+                    strcmp(data.items[2].gold, "association") == 0);
     lx_re_data_free(&data);
     remove(p3);
     free(p3);
     p3 = write_tmp("no masks here\t1\n");
-    LX_CHECK(t, lx_read_gad(p3, "", &data, &e) == LEXIE_E_FORMAT && strstr(e.message, ":1: the sentence lacks"));
+    LX_CHECK(t, lx_read_gad(p3, "", &data, &e) == LEXIE_E_FORMAT &&
+                    strstr(e.message, ":1: the sentence lacks"));
     lx_re_data_free(&data);
     remove(p2);
     remove(p3);
@@ -678,13 +735,18 @@ static void test_real_datasets(lx_t *t) {
     int other = 0;
     for (int i = 0; i < d.n; i++) other += strcmp(d.items[i].gold, "Other") == 0;
     LX_CHECK_INT(t, other, 454);
-    LX_CHECK(t, strcmp(d.items[0].id, "8001") == 0 && strcmp(d.items[0].text, "The most common audits were about waste and recycling.") == 0);
+    LX_CHECK(t, strcmp(d.items[0].id, "8001") == 0 &&
+                    strcmp(d.items[0].text,
+                           "The most common audits were about waste and recycling.") == 0);
     /* The directed key agrees with the labels in the full file. */
     lx_re_data k = {0};
-    LX_REQUIRE(t, lx_read_semeval("../shared/data/semeval2010_task8/TEST_FILE.txt", &k, &e) == LEXIE_OK);
-    LX_REQUIRE(t, lx_read_semeval_key("../shared/data/semeval2010_task8/TEST_FILE_KEY_DIRECTED.TXT", &k, &e) == LEXIE_OK);
+    LX_REQUIRE(t, lx_read_semeval("../shared/data/semeval2010_task8/TEST_FILE.txt", &k, &e) ==
+                      LEXIE_OK);
+    LX_REQUIRE(t, lx_read_semeval_key("../shared/data/semeval2010_task8/TEST_FILE_KEY_DIRECTED.TXT",
+                                      &k, &e) == LEXIE_OK);
     int same = k.n == d.n;
-    for (int i = 0; same && i < d.n; i++) same = k.items[i].gold && strcmp(k.items[i].gold, d.items[i].gold) == 0;
+    for (int i = 0; same && i < d.n; i++)
+        same = k.items[i].gold && strcmp(k.items[i].gold, d.items[i].gold) == 0;
     LX_CHECK(t, same);
     lx_re_data_free(&k);
     lx_re_data_free(&d);
@@ -704,7 +766,8 @@ static void test_metrics(lx_t *t) {
     lx_re_counts c;
     LX_REQUIRE(t, lx_re_counts_init(&c, labels, 5, 4, NULL) == LEXIE_OK);
     static const int pairs[][2] = {{0, 0}, {0, 1}, {1, 4}, {2, 0}, {4, 3}, {4, 4}, {3, 3}};
-    for (size_t i = 0; i < LX_ARRAY_LEN(pairs); i++) lx_re_counts_add(&c, pairs[i][0], pairs[i][1], i == 2);
+    for (size_t i = 0; i < LX_ARRAY_LEN(pairs); i++)
+        lx_re_counts_add(&c, pairs[i][0], pairs[i][1], i == 2);
     lx_prf m = lx_re_micro(&c);
     LX_CHECK(t, m.tp == 2 && m.pred == 5 && m.gold == 5);
     LX_CHECK_CLOSE(t, m.f1, 0.4, 1e-12);
@@ -779,7 +842,8 @@ static void test_report_and_preds(lx_t *t) {
     LX_CHECK(t, strstr(e.message, ":1: label \"nope\" is not in the schema") != NULL);
     remove(path);
     free(path);
-    LX_CHECK(t, lx_re_preds_load("/tmp/lexie-no-such-file.jsonl", s, &p, &good, &e) == LEXIE_OK && p.n == 0);
+    LX_CHECK(t, lx_re_preds_load("/tmp/lexie-no-such-file.jsonl", s, &p, &good, &e) == LEXIE_OK &&
+                    p.n == 0);
 
     /* The JSON report parses and carries the numbers. */
     const char *labels[4] = {"lives_in", "works_for", "born_in", "none"};
@@ -787,8 +851,8 @@ static void test_report_and_preds(lx_t *t) {
     LX_REQUIRE(t, lx_re_counts_init(&c, labels, 4, 3, NULL) == LEXIE_OK);
     lx_re_counts_add(&c, 0, 0, 0);
     lx_re_counts_add(&c, 1, 3, 1);
-    lx_re_run_info info = {"lexie eval re", "toy", "test", "qa4re", 0, 1, 0, 0, "m", "abc", "toy", s->sha256,
-                           "cfg", "p.jsonl", 0, 2, 2, 1.0, 2.0};
+    lx_re_run_info info = {"lexie eval re", "toy",     "test", "qa4re",   0, 1, 0, 0,   "m", "abc",
+                           "toy",           s->sha256, "cfg",  "p.jsonl", 0, 2, 2, 1.0, 2.0};
     lx_jbuf_reset(&b);
     lx_re_report_json(&b, &info, &c);
     lx_json_doc *d = lx_json_parse(b.data, b.len, NULL, &e);

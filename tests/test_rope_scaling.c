@@ -155,8 +155,8 @@ static double max_abs_diff(const float *a, const float *b, int n) {
 
 static void report(const char *what, const char *stem, double d, double d0) {
     if (getenv("LX_TEST_VERBOSE"))
-        fprintf(stderr, "     %s %s: max |diff| %.3g (from the unscaled logits %.3g)\n", what,
-                stem, d, d0);
+        fprintf(stderr, "     %s %s: max |diff| %.3g (from the unscaled logits %.3g)\n", what, stem,
+                d, d0);
 }
 
 /* Compares one row of logits with both references; updates the worsts. */
@@ -192,8 +192,8 @@ static void test_rope_scaling_prefill(lx_t *t) {
             for (int i = 0; i < f.n; i++)
                 check_row(t, &f, STEMS[k], lexie_ctx_logits(f.c, i), i, &worst, &worst0);
             LX_CHECK_MSG(t, worst0 >= MIN_NOSCALE,
-                         "%s: only %.3g from the logits without scaling: not exercised",
-                         STEMS[k], worst0);
+                         "%s: only %.3g from the logits without scaling: not exercised", STEMS[k],
+                         worst0);
         }
         report("prefill", STEMS[k], worst, worst0);
         fix_close(&f);
@@ -216,8 +216,8 @@ static void test_rope_scaling_token_by_token(lx_t *t) {
             }
             check_row(t, &f, STEMS[k], lexie_ctx_logits(f.c, -1), i, &worst, &worst0);
         }
-        LX_CHECK_MSG(t, worst0 >= MIN_NOSCALE, "%s: only %.3g from the unscaled logits",
-                     STEMS[k], worst0);
+        LX_CHECK_MSG(t, worst0 >= MIN_NOSCALE, "%s: only %.3g from the unscaled logits", STEMS[k],
+                     worst0);
         report("token by token", STEMS[k], worst, worst0);
         fix_close(&f);
     }

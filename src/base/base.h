@@ -27,13 +27,11 @@
 
 /* Records code and a printf-style message in err (which may be NULL) and
 ** returns code, so callers can write `return lx_fail(err, ...);`. */
-lexie_status lx_fail(lexie_error *err, lexie_status code, const char *fmt, ...)
-    LX_PRINTF(3, 4);
+lexie_status lx_fail(lexie_error *err, lexie_status code, const char *fmt, ...) LX_PRINTF(3, 4);
 
 /* Like lx_fail, but keeps the message already in err and puts a prefix in
 ** front of it ("loading model: " + old message). */
-lexie_status lx_fail_prefix(lexie_error *err, const char *fmt, ...)
-    LX_PRINTF(2, 3);
+lexie_status lx_fail_prefix(lexie_error *err, const char *fmt, ...) LX_PRINTF(2, 3);
 
 /* Resets err to LEXIE_OK with an empty message. */
 void lx_error_clear(lexie_error *err);

@@ -32,8 +32,7 @@ const char *lexie_status_string(lexie_status s) {
 
 void lexie_free(void *p) { free(p); }
 
-lexie_status lx_fail(lexie_error *err, lexie_status code, const char *fmt,
-                     ...) {
+lexie_status lx_fail(lexie_error *err, lexie_status code, const char *fmt, ...) {
     if (err) {
         va_list ap;
         va_start(ap, fmt);
@@ -101,6 +100,4 @@ char *lx_strndup(const char *s, size_t n, lexie_error *err) {
     return p;
 }
 
-char *lx_strdup(const char *s, lexie_error *err) {
-    return lx_strndup(s, strlen(s), err);
-}
+char *lx_strdup(const char *s, lexie_error *err) { return lx_strndup(s, strlen(s), err); }

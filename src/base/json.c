@@ -76,7 +76,7 @@ typedef struct {
         lx_json *v;
         const char *k; /* NULL in arrays */
         size_t kl;
-    } *stk;
+    } * stk;
     size_t sn, scap;
     /* Scratch for decoding one string. */
     char *sb;
@@ -126,8 +126,10 @@ static void skip_ws(parser *p) {
 static const char *describe(const parser *p, size_t pos, char *buf, size_t n) {
     if (pos >= p->n) return "end of input";
     unsigned char c = p->s[pos];
-    if (c >= 0x20 && c < 0x7f) snprintf(buf, n, "'%c'", c);
-    else snprintf(buf, n, "byte 0x%02x", c);
+    if (c >= 0x20 && c < 0x7f)
+        snprintf(buf, n, "'%c'", c);
+    else
+        snprintf(buf, n, "byte 0x%02x", c);
     return buf;
 }
 
@@ -172,10 +174,14 @@ static int hex4(const unsigned char *s, uint32_t *out) {
     for (int i = 0; i < 4; i++) {
         unsigned c = s[i];
         v <<= 4;
-        if (c >= '0' && c <= '9') v |= c - '0';
-        else if (c >= 'a' && c <= 'f') v |= c - 'a' + 10;
-        else if (c >= 'A' && c <= 'F') v |= c - 'A' + 10;
-        else return 0;
+        if (c >= '0' && c <= '9')
+            v |= c - '0';
+        else if (c >= 'a' && c <= 'f')
+            v |= c - 'a' + 10;
+        else if (c >= 'A' && c <= 'F')
+            v |= c - 'A' + 10;
+        else
+            return 0;
     }
     *out = v;
     return 1;
@@ -212,8 +218,8 @@ static int parse_string(parser *p, const char **out, size_t *out_len) {
             break;
         }
         if (c < 0x20) {
-            fail_at(p, p->pos, LEXIE_E_FORMAT,
-                    "control character 0x%02x in a string (escape it)", c);
+            fail_at(p, p->pos, LEXIE_E_FORMAT, "control character 0x%02x in a string (escape it)",
+                    c);
             return 0;
         }
         if (c == '\\') {
@@ -252,8 +258,7 @@ static int parse_string(parser *p, const char **out, size_t *out_len) {
                 if (p->n - p->pos < 6 || p->s[p->pos] != '\\' || p->s[p->pos + 1] != 'u' ||
                     !hex4(p->s + p->pos + 2, &lo) || lo < 0xDC00 || lo > 0xDFFF) {
                     fail_at(p, esc, LEXIE_E_FORMAT,
-                            "high surrogate \\u%04X not followed by a low surrogate",
-                            (unsigned)cp);
+                            "high surrogate \\u%04X not followed by a low surrogate", (unsigned)cp);
                     return 0;
                 }
                 p->pos += 6;
@@ -270,7 +275,8 @@ static int parse_string(parser *p, const char **out, size_t *out_len) {
         /* A multi-byte character: validate it as a unit. */
         int l = lx_utf8_len(c);
         size_t avail = p->n - p->pos;
-        if ((size_t)l > avail || l == 1 || !lx_utf8_valid((const char *)p->s + p->pos, (size_t)l, NULL)) {
+        if ((size_t)l > avail || l == 1 ||
+            !lx_utf8_valid((const char *)p->s + p->pos, (size_t)l, NULL)) {
             fail_at(p, p->pos, LEXIE_E_UTF8, "invalid UTF-8 in a string (byte 0x%02x)", c);
             return 0;
         }
@@ -378,7 +384,8 @@ static int find_duplicate(lx_json *o, int *first, int *second) {
     int found = 0;
     for (size_t i = 0; i + 1 < n && !found; i++) {
         size_t a = idx[i], b = idx[i + 1];
-        if (o->key_lens[a] == o->key_lens[b] && memcmp(o->keys[a], o->keys[b], o->key_lens[a]) == 0) {
+        if (o->key_lens[a] == o->key_lens[b] &&
+            memcmp(o->keys[a], o->keys[b], o->key_lens[a]) == 0) {
             *first = (int)a;
             *second = (int)b;
             found = 1;
@@ -439,8 +446,9 @@ static lx_json *parse_array(parser *p) {
             break;
         }
         char d[24];
-        return fail_at(p, p->pos, LEXIE_E_FORMAT, "expected ',' or ']' in the array opened at line %d, found %s",
-                       a->line, describe(p, p->pos, d, sizeof d));
+        return fail_at(p, p->pos, LEXIE_E_FORMAT,
+                       "expected ',' or ']' in the array opened at line %d, found %s", a->line,
+                       describe(p, p->pos, d, sizeof d));
     }
     return close_container(p, a, base, 0) ? a : NULL;
 }
@@ -467,8 +475,8 @@ static lx_json *parse_object(parser *p) {
         if (!parse_string(p, &k, &kl)) return NULL;
         skip_ws(p);
         if (p->pos >= p->n || p->s[p->pos] != ':')
-            return fail_at(p, p->pos, LEXIE_E_FORMAT, "expected ':' after key \"%.60s\", found %s", k,
-                           describe(p, p->pos, d, sizeof d));
+            return fail_at(p, p->pos, LEXIE_E_FORMAT, "expected ':' after key \"%.60s\", found %s",
+                           k, describe(p, p->pos, d, sizeof d));
         p->pos++;
         lx_json *v = parse_value(p);
         if (!v) return NULL;
@@ -508,7 +516,8 @@ static int match_word(parser *p, const char *w) {
 
 static lx_json *parse_value(parser *p) {
     skip_ws(p);
-    if (p->pos >= p->n) return fail_at(p, p->pos, LEXIE_E_FORMAT, "expected a value, found end of input");
+    if (p->pos >= p->n)
+        return fail_at(p, p->pos, LEXIE_E_FORMAT, "expected a value, found end of input");
     unsigned char c = p->s[p->pos];
     size_t at = p->pos;
     lx_json *v;
@@ -544,7 +553,8 @@ static lx_json *parse_value(parser *p) {
         if (c == '-' || (c >= '0' && c <= '9')) return parse_number(p);
     }
     char d[24];
-    return fail_at(p, at, LEXIE_E_FORMAT, "expected a value, found %s", describe(p, at, d, sizeof d));
+    return fail_at(p, at, LEXIE_E_FORMAT, "expected a value, found %s",
+                   describe(p, at, d, sizeof d));
 }
 
 lx_json_doc *lx_json_parse(const char *text, size_t len, const lx_json_limits *lim,
@@ -642,7 +652,8 @@ char *lx_read_file(const char *path, size_t max_bytes, size_t *n, lexie_error *e
 
 lx_json_doc *lx_json_parse_file(const char *path, const lx_json_limits *lim, lexie_error *err) {
     size_t n;
-    char *buf = lx_read_file(path, lim && lim->max_bytes ? lim->max_bytes : (size_t)256 << 20, &n, err);
+    char *buf =
+        lx_read_file(path, lim && lim->max_bytes ? lim->max_bytes : (size_t)256 << 20, &n, err);
     if (!buf) return NULL;
     lx_json_doc *d = lx_json_parse(buf, n, lim, err);
     free(buf);
@@ -763,13 +774,20 @@ void lx_jbuf_str(lx_jbuf *b, const char *s, size_t n) {
         const char *esc = NULL;
         char ubuf[8];
         size_t adv = 1;
-        if (c == '"') esc = "\\\"";
-        else if (c == '\\') esc = "\\\\";
-        else if (c == '\n') esc = "\\n";
-        else if (c == '\r') esc = "\\r";
-        else if (c == '\t') esc = "\\t";
-        else if (c == '\b') esc = "\\b";
-        else if (c == '\f') esc = "\\f";
+        if (c == '"')
+            esc = "\\\"";
+        else if (c == '\\')
+            esc = "\\\\";
+        else if (c == '\n')
+            esc = "\\n";
+        else if (c == '\r')
+            esc = "\\r";
+        else if (c == '\t')
+            esc = "\\t";
+        else if (c == '\b')
+            esc = "\\b";
+        else if (c == '\f')
+            esc = "\\f";
         else if (c < 0x20 || c == 0x7f) {
             memcpy(ubuf, "\\u00", 4);
             ubuf[4] = hex[c >> 4];
@@ -780,7 +798,8 @@ void lx_jbuf_str(lx_jbuf *b, const char *s, size_t n) {
             int l = lx_utf8_len(c);
             if (l == 1 || (size_t)l > n - i || !lx_utf8_valid(s + i, (size_t)l, NULL)) {
                 esc = "\\ufffd";
-            } else if (l == 3 && c == 0xE2 && u[i + 1] == 0x80 && (u[i + 2] == 0xA8 || u[i + 2] == 0xA9)) {
+            } else if (l == 3 && c == 0xE2 && u[i + 1] == 0x80 &&
+                       (u[i + 2] == 0xA8 || u[i + 2] == 0xA9)) {
                 /* U+2028/2029 are legal JSON but break JavaScript readers. */
                 esc = u[i + 2] == 0xA8 ? "\\u2028" : "\\u2029";
                 adv = 3;
@@ -802,8 +821,10 @@ void lx_jbuf_str(lx_jbuf *b, const char *s, size_t n) {
 }
 
 void lx_jbuf_cstr(lx_jbuf *b, const char *s) {
-    if (!s) lx_jbuf_puts(b, "null");
-    else lx_jbuf_str(b, s, strlen(s));
+    if (!s)
+        lx_jbuf_puts(b, "null");
+    else
+        lx_jbuf_str(b, s, strlen(s));
 }
 
 void lx_jbuf_num(lx_jbuf *b, double v) {
@@ -830,8 +851,10 @@ void lx_jbuf_value(lx_jbuf *b, const lx_json *v) {
     case LX_JSON_NULL: lx_jbuf_puts(b, "null"); break;
     case LX_JSON_BOOL: lx_jbuf_puts(b, v->b ? "true" : "false"); break;
     case LX_JSON_NUMBER:
-        if (v->str) lx_jbuf_add(b, v->str, v->len);
-        else lx_jbuf_num(b, v->num);
+        if (v->str)
+            lx_jbuf_add(b, v->str, v->len);
+        else
+            lx_jbuf_num(b, v->num);
         break;
     case LX_JSON_STRING: lx_jbuf_str(b, v->str, v->len); break;
     case LX_JSON_ARRAY:

@@ -42,23 +42,23 @@ typedef struct lx_json lx_json;
 ** text, so it can be echoed exactly. */
 struct lx_json {
     lx_json_type type;
-    int line, col;        /* where the value starts, 1-based, col in code points */
-    int b;                /* BOOL: 0 or 1 */
-    double num;           /* NUMBER */
-    const char *str;      /* STRING: decoded text; NUMBER: source text */
-    size_t len;           /* of str, in bytes */
-    int n;                /* ARRAY, OBJECT: number of items / members */
-    lx_json **items;      /* ARRAY, OBJECT: values [n] */
-    const char **keys;    /* OBJECT: keys [n], NUL-terminated */
-    size_t *key_lens;     /* OBJECT: key lengths [n] */
+    int line, col;     /* where the value starts, 1-based, col in code points */
+    int b;             /* BOOL: 0 or 1 */
+    double num;        /* NUMBER */
+    const char *str;   /* STRING: decoded text; NUMBER: source text */
+    size_t len;        /* of str, in bytes */
+    int n;             /* ARRAY, OBJECT: number of items / members */
+    lx_json **items;   /* ARRAY, OBJECT: values [n] */
+    const char **keys; /* OBJECT: keys [n], NUL-terminated */
+    size_t *key_lens;  /* OBJECT: key lengths [n] */
 };
 
 typedef struct lx_json_doc lx_json_doc;
 
 typedef struct lx_json_limits {
-    int max_depth;       /* arrays/objects nested deeper are refused; 0: 128 */
-    size_t max_bytes;    /* longer input is refused; 0: 256 MiB */
-    int allow_dup_keys;  /* 0 (default): a repeated key in one object is an error */
+    int max_depth;      /* arrays/objects nested deeper are refused; 0: 128 */
+    size_t max_bytes;   /* longer input is refused; 0: 256 MiB */
+    int allow_dup_keys; /* 0 (default): a repeated key in one object is an error */
 } lx_json_limits;
 
 /* Parses text[0..len) (one JSON value, surrounded by optional whitespace;

@@ -24,17 +24,18 @@
 static void backoff(int spins) {
     if (spins > SPIN_YIELD) sched_yield();
 #if defined(__x86_64__) || defined(__i386__)
-    else __builtin_ia32_pause();
+    else
+        __builtin_ia32_pause();
 #endif
 }
 
 struct lx_pool {
-    int n;                  /* threads including the caller */
-    pthread_t *threads;     /* n - 1 workers */
+    int n;              /* threads including the caller */
+    pthread_t *threads; /* n - 1 workers */
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    atomic_uint gen;        /* bumped once per lx_pool_run */
-    atomic_int pending;     /* workers still busy with the current loop */
+    atomic_uint gen;    /* bumped once per lx_pool_run */
+    atomic_int pending; /* workers still busy with the current loop */
     atomic_int stop;
     lx_pool_fn fn;
     void *arg;

@@ -60,8 +60,10 @@ lexie_token lexie_sample(const lexie_model *m, const float *logits, const lexie_
         float lo = mn, hi = mx;
         for (int it = 0; it < 40; it++) {
             float mid = lo + (hi - lo) * 0.5f;
-            if (count_at_least(logits, n, mid) > p->top_k) lo = mid;
-            else hi = mid;
+            if (count_at_least(logits, n, mid) > p->top_k)
+                lo = mid;
+            else
+                hi = mid;
         }
         t = hi;
     }
@@ -71,8 +73,10 @@ lexie_token lexie_sample(const lexie_model *m, const float *logits, const lexie_
         float lo = t, hi = mx;
         for (int it = 0; it < 40; it++) {
             float mid = lo + (hi - lo) * 0.5f;
-            if (mass_at_least(logits, n, mid, mx, inv_temp) >= p->top_p * total) lo = mid;
-            else hi = mid;
+            if (mass_at_least(logits, n, mid, mx, inv_temp) >= p->top_p * total)
+                lo = mid;
+            else
+                hi = mid;
         }
         t = lo;
         total = mass_at_least(logits, n, t, mx, inv_temp);

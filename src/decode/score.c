@@ -17,7 +17,8 @@ lexie_status lexie_next_token_probs(lexie_ctx *c, const lexie_token *prompt, int
     if (n_cand <= 0) return lx_fail(err, LEXIE_E_INVALID, "next_token_probs: no candidates");
     for (int k = 0; k < n_cand; k++)
         if (cand[k] < 0 || cand[k] >= n_vocab)
-            return lx_fail(err, LEXIE_E_INVALID, "next_token_probs: candidate %d is not a token id", cand[k]);
+            return lx_fail(err, LEXIE_E_INVALID, "next_token_probs: candidate %d is not a token id",
+                           cand[k]);
     const float *logits;
     lexie_status s = lx_prefill(c, 0, prompt, n_prompt, &logits, err);
     if (s != LEXIE_OK) return s;
@@ -36,8 +37,7 @@ lexie_status lexie_next_token_probs(lexie_ctx *c, const lexie_token *prompt, int
 /* Continuations [k0, k1) decoded together, continuation k in sequence
 ** 1 + (k - k0) (or 0 when the context has a single sequence). */
 static lexie_status score_group(lexie_ctx *c, int n_prompt, const lexie_token *const *conts,
-                                const int *n_conts, int k0, int k1, double *out,
-                                lexie_error *err) {
+                                const int *n_conts, int k0, int k1, double *out, lexie_error *err) {
     int n_vocab = c->model->hp.n_vocab, single = c->params.n_seq_max == 1;
     int32_t *tok = c->scratch, *pos = tok + c->params.n_batch, *sq = pos + c->params.n_batch;
     int8_t *want = (int8_t *)(sq + c->params.n_batch);
@@ -81,12 +81,13 @@ lexie_status lexie_score_continuations(lexie_ctx *c, const lexie_token *prompt, 
         if (n_conts[k] <= 0)
             return lx_fail(err, LEXIE_E_INVALID, "score: continuation %d is empty", k);
         if (n_conts[k] > c->params.n_batch)
-            return lx_fail(err, LEXIE_E_RANGE, "score: continuation %d has %d tokens, more than n_batch %d",
-                           k, n_conts[k], c->params.n_batch);
+            return lx_fail(err, LEXIE_E_RANGE,
+                           "score: continuation %d has %d tokens, more than n_batch %d", k,
+                           n_conts[k], c->params.n_batch);
         for (int j = 0; j < n_conts[k]; j++)
             if (conts[k][j] < 0 || conts[k][j] >= n_vocab)
-                return lx_fail(err, LEXIE_E_INVALID, "score: continuation %d has a bad token id %d", k,
-                               conts[k][j]);
+                return lx_fail(err, LEXIE_E_INVALID, "score: continuation %d has a bad token id %d",
+                               k, conts[k][j]);
     }
     const float *logits;
     lexie_status s = lx_prefill(c, 0, prompt, n_prompt, &logits, err);

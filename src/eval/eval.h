@@ -144,10 +144,10 @@ typedef struct lx_re_run_info {
     const char *model_name, *model_sha256;
     const char *schema_name, *schema_sha256;
     const char *config_hash, *predictions;
-    float threshold;     /* 0: argmax */
-    int64_t n_examples;  /* examples in the evaluated selection */
-    int64_t n_computed;  /* predicted in this run (not resumed) */
-    double seconds;      /* wall time of what this run computed */
+    float threshold;    /* 0: argmax */
+    int64_t n_examples; /* examples in the evaluated selection */
+    int64_t n_computed; /* predicted in this run (not resumed) */
+    double seconds;     /* wall time of what this run computed */
     double examples_per_s;
 } lx_re_run_info;
 

@@ -19,7 +19,8 @@ lexie_status lx_re_counts_init(lx_re_counts *c, const char *const *labels, int n
                                lexie_error *err) {
     memset(c, 0, sizeof *c);
     if (n_labels <= 0 || n_labels > 4096 || none < 0 || none >= n_labels)
-        return lx_fail(err, LEXIE_E_INVALID, "metrics: bad label set (%d labels, none %d)", n_labels, none);
+        return lx_fail(err, LEXIE_E_INVALID, "metrics: bad label set (%d labels, none %d)",
+                       n_labels, none);
     c->conf = lx_calloc((size_t)n_labels * (size_t)n_labels, sizeof *c->conf, err);
     if (!c->conf) return LEXIE_E_NOMEM;
     c->labels = labels;
@@ -78,7 +79,8 @@ double lx_re_accuracy(const lx_re_counts *c) {
 /* Length of the relation name in "Name(e1,e2)" / "Name(e2,e1)", or 0. */
 static size_t semeval_base(const char *l) {
     size_t n = strlen(l);
-    if (n > 7 && (strcmp(l + n - 7, "(e1,e2)") == 0 || strcmp(l + n - 7, "(e2,e1)") == 0)) return n - 7;
+    if (n > 7 && (strcmp(l + n - 7, "(e1,e2)") == 0 || strcmp(l + n - 7, "(e2,e1)") == 0))
+        return n - 7;
     return 0;
 }
 

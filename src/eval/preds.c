@@ -35,13 +35,16 @@ int lx_re_preds_find(lx_re_preds *p, const char *id) {
     while (lo <= hi) {
         int mid = lo + (hi - lo) / 2, c = strcmp(p->p[mid].id, id);
         if (c == 0) return mid;
-        if (c < 0) lo = mid + 1;
-        else hi = mid - 1;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid - 1;
     }
     return -1;
 }
 
-static lexie_status parse_pred(const lx_json *o, const lx_re_schema *s, lx_re_pred *pr, lexie_error *err) {
+static lexie_status parse_pred(const lx_json *o, const lx_re_schema *s, lx_re_pred *pr,
+                               lexie_error *err) {
     const lx_json *id = lx_json_get(o, "id");
     const char *lab = lx_json_string(lx_json_get(o, "label"));
     const lx_json *sc = lx_json_get(o, "scores");
@@ -49,13 +52,16 @@ static lexie_status parse_pred(const lx_json *o, const lx_re_schema *s, lx_re_pr
         sc->type != LX_JSON_OBJECT)
         return lx_fail(err, LEXIE_E_FORMAT, "want {\"id\", \"label\", \"scores\"}");
     pr->label = lx_re_schema_find(s, lab);
-    if (pr->label < 0) return lx_fail(err, LEXIE_E_FORMAT, "label \"%.60s\" is not in the schema", lab);
+    if (pr->label < 0)
+        return lx_fail(err, LEXIE_E_FORMAT, "label \"%.60s\" is not in the schema", lab);
     pr->probs = lx_calloc((size_t)s->n_rels + 1, sizeof *pr->probs, err);
     if (!pr->probs) return LEXIE_E_NOMEM;
     for (int k = 0; k < sc->n; k++) {
         int l = lx_re_schema_find(s, sc->keys[k]);
-        if (l < 0) return lx_fail(err, LEXIE_E_FORMAT, "score for unknown label \"%.60s\"", sc->keys[k]);
-        if (sc->items[k]->type != LX_JSON_NUMBER) return lx_fail(err, LEXIE_E_FORMAT, "scores must be numbers");
+        if (l < 0)
+            return lx_fail(err, LEXIE_E_FORMAT, "score for unknown label \"%.60s\"", sc->keys[k]);
+        if (sc->items[k]->type != LX_JSON_NUMBER)
+            return lx_fail(err, LEXIE_E_FORMAT, "scores must be numbers");
         pr->probs[l] = (float)sc->items[k]->num;
     }
     const lx_json *inv = lx_json_get(o, "invalid");
@@ -66,8 +72,8 @@ static lexie_status parse_pred(const lx_json *o, const lx_re_schema *s, lx_re_pr
     return pr->id ? LEXIE_OK : LEXIE_E_NOMEM;
 }
 
-lexie_status lx_re_preds_load(const char *path, const lx_re_schema *s, lx_re_preds *out, long *good_bytes,
-                              lexie_error *err) {
+lexie_status lx_re_preds_load(const char *path, const lx_re_schema *s, lx_re_preds *out,
+                              long *good_bytes, lexie_error *err) {
     memset(out, 0, sizeof *out);
     *good_bytes = 0;
     FILE *f = fopen(path, "rb");
@@ -128,8 +134,8 @@ lexie_status lx_re_preds_load(const char *path, const lx_re_schema *s, lx_re_pre
     return LEXIE_OK;
 }
 
-void lx_re_pred_line(lx_jbuf *b, const char *id, int id_is_num, const char *gold, const lx_re_schema *s,
-                     const lx_re_result *r, double seconds) {
+void lx_re_pred_line(lx_jbuf *b, const char *id, int id_is_num, const char *gold,
+                     const lx_re_schema *s, const lx_re_result *r, double seconds) {
     lx_jbuf_puts(b, "{\"id\":");
     lx_re_id_json(b, id, id_is_num);
     if (gold) {

@@ -45,7 +45,8 @@ lexie_status lx_re_data_push(lx_re_data *d, lx_re_item *it, lexie_error *err) {
 }
 
 lexie_re_example lx_re_item_example(const lx_re_item *it) {
-    lexie_re_example e = {it->text, it->h_start, it->h_end, it->t_start, it->t_end, it->h_type, it->t_type};
+    lexie_re_example e = {it->text,  it->h_start, it->h_end, it->t_start,
+                          it->t_end, it->h_type,  it->t_type};
     return e;
 }
 
@@ -58,8 +59,8 @@ static int cp_count(const char *s, size_t n) {
 
 /* ==== Markers ==== */
 
-lexie_status lx_re_parse_markers(const char *marked, char **text, int *h0, int *h1, int *t0, int *t1,
-                                 lexie_error *err) {
+lexie_status lx_re_parse_markers(const char *marked, char **text, int *h0, int *h1, int *t0,
+                                 int *t1, lexie_error *err) {
     static const char *tags[4] = {"<e1>", "</e1>", "<e2>", "</e2>"};
     const char *at[4];
     size_t len = strlen(marked), bad;
@@ -69,10 +70,13 @@ lexie_status lx_re_parse_markers(const char *marked, char **text, int *h0, int *
     for (int k = 0; k < 4; k++) {
         at[k] = strstr(marked, tags[k]);
         if (!at[k]) return lx_fail(err, LEXIE_E_FORMAT, "marker %s is missing", tags[k]);
-        if (strstr(at[k] + 1, tags[k])) return lx_fail(err, LEXIE_E_FORMAT, "marker %s appears twice", tags[k]);
+        if (strstr(at[k] + 1, tags[k]))
+            return lx_fail(err, LEXIE_E_FORMAT, "marker %s appears twice", tags[k]);
     }
-    if (at[1] < at[0] || at[3] < at[2]) return lx_fail(err, LEXIE_E_FORMAT, "a closing marker comes before its opening");
-    if (!(at[1] < at[2] || at[3] < at[0])) return lx_fail(err, LEXIE_E_FORMAT, "entity markers overlap");
+    if (at[1] < at[0] || at[3] < at[2])
+        return lx_fail(err, LEXIE_E_FORMAT, "a closing marker comes before its opening");
+    if (!(at[1] < at[2] || at[3] < at[0]))
+        return lx_fail(err, LEXIE_E_FORMAT, "entity markers overlap");
     char *out = lx_malloc(len + 1, err);
     if (!out) return LEXIE_E_NOMEM;
     /* Copy, dropping the tags in order of position. */
@@ -199,7 +203,8 @@ lexie_status lx_read_semeval(const char *path, lx_re_data *d, lexie_error *err) 
             char *s = tab + 1;
             size_t l = strlen(s);
             if (l < 2 || s[0] != '"' || s[l - 1] != '"') {
-                st = lx_fail(err, LEXIE_E_FORMAT, "%s:%d: the sentence must be in double quotes", path, lineno);
+                st = lx_fail(err, LEXIE_E_FORMAT, "%s:%d: the sentence must be in double quotes",
+                             path, lineno);
                 break;
             }
             s[l - 1] = 0;
@@ -208,14 +213,16 @@ lexie_status lx_read_semeval(const char *path, lx_re_data *d, lexie_error *err) 
                 break;
             }
             it.id_is_num = 1;
-            st = lx_re_parse_markers(s + 1, &it.text, &it.h_start, &it.h_end, &it.t_start, &it.t_end, err);
+            st = lx_re_parse_markers(s + 1, &it.text, &it.h_start, &it.h_end, &it.t_start,
+                                     &it.t_end, err);
             if (st != LEXIE_OK) lx_fail_prefix(err, "%s:%d: ", path, lineno);
         } else if (strncmp(line, "Comment:", 8) == 0) {
             continue;
         } else if (have && !it.gold) {
             if (!(it.gold = lx_strdup(line, err))) st = LEXIE_E_NOMEM;
         } else {
-            st = lx_fail(err, LEXIE_E_FORMAT, "%s:%d: unexpected line \"%.40s\"", path, lineno, line);
+            st = lx_fail(err, LEXIE_E_FORMAT, "%s:%d: unexpected line \"%.40s\"", path, lineno,
+                         line);
         }
     }
     if (st == LEXIE_OK && have) st = lx_re_data_push(d, &it, err);
@@ -303,13 +310,14 @@ lexie_status lx_read_gad(const char *path, const char *id_prefix, lx_re_data *d,
         }
         int want = header ? 3 : 2;
         if (nc != want) {
-            st = lx_fail(err, LEXIE_E_FORMAT, "%s:%d: want %d tab-separated columns, found %d", path, lineno,
-                         want, nc);
+            st = lx_fail(err, LEXIE_E_FORMAT, "%s:%d: want %d tab-separated columns, found %d",
+                         path, lineno, want, nc);
             break;
         }
         const char *sent = cols[want - 2], *lab = cols[want - 1];
         if (strcmp(lab, "0") != 0 && strcmp(lab, "1") != 0) {
-            st = lx_fail(err, LEXIE_E_FORMAT, "%s:%d: label \"%.20s\" is not 0 or 1", path, lineno, lab);
+            st = lx_fail(err, LEXIE_E_FORMAT, "%s:%d: label \"%.20s\" is not 0 or 1", path, lineno,
+                         lab);
             break;
         }
         char idb[96];
@@ -326,7 +334,8 @@ lexie_status lx_read_gad(const char *path, const char *id_prefix, lx_re_data *d,
         }
         if (gad_span(it.text, "@GENE$", &it.h_start, &it.h_end) != LEXIE_OK ||
             gad_span(it.text, "@DISEASE$", &it.t_start, &it.t_end) != LEXIE_OK) {
-            st = lx_fail(err, LEXIE_E_FORMAT, "%s:%d: the sentence lacks @GENE$ or @DISEASE$", path, lineno);
+            st = lx_fail(err, LEXIE_E_FORMAT, "%s:%d: the sentence lacks @GENE$ or @DISEASE$", path,
+                         lineno);
             break;
         }
         st = lx_re_data_push(d, &it, err);
@@ -358,11 +367,13 @@ static lexie_status tacred_one(const lx_json *o, int idx, lx_re_item *it, lexie_
     int ss, se, os, oe;
     if (!o || o->type != LX_JSON_OBJECT || !toks || toks->type != LX_JSON_ARRAY)
         return lx_fail(err, LEXIE_E_FORMAT, "item %d: want an object with a \"token\" array", idx);
-    if (!get_int(o, "subj_start", &ss) || !get_int(o, "subj_end", &se) || !get_int(o, "obj_start", &os) ||
-        !get_int(o, "obj_end", &oe))
-        return lx_fail(err, LEXIE_E_FORMAT, "item %d: subj_start/subj_end/obj_start/obj_end must be integers", idx);
+    if (!get_int(o, "subj_start", &ss) || !get_int(o, "subj_end", &se) ||
+        !get_int(o, "obj_start", &os) || !get_int(o, "obj_end", &oe))
+        return lx_fail(err, LEXIE_E_FORMAT,
+                       "item %d: subj_start/subj_end/obj_start/obj_end must be integers", idx);
     if (se < ss || oe < os || se >= toks->n || oe >= toks->n)
-        return lx_fail(err, LEXIE_E_FORMAT, "item %d: entity token span outside the %d tokens", idx, toks->n);
+        return lx_fail(err, LEXIE_E_FORMAT, "item %d: entity token span outside the %d tokens", idx,
+                       toks->n);
     lx_jbuf b = {0};
     int cp = 0;
     for (int i = 0; i < toks->n; i++) {
@@ -396,17 +407,20 @@ static lexie_status tacred_one(const lx_json *o, int idx, lx_re_item *it, lexie_
         ids = num;
     }
     it->id = lx_strdup(ids, err);
-    const char *st = lx_json_string(lx_json_get(o, "subj_type")), *ot = lx_json_string(lx_json_get(o, "obj_type"));
+    const char *st = lx_json_string(lx_json_get(o, "subj_type")),
+               *ot = lx_json_string(lx_json_get(o, "obj_type"));
     const char *rel = lx_json_string(lx_json_get(o, "relation"));
     it->h_type = st ? lx_strdup(st, err) : NULL;
     it->t_type = ot ? lx_strdup(ot, err) : NULL;
     it->gold = rel ? lx_strdup(rel, err) : NULL;
-    if (!it->id || (st && !it->h_type) || (ot && !it->t_type) || (rel && !it->gold)) return LEXIE_E_NOMEM;
+    if (!it->id || (st && !it->h_type) || (ot && !it->t_type) || (rel && !it->gold))
+        return LEXIE_E_NOMEM;
     return LEXIE_OK;
 }
 
 lexie_status lx_tacred_from_json(const lx_json *root, lx_re_data *d, lexie_error *err) {
-    if (!root || root->type != LX_JSON_ARRAY) return lx_fail(err, LEXIE_E_FORMAT, "TACRED: want a JSON array");
+    if (!root || root->type != LX_JSON_ARRAY)
+        return lx_fail(err, LEXIE_E_FORMAT, "TACRED: want a JSON array");
     for (int i = 0; i < root->n; i++) {
         lx_re_item it;
         memset(&it, 0, sizeof it);
@@ -430,15 +444,18 @@ lexie_status lx_read_tacred(const char *path, lx_re_data *d, lexie_error *err) {
 
 /* ==== lexie JSONL ==== */
 
-static lexie_status read_ent(const lx_json *e, const char *which, int n_cp, const char *text, int *s,
-                             int *en, char **type, lexie_error *err) {
+static lexie_status read_ent(const lx_json *e, const char *which, int n_cp, const char *text,
+                             int *s, int *en, char **type, lexie_error *err) {
     if (!e || e->type != LX_JSON_OBJECT)
-        return lx_fail(err, LEXIE_E_FORMAT, "\"%s\" must be an object {\"start\", \"end\", \"type\"}", which);
+        return lx_fail(err, LEXIE_E_FORMAT,
+                       "\"%s\" must be an object {\"start\", \"end\", \"type\"}", which);
     if (!get_int(e, "start", s) || !get_int(e, "end", en))
-        return lx_fail(err, LEXIE_E_FORMAT, "%s.start and %s.end must be non-negative integers", which, which);
+        return lx_fail(err, LEXIE_E_FORMAT, "%s.start and %s.end must be non-negative integers",
+                       which, which);
     if (*en <= *s || *en > n_cp)
-        return lx_fail(err, LEXIE_E_FORMAT, "%s span [%d, %d) is empty or past the text's %d code points", which,
-                       *s, *en, n_cp);
+        return lx_fail(err, LEXIE_E_FORMAT,
+                       "%s span [%d, %d) is empty or past the text's %d code points", which, *s,
+                       *en, n_cp);
     const lx_json *t = lx_json_get(e, "type");
     if (t && t->type != LX_JSON_NULL) {
         if (t->type != LX_JSON_STRING || t->len == 0 || strlen(t->str) != t->len)
@@ -449,15 +466,17 @@ static lexie_status read_ent(const lx_json *e, const char *which, int n_cp, cons
     if (m && m->type == LX_JSON_STRING) {
         size_t b0 = cp_byte(text, *s), b1 = cp_byte(text, *en);
         if (m->len != b1 - b0 || memcmp(text + b0, m->str, m->len) != 0)
-            return lx_fail(err, LEXIE_E_FORMAT, "%s.text \"%.40s\" differs from the text at [%d, %d)", which,
-                           m->str, *s, *en);
+            return lx_fail(err, LEXIE_E_FORMAT,
+                           "%s.text \"%.40s\" differs from the text at [%d, %d)", which, m->str, *s,
+                           *en);
     }
     return LEXIE_OK;
 }
 
 lexie_status lx_re_item_from_json(const lx_json *o, lx_re_item *it, lexie_error *err) {
     memset(it, 0, sizeof *it);
-    if (!o || o->type != LX_JSON_OBJECT) return lx_fail(err, LEXIE_E_FORMAT, "the line must be a JSON object");
+    if (!o || o->type != LX_JSON_OBJECT)
+        return lx_fail(err, LEXIE_E_FORMAT, "the line must be a JSON object");
     const lx_json *id = lx_json_get(o, "id");
     lexie_status st = LEXIE_OK;
     if (id && id->type == LX_JSON_STRING) {
@@ -482,7 +501,8 @@ lexie_status lx_re_item_from_json(const lx_json *o, lx_re_item *it, lexie_error 
     if (h && h->type == LX_JSON_NULL) h = NULL; /* null means absent */
     if (t && t->type == LX_JSON_NULL) t = NULL;
     if (!h && !t) {
-        st = lx_re_parse_markers(text->str, &it->text, &it->h_start, &it->h_end, &it->t_start, &it->t_end, err);
+        st = lx_re_parse_markers(text->str, &it->text, &it->h_start, &it->h_end, &it->t_start,
+                                 &it->t_end, err);
         if (st != LEXIE_OK) {
             lx_fail_prefix(err, "no head/tail given, and the text's markers: ");
             goto fail;
@@ -494,7 +514,8 @@ lexie_status lx_re_item_from_json(const lx_json *o, lx_re_item *it, lexie_error 
         }
         int n_cp = cp_count(it->text, text->len);
         st = read_ent(h, "head", n_cp, it->text, &it->h_start, &it->h_end, &it->h_type, err);
-        if (st == LEXIE_OK) st = read_ent(t, "tail", n_cp, it->text, &it->t_start, &it->t_end, &it->t_type, err);
+        if (st == LEXIE_OK)
+            st = read_ent(t, "tail", n_cp, it->text, &it->t_start, &it->t_end, &it->t_type, err);
         if (st != LEXIE_OK) goto fail;
     }
     const lx_json *g = lx_json_get(o, "label");
@@ -514,14 +535,18 @@ fail:
 }
 
 void lx_re_id_json(lx_jbuf *b, const char *id, int id_is_num) {
-    if (!id) lx_jbuf_puts(b, "null");
-    else if (id_is_num) lx_jbuf_puts(b, id);
-    else lx_jbuf_cstr(b, id);
+    if (!id)
+        lx_jbuf_puts(b, "null");
+    else if (id_is_num)
+        lx_jbuf_puts(b, id);
+    else
+        lx_jbuf_cstr(b, id);
 }
 
 static void ent_json(lx_jbuf *b, const char *text, int s, int e, const char *type) {
     size_t b0 = cp_byte(text, s), b1 = cp_byte(text, e);
-    lx_jbuf_printf(b, "{\"start\":%d,\"end\":%d,\"byte_start\":%zu,\"byte_end\":%zu,\"text\":", s, e, b0, b1);
+    lx_jbuf_printf(b, "{\"start\":%d,\"end\":%d,\"byte_start\":%zu,\"byte_end\":%zu,\"text\":", s,
+                   e, b0, b1);
     lx_jbuf_str(b, text + b0, b1 - b0);
     if (type) {
         lx_jbuf_puts(b, ",\"type\":");

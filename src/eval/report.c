@@ -8,8 +8,8 @@
 #include <string.h>
 
 static void prf_json(lx_jbuf *b, const lx_prf *m) {
-    lx_jbuf_printf(b, "{\"p\":%.4f,\"r\":%.4f,\"f1\":%.4f,\"tp\":%lld,\"pred\":%lld,\"gold\":%lld}", m->p, m->r,
-                   m->f1, (long long)m->tp, (long long)m->pred, (long long)m->gold);
+    lx_jbuf_printf(b, "{\"p\":%.4f,\"r\":%.4f,\"f1\":%.4f,\"tp\":%lld,\"pred\":%lld,\"gold\":%lld}",
+                   m->p, m->r, m->f1, (long long)m->tp, (long long)m->pred, (long long)m->gold);
 }
 
 static void kv_str(lx_jbuf *b, const char *k, const char *v) {
@@ -34,10 +34,12 @@ void lx_re_report_json(lx_jbuf *b, const lx_re_run_info *in, const lx_re_counts 
     kv_str(b, "config_hash", in->config_hash);
     kv_str(b, "predictions", in->predictions);
     lx_jbuf_puts(b, "\"none_threshold\":");
-    if (in->threshold > 0) lx_jbuf_num(b, in->threshold);
-    else lx_jbuf_puts(b, "null");
-    lx_jbuf_printf(b, ",\"n_examples\":%lld,\"n_scored\":%lld,\"n_computed_this_run\":%lld,", (long long)in->n_examples,
-                   (long long)c->n, (long long)in->n_computed);
+    if (in->threshold > 0)
+        lx_jbuf_num(b, in->threshold);
+    else
+        lx_jbuf_puts(b, "null");
+    lx_jbuf_printf(b, ",\"n_examples\":%lld,\"n_scored\":%lld,\"n_computed_this_run\":%lld,",
+                   (long long)in->n_examples, (long long)c->n, (long long)in->n_computed);
     lx_jbuf_puts(b, "\"seconds_this_run\":");
     lx_jbuf_num(b, in->seconds);
     lx_jbuf_puts(b, ",\"examples_per_second\":");
@@ -51,12 +53,15 @@ void lx_re_report_json(lx_jbuf *b, const lx_re_run_info *in, const lx_re_counts 
     prf_json(b, &mi);
     lx_semeval_score sv;
     if (lx_semeval_official(c, &sv)) {
-        lx_jbuf_printf(b, ",\"semeval_official\":{\"macro_p\":%.4f,\"macro_r\":%.4f,\"macro_f1\":%.4f,\"relations\":[",
+        lx_jbuf_printf(b,
+                       ",\"semeval_official\":{\"macro_p\":%.4f,\"macro_r\":%.4f,\"macro_f1\":%.4f,"
+                       "\"relations\":[",
                        sv.macro_p, sv.macro_r, sv.macro_f1);
         for (int i = 0; i < sv.n_rels; i++) {
             lx_jbuf_printf(b, "%s{\"relation\":", i ? "," : "");
             lx_jbuf_cstr(b, sv.rels[i].name);
-            lx_jbuf_printf(b, ",\"wrong_direction\":%lld,\"scores\":", (long long)sv.rels[i].wrong_dir);
+            lx_jbuf_printf(
+                b, ",\"wrong_direction\":%lld,\"scores\":", (long long)sv.rels[i].wrong_dir);
             prf_json(b, &sv.rels[i].prf);
             lx_jbuf_putc(b, '}');
         }
@@ -80,7 +85,8 @@ void lx_re_report_json(lx_jbuf *b, const lx_re_run_info *in, const lx_re_counts 
     for (int g = 0; g < c->n_labels; g++) {
         lx_jbuf_puts(b, g ? ",[" : "[");
         for (int p = 0; p < c->n_labels; p++)
-            lx_jbuf_printf(b, "%s%lld", p ? "," : "", (long long)c->conf[(size_t)g * c->n_labels + p]);
+            lx_jbuf_printf(b, "%s%lld", p ? "," : "",
+                           (long long)c->conf[(size_t)g * c->n_labels + p]);
         lx_jbuf_putc(b, ']');
     }
     lx_jbuf_puts(b, "]}}\n");
@@ -99,7 +105,8 @@ static void short_name(const char *l, char *out, size_t n) {
             }
             break;
         }
-        int alpha = (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9');
+        int alpha =
+            (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9');
         if (alpha && start) out[o++] = *p >= 'a' && *p <= 'z' ? (char)(*p - 32) : *p;
         start = !alpha;
     }
@@ -109,34 +116,42 @@ static void short_name(const char *l, char *out, size_t n) {
 
 void lx_re_report_table(lx_jbuf *b, const lx_re_run_info *in, const lx_re_counts *c) {
     lx_prf mi = lx_re_micro(c);
-    lx_jbuf_printf(b, "lexie %s  %s/%s  method=%s shots=%d seed=%llu permute=%d%s\n", lexie_version(),
-                   in->dataset, in->split, in->method, in->shots, (unsigned long long)in->seed, in->n_permute,
+    lx_jbuf_printf(b, "lexie %s  %s/%s  method=%s shots=%d seed=%llu permute=%d%s\n",
+                   lexie_version(), in->dataset, in->split, in->method, in->shots,
+                   (unsigned long long)in->seed, in->n_permute,
                    in->free_gen ? " free-generation" : "");
-    lx_jbuf_printf(b, "model %s (sha256 %.12s)  schema %s (sha256 %.12s)  config %s\n", in->model_name,
-                   in->model_sha256 ? in->model_sha256 : "?", in->schema_name,
-                   in->schema_sha256 ? in->schema_sha256 : "?", in->config_hash ? in->config_hash : "?");
+    lx_jbuf_printf(b, "model %s (sha256 %.12s)  schema %s (sha256 %.12s)  config %s\n",
+                   in->model_name, in->model_sha256 ? in->model_sha256 : "?", in->schema_name,
+                   in->schema_sha256 ? in->schema_sha256 : "?",
+                   in->config_hash ? in->config_hash : "?");
     if (in->command) lx_jbuf_printf(b, "command: %s\n", in->command);
-    lx_jbuf_printf(b, "examples %lld scored of %lld selected; %lld computed in this run, %.2f examples/s\n",
-                   (long long)c->n, (long long)in->n_examples, (long long)in->n_computed, in->examples_per_s);
+    lx_jbuf_printf(
+        b, "examples %lld scored of %lld selected; %lld computed in this run, %.2f examples/s\n",
+        (long long)c->n, (long long)in->n_examples, (long long)in->n_computed, in->examples_per_s);
     if (in->threshold > 0) lx_jbuf_printf(b, "none threshold %.3f\n", in->threshold);
-    lx_jbuf_printf(b, "\nmicro (positive labels)  P %6.2f  R %6.2f  F1 %6.2f   (%lld correct / %lld predicted / %lld gold)\n",
-                   100 * mi.p, 100 * mi.r, 100 * mi.f1, (long long)mi.tp, (long long)mi.pred, (long long)mi.gold);
+    lx_jbuf_printf(b,
+                   "\nmicro (positive labels)  P %6.2f  R %6.2f  F1 %6.2f   (%lld correct / %lld "
+                   "predicted / %lld gold)\n",
+                   100 * mi.p, 100 * mi.r, 100 * mi.f1, (long long)mi.tp, (long long)mi.pred,
+                   (long long)mi.gold);
     lx_jbuf_printf(b, "accuracy %6.2f   invalid answers %lld (%.2f%%)\n", 100 * lx_re_accuracy(c),
                    (long long)c->n_invalid, c->n ? 100.0 * c->n_invalid / c->n : 0.0);
     lx_semeval_score sv;
     if (lx_semeval_official(c, &sv)) {
-        lx_jbuf_printf(b, "SemEval official (9+1)-way, direction-aware: macro P %6.2f  R %6.2f  F1 %6.2f\n",
-                       100 * sv.macro_p, 100 * sv.macro_r, 100 * sv.macro_f1);
+        lx_jbuf_printf(
+            b, "SemEval official (9+1)-way, direction-aware: macro P %6.2f  R %6.2f  F1 %6.2f\n",
+            100 * sv.macro_p, 100 * sv.macro_r, 100 * sv.macro_f1);
         for (int i = 0; i < sv.n_rels; i++)
-            lx_jbuf_printf(b, "  %-20s P %6.2f  R %6.2f  F1 %6.2f  (wrong direction %lld)\n", sv.rels[i].name,
-                           100 * sv.rels[i].prf.p, 100 * sv.rels[i].prf.r, 100 * sv.rels[i].prf.f1,
-                           (long long)sv.rels[i].wrong_dir);
+            lx_jbuf_printf(b, "  %-20s P %6.2f  R %6.2f  F1 %6.2f  (wrong direction %lld)\n",
+                           sv.rels[i].name, 100 * sv.rels[i].prf.p, 100 * sv.rels[i].prf.r,
+                           100 * sv.rels[i].prf.f1, (long long)sv.rels[i].wrong_dir);
     }
     lx_jbuf_puts(b, "\nper label                          P       R      F1    gold  pred\n");
     for (int l = 0; l < c->n_labels; l++) {
         lx_prf m = lx_re_label_prf(c, l);
-        lx_jbuf_printf(b, "  %-30.30s %6.2f  %6.2f  %6.2f  %6lld %5lld%s\n", c->labels[l], 100 * m.p, 100 * m.r,
-                       100 * m.f1, (long long)m.gold, (long long)m.pred, l == c->none ? "  (none)" : "");
+        lx_jbuf_printf(b, "  %-30.30s %6.2f  %6.2f  %6.2f  %6lld %5lld%s\n", c->labels[l],
+                       100 * m.p, 100 * m.r, 100 * m.f1, (long long)m.gold, (long long)m.pred,
+                       l == c->none ? "  (none)" : "");
     }
     lx_jbuf_puts(b, "\nconfusion (rows gold, columns predicted)\n       ");
     char sn[16];

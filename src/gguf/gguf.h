@@ -56,8 +56,8 @@ typedef struct lx_gguf_value {
         struct {
             lx_gguf_vtype elem_type;
             uint64_t n;
-            const uint8_t *raw;           /* numeric elements, packed */
-            struct lx_gguf_value *items;  /* STRING/ARRAY elements, else NULL */
+            const uint8_t *raw;          /* numeric elements, packed */
+            struct lx_gguf_value *items; /* STRING/ARRAY elements, else NULL */
         } arr;
     } v;
 } lx_gguf_value;
@@ -70,7 +70,7 @@ typedef struct lx_gguf_kv {
 #define LX_GGUF_MAX_DIMS 4
 
 typedef struct lx_gguf_tensor {
-    char *name;                   /* NUL-terminated copy */
+    char *name; /* NUL-terminated copy */
     int n_dims;
     int64_t ne[LX_GGUF_MAX_DIMS]; /* ne[0] is the contiguous (row) dimension; unused dims are 1 */
     int type;                     /* lx_type (kernels/kernels.h), GGML numbering */
@@ -112,8 +112,8 @@ lexie_status lx_gguf_get_f32(const lx_gguf *g, const char *key, float *out, lexi
 lexie_status lx_gguf_get_bool(const lx_gguf *g, const char *key, int *out, lexie_error *err);
 lexie_status lx_gguf_get_str(const lx_gguf *g, const char *key, lx_str *out, lexie_error *err);
 /* An array whose elements have type elem (or any elem when elem < 0). */
-lexie_status lx_gguf_get_arr(const lx_gguf *g, const char *key, int elem,
-                             const lx_gguf_value **out, lexie_error *err);
+lexie_status lx_gguf_get_arr(const lx_gguf *g, const char *key, int elem, const lx_gguf_value **out,
+                             lexie_error *err);
 
 /* Element i of a numeric array, converted; i must be < n. */
 double lx_gguf_arr_f64(const lx_gguf_value *arr, uint64_t i);
@@ -134,14 +134,20 @@ typedef struct lx_gguf_writer lx_gguf_writer;
 
 lx_gguf_writer *lx_gguf_writer_new(lexie_error *err);
 void lx_gguf_writer_free(lx_gguf_writer *w);
-lexie_status lx_gguf_writer_set_u32(lx_gguf_writer *w, const char *key, uint32_t v, lexie_error *err);
-lexie_status lx_gguf_writer_set_i32(lx_gguf_writer *w, const char *key, int32_t v, lexie_error *err);
+lexie_status lx_gguf_writer_set_u32(lx_gguf_writer *w, const char *key, uint32_t v,
+                                    lexie_error *err);
+lexie_status lx_gguf_writer_set_i32(lx_gguf_writer *w, const char *key, int32_t v,
+                                    lexie_error *err);
 lexie_status lx_gguf_writer_set_f32(lx_gguf_writer *w, const char *key, float v, lexie_error *err);
 lexie_status lx_gguf_writer_set_bool(lx_gguf_writer *w, const char *key, int v, lexie_error *err);
-lexie_status lx_gguf_writer_set_str(lx_gguf_writer *w, const char *key, const char *v, lexie_error *err);
-lexie_status lx_gguf_writer_set_arr_str(lx_gguf_writer *w, const char *key, const char *const *v, uint64_t n, lexie_error *err);
-lexie_status lx_gguf_writer_set_arr_f32(lx_gguf_writer *w, const char *key, const float *v, uint64_t n, lexie_error *err);
-lexie_status lx_gguf_writer_set_arr_i32(lx_gguf_writer *w, const char *key, const int32_t *v, uint64_t n, lexie_error *err);
+lexie_status lx_gguf_writer_set_str(lx_gguf_writer *w, const char *key, const char *v,
+                                    lexie_error *err);
+lexie_status lx_gguf_writer_set_arr_str(lx_gguf_writer *w, const char *key, const char *const *v,
+                                        uint64_t n, lexie_error *err);
+lexie_status lx_gguf_writer_set_arr_f32(lx_gguf_writer *w, const char *key, const float *v,
+                                        uint64_t n, lexie_error *err);
+lexie_status lx_gguf_writer_set_arr_i32(lx_gguf_writer *w, const char *key, const int32_t *v,
+                                        uint64_t n, lexie_error *err);
 /* Any value, deep-copied: the other integer and float widths, and nested
 ** arrays (items for STRING/ARRAY elements, else raw packed little-endian
 ** elements), e.g. a value read from another file when merging. */
@@ -151,7 +157,8 @@ lexie_status lx_gguf_writer_set_value(lx_gguf_writer *w, const char *key, const 
 lexie_status lx_gguf_writer_add_tensor(lx_gguf_writer *w, const char *name, int type, int n_dims,
                                        const int64_t *ne, const void *data, lexie_error *err);
 /* Serialises to a malloc'd buffer (caller frees) ... */
-lexie_status lx_gguf_writer_to_memory(lx_gguf_writer *w, void **buf, size_t *size, lexie_error *err);
+lexie_status lx_gguf_writer_to_memory(lx_gguf_writer *w, void **buf, size_t *size,
+                                      lexie_error *err);
 /* ... or to path, atomically. */
 lexie_status lx_gguf_writer_write(lx_gguf_writer *w, const char *path, lexie_error *err);
 

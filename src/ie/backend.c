@@ -54,20 +54,22 @@ static lexie_status be_next(void *u, const lexie_token *prompt, int n, const lex
     return lexie_next_token_probs(u, prompt, n, cand, n_cand, probs, NULL, err);
 }
 
-static lexie_status be_score(void *u, const lexie_token *prompt, int n, const lexie_token *const *conts,
-                             const int *n_conts, int n_cont, double *out, lexie_error *err) {
+static lexie_status be_score(void *u, const lexie_token *prompt, int n,
+                             const lexie_token *const *conts, const int *n_conts, int n_cont,
+                             double *out, lexie_error *err) {
     return lexie_score_continuations(u, prompt, n, conts, n_conts, n_cont, out, err);
 }
 
-static lexie_status be_generate(void *u, const lexie_token *prompt, int n, int max_tokens, char **out,
-                                lexie_error *err) {
+static lexie_status be_generate(void *u, const lexie_token *prompt, int n, int max_tokens,
+                                char **out, lexie_error *err) {
     lexie_gen_params p = lexie_gen_default_params();
     p.max_tokens = max_tokens;
     int ng = 0;
     return lexie_generate(u, prompt, n, &p, NULL, NULL, out, &ng, err);
 }
 
-static void restrict_softmax(const float *logits, const lexie_token *cand, int n_cand, float *probs) {
+static void restrict_softmax(const float *logits, const lexie_token *cand, int n_cand,
+                             float *probs) {
     float mx = -INFINITY;
     for (int k = 0; k < n_cand; k++) mx = fmaxf(mx, logits[cand[k]]);
     double sum = 0;
@@ -76,13 +78,15 @@ static void restrict_softmax(const float *logits, const lexie_token *cand, int n
 }
 
 static lexie_status be_next_batch(void *u, const lexie_token *const *prompts, const int *np, int n,
-                                  const lexie_token *cand, int n_cand, float *probs, lexie_error *err) {
+                                  const lexie_token *cand, int n_cand, float *probs,
+                                  lexie_error *err) {
     lexie_ctx *c = u;
     int n_vocab = lexie_model_n_vocab(c->model), n_batch = c->params.n_batch;
     int slots = c->params.n_seq_max - 1, n_ctx = c->params.n_ctx;
     for (int k = 0; k < n_cand; k++)
         if (cand[k] < 0 || cand[k] >= n_vocab)
-            return lx_fail(err, LEXIE_E_INVALID, "next_probs: candidate %d is not a token id", cand[k]);
+            return lx_fail(err, LEXIE_E_INVALID, "next_probs: candidate %d is not a token id",
+                           cand[k]);
     /* The common prefix; every prompt keeps at least one token of tail. */
     int L = np[0];
     for (int i = 1; i < n; i++) {
@@ -114,11 +118,12 @@ static lexie_status be_next_batch(void *u, const lexie_token *const *prompts, co
     while (st == LEXIE_OK && i0 < n) {
         /* A group: as many prompts as free sequences and cache cells allow. */
         int i1 = i0, cells = L + 1;
-        while (i1 < n && i1 - i0 < slots && (i1 == i0 || cells + np[i1] - L <= n_ctx)) cells += np[i1++] - L;
+        while (i1 < n && i1 - i0 < slots && (i1 == i0 || cells + np[i1] - L <= n_ctx))
+            cells += np[i1++] - L;
         if (cells > n_ctx) {
             /* A single tail that does not fit: the plain path says why. */
-            st = lexie_next_token_probs(c, prompts[i0], np[i0], cand, n_cand, probs + (size_t)i0 * n_cand,
-                                        NULL, err);
+            st = lexie_next_token_probs(c, prompts[i0], np[i0], cand, n_cand,
+                                        probs + (size_t)i0 * n_cand, NULL, err);
             i0++;
             continue;
         }
@@ -144,8 +149,10 @@ static lexie_status be_next_batch(void *u, const lexie_token *const *prompts, co
             for (int t = 0; t < m && st == LEXIE_OK; t++) {
                 if (!want[t]) continue;
                 const float *l = lexie_ctx_logits(c, t);
-                if (!l) st = lx_fail(err, LEXIE_E_INTERNAL, "next_probs: missing logits");
-                else restrict_softmax(l, cand, n_cand, probs + (size_t)who[t] * n_cand);
+                if (!l)
+                    st = lx_fail(err, LEXIE_E_INTERNAL, "next_probs: missing logits");
+                else
+                    restrict_softmax(l, cand, n_cand, probs + (size_t)who[t] * n_cand);
             }
         }
         for (int k = i0; k < i1; k++) lexie_kv_seq_rm(c, 1 + k - i0, 0, -1);
@@ -205,14 +212,15 @@ void lexie_re_free(lexie_re *r) {
     free(r);
 }
 
-lexie_status lexie_re_set_demos(lexie_re *r, const lexie_re_example *demos, const int *labels, int n,
-                                lexie_error *err) {
+lexie_status lexie_re_set_demos(lexie_re *r, const lexie_re_example *demos, const int *labels,
+                                int n, lexie_error *err) {
     if (!r || (n > 0 && (!demos || !labels)))
         return lx_fail(err, LEXIE_E_INVALID, "lexie_re_set_demos: NULL argument");
     return lx_re_clf_set_demos(r->clf, demos, labels, n, err);
 }
 
-lexie_status lexie_re_prompt(lexie_re *r, const lexie_re_example *ex, char **out, lexie_error *err) {
+lexie_status lexie_re_prompt(lexie_re *r, const lexie_re_example *ex, char **out,
+                             lexie_error *err) {
     if (!r || !ex || !out) return lx_fail(err, LEXIE_E_INVALID, "lexie_re_prompt: NULL argument");
     return lx_re_clf_prompt(r->clf, ex, 0, out, err);
 }

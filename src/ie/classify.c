@@ -64,7 +64,8 @@ static int starts_with(const lexie_token *a, int na, const lexie_token *pre, int
     return na >= np && memcmp(a, pre, (size_t)np * sizeof *a) == 0;
 }
 
-static lexie_status answer_tokens(lx_re_clf *c, const char *text, answer_toks *out, lexie_error *err) {
+static lexie_status answer_tokens(lx_re_clf *c, const char *text, answer_toks *out,
+                                  lexie_error *err) {
     lexie_chat_msg msgs[2] = {{"user", "x"}, {"assistant", text}};
     char *full = NULL;
     lexie_token *tf = NULL;
@@ -255,7 +256,8 @@ lexie_status lx_re_clf_set_demos(lx_re_clf *c, const lx_re_input *demos, const i
 ** the none label last, then rotated left by perm/n_perm of the list.  With
 ** include != -1, that label is added if the types left it out (demos must
 ** offer their own answer).  Returns the count; opts needs n_rels+1. */
-static int options_for(const lx_re_clf *c, const lx_re_input *in, int perm, int include, int *opts) {
+static int options_for(const lx_re_clf *c, const lx_re_input *in, int perm, int include,
+                       int *opts) {
     const lx_re_schema *s = c->s;
     int n = lx_re_schema_candidates(s, in->head_type, in->tail_type, opts);
     if (include >= 0 && include < s->n_rels) {
@@ -289,7 +291,8 @@ static lexie_status build_prompt(lx_re_clf *c, const lx_re_input *in, int perm, 
     for (int d = 0; d < c->n_demos && st == LEXIE_OK; d++) {
         int gold = c->demo_labels[d];
         int nd = options_for(c, &c->demos[d], 0, gold, dopts);
-        st = lx_re_render_turn(s, c->p.method, &c->demos[d], dopts, nd, c->p.mark, &owned[2 * d], err);
+        st = lx_re_render_turn(s, c->p.method, &c->demos[d], dopts, nd, c->p.mark, &owned[2 * d],
+                               err);
         if (st != LEXIE_OK) {
             lx_fail_prefix(err, "demo %d: ", d);
             break;
@@ -304,13 +307,16 @@ static lexie_status build_prompt(lx_re_clf *c, const lx_re_input *in, int perm, 
         msgs[2 * d + 1] = (lexie_chat_msg){"assistant", answer};
         if (c->p.method == LX_RE_QA4RE) {
             /* letter is reused: keep a copy for this turn. */
-            if (!(owned[2 * d + 1] = lx_strdup(letter, err))) st = LEXIE_E_NOMEM;
-            else msgs[2 * d + 1].content = owned[2 * d + 1];
+            if (!(owned[2 * d + 1] = lx_strdup(letter, err)))
+                st = LEXIE_E_NOMEM;
+            else
+                msgs[2 * d + 1].content = owned[2 * d + 1];
         }
     }
     if (st == LEXIE_OK) {
         *n_opts = options_for(c, in, perm, -1, opts);
-        st = lx_re_render_turn(s, c->p.method, in, opts, *n_opts, c->p.mark, &owned[n_msgs - 1], err);
+        st = lx_re_render_turn(s, c->p.method, in, opts, *n_opts, c->p.mark, &owned[n_msgs - 1],
+                               err);
     }
     if (st == LEXIE_OK) {
         msgs[n_msgs - 1] = (lexie_chat_msg){"user", owned[n_msgs - 1]};
@@ -387,8 +393,10 @@ int lx_re_parse_answer(const lx_re_schema *s, lx_re_method m, const int *opts, i
         return -1;
     }
     /* "Option: B", "Answer: (B)", "B.", "B) ...": skip a lead-in word. */
-    if (ieq_prefix(a, "option")) a += 6;
-    else if (ieq_prefix(a, "answer")) a += 6;
+    if (ieq_prefix(a, "option"))
+        a += 6;
+    else if (ieq_prefix(a, "answer"))
+        a += 6;
     while (*a == ' ' || *a == ':' || *a == '(' || *a == '[') a++;
     size_t nl = 0;
     while (a[nl] >= 'A' && a[nl] <= 'Z') nl++;
@@ -405,8 +413,8 @@ int lx_re_parse_answer(const lx_re_schema *s, lx_re_method m, const int *opts, i
 /* ==== Running ==== */
 
 typedef struct {
-    int ex;        /* example index */
-    int *opts;     /* [n_opts] label indices */
+    int ex;    /* example index */
+    int *opts; /* [n_opts] label indices */
     int n_opts;
     lexie_token *tok;
     int n_tok;
@@ -471,7 +479,8 @@ static lexie_status run_jobs(lx_re_clf *c, job *jobs, int n, float *probs, int s
         free(np);
     } else {
         for (int j = 0; j < n && st == LEXIE_OK; j++)
-            st = c->b.next_probs(c->b.user, jobs[j].tok, jobs[j].n_tok, cand, w, tmp + (size_t)j * w, err);
+            st = c->b.next_probs(c->b.user, jobs[j].tok, jobs[j].n_tok, cand, w,
+                                 tmp + (size_t)j * w, err);
     }
     for (int j = 0; j < n && st == LEXIE_OK; j++) {
         double sum = 0;
@@ -485,7 +494,8 @@ static lexie_status run_jobs(lx_re_clf *c, job *jobs, int n, float *probs, int s
 }
 
 static lexie_status run_free(lx_re_clf *c, job *j, lx_re_result *r, lexie_error *err) {
-    lexie_status st = c->b.generate(c->b.user, j->tok, j->n_tok, c->p.max_gen_tokens, &r->answer, err);
+    lexie_status st =
+        c->b.generate(c->b.user, j->tok, j->n_tok, c->p.max_gen_tokens, &r->answer, err);
     if (st != LEXIE_OK) return st;
     int *opts = j->opts, n = j->n_opts;
     int lab = lx_re_parse_answer(c->s, c->p.method, opts, n, r->answer);
@@ -550,14 +560,16 @@ static lexie_status run_chunk(lx_re_clf *c, const lx_re_input *in, int n, lx_re_
             lx_re_result *r = &out[jobs[j].ex];
             const float *pj = probs + (size_t)j * stride;
             if (c->p.method == LX_RE_QA4RE)
-                for (int k = 0; k < jobs[j].n_opts; k++) r->probs[jobs[j].opts[k]] += pj[k] / (float)P;
+                for (int k = 0; k < jobs[j].n_opts; k++)
+                    r->probs[jobs[j].opts[k]] += pj[k] / (float)P;
             else
                 for (int k = 0; k < stride; k++) r->probs[k] += pj[k];
         }
         for (int i = 0; i < n && st == LEXIE_OK; i++)
             out[i].label = lx_re_decide(s, out[i].probs, c->p.none_threshold);
     } else if (st == LEXIE_OK) {
-        for (int j = 0; j < nj && st == LEXIE_OK; j++) st = run_free(c, &jobs[j], &out[jobs[j].ex], err);
+        for (int j = 0; j < nj && st == LEXIE_OK; j++)
+            st = run_free(c, &jobs[j], &out[jobs[j].ex], err);
     }
     for (int j = 0; j < nj; j++) {
         free(jobs[j].opts);

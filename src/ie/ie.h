@@ -110,8 +110,8 @@ typedef struct lx_re_backend {
     lexie_status (*tokenize)(void *user, const char *text, lexie_token **out, int *n,
                              lexie_error *err);
     int (*is_eog)(void *user, lexie_token t);
-    lexie_status (*next_probs)(void *user, const lexie_token *prompt, int n, const lexie_token *cand,
-                               int n_cand, float *probs, lexie_error *err);
+    lexie_status (*next_probs)(void *user, const lexie_token *prompt, int n,
+                               const lexie_token *cand, int n_cand, float *probs, lexie_error *err);
     lexie_status (*score)(void *user, const lexie_token *prompt, int n,
                           const lexie_token *const *conts, const int *n_conts, int n_cont,
                           double *out, lexie_error *err);

@@ -35,7 +35,8 @@
 #include <string.h>
 
 static const char QA4RE_INSTRUCTION[] = "Decide which option follows from the sentence.\n\n";
-static const char QA4RE_QUESTION[] = "\nWhich option follows from the sentence? Answer with the letter.\nOption:";
+static const char QA4RE_QUESTION[] =
+    "\nWhich option follows from the sentence? Answer with the letter.\nOption:";
 static const char VANILLA_INSTRUCTION[] =
     "Classify the relationship between two entities of a sentence. "
     "The possible relationships are:\n";
@@ -110,9 +111,9 @@ static void add_marked(lx_jbuf *b, const lx_re_input *in, int mark) {
         return;
     }
     mark_ins ins[4] = {{cp_to_byte(t, len, in->head_end), ']'},
-                {cp_to_byte(t, len, in->tail_end), ']'},
-                {cp_to_byte(t, len, in->head_start), '['},
-                {cp_to_byte(t, len, in->tail_start), '['}};
+                       {cp_to_byte(t, len, in->tail_end), ']'},
+                       {cp_to_byte(t, len, in->head_start), '['},
+                       {cp_to_byte(t, len, in->tail_start), '['}};
     /* Insertion sort by position, stable, so ']' precede '[' at a tie. */
     for (int i = 1; i < 4; i++)
         for (int j = i; j > 0 && ins[j].at < ins[j - 1].at; j--) {
@@ -129,7 +130,8 @@ static void add_marked(lx_jbuf *b, const lx_re_input *in, int mark) {
     lx_jbuf_add(b, t + pos, len - pos);
 }
 
-static void fill_template(lx_jbuf *b, const char *tmpl, const char *subj, const char *obj, int mark) {
+static void fill_template(lx_jbuf *b, const char *tmpl, const char *subj, const char *obj,
+                          int mark) {
     const char *p = tmpl;
     for (;;) {
         const char *q = strchr(p, '{');
@@ -165,7 +167,8 @@ lexie_status lx_re_render_option(const lx_re_schema *s, int label, const char *s
 }
 
 lexie_status lx_re_render_turn(const lx_re_schema *s, lx_re_method m, const lx_re_input *in,
-                               const int *opts, int n_opts, int mark, char **out, lexie_error *err) {
+                               const int *opts, int n_opts, int mark, char **out,
+                               lexie_error *err) {
     char *subj, *obj;
     *out = NULL;
     lexie_status st = mentions(in, &subj, &obj, err);
@@ -184,7 +187,8 @@ lexie_status lx_re_render_turn(const lx_re_schema *s, lx_re_method m, const lx_r
             }
             lx_re_letter(i, letter);
             lx_jbuf_printf(&b, "%s. ", letter);
-            fill_template(&b, opts[i] == s->n_rels ? s->none_template : s->rels[opts[i]].templates[0],
+            fill_template(&b,
+                          opts[i] == s->n_rels ? s->none_template : s->rels[opts[i]].templates[0],
                           subj, obj, mark);
             lx_jbuf_putc(&b, '\n');
         }
@@ -198,7 +202,8 @@ lexie_status lx_re_render_turn(const lx_re_schema *s, lx_re_method m, const lx_r
     }
     free(subj);
     free(obj);
-    if (st == LEXIE_OK && (b.oom || !b.data)) st = lx_fail(err, LEXIE_E_NOMEM, "prompt: out of memory");
+    if (st == LEXIE_OK && (b.oom || !b.data))
+        st = lx_fail(err, LEXIE_E_NOMEM, "prompt: out of memory");
     if (st != LEXIE_OK) {
         lx_jbuf_free(&b);
         return st;

@@ -58,9 +58,12 @@ void lx_re_schema_free(lx_re_schema *s) {
 static const char *check_template(const char *t) {
     int n_subj = 0, n_obj = 0;
     for (const char *p = strchr(t, '{'); p; p = strchr(p + 1, '{')) {
-        if (strncmp(p, "{subj}", 6) == 0) n_subj++;
-        else if (strncmp(p, "{obj}", 5) == 0) n_obj++;
-        else return "has an unknown placeholder (only {subj} and {obj} are allowed)";
+        if (strncmp(p, "{subj}", 6) == 0)
+            n_subj++;
+        else if (strncmp(p, "{obj}", 5) == 0)
+            n_obj++;
+        else
+            return "has an unknown placeholder (only {subj} and {obj} are allowed)";
     }
     if (n_subj == 0 && n_obj == 0) return "lacks both {subj} and {obj}";
     if (n_subj == 0) return "lacks the {subj} placeholder";
@@ -76,8 +79,9 @@ static const char *article(lx_json_type t) {
 static lexie_status want_type(const lx_json *v, lx_json_type t, const char *src, const char *path,
                               lexie_error *err) {
     if (v && v->type == t) return LEXIE_OK;
-    if (!v) return lx_fail(err, LEXIE_E_FORMAT, "%s: %s is missing (want %s %s)", src, path,
-                           article(t), lx_json_type_name(t));
+    if (!v)
+        return lx_fail(err, LEXIE_E_FORMAT, "%s: %s is missing (want %s %s)", src, path, article(t),
+                       lx_json_type_name(t));
     return lx_fail(err, LEXIE_E_FORMAT, "%s: line %d, column %d: %s must be %s %s, not %s %s", src,
                    v->line, v->col, path, article(t), lx_json_type_name(t), article(v->type),
                    lx_json_type_name(v->type));
@@ -152,8 +156,9 @@ static lexie_status parse_relation(lx_re_schema *s, const lx_json *o, int i, con
     if ((st = get_str(o, "label", 1, src, path, &r->label, err)) != LEXIE_OK) return st;
     for (int j = 0; j < i; j++)
         if (strcmp(s->rels[j].label, r->label) == 0)
-            return lx_fail(err, LEXIE_E_FORMAT, "%s: %s: duplicate label \"%s\" (also relations[%d])",
-                           src, path, r->label, j);
+            return lx_fail(err, LEXIE_E_FORMAT,
+                           "%s: %s: duplicate label \"%s\" (also relations[%d])", src, path,
+                           r->label, j);
     if (strcmp(r->label, s->none_label) == 0)
         return lx_fail(err, LEXIE_E_FORMAT, "%s: %s: label \"%s\" is the none label", src, path,
                        r->label);
@@ -164,7 +169,8 @@ static lexie_status parse_relation(lx_re_schema *s, const lx_json *o, int i, con
     const lx_json *one = lx_json_get(o, "template");
     char p[160];
     if (tv && one)
-        return lx_fail(err, LEXIE_E_FORMAT, "%s: %s has both \"template\" and \"templates\"", src, path);
+        return lx_fail(err, LEXIE_E_FORMAT, "%s: %s has both \"template\" and \"templates\"", src,
+                       path);
     if (one) {
         snprintf(p, sizeof p, "%s.template", path);
         if ((st = want_type(one, LX_JSON_STRING, src, p, err)) != LEXIE_OK) return st;
@@ -186,12 +192,14 @@ static lexie_status parse_relation(lx_re_schema *s, const lx_json *o, int i, con
     }
     for (int k = 0; k < n_t; k++) {
         const lx_json *t = one ? one : tv->items[k];
-        if (one) snprintf(p, sizeof p, "%s.template", path);
-        else snprintf(p, sizeof p, "%s.templates[%d]", path, k);
+        if (one)
+            snprintf(p, sizeof p, "%s.template", path);
+        else
+            snprintf(p, sizeof p, "%s.templates[%d]", path, k);
         if ((st = want_type(t, LX_JSON_STRING, src, p, err)) != LEXIE_OK) return st;
-        const char *why = strlen(t->str) != t->len ? "contains a NUL character" : check_template(t->str);
-        if (why)
-            return lx_fail(err, LEXIE_E_FORMAT, "%s: %s \"%.100s\" %s", src, p, t->str, why);
+        const char *why =
+            strlen(t->str) != t->len ? "contains a NUL character" : check_template(t->str);
+        if (why) return lx_fail(err, LEXIE_E_FORMAT, "%s: %s \"%.100s\" %s", src, p, t->str, why);
         if (!(r->templates[k] = lx_strdup(t->str, err))) return LEXIE_E_NOMEM;
         r->n_templates++;
     }
@@ -209,10 +217,12 @@ static lexie_status parse_relation(lx_re_schema *s, const lx_json *o, int i, con
         const lx_json *pr = ty->items[k];
         snprintf(p, sizeof p, "%s.types[%d]", path, k);
         if ((st = want_type(pr, LX_JSON_ARRAY, src, p, err)) != LEXIE_OK) return st;
-        if (pr->n != 2 || pr->items[0]->type != LX_JSON_STRING || pr->items[1]->type != LX_JSON_STRING)
-            return lx_fail(err, LEXIE_E_FORMAT,
-                           "%s: line %d, column %d: %s must be a pair [\"SUBJ_TYPE\", \"OBJ_TYPE\"]", src,
-                           pr->line, pr->col, p);
+        if (pr->n != 2 || pr->items[0]->type != LX_JSON_STRING ||
+            pr->items[1]->type != LX_JSON_STRING)
+            return lx_fail(
+                err, LEXIE_E_FORMAT,
+                "%s: line %d, column %d: %s must be a pair [\"SUBJ_TYPE\", \"OBJ_TYPE\"]", src,
+                pr->line, pr->col, p);
         for (int side = 0; side < 2; side++) {
             const char *tn = pr->items[side]->str;
             if (s->n_entity_types && !has_type(s, tn))
@@ -254,7 +264,8 @@ static lexie_status parse_schema(lx_re_schema *s, const lx_json *root, const cha
     const lx_json *none = lx_json_get(root, "none");
     if (none) {
         if ((st = want_type(none, LX_JSON_OBJECT, src, "none", err)) != LEXIE_OK) return st;
-        if ((st = get_str(none, "label", 1, src, "none", &s->none_label, err)) != LEXIE_OK) return st;
+        if ((st = get_str(none, "label", 1, src, "none", &s->none_label, err)) != LEXIE_OK)
+            return st;
         if ((st = get_str(none, "template", 1, src, "none", &s->none_template, err)) != LEXIE_OK)
             return st;
         const char *why = check_template(s->none_template);

@@ -138,9 +138,9 @@ static inline void finish(float d, const lx_block_q8_k *const *y, int ny, const 
 /* Mins: m16 holds one int16 per bsum (Q4_K/Q5_K repeat each min twice). */
 static inline void mins_acc(float dmin, const lx_block_q8_k *const *y, int ny, __m256i m16,
                             __m256 *accm) {
-    FOR_Y accm[c] = _mm256_fmadd_ps(
-        _mm256_set1_ps(dmin * y[c]->d),
-        _mm256_cvtepi32_ps(_mm256_madd_epi16(load32(y[c]->bsums), m16)), accm[c]);
+    FOR_Y accm[c] =
+        _mm256_fmadd_ps(_mm256_set1_ps(dmin * y[c]->d),
+                        _mm256_cvtepi32_ps(_mm256_madd_epi16(load32(y[c]->bsums), m16)), accm[c]);
 }
 
 /* -off * sum_j sc_j * bsum_j: the start of the sums of Q6_K and Q3_K,

@@ -46,13 +46,27 @@ typedef enum lx_isa {
 
 /* ==== Block layouts (pinned: they are the file format) ==== */
 
-#define LX_QK 32   /* elements per block of the legacy types */
+#define LX_QK 32    /* elements per block of the legacy types */
 #define LX_QK_K 256 /* elements per super-block of the K types */
 
-typedef struct { uint16_t d; uint16_t m; uint8_t qs[LX_QK / 2]; } lx_block_q4_1;
-typedef struct { uint16_t d; uint8_t qs[LX_QK / 2]; } lx_block_q4_0;
-typedef struct { uint16_t d; int8_t qs[LX_QK]; } lx_block_q8_0;
-typedef struct { uint16_t d; uint16_t s; int8_t qs[LX_QK]; } lx_block_q8_1; /* s = d * sum(qs) */
+typedef struct {
+    uint16_t d;
+    uint16_t m;
+    uint8_t qs[LX_QK / 2];
+} lx_block_q4_1;
+typedef struct {
+    uint16_t d;
+    uint8_t qs[LX_QK / 2];
+} lx_block_q4_0;
+typedef struct {
+    uint16_t d;
+    int8_t qs[LX_QK];
+} lx_block_q8_0;
+typedef struct {
+    uint16_t d;
+    uint16_t s;
+    int8_t qs[LX_QK];
+} lx_block_q8_1; /* s = d * sum(qs) */
 _Static_assert(sizeof(lx_block_q4_1) == 20, "q4_1 block");
 _Static_assert(sizeof(lx_block_q4_0) == 18, "q4_0 block");
 _Static_assert(sizeof(lx_block_q8_0) == 34, "q8_0 block");
@@ -63,8 +77,17 @@ _Static_assert(sizeof(lx_block_q8_1) == 36, "q8_1 block");
 ** Q8_0/Q8_1: x = q * d, d = amax / 127.
 ** Q5_0: x = (q - 16) * d; Q5_1: x = q * d + m, q in 0..31, the low four bits
 ** as in Q4_*, bit 4 of element j in bit j of qh (read little-endian). */
-typedef struct { uint16_t d; uint8_t qh[4]; uint8_t qs[LX_QK / 2]; } lx_block_q5_0;
-typedef struct { uint16_t d; uint16_t m; uint8_t qh[4]; uint8_t qs[LX_QK / 2]; } lx_block_q5_1;
+typedef struct {
+    uint16_t d;
+    uint8_t qh[4];
+    uint8_t qs[LX_QK / 2];
+} lx_block_q5_0;
+typedef struct {
+    uint16_t d;
+    uint16_t m;
+    uint8_t qh[4];
+    uint8_t qs[LX_QK / 2];
+} lx_block_q5_1;
 _Static_assert(sizeof(lx_block_q5_0) == 22, "q5_0 block");
 _Static_assert(sizeof(lx_block_q5_1) == 24, "q5_1 block");
 
@@ -128,10 +151,10 @@ typedef void (*lx_from_float_fn)(const float *x, void *y, int64_t n);
 typedef void (*lx_vec_dot_fn)(int64_t n, float *s, const void *x, const void *y);
 
 typedef struct lx_type_traits {
-    const char *name;        /* "Q4_1" */
-    int blck_size;           /* elements per block */
-    size_t type_size;        /* bytes per block */
-    lx_type vec_dot_type;    /* activation type for dot products */
+    const char *name;            /* "Q4_1" */
+    int blck_size;               /* elements per block */
+    size_t type_size;            /* bytes per block */
+    lx_type vec_dot_type;        /* activation type for dot products */
     lx_to_float_fn to_float;     /* reference dequantizer */
     lx_from_float_fn from_float; /* reference quantizer (round-trip tests, activations) */
 } lx_type_traits;
@@ -251,8 +274,8 @@ const lx_float_ops *lx_float_ops_get(lx_isa isa);
 ** lx_gemm_get where the type or ISA has none (matmul then uses dots). */
 #define LX_GEMM_RM 4
 #define LX_GEMM_RN 4
-typedef void (*lx_gemm_fn)(int64_t n, float *s, size_t lds, const void *x, size_t bx,
-                           const void *y, size_t by);
+typedef void (*lx_gemm_fn)(int64_t n, float *s, size_t lds, const void *x, size_t bx, const void *y,
+                           size_t by);
 lx_gemm_fn lx_gemm_get(int type, lx_isa isa);
 
 /* ==== Kernels-internal: one table per ISA (src/kernels only) ==== */

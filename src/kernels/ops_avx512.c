@@ -100,9 +100,7 @@ static double exp_sum(float *x, int64_t n, float m) {
 /* ==== Attention ==== */
 
 /* Lanes 0..left-1 (none when left <= 0). */
-static inline __mmask16 mask_left(int left) {
-    return left <= 0 ? (__mmask16)0 : tail_mask(left);
-}
+static inline __mmask16 mask_left(int left) { return left <= 0 ? (__mmask16)0 : tail_mask(left); }
 
 /* Lane k of the result is the sum of v[k]'s 16 lanes: a transpose done as
 ** a tree of shuffles and adds, about 3 instructions a vector where
@@ -138,8 +136,8 @@ static inline __m512 hsum16(const __m512 *v) {
 ** stores only what is real. */
 static inline __attribute__((always_inline)) void dot_block(const float *q, int nq, int NC,
                                                             const float *x, size_t stride,
-                                                            const int32_t *idx, int n,
-                                                            float scale, float *s, size_t ns) {
+                                                            const int32_t *idx, int n, float scale,
+                                                            float *s, size_t ns) {
     const __m512 vs = _mm512_set1_ps(scale);
     for (int t0 = 0; t0 < n; t0 += 16) {
         const int rows = LX_MIN(16, n - t0);

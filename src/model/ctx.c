@@ -95,8 +95,8 @@ lexie_ctx *lexie_ctx_new(const lexie_model *m, const lexie_ctx_params *pp, lexie
     /* The activation buffer must hold x quantized for the widest input of
     ** any weight: n_embd, the attention width or n_ff. */
     size_t qmax = 0;
-    const lx_tensor *all[] = {&m->output, &m->layers[0].wq, &m->layers[0].wo,
-                              &m->layers[0].w_gate, &m->layers[0].w_down};
+    const lx_tensor *all[] = {&m->output, &m->layers[0].wq, &m->layers[0].wo, &m->layers[0].w_gate,
+                              &m->layers[0].w_down};
     for (int il = 0; il < hp->n_layer; il++) {
         const lx_layer *L = &m->layers[il];
         const lx_tensor *ws[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
@@ -121,9 +121,9 @@ void lexie_ctx_free(lexie_ctx *c) {
     free(c->scratch);
     free(c->kv.k);
     free(c->kv.v);
-    void *bufs[] = {c->tok, c->pos,  c->seq, c->cell, c->want, c->out_of, c->x,
-                    c->xb,  c->q,    c->k,   c->v,    c->hb,   c->hb2,    c->att,
-                    c->vis, c->qbuf, c->rope_cache, c->logits};
+    void *bufs[] = {c->tok, c->pos, c->seq, c->cell, c->want,       c->out_of,
+                    c->x,   c->xb,  c->q,   c->k,    c->v,          c->hb,
+                    c->hb2, c->att, c->vis, c->qbuf, c->rope_cache, c->logits};
     for (size_t i = 0; i < LX_ARRAY_LEN(bufs); i++) free(bufs[i]);
     free(c);
 }
@@ -213,10 +213,12 @@ lexie_status lexie_ctx_decode(lexie_ctx *c, const lexie_batch *b, lexie_error *e
         int32_t t = b->token[i];
         int32_t s = b->seq_id ? b->seq_id[i] : 0;
         if (t < 0 || t >= m->hp.n_vocab)
-            return lx_fail(err, LEXIE_E_INVALID, "decode: token %d at batch index %d is outside the vocabulary (0..%d)",
+            return lx_fail(err, LEXIE_E_INVALID,
+                           "decode: token %d at batch index %d is outside the vocabulary (0..%d)",
                            t, i, m->hp.n_vocab - 1);
         if (s < 0 || s >= c->params.n_seq_max)
-            return lx_fail(err, LEXIE_E_INVALID, "decode: seq_id %d at batch index %d is outside 0..%d", s, i,
+            return lx_fail(err, LEXIE_E_INVALID,
+                           "decode: seq_id %d at batch index %d is outside 0..%d", s, i,
                            c->params.n_seq_max - 1);
         int32_t p;
         if (b->pos) {
@@ -226,7 +228,8 @@ lexie_status lexie_ctx_decode(lexie_ctx *c, const lexie_batch *b, lexie_error *e
             p = next_pos[s]++;
         }
         if (p < 0 || p >= MAX_POS)
-            return lx_fail(err, LEXIE_E_INVALID, "decode: position %d at batch index %d is out of range", p, i);
+            return lx_fail(err, LEXIE_E_INVALID,
+                           "decode: position %d at batch index %d is out of range", p, i);
         c->tok[i] = t;
         c->seq[i] = s;
         c->pos[i] = p;

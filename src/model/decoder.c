@@ -157,4 +157,3 @@ void lx_decoder_forward(lexie_ctx *c, const lx_decoder_opts *o) {
     }
     lx_output(c);
 }
-

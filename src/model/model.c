@@ -71,13 +71,15 @@ lexie_status lx_bind(const lexie_model *m, lx_tensor *t, int required, int64_t n
         return lx_fail(err, LEXIE_E_FORMAT, "model: required tensor '%s' is missing", name);
     }
     if (!lx_type_traits_get(gt->type))
-        return lx_fail(err, LEXIE_E_UNSUPPORTED, "model: tensor '%s' has type %s (%d), which lexie does not support",
-                       name, lx_type_name(gt->type), gt->type);
+        return lx_fail(err, LEXIE_E_UNSUPPORTED,
+                       "model: tensor '%s' has type %s (%d), which lexie does not support", name,
+                       lx_type_name(gt->type), gt->type);
     if (gt->ne[0] != ne0 || gt->ne[1] != ne1 || gt->ne[2] != 1 || gt->ne[3] != 1)
-        return lx_fail(err, LEXIE_E_FORMAT,
-                       "model: tensor '%s' has shape [%lld, %lld, %lld, %lld], expected [%lld, %lld]",
-                       name, (long long)gt->ne[0], (long long)gt->ne[1], (long long)gt->ne[2],
-                       (long long)gt->ne[3], (long long)ne0, (long long)ne1);
+        return lx_fail(
+            err, LEXIE_E_FORMAT,
+            "model: tensor '%s' has shape [%lld, %lld, %lld, %lld], expected [%lld, %lld]", name,
+            (long long)gt->ne[0], (long long)gt->ne[1], (long long)gt->ne[2], (long long)gt->ne[3],
+            (long long)ne0, (long long)ne1);
     /* Norms and biases are read as floats directly. */
     if (ne1 == 1 && gt->type != LX_TYPE_F32)
         return lx_fail(err, LEXIE_E_UNSUPPORTED, "model: vector tensor '%s' must be F32, not %s",
@@ -121,8 +123,10 @@ lexie_model *lexie_model_load(const char *path, const lexie_model_params *p, lex
     snprintf(archname, sizeof archname, "%.*s", (int)LX_MIN(arch.len, 63), arch.ptr);
     m->arch = lx_arch_find(archname);
     if (!m->arch) {
-        lx_fail(err, LEXIE_E_UNSUPPORTED, "model: architecture '%s' is not supported (lexie runs: llama, qwen2, qwen3, gemma3)",
-                archname);
+        lx_fail(
+            err, LEXIE_E_UNSUPPORTED,
+            "model: architecture '%s' is not supported (lexie runs: llama, qwen2, qwen3, gemma3)",
+            archname);
         goto fail;
     }
 

@@ -23,8 +23,8 @@
 /* A weight: a view into the mapped file. */
 typedef struct lx_tensor {
     const void *data;
-    int type;        /* lx_type */
-    int64_t ne[4];   /* ne[0] = row length */
+    int type;      /* lx_type */
+    int64_t ne[4]; /* ne[0] = row length */
     const char *name;
 } lx_tensor;
 
@@ -36,9 +36,9 @@ typedef struct lx_hparams {
     int n_layer;
     int n_head;
     int n_head_kv;
-    int head_dim;    /* per-head size of q and k (and v) */
+    int head_dim; /* per-head size of q and k (and v) */
     int n_ff;
-    int n_rot;       /* dimensions rotated by RoPE */
+    int n_rot; /* dimensions rotated by RoPE */
     float rope_base;
     float rope_scale; /* linear position scale (1 = none) */
     float norm_eps;
@@ -52,22 +52,22 @@ typedef struct lx_hparams {
 /* One transformer block of a llama-family model.  Optional tensors have
 ** data == NULL.  Shapes (row length first). */
 typedef struct lx_layer {
-    lx_tensor attn_norm;           /* (n_embd) */
-    lx_tensor wq, wk, wv;          /* (n_embd, n_head*hd), (n_embd, n_head_kv*hd) x2 */
-    lx_tensor bq, bk, bv;          /* optional biases (qwen2) */
-    lx_tensor q_norm, k_norm;      /* optional per-head RMS norms (qwen3) (hd) */
-    lx_tensor wo;                  /* (n_head*hd, n_embd) */
-    lx_tensor ffn_norm;            /* (n_embd) */
-    lx_tensor w_gate, w_up;        /* (n_embd, n_ff) */
-    lx_tensor w_down;              /* (n_ff, n_embd) */
-    lx_tensor attn_post_norm;      /* optional RMS norm of the attention output (gemma3) */
-    lx_tensor ffn_post_norm;       /* optional RMS norm of the FFN output (gemma3) */
+    lx_tensor attn_norm;      /* (n_embd) */
+    lx_tensor wq, wk, wv;     /* (n_embd, n_head*hd), (n_embd, n_head_kv*hd) x2 */
+    lx_tensor bq, bk, bv;     /* optional biases (qwen2) */
+    lx_tensor q_norm, k_norm; /* optional per-head RMS norms (qwen3) (hd) */
+    lx_tensor wo;             /* (n_head*hd, n_embd) */
+    lx_tensor ffn_norm;       /* (n_embd) */
+    lx_tensor w_gate, w_up;   /* (n_embd, n_ff) */
+    lx_tensor w_down;         /* (n_ff, n_embd) */
+    lx_tensor attn_post_norm; /* optional RMS norm of the attention output (gemma3) */
+    lx_tensor ffn_post_norm;  /* optional RMS norm of the FFN output (gemma3) */
 } lx_layer;
 
 typedef struct lx_arch lx_arch;
 
 struct lexie_model {
-    lx_gguf *gguf;          /* owns the mapping the tensors point into */
+    lx_gguf *gguf; /* owns the mapping the tensors point into */
     const lx_arch *arch;
     lx_hparams hp;
     lx_vocab *vocab;
@@ -76,11 +76,11 @@ struct lexie_model {
     const char **meta_keys; /* (n_meta) borrowed from gguf */
     char **meta_vals;       /* (n_meta) owned NUL-terminated copies */
     int n_meta;
-    lx_tensor tok_embd;     /* (n_embd, n_vocab) */
-    lx_tensor out_norm;     /* (n_embd) */
-    lx_tensor output;       /* (n_embd, n_vocab); tok_embd when tied */
-    lx_tensor rope_freqs;   /* optional (n_rot/2) per-pair angle divisors */
-    lx_layer *layers;       /* n_layer */
+    lx_tensor tok_embd;   /* (n_embd, n_vocab) */
+    lx_tensor out_norm;   /* (n_embd) */
+    lx_tensor output;     /* (n_embd, n_vocab); tok_embd when tied */
+    lx_tensor rope_freqs; /* optional (n_rot/2) per-pair angle divisors */
+    lx_layer *layers;     /* n_layer */
 };
 
 /* ==== KV cache ==== */
@@ -90,14 +90,14 @@ struct lexie_model {
 ** prefix computed once can serve many sequences. */
 typedef struct lx_kv {
     int n_cells;
-    int kv_dim;          /* n_head_kv * head_dim */
+    int kv_dim; /* n_head_kv * head_dim */
     int n_layer;
-    int32_t *pos;        /* (n_cells) -1 when free */
-    uint64_t *seq;       /* (n_cells) bit s set: sequence s sees the cell */
-    int32_t *tok;        /* (n_cells) the token stored, for prefix matching */
-    float *k;            /* (n_layer, n_cells, kv_dim) */
-    float *v;            /* (n_layer, n_cells, kv_dim) */
-    int used;            /* cells with pos >= 0 */
+    int32_t *pos;  /* (n_cells) -1 when free */
+    uint64_t *seq; /* (n_cells) bit s set: sequence s sees the cell */
+    int32_t *tok;  /* (n_cells) the token stored, for prefix matching */
+    float *k;      /* (n_layer, n_cells, kv_dim) */
+    float *v;      /* (n_layer, n_cells, kv_dim) */
+    int used;      /* cells with pos >= 0 */
 } lx_kv;
 
 /* ==== Context ==== */
@@ -110,30 +110,30 @@ struct lexie_ctx {
 
     /* The batch being computed (copied in, so positions can be filled). */
     int n_tokens;
-    int32_t *tok;        /* (n_batch) */
-    int32_t *pos;        /* (n_batch) */
-    int32_t *seq;        /* (n_batch) */
-    int32_t *cell;       /* (n_batch) KV cell each token was stored in */
-    int8_t *want;        /* (n_batch) logits wanted */
+    int32_t *tok;  /* (n_batch) */
+    int32_t *pos;  /* (n_batch) */
+    int32_t *seq;  /* (n_batch) */
+    int32_t *cell; /* (n_batch) KV cell each token was stored in */
+    int8_t *want;  /* (n_batch) logits wanted */
 
     /* Activations, sized for n_batch tokens at creation. */
-    float *x;            /* (n_batch, n_embd) residual stream */
-    float *xb;           /* (n_batch, max(n_embd, n_head*hd)) normed input / attention out */
-    float *q;            /* (n_batch, n_head*hd) */
-    float *k;            /* (n_batch, kv_dim) */
-    float *v;            /* (n_batch, kv_dim) */
-    float *hb;           /* (n_batch, max(n_ff, n_embd)) */
-    float *hb2;          /* (n_batch, n_ff) */
-    float *att;          /* (n_threads, n_cells) attention scores */
-    int32_t *vis;        /* (n_threads, n_cells) visible cells of a query */
-    void *qbuf;          /* quantized activations for lx_matmul */
-    float *rope_cache;   /* (n_batch, n_rot) cos/sin pairs for this batch */
+    float *x;          /* (n_batch, n_embd) residual stream */
+    float *xb;         /* (n_batch, max(n_embd, n_head*hd)) normed input / attention out */
+    float *q;          /* (n_batch, n_head*hd) */
+    float *k;          /* (n_batch, kv_dim) */
+    float *v;          /* (n_batch, kv_dim) */
+    float *hb;         /* (n_batch, max(n_ff, n_embd)) */
+    float *hb2;        /* (n_batch, n_ff) */
+    float *att;        /* (n_threads, n_cells) attention scores */
+    int32_t *vis;      /* (n_threads, n_cells) visible cells of a query */
+    void *qbuf;        /* quantized activations for lx_matmul */
+    float *rope_cache; /* (n_batch, n_rot) cos/sin pairs for this batch */
 
     /* Output logits: row r belongs to batch position out_row[r]. */
-    float *logits;       /* (n_batch, n_vocab) */
-    int32_t *out_of;     /* (n_batch) batch position -> logits row, -1 if none */
+    float *logits;   /* (n_batch, n_vocab) */
+    int32_t *out_of; /* (n_batch) batch position -> logits row, -1 if none */
     int n_out;
-    int32_t *scratch;    /* (4 * n_cells) for prefix matching and building batches */
+    int32_t *scratch; /* (4 * n_cells) for prefix matching and building batches */
 };
 
 /* How many leading tokens of toks[0..n) seq already holds at positions
@@ -195,8 +195,7 @@ void lx_rope_ex(lexie_ctx *c, float *q, float *k, int neox, float base, float po
 /* Stores k and v of the batch in layer il's cache cells, then computes
 ** softmax(q k^T / sqrt(hd)) v over each token's visible cells into out
 ** (n, n_head*hd). */
-void lx_attention(lexie_ctx *c, int il, const float *q, const float *k, const float *v,
-                  float *out);
+void lx_attention(lexie_ctx *c, int il, const float *q, const float *k, const float *v, float *out);
 /* lx_attention with scores q k^T * scale and, when window > 0, a sliding
 ** window: a token at position p sees only cells with p - window < pos <= p. */
 void lx_attention_ex(lexie_ctx *c, int il, const float *q, const float *k, const float *v,

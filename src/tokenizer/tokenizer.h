@@ -63,7 +63,7 @@ int lx_detokenize(const lx_vocab *v, const int32_t *ids, int n_ids, int render_s
 /* ==== Chat templates ==== */
 
 typedef struct lx_chat_msg {
-    const char *role;    /* "system", "user", "assistant" */
+    const char *role; /* "system", "user", "assistant" */
     const char *content;
 } lx_chat_msg;
 
@@ -74,7 +74,7 @@ typedef struct lx_chat_msg {
 ** the template as bos_token and eos_token (may be ""). *out is malloc'd;
 ** free with free(). */
 lexie_status lx_chat_render(const char *tmpl, const lx_chat_msg *msgs, int n_msgs,
-                            int add_generation_prompt, const char *bos, const char *eos,
-                            char **out, lexie_error *err);
+                            int add_generation_prompt, const char *bos, const char *eos, char **out,
+                            lexie_error *err);
 
 #endif /* LX_TOKENIZER_H */

@@ -57,7 +57,8 @@ static int parse_int(const char *opt, const char *v, long lo, long hi, long *out
     errno = 0;
     long x = strtol(v, &end, 10);
     if (errno || *end || end == v || x < lo || x > hi) {
-        fprintf(stderr, "lexie eval: %s wants an integer in [%ld, %ld], not '%s'\n", opt, lo, hi, v);
+        fprintf(stderr, "lexie eval: %s wants an integer in [%ld, %ld], not '%s'\n", opt, lo, hi,
+                v);
         return 0;
     }
     *out = x;
@@ -87,21 +88,31 @@ static int parse_eval(int argc, char **argv, eval_opts *o) {
             eval_usage(stdout);
             exit(0);
         }
-        if (strcmp(a, "--free-gen") == 0) o->free_gen = 1;
-        else if (strcmp(a, "--dump-prompt") == 0) o->dump_prompt = 1;
-        else if (strcmp(a, "--quiet") == 0) o->quiet = 1;
+        if (strcmp(a, "--free-gen") == 0)
+            o->free_gen = 1;
+        else if (strcmp(a, "--dump-prompt") == 0)
+            o->dump_prompt = 1;
+        else if (strcmp(a, "--quiet") == 0)
+            o->quiet = 1;
         else if (!v) {
             fprintf(stderr, "lexie eval: unknown option or missing value: '%s' (try --help)\n", a);
             return 0;
         } else {
             i++;
-            if (strcmp(a, "-m") == 0) o->model = v;
-            else if (strcmp(a, "--data") == 0) o->data = v;
-            else if (strcmp(a, "--split") == 0) o->split = v;
-            else if (strcmp(a, "--schema") == 0) o->schema = v;
-            else if (strcmp(a, "--chat-template") == 0) o->chat_template = v;
-            else if (strcmp(a, "--out") == 0) o->out = v;
-            else if (strcmp(a, "--method") == 0) o->method_s = v;
+            if (strcmp(a, "-m") == 0)
+                o->model = v;
+            else if (strcmp(a, "--data") == 0)
+                o->data = v;
+            else if (strcmp(a, "--split") == 0)
+                o->split = v;
+            else if (strcmp(a, "--schema") == 0)
+                o->schema = v;
+            else if (strcmp(a, "--chat-template") == 0)
+                o->chat_template = v;
+            else if (strcmp(a, "--out") == 0)
+                o->out = v;
+            else if (strcmp(a, "--method") == 0)
+                o->method_s = v;
             else if (strcmp(a, "--shots") == 0) {
                 if (!parse_int(a, v, 0, 64, &x)) return 0;
                 o->shots = (int)x;
@@ -120,8 +131,7 @@ static int parse_eval(int argc, char **argv, eval_opts *o) {
             } else if (strcmp(a, "--batch") == 0) {
                 if (!parse_int(a, v, 1, 63, &x)) return 0;
                 o->batch = (int)x;
-            }
-            else if (strcmp(a, "--threshold") == 0) {
+            } else if (strcmp(a, "--threshold") == 0) {
                 char *end;
                 o->threshold = strtod(v, &end);
                 if (*end || !(o->threshold > 0 && o->threshold <= 1)) {
@@ -138,8 +148,10 @@ static int parse_eval(int argc, char **argv, eval_opts *o) {
         fprintf(stderr, "lexie eval re: --data is required (semeval, gad or tacred)\n");
         return 0;
     }
-    if (strcmp(o->method_s, "qa4re") == 0) o->method = LEXIE_RE_QA4RE;
-    else if (strcmp(o->method_s, "vanilla") == 0) o->method = LEXIE_RE_VANILLA;
+    if (strcmp(o->method_s, "qa4re") == 0)
+        o->method = LEXIE_RE_QA4RE;
+    else if (strcmp(o->method_s, "vanilla") == 0)
+        o->method = LEXIE_RE_VANILLA;
     else {
         fprintf(stderr, "lexie eval re: --method must be qa4re or vanilla\n");
         return 0;
@@ -196,7 +208,8 @@ static int read_split(const char *data, const char *file_split, lx_re_data *d, l
     lexie_status st;
     int is_train = strcmp(file_split, "train") == 0;
     if (strcmp(data, "semeval") == 0) {
-        p = data_path(is_train ? "semeval2010_task8/TRAIN_FILE.TXT" : "semeval2010_task8/TEST_FILE_FULL.TXT");
+        p = data_path(is_train ? "semeval2010_task8/TRAIN_FILE.TXT"
+                               : "semeval2010_task8/TEST_FILE_FULL.TXT");
         st = p ? lx_read_semeval(p, d, err) : LEXIE_E_NOMEM;
     } else if (strcmp(data, "gad") == 0) {
         p = data_path(is_train ? "gad_biobert_fold1/train.tsv" : "gad_biobert_fold1/test.tsv");
@@ -243,8 +256,8 @@ static void progress(int done, int total, double t0, int tty, int quiet) {
                 100.0 * done / total, rate, (int)eta / 60, (int)eta % 60);
         if (done == total) fputc('\n', stderr);
     } else if (done == total || done % 50 == 0) {
-        fprintf(stderr, "lexie eval: %d/%d  %.2f ex/s  ETA %dm%02ds\n", done, total, rate, (int)eta / 60,
-                (int)eta % 60);
+        fprintf(stderr, "lexie eval: %d/%d  %.2f ex/s  ETA %dm%02ds\n", done, total, rate,
+                (int)eta / 60, (int)eta % 60);
     }
 }
 
@@ -259,8 +272,8 @@ static int write_file(const char *path, const lx_jbuf *b) {
 
 /* Best none threshold on these predictions (oracle on this split; tune on
 ** dev, apply on test).  Returns the micro-F1 at it. */
-static double tune_threshold(const lx_re_schema *s, lx_re_preds *preds, const int *gold, const int *pi, int n,
-                             const char *const *labels, double *best_t) {
+static double tune_threshold(const lx_re_schema *s, lx_re_preds *preds, const int *gold,
+                             const int *pi, int n, const char *const *labels, double *best_t) {
     double best_f = -1;
     *best_t = 0;
     for (int cand = 0; cand < n; cand++) {
@@ -303,7 +316,8 @@ int cmd_eval(int argc, char **argv) {
         fprintf(stderr, "lexie eval: %s\n", err.message);
         goto done;
     }
-    for (int i = 0; i < schema->n_warnings; i++) fprintf(stderr, "lexie eval: warning: %s\n", schema->warnings[i]);
+    for (int i = 0; i < schema->n_warnings; i++)
+        fprintf(stderr, "lexie eval: warning: %s\n", schema->warnings[i]);
     int need_train = strcmp(o.split, "test") != 0 || o.shots > 0;
     if (strcmp(o.split, "test") == 0 && !read_split(o.data, "test", &test, &err)) {
         fprintf(stderr, "lexie eval: %s\n", err.message);
@@ -320,7 +334,8 @@ int cmd_eval(int argc, char **argv) {
     if (!sel) goto oom;
     for (int i = 0; i < src->n; i++) {
         int in_dev = mask && mask[i];
-        if (strcmp(o.split, "test") == 0 || (strcmp(o.split, "dev") == 0) == in_dev) sel[n_sel++] = i;
+        if (strcmp(o.split, "test") == 0 || (strcmp(o.split, "dev") == 0) == in_dev)
+            sel[n_sel++] = i;
     }
     if (o.sample && o.sample < n_sel) {
         int *a = pick(n_sel, o.sample, o.seed, NULL);
@@ -338,8 +353,8 @@ int cmd_eval(int argc, char **argv) {
         const lx_re_item *it = &src->items[sel[i]];
         gold[i] = lx_re_schema_find(schema, it->gold);
         if (gold[i] < 0) {
-            fprintf(stderr, "lexie eval: example %s: gold label \"%s\" is not in schema %s\n", it->id,
-                    it->gold ? it->gold : "(none)", schema_path);
+            fprintf(stderr, "lexie eval: example %s: gold label \"%s\" is not in schema %s\n",
+                    it->id, it->gold ? it->gold : "(none)", schema_path);
             goto done;
         }
     }
@@ -347,7 +362,8 @@ int cmd_eval(int argc, char **argv) {
     /* Model and classifier. */
     lexie_model_params mp = lexie_model_default_params();
     mp.chat_template = o.chat_template;
-    if (!(model_path = cli_resolve_model(o.model, &err)) || !(model = lexie_model_load(model_path, &mp, &err))) {
+    if (!(model_path = cli_resolve_model(o.model, &err)) ||
+        !(model = lexie_model_load(model_path, &mp, &err))) {
         fprintf(stderr, "lexie eval: %s\n", err.message);
         goto done;
     }
@@ -383,7 +399,8 @@ int cmd_eval(int argc, char **argv) {
             dem[i] = lx_re_item_example(&train.items[a[i]]);
             dl[i] = lx_re_schema_find(schema, train.items[a[i]].gold);
             if (dl[i] < 0) {
-                fprintf(stderr, "lexie eval: demo %s: label not in the schema\n", train.items[a[i]].id);
+                fprintf(stderr, "lexie eval: demo %s: label not in the schema\n",
+                        train.items[a[i]].id);
                 free(a);
                 goto done;
             }
@@ -413,10 +430,12 @@ int cmd_eval(int argc, char **argv) {
     /* The configuration hash names the prediction file.  Only what changes
     ** predictions goes in: not --limit/--sample/--threshold, so a short
     ** run grows into a full one and a threshold is applied afterwards. */
-    lx_jbuf_printf(&b, "lexie-re-eval 1|%s|model=%s|schema=%s|data=%s|split=%s|method=%s|shots=%d|seed=%llu|"
-                       "permute=%d|free_gen=%d|mark=1",
-                   LX_RE_PROMPT_VERSION, model_sha, schema->sha256, o.data, o.split, o.method_s, o.shots,
-                   o.shots ? o.seed : 0ULL, o.permute, o.free_gen);
+    lx_jbuf_printf(
+        &b,
+        "lexie-re-eval 1|%s|model=%s|schema=%s|data=%s|split=%s|method=%s|shots=%d|seed=%llu|"
+        "permute=%d|free_gen=%d|mark=1",
+        LX_RE_PROMPT_VERSION, model_sha, schema->sha256, o.data, o.split, o.method_s, o.shots,
+        o.shots ? o.seed : 0ULL, o.permute, o.free_gen);
     if (o.chat_template) {
         /* A replaced template changes every prompt: its text joins the hash. */
         lx_jbuf_puts(&b, "|chat_template=");
@@ -435,8 +454,8 @@ int cmd_eval(int argc, char **argv) {
     lx_jbuf_reset(&b);
     mkdir(o.out, 0777);
     char stem[1024], ppath[1100];
-    snprintf(stem, sizeof stem, "%s/%s-%s-%s%s%s", o.out, o.data, o.split, o.method_s, o.free_gen ? "-gen" : "",
-             o.chat_template ? "-tmpl" : "");
+    snprintf(stem, sizeof stem, "%s/%s-%s-%s%s%s", o.out, o.data, o.split, o.method_s,
+             o.free_gen ? "-gen" : "", o.chat_template ? "-tmpl" : "");
     size_t sl = strlen(stem);
     if (o.shots) snprintf(stem + sl, sizeof stem - sl, "-k%d-s%llu", o.shots, o.seed);
     sl = strlen(stem);
@@ -465,8 +484,8 @@ int cmd_eval(int argc, char **argv) {
         if (lx_re_preds_find(&preds, src->items[sel[i]].id) < 0) todo[todo_n++] = i;
     int tty = isatty(2);
     if (!o.quiet)
-        fprintf(stderr, "lexie eval: %d examples, %d already in %s, %d to compute\n", n_sel, n_sel - todo_n, ppath,
-                todo_n);
+        fprintf(stderr, "lexie eval: %d examples, %d already in %s, %d to compute\n", n_sel,
+                n_sel - todo_n, ppath, todo_n);
     double t0 = lx_time_now(), t_run = 0;
     int n_done = 0;
     for (int k = 0; k < todo_n; k += o.batch) {
@@ -524,7 +543,8 @@ int cmd_eval(int argc, char **argv) {
     if (!labels || !pidx) goto oom;
     for (int l = 0; l <= schema->n_rels; l++) labels[l] = lx_re_schema_label(schema, l);
     lx_re_counts c;
-    if (lx_re_counts_init(&c, labels, schema->n_rels + 1, schema->n_rels, &err) != LEXIE_OK) goto oom;
+    if (lx_re_counts_init(&c, labels, schema->n_rels + 1, schema->n_rels, &err) != LEXIE_OK)
+        goto oom;
     double secs = 0;
     int n_have = 0, *g2 = gold;
     for (int i = 0; i < n_sel; i++) {
@@ -547,40 +567,62 @@ int cmd_eval(int argc, char **argv) {
         const char *a = argv[i];
         int plain = *a != 0;
         for (const char *q = a; *q && plain; q++)
-            plain = strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_./=:,+-", *q) != NULL;
+            plain = strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_./=:,+-",
+                           *q) != NULL;
         if (plain) {
             lx_jbuf_printf(&cmd, " %s", a);
             continue;
         }
         lx_jbuf_puts(&cmd, " '");
         for (const char *q = a; *q; q++) {
-            if (*q == '\'') lx_jbuf_puts(&cmd, "'\\''");
-            else lx_jbuf_putc(&cmd, *q);
+            if (*q == '\'')
+                lx_jbuf_puts(&cmd, "'\\''");
+            else
+                lx_jbuf_putc(&cmd, *q);
         }
         lx_jbuf_putc(&cmd, '\'');
     }
-    lx_re_run_info info = {cmd.data, o.data, o.split, o.method_s, o.shots, o.permute, o.free_gen,
-                           o.shots ? o.seed : 0, lexie_model_name(model), model_sha, schema->name,
-                           schema->sha256, chash, ppath, (float)o.threshold, n_sel, n_done, t_run,
+    lx_re_run_info info = {cmd.data,
+                           o.data,
+                           o.split,
+                           o.method_s,
+                           o.shots,
+                           o.permute,
+                           o.free_gen,
+                           o.shots ? o.seed : 0,
+                           lexie_model_name(model),
+                           model_sha,
+                           schema->name,
+                           schema->sha256,
+                           chash,
+                           ppath,
+                           (float)o.threshold,
+                           n_sel,
+                           n_done,
+                           t_run,
                            secs > 0 ? n_have / secs : 0};
     char rpath[1200], suffix[96] = "";
     if (o.sample) snprintf(suffix, sizeof suffix, "-sample%d-s%llu", o.sample, o.seed);
-    if (o.limit) snprintf(suffix + strlen(suffix), sizeof suffix - strlen(suffix), "-limit%d", o.limit);
-    if (o.threshold > 0) snprintf(suffix + strlen(suffix), sizeof suffix - strlen(suffix), "-t%.3f", o.threshold);
+    if (o.limit)
+        snprintf(suffix + strlen(suffix), sizeof suffix - strlen(suffix), "-limit%d", o.limit);
+    if (o.threshold > 0)
+        snprintf(suffix + strlen(suffix), sizeof suffix - strlen(suffix), "-t%.3f", o.threshold);
     lx_jbuf_reset(&b);
     lx_re_report_json(&b, &info, &c);
     /* Splice the threshold tuning into the JSON object before its '}'. */
     if (b.len >= 2 && b.data[b.len - 2] == '}') {
         b.len -= 2;
-        lx_jbuf_printf(&b, ",\"threshold_tuning\":{\"best_threshold\":%.6g,\"micro_f1\":%.4f,"
-                           "\"note\":\"oracle on this split: tune on dev, apply on test\"}}\n",
+        lx_jbuf_printf(&b,
+                       ",\"threshold_tuning\":{\"best_threshold\":%.6g,\"micro_f1\":%.4f,"
+                       "\"note\":\"oracle on this split: tune on dev, apply on test\"}}\n",
                        best_t, best_f);
     }
     snprintf(rpath, sizeof rpath, "%s%s.report.json", stem, suffix);
     int ok = write_file(rpath, &b);
     lx_jbuf_reset(&b);
     lx_re_report_table(&b, &info, &c);
-    lx_jbuf_printf(&b, "\nbest none threshold on this split: %.4f (micro F1 %.2f)\n", best_t, 100 * best_f);
+    lx_jbuf_printf(&b, "\nbest none threshold on this split: %.4f (micro F1 %.2f)\n", best_t,
+                   100 * best_f);
     snprintf(rpath, sizeof rpath, "%s%s.report.txt", stem, suffix);
     ok &= write_file(rpath, &b);
     fputs(b.data, stdout);

@@ -11,7 +11,7 @@
 
 #define MAX_STOPS 16
 /* Options that take a value, space-separated and padded for strstr. */
-#define VALUE_OPTS                                                                             \
+#define VALUE_OPTS                                                                                 \
     " -m -p -f -n -c -t --system --chat-template --stop --temp --top-k --top-p --seed "
 
 static void generate_usage(FILE *f) {
@@ -113,11 +113,16 @@ static int parse_generate(int argc, char **argv, gen_opts *o, int need_prompt) {
         } else if (!v) {
             fprintf(stderr, "lexie %s: option %s needs a value\n", argv[0], a);
             return 0;
-        } else if (strcmp(a, "-m") == 0) o->model = v;
-        else if (strcmp(a, "-p") == 0) o->prompt = v;
-        else if (strcmp(a, "-f") == 0) o->file = v;
-        else if (strcmp(a, "--system") == 0) o->system = v;
-        else if (strcmp(a, "--chat-template") == 0) o->chat_template = v;
+        } else if (strcmp(a, "-m") == 0)
+            o->model = v;
+        else if (strcmp(a, "-p") == 0)
+            o->prompt = v;
+        else if (strcmp(a, "-f") == 0)
+            o->file = v;
+        else if (strcmp(a, "--system") == 0)
+            o->system = v;
+        else if (strcmp(a, "--chat-template") == 0)
+            o->chat_template = v;
         else if (strcmp(a, "--stop") == 0) {
             if (o->n_stops == MAX_STOPS) {
                 fprintf(stderr, "lexie %s: at most %d --stop strings\n", argv[0], MAX_STOPS);
@@ -227,8 +232,10 @@ static lexie_token *prompt_tokens(const char *cmd, lexie_model *m, const gen_opt
     lexie_status s = lexie_tokenize(m, text, len, 1, o->chat, NULL, 0, &n, &err);
     if (s == LEXIE_E_RANGE || s == LEXIE_OK) {
         toks = malloc(((size_t)n + 1) * sizeof *toks);
-        if (toks) s = lexie_tokenize(m, text, len, 1, o->chat, toks, n, &n, &err);
-        else s = LEXIE_E_NOMEM;
+        if (toks)
+            s = lexie_tokenize(m, text, len, 1, o->chat, toks, n, &n, &err);
+        else
+            s = LEXIE_E_NOMEM;
     }
     lexie_free(chat);
     if (s != LEXIE_OK) {

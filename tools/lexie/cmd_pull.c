@@ -100,9 +100,7 @@ static void on_progress(const lexie_pull_event *ev, void *user) {
         ui->line_open = 1;
         if (ev->done >= ev->total) ui_end_line(ui);
         break;
-    case LEXIE_PULL_DONE:
-        ui_end_line(ui);
-        break;
+    case LEXIE_PULL_DONE: ui_end_line(ui); break;
     }
     fflush(stderr);
 }

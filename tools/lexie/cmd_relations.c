@@ -60,7 +60,8 @@ char *cli_find_schema(const char *arg, lexie_error *err) {
 
 static void rel_usage(FILE *f) {
     fputs("usage: lexie relations --schema FILE|NAME [options] < in.jsonl > out.jsonl\n"
-          "  input lines: {\"id\", \"text\", \"head\": {\"start\", \"end\", \"type\"}, \"tail\": {...}}\n"
+          "  input lines: {\"id\", \"text\", \"head\": {\"start\", \"end\", \"type\"}, \"tail\": "
+          "{...}}\n"
           "  (offsets in code points, end exclusive), or text with <e1>..</e1> <e2>..</e2>\n"
           "  --method M         qa4re (default) or vanilla\n"
           "  --permute P        QA4RE: average over P cyclic option orders (default 1)\n"
@@ -104,7 +105,8 @@ static void put_error(lx_jbuf *b, const pending *p) {
 
 /* Classifies the ok items of q[0..n) and prints every line in order.
 ** Returns the number of lines that ended in an error. */
-static int flush(lexie_re *re, const lx_re_schema *s, pending *q, int n, int free_gen, int dump, FILE *out) {
+static int flush(lexie_re *re, const lx_re_schema *s, pending *q, int n, int free_gen, int dump,
+                 FILE *out) {
     lexie_re_example ex[64];
     lexie_re_result res[64];
     int map[64], m = 0, bad = 0;
@@ -198,19 +200,27 @@ int cmd_relations(int argc, char **argv) {
         } else if (strcmp(a, "--no-mark") == 0) {
             rp.mark = 0;
         } else if (!v) {
-            fprintf(stderr, "lexie relations: unknown option or missing value: '%s' (try --help)\n", a);
+            fprintf(stderr, "lexie relations: unknown option or missing value: '%s' (try --help)\n",
+                    a);
             return 2;
         } else {
             i++;
             long x = strtol(v, &end, 10);
             int num_ok = end && *end == 0 && end != v;
-            if (strcmp(a, "-m") == 0) model_arg = v;
-            else if (strcmp(a, "--schema") == 0) schema_arg = v;
-            else if (strcmp(a, "--chat-template") == 0) tmpl = v;
-            else if (strcmp(a, "--method") == 0) method = v;
-            else if (strcmp(a, "--permute") == 0 && num_ok && x >= 1 && x <= 64) rp.n_permute = (int)x;
-            else if (strcmp(a, "-t") == 0 && num_ok && x >= 1 && x <= 256) threads = (int)x;
-            else if (strcmp(a, "--batch") == 0 && num_ok && x >= 1 && x <= 63) rp.batch = (int)x;
+            if (strcmp(a, "-m") == 0)
+                model_arg = v;
+            else if (strcmp(a, "--schema") == 0)
+                schema_arg = v;
+            else if (strcmp(a, "--chat-template") == 0)
+                tmpl = v;
+            else if (strcmp(a, "--method") == 0)
+                method = v;
+            else if (strcmp(a, "--permute") == 0 && num_ok && x >= 1 && x <= 64)
+                rp.n_permute = (int)x;
+            else if (strcmp(a, "-t") == 0 && num_ok && x >= 1 && x <= 256)
+                threads = (int)x;
+            else if (strcmp(a, "--batch") == 0 && num_ok && x >= 1 && x <= 63)
+                rp.batch = (int)x;
             else if (strcmp(a, "--threshold") == 0) {
                 double t = strtod(v, &end);
                 if (*end || !(t > 0 && t <= 1)) {
@@ -224,14 +234,17 @@ int cmd_relations(int argc, char **argv) {
             }
         }
     }
-    if (strcmp(method, "qa4re") == 0) rp.method = LEXIE_RE_QA4RE;
-    else if (strcmp(method, "vanilla") == 0) rp.method = LEXIE_RE_VANILLA;
+    if (strcmp(method, "qa4re") == 0)
+        rp.method = LEXIE_RE_QA4RE;
+    else if (strcmp(method, "vanilla") == 0)
+        rp.method = LEXIE_RE_VANILLA;
     else {
         fprintf(stderr, "lexie relations: --method must be qa4re or vanilla\n");
         return 2;
     }
     if (!schema_arg) {
-        fprintf(stderr, "lexie relations: --schema is required (a file, or semeval, tacred, gad)\n");
+        fprintf(stderr,
+                "lexie relations: --schema is required (a file, or semeval, tacred, gad)\n");
         return 2;
     }
     lexie_error err;
@@ -242,14 +255,16 @@ int cmd_relations(int argc, char **argv) {
         fprintf(stderr, "lexie relations: %s\n", err.message);
         return 1;
     }
-    for (int i = 0; i < s->n_warnings; i++) fprintf(stderr, "lexie relations: warning: %s\n", s->warnings[i]);
+    for (int i = 0; i < s->n_warnings; i++)
+        fprintf(stderr, "lexie relations: warning: %s\n", s->warnings[i]);
     lexie_model *m = NULL;
     lexie_ctx *c = NULL;
     lexie_re *re = NULL;
     int rc = 1;
     lexie_model_params mp = lexie_model_default_params();
     mp.chat_template = tmpl;
-    if (!(mpath = cli_resolve_model(model_arg, &err)) || !(m = lexie_model_load(mpath, &mp, &err))) {
+    if (!(mpath = cli_resolve_model(model_arg, &err)) ||
+        !(m = lexie_model_load(mpath, &mp, &err))) {
         fprintf(stderr, "lexie relations: %s\n", err.message);
         goto done;
     }
