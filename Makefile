@@ -37,7 +37,7 @@ LIB_OBJ   := $(LIB_SRC:%.c=$(B)/%.o)
 CLI_OBJ   := $(CLI_SRC:%.c=$(B)/%.o)
 TEST_OBJ  := $(TEST_SRC:%.c=$(B)/%.o)
 
-.PHONY: all test test-python model bench clean format
+.PHONY: all test test-python model bench clean format format-check
 all: $(B)/liblexie.a $(B)/liblexie.so $(B)/lexie
 
 $(B)/%_avx2.o: %_avx2.c
@@ -95,6 +95,10 @@ $(B)/bench/%: bench/%.c $(B)/liblexie.a
 
 format:
 	clang-format -i $(LIB_SRC) $(CLI_SRC) $(TEST_SRC) $(BENCH_SRC) include/lexie.h $(wildcard src/*/*.h tests/*.h tools/lexie/*.h)
+
+# Fails when a file differs from .clang-format's layout (CI runs it).
+format-check:
+	clang-format --dry-run -Werror $(LIB_SRC) $(CLI_SRC) $(TEST_SRC) $(BENCH_SRC) include/lexie.h $(wildcard src/*/*.h tests/*.h tools/lexie/*.h)
 
 clean:
 	rm -rf build build-san

@@ -4,7 +4,7 @@
 # the reference tests use (pip).  Safe to run again.
 set -euo pipefail
 
-APT_PACKAGES="build-essential clang python3 python3-pip libpcre2-dev libutf8proc-dev valgrind"
+APT_PACKAGES="build-essential clang clang-format python3 python3-pip libpcre2-dev libutf8proc-dev valgrind"
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 
