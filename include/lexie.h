@@ -222,6 +222,16 @@ LEXIE_API lexie_status lexie_score_continuations(lexie_ctx *c, const lexie_token
                                                  const int *n_conts, int n_cont, double *out,
                                                  lexie_error *err);
 
+/* As lexie_score_continuations, one log-probability per token: out[k][j]
+** = log p(conts[k][j] | prompt, conts[k][<j]), out[k] holding n_conts[k]
+** floats.  What constrained decoding over a set of answers needs: the
+** answers' tokens where they branch apart. */
+LEXIE_API lexie_status lexie_score_continuation_tokens(lexie_ctx *c, const lexie_token *prompt,
+                                                       int n_prompt,
+                                                       const lexie_token *const *conts,
+                                                       const int *n_conts, int n_cont,
+                                                       float *const *out, lexie_error *err);
+
 /* The next-token distribution after prompt, restricted to the n_cand
 ** tokens cand[] and renormalised over them: probs[k] = softmax over cand
 ** of the logits.  Reuses the cached prefix of prompt in seq 0.  logprob_full

@@ -11,6 +11,7 @@
 #include "ie/ie.h"
 #include "lx_test.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -289,16 +290,20 @@ static lexie_status f_batch(void *u, const lexie_token *const *p, const int *np,
 }
 
 static lexie_status f_score(void *u, const lexie_token *p, int n, const lexie_token *const *c,
-                            const int *nc, int ncont, double *out, lexie_error *err) {
+                            const int *nc, int ncont, float *const *out, lexie_error *err) {
     fake *f = u;
     (void)p, (void)n, (void)err;
     f->n_score++;
+    /* Along the favourite followed by end of turn (1), each token is
+    ** likely; any step off it is not. */
+    size_t fl = strlen(f->fav);
     for (int k = 0; k < ncont; k++) {
-        /* The favourite (followed by end of turn) scores high. */
-        size_t fl = strlen(f->fav);
-        int hit = (size_t)nc[k] == fl + 1 && c[k][fl] == 1;
-        for (size_t i = 0; hit && i < fl; i++) hit = c[k][i] == (unsigned char)f->fav[i];
-        out[k] = hit ? -0.1 : -3.0 - nc[k];
+        int on = 1;
+        for (int j = 0; j < nc[k]; j++) {
+            lexie_token want = (size_t)j < fl ? (unsigned char)f->fav[j] : (size_t)j == fl ? 1 : -1;
+            out[k][j] = on && c[k][j] == want ? -0.1f : -3.0f;
+            on = on && c[k][j] == want;
+        }
     }
     return LEXIE_OK;
 }
@@ -394,6 +399,27 @@ static void test_classify_multi_token_letters(lx_t *t) {
     free(p);
     lx_re_clf_free(c);
     lx_re_schema_free(s);
+}
+
+/* Constrained decoding by hand: X = [5, end], Y = [5, 6, end], Z = [7, end].
+** Step 0 splits 5 / 7 as 0.6 : 0.2 (0.75 : 0.25); after 5, end / 6 as
+** 0.3 : 0.1 (0.75 : 0.25); a step with one way on is certain.  Sequence
+** probabilities (0.18, 0.054, 0.1) would rank Z above Y and X far lower. */
+static void test_constrained_probs(lx_t *t) {
+    const lexie_token x[] = {5, 1}, y[] = {5, 6, 1}, z[] = {7, 1};
+    const lexie_token *a[] = {x, y, z};
+    const int n[] = {2, 3, 2};
+    const float lx[] = {logf(0.6f), logf(0.3f)}, ly[] = {logf(0.6f), logf(0.1f), logf(0.9f)},
+                lz[] = {logf(0.2f), logf(0.5f)};
+    const float *lp[] = {lx, ly, lz};
+    float p[3];
+    lx_re_constrained_probs(a, n, 3, lp, p);
+    LX_CHECK_CLOSE(t, p[0], 0.5625, 1e-6);
+    LX_CHECK_CLOSE(t, p[1], 0.1875, 1e-6);
+    LX_CHECK_CLOSE(t, p[2], 0.25, 1e-6);
+    /* One answer: certain, whatever the model thinks of it. */
+    lx_re_constrained_probs(a + 2, n + 2, 1, lp + 2, p);
+    LX_CHECK_CLOSE(t, p[0], 1.0, 1e-7);
 }
 
 static void test_vanilla_and_demos(lx_t *t) {
@@ -914,6 +940,7 @@ void suite_re(void) {
     LX_RUN(test_letters);
     LX_RUN(test_classify_single_letters);
     LX_RUN(test_classify_multi_token_letters);
+    LX_RUN(test_constrained_probs);
     LX_RUN(test_vanilla_and_demos);
     LX_RUN(test_permutations);
     LX_RUN(test_free_gen_and_parse);

@@ -8,6 +8,7 @@
 #include "decode.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 lexie_status lexie_next_token_probs(lexie_ctx *c, const lexie_token *prompt, int n_prompt,
@@ -37,7 +38,8 @@ lexie_status lexie_next_token_probs(lexie_ctx *c, const lexie_token *prompt, int
 /* Continuations [k0, k1) decoded together, continuation k in sequence
 ** 1 + (k - k0) (or 0 when the context has a single sequence). */
 static lexie_status score_group(lexie_ctx *c, int n_prompt, const lexie_token *const *conts,
-                                const int *n_conts, int k0, int k1, double *out, lexie_error *err) {
+                                const int *n_conts, int k0, int k1, float *const *out,
+                                lexie_error *err) {
     int n_vocab = c->model->hp.n_vocab, single = c->params.n_seq_max == 1;
     int32_t *tok = c->scratch, *pos = tok + c->params.n_batch, *sq = pos + c->params.n_batch;
     int8_t *want = (int8_t *)(sq + c->params.n_batch);
@@ -62,7 +64,7 @@ static lexie_status score_group(lexie_ctx *c, int n_prompt, const lexie_token *c
         for (int k = k0; k < k1; k++)
             for (int j = 0; j + 1 < n_conts[k]; j++, i++) {
                 const float *lg = lexie_ctx_logits(c, i);
-                out[k] += (double)lg[conts[k][j + 1]] - lx_logsumexp(lg, n_vocab);
+                out[k][j + 1] = (float)((double)lg[conts[k][j + 1]] - lx_logsumexp(lg, n_vocab));
             }
     }
     /* Drop the continuations; the prompt stays cached in sequence 0. */
@@ -73,9 +75,9 @@ static lexie_status score_group(lexie_ctx *c, int n_prompt, const lexie_token *c
     return LEXIE_OK;
 }
 
-lexie_status lexie_score_continuations(lexie_ctx *c, const lexie_token *prompt, int n_prompt,
-                                       const lexie_token *const *conts, const int *n_conts,
-                                       int n_cont, double *out, lexie_error *err) {
+lexie_status lexie_score_continuation_tokens(lexie_ctx *c, const lexie_token *prompt, int n_prompt,
+                                             const lexie_token *const *conts, const int *n_conts,
+                                             int n_cont, float *const *out, lexie_error *err) {
     int n_vocab = c->model->hp.n_vocab;
     for (int k = 0; k < n_cont; k++) {
         if (n_conts[k] <= 0)
@@ -94,7 +96,7 @@ lexie_status lexie_score_continuations(lexie_ctx *c, const lexie_token *prompt, 
     if (s != LEXIE_OK) return s;
     /* First tokens come from the prompt's own logits. */
     double lse = lx_logsumexp(logits, n_vocab);
-    for (int k = 0; k < n_cont; k++) out[k] = (double)logits[conts[k][0]] - lse;
+    for (int k = 0; k < n_cont; k++) out[k][0] = (float)((double)logits[conts[k][0]] - lse);
 
     /* Pack continuations into batches: one sequence each, n_batch tokens
     ** at most.  The scratch buffer holds tok, pos, seq and want arrays. */
@@ -108,4 +110,28 @@ lexie_status lexie_score_continuations(lexie_ctx *c, const lexie_token *prompt, 
         k0 = k1;
     }
     return LEXIE_OK;
+}
+
+lexie_status lexie_score_continuations(lexie_ctx *c, const lexie_token *prompt, int n_prompt,
+                                       const lexie_token *const *conts, const int *n_conts,
+                                       int n_cont, double *out, lexie_error *err) {
+    /* One buffer for every continuation's per-token log-probabilities. */
+    size_t total = 0;
+    for (int k = 0; k < n_cont; k++) total += n_conts[k] > 0 ? (size_t)n_conts[k] : 0;
+    float *buf = lx_malloc((total ? total : 1) * sizeof *buf, err);
+    float **rows = lx_malloc((n_cont > 0 ? (size_t)n_cont : 1) * sizeof *rows, err);
+    lexie_status s = buf && rows ? LEXIE_OK : LEXIE_E_NOMEM;
+    for (size_t k = 0, at = 0; s == LEXIE_OK && k < (size_t)n_cont; k++) {
+        rows[k] = buf + at;
+        at += n_conts[k] > 0 ? (size_t)n_conts[k] : 0;
+    }
+    if (s == LEXIE_OK)
+        s = lexie_score_continuation_tokens(c, prompt, n_prompt, conts, n_conts, n_cont, rows, err);
+    for (int k = 0; s == LEXIE_OK && k < n_cont; k++) {
+        out[k] = 0.0;
+        for (int j = 0; j < n_conts[k]; j++) out[k] += rows[k][j];
+    }
+    free(buf);
+    free(rows);
+    return s;
 }

@@ -56,8 +56,8 @@ static lexie_status be_next(void *u, const lexie_token *prompt, int n, const lex
 
 static lexie_status be_score(void *u, const lexie_token *prompt, int n,
                              const lexie_token *const *conts, const int *n_conts, int n_cont,
-                             double *out, lexie_error *err) {
-    return lexie_score_continuations(u, prompt, n, conts, n_conts, n_cont, out, err);
+                             float *const *out, lexie_error *err) {
+    return lexie_score_continuation_tokens(u, prompt, n, conts, n_conts, n_cont, out, err);
 }
 
 static lexie_status be_generate(void *u, const lexie_token *prompt, int n, int max_tokens,

@@ -420,29 +420,60 @@ typedef struct {
     int n_tok;
 } job;
 
+void lx_re_constrained_probs(const lexie_token *const *a, const int *n_a, int n,
+                             const float *const *lp, float *p) {
+    double total = 0.0;
+    for (int k = 0; k < n; k++) {
+        double logp = 0.0;
+        for (int j = 0; j < n_a[k]; j++) {
+            /* The answers that agree with k before step j: their distinct
+            ** tokens at j share the step's probability. */
+            double mx = -INFINITY, sum = 0.0;
+            for (int pass = 0; pass < 2; pass++)
+                for (int o = 0; o < n; o++) {
+                    if (n_a[o] <= j || memcmp(a[o], a[k], (size_t)j * sizeof *a[o])) continue;
+                    int seen = 0;
+                    for (int e = 0; e < o && !seen; e++)
+                        seen = n_a[e] > j && a[e][j] == a[o][j] &&
+                               !memcmp(a[e], a[k], (size_t)j * sizeof *a[e]);
+                    if (seen) continue;
+                    if (pass == 0)
+                        mx = fmax(mx, lp[o][j]);
+                    else
+                        sum += exp(lp[o][j] - mx);
+                }
+            logp += lp[k][j] - (mx + log(sum));
+        }
+        p[k] = (float)exp(logp);
+        total += p[k];
+    }
+    for (int k = 0; k < n && total > 0; k++) p[k] = (float)(p[k] / total);
+}
+
 static lexie_status score_job(lx_re_clf *c, job *j, float *p, lexie_error *err) {
     const answer_toks *at = c->p.method == LX_RE_QA4RE ? c->letters : c->labels;
     int n = c->p.method == LX_RE_QA4RE ? j->n_opts : c->s->n_rels + 1;
+    size_t total = 0;
+    for (int k = 0; k < n; k++) total += (size_t)at[k].n;
     const lexie_token **conts = lx_calloc((size_t)n, sizeof *conts, err);
     int *nc = lx_calloc((size_t)n, sizeof *nc, err);
-    double *lp = lx_calloc((size_t)n, sizeof *lp, err);
-    lexie_status st = conts && nc && lp ? LEXIE_OK : LEXIE_E_NOMEM;
+    float **lp = lx_calloc((size_t)n, sizeof *lp, err);
+    float *buf = lx_calloc(total, sizeof *buf, err);
+    lexie_status st = conts && nc && lp && buf ? LEXIE_OK : LEXIE_E_NOMEM;
     if (st == LEXIE_OK) {
-        for (int k = 0; k < n; k++) {
+        for (int k = 0, off = 0; k < n; k++) {
             conts[k] = at[k].tok;
             nc[k] = at[k].n;
+            lp[k] = buf + off;
+            off += at[k].n;
         }
         st = c->b.score(c->b.user, j->tok, j->n_tok, conts, nc, n, lp, err);
     }
-    if (st == LEXIE_OK) {
-        double mx = -INFINITY, sum = 0;
-        for (int k = 0; k < n; k++) mx = fmax(mx, lp[k]);
-        for (int k = 0; k < n; k++) sum += exp(lp[k] - mx);
-        for (int k = 0; k < n; k++) p[k] = (float)(exp(lp[k] - mx) / sum);
-    }
+    if (st == LEXIE_OK) lx_re_constrained_probs(conts, nc, n, (const float *const *)lp, p);
     free(conts);
     free(nc);
     free(lp);
+    free(buf);
     return st;
 }
 

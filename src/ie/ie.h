@@ -112,9 +112,11 @@ typedef struct lx_re_backend {
     int (*is_eog)(void *user, lexie_token t);
     lexie_status (*next_probs)(void *user, const lexie_token *prompt, int n,
                                const lexie_token *cand, int n_cand, float *probs, lexie_error *err);
+    /* Each continuation's per-token log-probabilities: out[k][j] =
+    ** log p(conts[k][j] | prompt, conts[k][<j]). */
     lexie_status (*score)(void *user, const lexie_token *prompt, int n,
                           const lexie_token *const *conts, const int *n_conts, int n_cont,
-                          double *out, lexie_error *err);
+                          float *const *out, lexie_error *err);
     lexie_status (*generate)(void *user, const lexie_token *prompt, int n, int max_tokens,
                              char **out, lexie_error *err);
     /* Optional (may be NULL): next-token distributions for n_prompts
@@ -165,5 +167,15 @@ int lx_re_parse_answer(const lx_re_schema *s, lx_re_method m, const int *opts, i
 ** so far is a single token (next-token path), 0 if some took several
 ** (continuation scoring). */
 int lx_re_clf_single_token_letters(const lx_re_clf *c);
+
+/* Constrained decoding over n answers (token sequences a[k] of n_a[k]
+** tokens, each ending where the model would end it): p[k] is the
+** probability that decoding restricted to the answers' tokens produces
+** answer k, from the per-token log-probabilities lp[k][j].  At each step
+** the tokens that continue some answer share the probability, so a long
+** answer is not penalised for its length, only where it branches away
+** from the others. */
+void lx_re_constrained_probs(const lexie_token *const *a, const int *n_a, int n,
+                             const float *const *lp, float *p);
 
 #endif /* LX_IE_H */

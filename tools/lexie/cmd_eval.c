@@ -436,6 +436,9 @@ int cmd_eval(int argc, char **argv) {
         "permute=%d|free_gen=%d|mark=1",
         LX_RE_PROMPT_VERSION, model_sha, schema->sha256, o.data, o.split, o.method_s, o.shots,
         o.shots ? o.seed : 0ULL, o.permute, o.free_gen);
+    /* Vanilla answers were once scored by their sequence probability;
+    ** constrained decoding gives other numbers, so another file. */
+    if (strcmp(o.method_s, "vanilla") == 0 && !o.free_gen) lx_jbuf_puts(&b, "|answers=constrained");
     if (o.chat_template) {
         /* A replaced template changes every prompt: its text joins the hash. */
         lx_jbuf_puts(&b, "|chat_template=");
