@@ -392,7 +392,9 @@ LEXIE_API lexie_status lexie_model_install(const char *name, const char *path,
 **     options with a none-of-the-above option; the model's next-token
 **     distribution restricted to the letters gives the answer.
 **   vanilla: the prompt lists the labels; the answer is constrained to the
-**     label set by scoring each label as a continuation.
+**     label set: decoding may only take tokens that continue some label, so
+**     a label's probability is the product of its steps' probabilities
+**     renormalised over those tokens (no penalty for a long label).
 ** The schema format is documented in docs/formats.md. */
 
 /* A relation schema: labels, templates with {subj} and {obj}, allowed
