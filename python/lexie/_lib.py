@@ -230,6 +230,19 @@ _FUNCS = {
             _ERR,
         ],
     ),
+    "lexie_score_continuation_tokens": (
+        c_int,
+        [
+            _P,
+            POINTER(lexie_token),
+            c_int,
+            POINTER(POINTER(lexie_token)),
+            POINTER(c_int),
+            c_int,
+            POINTER(POINTER(c_float)),
+            _ERR,
+        ],
+    ),
     "lexie_next_token_probs": (
         c_int,
         [

@@ -419,6 +419,10 @@ class Model(Handle):
         """Context.score on the default context."""
         return self.default_context().score(prompt, continuations, **kw)
 
+    def score_tokens(self, prompt, continuations, **kw):
+        """Context.score_tokens on the default context."""
+        return self.default_context().score_tokens(prompt, continuations, **kw)
+
 
 # ==== Context ====
 
@@ -641,6 +645,20 @@ class Context(Handle):
             return p, [float(lps[i]) for i in range(nc)]
         return p
 
+    def _continuations(self, continuations, parse_special):
+        """ctypes arrays for continuations: (pointer array, lengths, count,
+        the arrays themselves, which must outlive the call)."""
+        arrays, lens = [], []
+        for i, c in enumerate(continuations):
+            if isinstance(c, (str, bytes, bytearray)):
+                c = self.model.tokenize(c, add_special=False, parse_special=bool(parse_special))
+            arr, k = token_array(c, f"continuations[{i}]")
+            arrays.append(arr)
+            lens.append(k)
+        m = len(arrays)
+        ptrs = (POINTER(_lib.lexie_token) * max(1, m))(*[ctypes.cast(a, POINTER(_lib.lexie_token)) for a in arrays])
+        return ptrs, (c_int * max(1, m))(*lens), m, arrays
+
     def score(self, prompt, continuations, *, normalize=False, add_special=True, parse_special=None):
         """The total log-probability of each continuation after prompt.
 
@@ -649,21 +667,12 @@ class Context(Handle):
         normalize=True returns instead the softmax over the continuations
         (probabilities summing to 1)."""
         toks, n = token_array(self.model._prompt_tokens(prompt, add_special, parse_special), "prompt")
-        conts = list(continuations)
-        arrays, lens = [], []
-        for i, c in enumerate(conts):
-            if isinstance(c, (str, bytes, bytearray)):
-                c = self.model.tokenize(c, add_special=False, parse_special=bool(parse_special))
-            arr, k = token_array(c, f"continuations[{i}]")
-            arrays.append(arr)
-            lens.append(k)
-        m = len(conts)
-        ptrs = (POINTER(_lib.lexie_token) * max(1, m))(*[ctypes.cast(a, POINTER(_lib.lexie_token)) for a in arrays])
-        ns = (c_int * max(1, m))(*lens)
+        ptrs, ns, m, keep = self._continuations(continuations, parse_special)
         out = (c_double * max(1, m))()
         L, err = lib(), new_error()
         with self._use() as h:
             st = L.lexie_score_continuations(h, toks, n, ptrs, ns, m, out, byref(err))
+        del keep
         check(st, err)
         lp = [float(out[i]) for i in range(m)]
         if not normalize or not lp:
@@ -672,3 +681,19 @@ class Context(Handle):
         ex = [math.exp(x - top) for x in lp]
         s = sum(ex)
         return [x / s for x in ex]
+
+    def score_tokens(self, prompt, continuations, *, add_special=True, parse_special=None):
+        """Per-token log-probabilities of each continuation after prompt:
+        result[k][j] = log p(token j of continuation k | prompt and the
+        tokens before it).  Summing result[k] gives score()[k]; where the
+        answers branch apart is what constrained decoding over them needs."""
+        toks, n = token_array(self.model._prompt_tokens(prompt, add_special, parse_special), "prompt")
+        ptrs, ns, m, keep = self._continuations(continuations, parse_special)
+        rows = [(c_float * max(1, ns[k]))() for k in range(m)]
+        outs = (POINTER(c_float) * max(1, m))(*[ctypes.cast(r, POINTER(c_float)) for r in rows])
+        L, err = lib(), new_error()
+        with self._use() as h:
+            st = L.lexie_score_continuation_tokens(h, toks, n, ptrs, ns, m, outs, byref(err))
+        del keep
+        check(st, err)
+        return [[float(rows[k][j]) for j in range(ns[k])] for k in range(m)]

@@ -336,6 +336,22 @@ def test_score_continuations():
     expect_error(Status.INVALID, "continuation 0 is empty", m.score, "Hi", [[]])
 
 
+@test
+def test_score_tokens():
+    m = tiny()
+    conts = [" yes", [5, 6, 7]]
+    per = m.score_tokens("Is it?", conts)
+    assert [len(r) for r in per] == [len(m.tokenize(" yes", add_special=False)), 3], per
+    assert all(x < 0 for r in per for x in r), per
+    total = m.score("Is it?", conts)
+    for r, t in zip(per, total):
+        assert close(sum(r), t, 1e-3), (r, t)
+    # The first token's log-probability is the next-token one after the prompt.
+    _, full = m.next_token_probs("Is it?", [5, 6], full_logprobs=True)
+    assert close(per[1][0], full[0], 1e-3), (per[1][0], full[0])
+    expect_error(Status.INVALID, "continuation 1 is empty", m.score_tokens, "Hi", [[5], []])
+
+
 # ==== Model files ====
 
 
