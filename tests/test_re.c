@@ -831,6 +831,34 @@ static void test_metrics(lx_t *t) {
     lx_re_counts_free(&c);
 }
 
+/* Batch calibration on a hand-made batch: the model says label 0 to
+** everything, most strongly where 0 is wrong; dividing by the mean profile
+** recovers the examples where another label stands out. */
+static void test_calibration(lx_t *t) {
+    static const float p0[3] = {0.6f, 0.3f, 0.1f}, p1[3] = {0.6f, 0.1f, 0.3f},
+                       p2[3] = {0.8f, 0.1f, 0.1f}, p3[3] = {0.0f, 0.0f, 1.0f};
+    const float *probs[4] = {p0, p1, p2, p3};
+    double prior[3];
+    lx_re_prior(probs, 3, 3, prior);
+    LX_CHECK_CLOSE(t, prior[0], 2.0 / 3, 1e-6);
+    LX_CHECK_CLOSE(t, prior[1], 0.5 / 3, 1e-6);
+    LX_CHECK_CLOSE(t, prior[2], 0.5 / 3, 1e-6);
+    /* 0.3 / (1/6) = 1.8 beats 0.6 / (2/3) = 0.9. */
+    LX_CHECK_INT(t, lx_re_decide_calibrated(p0, prior, 3), 1);
+    LX_CHECK_INT(t, lx_re_decide_calibrated(p1, prior, 3), 2);
+    /* 0.8 / (2/3) = 1.2 against 0.1 / (1/6) = 0.6: the strong 0 stays. */
+    LX_CHECK_INT(t, lx_re_decide_calibrated(p2, prior, 3), 0);
+    /* A label never offered in the batch (prior 0) is never chosen, nor one
+    ** with probability 0 here; nothing left: the none label. */
+    double zero[3] = {0.5, 0.5, 0.0};
+    LX_CHECK_INT(t, lx_re_decide_calibrated(p3, zero, 3), 2);
+    LX_CHECK_INT(t, lx_re_decide_calibrated(p3, prior, 3), 2);
+    double none_only[3] = {0.0, 0.0, 0.0};
+    LX_CHECK_INT(t, lx_re_decide_calibrated(p0, none_only, 3), 2);
+    lx_re_prior(probs, 0, 3, prior); /* an empty batch: zeros, no division */
+    LX_CHECK(t, prior[0] == 0.0 && prior[2] == 0.0);
+}
+
 static void test_report_and_preds(lx_t *t) {
     lx_re_schema *s = toy(t);
     LX_REQUIRE(t, s);
@@ -877,8 +905,21 @@ static void test_report_and_preds(lx_t *t) {
     LX_REQUIRE(t, lx_re_counts_init(&c, labels, 4, 3, NULL) == LEXIE_OK);
     lx_re_counts_add(&c, 0, 0, 0);
     lx_re_counts_add(&c, 1, 3, 1);
-    lx_re_run_info info = {"lexie eval re", "toy",     "test", "qa4re",   0, 1, 0, 0,   "m", "abc",
-                           "toy",           s->sha256, "cfg",  "p.jsonl", 0, 2, 2, 1.0, 2.0};
+    lx_re_run_info info = {.command = "lexie eval re",
+                           .dataset = "toy",
+                           .split = "test",
+                           .method = "qa4re",
+                           .n_permute = 1,
+                           .model_name = "m",
+                           .model_sha256 = "abc",
+                           .schema_name = "toy",
+                           .schema_sha256 = s->sha256,
+                           .config_hash = "cfg",
+                           .predictions = "p.jsonl",
+                           .n_examples = 2,
+                           .n_computed = 2,
+                           .seconds = 1.0,
+                           .examples_per_s = 2.0};
     lx_jbuf_reset(&b);
     lx_re_report_json(&b, &info, &c);
     lx_json_doc *d = lx_json_parse(b.data, b.len, NULL, &e);
@@ -893,6 +934,14 @@ static void test_report_and_preds(lx_t *t) {
     lx_jbuf_reset(&b);
     lx_re_report_table(&b, &info, &c);
     LX_CHECK(t, strstr(b.data, "micro (positive labels)  P 100.00  R  50.00  F1  66.67") != NULL);
+    LX_CHECK(t, strstr(b.data, "batch-calibrated") == NULL);
+    info.calibrated = 1;
+    lx_jbuf_reset(&b);
+    lx_re_report_table(&b, &info, &c);
+    LX_CHECK(t, strstr(b.data, "decisions batch-calibrated") != NULL);
+    lx_jbuf_reset(&b);
+    lx_re_report_json(&b, &info, &c);
+    LX_CHECK(t, strstr(b.data, "\"batch_calibrated\":true") != NULL);
     lx_re_counts_free(&c);
     lx_jbuf_free(&b);
     lx_re_schema_free(s);
@@ -950,6 +999,7 @@ void suite_re(void) {
     LX_RUN(test_tacred_and_gad);
     LX_RUN(test_real_datasets);
     LX_RUN(test_metrics);
+    LX_RUN(test_calibration);
     LX_RUN(test_report_and_preds);
     LX_RUN(test_real_model);
 }

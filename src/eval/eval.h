@@ -134,6 +134,19 @@ typedef struct lx_semeval_score {
 /* Returns 0 (and n_rels 0) when the labels are not SemEval-shaped. */
 int lx_semeval_official(const lx_re_counts *c, lx_semeval_score *out);
 
+/* Label-free batch calibration (Zhou et al. 2023, "Batch Calibration"):
+** a model's prior over the answers, whatever the example, shows as the
+** mean of its per-label probabilities over many examples; dividing each
+** example's probabilities by that mean and taking the argmax cancels it.
+** No gold label is used, but the whole batch must be scored first.
+**
+** lx_re_prior: prior[l] = mean of probs[i][l] over the n examples.
+** lx_re_decide_calibrated: argmax over l of probs[l] / prior[l] among the
+** labels with prior[l] > 0 and probs[l] > 0 (ties to the earlier label);
+** n_labels - 1 (the none label, last) when no label qualifies. */
+void lx_re_prior(const float *const *probs, int n, int n_labels, double *prior);
+int lx_re_decide_calibrated(const float *probs, const double *prior, int n_labels);
+
 /* ==== Reports ==== */
 
 typedef struct lx_re_run_info {
@@ -145,6 +158,7 @@ typedef struct lx_re_run_info {
     const char *schema_name, *schema_sha256;
     const char *config_hash, *predictions;
     float threshold;    /* 0: argmax */
+    int calibrated;     /* decisions by lx_re_decide_calibrated over the run */
     int64_t n_examples; /* examples in the evaluated selection */
     int64_t n_computed; /* predicted in this run (not resumed) */
     double seconds;     /* wall time of what this run computed */

@@ -1,8 +1,9 @@
 /*
 ** metrics.c -- relation-extraction scores from a confusion matrix: micro
 ** P/R/F1 over positive labels (QA4RE's metric), per-label scores,
-** accuracy, and the SemEval-2010 Task 8 official direction-aware
-** macro-F1, computed the way its scorer (v1.2) does.
+** accuracy, the SemEval-2010 Task 8 official direction-aware macro-F1,
+** computed the way its scorer (v1.2) does, and label-free batch
+** calibration of the per-label probabilities.
 */
 #include "eval.h"
 
@@ -159,4 +160,25 @@ int lx_semeval_official(const lx_re_counts *c, lx_semeval_score *out) {
     free(base);
     free(seen);
     return 1;
+}
+
+void lx_re_prior(const float *const *probs, int n, int n_labels, double *prior) {
+    for (int l = 0; l < n_labels; l++) prior[l] = 0.0;
+    for (int i = 0; i < n; i++)
+        for (int l = 0; l < n_labels; l++) prior[l] += probs[i][l];
+    for (int l = 0; l < n_labels && n > 0; l++) prior[l] /= n;
+}
+
+int lx_re_decide_calibrated(const float *probs, const double *prior, int n_labels) {
+    int best = -1;
+    double best_v = 0.0;
+    for (int l = 0; l < n_labels; l++) {
+        if (!(prior[l] > 0.0) || !(probs[l] > 0.0f)) continue;
+        double v = probs[l] / prior[l];
+        if (best < 0 || v > best_v) {
+            best = l;
+            best_v = v;
+        }
+    }
+    return best >= 0 ? best : n_labels - 1;
 }

@@ -38,6 +38,7 @@ void lx_re_report_json(lx_jbuf *b, const lx_re_run_info *in, const lx_re_counts 
         lx_jbuf_num(b, in->threshold);
     else
         lx_jbuf_puts(b, "null");
+    lx_jbuf_printf(b, ",\"batch_calibrated\":%s", in->calibrated ? "true" : "false");
     lx_jbuf_printf(b, ",\"n_examples\":%lld,\"n_scored\":%lld,\"n_computed_this_run\":%lld,",
                    (long long)in->n_examples, (long long)c->n, (long long)in->n_computed);
     lx_jbuf_puts(b, "\"seconds_this_run\":");
@@ -129,6 +130,9 @@ void lx_re_report_table(lx_jbuf *b, const lx_re_run_info *in, const lx_re_counts
         b, "examples %lld scored of %lld selected; %lld computed in this run, %.2f examples/s\n",
         (long long)c->n, (long long)in->n_examples, (long long)in->n_computed, in->examples_per_s);
     if (in->threshold > 0) lx_jbuf_printf(b, "none threshold %.3f\n", in->threshold);
+    if (in->calibrated)
+        lx_jbuf_puts(b, "decisions batch-calibrated: probabilities divided by their mean over "
+                        "these examples\n");
     lx_jbuf_printf(b,
                    "\nmicro (positive labels)  P %6.2f  R %6.2f  F1 %6.2f   (%lld correct / %lld "
                    "predicted / %lld gold)\n",
