@@ -179,6 +179,7 @@ class lexie_re_result(Structure):
 _P = c_void_p  # every opaque handle (lexie_model *, lexie_ctx *, ...)
 _ERR = POINTER(lexie_error)
 _OUT_STR = POINTER(c_void_p)  # char **out, malloc'd by the library
+_SCORE_ARGS = [_P, POINTER(lexie_token), c_int, POINTER(POINTER(lexie_token)), POINTER(c_int), c_int]
 
 # name: (restype, argtypes)
 _FUNCS = {
@@ -217,32 +218,9 @@ _FUNCS = {
     "lexie_kv_seq_pos_max": (c_int, [_P, c_int]),
     "lexie_kv_clear": (None, [_P]),
     # scoring and generation
-    "lexie_score_continuations": (
-        c_int,
-        [
-            _P,
-            POINTER(lexie_token),
-            c_int,
-            POINTER(POINTER(lexie_token)),
-            POINTER(c_int),
-            c_int,
-            POINTER(c_double),
-            _ERR,
-        ],
-    ),
-    "lexie_score_continuation_tokens": (
-        c_int,
-        [
-            _P,
-            POINTER(lexie_token),
-            c_int,
-            POINTER(POINTER(lexie_token)),
-            POINTER(c_int),
-            c_int,
-            POINTER(POINTER(c_float)),
-            _ERR,
-        ],
-    ),
+    # (ctx, prompt, n_prompt, conts, n_conts, n_cont, then the output)
+    "lexie_score_continuations": (c_int, _SCORE_ARGS + [POINTER(c_double), _ERR]),
+    "lexie_score_continuation_tokens": (c_int, _SCORE_ARGS + [POINTER(POINTER(c_float)), _ERR]),
     "lexie_next_token_probs": (
         c_int,
         [
