@@ -5,10 +5,12 @@ set -u
 cli=${1:-build/lexie}
 fx=${2:-build/fixtures}
 fail=0
+# check [ARGS...]: one CLI run; stdin comes from $input (default /dev/null).
+input=/dev/null
 check() {
     local log
     log=$(valgrind --leak-check=full --errors-for-leak-kinds=definite,indirect \
-        --error-exitcode=99 "$cli" "$@" 2>&1 >/dev/null)
+        --error-exitcode=99 "$cli" "$@" 2>&1 >/dev/null <"$input")
     if [ $? -eq 99 ]; then
         echo "valgrind: errors in: lexie $*"
         echo "$log" | grep -E "==[0-9]+== " | head -30
@@ -22,5 +24,11 @@ check generate -m /nonexistent.gguf -p x
 check generate -m "$fx/missing_tensor.gguf" -p x
 check generate -m "$fx/arch_foo.gguf" -p x
 check models
+input=$(mktemp)
+printf '%s\n' '{"id": 1, "text": "<e1>BRCA1</e1> causes <e2>cancer</e2>."}' 'not json' \
+    '{"id": 3, "text": "<e2>TP53</e2> and <e1>asthma</e1>."}' >"$input"
+check relations -m "$fx/llama_q.gguf" --schema schemas/gad.json -t 1
+check relations -m "$fx/llama_q.gguf" --schema schemas/gad.json -t 1 --calibrate
+rm -f "$input"
 [ $fail -eq 0 ] && echo "valgrind: CLI clean"
 exit $fail

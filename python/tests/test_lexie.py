@@ -548,6 +548,41 @@ def test_classify_many_matches_cli():
         del e
 
 
+@test
+def test_relations_cli_calibrate():
+    lines = [
+        {"id": 1, "text": "<e1>Zoë</e1> moved to <e2>Paris</e2>."},
+        {"id": 2, "text": "x", "head": {"start": 0, "end": 9}, "tail": {"start": 0, "end": 1}},
+        {"id": 3, "text": "<e1>Ann</e1> works for <e2>Acme</e2>."},
+        {"id": 4, "text": "<e1>Acme</e1> hired <e2>Bob</e2> in Paris."},
+        {"id": 5, "text": "<e2>Bob</e2> met <e1>Zoë</e1>."},
+    ]
+    stdin = "".join(json.dumps(x, ensure_ascii=False) + "\n" for x in lines).encode()
+    with tempfile.TemporaryDirectory() as d:
+        path = _toy_file(d)
+        base = ["relations", "-m", TINY, "--schema", path, "-t", "1"]
+        rc, out, err = cli(*base, stdin=stdin)
+        rc_c, out_c, err_c = cli(*base, "--calibrate", stdin=stdin)
+        plain = [json.loads(x) for x in out.decode().splitlines()]
+        cal = [json.loads(x) for x in out_c.decode().splitlines()]
+        assert rc == rc_c == 1 and len(plain) == len(cal) == 5, (rc, rc_c, err_c)
+        assert [x["id"] for x in cal] == [1, 2, 3, 4, 5] and "error" in cal[1], cal
+        # Same scores; the label is the argmax of each score over its mean
+        # across the lines (a label never offered has mean 0 and is skipped).
+        ok = [x for x in cal if "error" not in x]
+        labels = {k for x in ok for k in x["scores"]}
+        mean = {k: sum(x["scores"].get(k, 0.0) for x in ok) / len(ok) for k in labels}
+        for p_, c_ in zip(plain, cal):
+            if "error" in c_:
+                assert c_ == p_, (c_, p_)
+                continue
+            assert c_["scores"] == p_["scores"], (c_, p_)
+            want = max(c_["scores"], key=lambda k: c_["scores"][k] / mean[k])
+            assert c_["label"] == want, (c_, mean)
+        rc, _, err = cli(*base, "--calibrate", "--threshold", "0.5", stdin=stdin)
+        assert rc == 2 and "--calibrate goes with neither" in err, (rc, err)
+
+
 # ==== The real default model (optional) ====
 
 

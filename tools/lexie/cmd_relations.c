@@ -67,6 +67,9 @@ static void rel_usage(FILE *f) {
           "  --permute P        QA4RE: average over P cyclic option orders (default 1)\n"
           "  --free-gen         generate the answer and parse it, instead of scoring\n"
           "  --threshold T      predict the none label iff its probability >= T\n"
+          "  --calibrate        decide by batch calibration over the whole input (each\n"
+          "                     label's probability divided by its mean); output comes\n"
+          "                     at the end\n"
           "  --no-mark          do not [bracket] the entities in the prompt\n"
           "  --dump-prompt      print each line's exact prompt instead of classifying\n"
           "  -m MODEL           model name or GGUF path (default: the default model)\n"
@@ -103,10 +106,111 @@ static void put_error(lx_jbuf *b, const pending *p) {
     lx_jbuf_puts(b, "}}\n");
 }
 
-/* Classifies the ok items of q[0..n) and prints every line in order.
-** Returns the number of lines that ended in an error. */
+/* Writes {"id", "label", "scores": {label: p > 0}} without the closing
+** brace, so the caller can add fields. */
+static void put_result(lx_jbuf *b, const char *id_json, const lx_re_schema *s, int label,
+                       const float *probs) {
+    lx_jbuf_puts(b, "{\"id\":");
+    lx_jbuf_puts(b, id_json ? id_json : "null");
+    lx_jbuf_puts(b, ",\"label\":");
+    lx_jbuf_cstr(b, lx_re_schema_label(s, label));
+    lx_jbuf_puts(b, ",\"scores\":{");
+    int first = 1;
+    for (int l = 0; l <= s->n_rels; l++) {
+        if (probs[l] <= 0.0f) continue;
+        lx_jbuf_printf(b, "%s", first ? "" : ",");
+        first = 0;
+        lx_jbuf_cstr(b, lx_re_schema_label(s, l));
+        lx_jbuf_printf(b, ":%.6g", (double)probs[l]);
+    }
+    lx_jbuf_putc(b, '}');
+}
+
+/* With --calibrate every output line waits for the whole input: the label
+** is decided by batch calibration (probabilities over their mean across
+** all lines), so nothing can be written before the last line is scored. */
+typedef struct {
+    char *error_line; /* a complete error line, or NULL for a result */
+    char *id_json;
+    float *probs; /* [n_rels + 1] */
+} held_line;
+
+typedef struct {
+    held_line *v;
+    int n, cap;
+} held_lines;
+
+static held_line *hold_next(held_lines *h) {
+    if (h->n == h->cap) {
+        int cap = h->cap ? 2 * h->cap : 256;
+        held_line *v = realloc(h->v, (size_t)cap * sizeof *v);
+        if (!v) return NULL;
+        h->v = v;
+        h->cap = cap;
+    }
+    held_line *l = &h->v[h->n++];
+    memset(l, 0, sizeof *l);
+    return l;
+}
+
+static int hold_error(held_lines *h, const lx_jbuf *line) {
+    held_line *l = hold_next(h);
+    return l && (l->error_line = strdup(line->data)) != NULL;
+}
+
+static int hold_result(held_lines *h, const char *id_json, const float *probs, int n_labels) {
+    held_line *l = hold_next(h);
+    if (!l) return 0;
+    l->probs = malloc((size_t)n_labels * sizeof *l->probs);
+    l->id_json = id_json ? strdup(id_json) : NULL;
+    if (!l->probs || (id_json && !l->id_json)) return 0;
+    memcpy(l->probs, probs, (size_t)n_labels * sizeof *l->probs);
+    return 1;
+}
+
+/* Decides every held result by batch calibration and writes all lines in
+** input order; frees them. */
+static void write_held(held_lines *h, const lx_re_schema *s, FILE *out) {
+    int nl = s->n_rels + 1, n_res = 0;
+    const float **pv = malloc((size_t)(h->n ? h->n : 1) * sizeof *pv);
+    double *prior = malloc((size_t)nl * sizeof *prior);
+    lx_jbuf b = {0};
+    if (!pv || !prior) {
+        fprintf(stderr, "lexie relations: out of memory\n");
+    } else {
+        for (int i = 0; i < h->n; i++)
+            if (!h->v[i].error_line && h->v[i].probs) pv[n_res++] = h->v[i].probs;
+        lx_re_prior(pv, n_res, nl, prior);
+        for (int i = 0; i < h->n; i++) {
+            held_line *l = &h->v[i];
+            if (l->error_line) {
+                fputs(l->error_line, out);
+            } else if (l->probs) {
+                lx_jbuf_reset(&b);
+                put_result(&b, l->id_json, s, lx_re_decide_calibrated(l->probs, prior, nl),
+                           l->probs);
+                lx_jbuf_puts(&b, "}\n");
+                fwrite(b.data, 1, b.len, out);
+            }
+        }
+    }
+    for (int i = 0; i < h->n; i++) {
+        free(h->v[i].error_line);
+        free(h->v[i].id_json);
+        free(h->v[i].probs);
+    }
+    free(h->v);
+    free(pv);
+    free(prior);
+    lx_jbuf_free(&b);
+    fflush(out);
+}
+
+/* Classifies the ok items of q[0..n) and prints every line in order (with
+** hold, keeps them for write_held instead).  Returns the number of lines
+** that ended in an error. */
 static int flush(lexie_re *re, const lx_re_schema *s, pending *q, int n, int free_gen, int dump,
-                 FILE *out) {
+                 held_lines *hold, FILE *out) {
     lexie_re_example ex[64];
     lexie_re_result res[64];
     int map[64], m = 0, bad = 0;
@@ -153,22 +257,20 @@ static int flush(lexie_re *re, const lx_re_schema *s, pending *q, int n, int fre
             put_error(&b, &q[i]);
             bad++;
             if (k < m && map[k] == i) k++;
+            if (hold) {
+                if (!hold_error(hold, &b)) fprintf(stderr, "lexie relations: out of memory\n");
+                continue;
+            }
         } else {
             lexie_re_result *r = &res[k++];
-            lx_jbuf_puts(&b, "{\"id\":");
-            lx_jbuf_puts(&b, q[i].id_json ? q[i].id_json : "null");
-            lx_jbuf_puts(&b, ",\"label\":");
-            lx_jbuf_cstr(&b, lx_re_schema_label(s, r->label));
-            lx_jbuf_puts(&b, ",\"scores\":{");
-            int first = 1;
-            for (int l = 0; l <= s->n_rels; l++) {
-                if (r->probs[l] <= 0.0f) continue;
-                lx_jbuf_printf(&b, "%s", first ? "" : ",");
-                first = 0;
-                lx_jbuf_cstr(&b, lx_re_schema_label(s, l));
-                lx_jbuf_printf(&b, ":%.6g", (double)r->probs[l]);
+            if (hold) {
+                if (!hold_result(hold, q[i].id_json, r->probs, s->n_rels + 1)) {
+                    bad++;
+                    fprintf(stderr, "lexie relations: out of memory\n");
+                }
+                continue;
             }
-            lx_jbuf_putc(&b, '}');
+            put_result(&b, q[i].id_json, s, r->label, r->probs);
             if (free_gen) {
                 lx_jbuf_printf(&b, ",\"invalid\":%s,\"answer\":", r->invalid ? "true" : "false");
                 lx_jbuf_cstr(&b, r->answer);
@@ -186,7 +288,7 @@ static int flush(lexie_re *re, const lx_re_schema *s, pending *q, int n, int fre
 int cmd_relations(int argc, char **argv) {
     const char *model_arg = NULL, *schema_arg = NULL, *method = "qa4re", *tmpl = NULL;
     lexie_re_params rp = lexie_re_default_params();
-    int threads = 0, dump = 0;
+    int threads = 0, dump = 0, calibrate = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         char *end = NULL;
@@ -199,6 +301,8 @@ int cmd_relations(int argc, char **argv) {
             dump = 1;
         } else if (strcmp(a, "--no-mark") == 0) {
             rp.mark = 0;
+        } else if (strcmp(a, "--calibrate") == 0) {
+            calibrate = 1;
         } else if (!v) {
             fprintf(stderr, "lexie relations: unknown option or missing value: '%s' (try --help)\n",
                     a);
@@ -242,6 +346,11 @@ int cmd_relations(int argc, char **argv) {
         fprintf(stderr, "lexie relations: --method must be qa4re or vanilla\n");
         return 2;
     }
+    if (calibrate && (rp.free_gen || rp.none_threshold > 0 || dump)) {
+        fprintf(stderr, "lexie relations: --calibrate goes with neither --free-gen, --threshold "
+                        "nor --dump-prompt\n");
+        return 2;
+    }
     if (!schema_arg) {
         fprintf(stderr,
                 "lexie relations: --schema is required (a file, or semeval, tacred, gad)\n");
@@ -277,6 +386,7 @@ int cmd_relations(int argc, char **argv) {
         goto done;
     }
     pending q[64];
+    held_lines held = {0};
     int nq = 0, n_bad = 0, lineno = 0;
     char *line = NULL;
     size_t cap = 0;
@@ -308,7 +418,7 @@ int cmd_relations(int argc, char **argv) {
             lx_json_doc_free(d);
         }
         if (nq == rp.batch) {
-            n_bad += flush(re, s, q, nq, rp.free_gen, dump, stdout);
+            n_bad += flush(re, s, q, nq, rp.free_gen, dump, calibrate ? &held : NULL, stdout);
             for (int i = 0; i < nq; i++) {
                 lx_re_item_free(&q[i].it);
                 free(q[i].id_json);
@@ -317,7 +427,8 @@ int cmd_relations(int argc, char **argv) {
         }
     }
     free(line);
-    n_bad += flush(re, s, q, nq, rp.free_gen, dump, stdout);
+    n_bad += flush(re, s, q, nq, rp.free_gen, dump, calibrate ? &held : NULL, stdout);
+    if (calibrate) write_held(&held, s, stdout);
     for (int i = 0; i < nq; i++) {
         lx_re_item_free(&q[i].it);
         free(q[i].id_json);
