@@ -320,6 +320,7 @@ class RelationExtractor(Handle):
             )
         self._init_handle(parents=(ctx, schema))
         self.context, self.schema, self.method, self.free_gen = ctx, schema, method, bool(free_gen)
+        self.none_threshold = float(none_threshold)
         L, err = lib(), new_error()
         p = L.lexie_re_default_params()
         p.method = _METHODS[method]
@@ -380,14 +381,19 @@ class RelationExtractor(Handle):
 
     # ---- many examples ----
 
-    def classify_many(self, examples, *, errors="raise", chunk=64):
+    def classify_many(self, examples, *, errors="raise", chunk=64, calibrate=False):
         """Classifies examples given in the `lexie relations` input format
         (dicts with "text", "head", "tail", optional "id") and returns one
         result dict per example, in order, with "id" first (None when
         absent).  errors="raise": the first bad example raises LexieError
         naming its index; errors="return": a bad example gives {"id": ...,
         "error": {"code", "message"}} as the CLI writes, and the rest go on.
+        calibrate=True: each label is decided by batch calibration over
+        these examples, as `lexie relations --calibrate` does (the scores
+        stay the model's).
         """
+        if calibrate and (self.free_gen or self.none_threshold > 0):
+            raise LexieError(Status.INVALID, "calibrate goes with neither free_gen nor none_threshold")
         if errors not in ("raise", "return"):
             raise LexieError(Status.INVALID, "errors must be 'raise' or 'return'")
         items = list(examples)
@@ -418,7 +424,25 @@ class RelationExtractor(Handle):
                         outs.append(_error_dict(id_, i, e))
             for (i, id_, _), r in zip(part, outs):
                 results[i] = r if "error" in r else {"id": id_, **r}
+        if calibrate:
+            self._calibrate([r for r in results if "error" not in r])
         return results
+
+    def _calibrate(self, results):
+        """Batch calibration in place: each label becomes the argmax of
+        score / (mean score over results), over labels offered somewhere
+        (mean > 0) and here (score > 0), ties to the earlier label; the
+        none label when none qualifies.  lx_re_decide_calibrated's rule."""
+        labels = self.schema.labels
+        n = len(results)
+        mean = {k: sum(r["scores"].get(k, 0.0) for r in results) / n for k in labels} if n else {}
+        for r in results:
+            best, best_v = self.schema.none_label, None
+            for k in labels:
+                p = r["scores"].get(k, 0.0)
+                if mean[k] > 0 and p > 0 and (best_v is None or p / mean[k] > best_v):
+                    best, best_v = k, p / mean[k]
+            r["label"] = best
 
     def set_demos(self, demos):
         """Few-shot demonstrations shown before every example as earlier

@@ -581,6 +581,12 @@ def test_relations_cli_calibrate():
             assert c_["label"] == want, (c_, mean)
         rc, _, err = cli(*base, "--calibrate", "--threshold", "0.5", stdin=stdin)
         assert rc == 2 and "--calibrate goes with neither" in err, (rc, err)
+        # The binding's classify_many(calibrate=True) decides the same way.
+        with lexie.RelationExtractor(tiny(), path, n_threads=1) as r:
+            got = r.classify_many(lines, errors="return", calibrate=True)
+            assert [g.get("label") for g in got] == [c.get("label") for c in cal], (got, cal)
+            expect_error(Status.INVALID, "calibrate goes with neither", lexie.RelationExtractor(
+                tiny(), path, none_threshold=0.5).classify_many, lines, calibrate=True)
 
 
 # ==== The real default model (optional) ====
