@@ -662,9 +662,17 @@ int cmd_eval(int argc, char **argv) {
                        o.calibrate ? "uncalibrated" : "batch_calibration", alt_mi.p, alt_mi.r,
                        alt_mi.f1);
         if (alt_has_sv)
-            lx_jbuf_printf(&b, "%.4f}}\n", alt_sv.macro_f1);
+            lx_jbuf_printf(&b, "%.4f}", alt_sv.macro_f1);
         else
-            lx_jbuf_puts(&b, "null}}\n");
+            lx_jbuf_puts(&b, "null}");
+        /* The model's prior over the answers: its position bias, in QA4RE. */
+        lx_jbuf_puts(&b, ",\"mean_probability\":{");
+        for (int l = 0; l <= schema->n_rels; l++) {
+            if (l) lx_jbuf_putc(&b, ',');
+            lx_jbuf_cstr(&b, labels[l]);
+            lx_jbuf_printf(&b, ":%.4g", prior[l]);
+        }
+        lx_jbuf_puts(&b, "}}\n");
     }
     snprintf(rpath, sizeof rpath, "%s%s.report.json", stem, suffix);
     int ok = write_file(rpath, &b);
