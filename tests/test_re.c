@@ -859,6 +859,49 @@ static void test_calibration(lx_t *t) {
     LX_CHECK(t, prior[0] == 0.0 && prior[2] == 0.0);
 }
 
+/* A prior from another run's report: every label once, in any order; what
+** is missing, foreign or out of range is an error that names it. */
+static void prior_case(lx_t *t, const lx_re_schema *s, const char *json, const char *want_err) {
+    char *path = write_tmp(json);
+    LX_REQUIRE(t, path);
+    double prior[4];
+    lexie_error e;
+    lexie_status st = lx_re_prior_load(path, s, prior, &e);
+    if (!want_err) {
+        LX_CHECK(t, st == LEXIE_OK);
+        LX_CHECK_CLOSE(t, prior[0], 0.5, 1e-12);  /* lives_in */
+        LX_CHECK_CLOSE(t, prior[1], 0.25, 1e-12); /* works_for */
+        LX_CHECK_CLOSE(t, prior[2], 0.0, 1e-12);  /* born_in */
+        LX_CHECK_CLOSE(t, prior[3], 0.25, 1e-12); /* none */
+    } else {
+        LX_CHECK(t, st != LEXIE_OK);
+        LX_CHECK(t, strstr(e.message, want_err) != NULL);
+        if (!strstr(e.message, want_err)) fprintf(stderr, "    got: %s\n", e.message);
+    }
+    remove(path);
+    free(path);
+}
+
+static void test_prior_load(lx_t *t) {
+    lx_re_schema *s = toy(t);
+    LX_REQUIRE(t, s);
+    prior_case(t, s,
+               "{\"micro\": {}, \"mean_probability\": {\"none\": 0.25, \"born_in\": 0, "
+               "\"works_for\": 0.25, \"lives_in\": 0.5}}",
+               NULL);
+    prior_case(t, s, "{\"mean_probability\": {\"none\": 0.25, \"lives_in\": 0.5}}",
+               "no mean_probability for label \"works_for\"");
+    prior_case(t, s,
+               "{\"mean_probability\": {\"none\": 0.2, \"born_in\": 0, \"works_for\": 0.2, "
+               "\"lives_in\": 0.5, \"Other\": 0.1}}",
+               "label \"Other\" is not in schema toy");
+    prior_case(t, s, "{\"mean_probability\": {\"none\": 1.5}}",
+               "mean_probability of \"none\" must be a number in [0, 1]");
+    prior_case(t, s, "{\"mean_probability\": [0.5]}", "no \"mean_probability\" object");
+    prior_case(t, s, "{\"mean_probability\": ", "line 1");
+    lx_re_schema_free(s);
+}
+
 static void test_report_and_preds(lx_t *t) {
     lx_re_schema *s = toy(t);
     LX_REQUIRE(t, s);
@@ -1000,6 +1043,7 @@ void suite_re(void) {
     LX_RUN(test_real_datasets);
     LX_RUN(test_metrics);
     LX_RUN(test_calibration);
+    LX_RUN(test_prior_load);
     LX_RUN(test_report_and_preds);
     LX_RUN(test_real_model);
 }

@@ -580,7 +580,17 @@ def test_relations_cli_calibrate():
             want = max(c_["scores"], key=lambda k: c_["scores"][k] / mean[k])
             assert c_["label"] == want, (c_, mean)
         rc, _, err = cli(*base, "--calibrate", "--threshold", "0.5", stdin=stdin)
-        assert rc == 2 and "--calibrate goes with neither" in err, (rc, err)
+        assert rc == 2 and "go with neither" in err, (rc, err)
+        # --prior REPORT: the same rule line by line, with a stored prior
+        # (here the mean above, as a `lexie eval re` report stores it).
+        rep = os.path.join(d, "dev.report.json")
+        with open(rep, "w") as f:
+            json.dump({"mean_probability": {**{k: 0.0 for k in ("lives_in", "works_for", "born_in", "none")}, **mean}}, f)
+        rc, out_p, err = cli(*base, "--prior", rep, stdin=stdin)
+        assert rc == 1, (rc, err)
+        assert [x.get("label") for x in map(json.loads, out_p.decode().splitlines())] == [c.get("label") for c in cal]
+        rc, _, err = cli(*base, "--prior", path, stdin=stdin)  # a schema, not a report
+        assert rc == 1 and 'no "mean_probability" object' in err, (rc, err)
         # The binding's classify_many(calibrate=True) decides the same way.
         with lexie.RelationExtractor(tiny(), path, n_threads=1) as r:
             got = r.classify_many(lines, errors="return", calibrate=True)

@@ -146,6 +146,13 @@ int lx_semeval_official(const lx_re_counts *c, lx_semeval_score *out);
 ** n_labels - 1 (the none label, last) when no label qualifies. */
 void lx_re_prior(const float *const *probs, int n, int n_labels, double *prior);
 int lx_re_decide_calibrated(const float *probs, const double *prior, int n_labels);
+/* A prior estimated on other data (tune on dev, apply on test, as with
+** the none threshold): the "mean_probability" object of a `lexie eval re`
+** JSON report at path, one value per label of s, in s's label order
+** (prior[n_rels + 1]).  A label of s missing from the report, a label the
+** schema lacks, or a value outside [0, 1] is an error naming it. */
+lexie_status lx_re_prior_load(const char *path, const lx_re_schema *s, double *prior,
+                              lexie_error *err);
 
 /* ==== Reports ==== */
 
@@ -157,11 +164,12 @@ typedef struct lx_re_run_info {
     const char *model_name, *model_sha256;
     const char *schema_name, *schema_sha256;
     const char *config_hash, *predictions;
-    float threshold;    /* 0: argmax */
-    int calibrated;     /* decisions by lx_re_decide_calibrated over the run */
-    int64_t n_examples; /* examples in the evaluated selection */
-    int64_t n_computed; /* predicted in this run (not resumed) */
-    double seconds;     /* wall time of what this run computed */
+    float threshold;        /* 0: argmax */
+    int calibrated;         /* decisions by lx_re_decide_calibrated */
+    const char *prior_from; /* with calibrated: the report its prior came from; NULL: the run */
+    int64_t n_examples;     /* examples in the evaluated selection */
+    int64_t n_computed;     /* predicted in this run (not resumed) */
+    double seconds;         /* wall time of what this run computed */
     double examples_per_s;
 } lx_re_run_info;
 

@@ -182,3 +182,45 @@ int lx_re_decide_calibrated(const float *probs, const double *prior, int n_label
     }
     return best >= 0 ? best : n_labels - 1;
 }
+
+lexie_status lx_re_prior_load(const char *path, const lx_re_schema *s, double *prior,
+                              lexie_error *err) {
+    lx_json_doc *d = lx_json_parse_file(path, NULL, err);
+    if (!d) return err ? err->code : LEXIE_E_FORMAT;
+    lexie_status st = LEXIE_OK;
+    const lx_json *m = lx_json_get(lx_json_root(d), "mean_probability");
+    const int nl = s->n_rels + 1;
+    if (!m || m->type != LX_JSON_OBJECT) {
+        st = lx_fail(err, LEXIE_E_FORMAT,
+                     "%s: no \"mean_probability\" object (give the JSON report of a `lexie eval "
+                     "re` run)",
+                     path);
+        goto done;
+    }
+    for (int l = 0; l < nl; l++) prior[l] = -1.0;
+    for (int i = 0; i < m->n; i++) {
+        int l = lx_re_schema_find(s, m->keys[i]);
+        const lx_json *v = m->items[i];
+        if (l < 0) {
+            st = lx_fail(err, LEXIE_E_INVALID, "%s: label \"%.200s\" is not in schema %s", path,
+                         m->keys[i], s->name);
+            goto done;
+        }
+        if (v->type != LX_JSON_NUMBER || !(v->num >= 0.0 && v->num <= 1.0)) {
+            st = lx_fail(err, LEXIE_E_INVALID,
+                         "%s: mean_probability of \"%.200s\" must be a number in [0, 1]", path,
+                         m->keys[i]);
+            goto done;
+        }
+        prior[l] = v->num;
+    }
+    for (int l = 0; l < nl; l++)
+        if (prior[l] < 0.0) {
+            st = lx_fail(err, LEXIE_E_INVALID, "%s: no mean_probability for label \"%.200s\"", path,
+                         lx_re_schema_label(s, l));
+            goto done;
+        }
+done:
+    lx_json_doc_free(d);
+    return st;
+}

@@ -38,7 +38,12 @@ void lx_re_report_json(lx_jbuf *b, const lx_re_run_info *in, const lx_re_counts 
         lx_jbuf_num(b, in->threshold);
     else
         lx_jbuf_puts(b, "null");
-    lx_jbuf_printf(b, ",\"batch_calibrated\":%s", in->calibrated ? "true" : "false");
+    lx_jbuf_printf(b,
+                   ",\"batch_calibrated\":%s,\"prior_from\":", in->calibrated ? "true" : "false");
+    if (in->calibrated && in->prior_from)
+        lx_jbuf_cstr(b, in->prior_from);
+    else
+        lx_jbuf_puts(b, "null");
     lx_jbuf_printf(b, ",\"n_examples\":%lld,\"n_scored\":%lld,\"n_computed_this_run\":%lld,",
                    (long long)in->n_examples, (long long)c->n, (long long)in->n_computed);
     lx_jbuf_puts(b, "\"seconds_this_run\":");
@@ -130,7 +135,10 @@ void lx_re_report_table(lx_jbuf *b, const lx_re_run_info *in, const lx_re_counts
         b, "examples %lld scored of %lld selected; %lld computed in this run, %.2f examples/s\n",
         (long long)c->n, (long long)in->n_examples, (long long)in->n_computed, in->examples_per_s);
     if (in->threshold > 0) lx_jbuf_printf(b, "none threshold %.3f\n", in->threshold);
-    if (in->calibrated)
+    if (in->calibrated && in->prior_from)
+        lx_jbuf_printf(b, "decisions calibrated: probabilities divided by the mean ones of %s\n",
+                       in->prior_from);
+    else if (in->calibrated)
         lx_jbuf_puts(b, "decisions batch-calibrated: probabilities divided by their mean over "
                         "these examples\n");
     lx_jbuf_printf(b,

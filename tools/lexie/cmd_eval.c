@@ -22,7 +22,7 @@
 #define DEV_SEED 2010
 
 typedef struct {
-    const char *model, *data, *split, *schema, *out, *method_s, *chat_template;
+    const char *model, *data, *split, *schema, *out, *method_s, *chat_template, *prior;
     int method, shots, permute, free_gen, limit, sample, threads, batch, dump_prompt, quiet;
     int calibrate;
     unsigned long long seed;
@@ -43,6 +43,8 @@ static void eval_usage(FILE *f) {
             "  --threshold T      predict the none label iff its probability >= T\n"
             "  --calibrate        decide by batch calibration: each label's probability\n"
             "                     divided by its mean over the evaluated examples\n"
+            "  --prior REPORT     calibrate with the mean probabilities of another run\n"
+            "                     (its .report.json, e.g. on --split dev) instead\n"
             "  --schema FILE      relation schema (default: the built-in one for --data)\n"
             "  -m MODEL           model name or GGUF path (default: the default model)\n"
             "  --chat-template T  Jinja chat template that replaces the model's own\n"
@@ -116,6 +118,8 @@ static int parse_eval(int argc, char **argv, eval_opts *o) {
                 o->chat_template = v;
             else if (strcmp(a, "--out") == 0)
                 o->out = v;
+            else if (strcmp(a, "--prior") == 0)
+                o->prior = v;
             else if (strcmp(a, "--method") == 0)
                 o->method_s = v;
             else if (strcmp(a, "--shots") == 0) {
@@ -161,10 +165,12 @@ static int parse_eval(int argc, char **argv, eval_opts *o) {
         fprintf(stderr, "lexie eval re: --method must be qa4re or vanilla\n");
         return 0;
     }
-    if (o->calibrate && o->threshold > 0) {
-        fprintf(stderr, "lexie eval re: --calibrate and --threshold are alternatives; use one\n");
+    if ((o->calibrate != 0) + (o->threshold > 0) + (o->prior != NULL) > 1) {
+        fprintf(stderr,
+                "lexie eval re: --calibrate, --prior and --threshold are alternatives; use one\n");
         return 0;
     }
+    if (o->prior) o->calibrate = 1;
     if (strcmp(o->split, "test") && strcmp(o->split, "train") && strcmp(o->split, "dev")) {
         fprintf(stderr, "lexie eval re: --split must be test, train or dev\n");
         return 0;
@@ -318,7 +324,7 @@ int cmd_eval(int argc, char **argv) {
     FILE *pf = NULL;
     lx_jbuf b = {0};
     const char **labels = NULL;
-    double *prior = NULL;
+    double *prior = NULL, *dev_prior = NULL;
 
     /* Schema and data. */
     schema_path = cli_find_schema(o.schema ? o.schema : o.data, &err);
@@ -583,10 +589,25 @@ int cmd_eval(int argc, char **argv) {
     for (int i = 0; i < n_have; i++) pv[i] = preds.p[pidx[i]].probs;
     lx_re_prior(pv, n_have, schema->n_rels + 1, prior);
     free(pv);
+    if (o.prior) {
+        dev_prior = malloc(((size_t)schema->n_rels + 1) * sizeof *dev_prior);
+        if (!dev_prior) {
+            lx_re_counts_free(&c);
+            lx_re_counts_free(&alt);
+            goto oom;
+        }
+        if (lx_re_prior_load(o.prior, schema, dev_prior, &err) != LEXIE_OK) {
+            fprintf(stderr, "lexie eval: %s\n", err.message);
+            lx_re_counts_free(&c);
+            lx_re_counts_free(&alt);
+            goto done;
+        }
+    }
     for (int i = 0; i < n_have; i++) {
         lx_re_pred *p = &preds.p[pidx[i]];
         int plain = o.threshold > 0 ? lx_re_decide(schema, p->probs, (float)o.threshold) : p->label;
-        int cal = lx_re_decide_calibrated(p->probs, prior, schema->n_rels + 1);
+        int cal =
+            lx_re_decide_calibrated(p->probs, dev_prior ? dev_prior : prior, schema->n_rels + 1);
         if (p->invalid) plain = cal = schema->n_rels;
         lx_re_counts_add(&c, g2[i], o.calibrate ? cal : plain, p->invalid);
         lx_re_counts_add(&alt, g2[i], o.calibrate ? plain : cal, p->invalid);
@@ -635,6 +656,7 @@ int cmd_eval(int argc, char **argv) {
                            ppath,
                            (float)o.threshold,
                            o.calibrate,
+                           o.prior,
                            n_sel,
                            n_done,
                            t_run,
@@ -645,7 +667,9 @@ int cmd_eval(int argc, char **argv) {
         snprintf(suffix + strlen(suffix), sizeof suffix - strlen(suffix), "-limit%d", o.limit);
     if (o.threshold > 0)
         snprintf(suffix + strlen(suffix), sizeof suffix - strlen(suffix), "-t%.3f", o.threshold);
-    if (o.calibrate) snprintf(suffix + strlen(suffix), sizeof suffix - strlen(suffix), "-cal");
+    if (o.calibrate)
+        snprintf(suffix + strlen(suffix), sizeof suffix - strlen(suffix),
+                 o.prior ? "-prior" : "-cal");
     const char *alt_name = o.calibrate ? "argmax (uncalibrated)" : "batch calibration";
     lx_jbuf_reset(&b);
     lx_re_report_json(&b, &info, &c);
@@ -709,6 +733,7 @@ done:
     free(gold);
     free(pidx);
     free(prior);
+    free(dev_prior);
     free(labels);
     free(model_path);
     free(schema_path);

@@ -70,6 +70,8 @@ static void rel_usage(FILE *f) {
           "  --calibrate        decide by batch calibration over the whole input (each\n"
           "                     label's probability divided by its mean); output comes\n"
           "                     at the end\n"
+          "  --prior REPORT     calibrate line by line with the mean probabilities of a\n"
+          "                     `lexie eval re` run (its .report.json)\n"
           "  --no-mark          do not [bracket] the entities in the prompt\n"
           "  --dump-prompt      print each line's exact prompt instead of classifying\n"
           "  -m MODEL           model name or GGUF path (default: the default model)\n"
@@ -207,10 +209,10 @@ static void write_held(held_lines *h, const lx_re_schema *s, FILE *out) {
 }
 
 /* Classifies the ok items of q[0..n) and prints every line in order (with
-** hold, keeps them for write_held instead).  Returns the number of lines
-** that ended in an error. */
+** hold, keeps them for write_held instead; with prior, decides by it).
+** Returns the number of lines that ended in an error. */
 static int flush(lexie_re *re, const lx_re_schema *s, pending *q, int n, int free_gen, int dump,
-                 held_lines *hold, FILE *out) {
+                 held_lines *hold, const double *prior, FILE *out) {
     lexie_re_example ex[64];
     lexie_re_result res[64];
     int map[64], m = 0, bad = 0;
@@ -270,6 +272,7 @@ static int flush(lexie_re *re, const lx_re_schema *s, pending *q, int n, int fre
                 }
                 continue;
             }
+            if (prior) r->label = lx_re_decide_calibrated(r->probs, prior, s->n_rels + 1);
             put_result(&b, q[i].id_json, s, r->label, r->probs);
             if (free_gen) {
                 lx_jbuf_printf(&b, ",\"invalid\":%s,\"answer\":", r->invalid ? "true" : "false");
@@ -287,6 +290,7 @@ static int flush(lexie_re *re, const lx_re_schema *s, pending *q, int n, int fre
 
 int cmd_relations(int argc, char **argv) {
     const char *model_arg = NULL, *schema_arg = NULL, *method = "qa4re", *tmpl = NULL;
+    const char *prior_arg = NULL;
     lexie_re_params rp = lexie_re_default_params();
     int threads = 0, dump = 0, calibrate = 0;
     for (int i = 1; i < argc; i++) {
@@ -317,6 +321,8 @@ int cmd_relations(int argc, char **argv) {
                 schema_arg = v;
             else if (strcmp(a, "--chat-template") == 0)
                 tmpl = v;
+            else if (strcmp(a, "--prior") == 0)
+                prior_arg = v;
             else if (strcmp(a, "--method") == 0)
                 method = v;
             else if (strcmp(a, "--permute") == 0 && num_ok && x >= 1 && x <= 64)
@@ -346,9 +352,13 @@ int cmd_relations(int argc, char **argv) {
         fprintf(stderr, "lexie relations: --method must be qa4re or vanilla\n");
         return 2;
     }
-    if (calibrate && (rp.free_gen || rp.none_threshold > 0 || dump)) {
-        fprintf(stderr, "lexie relations: --calibrate goes with neither --free-gen, --threshold "
-                        "nor --dump-prompt\n");
+    if ((calibrate || prior_arg) && (rp.free_gen || rp.none_threshold > 0 || dump)) {
+        fprintf(stderr, "lexie relations: --calibrate and --prior go with neither --free-gen, "
+                        "--threshold nor --dump-prompt\n");
+        return 2;
+    }
+    if (calibrate && prior_arg) {
+        fprintf(stderr, "lexie relations: --calibrate and --prior are alternatives; use one\n");
         return 2;
     }
     if (!schema_arg) {
@@ -366,6 +376,16 @@ int cmd_relations(int argc, char **argv) {
     }
     for (int i = 0; i < s->n_warnings; i++)
         fprintf(stderr, "lexie relations: warning: %s\n", s->warnings[i]);
+    double *prior = NULL;
+    if (prior_arg) {
+        prior = malloc(((size_t)s->n_rels + 1) * sizeof *prior);
+        if (!prior || lx_re_prior_load(prior_arg, s, prior, &err) != LEXIE_OK) {
+            fprintf(stderr, "lexie relations: %s\n", prior ? err.message : "out of memory");
+            free(prior);
+            lx_re_schema_free(s);
+            return 1;
+        }
+    }
     lexie_model *m = NULL;
     lexie_ctx *c = NULL;
     lexie_re *re = NULL;
@@ -418,7 +438,8 @@ int cmd_relations(int argc, char **argv) {
             lx_json_doc_free(d);
         }
         if (nq == rp.batch) {
-            n_bad += flush(re, s, q, nq, rp.free_gen, dump, calibrate ? &held : NULL, stdout);
+            n_bad +=
+                flush(re, s, q, nq, rp.free_gen, dump, calibrate ? &held : NULL, prior, stdout);
             for (int i = 0; i < nq; i++) {
                 lx_re_item_free(&q[i].it);
                 free(q[i].id_json);
@@ -427,7 +448,7 @@ int cmd_relations(int argc, char **argv) {
         }
     }
     free(line);
-    n_bad += flush(re, s, q, nq, rp.free_gen, dump, calibrate ? &held : NULL, stdout);
+    n_bad += flush(re, s, q, nq, rp.free_gen, dump, calibrate ? &held : NULL, prior, stdout);
     if (calibrate) write_held(&held, s, stdout);
     for (int i = 0; i < nq; i++) {
         lx_re_item_free(&q[i].it);
@@ -441,5 +462,6 @@ done:
     lexie_model_free(m);
     lx_re_schema_free(s);
     free(mpath);
+    free(prior);
     return rc;
 }
