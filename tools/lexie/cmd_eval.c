@@ -334,6 +334,14 @@ int cmd_eval(int argc, char **argv) {
     }
     for (int i = 0; i < schema->n_warnings; i++)
         fprintf(stderr, "lexie eval: warning: %s\n", schema->warnings[i]);
+    /* A stored prior is checked before anything is computed. */
+    if (o.prior) {
+        if (!(dev_prior = malloc(((size_t)schema->n_rels + 1) * sizeof *dev_prior))) goto oom;
+        if (lx_re_prior_load(o.prior, schema, dev_prior, &err) != LEXIE_OK) {
+            fprintf(stderr, "lexie eval: %s\n", err.message);
+            goto done;
+        }
+    }
     int need_train = strcmp(o.split, "test") != 0 || o.shots > 0;
     if (strcmp(o.split, "test") == 0 && !read_split(o.data, "test", &test, &err)) {
         fprintf(stderr, "lexie eval: %s\n", err.message);
@@ -589,20 +597,6 @@ int cmd_eval(int argc, char **argv) {
     for (int i = 0; i < n_have; i++) pv[i] = preds.p[pidx[i]].probs;
     lx_re_prior(pv, n_have, schema->n_rels + 1, prior);
     free(pv);
-    if (o.prior) {
-        dev_prior = malloc(((size_t)schema->n_rels + 1) * sizeof *dev_prior);
-        if (!dev_prior) {
-            lx_re_counts_free(&c);
-            lx_re_counts_free(&alt);
-            goto oom;
-        }
-        if (lx_re_prior_load(o.prior, schema, dev_prior, &err) != LEXIE_OK) {
-            fprintf(stderr, "lexie eval: %s\n", err.message);
-            lx_re_counts_free(&c);
-            lx_re_counts_free(&alt);
-            goto done;
-        }
-    }
     for (int i = 0; i < n_have; i++) {
         lx_re_pred *p = &preds.p[pidx[i]];
         int plain = o.threshold > 0 ? lx_re_decide(schema, p->probs, (float)o.threshold) : p->label;
