@@ -29,6 +29,10 @@ printf '%s\n' '{"id": 1, "text": "<e1>BRCA1</e1> causes <e2>cancer</e2>."}' 'not
     '{"id": 3, "text": "<e2>TP53</e2> and <e1>asthma</e1>."}' >"$input"
 check relations -m "$fx/llama_q.gguf" --schema schemas/gad.json -t 1
 check relations -m "$fx/llama_q.gguf" --schema schemas/gad.json -t 1 --calibrate
-rm -f "$input"
+prior=$(mktemp)
+echo '{"mean_probability": {"association": 0.4, "no_association": 0.6}}' >"$prior"
+check relations -m "$fx/llama_q.gguf" --schema schemas/gad.json -t 1 --prior "$prior"
+check relations -m "$fx/llama_q.gguf" --schema schemas/semeval.json -t 1 --prior "$prior"
+rm -f "$input" "$prior"
 [ $fail -eq 0 ] && echo "valgrind: CLI clean"
 exit $fail
