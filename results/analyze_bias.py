@@ -39,7 +39,8 @@ def main(argv):
         rows = [json.loads(l) for l in open(path)]
         rows = rows[:n_max] if n_max else rows
         n, k = len(rows), len(labels)
-        probs = [[r["scores"].get(l, 0.0) for l in labels] for r in rows]
+        # "probs": one per label in schema order; older files: {label: p}.
+        probs = [r["probs"] if "probs" in r else [r["scores"].get(l, 0.0) for l in labels] for r in rows]
         gold = [labels.index(r["gold"]) for r in rows]
         pred = [labels.index(r["label"]) for r in rows]
         mean = [sum(p[j] for p in probs) / n for j in range(k)]

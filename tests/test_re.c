@@ -912,6 +912,10 @@ static void test_report_and_preds(lx_t *t) {
     lx_jbuf b = {0};
     lx_re_pred_line(&b, "a", 0, "lives_in", s, &r0, 0.5);
     lx_re_pred_line(&b, "17", 1, NULL, s, &r1, 0);
+    LX_CHECK(t, strstr(b.data, "\"probs\":[0.7,0,0.1,0.2]") != NULL);
+    /* A line of the first format: {label: p}, zeros left out. */
+    lx_jbuf_puts(&b, "{\"id\":\"old\",\"label\":\"born_in\",\"scores\":{\"born_in\":0.6,"
+                     "\"none\":0.4}}\n");
     lx_jbuf_puts(&b, "{\"id\":\"torn\",\"lab"); /* a run killed mid-line */
     FILE *f = fopen(path, "w");
     fwrite(b.data, 1, b.len, f);
@@ -920,8 +924,12 @@ static void test_report_and_preds(lx_t *t) {
     long good;
     lexie_error e;
     LX_REQUIRE(t, lx_re_preds_load(path, s, &p, &good, &e) == LEXIE_OK);
-    LX_CHECK_INT(t, p.n, 2);
+    LX_CHECK_INT(t, p.n, 3);
     LX_CHECK_INT(t, good, (long)(strstr(b.data, "{\"id\":\"torn\"") - b.data));
+    int o = lx_re_preds_find(&p, "old");
+    LX_REQUIRE(t, o >= 0);
+    LX_CHECK(t, p.p[o].label == 2 && p.p[o].probs[0] == 0.0f);
+    LX_CHECK_CLOSE(t, p.p[o].probs[2], 0.6, 1e-6);
     int i = lx_re_preds_find(&p, "17");
     LX_REQUIRE(t, i >= 0);
     LX_CHECK(t, p.p[i].label == 3 && p.p[i].invalid == 1);

@@ -197,15 +197,18 @@ typedef struct lx_re_preds {
 /* Reads a prediction JSONL file written by lx_re_pred_line.  A missing
 ** file is empty.  A torn last line (a run killed mid-write) is dropped,
 ** and *good_bytes gets the length of the intact part, so the caller can
-** truncate before appending.  Labels not in s are an error. */
+** truncate before appending.  Labels not in s are an error.  Lines of the
+** first format, "scores": {label: p} without the zeros, are read too. */
 lexie_status lx_re_preds_load(const char *path, const lx_re_schema *s, lx_re_preds *out,
                               long *good_bytes, lexie_error *err);
 void lx_re_preds_free(lx_re_preds *p);
 /* Index of id in p (sorting p on first use), or -1. */
 int lx_re_preds_find(lx_re_preds *p, const char *id);
 
-/* One prediction line: {"id", "gold", "label", "invalid", "scores": {label:
-** p}, "seconds", "answer"} and a newline.  gold may be NULL. */
+/* One prediction line: {"id", "gold", "label", "invalid", "probs": [p per
+** label, in s's order], "seconds", "answer"} and a newline.  gold may be
+** NULL.  The file's config hash pins the schema, so the order is fixed; an
+** array, not {label: p}, keeps a 2,717-example file under 1 MB. */
 void lx_re_pred_line(lx_jbuf *b, const char *id, int id_is_num, const char *gold,
                      const lx_re_schema *s, const lx_re_result *r, double seconds);
 

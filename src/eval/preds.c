@@ -47,22 +47,36 @@ static lexie_status parse_pred(const lx_json *o, const lx_re_schema *s, lx_re_pr
                                lexie_error *err) {
     const lx_json *id = lx_json_get(o, "id");
     const char *lab = lx_json_string(lx_json_get(o, "label"));
-    const lx_json *sc = lx_json_get(o, "scores");
-    if (!id || (id->type != LX_JSON_STRING && id->type != LX_JSON_NUMBER) || !lab || !sc ||
-        sc->type != LX_JSON_OBJECT)
-        return lx_fail(err, LEXIE_E_FORMAT, "want {\"id\", \"label\", \"scores\"}");
+    const lx_json *pv = lx_json_get(o, "probs"), *sc = lx_json_get(o, "scores");
+    const int nl = s->n_rels + 1;
+    if (!id || (id->type != LX_JSON_STRING && id->type != LX_JSON_NUMBER) || !lab ||
+        !((pv && pv->type == LX_JSON_ARRAY) || (sc && sc->type == LX_JSON_OBJECT)))
+        return lx_fail(err, LEXIE_E_FORMAT, "want {\"id\", \"label\", \"probs\"}");
     pr->label = lx_re_schema_find(s, lab);
     if (pr->label < 0)
         return lx_fail(err, LEXIE_E_FORMAT, "label \"%.60s\" is not in the schema", lab);
-    pr->probs = lx_calloc((size_t)s->n_rels + 1, sizeof *pr->probs, err);
+    pr->probs = lx_calloc((size_t)nl, sizeof *pr->probs, err);
     if (!pr->probs) return LEXIE_E_NOMEM;
-    for (int k = 0; k < sc->n; k++) {
-        int l = lx_re_schema_find(s, sc->keys[k]);
-        if (l < 0)
-            return lx_fail(err, LEXIE_E_FORMAT, "score for unknown label \"%.60s\"", sc->keys[k]);
-        if (sc->items[k]->type != LX_JSON_NUMBER)
-            return lx_fail(err, LEXIE_E_FORMAT, "scores must be numbers");
-        pr->probs[l] = (float)sc->items[k]->num;
+    if (pv && pv->type == LX_JSON_ARRAY) {
+        if (pv->n != nl)
+            return lx_fail(err, LEXIE_E_FORMAT, "probs has %d numbers, the schema %d labels", pv->n,
+                           nl);
+        for (int l = 0; l < nl; l++) {
+            if (pv->items[l]->type != LX_JSON_NUMBER)
+                return lx_fail(err, LEXIE_E_FORMAT, "probs must be numbers");
+            pr->probs[l] = (float)pv->items[l]->num;
+        }
+    } else {
+        /* The first format: {label: probability}, zeros left out. */
+        for (int k = 0; k < sc->n; k++) {
+            int l = lx_re_schema_find(s, sc->keys[k]);
+            if (l < 0)
+                return lx_fail(err, LEXIE_E_FORMAT, "score for unknown label \"%.60s\"",
+                               sc->keys[k]);
+            if (sc->items[k]->type != LX_JSON_NUMBER)
+                return lx_fail(err, LEXIE_E_FORMAT, "scores must be numbers");
+            pr->probs[l] = (float)sc->items[k]->num;
+        }
     }
     const lx_json *inv = lx_json_get(o, "invalid");
     pr->invalid = inv && inv->type == LX_JSON_BOOL && inv->b;
@@ -144,16 +158,10 @@ void lx_re_pred_line(lx_jbuf *b, const char *id, int id_is_num, const char *gold
     }
     lx_jbuf_puts(b, ",\"label\":");
     lx_jbuf_cstr(b, lx_re_schema_label(s, r->label));
-    lx_jbuf_printf(b, ",\"invalid\":%s,\"scores\":{", r->invalid ? "true" : "false");
-    int first = 1;
-    for (int l = 0; l <= s->n_rels; l++) {
-        if (r->probs[l] <= 0.0f) continue;
-        if (!first) lx_jbuf_putc(b, ',');
-        first = 0;
-        lx_jbuf_cstr(b, lx_re_schema_label(s, l));
-        lx_jbuf_printf(b, ":%.6g", (double)r->probs[l]);
-    }
-    lx_jbuf_putc(b, '}');
+    lx_jbuf_printf(b, ",\"invalid\":%s,\"probs\":[", r->invalid ? "true" : "false");
+    for (int l = 0; l <= s->n_rels; l++)
+        lx_jbuf_printf(b, "%s%.6g", l ? "," : "", (double)r->probs[l]);
+    lx_jbuf_putc(b, ']');
     if (seconds > 0) lx_jbuf_printf(b, ",\"seconds\":%.4f", seconds);
     if (r->answer) {
         lx_jbuf_puts(b, ",\"answer\":");
