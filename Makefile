@@ -28,7 +28,9 @@ LIBS    := -lpcre2-8 -lutf8proc -lpthread -lm
 AVX2    := -mavx2 -mfma -mf16c
 AVX512  := -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni -mavx2 -mfma -mf16c
 
-LIB_SRC   := $(sort $(wildcard src/*/*.c))
+# Library sources live one or two folders deep (src/ie/re/*.c).
+LIB_SRC   := $(sort $(wildcard src/*/*.c src/*/*/*.c))
+LIB_HDR   := $(sort $(wildcard src/*/*.h src/*/*/*.h))
 CLI_SRC   := $(sort $(wildcard tools/lexie/*.c))
 TEST_SRC  := $(sort $(wildcard tests/*.c))
 BENCH_SRC := $(sort $(wildcard bench/*.c))
@@ -94,11 +96,11 @@ $(B)/bench/%: bench/%.c $(B)/liblexie.a
 	$(CC) $(CFLAGS) -o $@ $< $(B)/liblexie.a $(LIBS)
 
 format:
-	clang-format -i $(LIB_SRC) $(CLI_SRC) $(TEST_SRC) $(BENCH_SRC) include/lexie.h $(wildcard src/*/*.h tests/*.h tools/lexie/*.h)
+	clang-format -i $(LIB_SRC) $(CLI_SRC) $(TEST_SRC) $(BENCH_SRC) include/lexie.h $(LIB_HDR) $(wildcard tests/*.h tools/lexie/*.h)
 
 # Fails when a file differs from .clang-format's layout (CI runs it).
 format-check:
-	clang-format --dry-run -Werror $(LIB_SRC) $(CLI_SRC) $(TEST_SRC) $(BENCH_SRC) include/lexie.h $(wildcard src/*/*.h tests/*.h tools/lexie/*.h)
+	clang-format --dry-run -Werror $(LIB_SRC) $(CLI_SRC) $(TEST_SRC) $(BENCH_SRC) include/lexie.h $(LIB_HDR) $(wildcard tests/*.h tools/lexie/*.h)
 
 clean:
 	rm -rf build build-san
