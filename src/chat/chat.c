@@ -12,7 +12,7 @@
 ** (an attribute of an undefined value) we yield undefined instead: a
 ** template that renders in Jinja renders the same here.
 */
-#include "tokenizer/chat_impl.h"
+#include "chat/chat_impl.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -21,15 +21,16 @@
 
 /* ==== Arena and errors ==== */
 
-void *jx_alloc(jx *c, size_t n) {
+void *lx_chat_alloc(jx *c, size_t n) {
     n = (n + sizeof(max_align_t) - 1) / sizeof(max_align_t) * sizeof(max_align_t);
     if (!n) n = sizeof(max_align_t);
     jx_blk *b = c->blocks;
     if (!b || b->cap - b->used < n) {
         size_t cap = LX_MAX(n, (size_t)64 << 10);
-        if (cap > ((size_t)1 << 40)) jx_fail(c, (size_t)-1, LEXIE_E_NOMEM, "template too large");
+        if (cap > ((size_t)1 << 40))
+            lx_chat_fail(c, (size_t)-1, LEXIE_E_NOMEM, "template too large");
         b = malloc(sizeof *b + cap);
-        if (!b) jx_fail(c, (size_t)-1, LEXIE_E_NOMEM, "out of memory");
+        if (!b) lx_chat_fail(c, (size_t)-1, LEXIE_E_NOMEM, "out of memory");
         b->used = 0;
         b->cap = cap;
         b->next = c->blocks;
@@ -40,14 +41,14 @@ void *jx_alloc(jx *c, size_t n) {
     return p;
 }
 
-char *jx_strndup(jx *c, const char *s, size_t n) {
-    char *p = jx_alloc(c, n + 1);
+char *lx_chat_strndup(jx *c, const char *s, size_t n) {
+    char *p = lx_chat_alloc(c, n + 1);
     memcpy(p, s, n);
     p[n] = 0;
     return p;
 }
 
-void jx_arena_free(jx *c) {
+static void arena_free(jx *c) {
     while (c->blocks) {
         jx_blk *b = c->blocks;
         c->blocks = b->next;
@@ -55,7 +56,7 @@ void jx_arena_free(jx *c) {
     }
 }
 
-void jx_fail(jx *c, size_t pos, lexie_status code, const char *fmt, ...) {
+void lx_chat_fail(jx *c, size_t pos, lexie_status code, const char *fmt, ...) {
     char msg[400];
     va_list ap;
     va_start(ap, fmt);
@@ -79,32 +80,32 @@ void jx_fail(jx *c, size_t pos, lexie_status code, const char *fmt, ...) {
 
 /* ==== Values ==== */
 
-jv jv_str(const char *p, size_t n) { return (jv){.t = JV_STR, .u.s = {p, n}}; }
-jv jv_cstr(const char *p) { return jv_str(p, strlen(p)); }
-jv jv_int(int64_t i) { return (jv){.t = JV_INT, .u.i = i}; }
-jv jv_bool(int b) { return (jv){.t = JV_BOOL, .u.b = !!b}; }
+jv lx_chat_val_str(const char *p, size_t n) { return (jv){.t = JV_STR, .u.s = {p, n}}; }
+static jv val_cstr(const char *p) { return lx_chat_val_str(p, strlen(p)); }
+jv lx_chat_val_int(int64_t i) { return (jv){.t = JV_INT, .u.i = i}; }
+jv lx_chat_val_bool(int b) { return (jv){.t = JV_BOOL, .u.b = !!b}; }
 
-jdict *jd_new(jx *c) {
-    jdict *d = jx_alloc(c, sizeof *d);
+jdict *lx_chat_dict_new(jx *c) {
+    jdict *d = lx_chat_alloc(c, sizeof *d);
     memset(d, 0, sizeof *d);
     return d;
 }
 
-jv *jd_get(const jdict *d, const char *k, size_t kn) {
+jv *lx_chat_dict_get(const jdict *d, const char *k, size_t kn) {
     for (size_t i = 0; i < d->n; i++)
         if (d->k[i].u.s.n == kn && memcmp(d->k[i].u.s.p, k, kn) == 0) return &d->v[i];
     return NULL;
 }
 
-void jd_set(jx *c, jdict *d, const char *k, size_t kn, jv v) {
-    jv *old = jd_get(d, k, kn);
+void lx_chat_dict_set(jx *c, jdict *d, const char *k, size_t kn, jv v) {
+    jv *old = lx_chat_dict_get(d, k, kn);
     if (old) {
         *old = v;
         return;
     }
     if (d->n == d->cap) {
         size_t cap = d->cap ? d->cap * 2 : 8;
-        jv *nk = jx_alloc(c, cap * sizeof *nk), *nv = jx_alloc(c, cap * sizeof *nv);
+        jv *nk = lx_chat_alloc(c, cap * sizeof *nk), *nv = lx_chat_alloc(c, cap * sizeof *nv);
         if (d->n) {
             memcpy(nk, d->k, d->n * sizeof *nk);
             memcpy(nv, d->v, d->n * sizeof *nv);
@@ -113,20 +114,20 @@ void jd_set(jx *c, jdict *d, const char *k, size_t kn, jv v) {
         d->v = nv;
         d->cap = cap;
     }
-    d->k[d->n] = jv_str(k, kn);
+    d->k[d->n] = lx_chat_val_str(k, kn);
     d->v[d->n++] = v;
 }
 
-jlist *jl_new(jx *c) {
-    jlist *l = jx_alloc(c, sizeof *l);
+jlist *lx_chat_list_new(jx *c) {
+    jlist *l = lx_chat_alloc(c, sizeof *l);
     memset(l, 0, sizeof *l);
     return l;
 }
 
-void jl_push(jx *c, jlist *l, jv v) {
+void lx_chat_list_push(jx *c, jlist *l, jv v) {
     if (l->n == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 8;
-        jv *nv = jx_alloc(c, cap * sizeof *nv);
+        jv *nv = lx_chat_alloc(c, cap * sizeof *nv);
         if (l->n) memcpy(nv, l->v, l->n * sizeof *nv);
         l->v = nv;
         l->cap = cap;
@@ -154,7 +155,7 @@ static void exec(ev *e, const jnode *x);
 
 static jv lookup(ev *e, const char *name, size_t n) {
     for (scope *s = e->sc; s; s = s->up) {
-        jv *v = jd_get(s->vars, name, n);
+        jv *v = lx_chat_dict_get(s->vars, name, n);
         if (v) return *v;
     }
     return (jv){.t = JV_UNDEF};
@@ -163,20 +164,20 @@ static jv lookup(ev *e, const char *name, size_t n) {
 static jv index_value(ev *e, const jnode *at, jv obj, jv key) {
     if (obj.t == JV_DICT) {
         if (key.t != JV_STR) return (jv){.t = JV_UNDEF};
-        jv *v = jd_get(obj.u.d, key.u.s.p, key.u.s.n);
+        jv *v = lx_chat_dict_get(obj.u.d, key.u.s.p, key.u.s.n);
         return v ? *v : (jv){.t = JV_UNDEF};
     }
     if (obj.t == JV_LIST || obj.t == JV_STR) {
         if (key.t != JV_INT && key.t != JV_BOOL)
-            jx_fail(e->c, at->pos, LEXIE_E_FORMAT, "%s index must be an integer, not %s",
-                    jv_type_name(obj), jv_type_name(key));
+            lx_chat_fail(e->c, at->pos, LEXIE_E_FORMAT, "%s index must be an integer, not %s",
+                         lx_chat_type_name(obj), lx_chat_type_name(key));
         int64_t i = key.t == JV_INT ? key.u.i : key.u.b;
         if (obj.t == JV_LIST) {
             int64_t n = (int64_t)obj.u.l->n;
             if (i < 0) i += n;
             return i >= 0 && i < n ? obj.u.l->v[i] : (jv){.t = JV_UNDEF};
         }
-        return jx_str_index(e->c, obj, i);
+        return lx_chat_str_index(e->c, obj, i);
     }
     return (jv){.t = JV_UNDEF};
 }
@@ -185,8 +186,9 @@ static jv index_value(ev *e, const jnode *at, jv obj, jv key) {
 ** raises when one is looked into: messages[0].role on no messages. */
 static void undefined_check(ev *e, const jnode *x, jv v) {
     if (v.t != JV_UNDEF) return;
-    if (x->kind == JN_VAR) jx_fail(e->c, x->pos, LEXIE_E_INVALID, "'%s' is undefined", x->name);
-    jx_fail(e->c, x->pos, LEXIE_E_INVALID, "value is undefined");
+    if (x->kind == JN_VAR)
+        lx_chat_fail(e->c, x->pos, LEXIE_E_INVALID, "'%s' is undefined", x->name);
+    lx_chat_fail(e->c, x->pos, LEXIE_E_INVALID, "value is undefined");
 }
 
 static jv eval_args(ev *e, const jnode *x, jv *args) {
@@ -200,11 +202,11 @@ static jv eval_call(ev *e, const jnode *x) {
     const jnode *f = x->a;
     if (f->kind == JN_ATTR) {
         jv obj = eval(e, f->a);
-        return jx_method(e->c, x, obj, f->name, x->n_args, args, x->kw);
+        return lx_chat_method(e->c, x, obj, f->name, x->n_args, args, x->kw);
     }
     if (f->kind == JN_VAR && lookup(e, f->name, f->name_len).t == JV_UNDEF)
-        return jx_builtin(e->c, x, f->name, x->n_args, args, x->kw);
-    jx_fail(e->c, x->pos, LEXIE_E_UNSUPPORTED, "calling this value is not supported");
+        return lx_chat_builtin(e->c, x, f->name, x->n_args, args, x->kw);
+    lx_chat_fail(e->c, x->pos, LEXIE_E_UNSUPPORTED, "calling this value is not supported");
 }
 
 static jv eval(ev *e, const jnode *x) {
@@ -215,9 +217,9 @@ static jv eval(ev *e, const jnode *x) {
     case JN_ATTR: {
         jv obj = eval(e, x->a);
         undefined_check(e, x->a, obj);
-        if (obj.t == JV_DICT) return index_value(e, x, obj, jv_str(x->name, x->name_len));
+        if (obj.t == JV_DICT) return index_value(e, x, obj, lx_chat_val_str(x->name, x->name_len));
         if (obj.t == JV_LIST && x->name[0] >= '0' && x->name[0] <= '9')
-            return index_value(e, x, obj, jv_int(strtoll(x->name, NULL, 10)));
+            return index_value(e, x, obj, lx_chat_val_int(strtoll(x->name, NULL, 10)));
         return (jv){.t = JV_UNDEF};
     }
     case JN_INDEX: {
@@ -230,33 +232,33 @@ static jv eval(ev *e, const jnode *x) {
         int has[3];
         for (int i = 0; i < 3; i++) {
             has[i] = x->args[i] != NULL;
-            part[i] = has[i] ? eval(e, x->args[i]) : jv_int(0);
+            part[i] = has[i] ? eval(e, x->args[i]) : lx_chat_val_int(0);
             if (has[i] && part[i].t == JV_NONE)
                 has[i] = 0;
             else if (has[i] && part[i].t != JV_INT)
-                jx_fail(c, x->pos, LEXIE_E_FORMAT, "slice bounds must be integers");
+                lx_chat_fail(c, x->pos, LEXIE_E_FORMAT, "slice bounds must be integers");
         }
-        return jx_slice(c, x, obj, has, part);
+        return lx_chat_slice(c, x, obj, has, part);
     }
     case JN_CALL: return eval_call(e, x);
     case JN_FILTER: {
         jv args[64];
         eval_args(e, x, args);
-        return jx_filter(c, x, eval(e, x->a), x->n_args, args, x->kw);
+        return lx_chat_filter(c, x, eval(e, x->a), x->n_args, args, x->kw);
     }
     case JN_TEST: {
         jv args[64];
         eval_args(e, x, args);
-        int r = jx_test(c, x, eval(e, x->a), x->n_args, args);
-        return jv_bool(x->op ? !r : r);
+        int r = lx_chat_test(c, x, eval(e, x->a), x->n_args, args);
+        return lx_chat_val_bool(x->op ? !r : r);
     }
     case JN_UNARY: {
         jv v = eval(e, x->a);
-        if (x->op == 'n') return jv_bool(!jv_truthy(v));
-        if (v.t == JV_BOOL) v = jv_int(v.u.b);
+        if (x->op == 'n') return lx_chat_val_bool(!lx_chat_truthy(v));
+        if (v.t == JV_BOOL) v = lx_chat_val_int(v.u.b);
         if (v.t != JV_INT && v.t != JV_FLOAT)
-            jx_fail(c, x->pos, LEXIE_E_FORMAT, "bad operand type for unary %c: %s", x->op,
-                    jv_type_name(v));
+            lx_chat_fail(c, x->pos, LEXIE_E_FORMAT, "bad operand type for unary %c: %s", x->op,
+                         lx_chat_type_name(v));
         if (x->op == '-') {
             if (v.t == JV_INT)
                 v.u.i = v.u.i == INT64_MIN ? INT64_MIN : -v.u.i;
@@ -267,29 +269,29 @@ static jv eval(ev *e, const jnode *x) {
     }
     case JN_BIN: {
         jv a = eval(e, x->a);
-        if (x->op == JO_AND) return jv_truthy(a) ? eval(e, x->b) : a;
-        if (x->op == JO_OR) return jv_truthy(a) ? a : eval(e, x->b);
-        return jx_binop(c, x, x->op, a, eval(e, x->b));
+        if (x->op == JO_AND) return lx_chat_truthy(a) ? eval(e, x->b) : a;
+        if (x->op == JO_OR) return lx_chat_truthy(a) ? a : eval(e, x->b);
+        return lx_chat_binop(c, x, x->op, a, eval(e, x->b));
     }
     case JN_COND:
-        if (jv_truthy(eval(e, x->a))) return eval(e, x->b);
+        if (lx_chat_truthy(eval(e, x->a))) return eval(e, x->b);
         return x->c ? eval(e, x->c) : (jv){.t = JV_UNDEF};
     case JN_LIST: {
-        jlist *l = jl_new(c);
-        for (int i = 0; i < x->n_args; i++) jl_push(c, l, eval(e, x->args[i]));
+        jlist *l = lx_chat_list_new(c);
+        for (int i = 0; i < x->n_args; i++) lx_chat_list_push(c, l, eval(e, x->args[i]));
         return (jv){.t = JV_LIST, .u.l = l};
     }
     case JN_DICT: {
-        jdict *d = jd_new(c);
+        jdict *d = lx_chat_dict_new(c);
         for (int i = 0; i + 1 < x->n_args; i += 2) {
             jv k = eval(e, x->args[i]);
             if (k.t != JV_STR)
-                jx_fail(c, x->args[i]->pos, LEXIE_E_UNSUPPORTED, "dict keys must be strings");
-            jd_set(c, d, k.u.s.p, k.u.s.n, eval(e, x->args[i + 1]));
+                lx_chat_fail(c, x->args[i]->pos, LEXIE_E_UNSUPPORTED, "dict keys must be strings");
+            lx_chat_dict_set(c, d, k.u.s.p, k.u.s.n, eval(e, x->args[i + 1]));
         }
         return (jv){.t = JV_DICT, .u.d = d};
     }
-    default: jx_fail(c, x->pos, LEXIE_E_INTERNAL, "statement used as an expression");
+    default: lx_chat_fail(c, x->pos, LEXIE_E_INTERNAL, "statement used as an expression");
     }
 }
 
@@ -298,52 +300,52 @@ static jv eval(ev *e, const jnode *x) {
 static void exec_for(ev *e, const jnode *x) {
     jx *c = e->c;
     jv it = eval(e, x->a);
-    jlist *items = jl_new(c);
+    jlist *items = lx_chat_list_new(c);
     if (it.t == JV_LIST) {
-        for (size_t i = 0; i < it.u.l->n; i++) jl_push(c, items, it.u.l->v[i]);
+        for (size_t i = 0; i < it.u.l->n; i++) lx_chat_list_push(c, items, it.u.l->v[i]);
     } else if (it.t == JV_DICT) {
-        for (size_t i = 0; i < it.u.d->n; i++) jl_push(c, items, it.u.d->k[i]);
+        for (size_t i = 0; i < it.u.d->n; i++) lx_chat_list_push(c, items, it.u.d->k[i]);
     } else if (it.t == JV_STR) {
-        items = jx_str_chars(c, it);
+        items = lx_chat_str_chars(c, it);
     } else if (it.t != JV_UNDEF && it.t != JV_NONE) {
-        jx_fail(c, x->a->pos, LEXIE_E_FORMAT, "cannot iterate over %s", jv_type_name(it));
+        lx_chat_fail(c, x->a->pos, LEXIE_E_FORMAT, "cannot iterate over %s", lx_chat_type_name(it));
     }
 
-    scope sc = {e->sc, jd_new(c)};
+    scope sc = {e->sc, lx_chat_dict_new(c)};
     e->sc = &sc;
     if (x->c) { /* `for x in xs if cond`: filter first, so loop.length counts the kept ones */
-        jlist *kept = jl_new(c);
+        jlist *kept = lx_chat_list_new(c);
         for (size_t i = 0; i < items->n; i++) {
-            jd_set(c, sc.vars, x->args[0]->name, x->args[0]->name_len, items->v[i]);
-            if (jv_truthy(eval(e, x->c))) jl_push(c, kept, items->v[i]);
+            lx_chat_dict_set(c, sc.vars, x->args[0]->name, x->args[0]->name_len, items->v[i]);
+            if (lx_chat_truthy(eval(e, x->c))) lx_chat_list_push(c, kept, items->v[i]);
         }
         items = kept;
     }
     size_t n = items->n;
     for (size_t i = 0; i < n; i++) {
         if (++e->steps > JX_MAX_STEPS)
-            jx_fail(c, x->pos, LEXIE_E_RANGE, "more than %d loop iterations", JX_MAX_STEPS);
+            lx_chat_fail(c, x->pos, LEXIE_E_RANGE, "more than %d loop iterations", JX_MAX_STEPS);
         jv item = items->v[i];
         if (x->n_args == 2) {
             if (item.t != JV_LIST || item.u.l->n != 2)
-                jx_fail(c, x->pos, LEXIE_E_FORMAT, "cannot unpack %s into two loop variables",
-                        jv_type_name(item));
-            jd_set(c, sc.vars, x->args[0]->name, x->args[0]->name_len, item.u.l->v[0]);
-            jd_set(c, sc.vars, x->args[1]->name, x->args[1]->name_len, item.u.l->v[1]);
+                lx_chat_fail(c, x->pos, LEXIE_E_FORMAT, "cannot unpack %s into two loop variables",
+                             lx_chat_type_name(item));
+            lx_chat_dict_set(c, sc.vars, x->args[0]->name, x->args[0]->name_len, item.u.l->v[0]);
+            lx_chat_dict_set(c, sc.vars, x->args[1]->name, x->args[1]->name_len, item.u.l->v[1]);
         } else {
-            jd_set(c, sc.vars, x->args[0]->name, x->args[0]->name_len, item);
+            lx_chat_dict_set(c, sc.vars, x->args[0]->name, x->args[0]->name_len, item);
         }
-        jdict *loop = jd_new(c);
-        jd_set(c, loop, "index", 5, jv_int((int64_t)i + 1));
-        jd_set(c, loop, "index0", 6, jv_int((int64_t)i));
-        jd_set(c, loop, "revindex", 8, jv_int((int64_t)(n - i)));
-        jd_set(c, loop, "revindex0", 9, jv_int((int64_t)(n - i - 1)));
-        jd_set(c, loop, "first", 5, jv_bool(i == 0));
-        jd_set(c, loop, "last", 4, jv_bool(i + 1 == n));
-        jd_set(c, loop, "length", 6, jv_int((int64_t)n));
-        jd_set(c, loop, "previtem", 8, i ? items->v[i - 1] : (jv){.t = JV_UNDEF});
-        jd_set(c, loop, "nextitem", 8, i + 1 < n ? items->v[i + 1] : (jv){.t = JV_UNDEF});
-        jd_set(c, sc.vars, "loop", 4, (jv){.t = JV_DICT, .u.d = loop});
+        jdict *loop = lx_chat_dict_new(c);
+        lx_chat_dict_set(c, loop, "index", 5, lx_chat_val_int((int64_t)i + 1));
+        lx_chat_dict_set(c, loop, "index0", 6, lx_chat_val_int((int64_t)i));
+        lx_chat_dict_set(c, loop, "revindex", 8, lx_chat_val_int((int64_t)(n - i)));
+        lx_chat_dict_set(c, loop, "revindex0", 9, lx_chat_val_int((int64_t)(n - i - 1)));
+        lx_chat_dict_set(c, loop, "first", 5, lx_chat_val_bool(i == 0));
+        lx_chat_dict_set(c, loop, "last", 4, lx_chat_val_bool(i + 1 == n));
+        lx_chat_dict_set(c, loop, "length", 6, lx_chat_val_int((int64_t)n));
+        lx_chat_dict_set(c, loop, "previtem", 8, i ? items->v[i - 1] : (jv){.t = JV_UNDEF});
+        lx_chat_dict_set(c, loop, "nextitem", 8, i + 1 < n ? items->v[i + 1] : (jv){.t = JV_UNDEF});
+        lx_chat_dict_set(c, sc.vars, "loop", 4, (jv){.t = JV_DICT, .u.d = loop});
         exec(e, x->b);
         if (e->brk == 1) {
             e->brk = 0;
@@ -362,34 +364,34 @@ static void exec_set(ev *e, const jnode *x) {
         v = eval(e, x->a);
     } else { /* block set: capture the body's output */
         jsb saved = e->out;
-        jsb_init(&e->out, c);
+        lx_chat_sb_init(&e->out, c);
         exec(e, x->b);
-        v = jsb_value(&e->out);
+        v = lx_chat_sb_value(&e->out);
         e->out = saved;
     }
     const jnode *t = x->args[0];
     if (t->kind == JN_VAR) {
-        jd_set(c, e->sc->vars, t->name, t->name_len, v);
+        lx_chat_dict_set(c, e->sc->vars, t->name, t->name_len, v);
         return;
     }
     jv obj = lookup(e, t->a->name, t->a->name_len);
     if (obj.t != JV_DICT)
-        jx_fail(c, t->pos, LEXIE_E_FORMAT, "cannot set attribute '%s' of %s (use namespace())",
-                t->name, jv_type_name(obj));
-    jd_set(c, obj.u.d, t->name, t->name_len, v);
+        lx_chat_fail(c, t->pos, LEXIE_E_FORMAT, "cannot set attribute '%s' of %s (use namespace())",
+                     t->name, lx_chat_type_name(obj));
+    lx_chat_dict_set(c, obj.u.d, t->name, t->name_len, v);
 }
 
 static void exec(ev *e, const jnode *x) {
     for (; x && !e->brk; x = x->next) {
         switch (x->kind) {
-        case JN_TEXT: jsb_put(&e->out, x->name, x->name_len); break;
+        case JN_TEXT: lx_chat_sb_put(&e->out, x->name, x->name_len); break;
         case JN_OUTPUT: {
-            jv v = jx_to_str(e->c, eval(e, x->a));
-            jsb_put(&e->out, v.u.s.p, v.u.s.n);
+            jv v = lx_chat_to_str(e->c, eval(e, x->a));
+            lx_chat_sb_put(&e->out, v.u.s.p, v.u.s.n);
             break;
         }
         case JN_IF:
-            if (jv_truthy(eval(e, x->a)))
+            if (lx_chat_truthy(eval(e, x->a)))
                 exec(e, x->b);
             else if (x->c)
                 exec(e, x->c);
@@ -398,10 +400,10 @@ static void exec(ev *e, const jnode *x) {
         case JN_SET: exec_set(e, x); break;
         case JN_BREAK: e->brk = 1; break;
         case JN_CONTINUE: e->brk = 2; break;
-        default: jx_fail(e->c, x->pos, LEXIE_E_INTERNAL, "expression used as a statement");
+        default: lx_chat_fail(e->c, x->pos, LEXIE_E_INTERNAL, "expression used as a statement");
         }
         if (e->out.n > JX_MAX_OUTPUT)
-            jx_fail(e->c, x->pos, LEXIE_E_RANGE, "output exceeds %u bytes", JX_MAX_OUTPUT);
+            lx_chat_fail(e->c, x->pos, LEXIE_E_RANGE, "output exceeds %u bytes", JX_MAX_OUTPUT);
     }
 }
 
@@ -444,22 +446,23 @@ lexie_status lx_chat_render(const char *tmpl, const lx_chat_msg *msgs, int n_msg
     if (setjmp(c->fail)) {
         st = c->status;
     } else {
-        jnode *root = jx_parse(c, tmpl, tn);
+        jnode *root = lx_chat_parse(c, tmpl, tn);
         e->c = c;
-        jsb_init(&e->out, c);
-        scope top = {NULL, jd_new(c)};
+        lx_chat_sb_init(&e->out, c);
+        scope top = {NULL, lx_chat_dict_new(c)};
         e->sc = &top;
-        jlist *ml = jl_new(c);
+        jlist *ml = lx_chat_list_new(c);
         for (int i = 0; i < n_msgs; i++) {
-            jdict *m = jd_new(c);
-            jd_set(c, m, "role", 4, jv_cstr(msgs[i].role));
-            jd_set(c, m, "content", 7, jv_cstr(msgs[i].content));
-            jl_push(c, ml, (jv){.t = JV_DICT, .u.d = m});
+            jdict *m = lx_chat_dict_new(c);
+            lx_chat_dict_set(c, m, "role", 4, val_cstr(msgs[i].role));
+            lx_chat_dict_set(c, m, "content", 7, val_cstr(msgs[i].content));
+            lx_chat_list_push(c, ml, (jv){.t = JV_DICT, .u.d = m});
         }
-        jd_set(c, top.vars, "messages", 8, (jv){.t = JV_LIST, .u.l = ml});
-        jd_set(c, top.vars, "add_generation_prompt", 21, jv_bool(add_generation_prompt));
-        jd_set(c, top.vars, "bos_token", 9, jv_cstr(bos ? bos : ""));
-        jd_set(c, top.vars, "eos_token", 9, jv_cstr(eos ? eos : ""));
+        lx_chat_dict_set(c, top.vars, "messages", 8, (jv){.t = JV_LIST, .u.l = ml});
+        lx_chat_dict_set(c, top.vars, "add_generation_prompt", 21,
+                         lx_chat_val_bool(add_generation_prompt));
+        lx_chat_dict_set(c, top.vars, "bos_token", 9, val_cstr(bos ? bos : ""));
+        lx_chat_dict_set(c, top.vars, "eos_token", 9, val_cstr(eos ? eos : ""));
         exec(e, root);
         *out = malloc(e->out.n + 1);
         if (!*out) {
@@ -469,7 +472,7 @@ lexie_status lx_chat_render(const char *tmpl, const lx_chat_msg *msgs, int n_msg
             (*out)[e->out.n] = 0;
         }
     }
-    jx_arena_free(c);
+    arena_free(c);
     free(c);
     free(e);
     return st;

@@ -1,16 +1,16 @@
 /*
-** chat_lib.c -- the Jinja library chat templates call: operators, string
-** conversion, filters, tests, methods and global functions.
+** chat_lib.c -- the value layer chat templates compute with: string
+** building, conversions (truthiness, equality, str(), Python repr and JSON
+** dumps), strings and sequences (code points, indexing, slices, join, `in`)
+** and the binary operators.  The named filters, tests, methods and global
+** functions that templates call are in chat_filters.c.
 **
 ** Results must match what Hugging Face renders (Python's Jinja2), so the
 ** details follow Python: str() of True is "True", json is dumped with
 ** ensure_ascii=False and ", "/": " separators, // and % floor, slices take
-** negative bounds and steps, lengths count code points.  Unknown names are
-** refused with LEXIE_E_UNSUPPORTED naming them and their position, when the
-** template reaches them: a filter in a branch that is not taken costs
-** nothing.
+** negative bounds and steps, lengths count code points.
 */
-#include "tokenizer/chat_impl.h"
+#include "chat/chat_impl.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -21,17 +21,17 @@
 
 /* ==== String building ==== */
 
-void jsb_init(jsb *b, jx *c) {
+void lx_chat_sb_init(jsb *b, jx *c) {
     b->c = c;
     b->p = NULL;
     b->n = b->cap = 0;
 }
 
-void jsb_put(jsb *b, const char *s, size_t n) {
+void lx_chat_sb_put(jsb *b, const char *s, size_t n) {
     if (b->cap - b->n < n) {
         size_t cap = b->cap ? b->cap : 64;
         while (cap - b->n < n) cap *= 2;
-        char *p = jx_alloc(b->c, cap);
+        char *p = lx_chat_alloc(b->c, cap);
         if (b->n) memcpy(p, b->p, b->n);
         b->p = p;
         b->cap = cap;
@@ -40,34 +40,34 @@ void jsb_put(jsb *b, const char *s, size_t n) {
     b->n += n;
 }
 
-void jsb_cstr(jsb *b, const char *s) { jsb_put(b, s, strlen(s)); }
+static void sb_cstr(jsb *b, const char *s) { lx_chat_sb_put(b, s, strlen(s)); }
 
-jv jsb_value(jsb *b) { return jv_str(b->p ? b->p : "", b->n); }
+jv lx_chat_sb_value(jsb *b) { return lx_chat_val_str(b->p ? b->p : "", b->n); }
 
 /* Length of the UTF-8 sequence at p (input is valid UTF-8). */
-size_t jx_u8len(const char *p) { return (size_t)lx_utf8_len((unsigned char)*p); }
+size_t lx_chat_u8len(const char *p) { return (size_t)lx_utf8_len((unsigned char)*p); }
 
-int32_t jx_u8dec(const char *p, size_t n) {
+int32_t lx_chat_u8dec(const char *p, size_t n) {
     utf8proc_int32_t cp = 0;
     return utf8proc_iterate((const utf8proc_uint8_t *)p, (utf8proc_ssize_t)n, &cp) > 0 ? cp
                                                                                        : 0xFFFD;
 }
 
-void jx_u8put(jsb *b, int32_t cp) {
+void lx_chat_u8put(jsb *b, int32_t cp) {
     utf8proc_uint8_t buf[4];
     utf8proc_ssize_t k = utf8proc_encode_char(cp, buf);
-    jsb_put(b, (const char *)buf, (size_t)k);
+    lx_chat_sb_put(b, (const char *)buf, (size_t)k);
 }
 
 /* ==== Conversions ==== */
 
-const char *jv_type_name(jv v) {
+const char *lx_chat_type_name(jv v) {
     static const char *const names[] = {"undefined", "none",   "bool", "int",
                                         "float",     "string", "list", "dict"};
     return names[v.t];
 }
 
-int jv_truthy(jv v) {
+int lx_chat_truthy(jv v) {
     switch (v.t) {
     case JV_BOOL: return v.u.b;
     case JV_INT: return v.u.i != 0;
@@ -79,14 +79,18 @@ int jv_truthy(jv v) {
     }
 }
 
-int jv_is_num(jv v) { return v.t == JV_INT || v.t == JV_FLOAT || v.t == JV_BOOL; }
-double jv_num(jv v) { return v.t == JV_FLOAT ? v.u.f : v.t == JV_INT ? (double)v.u.i : v.u.b; }
-int64_t jv_inum(jv v) { return v.t == JV_INT ? v.u.i : v.t == JV_BOOL ? v.u.b : (int64_t)v.u.f; }
+int lx_chat_is_num(jv v) { return v.t == JV_INT || v.t == JV_FLOAT || v.t == JV_BOOL; }
+static double num_value(jv v) {
+    return v.t == JV_FLOAT ? v.u.f : v.t == JV_INT ? (double)v.u.i : v.u.b;
+}
+int64_t lx_chat_inum(jv v) {
+    return v.t == JV_INT ? v.u.i : v.t == JV_BOOL ? v.u.b : (int64_t)v.u.f;
+}
 
-int jv_eq(jv a, jv b) {
-    if (jv_is_num(a) && jv_is_num(b)) {
-        if (a.t != JV_FLOAT && b.t != JV_FLOAT) return jv_inum(a) == jv_inum(b);
-        return jv_num(a) == jv_num(b);
+int lx_chat_eq(jv a, jv b) {
+    if (lx_chat_is_num(a) && lx_chat_is_num(b)) {
+        if (a.t != JV_FLOAT && b.t != JV_FLOAT) return lx_chat_inum(a) == lx_chat_inum(b);
+        return num_value(a) == num_value(b);
     }
     if (a.t != b.t) return 0;
     switch (a.t) {
@@ -94,13 +98,13 @@ int jv_eq(jv a, jv b) {
     case JV_LIST:
         if (a.u.l->n != b.u.l->n) return 0;
         for (size_t i = 0; i < a.u.l->n; i++)
-            if (!jv_eq(a.u.l->v[i], b.u.l->v[i])) return 0;
+            if (!lx_chat_eq(a.u.l->v[i], b.u.l->v[i])) return 0;
         return 1;
     case JV_DICT:
         if (a.u.d->n != b.u.d->n) return 0;
         for (size_t i = 0; i < a.u.d->n; i++) {
-            jv *o = jd_get(b.u.d, a.u.d->k[i].u.s.p, a.u.d->k[i].u.s.n);
-            if (!o || !jv_eq(a.u.d->v[i], *o)) return 0;
+            jv *o = lx_chat_dict_get(b.u.d, a.u.d->k[i].u.s.p, a.u.d->k[i].u.s.n);
+            if (!o || !lx_chat_eq(a.u.d->v[i], *o)) return 0;
         }
         return 1;
     default: return 1; /* none == none, undefined == undefined */
@@ -111,19 +115,19 @@ int jv_eq(jv a, jv b) {
 static void put_float(jsb *b, double f) {
     char buf[40];
     if (isnan(f)) {
-        jsb_cstr(b, "nan");
+        sb_cstr(b, "nan");
         return;
     }
     if (isinf(f)) {
-        jsb_cstr(b, f < 0 ? "-inf" : "inf");
+        sb_cstr(b, f < 0 ? "-inf" : "inf");
         return;
     }
     for (int prec = 1; prec <= 17; prec++) {
         snprintf(buf, sizeof buf, "%.*g", prec, f);
         if (strtod(buf, NULL) == f) break;
     }
-    jsb_cstr(b, buf);
-    if (!strpbrk(buf, ".eninf")) jsb_cstr(b, ".0");
+    sb_cstr(b, buf);
+    if (!strpbrk(buf, ".eninf")) sb_cstr(b, ".0");
 }
 
 static void put_repr(jsb *b, jv v);
@@ -132,31 +136,31 @@ static void put_str(jsb *b, jv v) {
     char buf[32];
     switch (v.t) {
     case JV_UNDEF: break;
-    case JV_NONE: jsb_cstr(b, "None"); break;
-    case JV_BOOL: jsb_cstr(b, v.u.b ? "True" : "False"); break;
+    case JV_NONE: sb_cstr(b, "None"); break;
+    case JV_BOOL: sb_cstr(b, v.u.b ? "True" : "False"); break;
     case JV_INT:
         snprintf(buf, sizeof buf, "%lld", (long long)v.u.i);
-        jsb_cstr(b, buf);
+        sb_cstr(b, buf);
         break;
     case JV_FLOAT: put_float(b, v.u.f); break;
-    case JV_STR: jsb_put(b, v.u.s.p, v.u.s.n); break;
+    case JV_STR: lx_chat_sb_put(b, v.u.s.p, v.u.s.n); break;
     case JV_LIST:
-        jsb_cstr(b, "[");
+        sb_cstr(b, "[");
         for (size_t i = 0; i < v.u.l->n; i++) {
-            if (i) jsb_cstr(b, ", ");
+            if (i) sb_cstr(b, ", ");
             put_repr(b, v.u.l->v[i]);
         }
-        jsb_cstr(b, "]");
+        sb_cstr(b, "]");
         break;
     case JV_DICT:
-        jsb_cstr(b, "{");
+        sb_cstr(b, "{");
         for (size_t i = 0; i < v.u.d->n; i++) {
-            if (i) jsb_cstr(b, ", ");
+            if (i) sb_cstr(b, ", ");
             put_repr(b, v.u.d->k[i]);
-            jsb_cstr(b, ": ");
+            sb_cstr(b, ": ");
             put_repr(b, v.u.d->v[i]);
         }
-        jsb_cstr(b, "}");
+        sb_cstr(b, "}");
         break;
     }
 }
@@ -168,48 +172,49 @@ static void put_repr(jsb *b, jv v) {
     }
     int dq = memchr(v.u.s.p, '\'', v.u.s.n) && !memchr(v.u.s.p, '"', v.u.s.n);
     char q = dq ? '"' : '\'', buf[8];
-    jsb_put(b, &q, 1);
+    lx_chat_sb_put(b, &q, 1);
     for (size_t i = 0; i < v.u.s.n; i++) {
         unsigned char ch = (unsigned char)v.u.s.p[i];
         if (ch == '\\' || ch == (unsigned char)q) {
-            jsb_put(b, "\\", 1);
-            jsb_put(b, (const char *)&ch, 1);
+            lx_chat_sb_put(b, "\\", 1);
+            lx_chat_sb_put(b, (const char *)&ch, 1);
         } else if (ch == '\n')
-            jsb_cstr(b, "\\n");
+            sb_cstr(b, "\\n");
         else if (ch == '\r')
-            jsb_cstr(b, "\\r");
+            sb_cstr(b, "\\r");
         else if (ch == '\t')
-            jsb_cstr(b, "\\t");
+            sb_cstr(b, "\\t");
         else if (ch < 0x20 || ch == 0x7F) {
             snprintf(buf, sizeof buf, "\\x%02x", ch);
-            jsb_cstr(b, buf);
+            sb_cstr(b, buf);
         } else {
-            jsb_put(b, (const char *)&ch, 1);
+            lx_chat_sb_put(b, (const char *)&ch, 1);
         }
     }
-    jsb_put(b, &q, 1);
+    lx_chat_sb_put(b, &q, 1);
 }
 
-jv jx_to_str(jx *c, jv v) {
+jv lx_chat_to_str(jx *c, jv v) {
     if (v.t == JV_STR) return v;
     jsb b;
-    jsb_init(&b, c);
+    lx_chat_sb_init(&b, c);
     put_str(&b, v);
-    return jsb_value(&b);
+    return lx_chat_sb_value(&b);
 }
 
 /* json.dumps(v, ensure_ascii=False, indent=indent) */
-void jx_put_json(jx *c, const jnode *at, jsb *b, jv v, int indent, int level) {
+void lx_chat_put_json(jx *c, const jnode *at, jsb *b, jv v, int indent, int level) {
     char buf[16];
-    if (level > JX_MAX_DEPTH) jx_fail(c, at->pos, LEXIE_E_RANGE, "tojson: value nested too deeply");
+    if (level > JX_MAX_DEPTH)
+        lx_chat_fail(c, at->pos, LEXIE_E_RANGE, "tojson: value nested too deeply");
     switch (v.t) {
     case JV_UNDEF:
-    case JV_NONE: jsb_cstr(b, "null"); return;
-    case JV_BOOL: jsb_cstr(b, v.u.b ? "true" : "false"); return;
+    case JV_NONE: sb_cstr(b, "null"); return;
+    case JV_BOOL: sb_cstr(b, v.u.b ? "true" : "false"); return;
     case JV_INT:
     case JV_FLOAT: put_str(b, v); return;
     case JV_STR:
-        jsb_cstr(b, "\"");
+        sb_cstr(b, "\"");
         for (size_t i = 0; i < v.u.s.n; i++) {
             unsigned char ch = (unsigned char)v.u.s.p[i];
             const char *esc = ch == '"'    ? "\\\""
@@ -221,37 +226,37 @@ void jx_put_json(jx *c, const jnode *at, jsb *b, jv v, int indent, int level) {
                               : ch == '\f' ? "\\f"
                                            : NULL;
             if (esc)
-                jsb_cstr(b, esc);
+                sb_cstr(b, esc);
             else if (ch < 0x20 || ch == 0x7F) {
                 snprintf(buf, sizeof buf, "\\u%04x", ch);
-                jsb_cstr(b, buf);
+                sb_cstr(b, buf);
             } else
-                jsb_put(b, (const char *)&ch, 1);
+                lx_chat_sb_put(b, (const char *)&ch, 1);
         }
-        jsb_cstr(b, "\"");
+        sb_cstr(b, "\"");
         return;
     case JV_LIST:
     case JV_DICT: {
         int dict = v.t == JV_DICT;
         size_t n = dict ? v.u.d->n : v.u.l->n;
-        jsb_cstr(b, dict ? "{" : "[");
+        sb_cstr(b, dict ? "{" : "[");
         for (size_t i = 0; i < n; i++) {
-            if (i) jsb_cstr(b, indent >= 0 ? "," : ", ");
+            if (i) sb_cstr(b, indent >= 0 ? "," : ", ");
             if (indent >= 0) {
-                jsb_cstr(b, "\n");
-                for (int k = 0; k < indent * (level + 1); k++) jsb_cstr(b, " ");
+                sb_cstr(b, "\n");
+                for (int k = 0; k < indent * (level + 1); k++) sb_cstr(b, " ");
             }
             if (dict) {
-                jx_put_json(c, at, b, v.u.d->k[i], indent, level + 1);
-                jsb_cstr(b, ": ");
+                lx_chat_put_json(c, at, b, v.u.d->k[i], indent, level + 1);
+                sb_cstr(b, ": ");
             }
-            jx_put_json(c, at, b, dict ? v.u.d->v[i] : v.u.l->v[i], indent, level + 1);
+            lx_chat_put_json(c, at, b, dict ? v.u.d->v[i] : v.u.l->v[i], indent, level + 1);
         }
         if (indent >= 0 && n) {
-            jsb_cstr(b, "\n");
-            for (int k = 0; k < indent * level; k++) jsb_cstr(b, " ");
+            sb_cstr(b, "\n");
+            for (int k = 0; k < indent * level; k++) sb_cstr(b, " ");
         }
-        jsb_cstr(b, dict ? "}" : "]");
+        sb_cstr(b, dict ? "}" : "]");
         return;
     }
     }
@@ -259,44 +264,44 @@ void jx_put_json(jx *c, const jnode *at, jsb *b, jv v, int indent, int level) {
 
 /* ==== Strings and sequences ==== */
 
-jlist *jx_str_chars(jx *c, jv s) {
-    jlist *l = jl_new(c);
+jlist *lx_chat_str_chars(jx *c, jv s) {
+    jlist *l = lx_chat_list_new(c);
     for (size_t i = 0; i < s.u.s.n;) {
-        size_t k = LX_MIN(jx_u8len(s.u.s.p + i), s.u.s.n - i);
-        jl_push(c, l, jv_str(s.u.s.p + i, k));
+        size_t k = LX_MIN(lx_chat_u8len(s.u.s.p + i), s.u.s.n - i);
+        lx_chat_list_push(c, l, lx_chat_val_str(s.u.s.p + i, k));
         i += k;
     }
     return l;
 }
 
-jv jx_str_index(jx *c, jv s, int64_t i) {
-    jlist *ch = jx_str_chars(c, s);
+jv lx_chat_str_index(jx *c, jv s, int64_t i) {
+    jlist *ch = lx_chat_str_chars(c, s);
     if (i < 0) i += (int64_t)ch->n;
     return i >= 0 && i < (int64_t)ch->n ? ch->v[i] : (jv){.t = JV_UNDEF};
 }
 
-jv jx_join(jx *c, jlist *l, const char *sep, size_t sn) {
+jv lx_chat_join(jx *c, jlist *l, const char *sep, size_t sn) {
     jsb b;
-    jsb_init(&b, c);
+    lx_chat_sb_init(&b, c);
     for (size_t i = 0; i < l->n; i++) {
-        if (i) jsb_put(&b, sep, sn);
+        if (i) lx_chat_sb_put(&b, sep, sn);
         put_str(&b, l->v[i]);
     }
-    return jsb_value(&b);
+    return lx_chat_sb_value(&b);
 }
 
-jv jx_slice(jx *c, const jnode *at, jv obj, const int has[3], const jv part[3]) {
+jv lx_chat_slice(jx *c, const jnode *at, jv obj, const int has[3], const jv part[3]) {
     jlist *src;
     if (obj.t == JV_LIST)
         src = obj.u.l;
     else if (obj.t == JV_STR)
-        src = jx_str_chars(c, obj);
+        src = lx_chat_str_chars(c, obj);
     else if (obj.t == JV_UNDEF || obj.t == JV_NONE)
         return (jv){.t = JV_UNDEF};
     else
-        jx_fail(c, at->pos, LEXIE_E_FORMAT, "cannot slice %s", jv_type_name(obj));
+        lx_chat_fail(c, at->pos, LEXIE_E_FORMAT, "cannot slice %s", lx_chat_type_name(obj));
     int64_t n = (int64_t)src->n, step = has[2] ? part[2].u.i : 1;
-    if (step == 0) jx_fail(c, at->pos, LEXIE_E_FORMAT, "slice step cannot be zero");
+    if (step == 0) lx_chat_fail(c, at->pos, LEXIE_E_FORMAT, "slice step cannot be zero");
     int64_t lo = step > 0 ? 0 : -1, hi = step > 0 ? n : n - 1, b[2];
     for (int k = 0; k < 2; k++) {
         if (!has[k]) { /* whole range in the direction of step */
@@ -306,17 +311,18 @@ jv jx_slice(jx *c, const jnode *at, jv obj, const int has[3], const jv part[3]) 
         b[k] = part[k].u.i < 0 ? part[k].u.i + n : part[k].u.i;
         b[k] = b[k] < lo ? lo : b[k] > hi ? hi : b[k];
     }
-    jlist *out = jl_new(c);
-    for (int64_t i = b[0]; step > 0 ? i < b[1] : i > b[1]; i += step) jl_push(c, out, src->v[i]);
+    jlist *out = lx_chat_list_new(c);
+    for (int64_t i = b[0]; step > 0 ? i < b[1] : i > b[1]; i += step)
+        lx_chat_list_push(c, out, src->v[i]);
     if (obj.t == JV_LIST) return (jv){.t = JV_LIST, .u.l = out};
-    return jx_join(c, out, "", 0);
+    return lx_chat_join(c, out, "", 0);
 }
 
-int jx_contains(jx *c, const jnode *at, jv hay, jv needle) {
+int lx_chat_contains(jx *c, const jnode *at, jv hay, jv needle) {
     if (hay.t == JV_STR) {
         if (needle.t != JV_STR)
-            jx_fail(c, at->pos, LEXIE_E_FORMAT, "'in <string>' needs a string, not %s",
-                    jv_type_name(needle));
+            lx_chat_fail(c, at->pos, LEXIE_E_FORMAT, "'in <string>' needs a string, not %s",
+                         lx_chat_type_name(needle));
         if (needle.u.s.n == 0) return 1;
         for (size_t i = 0; i + needle.u.s.n <= hay.u.s.n; i++)
             if (memcmp(hay.u.s.p + i, needle.u.s.p, needle.u.s.n) == 0) return 1;
@@ -324,121 +330,125 @@ int jx_contains(jx *c, const jnode *at, jv hay, jv needle) {
     }
     if (hay.t == JV_LIST) {
         for (size_t i = 0; i < hay.u.l->n; i++)
-            if (jv_eq(hay.u.l->v[i], needle)) return 1;
+            if (lx_chat_eq(hay.u.l->v[i], needle)) return 1;
         return 0;
     }
-    if (hay.t == JV_DICT) return needle.t == JV_STR && jd_get(hay.u.d, needle.u.s.p, needle.u.s.n);
+    if (hay.t == JV_DICT)
+        return needle.t == JV_STR && lx_chat_dict_get(hay.u.d, needle.u.s.p, needle.u.s.n);
     if (hay.t == JV_UNDEF || hay.t == JV_NONE) return 0;
-    jx_fail(c, at->pos, LEXIE_E_FORMAT, "'in' needs a string, list or dict, not %s",
-            jv_type_name(hay));
+    lx_chat_fail(c, at->pos, LEXIE_E_FORMAT, "'in' needs a string, list or dict, not %s",
+                 lx_chat_type_name(hay));
 }
 
 static int cmp3(jx *c, const jnode *at, jv a, jv b) {
-    if (jv_is_num(a) && jv_is_num(b)) return jv_num(a) < jv_num(b) ? -1 : jv_num(a) > jv_num(b);
+    if (lx_chat_is_num(a) && lx_chat_is_num(b))
+        return num_value(a) < num_value(b) ? -1 : num_value(a) > num_value(b);
     if (a.t == JV_STR && b.t == JV_STR) {
         int r = memcmp(a.u.s.p, b.u.s.p, LX_MIN(a.u.s.n, b.u.s.n));
         return r ? r : (a.u.s.n > b.u.s.n) - (a.u.s.n < b.u.s.n);
     }
-    jx_fail(c, at->pos, LEXIE_E_FORMAT, "cannot compare %s with %s", jv_type_name(a),
-            jv_type_name(b));
+    lx_chat_fail(c, at->pos, LEXIE_E_FORMAT, "cannot compare %s with %s", lx_chat_type_name(a),
+                 lx_chat_type_name(b));
 }
 
 static jv repeat(jx *c, const jnode *at, jv s, int64_t times) {
     size_t n = s.t == JV_STR ? s.u.s.n : s.u.l->n;
-    if (times <= 0) return s.t == JV_STR ? jv_str("", 0) : (jv){.t = JV_LIST, .u.l = jl_new(c)};
+    if (times <= 0)
+        return s.t == JV_STR ? lx_chat_val_str("", 0)
+                             : (jv){.t = JV_LIST, .u.l = lx_chat_list_new(c)};
     if ((uint64_t)times * (n ? n : 1) > JX_MAX_ITEMS)
-        jx_fail(c, at->pos, LEXIE_E_RANGE, "repetition too large");
+        lx_chat_fail(c, at->pos, LEXIE_E_RANGE, "repetition too large");
     if (s.t == JV_STR) {
         jsb b;
-        jsb_init(&b, c);
-        for (int64_t i = 0; i < times; i++) jsb_put(&b, s.u.s.p, n);
-        return jsb_value(&b);
+        lx_chat_sb_init(&b, c);
+        for (int64_t i = 0; i < times; i++) lx_chat_sb_put(&b, s.u.s.p, n);
+        return lx_chat_sb_value(&b);
     }
-    jlist *l = jl_new(c);
+    jlist *l = lx_chat_list_new(c);
     for (int64_t i = 0; i < times; i++)
-        for (size_t k = 0; k < n; k++) jl_push(c, l, s.u.l->v[k]);
+        for (size_t k = 0; k < n; k++) lx_chat_list_push(c, l, s.u.l->v[k]);
     return (jv){.t = JV_LIST, .u.l = l};
 }
 
-jv jx_binop(jx *c, const jnode *at, int op, jv a, jv b) {
+jv lx_chat_binop(jx *c, const jnode *at, int op, jv a, jv b) {
     static const char *const sym[] = {"", "+", "-", "*", "/", "//", "%", "**"};
     switch (op) {
-    case JO_EQ: return jv_bool(jv_eq(a, b));
-    case JO_NE: return jv_bool(!jv_eq(a, b));
-    case JO_LT: return jv_bool(cmp3(c, at, a, b) < 0);
-    case JO_LE: return jv_bool(cmp3(c, at, a, b) <= 0);
-    case JO_GT: return jv_bool(cmp3(c, at, a, b) > 0);
-    case JO_GE: return jv_bool(cmp3(c, at, a, b) >= 0);
-    case JO_IN: return jv_bool(jx_contains(c, at, b, a));
-    case JO_NOTIN: return jv_bool(!jx_contains(c, at, b, a));
+    case JO_EQ: return lx_chat_val_bool(lx_chat_eq(a, b));
+    case JO_NE: return lx_chat_val_bool(!lx_chat_eq(a, b));
+    case JO_LT: return lx_chat_val_bool(cmp3(c, at, a, b) < 0);
+    case JO_LE: return lx_chat_val_bool(cmp3(c, at, a, b) <= 0);
+    case JO_GT: return lx_chat_val_bool(cmp3(c, at, a, b) > 0);
+    case JO_GE: return lx_chat_val_bool(cmp3(c, at, a, b) >= 0);
+    case JO_IN: return lx_chat_val_bool(lx_chat_contains(c, at, b, a));
+    case JO_NOTIN: return lx_chat_val_bool(!lx_chat_contains(c, at, b, a));
     case JO_CONCAT: {
         jsb s;
-        jsb_init(&s, c);
+        lx_chat_sb_init(&s, c);
         put_str(&s, a);
         put_str(&s, b);
-        return jsb_value(&s);
+        return lx_chat_sb_value(&s);
     }
     default: break;
     }
     if (op == JO_ADD && a.t == JV_STR && b.t == JV_STR) {
         jsb s;
-        jsb_init(&s, c);
-        jsb_put(&s, a.u.s.p, a.u.s.n);
-        jsb_put(&s, b.u.s.p, b.u.s.n);
-        return jsb_value(&s);
+        lx_chat_sb_init(&s, c);
+        lx_chat_sb_put(&s, a.u.s.p, a.u.s.n);
+        lx_chat_sb_put(&s, b.u.s.p, b.u.s.n);
+        return lx_chat_sb_value(&s);
     }
     if (op == JO_ADD && a.t == JV_LIST && b.t == JV_LIST) {
-        jlist *l = jl_new(c);
-        for (size_t i = 0; i < a.u.l->n; i++) jl_push(c, l, a.u.l->v[i]);
-        for (size_t i = 0; i < b.u.l->n; i++) jl_push(c, l, b.u.l->v[i]);
+        jlist *l = lx_chat_list_new(c);
+        for (size_t i = 0; i < a.u.l->n; i++) lx_chat_list_push(c, l, a.u.l->v[i]);
+        for (size_t i = 0; i < b.u.l->n; i++) lx_chat_list_push(c, l, b.u.l->v[i]);
         return (jv){.t = JV_LIST, .u.l = l};
     }
     if (op == JO_MUL && (a.t == JV_STR || a.t == JV_LIST) && (b.t == JV_INT || b.t == JV_BOOL))
-        return repeat(c, at, a, jv_inum(b));
+        return repeat(c, at, a, lx_chat_inum(b));
     if (op == JO_MUL && (b.t == JV_STR || b.t == JV_LIST) && (a.t == JV_INT || a.t == JV_BOOL))
-        return repeat(c, at, b, jv_inum(a));
-    if (!jv_is_num(a) || !jv_is_num(b))
-        jx_fail(c, at->pos, LEXIE_E_FORMAT, "unsupported operand types for %s: %s and %s",
-                sym[op <= JO_POW ? op : 0], jv_type_name(a), jv_type_name(b));
+        return repeat(c, at, b, lx_chat_inum(a));
+    if (!lx_chat_is_num(a) || !lx_chat_is_num(b))
+        lx_chat_fail(c, at->pos, LEXIE_E_FORMAT, "unsupported operand types for %s: %s and %s",
+                     sym[op <= JO_POW ? op : 0], lx_chat_type_name(a), lx_chat_type_name(b));
     int ints = a.t != JV_FLOAT && b.t != JV_FLOAT;
-    int64_t x = jv_inum(a), y = jv_inum(b), r;
-    double fx = jv_num(a), fy = jv_num(b);
+    int64_t x = lx_chat_inum(a), y = lx_chat_inum(b), r;
+    double fx = num_value(a), fy = num_value(b);
     if ((op == JO_DIV || op == JO_FLOORDIV || op == JO_MOD) && fy == 0)
-        jx_fail(c, at->pos, LEXIE_E_FORMAT, "division by zero");
+        lx_chat_fail(c, at->pos, LEXIE_E_FORMAT, "division by zero");
     switch (op) {
     case JO_ADD:
-        if (ints && !__builtin_add_overflow(x, y, &r)) return jv_int(r);
+        if (ints && !__builtin_add_overflow(x, y, &r)) return lx_chat_val_int(r);
         return (jv){.t = JV_FLOAT, .u.f = fx + fy};
     case JO_SUB:
-        if (ints && !__builtin_sub_overflow(x, y, &r)) return jv_int(r);
+        if (ints && !__builtin_sub_overflow(x, y, &r)) return lx_chat_val_int(r);
         return (jv){.t = JV_FLOAT, .u.f = fx - fy};
     case JO_MUL:
-        if (ints && !__builtin_mul_overflow(x, y, &r)) return jv_int(r);
+        if (ints && !__builtin_mul_overflow(x, y, &r)) return lx_chat_val_int(r);
         return (jv){.t = JV_FLOAT, .u.f = fx * fy};
     case JO_DIV: return (jv){.t = JV_FLOAT, .u.f = fx / fy};
     case JO_FLOORDIV:
         if (ints && !(x == INT64_MIN && y == -1))
-            return jv_int(x / y - ((x % y != 0) && ((x < 0) != (y < 0))));
+            return lx_chat_val_int(x / y - ((x % y != 0) && ((x < 0) != (y < 0))));
         return (jv){.t = JV_FLOAT, .u.f = floor(fx / fy)};
     case JO_MOD:
         if (ints) {
-            if (y == -1) return jv_int(0);
+            if (y == -1) return lx_chat_val_int(0);
             r = x % y;
-            return jv_int(r && ((r < 0) != (y < 0)) ? r + y : r);
+            return lx_chat_val_int(r && ((r < 0) != (y < 0)) ? r + y : r);
         } else {
             double m = fmod(fx, fy);
             return (jv){.t = JV_FLOAT, .u.f = m && ((m < 0) != (fy < 0)) ? m + fy : m};
         }
     case JO_POW:
         if (ints && y >= 0) {
-            if (x == 0 || x == 1) return jv_int(y == 0 ? 1 : x);
-            if (x == -1) return jv_int(y % 2 ? -1 : 1);
+            if (x == 0 || x == 1) return lx_chat_val_int(y == 0 ? 1 : x);
+            if (x == -1) return lx_chat_val_int(y % 2 ? -1 : 1);
             int64_t acc = 1; /* |x| >= 2 overflows within 63 steps */
             int ok = 1;
             for (int64_t k = 0; k < y && ok; k++) ok = !__builtin_mul_overflow(acc, x, &acc);
-            if (ok) return jv_int(acc);
+            if (ok) return lx_chat_val_int(acc);
         }
         return (jv){.t = JV_FLOAT, .u.f = pow(fx, fy)};
     }
-    jx_fail(c, at->pos, LEXIE_E_INTERNAL, "unknown operator %d", op);
+    lx_chat_fail(c, at->pos, LEXIE_E_INTERNAL, "unknown operator %d", op);
 }
