@@ -23,7 +23,7 @@
 #define JX_MAX_ITEMS 1000000      /* elements of range() and string repeats */
 #define JX_MAX_STEPS 50000000     /* loop iterations over the whole render */
 
-/* ==== Arena and errors ==== */
+/* ==== Arena and errors (chat_value.c) ==== */
 
 typedef struct jx_blk {
     struct jx_blk *next;
@@ -42,12 +42,13 @@ typedef struct jx {
 
 void *lx_chat_alloc(jx *c, size_t n);
 char *lx_chat_strndup(jx *c, const char *s, size_t n);
+void lx_chat_arena_free(jx *c);
 /* Records "chat template line L col C: ..." for template offset pos (or
 ** no position when pos is (size_t)-1) and unwinds to c->fail. */
 _Noreturn void lx_chat_fail(jx *c, size_t pos, lexie_status code, const char *fmt, ...)
     LX_PRINTF(4, 5);
 
-/* ==== Values ==== */
+/* ==== Values (chat_value.c) ==== */
 
 typedef enum jtype { JV_UNDEF, JV_NONE, JV_BOOL, JV_INT, JV_FLOAT, JV_STR, JV_LIST, JV_DICT } jtype;
 
