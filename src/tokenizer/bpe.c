@@ -52,18 +52,6 @@ static void scratch_free(scratch *s) {
     free(s->tmp.v);
 }
 
-static int grow(void **p, size_t *cap, size_t need, size_t elem) {
-    if (need <= *cap) return 1;
-    size_t cap2 = *cap ? *cap : 64, bytes;
-    while (cap2 < need) cap2 *= 2;
-    if (!lx_mul_ok(cap2, elem, &bytes)) return 0;
-    void *q = realloc(*p, bytes);
-    if (!q) return 0;
-    *p = q;
-    *cap = cap2;
-    return 1;
-}
-
 /* ==== Heap of candidate merges, ordered by (rank, left) ==== */
 
 static int pair_less(const pair *a, const pair *b) {
@@ -130,8 +118,9 @@ static void emit_piece(const lx_vocab *v, const char *p, size_t n, lx_tok_out *o
 static lexie_status bpe_word(const lx_vocab *v, const char *word, size_t len, scratch *s,
                              lx_tok_out *o, lexie_error *err) {
     /* Encode: every byte becomes one code point of 1 or 2 UTF-8 bytes. */
-    if (len > (size_t)INT32_MAX / 2 - 8 || !grow((void **)&s->enc, &s->enc_cap, 2 * len, 1) ||
-        !grow((void **)&s->syms, &s->syms_cap, len, sizeof(sym)))
+    if (len > (size_t)INT32_MAX / 2 - 8 ||
+        lx_grow((void **)&s->enc, &s->enc_cap, 2 * len, 1, NULL) ||
+        lx_grow((void **)&s->syms, &s->syms_cap, len, sizeof(sym), NULL))
         return lx_fail(err, LEXIE_E_NOMEM, "tokenizer: out of memory for a %zu-byte word", len);
     size_t m = 0;
     int32_t ns = 0;
@@ -159,7 +148,7 @@ static lexie_status bpe_word(const lx_vocab *v, const char *word, size_t len, sc
 
     /* At most one live candidate per adjacent pair plus stale ones: each
     ** merge pushes at most two, so ns * 3 entries always suffice. */
-    if (!grow((void **)&s->heap, &s->heap_cap, (size_t)ns * 3, sizeof(pair)))
+    if (lx_grow((void **)&s->heap, &s->heap_cap, (size_t)ns * 3, sizeof(pair), NULL))
         return lx_fail(err, LEXIE_E_NOMEM, "tokenizer: out of memory for a %zu-byte word", len);
     s->heap_n = 0;
     for (int32_t i = 0; i + 1 < ns; i++) try_pair(v, s, i, i + 1);

@@ -57,18 +57,6 @@ typedef struct scratch {
     lx_tok_out *out;
 } scratch;
 
-static int grow(void **p, size_t *cap, size_t need, size_t elem) {
-    if (need <= *cap) return 1;
-    size_t cap2 = *cap ? *cap : 64, bytes;
-    while (cap2 < need) cap2 *= 2;
-    if (!lx_mul_ok(cap2, elem, &bytes)) return 0;
-    void *q = realloc(*p, bytes);
-    if (!q) return 0;
-    *p = q;
-    *cap = cap2;
-    return 1;
-}
-
 /* ==== Heap of candidate merges: highest score first, then leftmost ==== */
 
 static int bigram_before(const bigram *a, const bigram *b) {
@@ -119,7 +107,8 @@ static void try_pair(const lx_vocab *v, scratch *s, int32_t l, int32_t r) {
 static lexie_status spm_fragment(const lx_vocab *v, const char *text, size_t len, int prefix,
                                  scratch *s, lexie_error *err) {
     /* Escape: ' ' -> U+2581 (3 bytes), so at most 3 bytes per input byte. */
-    if (len > (size_t)INT32_MAX / 3 - 3 || !grow((void **)&s->esc, &s->esc_cap, 3 * len + 3, 1))
+    if (len > (size_t)INT32_MAX / 3 - 3 ||
+        lx_grow((void **)&s->esc, &s->esc_cap, 3 * len + 3, 1, NULL))
         return lx_fail(err, LEXIE_E_NOMEM, "tokenizer: out of memory for a %zu-byte text", len);
     size_t m = 0;
     if (prefix) {
@@ -136,7 +125,7 @@ static lexie_status spm_fragment(const lx_vocab *v, const char *text, size_t len
     }
 
     /* One symbol per UTF-8 character (the text was validated). */
-    if (!grow((void **)&s->syms, &s->syms_cap, m, sizeof(sym)))
+    if (lx_grow((void **)&s->syms, &s->syms_cap, m, sizeof(sym), NULL))
         return lx_fail(err, LEXIE_E_NOMEM, "tokenizer: out of memory for a %zu-byte text", len);
     int32_t ns = 0;
     for (size_t i = 0; i < m;) {
@@ -150,7 +139,7 @@ static lexie_status spm_fragment(const lx_vocab *v, const char *text, size_t len
     s->syms[ns - 1].next = -1;
 
     /* Each merge pushes at most two pairs onto the ns - 1 initial ones. */
-    if (!grow((void **)&s->heap, &s->heap_cap, (size_t)ns * 3, sizeof(bigram)))
+    if (lx_grow((void **)&s->heap, &s->heap_cap, (size_t)ns * 3, sizeof(bigram), NULL))
         return lx_fail(err, LEXIE_E_NOMEM, "tokenizer: out of memory for a %zu-byte text", len);
     s->heap_n = 0;
     for (int32_t i = 0; i + 1 < ns; i++) try_pair(v, s, i, i + 1);
