@@ -10,9 +10,9 @@
 **   4. the word's characters are merged pairwise, always the adjacent pair
 **      whose merge has the lowest rank (leftmost on ties), until no pair
 **      has a merge; each resulting piece is a token.
-** Stage 4 keeps candidate pairs in a binary heap and drops stale entries
-** when they surface, so a word of n characters costs O(n log n): a long
-** run of Chinese characters or of '=' is one word.
+** Stage 4 is merge.c's loop (a heap of candidates, O(n log n) for a word
+** of n characters: a long run of Chinese characters or of '=' is one
+** word).
 **
 ** Thread-safe: the vocabulary is only read; scratch memory is per call.
 */
@@ -23,74 +23,34 @@
 
 /* ==== Per-call scratch ==== */
 
-typedef struct sym {
-    int32_t start, n;   /* bytes of the encoded word */
-    int32_t prev, next; /* -1 at the ends */
-} sym;
-
-typedef struct pair {
-    int32_t rank, left, right;
-    int32_t ln, rn; /* the symbols' lengths when pushed: if either changed, stale */
-} pair;
-
 typedef struct scratch {
-    char *enc;
+    char *enc; /* the word in GPT-2's alphabet */
     size_t enc_cap;
-    sym *syms;
+    lx_sym *syms;
     size_t syms_cap;
-    pair *heap;
-    size_t heap_n, heap_cap;
+    lx_merge_heap heap;
     lx_spans frags, words, tmp;
+    const lx_vocab *v;
 } scratch;
 
 static void scratch_free(scratch *s) {
     free(s->enc);
     free(s->syms);
-    free(s->heap);
+    free(s->heap.v);
     free(s->frags.v);
     free(s->words.v);
     free(s->tmp.v);
 }
 
-/* ==== Heap of candidate merges, ordered by (rank, left) ==== */
-
-static int pair_less(const pair *a, const pair *b) {
-    return a->rank < b->rank || (a->rank == b->rank && a->left < b->left);
-}
-
-static void heap_push(scratch *s, pair p) {
-    size_t i = s->heap_n++;
-    while (i > 0) {
-        size_t up = (i - 1) / 2;
-        if (!pair_less(&p, &s->heap[up])) break;
-        s->heap[i] = s->heap[up];
-        i = up;
-    }
-    s->heap[i] = p;
-}
-
-static pair heap_pop(scratch *s) {
-    pair top = s->heap[0], last = s->heap[--s->heap_n];
-    size_t i = 0, n = s->heap_n;
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= n) break;
-        if (c + 1 < n && pair_less(&s->heap[c + 1], &s->heap[c])) c++;
-        if (!pair_less(&s->heap[c], &last)) break;
-        s->heap[i] = s->heap[c];
-        i = c;
-    }
-    if (n) s->heap[i] = last;
-    return top;
-}
-
-static void try_pair(const lx_vocab *v, scratch *s, int32_t l, int32_t r) {
-    if (l < 0 || r < 0) return;
-    const sym *a = &s->syms[l], *b = &s->syms[r];
+/* Queues merging symbols l and r if the vocabulary has that merge; the
+** lower its rank, the sooner. */
+static void try_pair(void *ctx, int32_t l, int32_t r) {
+    scratch *s = ctx;
+    const lx_sym *a = &s->syms[l], *b = &s->syms[r];
     int32_t rank =
-        lx_vocab_merge_rank(v, s->enc + a->start, (size_t)a->n, s->enc + b->start, (size_t)b->n);
+        lx_vocab_merge_rank(s->v, s->enc + a->start, (size_t)a->n, s->enc + b->start, (size_t)b->n);
     if (rank < 0) return;
-    heap_push(s, (pair){rank, l, r, a->n, b->n});
+    lx_merge_push(&s->heap, (lx_merge){-(double)rank, l, r, a->n, b->n});
 }
 
 /* ==== One word ==== */
@@ -120,13 +80,13 @@ static lexie_status bpe_word(const lx_vocab *v, const char *word, size_t len, sc
     /* Encode: every byte becomes one code point of 1 or 2 UTF-8 bytes. */
     if (len > (size_t)INT32_MAX / 2 - 8 ||
         lx_grow((void **)&s->enc, &s->enc_cap, 2 * len, 1, NULL) ||
-        lx_grow((void **)&s->syms, &s->syms_cap, len, sizeof(sym), NULL))
+        lx_grow((void **)&s->syms, &s->syms_cap, len, sizeof(lx_sym), NULL))
         return lx_fail(err, LEXIE_E_NOMEM, "tokenizer: out of memory for a %zu-byte word", len);
     size_t m = 0;
     int32_t ns = 0;
     for (size_t i = 0; i < len; i++) {
         uint32_t cp = lx_vocab_byte_to_cp((uint8_t)word[i]);
-        s->syms[ns] = (sym){(int32_t)m, cp < 0x80 ? 1 : 2, ns - 1, ns + 1};
+        s->syms[ns] = (lx_sym){(int32_t)m, cp < 0x80 ? 1 : 2, ns - 1, ns + 1};
         ns++;
         if (cp < 0x80) {
             s->enc[m++] = (char)cp;
@@ -146,23 +106,8 @@ static lexie_status bpe_word(const lx_vocab *v, const char *word, size_t len, sc
         }
     }
 
-    /* At most one live candidate per adjacent pair plus stale ones: each
-    ** merge pushes at most two, so ns * 3 entries always suffice. */
-    if (lx_grow((void **)&s->heap, &s->heap_cap, (size_t)ns * 3, sizeof(pair), NULL))
+    if (lx_merge_all(&s->heap, s->syms, ns, try_pair, s))
         return lx_fail(err, LEXIE_E_NOMEM, "tokenizer: out of memory for a %zu-byte word", len);
-    s->heap_n = 0;
-    for (int32_t i = 0; i + 1 < ns; i++) try_pair(v, s, i, i + 1);
-    while (s->heap_n) {
-        pair p = heap_pop(s);
-        sym *a = &s->syms[p.left], *b = &s->syms[p.right];
-        if (a->n != p.ln || b->n != p.rn || a->next != p.right) continue; /* stale */
-        a->n += b->n;
-        b->n = 0;
-        a->next = b->next;
-        if (b->next >= 0) s->syms[b->next].prev = p.left;
-        try_pair(v, s, a->prev, p.left);
-        try_pair(v, s, p.left, a->next);
-    }
     for (int32_t i = 0; i >= 0; i = s->syms[i].next)
         emit_piece(v, s->enc + s->syms[i].start, (size_t)s->syms[i].n, o);
     return LEXIE_OK;
@@ -174,6 +119,7 @@ lexie_status lx_bpe_tokenize(const lx_vocab *v, const char *text, size_t len, in
                              lx_tok_out *o, lexie_error *err) {
     scratch s;
     memset(&s, 0, sizeof s);
+    s.v = v;
     lexie_status st = LEXIE_OK;
     if (len) st = lx_special_partition(v, text, len, parse_special, &s.frags, &s.tmp, err);
     for (size_t f = 0; !st && f < s.frags.n; f++) {

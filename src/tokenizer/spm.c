@@ -17,9 +17,8 @@
 **      token;
 **   4. each symbol is its token; a character that is not a token falls
 **      back to its bytes' <0xXX> tokens (or a token for the raw byte).
-** There is no pre-tokenizer: a fragment is one sequence of symbols, so the
-** candidate pairs live in a binary heap with stale entries dropped when
-** they surface, and a fragment of n characters costs O(n log n) hash
+** There is no pre-tokenizer: a fragment is one sequence of symbols, merged
+** by merge.c's loop, so a fragment of n characters costs O(n log n) hash
 ** lookups, each skipped outright when the pair is longer than the longest
 ** token.
 **
@@ -35,71 +34,28 @@
 
 /* ==== Per-call scratch ==== */
 
-typedef struct sym {
-    int32_t start, n;   /* bytes of the escaped fragment */
-    int32_t prev, next; /* -1 at the ends */
-} sym;
-
-typedef struct bigram {
-    float score;
-    int32_t left, right;
-    int32_t ln, rn; /* the symbols' lengths when pushed: if either changed, stale */
-} bigram;
-
 typedef struct scratch {
     char *esc; /* the fragment, space-prefixed and escaped */
     size_t esc_cap;
-    sym *syms;
+    lx_sym *syms;
     size_t syms_cap;
-    bigram *heap;
-    size_t heap_n, heap_cap;
+    lx_merge_heap heap;
     lx_spans frags, tmp;
     lx_tok_out *out;
+    const lx_vocab *v;
 } scratch;
 
-/* ==== Heap of candidate merges: highest score first, then leftmost ==== */
-
-static int bigram_before(const bigram *a, const bigram *b) {
-    return a->score > b->score || (a->score == b->score && a->left < b->left);
-}
-
-static void heap_push(scratch *s, bigram p) {
-    size_t i = s->heap_n++;
-    while (i > 0) {
-        size_t up = (i - 1) / 2;
-        if (!bigram_before(&p, &s->heap[up])) break;
-        s->heap[i] = s->heap[up];
-        i = up;
-    }
-    s->heap[i] = p;
-}
-
-static bigram heap_pop(scratch *s) {
-    bigram top = s->heap[0], last = s->heap[--s->heap_n];
-    size_t i = 0, n = s->heap_n;
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= n) break;
-        if (c + 1 < n && bigram_before(&s->heap[c + 1], &s->heap[c])) c++;
-        if (!bigram_before(&s->heap[c], &last)) break;
-        s->heap[i] = s->heap[c];
-        i = c;
-    }
-    if (n) s->heap[i] = last;
-    return top;
-}
-
 /* Queues merging symbols l and r if their concatenation (contiguous in
-** esc, since r follows l) is a token.  Any token counts, control and
-** byte tokens included, as in llama.cpp. */
-static void try_pair(const lx_vocab *v, scratch *s, int32_t l, int32_t r) {
-    if (l < 0 || r < 0) return;
-    const sym *a = &s->syms[l], *b = &s->syms[r];
+** esc, since r follows l) is a token; the higher its score, the sooner.
+** Any token counts, control and byte tokens included, as in llama.cpp. */
+static void try_pair(void *ctx, int32_t l, int32_t r) {
+    scratch *s = ctx;
+    const lx_sym *a = &s->syms[l], *b = &s->syms[r];
     uint32_t n = (uint32_t)a->n + (uint32_t)b->n;
-    if (n > v->max_tok_len) return;
-    int32_t id = lx_vocab_find(v, s->esc + a->start, n);
+    if (n > s->v->max_tok_len) return;
+    int32_t id = lx_vocab_find(s->v, s->esc + a->start, n);
     if (id < 0) return;
-    heap_push(s, (bigram){v->score[id], l, r, a->n, b->n});
+    lx_merge_push(&s->heap, (lx_merge){s->v->score[id], l, r, a->n, b->n});
 }
 
 /* ==== One raw fragment ==== */
@@ -125,35 +81,21 @@ static lexie_status spm_fragment(const lx_vocab *v, const char *text, size_t len
     }
 
     /* One symbol per UTF-8 character (the text was validated). */
-    if (lx_grow((void **)&s->syms, &s->syms_cap, m, sizeof(sym), NULL))
+    if (lx_grow((void **)&s->syms, &s->syms_cap, m, sizeof(lx_sym), NULL))
         return lx_fail(err, LEXIE_E_NOMEM, "tokenizer: out of memory for a %zu-byte text", len);
     int32_t ns = 0;
     for (size_t i = 0; i < m;) {
         size_t k = (size_t)lx_utf8_len((unsigned char)s->esc[i]);
         if (k > m - i) k = m - i;
-        s->syms[ns] = (sym){(int32_t)i, (int32_t)k, ns - 1, ns + 1};
+        s->syms[ns] = (lx_sym){(int32_t)i, (int32_t)k, ns - 1, ns + 1};
         ns++;
         i += k;
     }
     if (ns == 0) return LEXIE_OK;
     s->syms[ns - 1].next = -1;
 
-    /* Each merge pushes at most two pairs onto the ns - 1 initial ones. */
-    if (lx_grow((void **)&s->heap, &s->heap_cap, (size_t)ns * 3, sizeof(bigram), NULL))
+    if (lx_merge_all(&s->heap, s->syms, ns, try_pair, s))
         return lx_fail(err, LEXIE_E_NOMEM, "tokenizer: out of memory for a %zu-byte text", len);
-    s->heap_n = 0;
-    for (int32_t i = 0; i + 1 < ns; i++) try_pair(v, s, i, i + 1);
-    while (s->heap_n) {
-        bigram p = heap_pop(s);
-        sym *a = &s->syms[p.left], *b = &s->syms[p.right];
-        if (a->n != p.ln || b->n != p.rn || a->next != p.right) continue; /* stale */
-        a->n += b->n;
-        b->n = 0;
-        a->next = b->next;
-        if (b->next >= 0) s->syms[b->next].prev = p.left;
-        try_pair(v, s, a->prev, p.left);
-        try_pair(v, s, p.left, a->next);
-    }
 
     for (int32_t i = 0; i >= 0; i = s->syms[i].next) {
         const char *t = s->esc + s->syms[i].start;
@@ -180,6 +122,7 @@ lexie_status lx_spm_tokenize(const lx_vocab *v, const char *text, size_t len, in
     scratch s;
     memset(&s, 0, sizeof s);
     s.out = o;
+    s.v = v;
     lexie_status st = LEXIE_OK;
     if (len) st = lx_special_partition(v, text, len, parse_special, &s.frags, &s.tmp, err);
     /* As llama.cpp: the text's start counts as following a special token,
@@ -197,7 +140,7 @@ lexie_status lx_spm_tokenize(const lx_vocab *v, const char *text, size_t len, in
     }
     free(s.esc);
     free(s.syms);
-    free(s.heap);
+    free(s.heap.v);
     free(s.frags.v);
     free(s.tmp.v);
     return st;

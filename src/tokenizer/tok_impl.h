@@ -2,8 +2,8 @@
 ** tok_impl.h -- what the tokenizer's files share inside src/tokenizer/:
 ** the vocabulary's layout, the pre-tokenizer, the token-text alphabets,
 ** the algorithms' entry points and the growable span lists they pass
-** around.  Calls point one way: tokenize.c -> bpe.c, spm.c -> special.c,
-** pretok.c, vocab.c (-> pretok.c).
+** around.  Calls point one way: tokenize.c -> bpe.c, spm.c -> merge.c,
+** special.c, pretok.c, vocab.c (-> pretok.c).
 **
 ** Not part of tokenizer.h because no other module should depend on the
 ** layout.  Everything here is read-only after lx_vocab_load, so any number
@@ -152,6 +152,44 @@ static inline void lx_tok_out_push(lx_tok_out *o, int32_t id) {
     if (o->n < o->n_max) o->ids[o->n] = id;
     o->n++;
 }
+
+/* ==== The merge loop (merge.c) ==== */
+
+/* A symbol of a word being merged: bytes [start, start + n) of the
+** caller's encoded text, in a doubly linked list (-1 at the ends).  A
+** symbol merged into its left neighbour keeps n = 0. */
+typedef struct lx_sym {
+    int32_t start, n;
+    int32_t prev, next;
+} lx_sym;
+
+/* A candidate: merge symbols left and right (adjacent), worth key (higher
+** first; ties: leftmost first).  ln and rn are the symbols' lengths when
+** queued: if either has changed since, the entry is stale. */
+typedef struct lx_merge {
+    double key; /* exact for an int32 rank and for a float score */
+    int32_t left, right;
+    int32_t ln, rn;
+} lx_merge;
+
+typedef struct lx_merge_heap {
+    lx_merge *v;
+    size_t n, cap;
+} lx_merge_heap;
+
+/* Called for adjacent symbols l < r (both >= 0): pushes a candidate with
+** lx_merge_push if the pair may merge. */
+typedef void (*lx_merge_try)(void *ctx, int32_t l, int32_t r);
+
+/* Queues a candidate; only from an lx_merge_try during lx_merge_all, which
+** has made room. */
+void lx_merge_push(lx_merge_heap *h, lx_merge m);
+
+/* Merges syms[0..n_syms) (linked in order) best pair first until no
+** candidate is left.  h is scratch the caller keeps between calls and
+** frees (h->v); LEXIE_E_NOMEM (no message) when it cannot grow. */
+lexie_status lx_merge_all(lx_merge_heap *h, lx_sym *syms, int32_t n_syms, lx_merge_try try_pair,
+                          void *ctx);
 
 /* ==== Algorithms, called by tokenize.c ==== */
 
