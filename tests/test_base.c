@@ -55,7 +55,8 @@ static void test_grow(lx_t *t) {
     LX_CHECK_INT(t, lx_grow((void **)&v, &cap, SIZE_MAX / 2, sizeof *v, &e), LEXIE_E_NOMEM);
     LX_CHECK(t, strstr(e.message, "overflows") != NULL);
     LX_CHECK(t, v == keep && cap == keep_cap && v[999] == 999 * 3);
-    LX_CHECK_INT(t, lx_grow((void **)&v, &cap, SIZE_MAX, 1, NULL), LEXIE_E_NOMEM);
+    LX_CHECK_INT(t, lx_grow((void **)&v, &cap, SIZE_MAX, 1, &e), LEXIE_E_NOMEM); /* > PTRDIFF_MAX */
+    LX_CHECK(t, strstr(e.message, "overflows") != NULL);
     LX_CHECK(t, v == keep && cap == keep_cap);
     free(v);
 }

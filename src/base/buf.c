@@ -3,13 +3,15 @@
 ** type, and lx_buf, a byte buffer built on it.
 **
 ** Every growth is checked twice, for the element count (doubling stops
-** short of SIZE_MAX) and for the byte size (count * element size), before
-** realloc sees it, so a hostile length fails with LEXIE_E_NOMEM instead of
-** wrapping around into a small allocation.  On failure the old memory and
-** capacity are left as they were: the caller still owns and frees them.
+** short of SIZE_MAX) and for the byte size (count * element size, at most
+** PTRDIFF_MAX), before realloc sees it, so a hostile length fails with
+** LEXIE_E_NOMEM instead of wrapping around into a small allocation.  On
+** failure the old memory and capacity are left as they were: the caller
+** still owns and frees them.
 */
 #include "base.h"
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +24,8 @@ lexie_status lx_grow(void **p, size_t *cap, size_t need, size_t elem, lexie_erro
     if (need <= *cap) return LEXIE_OK;
     size_t c = *cap ? *cap : GROW_MIN, bytes;
     while (c < need) c = c > SIZE_MAX / 2 ? need : c * 2;
-    if (!lx_mul_ok(c, elem, &bytes))
+    /* C objects end below PTRDIFF_MAX bytes; malloc refuses larger ones. */
+    if (!lx_mul_ok(c, elem, &bytes) || bytes > PTRDIFF_MAX)
         return lx_fail(err, LEXIE_E_NOMEM, "buffer of %zu x %zu bytes overflows", need, elem);
     void *q = realloc(*p, bytes ? bytes : 1);
     if (!q)

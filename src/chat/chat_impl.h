@@ -43,6 +43,11 @@ typedef struct jx {
 void *lx_chat_alloc(jx *c, size_t n);
 char *lx_chat_strndup(jx *c, const char *s, size_t n);
 void lx_chat_arena_free(jx *c);
+/* The arena's lx_grow: room for need elements of elem bytes in the array v
+** holding n of them, capacity *cap; returns the array, moved to a new
+** arena block when it grew (the old block is freed with the arena).
+** Unwinds with LEXIE_E_NOMEM when the size overflows. */
+void *lx_chat_grow(jx *c, void *v, size_t n, size_t *cap, size_t need, size_t elem);
 /* Records "chat template line L col C: ..." for template offset pos (or
 ** no position when pos is (size_t)-1) and unwinds to c->fail. */
 _Noreturn void lx_chat_fail(jx *c, size_t pos, lexie_status code, const char *fmt, ...)

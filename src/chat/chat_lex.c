@@ -23,13 +23,7 @@ typedef struct segs {
 } segs;
 
 static void push_seg(segs *P, jseg sg) {
-    if (P->n_segs == P->cap) {
-        size_t cap = P->cap ? P->cap * 2 : 64;
-        jseg *v = lx_chat_alloc(P->c, cap * sizeof *v);
-        if (P->n_segs) memcpy(v, P->segs, P->n_segs * sizeof *v);
-        P->segs = v;
-        P->cap = cap;
-    }
+    P->segs = lx_chat_grow(P->c, P->segs, P->n_segs, &P->cap, P->n_segs + 1, sizeof *P->segs);
     P->segs[P->n_segs++] = sg;
 }
 

@@ -13,6 +13,7 @@
 #include "chat/chat_impl.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,14 +29,8 @@ void lx_chat_sb_init(jsb *b, jx *c) {
 }
 
 void lx_chat_sb_put(jsb *b, const char *s, size_t n) {
-    if (b->cap - b->n < n) {
-        size_t cap = b->cap ? b->cap : 64;
-        while (cap - b->n < n) cap *= 2;
-        char *p = lx_chat_alloc(b->c, cap);
-        if (b->n) memcpy(p, b->p, b->n);
-        b->p = p;
-        b->cap = cap;
-    }
+    if (n > SIZE_MAX - b->n) lx_chat_fail(b->c, (size_t)-1, LEXIE_E_NOMEM, "template too large");
+    b->p = lx_chat_grow(b->c, b->p, b->n, &b->cap, b->n + n, 1);
     if (n) memcpy(b->p + b->n, s, n);
     b->n += n;
 }

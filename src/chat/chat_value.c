@@ -11,6 +11,7 @@
 #include "chat/chat_impl.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +51,18 @@ void lx_chat_arena_free(jx *c) {
         c->blocks = b->next;
         free(b);
     }
+}
+
+void *lx_chat_grow(jx *c, void *v, size_t n, size_t *cap, size_t need, size_t elem) {
+    if (need <= *cap) return v;
+    size_t nc = *cap ? *cap : 8, bytes;
+    while (nc < need) nc = nc > SIZE_MAX / 2 ? need : nc * 2;
+    if (!lx_mul_ok(nc, elem, &bytes))
+        lx_chat_fail(c, (size_t)-1, LEXIE_E_NOMEM, "template too large");
+    void *p = lx_chat_alloc(c, bytes);
+    if (n) memcpy(p, v, n * elem);
+    *cap = nc;
+    return p;
 }
 
 void lx_chat_fail(jx *c, size_t pos, lexie_status code, const char *fmt, ...) {
@@ -98,15 +111,11 @@ void lx_chat_dict_set(jx *c, jdict *d, const char *k, size_t kn, jv v) {
         *old = v;
         return;
     }
-    if (d->n == d->cap) {
-        size_t cap = d->cap ? d->cap * 2 : 8;
-        jv *nk = lx_chat_alloc(c, cap * sizeof *nk), *nv = lx_chat_alloc(c, cap * sizeof *nv);
-        if (d->n) {
-            memcpy(nk, d->k, d->n * sizeof *nk);
-            memcpy(nv, d->v, d->n * sizeof *nv);
-        }
-        d->k = nk;
-        d->v = nv;
+    if (d->n == d->cap) { /* keys and values share one capacity */
+        size_t cap = d->cap;
+        d->k = lx_chat_grow(c, d->k, d->n, &cap, d->n + 1, sizeof *d->k);
+        cap = d->cap;
+        d->v = lx_chat_grow(c, d->v, d->n, &cap, d->n + 1, sizeof *d->v);
         d->cap = cap;
     }
     d->k[d->n] = lx_chat_val_str(k, kn);
@@ -120,12 +129,6 @@ jlist *lx_chat_list_new(jx *c) {
 }
 
 void lx_chat_list_push(jx *c, jlist *l, jv v) {
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 8;
-        jv *nv = lx_chat_alloc(c, cap * sizeof *nv);
-        if (l->n) memcpy(nv, l->v, l->n * sizeof *nv);
-        l->v = nv;
-        l->cap = cap;
-    }
+    l->v = lx_chat_grow(c, l->v, l->n, &l->cap, l->n + 1, sizeof *l->v);
     l->v[l->n++] = v;
 }
