@@ -4,8 +4,8 @@
 ** lx_token_to_piece and lx_detokenize turn ids back into bytes.
 **
 ** The algorithm files are leaves under this one: they read the vocabulary
-** (vocab.c), cut out special tokens (special.c) and pre-tokenize
-** (pretok.c), and never call each other.
+** (vocab.c), cut out special tokens (special.c), pre-tokenize (pretok.c)
+** and merge (merge.c), and never call each other.
 **
 ** Thread-safe: the vocabulary is only read; scratch memory is per call.
 */
