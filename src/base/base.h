@@ -1,6 +1,7 @@
 /*
 ** base.h -- internal helpers every lexie module uses: error reporting,
-** checked allocation, UTF-8 validation, a thread pool and timing.
+** checked allocation, growable buffers, whole files, UTF-8 validation,
+** SHA-256, a thread pool and timing.  (JSON is in json.h.)
 **
 ** Internal names are lx_<module>_<verb>; nothing here is public API.
 */
@@ -47,6 +48,72 @@ char *lx_strndup(const char *s, size_t n, lexie_error *err);
 
 /* Returns 1 and stores a*b in *out when it fits in size_t, else 0. */
 int lx_mul_ok(size_t a, size_t b, size_t *out);
+
+/* ==== Growable buffers (buf.c) ==== */
+
+/* Makes room for need elements of elem bytes in the array *p, whose
+** capacity is *cap elements: the capacity at least doubles (from 16), the
+** sizes are overflow-checked, and *p moves as realloc moves it.  On
+** failure returns LEXIE_E_NOMEM (message in err, which may be NULL) and
+** leaves *p and *cap as they were.  Start with *p = NULL, *cap = 0; free
+** *p with free(). */
+lexie_status lx_grow(void **p, size_t *cap, size_t need, size_t elem, lexie_error *err);
+
+/* A growable byte buffer, NUL-terminated once anything was reserved
+** (data[len] == 0).  Start it zeroed ({0}); data is owned, freed by
+** lx_buf_free, and may move on every reserve or append. */
+typedef struct lx_buf {
+    char *data;
+    size_t len, cap; /* cap counts the NUL's byte */
+} lx_buf;
+
+/* Room for extra more bytes (and the NUL).  LEXIE_E_NOMEM on overflow or
+** allocation failure; the buffer is unchanged then. */
+lexie_status lx_buf_reserve(lx_buf *b, size_t extra, lexie_error *err);
+/* Appends s[0..n) (s may be NULL when n is 0). */
+lexie_status lx_buf_append(lx_buf *b, const void *s, size_t n, lexie_error *err);
+/* Empties the buffer, keeping its memory. */
+void lx_buf_reset(lx_buf *b);
+/* Frees the memory and zeroes b; b may be NULL. */
+void lx_buf_free(lx_buf *b);
+
+/* ==== Files (file.c) ==== */
+
+/* Reads a whole file into a malloc'd buffer with a NUL after its *n bytes.
+** Files over max_bytes (0: 1 GiB) are refused (LEXIE_E_RANGE); errors
+** name the path. */
+char *lx_read_file(const char *path, size_t max_bytes, size_t *n, lexie_error *err);
+
+/* Replaces the file at path with data[0..n), mode 0644, atomically: the
+** bytes go to "<dir>/.<stem>-XXXXXX" (stem: the file name up to its first
+** '.'; a cleaner may remove such leftovers of a crash), are synced, and
+** the file is renamed over path.  LEXIE_E_IO "cannot write <file>: why";
+** on failure the temporary file is gone and path is untouched. */
+lexie_status lx_write_file_atomic(const char *path, const void *data, size_t n, lexie_error *err);
+
+/* Makes a rename in path's folder durable by syncing the folder.  Best
+** effort: some file systems refuse it, and nothing is reported. */
+void lx_sync_dir(const char *path);
+
+/* ==== SHA-256 (sha256.c, FIPS 180-4) ==== */
+
+typedef struct lx_sha256 {
+    uint32_t h[8];
+    uint64_t n_bytes;      /* total bytes hashed so far */
+    unsigned char buf[64]; /* pending partial block */
+    size_t n_buf;
+} lx_sha256;
+
+void lx_sha256_init(lx_sha256 *s);
+void lx_sha256_update(lx_sha256 *s, const void *data, size_t n);
+/* Finishes the hash; s must be re-initialised before reuse. */
+void lx_sha256_final(lx_sha256 *s, unsigned char digest[32]);
+/* 64 lowercase hex digits and a NUL. */
+void lx_sha256_hex(const unsigned char digest[32], char hex[65]);
+/* 1 if s is exactly 64 lowercase hex digits. */
+int lx_sha256_hex_ok(const char *s);
+/* The hash of data[0..n) in one call, as 64 lowercase hex digits. */
+void lx_sha256_hex_of(const void *data, size_t n, char hex[65]);
 
 /* ==== UTF-8 ==== */
 

@@ -144,13 +144,7 @@ static lx_json *new_node(parser *p, lx_json_type t, size_t pos) {
 }
 
 static int stack_push(parser *p, lx_json *v, const char *k, size_t kl) {
-    if (p->sn == p->scap) {
-        size_t cap = p->scap ? p->scap * 2 : 64;
-        struct member *a = realloc(p->stk, cap * sizeof *a);
-        if (!a) return 0;
-        p->stk = a;
-        p->scap = cap;
-    }
+    if (lx_grow((void **)&p->stk, &p->scap, p->sn + 1, sizeof *p->stk, NULL)) return 0;
     p->stk[p->sn] = (struct member){v, k, kl};
     p->sn++;
     return 1;
@@ -159,14 +153,7 @@ static int stack_push(parser *p, lx_json *v, const char *k, size_t kl) {
 /* ==== Strings ==== */
 
 static int sb_reserve(parser *p, size_t need) {
-    if (need <= p->sbcap) return 1;
-    size_t cap = p->sbcap ? p->sbcap : 256;
-    while (cap < need) cap *= 2;
-    char *b = realloc(p->sb, cap);
-    if (!b) return 0;
-    p->sb = b;
-    p->sbcap = cap;
-    return 1;
+    return lx_grow((void **)&p->sb, &p->sbcap, need, 1, NULL) == LEXIE_OK;
 }
 
 static int hex4(const unsigned char *s, uint32_t *out) {
@@ -610,46 +597,6 @@ lx_json_doc *lx_json_parse(const char *text, size_t len, const lx_json_limits *l
     return d;
 }
 
-char *lx_read_file(const char *path, size_t max_bytes, size_t *n, lexie_error *err) {
-    if (max_bytes == 0) max_bytes = (size_t)1 << 30;
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        lx_fail(err, LEXIE_E_IO, "%s: cannot open: %s", path, strerror(errno));
-        return NULL;
-    }
-    size_t cap = 65536, len = 0;
-    char *buf = malloc(cap + 1);
-    lexie_status st = buf ? LEXIE_OK : LEXIE_E_NOMEM;
-    while (st == LEXIE_OK) {
-        if (len == cap) {
-            char *nb = cap < max_bytes ? realloc(buf, 2 * cap + 1) : NULL;
-            if (!nb) {
-                st = cap < max_bytes ? LEXIE_E_NOMEM : LEXIE_E_RANGE;
-                break;
-            }
-            buf = nb;
-            cap *= 2;
-        }
-        size_t r = fread(buf + len, 1, cap - len, f);
-        if (r == 0) break;
-        len += r;
-    }
-    if (st == LEXIE_OK && ferror(f)) st = LEXIE_E_IO;
-    if (st == LEXIE_OK && len > max_bytes) st = LEXIE_E_RANGE;
-    fclose(f);
-    if (st != LEXIE_OK) {
-        free(buf);
-        lx_fail(err, st, "%s: %s", path,
-                st == LEXIE_E_IO      ? "read error"
-                : st == LEXIE_E_RANGE ? "larger than the limit"
-                                      : "out of memory reading the file");
-        return NULL;
-    }
-    buf[len] = 0;
-    *n = len;
-    return buf;
-}
-
 lx_json_doc *lx_json_parse_file(const char *path, const lx_json_limits *lim, lexie_error *err) {
     size_t n;
     char *buf =
@@ -716,23 +663,14 @@ void lx_jbuf_reset(lx_jbuf *b) {
     if (b->data) b->data[0] = 0;
 }
 
+/* Room for extra bytes and the NUL; 0 (and oom set) when there is none. */
 static int jb_reserve(lx_jbuf *b, size_t extra) {
     if (b->oom) return 0;
-    if (extra > SIZE_MAX - b->len - 1) {
+    if (extra > SIZE_MAX - b->len - 1 ||
+        lx_grow((void **)&b->data, &b->cap, b->len + extra + 1, 1, NULL)) {
         b->oom = 1;
         return 0;
     }
-    size_t need = b->len + extra + 1;
-    if (need <= b->cap) return 1;
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap < need) cap = cap > SIZE_MAX / 2 ? need : cap * 2;
-    char *d = realloc(b->data, cap);
-    if (!d) {
-        b->oom = 1;
-        return 0;
-    }
-    b->data = d;
-    b->cap = cap;
     return 1;
 }
 

@@ -72,12 +72,7 @@ void lx_json_doc_free(lx_json_doc *d);
 /* The root value; never NULL for a parsed document. */
 const lx_json *lx_json_root(const lx_json_doc *d);
 
-/* Reads a whole file into a malloc'd buffer with a NUL after its *n bytes.
-** Files over max_bytes (0: 1 GiB) are refused (LEXIE_E_RANGE); errors
-** name the path. */
-char *lx_read_file(const char *path, size_t max_bytes, size_t *n, lexie_error *err);
-
-/* Reads a whole file and parses it; errors are prefixed with the path. */
+/* Reads a whole file (lx_read_file, base.h) and parses it; errors are prefixed with the path. */
 lx_json_doc *lx_json_parse_file(const char *path, const lx_json_limits *lim, lexie_error *err);
 
 /* The member of object o named key, or NULL (also when o is not an

@@ -38,9 +38,11 @@ struct lx_gguf_writer {
     uint8_t *kv; /* serialised kv records */
     size_t kv_len, kv_cap;
     char **keys; /* for duplicate checks */
-    int64_t n_kv, cap_keys;
+    int64_t n_kv;
+    size_t cap_keys;
     wtensor *tensors;
-    int64_t n_tensors, cap_tensors;
+    int64_t n_tensors;
+    size_t cap_tensors;
     uint32_t alignment;
 };
 
@@ -63,35 +65,13 @@ void lx_gguf_writer_free(lx_gguf_writer *w) {
     free(w);
 }
 
-/* ==== Growing buffers ==== */
-
-/* Makes room for `more` elements of `size` bytes in *arr (capacity *cap). */
-static lexie_status grow(void **arr, int64_t *cap, int64_t n, int64_t more, size_t size,
-                         lexie_error *err) {
-    if (n + more <= *cap) return LEXIE_OK;
-    int64_t c = *cap ? *cap : 8;
-    while (c < n + more) c *= 2;
-    size_t bytes;
-    if (!lx_mul_ok((size_t)c, size, &bytes))
-        return lx_fail(err, LEXIE_E_NOMEM, "gguf writer: %lld entries overflow", (long long)c);
-    void *p = realloc(*arr, bytes);
-    if (!p) return lx_fail(err, LEXIE_E_NOMEM, "gguf writer: out of memory (%zu bytes)", bytes);
-    *arr = p;
-    *cap = c;
-    return LEXIE_OK;
-}
+/* ==== Metadata bytes ==== */
 
 static lexie_status put(lx_gguf_writer *w, const void *p, size_t n, lexie_error *err) {
     if (n > SIZE_MAX - w->kv_len)
         return lx_fail(err, LEXIE_E_NOMEM, "gguf writer: metadata size overflows");
-    if (w->kv_len + n > w->kv_cap) {
-        size_t c = w->kv_cap ? w->kv_cap : 256;
-        while (c < w->kv_len + n) c = c > SIZE_MAX / 2 ? w->kv_len + n : c * 2;
-        uint8_t *q = realloc(w->kv, c);
-        if (!q) return lx_fail(err, LEXIE_E_NOMEM, "gguf writer: out of memory (%zu bytes)", c);
-        w->kv = q;
-        w->kv_cap = c;
-    }
+    if (lx_grow((void **)&w->kv, &w->kv_cap, w->kv_len + n, 1, NULL))
+        return lx_fail(err, LEXIE_E_NOMEM, "gguf writer: out of memory (%zu bytes)", w->kv_len + n);
     if (n) memcpy(w->kv + w->kv_len, p, n);
     w->kv_len += n;
     return LEXIE_OK;
@@ -198,12 +178,13 @@ lexie_status lx_gguf_writer_set_value(lx_gguf_writer *w, const char *key, const 
                            "gguf writer: general.alignment must be a uint32 power of two");
         align = (uint32_t)a;
     }
-    lexie_status st = grow((void **)&w->keys, &w->cap_keys, w->n_kv, 1, sizeof *w->keys, err);
-    if (st) return st;
+    if (lx_grow((void **)&w->keys, &w->cap_keys, (size_t)w->n_kv + 1, sizeof *w->keys, NULL))
+        return lx_fail(err, LEXIE_E_NOMEM, "gguf writer: out of memory (%lld keys)",
+                       (long long)w->n_kv + 1);
     char *copy = lx_strdup(key, err);
     if (!copy) return LEXIE_E_NOMEM;
     size_t start = w->kv_len;
-    st = put_str(w, key, klen, err);
+    lexie_status st = put_str(w, key, klen, err);
     if (!st) st = put_uint(w, (uint64_t)v->type, 4, err);
     if (!st) st = put_value(w, key, v, 0, err);
     if (st) {
@@ -344,9 +325,10 @@ lexie_status lx_gguf_writer_add_tensor(lx_gguf_writer *w, const char *name, int 
             name, (long long)t.ne[0], tt->name, tt->blck_size);
     if (!lx_mul_ok(row, (size_t)(count / t.ne[0]), &t.nbytes))
         return lx_fail(err, LEXIE_E_INVALID, "gguf writer: tensor '%s': size overflows", name);
-    lexie_status st =
-        grow((void **)&w->tensors, &w->cap_tensors, w->n_tensors, 1, sizeof *w->tensors, err);
-    if (st) return st;
+    if (lx_grow((void **)&w->tensors, &w->cap_tensors, (size_t)w->n_tensors + 1, sizeof *w->tensors,
+                NULL))
+        return lx_fail(err, LEXIE_E_NOMEM, "gguf writer: out of memory (%lld tensors)",
+                       (long long)w->n_tensors + 1);
     t.name = lx_strdup(name, err);
     t.data = t.name ? lx_malloc(t.nbytes, err) : NULL;
     if (!t.data) {
@@ -474,26 +456,6 @@ lexie_status lx_gguf_writer_to_memory(lx_gguf_writer *w, void **buf, size_t *siz
     return LEXIE_OK;
 }
 
-/* Makes a rename durable by syncing the directory that holds path. */
-static void sync_dir(const char *path) {
-    const char *slash = strrchr(path, '/');
-    char dir[4096];
-    if (!slash) {
-        strcpy(dir, ".");
-    } else {
-        size_t n = (size_t)(slash - path);
-        if (n == 0) n = 1; /* "/file" lives in "/" */
-        if (n >= sizeof dir) return;
-        memcpy(dir, path, n);
-        dir[n] = 0;
-    }
-    int fd = open(dir, O_RDONLY | O_CLOEXEC);
-    if (fd >= 0) {
-        fsync(fd); /* best effort: some file systems refuse it on directories */
-        close(fd);
-    }
-}
-
 lexie_status lx_gguf_writer_write(lx_gguf_writer *w, const char *path, lexie_error *err) {
     if (!w || !path) return lx_fail(err, LEXIE_E_INVALID, "gguf writer: NULL argument");
     size_t n, plen = strlen(path);
@@ -525,7 +487,7 @@ lexie_status lx_gguf_writer_write(lx_gguf_writer *w, const char *path, lexie_err
     if (st)
         unlink(tmp);
     else
-        sync_dir(path);
+        lx_sync_dir(path);
     free(tmp);
     return st;
 }

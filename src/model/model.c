@@ -4,6 +4,8 @@
 */
 #include "model.h"
 
+#include "chat/chat.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

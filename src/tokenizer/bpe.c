@@ -1,5 +1,6 @@
 /*
-** bpe.c -- byte-level BPE: text -> token ids, and token ids -> bytes.
+** bpe.c -- byte-level BPE: text -> token ids (lx_bpe_tokenize, called by
+** tokenize.c).
 **
 ** Tokenizing runs in four stages, as in llama.cpp (whose ids the tests
 ** compare against):
@@ -9,135 +10,55 @@
 **   4. the word's characters are merged pairwise, always the adjacent pair
 **      whose merge has the lowest rank (leftmost on ties), until no pair
 **      has a merge; each resulting piece is a token.
-** Stage 4 keeps candidate pairs in a binary heap and drops stale entries
-** when they surface, so a word of n characters costs O(n log n): a long
-** run of Chinese characters or of '=' is one word.
+** Stage 4 is merge.c's loop (a heap of candidates, O(n log n) for a word
+** of n characters: a long run of Chinese characters or of '=' is one
+** word).
 **
 ** Thread-safe: the vocabulary is only read; scratch memory is per call.
 */
 #include "tokenizer/tok_impl.h"
 
-#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* ==== GPT-2 byte alphabet ==== */
-
-uint32_t lx_bpe_byte_to_cp(uint8_t b) {
-    if (b <= 0x20) return 256u + b;                        /* 33 controls and space */
-    if (b >= 0x7F && b <= 0xA0) return 289u + (b - 0x7Fu); /* DEL, C1, NBSP */
-    if (b == 0xAD) return 323u;                            /* soft hyphen */
-    return b;
-}
-
-int lx_bpe_cp_to_byte(uint32_t cp) {
-    if (cp >= 256 && cp <= 288) return (int)(cp - 256);
-    if (cp >= 289 && cp <= 322) return (int)(cp - 289 + 0x7F);
-    if (cp == 323) return 0xAD;
-    if (cp < 256 && lx_bpe_byte_to_cp((uint8_t)cp) == cp) return (int)cp;
-    return -1;
-}
-
 /* ==== Per-call scratch ==== */
 
-typedef struct sym {
-    int32_t start, n;   /* bytes of the encoded word */
-    int32_t prev, next; /* -1 at the ends */
-} sym;
-
-typedef struct pair {
-    int32_t rank, left, right;
-    int32_t ln, rn; /* the symbols' lengths when pushed: if either changed, stale */
-} pair;
-
-typedef struct tok_out {
-    int32_t *ids;
-    int64_t n_max, n;
-} tok_out;
-
 typedef struct scratch {
-    char *enc;
+    char *enc; /* the word in GPT-2's alphabet */
     size_t enc_cap;
-    sym *syms;
+    lx_sym *syms;
     size_t syms_cap;
-    pair *heap;
-    size_t heap_n, heap_cap;
+    lx_merge_heap heap;
     lx_spans frags, words, tmp;
+    const lx_vocab *v;
 } scratch;
 
 static void scratch_free(scratch *s) {
     free(s->enc);
     free(s->syms);
-    free(s->heap);
+    free(s->heap.v);
     free(s->frags.v);
     free(s->words.v);
     free(s->tmp.v);
 }
 
-static int grow(void **p, size_t *cap, size_t need, size_t elem) {
-    if (need <= *cap) return 1;
-    size_t cap2 = *cap ? *cap : 64, bytes;
-    while (cap2 < need) cap2 *= 2;
-    if (!lx_mul_ok(cap2, elem, &bytes)) return 0;
-    void *q = realloc(*p, bytes);
-    if (!q) return 0;
-    *p = q;
-    *cap = cap2;
-    return 1;
-}
-
-static void out_push(tok_out *o, int32_t id) {
-    if (o->n < o->n_max) o->ids[o->n] = id;
-    o->n++;
-}
-
-/* ==== Heap of candidate merges, ordered by (rank, left) ==== */
-
-static int pair_less(const pair *a, const pair *b) {
-    return a->rank < b->rank || (a->rank == b->rank && a->left < b->left);
-}
-
-static void heap_push(scratch *s, pair p) {
-    size_t i = s->heap_n++;
-    while (i > 0) {
-        size_t up = (i - 1) / 2;
-        if (!pair_less(&p, &s->heap[up])) break;
-        s->heap[i] = s->heap[up];
-        i = up;
-    }
-    s->heap[i] = p;
-}
-
-static pair heap_pop(scratch *s) {
-    pair top = s->heap[0], last = s->heap[--s->heap_n];
-    size_t i = 0, n = s->heap_n;
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= n) break;
-        if (c + 1 < n && pair_less(&s->heap[c + 1], &s->heap[c])) c++;
-        if (!pair_less(&s->heap[c], &last)) break;
-        s->heap[i] = s->heap[c];
-        i = c;
-    }
-    if (n) s->heap[i] = last;
-    return top;
-}
-
-static void try_pair(const lx_vocab *v, scratch *s, int32_t l, int32_t r) {
-    if (l < 0 || r < 0) return;
-    const sym *a = &s->syms[l], *b = &s->syms[r];
+/* Queues merging symbols l and r if the vocabulary has that merge; the
+** lower its rank, the sooner. */
+static void try_pair(void *ctx, int32_t l, int32_t r) {
+    scratch *s = ctx;
+    const lx_sym *a = &s->syms[l], *b = &s->syms[r];
     int32_t rank =
-        lx_vocab_merge_rank(v, s->enc + a->start, (size_t)a->n, s->enc + b->start, (size_t)b->n);
+        lx_vocab_merge_rank(s->v, s->enc + a->start, (size_t)a->n, s->enc + b->start, (size_t)b->n);
     if (rank < 0) return;
-    heap_push(s, (pair){rank, l, r, a->n, b->n});
+    lx_merge_push(&s->heap, (lx_merge){-(double)rank, l, r, a->n, b->n});
 }
 
 /* ==== One word ==== */
 
-static void emit_piece(const lx_vocab *v, const char *p, size_t n, tok_out *o) {
+static void emit_piece(const lx_vocab *v, const char *p, size_t n, lx_tok_out *o) {
     int32_t id = lx_vocab_find(v, p, n);
     if (id >= 0) {
-        out_push(o, id);
+        lx_tok_out_push(o, id);
         return;
     }
     /* Not a token: either a byte the vocabulary has no token for (SmolLM2
@@ -149,22 +70,23 @@ static void emit_piece(const lx_vocab *v, const char *p, size_t n, tok_out *o) {
         size_t k = (size_t)lx_utf8_len((unsigned char)p[i]);
         if (k > n - i) k = n - i;
         id = lx_vocab_find(v, p + i, k);
-        if (id >= 0) out_push(o, id);
+        if (id >= 0) lx_tok_out_push(o, id);
         i += k;
     }
 }
 
 static lexie_status bpe_word(const lx_vocab *v, const char *word, size_t len, scratch *s,
-                             tok_out *o, lexie_error *err) {
+                             lx_tok_out *o, lexie_error *err) {
     /* Encode: every byte becomes one code point of 1 or 2 UTF-8 bytes. */
-    if (len > (size_t)INT32_MAX / 2 - 8 || !grow((void **)&s->enc, &s->enc_cap, 2 * len, 1) ||
-        !grow((void **)&s->syms, &s->syms_cap, len, sizeof(sym)))
+    if (len > (size_t)INT32_MAX / 2 - 8 ||
+        lx_grow((void **)&s->enc, &s->enc_cap, 2 * len, 1, NULL) ||
+        lx_grow((void **)&s->syms, &s->syms_cap, len, sizeof(lx_sym), NULL))
         return lx_fail(err, LEXIE_E_NOMEM, "tokenizer: out of memory for a %zu-byte word", len);
     size_t m = 0;
     int32_t ns = 0;
     for (size_t i = 0; i < len; i++) {
-        uint32_t cp = lx_bpe_byte_to_cp((uint8_t)word[i]);
-        s->syms[ns] = (sym){(int32_t)m, cp < 0x80 ? 1 : 2, ns - 1, ns + 1};
+        uint32_t cp = lx_vocab_byte_to_cp((uint8_t)word[i]);
+        s->syms[ns] = (lx_sym){(int32_t)m, cp < 0x80 ? 1 : 2, ns - 1, ns + 1};
         ns++;
         if (cp < 0x80) {
             s->enc[m++] = (char)cp;
@@ -179,77 +101,38 @@ static lexie_status bpe_word(const lx_vocab *v, const char *word, size_t len, sc
     if (lx_pretok_ignore_merges(v->pre)) {
         int32_t id = lx_vocab_find(v, s->enc, m);
         if (id >= 0) {
-            out_push(o, id);
+            lx_tok_out_push(o, id);
             return LEXIE_OK;
         }
     }
 
-    /* At most one live candidate per adjacent pair plus stale ones: each
-    ** merge pushes at most two, so ns * 3 entries always suffice. */
-    if (!grow((void **)&s->heap, &s->heap_cap, (size_t)ns * 3, sizeof(pair)))
+    if (lx_merge_all(&s->heap, s->syms, ns, try_pair, s))
         return lx_fail(err, LEXIE_E_NOMEM, "tokenizer: out of memory for a %zu-byte word", len);
-    s->heap_n = 0;
-    for (int32_t i = 0; i + 1 < ns; i++) try_pair(v, s, i, i + 1);
-    while (s->heap_n) {
-        pair p = heap_pop(s);
-        sym *a = &s->syms[p.left], *b = &s->syms[p.right];
-        if (a->n != p.ln || b->n != p.rn || a->next != p.right) continue; /* stale */
-        a->n += b->n;
-        b->n = 0;
-        a->next = b->next;
-        if (b->next >= 0) s->syms[b->next].prev = p.left;
-        try_pair(v, s, a->prev, p.left);
-        try_pair(v, s, p.left, a->next);
-    }
     for (int32_t i = 0; i >= 0; i = s->syms[i].next)
         emit_piece(v, s->enc + s->syms[i].start, (size_t)s->syms[i].n, o);
     return LEXIE_OK;
 }
 
-/* ==== Public entry points ==== */
+/* ==== Entry point ==== */
 
-lexie_status lx_tokenize(const lx_vocab *v, const char *text, size_t len, int add_bos,
-                         int parse_special, int32_t *out, int n_max, int *n_out, lexie_error *err) {
-    if (n_out) *n_out = 0;
-    if (!v || (!text && len) || n_max < 0 || (!out && n_max > 0))
-        return lx_fail(err, LEXIE_E_INVALID, "tokenize: bad arguments");
-    size_t bad = 0;
-    if (!lx_utf8_valid(text, len, &bad))
-        return lx_fail(err, LEXIE_E_UTF8, "tokenize: invalid UTF-8 at byte %zu", bad);
-    if (v->type == LX_VOCAB_SPM) /* SentencePiece: spm.c */
-        return lx_spm_tokenize(v, text, len, add_bos, parse_special, out, n_max, n_out, err);
-
-    tok_out o = {out, n_max, 0};
+lexie_status lx_bpe_tokenize(const lx_vocab *v, const char *text, size_t len, int parse_special,
+                             lx_tok_out *o, lexie_error *err) {
     scratch s;
     memset(&s, 0, sizeof s);
+    s.v = v;
     lexie_status st = LEXIE_OK;
-    if (add_bos && v->bos >= 0) out_push(&o, v->bos);
     if (len) st = lx_special_partition(v, text, len, parse_special, &s.frags, &s.tmp, err);
     for (size_t f = 0; !st && f < s.frags.n; f++) {
         const lx_span *fr = &s.frags.v[f];
         if (fr->tok >= 0) {
-            out_push(&o, fr->tok);
+            lx_tok_out_push(o, fr->tok);
             continue;
         }
         s.words.n = 0;
         st = lx_pretok_split(v->pre, text + fr->off, fr->len, &s.words, &s.tmp, err);
         for (size_t w = 0; !st && w < s.words.n; w++)
-            st = bpe_word(v, text + fr->off + s.words.v[w].off, s.words.v[w].len, &s, &o, err);
+            st = bpe_word(v, text + fr->off + s.words.v[w].off, s.words.v[w].len, &s, o, err);
     }
     scratch_free(&s);
-    if (st) return st;
-    if (o.n > INT_MAX) return lx_fail(err, LEXIE_E_RANGE, "tokenize: more than %d tokens", INT_MAX);
-    if (n_out) *n_out = (int)o.n;
-    if (o.n > n_max)
-        return lx_fail(err, LEXIE_E_RANGE, "tokenize: %lld tokens do not fit in %d", (long long)o.n,
-                       n_max);
-    return LEXIE_OK;
-}
-
-int lx_token_to_piece(const lx_vocab *v, int32_t tok, int render_special, char *buf, int n) {
-    if (!v || tok < 0 || tok >= v->n_tokens) return -1;
-    if (!render_special && (v->attr[tok] & (LX_TOK_CONTROL | LX_TOK_UNKNOWN))) return 0;
-    uint32_t len = v->piece_len[tok];
-    if (buf && n > 0) memcpy(buf, v->piece_blob + v->piece_off[tok], LX_MIN((uint32_t)n, len));
-    return (int)len;
+    return st;
 }

@@ -241,18 +241,9 @@ int lx_pretok_ignore_merges(const lx_pretok *p) { return p->ignore_merges; }
 int lx_pretok_default_add_bos(const lx_pretok *p) { return p->add_bos; }
 
 lexie_status lx_spans_push(lx_spans *s, size_t off, size_t len, int32_t tok, lexie_error *err) {
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 64;
-        size_t bytes;
-        if (!lx_mul_ok(cap, sizeof *s->v, &bytes))
-            return lx_fail(err, LEXIE_E_NOMEM, "tokenizer: too many pieces");
-        lx_span *v = realloc(s->v, bytes);
-        if (!v) return lx_fail(err, LEXIE_E_NOMEM, "tokenizer: out of memory (%zu pieces)", cap);
-        s->v = v;
-        s->cap = cap;
-    }
-    s->v[s->n++] = (lx_span){off, len, -1};
-    s->v[s->n - 1].tok = tok;
+    if (lx_grow((void **)&s->v, &s->cap, s->n + 1, sizeof *s->v, NULL))
+        return lx_fail(err, LEXIE_E_NOMEM, "tokenizer: out of memory (%zu pieces)", s->n + 1);
+    s->v[s->n++] = (lx_span){off, len, tok};
     return LEXIE_OK;
 }
 

@@ -1,7 +1,8 @@
 /*
 ** spm.c -- SentencePiece vocabularies (tokenizer.ggml.model "llama": Gemma,
-** Gemma 3, Llama 1/2, Mistral v1): loading their scores, text -> token ids,
-** and token ids -> text.
+** Gemma 3, Llama 1/2, Mistral v1): text -> token ids (lx_spm_tokenize,
+** called by tokenize.c).  Their scores and byte fallback tokens are loaded
+** with the vocabulary (vocab.c).
 **
 ** Tokenizing follows llama.cpp's SPM tokenizer, whose ids the tests compare
 ** against (tests/data/tokenizer_gemma3.tsv):
@@ -16,9 +17,8 @@
 **      token;
 **   4. each symbol is its token; a character that is not a token falls
 **      back to its bytes' <0xXX> tokens (or a token for the raw byte).
-** There is no pre-tokenizer: a fragment is one sequence of symbols, so the
-** candidate pairs live in a binary heap with stale entries dropped when
-** they surface, and a fragment of n characters costs O(n log n) hash
+** There is no pre-tokenizer: a fragment is one sequence of symbols, merged
+** by merge.c's loop, so a fragment of n characters costs O(n log n) hash
 ** lookups, each skipped outright when the pair is longer than the longest
 ** token.
 **
@@ -29,158 +29,33 @@
 */
 #include "tokenizer/tok_impl.h"
 
-#include <float.h>
-#include <limits.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* ==== Loading ==== */
-
-lexie_status lx_spm_load(lx_vocab *v, const lx_gguf *g, lexie_error *err) {
-    size_t n = (size_t)v->n_tokens;
-    v->score = lx_calloc(n, sizeof *v->score, err);
-    if (!v->score) return LEXIE_E_NOMEM;
-
-    const lx_gguf_value *sc = lx_gguf_get(g, "tokenizer.ggml.scores");
-    if (sc) {
-        if (sc->type != LX_GGUF_ARRAY || !sc->v.arr.raw ||
-            (sc->v.arr.elem_type != LX_GGUF_FLOAT32 && sc->v.arr.elem_type != LX_GGUF_INT32))
-            return lx_fail(err, LEXIE_E_FORMAT,
-                           "tokenizer: tokenizer.ggml.scores is not an array of float32 or int32");
-        if (sc->v.arr.n < n)
-            return lx_fail(err, LEXIE_E_FORMAT, "tokenizer: %llu scores for %zu tokens",
-                           (unsigned long long)sc->v.arr.n, n);
-        int is_float = sc->v.arr.elem_type == LX_GGUF_FLOAT32;
-        for (size_t i = 0; i < n; i++) {
-            double s = is_float ? lx_gguf_arr_f64(sc, i) : (double)lx_gguf_arr_i64(sc, i);
-            /* A NaN would make the merge order depend on heap layout; such a
-            ** token can only lose. */
-            v->score[i] = isnan(s) ? -FLT_MAX : (float)s;
-        }
-    }
-
-    v->add_space_prefix = 1; /* llama.cpp's default for SPM */
-    const lx_gguf_value *sp = lx_gguf_get(g, "tokenizer.ggml.add_space_prefix");
-    if (sp) {
-        if (sp->type != LX_GGUF_BOOL)
-            return lx_fail(err, LEXIE_E_FORMAT,
-                           "tokenizer: tokenizer.ggml.add_space_prefix is not a bool");
-        v->add_space_prefix = sp->v.u64 != 0;
-    }
-
-    v->max_tok_len = 0;
-    for (size_t i = 0; i < n; i++) v->max_tok_len = LX_MAX(v->max_tok_len, v->text_len[i]);
-
-    /* Byte fallback: "<0xXX>" (upper-case hex, as SentencePiece writes
-    ** them), else the raw byte as a one-byte token. */
-    static const char hex[] = "0123456789ABCDEF";
-    for (int b = 0; b < 256; b++) {
-        char name[6] = {'<', '0', 'x', hex[b >> 4], hex[b & 15], '>'}, raw = (char)b;
-        int32_t t = lx_vocab_find(v, name, sizeof name);
-        v->byte_tok[b] = t >= 0 ? t : lx_vocab_find(v, &raw, 1);
-    }
-    return LEXIE_OK;
-}
-
-uint32_t lx_spm_unescape(const char *t, uint32_t n, char *out) {
-    uint32_t w = 0;
-    for (uint32_t i = 0; i < n;) {
-        if (n - i >= 3 && memcmp(t + i, "\xe2\x96\x81", 3) == 0) {
-            out[w++] = ' ';
-            i += 3;
-        } else {
-            out[w++] = t[i++];
-        }
-    }
-    return w;
-}
-
 /* ==== Per-call scratch ==== */
-
-typedef struct sym {
-    int32_t start, n;   /* bytes of the escaped fragment */
-    int32_t prev, next; /* -1 at the ends */
-} sym;
-
-typedef struct bigram {
-    float score;
-    int32_t left, right;
-    int32_t ln, rn; /* the symbols' lengths when pushed: if either changed, stale */
-} bigram;
 
 typedef struct scratch {
     char *esc; /* the fragment, space-prefixed and escaped */
     size_t esc_cap;
-    sym *syms;
+    lx_sym *syms;
     size_t syms_cap;
-    bigram *heap;
-    size_t heap_n, heap_cap;
+    lx_merge_heap heap;
     lx_spans frags, tmp;
-    int32_t *out;
-    int64_t n_max, n;
+    lx_tok_out *out;
+    const lx_vocab *v;
 } scratch;
 
-static int grow(void **p, size_t *cap, size_t need, size_t elem) {
-    if (need <= *cap) return 1;
-    size_t cap2 = *cap ? *cap : 64, bytes;
-    while (cap2 < need) cap2 *= 2;
-    if (!lx_mul_ok(cap2, elem, &bytes)) return 0;
-    void *q = realloc(*p, bytes);
-    if (!q) return 0;
-    *p = q;
-    *cap = cap2;
-    return 1;
-}
-
-static void out_push(scratch *s, int32_t id) {
-    if (s->n < s->n_max) s->out[s->n] = id;
-    s->n++;
-}
-
-/* ==== Heap of candidate merges: highest score first, then leftmost ==== */
-
-static int bigram_before(const bigram *a, const bigram *b) {
-    return a->score > b->score || (a->score == b->score && a->left < b->left);
-}
-
-static void heap_push(scratch *s, bigram p) {
-    size_t i = s->heap_n++;
-    while (i > 0) {
-        size_t up = (i - 1) / 2;
-        if (!bigram_before(&p, &s->heap[up])) break;
-        s->heap[i] = s->heap[up];
-        i = up;
-    }
-    s->heap[i] = p;
-}
-
-static bigram heap_pop(scratch *s) {
-    bigram top = s->heap[0], last = s->heap[--s->heap_n];
-    size_t i = 0, n = s->heap_n;
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= n) break;
-        if (c + 1 < n && bigram_before(&s->heap[c + 1], &s->heap[c])) c++;
-        if (!bigram_before(&s->heap[c], &last)) break;
-        s->heap[i] = s->heap[c];
-        i = c;
-    }
-    if (n) s->heap[i] = last;
-    return top;
-}
-
 /* Queues merging symbols l and r if their concatenation (contiguous in
-** esc, since r follows l) is a token.  Any token counts, control and
-** byte tokens included, as in llama.cpp. */
-static void try_pair(const lx_vocab *v, scratch *s, int32_t l, int32_t r) {
-    if (l < 0 || r < 0) return;
-    const sym *a = &s->syms[l], *b = &s->syms[r];
+** esc, since r follows l) is a token; the higher its score, the sooner.
+** Any token counts, control and byte tokens included, as in llama.cpp. */
+static void try_pair(void *ctx, int32_t l, int32_t r) {
+    scratch *s = ctx;
+    const lx_sym *a = &s->syms[l], *b = &s->syms[r];
     uint32_t n = (uint32_t)a->n + (uint32_t)b->n;
-    if (n > v->max_tok_len) return;
-    int32_t id = lx_vocab_find(v, s->esc + a->start, n);
+    if (n > s->v->max_tok_len) return;
+    int32_t id = lx_vocab_find(s->v, s->esc + a->start, n);
     if (id < 0) return;
-    heap_push(s, (bigram){v->score[id], l, r, a->n, b->n});
+    lx_merge_push(&s->heap, (lx_merge){s->v->score[id], l, r, a->n, b->n});
 }
 
 /* ==== One raw fragment ==== */
@@ -188,7 +63,8 @@ static void try_pair(const lx_vocab *v, scratch *s, int32_t l, int32_t r) {
 static lexie_status spm_fragment(const lx_vocab *v, const char *text, size_t len, int prefix,
                                  scratch *s, lexie_error *err) {
     /* Escape: ' ' -> U+2581 (3 bytes), so at most 3 bytes per input byte. */
-    if (len > (size_t)INT32_MAX / 3 - 3 || !grow((void **)&s->esc, &s->esc_cap, 3 * len + 3, 1))
+    if (len > (size_t)INT32_MAX / 3 - 3 ||
+        lx_grow((void **)&s->esc, &s->esc_cap, 3 * len + 3, 1, NULL))
         return lx_fail(err, LEXIE_E_NOMEM, "tokenizer: out of memory for a %zu-byte text", len);
     size_t m = 0;
     if (prefix) {
@@ -205,65 +81,49 @@ static lexie_status spm_fragment(const lx_vocab *v, const char *text, size_t len
     }
 
     /* One symbol per UTF-8 character (the text was validated). */
-    if (!grow((void **)&s->syms, &s->syms_cap, m, sizeof(sym)))
+    if (lx_grow((void **)&s->syms, &s->syms_cap, m, sizeof(lx_sym), NULL))
         return lx_fail(err, LEXIE_E_NOMEM, "tokenizer: out of memory for a %zu-byte text", len);
     int32_t ns = 0;
     for (size_t i = 0; i < m;) {
         size_t k = (size_t)lx_utf8_len((unsigned char)s->esc[i]);
         if (k > m - i) k = m - i;
-        s->syms[ns] = (sym){(int32_t)i, (int32_t)k, ns - 1, ns + 1};
+        s->syms[ns] = (lx_sym){(int32_t)i, (int32_t)k, ns - 1, ns + 1};
         ns++;
         i += k;
     }
     if (ns == 0) return LEXIE_OK;
     s->syms[ns - 1].next = -1;
 
-    /* Each merge pushes at most two pairs onto the ns - 1 initial ones. */
-    if (!grow((void **)&s->heap, &s->heap_cap, (size_t)ns * 3, sizeof(bigram)))
+    if (lx_merge_all(&s->heap, s->syms, ns, try_pair, s))
         return lx_fail(err, LEXIE_E_NOMEM, "tokenizer: out of memory for a %zu-byte text", len);
-    s->heap_n = 0;
-    for (int32_t i = 0; i + 1 < ns; i++) try_pair(v, s, i, i + 1);
-    while (s->heap_n) {
-        bigram p = heap_pop(s);
-        sym *a = &s->syms[p.left], *b = &s->syms[p.right];
-        if (a->n != p.ln || b->n != p.rn || a->next != p.right) continue; /* stale */
-        a->n += b->n;
-        b->n = 0;
-        a->next = b->next;
-        if (b->next >= 0) s->syms[b->next].prev = p.left;
-        try_pair(v, s, a->prev, p.left);
-        try_pair(v, s, p.left, a->next);
-    }
 
     for (int32_t i = 0; i >= 0; i = s->syms[i].next) {
         const char *t = s->esc + s->syms[i].start;
         size_t n = (size_t)s->syms[i].n;
         int32_t id = lx_vocab_find(v, t, n);
         if (id >= 0) {
-            out_push(s, id);
+            lx_tok_out_push(s->out, id);
             continue;
         }
         /* Only single characters can miss: merges always form tokens. */
         for (size_t j = 0; j < n; j++) {
             int32_t b = v->byte_tok[(unsigned char)t[j]];
             if (b < 0) b = v->unk;
-            if (b >= 0) out_push(s, b);
+            if (b >= 0) lx_tok_out_push(s->out, b);
         }
     }
     return LEXIE_OK;
 }
 
-/* ==== Entry points ==== */
+/* ==== Entry point ==== */
 
-lexie_status lx_spm_tokenize(const lx_vocab *v, const char *text, size_t len, int add_bos,
-                             int parse_special, int32_t *out, int n_max, int *n_out,
-                             lexie_error *err) {
+lexie_status lx_spm_tokenize(const lx_vocab *v, const char *text, size_t len, int parse_special,
+                             lx_tok_out *o, lexie_error *err) {
     scratch s;
     memset(&s, 0, sizeof s);
-    s.out = out;
-    s.n_max = n_max;
+    s.out = o;
+    s.v = v;
     lexie_status st = LEXIE_OK;
-    if (add_bos && v->bos >= 0) out_push(&s, v->bos);
     if (len) st = lx_special_partition(v, text, len, parse_special, &s.frags, &s.tmp, err);
     /* As llama.cpp: the text's start counts as following a special token,
     ** whether or not BOS was added. */
@@ -271,7 +131,7 @@ lexie_status lx_spm_tokenize(const lx_vocab *v, const char *text, size_t len, in
     for (size_t f = 0; !st && f < s.frags.n; f++) {
         const lx_span *fr = &s.frags.v[f];
         if (fr->tok >= 0) {
-            out_push(&s, fr->tok);
+            lx_tok_out_push(o, fr->tok);
             prev_special = 1;
             continue;
         }
@@ -280,43 +140,8 @@ lexie_status lx_spm_tokenize(const lx_vocab *v, const char *text, size_t len, in
     }
     free(s.esc);
     free(s.syms);
-    free(s.heap);
+    free(s.heap.v);
     free(s.frags.v);
     free(s.tmp.v);
-    if (st) return st;
-    if (s.n > INT_MAX) return lx_fail(err, LEXIE_E_RANGE, "tokenize: more than %d tokens", INT_MAX);
-    if (n_out) *n_out = (int)s.n;
-    if (s.n > n_max)
-        return lx_fail(err, LEXIE_E_RANGE, "tokenize: %lld tokens do not fit in %d", (long long)s.n,
-                       n_max);
-    return LEXIE_OK;
-}
-
-int lx_detokenize(const lx_vocab *v, const int32_t *ids, int n_ids, int render_special, char *buf,
-                  int n) {
-    if (!v || n_ids < 0 || (!ids && n_ids > 0)) return -1;
-    if (!buf) n = 0;
-    /* llama.cpp strips the space from the first token only: after a BOS
-    ** (rendered or not) the next token keeps its space. */
-    int strip = v->type == LX_VOCAB_SPM && v->add_space_prefix;
-    int64_t total = 0;
-    for (int i = 0; i < n_ids; i++) {
-        int32_t t = ids[i];
-        if (t < 0 || t >= v->n_tokens) return -1;
-        if (!render_special && (v->attr[t] & (LX_TOK_CONTROL | LX_TOK_UNKNOWN))) {
-            strip = 0;
-            continue;
-        }
-        const char *p = v->piece_blob + v->piece_off[t];
-        uint32_t pn = v->piece_len[t];
-        if (strip && pn && p[0] == ' ') {
-            p++;
-            pn--;
-        }
-        strip = 0;
-        if (total < n) memcpy(buf + total, p, (size_t)LX_MIN((int64_t)pn, n - total));
-        total += pn;
-        if (total > INT_MAX) return -1;
-    }
-    return (int)total;
+    return st;
 }

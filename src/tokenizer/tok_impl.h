@@ -1,8 +1,9 @@
 /*
 ** tok_impl.h -- what the tokenizer's files share inside src/tokenizer/:
-** the vocabulary's layout, the pre-tokenizer, the byte-level BPE helpers,
-** the SentencePiece entry points and the growable span lists they pass
-** around.
+** the vocabulary's layout, the pre-tokenizer, the token-text alphabets,
+** the algorithms' entry points and the growable span lists they pass
+** around.  Calls point one way: tokenize.c -> bpe.c, spm.c -> merge.c,
+** special.c, pretok.c, vocab.c (-> pretok.c).
 **
 ** Not part of tokenizer.h because no other module should depend on the
 ** layout.  Everything here is read-only after lx_vocab_load, so any number
@@ -64,16 +65,6 @@ int lx_pretok_default_add_bos(const lx_pretok *p);
 lexie_status lx_pretok_split(const lx_pretok *p, const char *text, size_t len, lx_spans *out,
                              lx_spans *tmp, lexie_error *err);
 
-/* ==== Byte-level BPE helpers (bpe.c) ==== */
-
-/* GPT-2's reversible map from bytes to printable code points: bytes that
-** print as themselves ('!'..'~', 0xA1..0xAC, 0xAE..0xFF) keep their value;
-** the other 68 take 256, 257, ... in byte order.  Token strings are stored
-** in this alphabet ("\xc4\xa0the" is " the"). */
-uint32_t lx_bpe_byte_to_cp(uint8_t b);
-/* The byte a code point stands for, or -1 if it is not in the alphabet. */
-int lx_bpe_cp_to_byte(uint32_t cp);
-
 /* ==== Vocabulary ==== */
 
 /* tokenizer.ggml.model: "gpt2" is byte-level BPE (bpe.c), "llama" is
@@ -124,6 +115,19 @@ struct lx_vocab {
 uint64_t lx_tok_hash(const char *s, size_t n, uint64_t h);
 #define LX_TOK_HASH_SEED 0xcbf29ce484222325ull
 
+/* GPT-2's reversible map from bytes to printable code points: bytes that
+** print as themselves ('!'..'~', 0xA1..0xAC, 0xAE..0xFF) keep their value;
+** the other 68 take 256, 257, ... in byte order.  Token strings are stored
+** in this alphabet ("\xc4\xa0the" is " the"). */
+uint32_t lx_vocab_byte_to_cp(uint8_t b);
+/* The byte a code point stands for, or -1 if it is not in the alphabet. */
+int lx_vocab_cp_to_byte(uint32_t cp);
+
+/* Writes the detokenized bytes of a normal SentencePiece token's text
+** t[0..n) to out: U+2581 (lower one eighth block, SentencePiece's space)
+** becomes ' '.  Returns the byte count (<= n). */
+uint32_t lx_vocab_spm_unescape(const char *t, uint32_t n, char *out);
+
 /* Rank of merging left with right, or -1. */
 int32_t lx_vocab_merge_rank(const lx_vocab *v, const char *l, size_t ln, const char *r, size_t rn);
 
@@ -135,23 +139,66 @@ lexie_status lx_special_partition(const lx_vocab *v, const char *text, size_t le
                                   int parse_special, lx_spans *out, lx_spans *tmp,
                                   lexie_error *err);
 
-/* ==== SentencePiece (spm.c) ==== */
+/* ==== Token output shared by the algorithms ==== */
 
-/* The SentencePiece part of lx_vocab_load, run after the tokens and their
-** types are in v: reads tokenizer.ggml.scores (float32 or int32, at least
-** one per token; absent: all 0) and tokenizer.ggml.add_space_prefix
-** (absent: 1), and finds the byte fallback tokens. */
-lexie_status lx_spm_load(lx_vocab *v, const lx_gguf *g, lexie_error *err);
+/* Where an algorithm appends ids: the first n_max land in ids, n counts
+** them all, so the caller learns the size a short buffer needed. */
+typedef struct lx_tok_out {
+    int32_t *ids;
+    int64_t n_max, n;
+} lx_tok_out;
 
-/* Writes the detokenized bytes of a normal token's text t[0..n) to out:
-** U+2581 (lower one eighth block, SentencePiece's space) becomes ' '.  Returns
-** the byte count (<= n). */
-uint32_t lx_spm_unescape(const char *t, uint32_t n, char *out);
+static inline void lx_tok_out_push(lx_tok_out *o, int32_t id) {
+    if (o->n < o->n_max) o->ids[o->n] = id;
+    o->n++;
+}
 
-/* lx_tokenize for a SentencePiece vocabulary; the arguments are already
-** checked (text is valid UTF-8, out holds n_max ids). */
-lexie_status lx_spm_tokenize(const lx_vocab *v, const char *text, size_t len, int add_bos,
-                             int parse_special, int32_t *out, int n_max, int *n_out,
-                             lexie_error *err);
+/* ==== The merge loop (merge.c) ==== */
+
+/* A symbol of a word being merged: bytes [start, start + n) of the
+** caller's encoded text, in a doubly linked list (-1 at the ends).  A
+** symbol merged into its left neighbour keeps n = 0. */
+typedef struct lx_sym {
+    int32_t start, n;
+    int32_t prev, next;
+} lx_sym;
+
+/* A candidate: merge symbols left and right (adjacent), worth key (higher
+** first; ties: leftmost first).  ln and rn are the symbols' lengths when
+** queued: if either has changed since, the entry is stale. */
+typedef struct lx_merge {
+    double key; /* exact for an int32 rank and for a float score */
+    int32_t left, right;
+    int32_t ln, rn;
+} lx_merge;
+
+typedef struct lx_merge_heap {
+    lx_merge *v;
+    size_t n, cap;
+} lx_merge_heap;
+
+/* Called for adjacent symbols l < r (both >= 0): pushes a candidate with
+** lx_merge_push if the pair may merge. */
+typedef void (*lx_merge_try)(void *ctx, int32_t l, int32_t r);
+
+/* Queues a candidate; only from an lx_merge_try during lx_merge_all, which
+** has made room. */
+void lx_merge_push(lx_merge_heap *h, lx_merge m);
+
+/* Merges syms[0..n_syms) (linked in order) best pair first until no
+** candidate is left.  h is scratch the caller keeps between calls and
+** frees (h->v); LEXIE_E_NOMEM (no message) when it cannot grow. */
+lexie_status lx_merge_all(lx_merge_heap *h, lx_sym *syms, int32_t n_syms, lx_merge_try try_pair,
+                          void *ctx);
+
+/* ==== Algorithms, called by tokenize.c ==== */
+
+/* Byte-level BPE (bpe.c) and SentencePiece (spm.c): append the ids of
+** text[0..len) to o, BOS excluded.  tokenize.c has checked the arguments
+** (text is valid UTF-8). */
+lexie_status lx_bpe_tokenize(const lx_vocab *v, const char *text, size_t len, int parse_special,
+                             lx_tok_out *o, lexie_error *err);
+lexie_status lx_spm_tokenize(const lx_vocab *v, const char *text, size_t len, int parse_special,
+                             lx_tok_out *o, lexie_error *err);
 
 #endif /* LX_TOK_IMPL_H */

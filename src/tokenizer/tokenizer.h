@@ -1,5 +1,5 @@
 /*
-** tokenizer.h -- text <-> token ids from GGUF metadata, and chat templates.
+** tokenizer.h -- text <-> token ids from GGUF metadata.
 **
 ** The vocabulary comes from tokenizer.ggml.* keys: the token strings, their
 ** types, BPE merges (byte-level BPE) or scores (SentencePiece), special-token
@@ -59,22 +59,5 @@ int lx_token_to_piece(const lx_vocab *v, int32_t tok, int render_special, char *
 ** INT_MAX bytes. */
 int lx_detokenize(const lx_vocab *v, const int32_t *ids, int n_ids, int render_special, char *buf,
                   int n);
-
-/* ==== Chat templates ==== */
-
-typedef struct lx_chat_msg {
-    const char *role; /* "system", "user", "assistant" */
-    const char *content;
-} lx_chat_msg;
-
-/* Renders msgs through a chat template given as Jinja text (the GGUF's
-** tokenizer.chat_template or a user override).  Supports the Jinja subset
-** real templates use; an unsupported construct is refused with
-** LEXIE_E_UNSUPPORTED naming it.  bos/eos are the token strings exposed to
-** the template as bos_token and eos_token (may be ""). *out is malloc'd;
-** free with free(). */
-lexie_status lx_chat_render(const char *tmpl, const lx_chat_msg *msgs, int n_msgs,
-                            int add_generation_prompt, const char *bos, const char *eos, char **out,
-                            lexie_error *err);
 
 #endif /* LX_TOKENIZER_H */

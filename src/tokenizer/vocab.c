@@ -1,6 +1,9 @@
 /*
 ** vocab.c -- the vocabulary: loading tokenizer.ggml.* metadata, the token
-** and merge hash tables, special ids and end-of-generation tokens.
+** and merge hash tables, special ids and end-of-generation tokens, and the
+** bytes each token stands for (GPT-2's byte alphabet, SentencePiece's
+** U+2581 space).  The bottom of the tokenizer: it calls no other file of
+** it but pretok.c.
 **
 ** Keys read (all under tokenizer.ggml.):
 **   model        "gpt2" (byte-level BPE, bpe.c) or "llama" (SentencePiece,
@@ -10,7 +13,7 @@
 **   token_type   optional int array: 1 normal, 2 unknown, 3 control,
 **                4 user-defined, 5 unused, 6 byte
 **   merges       BPE: string array "left right"; rank = index
-**   scores, add_space_prefix   SentencePiece (spm.c)
+**   scores, add_space_prefix   SentencePiece
 **   *_token_id   bos, eos, unknown, padding, eot, eom, fim_*; SentencePiece
 **                defaults to llama.cpp's 1, 2 and 0 for bos, eos, unknown
 **   add_bos_token   absent: the pre-tokenizer's default (BPE), 1 (SentencePiece)
@@ -23,9 +26,41 @@
 */
 #include "tokenizer/tok_impl.h"
 
+#include <float.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* ==== Token-text alphabets: GPT-2 bytes, SentencePiece spaces ==== */
+
+uint32_t lx_vocab_byte_to_cp(uint8_t b) {
+    if (b <= 0x20) return 256u + b;                        /* 33 controls and space */
+    if (b >= 0x7F && b <= 0xA0) return 289u + (b - 0x7Fu); /* DEL, C1, NBSP */
+    if (b == 0xAD) return 323u;                            /* soft hyphen */
+    return b;
+}
+
+int lx_vocab_cp_to_byte(uint32_t cp) {
+    if (cp >= 256 && cp <= 288) return (int)(cp - 256);
+    if (cp >= 289 && cp <= 322) return (int)(cp - 289 + 0x7F);
+    if (cp == 323) return 0xAD;
+    if (cp < 256 && lx_vocab_byte_to_cp((uint8_t)cp) == cp) return (int)cp;
+    return -1;
+}
+
+uint32_t lx_vocab_spm_unescape(const char *t, uint32_t n, char *out) {
+    uint32_t w = 0;
+    for (uint32_t i = 0; i < n;) {
+        if (n - i >= 3 && memcmp(t + i, "\xe2\x96\x81", 3) == 0) {
+            out[w++] = ' ';
+            i += 3;
+        } else {
+            out[w++] = t[i++];
+        }
+    }
+    return w;
+}
 
 /* ==== Hashing ==== */
 
@@ -380,6 +415,58 @@ static lexie_status load_merges(lx_vocab *v, const lx_gguf *g, lexie_error *err)
     return LEXIE_OK;
 }
 
+/* ==== SentencePiece scores and byte fallback ==== */
+
+/* The SentencePiece part of loading, run after the tokens and their types
+** are in v: reads tokenizer.ggml.scores (float32 or int32, at least one per
+** token; absent: all 0) and tokenizer.ggml.add_space_prefix (absent: 1),
+** and finds the byte fallback tokens. */
+static lexie_status spm_load(lx_vocab *v, const lx_gguf *g, lexie_error *err) {
+    size_t n = (size_t)v->n_tokens;
+    v->score = lx_calloc(n, sizeof *v->score, err);
+    if (!v->score) return LEXIE_E_NOMEM;
+
+    const lx_gguf_value *sc = lx_gguf_get(g, "tokenizer.ggml.scores");
+    if (sc) {
+        if (sc->type != LX_GGUF_ARRAY || !sc->v.arr.raw ||
+            (sc->v.arr.elem_type != LX_GGUF_FLOAT32 && sc->v.arr.elem_type != LX_GGUF_INT32))
+            return lx_fail(err, LEXIE_E_FORMAT,
+                           "tokenizer: tokenizer.ggml.scores is not an array of float32 or int32");
+        if (sc->v.arr.n < n)
+            return lx_fail(err, LEXIE_E_FORMAT, "tokenizer: %llu scores for %zu tokens",
+                           (unsigned long long)sc->v.arr.n, n);
+        int is_float = sc->v.arr.elem_type == LX_GGUF_FLOAT32;
+        for (size_t i = 0; i < n; i++) {
+            double s = is_float ? lx_gguf_arr_f64(sc, i) : (double)lx_gguf_arr_i64(sc, i);
+            /* A NaN would make the merge order depend on heap layout; such a
+            ** token can only lose. */
+            v->score[i] = isnan(s) ? -FLT_MAX : (float)s;
+        }
+    }
+
+    v->add_space_prefix = 1; /* llama.cpp's default for SPM */
+    const lx_gguf_value *sp = lx_gguf_get(g, "tokenizer.ggml.add_space_prefix");
+    if (sp) {
+        if (sp->type != LX_GGUF_BOOL)
+            return lx_fail(err, LEXIE_E_FORMAT,
+                           "tokenizer: tokenizer.ggml.add_space_prefix is not a bool");
+        v->add_space_prefix = sp->v.u64 != 0;
+    }
+
+    v->max_tok_len = 0;
+    for (size_t i = 0; i < n; i++) v->max_tok_len = LX_MAX(v->max_tok_len, v->text_len[i]);
+
+    /* Byte fallback: "<0xXX>" (upper-case hex, as SentencePiece writes
+    ** them), else the raw byte as a one-byte token. */
+    static const char hex[] = "0123456789ABCDEF";
+    for (int b = 0; b < 256; b++) {
+        char name[6] = {'<', '0', 'x', hex[b >> 4], hex[b & 15], '>'}, raw = (char)b;
+        int32_t t = lx_vocab_find(v, name, sizeof name);
+        v->byte_tok[b] = t >= 0 ? t : lx_vocab_find(v, &raw, 1);
+    }
+    return LEXIE_OK;
+}
+
 /* The bytes each token stands for, computed once so that detokenizing is
 ** a copy. */
 static lexie_status build_pieces(lx_vocab *v, lexie_error *err) {
@@ -398,7 +485,7 @@ static lexie_status build_pieces(lx_vocab *v, lexie_error *err) {
             memcpy(v->piece_blob + w, t, n);
             w += n;
         } else if ((a & LX_TOK_NORMAL) && v->type == LX_VOCAB_SPM) {
-            w += lx_spm_unescape((const char *)t, n, v->piece_blob + w);
+            w += lx_vocab_spm_unescape((const char *)t, n, v->piece_blob + w);
         } else if (a & LX_TOK_NORMAL) {
             for (uint32_t j = 0; j < n;) {
                 uint32_t k = (uint32_t)lx_utf8_len(t[j]);
@@ -408,7 +495,7 @@ static lexie_status build_pieces(lx_vocab *v, lexie_error *err) {
                 } else {
                     uint32_t cp = k == 1 ? t[j] : t[j] & (0x7Fu >> k);
                     for (uint32_t q = 1; q < k; q++) cp = (cp << 6) | (t[j + q] & 0x3Fu);
-                    b = lx_bpe_cp_to_byte(cp);
+                    b = lx_vocab_cp_to_byte(cp);
                 }
                 if (b >= 0) {
                     v->piece_blob[w++] = (char)b;
@@ -475,7 +562,7 @@ lx_vocab *lx_vocab_load(const lx_gguf *g, lexie_error *err) {
     if (spm) {
         /* SentencePiece has no pre-tokenizer or merges; tokenizer.ggml.pre
         ** is ignored, as in llama.cpp. */
-        if (load_tokens(v, g, err) || lx_spm_load(v, g, err)) goto fail;
+        if (load_tokens(v, g, err) || spm_load(v, g, err)) goto fail;
         v->unk = 0; /* llama.cpp's defaults, each kept only if in range */
         v->bos = v->n_tokens > 1 ? 1 : -1;
         v->eos = v->n_tokens > 2 ? 2 : -1;

@@ -2,9 +2,11 @@
 ** sha256.c -- SHA-256 as specified in FIPS 180-4, written from the
 ** standard.  The hub hashes every model file while it streams into the
 ** cache, so the hash is incremental (init / update / final) and never
-** needs the whole file in memory.  Tested on the NIST example vectors.
+** needs the whole file in memory.  In base/ because other layers hash too
+** (run configurations, prediction files).  Tested on the NIST example
+** vectors.
 */
-#include "hub.h"
+#include "base.h"
 
 #include <string.h>
 
@@ -124,4 +126,13 @@ int lx_sha256_hex_ok(const char *s) {
     for (int i = 0; i < 64; i++)
         if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) return 0;
     return s[64] == 0;
+}
+
+void lx_sha256_hex_of(const void *data, size_t n, char hex[65]) {
+    lx_sha256 s;
+    unsigned char d[32];
+    lx_sha256_init(&s);
+    lx_sha256_update(&s, data, n);
+    lx_sha256_final(&s, d);
+    lx_sha256_hex(d, hex);
 }

@@ -9,7 +9,7 @@
 ** tag that starts its line are dropped.  '-' inside a delimiter strips all
 ** whitespace on that side, '+' disables the block rules for that side.
 */
-#include "tokenizer/chat_impl.h"
+#include "chat/chat_impl.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -23,13 +23,7 @@ typedef struct segs {
 } segs;
 
 static void push_seg(segs *P, jseg sg) {
-    if (P->n_segs == P->cap) {
-        size_t cap = P->cap ? P->cap * 2 : 64;
-        jseg *v = jx_alloc(P->c, cap * sizeof *v);
-        if (P->n_segs) memcpy(v, P->segs, P->n_segs * sizeof *v);
-        P->segs = v;
-        P->cap = cap;
-    }
+    P->segs = lx_chat_grow(P->c, P->segs, P->n_segs, &P->cap, P->n_segs + 1, sizeof *P->segs);
     P->segs[P->n_segs++] = sg;
 }
 
@@ -84,11 +78,11 @@ static void segment(segs *P, const char *s, size_t n) {
         }
         static const char *const what[] = {"expression", "statement", "comment"};
         if (e == (size_t)-1)
-            jx_fail(P->c, t, LEXIE_E_FORMAT, "unterminated %s (no '%s')",
-                    what[o == '{'   ? 0
-                         : o == '%' ? 1
-                                    : 2],
-                    close);
+            lx_chat_fail(P->c, t, LEXIE_E_FORMAT, "unterminated %s (no '%s')",
+                         what[o == '{'   ? 0
+                              : o == '%' ? 1
+                                         : 2],
+                         close);
         size_t c1 = e;
         if (c1 > c0 && s[c1 - 1] == '-')
             sg.trim_r = 1, c1--;
@@ -123,12 +117,12 @@ static void segment(segs *P, const char *s, size_t n) {
     }
 }
 
-jseg *jx_segment(jx *c, const char *src, size_t n, size_t *n_segs) {
+jseg *lx_chat_segment(jx *c, const char *src, size_t n, size_t *n_segs) {
     segs P = {c, NULL, 0, 0};
     /* As Jinja: "\r\n" and "\r" read as "\n", and one final newline is
     ** dropped.  Offsets of errors then count in the normalised text, whose
     ** line numbers are the same. */
-    char *t = jx_alloc(c, n + 1);
+    char *t = lx_chat_alloc(c, n + 1);
     size_t m = 0;
     for (size_t i = 0; i < n; i++) {
         if (src[i] == '\r') {
@@ -154,7 +148,7 @@ static int is_name_start(char ch) {
 }
 static int is_digit(char ch) { return ch >= '0' && ch <= '9'; }
 
-jtok jx_lex(jx *c, const char *s, size_t n, size_t at, size_t base, size_t *end) {
+jtok lx_chat_lex(jx *c, const char *s, size_t n, size_t at, size_t base, size_t *end) {
     size_t i = at;
     while (i < n && is_ws(s[i])) i++;
     jtok k = {JT_END, base + i, s + i, 0};
@@ -177,7 +171,7 @@ jtok jx_lex(jx *c, const char *s, size_t n, size_t at, size_t base, size_t *end)
         }
     } else if (ch == '\'' || ch == '"') {
         while (j < n && s[j] != ch) j += s[j] == '\\' ? 2 : 1;
-        if (j >= n) jx_fail(c, k.pos, LEXIE_E_FORMAT, "unterminated string literal");
+        if (j >= n) lx_chat_fail(c, k.pos, LEXIE_E_FORMAT, "unterminated string literal");
         j++;
         k.t = JT_STR;
     } else {
@@ -186,7 +180,7 @@ jtok jx_lex(jx *c, const char *s, size_t n, size_t at, size_t base, size_t *end)
         for (size_t q = 0; q < LX_ARRAY_LEN(two); q++)
             if (i + 1 < n && s[i] == two[q][0] && s[i + 1] == two[q][1]) j = i + 2;
         if (!ch || !strchr("()[]{}.,:|~+-*/%<>=!", ch))
-            jx_fail(c, k.pos, LEXIE_E_FORMAT, "unexpected character '%c'", ch);
+            lx_chat_fail(c, k.pos, LEXIE_E_FORMAT, "unexpected character '%c'", ch);
     }
     k.n = j - i;
     *end = j;
@@ -197,8 +191,8 @@ jtok jx_lex(jx *c, const char *s, size_t n, size_t at, size_t base, size_t *end)
 
 /* Python string-literal escapes; \x and \u become UTF-8 (surrogates and
 ** NUL become U+FFFD, so rendered text stays valid, NUL-free UTF-8). */
-jv jx_unquote(jx *c, jtok k) {
-    char *out = jx_alloc(c, 4 * k.n), *w = out;
+jv lx_chat_unquote(jx *c, jtok k) {
+    char *out = lx_chat_alloc(c, 4 * k.n), *w = out;
     for (size_t i = 1; i + 1 < k.n; i++) {
         char ch = k.p[i];
         if (ch != '\\') {
@@ -240,5 +234,5 @@ jv jx_unquote(jx *c, jtok k) {
             *w++ = ch;
         }
     }
-    return jv_str(out, (size_t)(w - out));
+    return lx_chat_val_str(out, (size_t)(w - out));
 }

@@ -14,7 +14,7 @@
 ** chat_lex.c; this file builds the tree by recursive descent, with Jinja's
 ** operator precedence.
 */
-#include "tokenizer/chat_impl.h"
+#include "chat/chat_impl.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -35,7 +35,9 @@ typedef struct parser {
 
 typedef jtok tok;
 
-static tok peek_at(parser *P, size_t *end) { return jx_lex(P->c, P->s, P->n, P->at, P->base, end); }
+static tok peek_at(parser *P, size_t *end) {
+    return lx_chat_lex(P->c, P->s, P->n, P->at, P->base, end);
+}
 
 static tok peek(parser *P) {
     size_t e;
@@ -58,13 +60,13 @@ static int is_kw(parser *P, const char *kw) { return is(peek(P), JT_NAME, kw); }
 static tok expect(parser *P, int t, const char *text, const char *what) {
     tok k = next(P);
     if (k.t != t || (text && !is(k, t, text)))
-        jx_fail(P->c, k.pos, LEXIE_E_FORMAT, "expected %s, found '%.*s'", what,
-                k.t == JT_END ? 3 : (int)LX_MIN(k.n, 40), k.t == JT_END ? "end" : k.p);
+        lx_chat_fail(P->c, k.pos, LEXIE_E_FORMAT, "expected %s, found '%.*s'", what,
+                     k.t == JT_END ? 3 : (int)LX_MIN(k.n, 40), k.t == JT_END ? "end" : k.p);
     return k;
 }
 
 static jnode *node(parser *P, jkind kind, size_t pos) {
-    jnode *x = jx_alloc(P->c, sizeof *x);
+    jnode *x = lx_chat_alloc(P->c, sizeof *x);
     memset(x, 0, sizeof *x);
     x->kind = kind;
     x->pos = pos;
@@ -81,13 +83,13 @@ static void parse_args(parser *P, jnode *x) {
     const char *kw[64];
     int n = 0;
     while (!is_op(P, ")")) {
-        if (n == 64) jx_fail(P->c, peek(P).pos, LEXIE_E_UNSUPPORTED, "more than 64 arguments");
+        if (n == 64) lx_chat_fail(P->c, peek(P).pos, LEXIE_E_UNSUPPORTED, "more than 64 arguments");
         kw[n] = NULL;
         size_t save = P->at;
         tok k = next(P);
         if (k.t == JT_NAME && is_op(P, "=")) {
             next(P);
-            kw[n] = jx_strndup(P->c, k.p, k.n);
+            kw[n] = lx_chat_strndup(P->c, k.p, k.n);
         } else {
             P->at = save;
         }
@@ -96,8 +98,8 @@ static void parse_args(parser *P, jnode *x) {
     }
     next(P);
     x->n_args = n;
-    x->args = jx_alloc(P->c, (size_t)(n ? n : 1) * sizeof *x->args);
-    x->kw = jx_alloc(P->c, (size_t)(n ? n : 1) * sizeof *x->kw);
+    x->args = lx_chat_alloc(P->c, (size_t)(n ? n : 1) * sizeof *x->args);
+    x->kw = lx_chat_alloc(P->c, (size_t)(n ? n : 1) * sizeof *x->kw);
     if (n) {
         memcpy(x->args, args, (size_t)n * sizeof *args);
         memcpy(x->kw, kw, (size_t)n * sizeof *kw);
@@ -105,7 +107,7 @@ static void parse_args(parser *P, jnode *x) {
 }
 
 static void set_name(parser *P, jnode *x, tok k) {
-    x->name = jx_strndup(P->c, k.p, k.n);
+    x->name = lx_chat_strndup(P->c, k.p, k.n);
     x->name_len = k.n;
 }
 
@@ -114,14 +116,14 @@ static jnode *primary(parser *P) {
     jnode *x;
     if (k.t == JT_STR) {
         x = node(P, JN_LIT, k.pos);
-        x->lit = jx_unquote(P->c, k);
+        x->lit = lx_chat_unquote(P->c, k);
         /* adjacent literals concatenate, as in Python */
         while (peek(P).t == JT_STR) {
-            jv more = jx_unquote(P->c, next(P));
-            char *p = jx_alloc(P->c, x->lit.u.s.n + more.u.s.n + 1);
+            jv more = lx_chat_unquote(P->c, next(P));
+            char *p = lx_chat_alloc(P->c, x->lit.u.s.n + more.u.s.n + 1);
             memcpy(p, x->lit.u.s.p, x->lit.u.s.n);
             memcpy(p + x->lit.u.s.n, more.u.s.p, more.u.s.n);
-            x->lit = jv_str(p, x->lit.u.s.n + more.u.s.n);
+            x->lit = lx_chat_val_str(p, x->lit.u.s.n + more.u.s.n);
         }
     } else if (k.t == JT_INT || k.t == JT_FLOAT) {
         x = node(P, JN_LIT, k.pos);
@@ -130,15 +132,15 @@ static jnode *primary(parser *P) {
         memcpy(buf, k.p, m);
         buf[m] = 0;
         if (k.t == JT_INT)
-            x->lit = jv_int(strtoll(buf, NULL, 10));
+            x->lit = lx_chat_val_int(strtoll(buf, NULL, 10));
         else
             x->lit = (jv){.t = JV_FLOAT, .u.f = strtod(buf, NULL)};
     } else if (k.t == JT_NAME) {
         x = node(P, JN_LIT, k.pos);
         if (is(k, JT_NAME, "true") || is(k, JT_NAME, "True"))
-            x->lit = jv_bool(1);
+            x->lit = lx_chat_val_bool(1);
         else if (is(k, JT_NAME, "false") || is(k, JT_NAME, "False"))
-            x->lit = jv_bool(0);
+            x->lit = lx_chat_val_bool(0);
         else if (is(k, JT_NAME, "none") || is(k, JT_NAME, "None"))
             x->lit.t = JV_NONE;
         else {
@@ -148,7 +150,7 @@ static jnode *primary(parser *P) {
     } else if (is(k, JT_OP, "(")) {
         x = expr(P, 1);
         if (is_op(P, ","))
-            jx_fail(P->c, peek(P).pos, LEXIE_E_UNSUPPORTED, "tuples are not supported");
+            lx_chat_fail(P->c, peek(P).pos, LEXIE_E_UNSUPPORTED, "tuples are not supported");
         expect(P, JT_OP, ")", "')'");
     } else if (is(k, JT_OP, "[") || is(k, JT_OP, "{")) {
         int dict = k.p[0] == '{';
@@ -157,7 +159,7 @@ static jnode *primary(parser *P) {
         jnode *items[512];
         int n = 0;
         while (!is_op(P, close)) {
-            if (n + 2 > 512) jx_fail(P->c, k.pos, LEXIE_E_UNSUPPORTED, "literal too long");
+            if (n + 2 > 512) lx_chat_fail(P->c, k.pos, LEXIE_E_UNSUPPORTED, "literal too long");
             items[n++] = expr(P, 1);
             if (dict) {
                 expect(P, JT_OP, ":", "':'");
@@ -167,11 +169,11 @@ static jnode *primary(parser *P) {
         }
         next(P);
         x->n_args = n;
-        x->args = jx_alloc(P->c, (size_t)(n ? n : 1) * sizeof *x->args);
+        x->args = lx_chat_alloc(P->c, (size_t)(n ? n : 1) * sizeof *x->args);
         if (n) memcpy(x->args, items, (size_t)n * sizeof *items);
     } else {
-        jx_fail(P->c, k.pos, LEXIE_E_FORMAT, "expected an expression, found '%.*s'",
-                k.t == JT_END ? 3 : (int)LX_MIN(k.n, 40), k.t == JT_END ? "end" : k.p);
+        lx_chat_fail(P->c, k.pos, LEXIE_E_FORMAT, "expected an expression, found '%.*s'",
+                     k.t == JT_END ? 3 : (int)LX_MIN(k.n, 40), k.t == JT_END ? "end" : k.p);
     }
     return x;
 }
@@ -185,7 +187,7 @@ static jnode *postfix(parser *P) {
             jnode *y = node(P, JN_ATTR, k.pos);
             tok nm = next(P);
             if (nm.t != JT_NAME && nm.t != JT_INT)
-                jx_fail(P->c, nm.pos, LEXIE_E_FORMAT, "expected an attribute name after '.'");
+                lx_chat_fail(P->c, nm.pos, LEXIE_E_FORMAT, "expected an attribute name after '.'");
             set_name(P, y, nm);
             y->a = x;
             x = y;
@@ -196,21 +198,21 @@ static jnode *postfix(parser *P) {
             while (!is_op(P, "]")) {
                 if (is_op(P, ":")) {
                     next(P);
-                    if (++colons > 2) jx_fail(P->c, k.pos, LEXIE_E_FORMAT, "bad slice");
+                    if (++colons > 2) lx_chat_fail(P->c, k.pos, LEXIE_E_FORMAT, "bad slice");
                     continue;
                 }
-                if (parts[colons]) jx_fail(P->c, k.pos, LEXIE_E_FORMAT, "expected ']'");
+                if (parts[colons]) lx_chat_fail(P->c, k.pos, LEXIE_E_FORMAT, "expected ']'");
                 parts[colons] = expr(P, 1);
             }
             next(P);
             jnode *y = node(P, colons ? JN_SLICE : JN_INDEX, k.pos);
             y->a = x;
             if (colons) {
-                y->args = jx_alloc(P->c, 3 * sizeof *y->args);
+                y->args = lx_chat_alloc(P->c, 3 * sizeof *y->args);
                 memcpy(y->args, parts, sizeof parts);
                 y->n_args = 3;
             } else {
-                if (!parts[0]) jx_fail(P->c, k.pos, LEXIE_E_FORMAT, "empty subscript");
+                if (!parts[0]) lx_chat_fail(P->c, k.pos, LEXIE_E_FORMAT, "empty subscript");
                 y->b = parts[0];
             }
             x = y;
@@ -249,8 +251,8 @@ static jnode *filtered(parser *P) {
                 parse_args(P, y);
             } else if (y->kind == JN_TEST && (peek(P).t == JT_STR || peek(P).t == JT_INT)) {
                 /* `x is divisibleby 3`, `x is equalto 'a'` */
-                y->args = jx_alloc(P->c, sizeof *y->args);
-                y->kw = jx_alloc(P->c, sizeof *y->kw);
+                y->args = lx_chat_alloc(P->c, sizeof *y->args);
+                y->kw = lx_chat_alloc(P->c, sizeof *y->kw);
                 y->args[0] = primary(P);
                 y->kw[0] = NULL;
                 y->n_args = 1;
@@ -383,7 +385,7 @@ static jnode *or_expr(parser *P) {
 
 static jnode *expr(parser *P, int allow_cond) {
     if (++P->depth > JX_MAX_DEPTH)
-        jx_fail(P->c, peek(P).pos, LEXIE_E_UNSUPPORTED, "expression nested too deeply");
+        lx_chat_fail(P->c, peek(P).pos, LEXIE_E_UNSUPPORTED, "expression nested too deeply");
     jnode *x = or_expr(P);
     if (allow_cond && is_kw(P, "if")) {
         tok k = next(P);
@@ -412,8 +414,8 @@ static void begin_tag(parser *P, const jseg *g) {
 static void end_tag(parser *P) {
     tok k = peek(P);
     if (k.t != JT_END)
-        jx_fail(P->c, k.pos, LEXIE_E_FORMAT, "unexpected '%.*s' at the end of a tag",
-                (int)LX_MIN(k.n, 40), k.p);
+        lx_chat_fail(P->c, k.pos, LEXIE_E_FORMAT, "unexpected '%.*s' at the end of a tag",
+                     (int)LX_MIN(k.n, 40), k.p);
 }
 
 /* The keyword of statement segment i, or "" if it is not a statement. */
@@ -435,7 +437,7 @@ static const char *const ends_gen[] = {"endgeneration", NULL};
 /* Consumes the closing tag of a block; fails naming the opener if absent. */
 static void close_block(parser *P, const char *kw, const jseg *open) {
     if (!stmt_is(P, P->i, kw))
-        jx_fail(P->c, open->pos, LEXIE_E_FORMAT, "block is never closed (no {%% %s %%})", kw);
+        lx_chat_fail(P->c, open->pos, LEXIE_E_FORMAT, "block is never closed (no {%% %s %%})", kw);
     next(P);
     end_tag(P);
     P->i++;
@@ -470,12 +472,13 @@ static jnode *parse_for(parser *P, const jseg *open) {
     jnode *targets[2];
     int n = 0;
     do {
-        if (n == 2) jx_fail(P->c, peek(P).pos, LEXIE_E_UNSUPPORTED, "more than two loop variables");
+        if (n == 2)
+            lx_chat_fail(P->c, peek(P).pos, LEXIE_E_UNSUPPORTED, "more than two loop variables");
         tok k = expect(P, JT_NAME, NULL, "a loop variable");
         targets[n] = node(P, JN_VAR, k.pos);
         set_name(P, targets[n++], k);
     } while (is_op(P, ",") && (next(P), 1));
-    x->args = jx_alloc(P->c, sizeof targets);
+    x->args = lx_chat_alloc(P->c, sizeof targets);
     memcpy(x->args, targets, sizeof targets);
     x->n_args = n;
     expect(P, JT_NAME, "in", "'in'");
@@ -485,7 +488,7 @@ static jnode *parse_for(parser *P, const jseg *open) {
         x->c = expr(P, 0);
     }
     if (is_kw(P, "recursive"))
-        jx_fail(P->c, peek(P).pos, LEXIE_E_UNSUPPORTED, "recursive loops are not supported");
+        lx_chat_fail(P->c, peek(P).pos, LEXIE_E_UNSUPPORTED, "recursive loops are not supported");
     end_tag(P);
     P->i++;
     x->b = body(P, ends_for);
@@ -513,8 +516,9 @@ static jnode *parse_set(parser *P, const jseg *open) {
         t = y;
     }
     if (is_op(P, ","))
-        jx_fail(P->c, peek(P).pos, LEXIE_E_UNSUPPORTED, "multiple assignment is not supported");
-    x->args = jx_alloc(P->c, sizeof *x->args);
+        lx_chat_fail(P->c, peek(P).pos, LEXIE_E_UNSUPPORTED,
+                     "multiple assignment is not supported");
+    x->args = lx_chat_alloc(P->c, sizeof *x->args);
     x->args[0] = t;
     x->n_args = 1;
     if (is_op(P, "=")) {
@@ -536,8 +540,8 @@ static jnode *parse_set(parser *P, const jseg *open) {
 static jnode *body(parser *P, const char *const *ends) {
     jnode *head = NULL, **tail = &head;
     if (++P->depth > JX_MAX_DEPTH)
-        jx_fail(P->c, P->i < P->n_segs ? P->segs[P->i].pos : 0, LEXIE_E_UNSUPPORTED,
-                "blocks nested too deeply");
+        lx_chat_fail(P->c, P->i < P->n_segs ? P->segs[P->i].pos : 0, LEXIE_E_UNSUPPORTED,
+                     "blocks nested too deeply");
     while (P->i < P->n_segs) {
         const jseg *g = &P->segs[P->i];
         jnode *x = NULL;
@@ -579,7 +583,7 @@ static jnode *body(parser *P, const char *const *ends) {
                 P->i++;
                 x = node(P, JN_IF, g->pos);
                 x->a = node(P, JN_LIT, g->pos);
-                x->a->lit = jv_bool(1);
+                x->a->lit = lx_chat_val_bool(1);
                 x->b = body(P, ends_gen);
                 close_block(P, "endgeneration", g);
             } else if (k.t == JT_NAME) {
@@ -587,12 +591,12 @@ static jnode *body(parser *P, const char *const *ends) {
                                                          "else",  "endset", "endgeneration"};
                 for (size_t e = 0; e < LX_ARRAY_LEN(known_ends); e++)
                     if (is(k, JT_NAME, known_ends[e]))
-                        jx_fail(P->c, g->pos, LEXIE_E_FORMAT, "unexpected {%% %s %%}",
-                                known_ends[e]);
-                jx_fail(P->c, g->pos, LEXIE_E_UNSUPPORTED, "statement '%.*s' is not supported",
-                        (int)LX_MIN(k.n, 40), k.p);
+                        lx_chat_fail(P->c, g->pos, LEXIE_E_FORMAT, "unexpected {%% %s %%}",
+                                     known_ends[e]);
+                lx_chat_fail(P->c, g->pos, LEXIE_E_UNSUPPORTED, "statement '%.*s' is not supported",
+                             (int)LX_MIN(k.n, 40), k.p);
             } else {
-                jx_fail(P->c, g->pos, LEXIE_E_FORMAT, "empty or malformed statement");
+                lx_chat_fail(P->c, g->pos, LEXIE_E_FORMAT, "empty or malformed statement");
             }
         } else {
             P->i++; /* comment */
@@ -606,10 +610,10 @@ static jnode *body(parser *P, const char *const *ends) {
     return head;
 }
 
-jnode *jx_parse(jx *c, const char *src, size_t n) {
+jnode *lx_chat_parse(jx *c, const char *src, size_t n) {
     parser P;
     memset(&P, 0, sizeof P);
     P.c = c;
-    P.segs = jx_segment(c, src, n, &P.n_segs);
+    P.segs = lx_chat_segment(c, src, n, &P.n_segs);
     return body(&P, NULL);
 }

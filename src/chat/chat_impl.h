@@ -1,5 +1,5 @@
 /*
-** chat_impl.h -- what the chat-template files share inside src/tokenizer/:
+** chat_impl.h -- what the chat-template files share inside src/chat/:
 ** the arena, Jinja values and the syntax tree.
 **
 ** chat_parse.c turns template text into a tree of jnodes; chat.c walks the
@@ -11,7 +11,7 @@
 #ifndef LX_CHAT_IMPL_H
 #define LX_CHAT_IMPL_H
 
-#include "tokenizer/tokenizer.h"
+#include "chat/chat.h"
 
 #include <setjmp.h>
 #include <stddef.h>
@@ -23,7 +23,7 @@
 #define JX_MAX_ITEMS 1000000      /* elements of range() and string repeats */
 #define JX_MAX_STEPS 50000000     /* loop iterations over the whole render */
 
-/* ==== Arena and errors ==== */
+/* ==== Arena and errors (chat_value.c) ==== */
 
 typedef struct jx_blk {
     struct jx_blk *next;
@@ -40,14 +40,20 @@ typedef struct jx {
     lexie_status status;
 } jx;
 
-void *jx_alloc(jx *c, size_t n);
-char *jx_strndup(jx *c, const char *s, size_t n);
-void jx_arena_free(jx *c);
+void *lx_chat_alloc(jx *c, size_t n);
+char *lx_chat_strndup(jx *c, const char *s, size_t n);
+void lx_chat_arena_free(jx *c);
+/* The arena's lx_grow: room for need elements of elem bytes in the array v
+** holding n of them, capacity *cap; returns the array, moved to a new
+** arena block when it grew (the old block is freed with the arena).
+** Unwinds with LEXIE_E_NOMEM when the size overflows. */
+void *lx_chat_grow(jx *c, void *v, size_t n, size_t *cap, size_t need, size_t elem);
 /* Records "chat template line L col C: ..." for template offset pos (or
 ** no position when pos is (size_t)-1) and unwinds to c->fail. */
-_Noreturn void jx_fail(jx *c, size_t pos, lexie_status code, const char *fmt, ...) LX_PRINTF(4, 5);
+_Noreturn void lx_chat_fail(jx *c, size_t pos, lexie_status code, const char *fmt, ...)
+    LX_PRINTF(4, 5);
 
-/* ==== Values ==== */
+/* ==== Values (chat_value.c) ==== */
 
 typedef enum jtype { JV_UNDEF, JV_NONE, JV_BOOL, JV_INT, JV_FLOAT, JV_STR, JV_LIST, JV_DICT } jtype;
 
@@ -80,16 +86,15 @@ struct jdict {
     size_t n, cap;
 };
 
-jv jv_str(const char *p, size_t n);
-jv jv_cstr(const char *p);
-jv jv_int(int64_t i);
-jv jv_bool(int b);
-jdict *jd_new(jx *c);
-void jd_set(jx *c, jdict *d, const char *k, size_t kn, jv v);
+jv lx_chat_val_str(const char *p, size_t n);
+jv lx_chat_val_int(int64_t i);
+jv lx_chat_val_bool(int b);
+jdict *lx_chat_dict_new(jx *c);
+void lx_chat_dict_set(jx *c, jdict *d, const char *k, size_t kn, jv v);
 /* NULL when absent. */
-jv *jd_get(const jdict *d, const char *k, size_t kn);
-jlist *jl_new(jx *c);
-void jl_push(jx *c, jlist *l, jv v);
+jv *lx_chat_dict_get(const jdict *d, const char *k, size_t kn);
+jlist *lx_chat_list_new(jx *c);
+void lx_chat_list_push(jx *c, jlist *l, jv v);
 
 /* ==== Syntax tree ==== */
 
@@ -171,7 +176,7 @@ typedef struct jseg {
 
 /* Splits the template into text and tags with whitespace control applied.
 ** Points c->src at the newline-normalised copy that offsets refer to. */
-jseg *jx_segment(jx *c, const char *src, size_t n, size_t *n_segs);
+jseg *lx_chat_segment(jx *c, const char *src, size_t n, size_t *n_segs);
 
 enum { JT_END, JT_NAME, JT_INT, JT_FLOAT, JT_STR, JT_OP };
 
@@ -184,12 +189,12 @@ typedef struct jtok {
 
 /* The token at s[at..n) of a tag whose content starts at template offset
 ** base; *end receives the offset just past it. */
-jtok jx_lex(jx *c, const char *s, size_t n, size_t at, size_t base, size_t *end);
+jtok lx_chat_lex(jx *c, const char *s, size_t n, size_t at, size_t base, size_t *end);
 /* The value of a string-literal token, escapes decoded. */
-jv jx_unquote(jx *c, jtok k);
+jv lx_chat_unquote(jx *c, jtok k);
 
 /* Parses a whole template into a statement list (NULL when empty). */
-jnode *jx_parse(jx *c, const char *src, size_t n);
+jnode *lx_chat_parse(jx *c, const char *src, size_t n);
 
 /* ==== Library (chat_lib.c): strings, operators, filters, tests ==== */
 
@@ -200,42 +205,40 @@ typedef struct jsb {
     size_t n, cap;
 } jsb;
 
-void jsb_init(jsb *b, jx *c);
-void jsb_put(jsb *b, const char *s, size_t n);
-
-void jsb_cstr(jsb *b, const char *s);
-jv jsb_value(jsb *b);
+void lx_chat_sb_init(jsb *b, jx *c);
+void lx_chat_sb_put(jsb *b, const char *s, size_t n);
+jv lx_chat_sb_value(jsb *b);
 /* UTF-8 helpers on valid text: sequence length, decode, append. */
-size_t jx_u8len(const char *p);
-int32_t jx_u8dec(const char *p, size_t n);
-void jx_u8put(jsb *b, int32_t cp);
+size_t lx_chat_u8len(const char *p);
+int32_t lx_chat_u8dec(const char *p, size_t n);
+void lx_chat_u8put(jsb *b, int32_t cp);
 
-const char *jv_type_name(jv v);
-int jv_is_num(jv v); /* int, float or bool */
-double jv_num(jv v);
-int64_t jv_inum(jv v);
-int jv_truthy(jv v);
-int jv_eq(jv a, jv b);
+const char *lx_chat_type_name(jv v);
+int lx_chat_is_num(jv v); /* int, float or bool */
+int64_t lx_chat_inum(jv v);
+int lx_chat_truthy(jv v);
+int lx_chat_eq(jv a, jv b);
 /* The value as Jinja prints it ("" for undefined, Python repr inside lists). */
-jv jx_to_str(jx *c, jv v);
+jv lx_chat_to_str(jx *c, jv v);
 /* Characters (code points) of a string, and one of them (negative i counts
 ** from the end; out of range: undefined). */
-jlist *jx_str_chars(jx *c, jv s);
-jv jx_str_index(jx *c, jv s, int64_t i);
+jlist *lx_chat_str_chars(jx *c, jv s);
+jv lx_chat_str_index(jx *c, jv s, int64_t i);
 /* obj[part0:part1:part2] on a list or string; has[i] says which were given. */
-jv jx_slice(jx *c, const jnode *at, jv obj, const int has[3], const jv part[3]);
-jv jx_binop(jx *c, const jnode *at, int op, jv a, jv b);
-int jx_contains(jx *c, const jnode *at, jv hay, jv needle);
+jv lx_chat_slice(jx *c, const jnode *at, jv obj, const int has[3], const jv part[3]);
+jv lx_chat_binop(jx *c, const jnode *at, int op, jv a, jv b);
+int lx_chat_contains(jx *c, const jnode *at, jv hay, jv needle);
 /* str() of each element, joined with sep. */
-jv jx_join(jx *c, jlist *l, const char *sep, size_t sn);
+jv lx_chat_join(jx *c, jlist *l, const char *sep, size_t sn);
 /* json.dumps(v, ensure_ascii=False, indent=indent or None when < 0) */
-void jx_put_json(jx *c, const jnode *at, jsb *b, jv v, int indent, int level);
+void lx_chat_put_json(jx *c, const jnode *at, jsb *b, jv v, int indent, int level);
 /* The named filter, test, method or global function; unknown names are
 ** refused with LEXIE_E_UNSUPPORTED at node at. */
-jv jx_filter(jx *c, const jnode *at, jv v, int n, const jv *args, const char **kw);
-int jx_test(jx *c, const jnode *at, jv v, int n, const jv *args);
-jv jx_method(jx *c, const jnode *at, jv obj, const char *name, int n, const jv *args,
-             const char **kw);
-jv jx_builtin(jx *c, const jnode *at, const char *name, int n, const jv *args, const char **kw);
+jv lx_chat_filter(jx *c, const jnode *at, jv v, int n, const jv *args, const char **kw);
+int lx_chat_test(jx *c, const jnode *at, jv v, int n, const jv *args);
+jv lx_chat_method(jx *c, const jnode *at, jv obj, const char *name, int n, const jv *args,
+                  const char **kw);
+jv lx_chat_builtin(jx *c, const jnode *at, const char *name, int n, const jv *args,
+                   const char **kw);
 
 #endif /* LX_CHAT_IMPL_H */

@@ -1,0 +1,125 @@
+/*
+** file.c -- whole files: reading one into memory with a size bound, and
+** replacing one atomically (temporary file in the same folder, synced,
+** renamed over the old one), so a reader sees the old file or the new one,
+** never half of either.
+*/
+#include "base.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Bytes asked of each fread; the buffer doubles as the file grows. */
+#define READ_CHUNK ((size_t)64 << 10)
+
+char *lx_read_file(const char *path, size_t max_bytes, size_t *n, lexie_error *err) {
+    if (max_bytes == 0) max_bytes = (size_t)1 << 30;
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        lx_fail(err, LEXIE_E_IO, "%s: cannot open: %s", path, strerror(errno));
+        return NULL;
+    }
+    lx_buf b = {0};
+    lexie_status st = LEXIE_OK;
+    for (;;) {
+        if (b.len > max_bytes) {
+            st = LEXIE_E_RANGE;
+            break;
+        }
+        if (lx_buf_reserve(&b, READ_CHUNK, NULL)) {
+            st = LEXIE_E_NOMEM;
+            break;
+        }
+        size_t r = fread(b.data + b.len, 1, b.cap - b.len - 1, f);
+        if (r == 0) break;
+        b.len += r;
+    }
+    if (st == LEXIE_OK && ferror(f)) st = LEXIE_E_IO;
+    fclose(f);
+    if (st != LEXIE_OK) {
+        lx_buf_free(&b);
+        lx_fail(err, st, "%s: %s", path,
+                st == LEXIE_E_IO      ? "read error"
+                : st == LEXIE_E_RANGE ? "larger than the limit"
+                                      : "out of memory reading the file");
+        return NULL;
+    }
+    b.data[b.len] = 0;
+    *n = b.len;
+    return b.data;
+}
+
+void lx_sync_dir(const char *path) {
+    const char *slash = strrchr(path, '/');
+    char dir[4096];
+    if (!slash) {
+        strcpy(dir, ".");
+    } else {
+        size_t n = (size_t)(slash - path);
+        if (n == 0) n = 1; /* "/file" lives in "/" */
+        if (n >= sizeof dir) return;
+        memcpy(dir, path, n);
+        dir[n] = 0;
+    }
+    int fd = open(dir, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        fsync(fd); /* best effort: some file systems refuse it on directories */
+        close(fd);
+    }
+}
+
+/* "<dir>/.<stem>-XXXXXX" for path "<dir>/<stem>.<ext>", malloc'd. */
+static char *tmp_template(const char *path, lexie_error *err) {
+    const char *base = strrchr(path, '/');
+    size_t dn = base ? (size_t)(base - path) + 1 : 0;
+    base = base ? base + 1 : path;
+    size_t sn = strcspn(base, ".");
+    char *t = lx_malloc(dn + sn + 9, err);
+    if (!t) return NULL;
+    memcpy(t, path, dn);
+    t[dn] = '.';
+    memcpy(t + dn + 1, base, sn);
+    memcpy(t + dn + 1 + sn, "-XXXXXX", 8);
+    return t;
+}
+
+lexie_status lx_write_file_atomic(const char *path, const void *data, size_t n, lexie_error *err) {
+    char *tmp = tmp_template(path, err);
+    if (!tmp) return LEXIE_E_NOMEM;
+    lexie_status st = LEXIE_OK;
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        st = lx_fail(err, LEXIE_E_IO, "cannot write %s: %s", tmp, strerror(errno));
+        free(tmp);
+        return st;
+    }
+    const char *p = data;
+    size_t left = n;
+    int bad = 0;
+    while (left && !bad) {
+        ssize_t w = write(fd, p, left);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) {
+            if (w == 0) errno = EIO;
+            bad = 1;
+            break;
+        }
+        p += w;
+        left -= (size_t)w;
+    }
+    bad = bad || fsync(fd) != 0 || fchmod(fd, 0644) != 0; /* mkstemp makes 0600 */
+    bad |= close(fd) != 0;
+    if (bad || rename(tmp, path) != 0) {
+        st = lx_fail(err, LEXIE_E_IO, "cannot write %s: %s", path, strerror(errno));
+        unlink(tmp);
+    } else {
+        lx_sync_dir(path);
+    }
+    free(tmp);
+    return st;
+}
