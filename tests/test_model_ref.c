@@ -463,6 +463,49 @@ static void test_ref_bad_decode(lx_t *t) {
     rf_close(&f);
 }
 
+/* The KV calls refuse a sequence or position range they cannot mean,
+** change nothing when they do, and keep the last batch's logits. */
+static void test_ref_kv_bad_args(lx_t *t) {
+    rf_fixture f;
+    lexie_ctx_params cp = rf_ctx_params(&REF, 2, 2);
+    lexie_error e;
+    if (!fixture_open(t, &f, &VARIANTS[0], NULL, &cp)) return;
+    const lexie_token *ids = f.rt.ids[SEQ_MAIN];
+    LX_REQUIRE(t, rf_decode(f.c, ids, 8, 0, 0, 1, &e) == LEXIE_OK);
+    /* refused: seq past n_seq_max, p0 < 0, p1 < p0, no ctx */
+    LX_CHECK_INT(t, lexie_kv_seq_rm(f.c, 2, 0, -1), LEXIE_E_INVALID);
+    LX_CHECK_INT(t, lexie_kv_seq_rm(f.c, 0, -1, -1), LEXIE_E_INVALID);
+    LX_CHECK_INT(t, lexie_kv_seq_rm(f.c, 0, 5, 3), LEXIE_E_INVALID);
+    LX_CHECK_INT(t, lexie_kv_seq_rm(NULL, 0, 0, -1), LEXIE_E_INVALID);
+    LX_CHECK_INT(t, lexie_kv_seq_cp(f.c, 0, 2, 0, -1), LEXIE_E_INVALID);
+    LX_CHECK_INT(t, lexie_kv_seq_cp(f.c, 2, 1, 0, -1), LEXIE_E_INVALID);
+    LX_CHECK_INT(t, lexie_kv_seq_cp(f.c, -1, 1, 0, -1), LEXIE_E_INVALID);
+    LX_CHECK_INT(t, lexie_kv_seq_cp(f.c, 0, -1, 0, -1), LEXIE_E_INVALID);
+    LX_CHECK_INT(t, lexie_kv_seq_cp(f.c, 0, 1, -2, 4), LEXIE_E_INVALID);
+    LX_CHECK_INT(t, lexie_kv_seq_cp(f.c, 0, 1, 4, 2), LEXIE_E_INVALID);
+    LX_CHECK_INT(t, lexie_kv_seq_cp(NULL, 0, 1, 0, -1), LEXIE_E_INVALID);
+    LX_CHECK_INT(t, lexie_kv_seq_pos_max(f.c, 0), 7);
+    LX_CHECK_INT(t, lexie_kv_seq_pos_max(f.c, 1), -1);
+    for (int i = 0; i < 8; i++)
+        rf_check_row(t, &f, lexie_ctx_logits(f.c, i), SEQ_MAIN, i, TOL_F32, "after refused kv");
+    /* accepted: an empty range, a copy onto itself, a partial copy and rms */
+    LX_CHECK_INT(t, lexie_kv_seq_rm(f.c, 0, 3, 3), LEXIE_OK);
+    LX_CHECK_INT(t, lexie_kv_seq_cp(f.c, 0, 0, 0, -1), LEXIE_OK);
+    LX_CHECK_INT(t, lexie_kv_seq_pos_max(f.c, 0), 7);
+    LX_CHECK_INT(t, lexie_kv_seq_cp(f.c, 0, 1, 0, 4), LEXIE_OK);
+    LX_CHECK_INT(t, lexie_kv_seq_pos_max(f.c, 1), 3);
+    LX_CHECK_INT(t, lexie_kv_seq_rm(f.c, 1, 2, -1), LEXIE_OK);
+    LX_CHECK_INT(t, lexie_kv_seq_pos_max(f.c, 1), 1);
+    LX_CHECK_INT(t, lexie_kv_seq_rm(f.c, -1, 6, -1), LEXIE_OK); /* every sequence */
+    LX_CHECK_INT(t, lexie_kv_seq_pos_max(f.c, 0), 5);
+    LX_CHECK_INT(t, lexie_kv_seq_pos_max(f.c, 1), 1);
+    /* seq 0 goes on from position 6 on the cells it kept */
+    LX_REQUIRE(t, rf_decode(f.c, ids + 6, 4, -1, 0, 1, &e) == LEXIE_OK);
+    for (int i = 0; i < 4; i++)
+        rf_check_row(t, &f, lexie_ctx_logits(f.c, i), SEQ_MAIN, 6 + i, TOL_F32, "after kv rm");
+    rf_close(&f);
+}
+
 static void test_ref_bad_files(lx_t *t) {
     char path[1024];
     lexie_error e;
@@ -493,5 +536,6 @@ void suite_model_ref(void) {
     LX_RUN(test_ref_next_token_probs);
     LX_RUN(test_ref_threads);
     LX_RUN(test_ref_bad_decode);
+    LX_RUN(test_ref_kv_bad_args);
     LX_RUN(test_ref_bad_files);
 }
