@@ -147,18 +147,18 @@ LEXIE_API const char *lexie_model_meta_str(const lexie_model *m, const char *key
 
 typedef int32_t lexie_token;
 
-/* Tokenizes len bytes of UTF-8 text (borrowed for the call; it may hold
-** NULs and may be NULL when len is 0).  add_bos: prepend BOS when the
-** model's tokenizer wants one (tokenizer.ggml.add_bos_token).
-** parse_special: text such as "<|im_start|>" becomes its special token
-** instead of plain characters.  Writes up to n_max tokens into out (NULL
-** only when n_max is 0, to count); *n_out (may be NULL) gets the full
-** count, also when it did not fit.  Errors: LEXIE_E_RANGE (n_max was too
-** small: out holds the first n_max tokens; or more than INT_MAX tokens),
-** LEXIE_E_UTF8 (invalid UTF-8, naming the byte offset), LEXIE_E_INVALID
-** (n_max < 0, out NULL with n_max > 0, text NULL with len > 0),
-** LEXIE_E_NOMEM, LEXIE_E_INTERNAL (the pre-tokenizer's regex failed).  m
-** must not be NULL.  Thread-safe: m is read-only. */
+/* Tokenizes len bytes of UTF-8 text (borrowed for the call; NULL only
+** when len is 0).  add_bos: prepend BOS when the model's tokenizer wants
+** one (tokenizer.ggml.add_bos_token).  parse_special: text such as
+** "<|im_start|>" becomes its special token instead of plain characters.
+** Writes up to n_max tokens into out (NULL only when n_max is 0, to
+** count); *n_out (may be NULL) gets the full count, also when it did not
+** fit.  Errors: LEXIE_E_RANGE (n_max was too small: out holds the first
+** n_max tokens; or more than INT_MAX tokens), LEXIE_E_UTF8 (invalid
+** UTF-8, naming the byte offset), LEXIE_E_INVALID (n_max < 0, out NULL
+** with n_max > 0, text NULL with len > 0), LEXIE_E_NOMEM,
+** LEXIE_E_INTERNAL (the pre-tokenizer's regex failed).  m must not be
+** NULL.  Thread-safe: m is read-only. */
 LEXIE_API lexie_status lexie_tokenize(const lexie_model *m, const char *text, size_t len,
                                       int add_bos, int parse_special, lexie_token *out, int n_max,
                                       int *n_out, lexie_error *err);
@@ -166,8 +166,8 @@ LEXIE_API lexie_status lexie_tokenize(const lexie_model *m, const char *text, si
 /* Writes the UTF-8 bytes of token t into buf (no NUL) and returns their
 ** count, which may exceed n: buf then holds the first n bytes (buf may be
 ** NULL when n <= 0, to ask for the length).  Returns -1 for an id outside
-** 0 .. n_vocab-1, and 0 for control and unknown tokens (BOS, EOS, ...),
-** which have no text.  A piece may be part of a multi-byte character.  m
+** 0 .. n_vocab-1, and 0 for control and unknown tokens, which have no
+** text.  A piece may be part of a multi-byte character.  m
 ** must not be NULL.  Thread-safe. */
 LEXIE_API int lexie_token_to_piece(const lexie_model *m, lexie_token t, char *buf, int n);
 
@@ -193,11 +193,11 @@ typedef struct lexie_chat_msg {
 ** does not implement), LEXIE_E_FORMAT (a template syntax or evaluation
 ** error, with line and column), LEXIE_E_INVALID (out NULL, n_msgs < 0,
 ** msgs NULL with n_msgs > 0, a NULL role or content, or the template
-** called raise_exception, e.g. for a role it refuses), LEXIE_E_UTF8 (a message or the template is
-*not
-** UTF-8), LEXIE_E_RANGE (output over 64 MiB, nesting over 200, a range or
-** repeat over a million items), LEXIE_E_NOMEM, LEXIE_E_INTERNAL.  m must
-** not be NULL.  Thread-safe: m is read-only. */
+** called raise_exception, e.g. for a role it refuses), LEXIE_E_UTF8 (a
+** message or the template is not UTF-8), LEXIE_E_RANGE (output over
+** 64 MiB, nesting over 200, a range or repeat over a million items),
+** LEXIE_E_NOMEM, LEXIE_E_INTERNAL.  m must not be NULL.  Thread-safe: m
+** is read-only. */
 LEXIE_API lexie_status lexie_chat_apply(const lexie_model *m, const lexie_chat_msg *msgs,
                                         int n_msgs, int add_generation_prompt, char **out,
                                         lexie_error *err);
