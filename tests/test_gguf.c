@@ -309,17 +309,33 @@ static void ref_check(lx_t *t, const lx_gguf *g, const ref_data *d) {
     LX_CHECK_INT(t, tc->offset, 32 + 160);
 }
 
+/* Fills d, builds the reference file into *buf (*n bytes; free it after
+** closing) and opens it from memory.  NULL after recording a failure, with
+** *buf freed. */
+static lx_gguf *ref_open_memory(lx_t *t, ref_data *d, uint8_t **buf, size_t *n) {
+    lexie_error e = {LEXIE_OK, ""};
+    ref_fill(d);
+    *n = 0;
+    if (!(*buf = ref_build(t, d, n))) {
+        lx_test_fail(t, __FILE__, __LINE__, "the writer could not build the reference file");
+        return NULL;
+    }
+    lx_gguf *g = lx_gguf_open_memory(*buf, *n, &e);
+    if (!g) {
+        lx_test_fail(t, __FILE__, __LINE__, "open: %s", e.message);
+        free(*buf);
+        *buf = NULL;
+    }
+    return g;
+}
+
 /* ==== Tests ==== */
 
 static void test_roundtrip_memory(lx_t *t) {
     ref_data d;
-    size_t n = 0;
-    ref_fill(&d);
-    uint8_t *buf = ref_build(t, &d, &n);
-    LX_REQUIRE(t, buf);
-    lexie_error e = {LEXIE_OK, ""};
-    lx_gguf *g = lx_gguf_open_memory(buf, n, &e);
-    LX_CHECK_MSG(t, g, "open: %s", e.message);
+    size_t n;
+    uint8_t *buf;
+    lx_gguf *g = ref_open_memory(t, &d, &buf, &n);
     if (g) {
         ref_check(t, g, &d);
         /* The last tensor ends the file: the truncation test relies on it. */
@@ -333,16 +349,11 @@ static void test_roundtrip_memory(lx_t *t) {
 
 static void test_getter_errors(lx_t *t) {
     ref_data d;
-    size_t n = 0;
-    ref_fill(&d);
-    uint8_t *buf = ref_build(t, &d, &n);
-    LX_REQUIRE(t, buf);
+    size_t n;
+    uint8_t *buf;
+    lx_gguf *g = ref_open_memory(t, &d, &buf, &n);
+    if (!g) return;
     lexie_error e = {LEXIE_OK, ""};
-    lx_gguf *g = lx_gguf_open_memory(buf, n, &e);
-    if (!g) {
-        free(buf);
-        LX_REQUIRE(t, g);
-    }
     uint32_t u32 = 77;
     LX_CHECK_INT(t, lx_gguf_get_u32(g, "missing.key", &u32, &e), LEXIE_E_NOT_FOUND);
     LX_CHECK_INT(t, u32, 77); /* untouched */
