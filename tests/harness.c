@@ -62,12 +62,42 @@ static const char *env_or(const char *name, const char *def) {
 
 const char *lx_test_fixtures(void) { return env_or("LEXIE_TEST_FIXTURES", "build/fixtures"); }
 const char *lx_test_cli(void) { return env_or("LEXIE_TEST_CLI", "build/lexie"); }
+const char *lx_test_data(void) { return env_or("LEXIE_DATA", "../shared/data"); }
+
+const char *lx_test_data_path(char *buf, size_t n, const char *rel) {
+    snprintf(buf, n, "%s/%s", lx_test_data(), rel);
+    return buf;
+}
+
+/* Writes s into buf as one single-quoted shell word; 0 if it does not fit. */
+static int shell_quote(char *buf, size_t n, const char *s) {
+    size_t o = 0;
+    if (n < 3) return 0;
+    buf[o++] = '\'';
+    for (; *s; s++) {
+        const char *piece = *s == '\'' ? "'\\''" : NULL;
+        size_t len = piece ? strlen(piece) : 1;
+        if (o + len + 2 > n) return 0;
+        if (piece)
+            memcpy(buf + o, piece, len);
+        else
+            buf[o] = *s;
+        o += len;
+    }
+    buf[o++] = '\'';
+    buf[o] = 0;
+    return 1;
+}
 
 const char *lx_test_model(void) {
     static char path[4096];
+    char cli[2048], cmd[2200];
     const char *p = getenv("LEXIE_TEST_MODEL");
     if (p && *p) return access(p, R_OK) == 0 ? p : NULL;
-    FILE *f = popen("./build/lexie path 2>/dev/null", "r");
+    /* The CLI under test says where its cache holds the default model. */
+    if (!shell_quote(cli, sizeof cli, lx_test_cli())) return NULL;
+    snprintf(cmd, sizeof cmd, "%s path 2>/dev/null", cli);
+    FILE *f = popen(cmd, "r");
     if (!f) return NULL;
     char *ok = fgets(path, sizeof path, f);
     pclose(f);

@@ -1,6 +1,6 @@
 /*
 ** ref_fixture.h -- the fixture code shared by the reference-model suites
-** (test_model_ref.c, test_qwen_ref.c, test_gemma3.c).
+** (test_model_ref.c, test_qwen_ref.c, test_gemma3.c, test_rope_scaling.c).
 **
 ** Each suite checks a forward pass against NumPy reference logits that a
 ** generator under tests/ref/ writes into the fixture directory:
@@ -9,13 +9,16 @@
 **                             # comment
 **                             n_vocab N
 **                             window W          (only where the set wants it)
-**                             prefix P          (seqs 1.. share seq 0's first P)
+**                             prefix P          (seqs 1.. share seq 0's first P;
+**                                                required with 2+ sequences)
 **                             seq <name> <n> <id> ... (once per sequence)
 **   <stem>.gguf             a tiny random-weight model
 **   <stem>.<seq>.<suffix>   its reference logits, n x n_vocab float32 LE
 **
 ** A suite describes its files with an rf_set (tokens file, sequence names,
-** context size) and keeps its own variants, tolerances and test bodies.
+** context size) and keeps its own variants and tolerances; the checks
+** every architecture shares (prefill, token by token, prefix sharing, two
+** sequences in a batch, thread counts) are here, once.
 ** Helpers that find a problem record it with lx_test_fail or lx_test_skip
 ** and return 0/NULL, so a test just returns.
 */
@@ -118,5 +121,45 @@ float *rf_prefill_all(lx_t *t, rf_fixture *f, int s);
 ** with code code1 or code2 and a message naming `needle`.  Returns 0 (no
 ** checks) when the file is absent, for the caller to skip. */
 int rf_expect_load_error(lx_t *t, const char *file, int code1, int code2, const char *needle);
+
+/* ==== Checks shared by the suites ====
+** Each records what it finds with lx_test_fail and returns after a failed
+** decode; tolerances are the caller's, so every suite keeps its own. */
+
+/* The model's architecture, name ("lexie-test-<stem>"), layers, width and
+** training context. */
+void rf_check_facts(lx_t *t, const rf_fixture *f, const char *arch, int n_layer, int n_embd,
+                    int n_ctx_train);
+
+/* Sequence s decoded in one batch on a cleared cache, logits at every
+** position, each row within tol of s's reference; also that logits -1 is
+** the last row and the cache holds n[s] positions.  Adds sum |logit - ref|
+** to *abs_sum when it is not NULL.  Returns the worst row difference. */
+double rf_check_prefill(lx_t *t, rf_fixture *f, int s, double tol, const char *what,
+                        double *abs_sum);
+
+/* Sequence 0 one token per decode (positions implied), each row within
+** tol of the reference and tol_same of the prefill; then in uneven chunks
+** with explicit positions, chunk sizes step[0], then += step[1] + size %
+** step[2], each row within tol_same of the prefill. */
+void rf_check_incremental(lx_t *t, rf_fixture *f, double tol, double tol_same, const int step[3]);
+
+/* The shared prefix of a 3-sequence set decoded once in seq 0 and
+** lexie_kv_seq_cp'd to seqs 1 and 2; each sequence's tail then decoded in
+** `order`; seq 1's tail replaced by seq 2's after lexie_kv_seq_rm; and
+** seq 0's last 4 tokens recomputed.  Every row within tol of its
+** reference, every pos_max as the cells say.  Needs n_seq_max >= 3. */
+void rf_check_prefix_sharing(lx_t *t, rf_fixture *f, const int order[3], double tol);
+
+/* Sequences sa and sb interleaved in one batch (cache seqs 0 and 1): every
+** row within tol of its reference, and within tol_same of the same
+** sequence decoded alone.  Needs n_seq_max >= 2. */
+void rf_check_two_seqs(lx_t *t, rf_fixture *f, int sa, int sb, double tol, double tol_same);
+
+/* Sequence 0 of <stem> prefilled on contexts of na and nb threads: the
+** logits differ by at most tol.  Skips (recorded in t) when files are
+** missing. */
+void rf_check_threads(lx_t *t, const rf_set *set, const char *stem, const char *suffix, int na,
+                      int nb, double tol);
 
 #endif

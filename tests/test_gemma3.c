@@ -67,11 +67,7 @@ static int fixture_open(lx_t *t, rf_fixture *f, const char *stem, int n_seq, int
 static void test_gemma3_model_facts(lx_t *t) {
     rf_fixture f;
     if (!fixture_open(t, &f, "gemma3_f32", 1, 1)) return;
-    LX_CHECK(t, strcmp(lexie_model_arch(f.m), "gemma3") == 0);
-    LX_CHECK(t, strcmp(lexie_model_name(f.m), "lexie-test-gemma3_f32") == 0);
-    LX_CHECK_INT(t, lexie_model_n_layer(f.m), 6);
-    LX_CHECK_INT(t, lexie_model_n_embd(f.m), 64);
-    LX_CHECK_INT(t, lexie_model_n_ctx_train(f.m), 512);
+    rf_check_facts(t, &f, "gemma3", 6, 64, 512);
     rf_close(&f);
 }
 
@@ -83,17 +79,9 @@ static void test_gemma3_prefill(lx_t *t) {
         double worst = 0, sum = 0;
         size_t count = 0;
         for (int s = 0; s < N_SEQ; s++) {
-            lexie_error e;
-            lexie_kv_clear(f.c);
-            LX_REQUIRE(t, rf_decode(f.c, f.rt.ids[s], f.rt.n[s], 0, 0, 1, &e) == LEXIE_OK);
-            for (int i = 0; i < f.rt.n[s]; i++) {
-                const float *got = lexie_ctx_logits(f.c, i);
-                double d = rf_check_ref_row(t, &f, got, f.ref[s], i, TOL_F32, SEQ_NAMES[s]);
-                worst = d > worst ? d : worst;
-                const float *ref = f.ref[s] + (size_t)i * f.n_vocab;
-                for (int j = 0; got && j < f.n_vocab; j++, count++)
-                    sum += fabs((double)got[j] - (double)ref[j]);
-            }
+            double d = rf_check_prefill(t, &f, s, TOL_F32, SEQ_NAMES[s], &sum);
+            worst = d > worst ? d : worst;
+            count += (size_t)f.rt.n[s] * (size_t)f.n_vocab;
         }
         double mean = count ? sum / (double)count : INFINITY;
         LX_CHECK_MSG(t, mean <= TOL_F32_MEAN, "%s: mean |logit - ref| %.3g > %g", f.stem, mean,
@@ -136,40 +124,11 @@ static void test_gemma3_window_applied(lx_t *t) {
 /* One token per decode, then uneven chunks (1, 3, 7, ...) that straddle
 ** the window edge: each against the reference and the prefill. */
 static void test_gemma3_incremental(lx_t *t) {
+    static const int chunks[3] = {1, 2, 3};
     for (int im = 0; im < N_MODELS; im++) {
         rf_fixture f;
-        lexie_error e;
         if (!fixture_open(t, &f, MODELS[im], 1, 2)) return;
-        const lexie_token *ids = f.rt.ids[SEQ_MAIN];
-        int n = f.rt.n[SEQ_MAIN];
-        float *pre = rf_prefill_all(t, &f, SEQ_MAIN);
-        if (!pre) {
-            rf_close(&f);
-            return;
-        }
-
-        lexie_kv_clear(f.c);
-        double worst = 0, worst_ref = 0;
-        for (int i = 0; i < n; i++) {
-            LX_REQUIRE(t, rf_decode(f.c, ids + i, 1, -1, 0, 1, &e) == LEXIE_OK);
-            const float *got = lexie_ctx_logits(f.c, 0);
-            double r = rf_check_ref_row(t, &f, got, f.ref[SEQ_MAIN], i, TOL_F32, "token by token");
-            double d = rf_check_ref_row(t, &f, got, pre, i, TOL_SAME, "token by token vs prefill");
-            worst = d > worst ? d : worst;
-            worst_ref = r > worst_ref ? r : worst_ref;
-        }
-        rf_report("token_by_token vs prefill", f.stem, worst);
-        rf_report("token_by_token vs ref", f.stem, worst_ref);
-
-        lexie_kv_clear(f.c);
-        for (int i = 0, step = 1; i < n; i += step, step += 2 + step % 3) {
-            int m = i + step <= n ? step : n - i;
-            LX_REQUIRE(t, rf_decode(f.c, ids + i, m, i, 0, 1, &e) == LEXIE_OK);
-            for (int j = 0; j < m; j++)
-                rf_check_ref_row(t, &f, lexie_ctx_logits(f.c, j), pre, i + j, TOL_SAME, "chunks");
-        }
-        LX_CHECK_INT(t, lexie_kv_seq_pos_max(f.c, 0), n - 1);
-        free(pre);
+        rf_check_incremental(t, &f, TOL_F32, TOL_SAME, chunks);
         rf_close(&f);
     }
 }
@@ -182,7 +141,7 @@ static void test_gemma3_shared_prefix(lx_t *t) {
     if (!fixture_open(t, &f, "gemma3_f32", 2, 3)) return;
     int p = f.rt.prefix, nm = f.rt.n[SEQ_MAIN], nb = f.rt.n[SEQ_BRANCH];
     LX_REQUIRE(t, rf_decode(f.c, f.rt.ids[SEQ_MAIN], p, 0, 0, 1, &e) == LEXIE_OK);
-    lexie_kv_seq_cp(f.c, 0, 1, 0, -1);
+    LX_CHECK_INT(t, lexie_kv_seq_cp(f.c, 0, 1, 0, -1), LEXIE_OK);
     LX_CHECK_INT(t, lexie_kv_seq_pos_max(f.c, 1), p - 1);
 
     /* main's and branch's tails interleaved in one batch */

@@ -59,6 +59,15 @@ static void bb_header(bb *b, uint32_t version, uint64_t n_tensors, uint64_t n_kv
     bb_u64(b, n_kv);
 }
 
+/* Restarts b as a version-3 file with no tensors and one kv, written up to
+** its value type; the caller appends the value. */
+static void bb_one_kv(bb *b, const char *key, uint32_t type) {
+    b->n = 0;
+    bb_header(b, 3, 0, 1);
+    bb_str(b, key);
+    bb_u32(b, type);
+}
+
 /* A kv holding a uint32. */
 static void bb_kv_u32(bb *b, const char *key, uint32_t v) {
     bb_str(b, key);
@@ -300,17 +309,33 @@ static void ref_check(lx_t *t, const lx_gguf *g, const ref_data *d) {
     LX_CHECK_INT(t, tc->offset, 32 + 160);
 }
 
+/* Fills d, builds the reference file into *buf (*n bytes; free it after
+** closing) and opens it from memory.  NULL after recording a failure, with
+** *buf freed. */
+static lx_gguf *ref_open_memory(lx_t *t, ref_data *d, uint8_t **buf, size_t *n) {
+    lexie_error e = {LEXIE_OK, ""};
+    ref_fill(d);
+    *n = 0;
+    if (!(*buf = ref_build(t, d, n))) {
+        lx_test_fail(t, __FILE__, __LINE__, "the writer could not build the reference file");
+        return NULL;
+    }
+    lx_gguf *g = lx_gguf_open_memory(*buf, *n, &e);
+    if (!g) {
+        lx_test_fail(t, __FILE__, __LINE__, "open: %s", e.message);
+        free(*buf);
+        *buf = NULL;
+    }
+    return g;
+}
+
 /* ==== Tests ==== */
 
 static void test_roundtrip_memory(lx_t *t) {
     ref_data d;
-    size_t n = 0;
-    ref_fill(&d);
-    uint8_t *buf = ref_build(t, &d, &n);
-    LX_REQUIRE(t, buf);
-    lexie_error e = {LEXIE_OK, ""};
-    lx_gguf *g = lx_gguf_open_memory(buf, n, &e);
-    LX_CHECK_MSG(t, g, "open: %s", e.message);
+    size_t n;
+    uint8_t *buf;
+    lx_gguf *g = ref_open_memory(t, &d, &buf, &n);
     if (g) {
         ref_check(t, g, &d);
         /* The last tensor ends the file: the truncation test relies on it. */
@@ -324,16 +349,11 @@ static void test_roundtrip_memory(lx_t *t) {
 
 static void test_getter_errors(lx_t *t) {
     ref_data d;
-    size_t n = 0;
-    ref_fill(&d);
-    uint8_t *buf = ref_build(t, &d, &n);
-    LX_REQUIRE(t, buf);
+    size_t n;
+    uint8_t *buf;
+    lx_gguf *g = ref_open_memory(t, &d, &buf, &n);
+    if (!g) return;
     lexie_error e = {LEXIE_OK, ""};
-    lx_gguf *g = lx_gguf_open_memory(buf, n, &e);
-    if (!g) {
-        free(buf);
-        LX_REQUIRE(t, g);
-    }
     uint32_t u32 = 77;
     LX_CHECK_INT(t, lx_gguf_get_u32(g, "missing.key", &u32, &e), LEXIE_E_NOT_FOUND);
     LX_CHECK_INT(t, u32, 77); /* untouched */
@@ -522,18 +542,12 @@ static void test_absurd_counts(lx_t *t) {
     EXPECT_FAIL(t, &b, LEXIE_E_FORMAT, "kv 1 'tokenizer.ggml.tokens'", "4000000000 strings",
                 "bytes left at offset");
     /* The same with u64 elements and the largest count. */
-    b.n = 0;
-    bb_header(&b, 3, 0, 1);
-    bb_str(&b, "big");
-    bb_u32(&b, LX_GGUF_ARRAY);
+    bb_one_kv(&b, "big", LX_GGUF_ARRAY);
     bb_u32(&b, LX_GGUF_UINT64);
     bb_u64(&b, UINT64_MAX);
     EXPECT_FAIL(t, &b, LEXIE_E_FORMAT, "'big'", "18446744073709551615");
     /* A string longer than the file. */
-    b.n = 0;
-    bb_header(&b, 3, 0, 1);
-    bb_str(&b, "s");
-    bb_u32(&b, LX_GGUF_STRING);
+    bb_one_kv(&b, "s", LX_GGUF_STRING);
     bb_u64(&b, (uint64_t)1 << 60);
     EXPECT_FAIL(t, &b, LEXIE_E_FORMAT, "kv 0 's'", "length 1152921504606846976", "offset 37");
     /* A key length past the end. */
@@ -547,27 +561,16 @@ static void test_absurd_counts(lx_t *t) {
 
 static void test_bad_values(lx_t *t) {
     bb b = {0};
-    bb_header(&b, 3, 0, 1);
-    bb_str(&b, "weird");
-    bb_u32(&b, 13);
+    bb_one_kv(&b, "weird", 13);
     bb_u32(&b, 0);
     EXPECT_FAIL(t, &b, LEXIE_E_FORMAT, "'weird'", "unknown value type 13");
-    b.n = 0;
-    bb_header(&b, 3, 0, 1);
-    bb_str(&b, "flag");
-    bb_u32(&b, LX_GGUF_BOOL);
+    bb_one_kv(&b, "flag", LX_GGUF_BOOL);
     bb_int(&b, 2, 1);
     EXPECT_FAIL(t, &b, LEXIE_E_FORMAT, "'flag'", "bool");
-    b.n = 0;
-    bb_header(&b, 3, 0, 1);
-    bb_str(&b, "");
-    bb_u32(&b, LX_GGUF_UINT8);
+    bb_one_kv(&b, "", LX_GGUF_UINT8);
     bb_u64(&b, 0); /* a value plus slack */
     EXPECT_FAIL(t, &b, LEXIE_E_FORMAT, "kv 0", "key at offset 24 is empty");
-    b.n = 0;
-    bb_header(&b, 3, 0, 1);
-    bb_str(&b, "bad\xff");
-    bb_u32(&b, LX_GGUF_UINT8);
+    bb_one_kv(&b, "bad\xff", LX_GGUF_UINT8);
     bb_int(&b, 0, 1);
     EXPECT_FAIL(t, &b, LEXIE_E_FORMAT, "kv 0", "UTF-8");
     b.n = 0;
@@ -578,10 +581,7 @@ static void test_bad_values(lx_t *t) {
     bb_int(&b, 0, 1);
     EXPECT_FAIL(t, &b, LEXIE_E_FORMAT, "NUL");
     /* Arrays nested past the depth limit. */
-    b.n = 0;
-    bb_header(&b, 3, 0, 1);
-    bb_str(&b, "deep");
-    bb_u32(&b, LX_GGUF_ARRAY);
+    bb_one_kv(&b, "deep", LX_GGUF_ARRAY);
     for (int i = 0; i < 20; i++) {
         bb_u32(&b, LX_GGUF_ARRAY);
         bb_u64(&b, 1);
@@ -664,10 +664,7 @@ static void test_bad_tensors(lx_t *t) {
     bb_header(&b, 3, 0, 1);
     bb_kv_u32(&b, "general.alignment", 0);
     EXPECT_FAIL(t, &b, LEXIE_E_FORMAT, "kv 0 'general.alignment'", "alignment 0");
-    b.n = 0;
-    bb_header(&b, 3, 0, 1);
-    bb_str(&b, "general.alignment");
-    bb_u32(&b, LX_GGUF_STRING);
+    bb_one_kv(&b, "general.alignment", LX_GGUF_STRING);
     bb_str(&b, "32");
     EXPECT_FAIL(t, &b, LEXIE_E_FORMAT, "general.alignment", "uint32");
     one_tensor(&b, "t", 1, ne8, LX_TYPE_F32, 0, 64);

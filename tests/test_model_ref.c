@@ -88,11 +88,7 @@ static double ref_logprob(const float *row, int n_vocab, int tok) {
 static void test_ref_model_facts(lx_t *t) {
     rf_fixture f;
     if (!fixture_open(t, &f, &VARIANTS[0], NULL, NULL)) return;
-    LX_CHECK(t, strcmp(lexie_model_arch(f.m), "llama") == 0);
-    LX_CHECK(t, strcmp(lexie_model_name(f.m), "lexie-test-llama_f32") == 0);
-    LX_CHECK_INT(t, lexie_model_n_layer(f.m), 2);
-    LX_CHECK_INT(t, lexie_model_n_embd(f.m), 64);
-    LX_CHECK_INT(t, lexie_model_n_ctx_train(f.m), 256);
+    rf_check_facts(t, &f, "llama", 2, 64, 256);
     rf_close(&f);
 }
 
@@ -106,16 +102,8 @@ static void test_ref_prefill(lx_t *t) {
         if (!fixture_open(t, &f, &VARIANTS[iv], NULL, &cp)) return;
         double worst = 0;
         for (int s = 0; s < N_SEQ; s++) {
-            lexie_error e;
-            lexie_kv_clear(f.c);
-            LX_REQUIRE(t, rf_decode(f.c, f.rt.ids[s], f.rt.n[s], 0, 0, 1, &e) == LEXIE_OK);
-            for (int i = 0; i < f.rt.n[s]; i++) {
-                double d = rf_check_row(t, &f, lexie_ctx_logits(f.c, i), s, i, VARIANTS[iv].tol,
-                                        VARIANTS[iv].stem);
-                worst = d > worst ? d : worst;
-            }
-            LX_CHECK(t, lexie_ctx_logits(f.c, -1) == lexie_ctx_logits(f.c, f.rt.n[s] - 1));
-            LX_CHECK_INT(t, lexie_kv_seq_pos_max(f.c, 0), f.rt.n[s] - 1);
+            double d = rf_check_prefill(t, &f, s, VARIANTS[iv].tol, VARIANTS[iv].stem, NULL);
+            worst = d > worst ? d : worst;
         }
         rf_report("prefill", VARIANTS[iv].stem, worst);
         rf_close(&f);
@@ -127,16 +115,9 @@ static void test_ref_prefill(lx_t *t) {
 static void test_ref_quant_vs_float(lx_t *t) {
     rf_fixture f;
     lexie_ctx_params cp = rf_ctx_params(&REF, 1, 2);
-    lexie_error e;
     if (!fixture_open(t, &f, &VARIANTS[2], "bin", &cp)) return;
-    LX_REQUIRE(t, rf_decode(f.c, f.rt.ids[SEQ_MAIN], f.rt.n[SEQ_MAIN], 0, 0, 1, &e) == LEXIE_OK);
-    double worst = 0;
-    for (int i = 0; i < f.rt.n[SEQ_MAIN]; i++) {
-        double d =
-            rf_check_row(t, &f, lexie_ctx_logits(f.c, i), SEQ_MAIN, i, TOL_QFLOAT, "q/float");
-        worst = d > worst ? d : worst;
-    }
-    rf_report("quant_vs_float", "llama_q", worst);
+    rf_report("quant_vs_float", "llama_q",
+              rf_check_prefill(t, &f, SEQ_MAIN, TOL_QFLOAT, "q/float", NULL));
     rf_close(&f);
 }
 
@@ -167,48 +148,13 @@ static void test_ref_logits_flags(lx_t *t) {
 
 static void test_ref_token_by_token(lx_t *t) {
     static const int iv_list[] = {0, 2};
+    static const int chunks[3] = {1, 2, 3}; /* 1, 3, 5, 9, 11, ... */
     for (int k = 0; k < 2; k++) {
         const variant *v = &VARIANTS[iv_list[k]];
         rf_fixture f;
         lexie_ctx_params cp = rf_ctx_params(&REF, 1, 2);
-        lexie_error e;
         if (!fixture_open(t, &f, v, NULL, &cp)) return;
-        const lexie_token *ids = f.rt.ids[SEQ_MAIN];
-        int n = f.rt.n[SEQ_MAIN];
-        size_t nv = (size_t)f.n_vocab;
-        float *pre = rf_prefill_all(t, &f, SEQ_MAIN);
-        if (!pre) {
-            rf_close(&f);
-            return;
-        }
-
-        /* one token per decode, positions implied (pos == NULL) */
-        lexie_kv_clear(f.c);
-        LX_CHECK_INT(t, lexie_kv_seq_pos_max(f.c, 0), -1);
-        double worst = 0;
-        for (int i = 0; i < n; i++) {
-            LX_REQUIRE(t, rf_decode(f.c, ids + i, 1, -1, 0, 0, &e) == LEXIE_OK);
-            const float *got = lexie_ctx_logits(f.c, 0);
-            rf_check_row(t, &f, got, SEQ_MAIN, i, v->tol, v->stem);
-            double d = got ? rf_max_abs_diff(got, pre + i * nv, f.n_vocab) : INFINITY;
-            LX_CHECK_MSG(t, d <= TOL_SAME, "%s token %d vs prefill: %.3g", v->stem, i, d);
-            worst = d > worst ? d : worst;
-        }
-        rf_report("token_by_token vs prefill", v->stem, worst);
-
-        /* uneven chunks with explicit positions: 1, 3, 7, 11, ... */
-        lexie_kv_clear(f.c);
-        for (int i = 0, step = 1; i < n; i += step, step += 2 + step % 3) {
-            int m = i + step <= n ? step : n - i;
-            LX_REQUIRE(t, rf_decode(f.c, ids + i, m, i, 0, 1, &e) == LEXIE_OK);
-            for (int j = 0; j < m; j++) {
-                const float *got = lexie_ctx_logits(f.c, j);
-                double d = got ? rf_max_abs_diff(got, pre + (i + j) * nv, f.n_vocab) : INFINITY;
-                LX_CHECK_MSG(t, d <= TOL_SAME, "%s chunk pos %d vs prefill: %.3g", v->stem, i + j,
-                             d);
-            }
-        }
-        free(pre);
+        rf_check_incremental(t, &f, v->tol, TOL_SAME, chunks);
         rf_close(&f);
     }
 }
@@ -216,36 +162,13 @@ static void test_ref_token_by_token(lx_t *t) {
 /* ==== (3) prefix reuse with lexie_kv_seq_cp ==== */
 
 static void test_ref_prefix_reuse(lx_t *t) {
+    /* continue in the order 2, 0, 1 so no sequence is only "the last one" */
+    static const int order[N_SEQ] = {SEQ_B2, SEQ_MAIN, SEQ_B1};
     for (int iv = 0; iv < N_VARIANTS; iv += 2) { /* llama_f32 and llama_q */
-        const variant *v = &VARIANTS[iv];
         rf_fixture f;
         lexie_ctx_params cp = rf_ctx_params(&REF, 3, 2);
-        lexie_error e;
-        if (!fixture_open(t, &f, v, NULL, &cp)) return;
-        int p = f.rt.prefix;
-        LX_REQUIRE(t, rf_decode(f.c, f.rt.ids[SEQ_MAIN], p, 0, 0, 1, &e) == LEXIE_OK);
-        lexie_kv_seq_cp(f.c, 0, 1, 0, -1);
-        lexie_kv_seq_cp(f.c, 0, 2, 0, -1);
-        for (int s = 0; s < N_SEQ; s++) LX_CHECK_INT(t, lexie_kv_seq_pos_max(f.c, s), p - 1);
-        /* continue in the order 2, 0, 1 so no sequence is only "the last one" */
-        static const int order[N_SEQ] = {SEQ_B2, SEQ_MAIN, SEQ_B1};
-        for (int k = 0; k < N_SEQ; k++) {
-            int s = order[k], n = f.rt.n[s];
-            LX_REQUIRE(t, rf_decode(f.c, f.rt.ids[s] + p, n - p, p, s, 1, &e) == LEXIE_OK);
-            for (int i = p; i < n; i++)
-                rf_check_row(t, &f, lexie_ctx_logits(f.c, i - p), s, i, v->tol, "after seq_cp");
-            LX_CHECK_INT(t, lexie_kv_seq_pos_max(f.c, s), n - 1);
-        }
-        /* drop branch1's tail from seq 1 and grow branch2's there instead */
-        lexie_kv_seq_rm(f.c, 1, p, -1);
-        LX_CHECK_INT(t, lexie_kv_seq_pos_max(f.c, 1), p - 1);
-        int n2 = f.rt.n[SEQ_B2];
-        LX_REQUIRE(t, rf_decode(f.c, f.rt.ids[SEQ_B2] + p, n2 - p, p, 1, 1, &e) == LEXIE_OK);
-        for (int i = p; i < n2; i++)
-            rf_check_row(t, &f, lexie_ctx_logits(f.c, i - p), SEQ_B2, i, v->tol, "after seq_rm");
-        /* the other sequences did not lose their cells */
-        LX_CHECK_INT(t, lexie_kv_seq_pos_max(f.c, 0), f.rt.n[SEQ_MAIN] - 1);
-        LX_CHECK_INT(t, lexie_kv_seq_pos_max(f.c, 2), n2 - 1);
+        if (!fixture_open(t, &f, &VARIANTS[iv], NULL, &cp)) return;
+        rf_check_prefix_sharing(t, &f, order, VARIANTS[iv].tol);
         rf_close(&f);
     }
 }
@@ -254,59 +177,10 @@ static void test_ref_prefix_reuse(lx_t *t) {
 
 static void test_ref_batch_two_seqs(lx_t *t) {
     for (int iv = 0; iv < N_VARIANTS; iv += 2) {
-        const variant *v = &VARIANTS[iv];
         rf_fixture f;
         lexie_ctx_params cp = rf_ctx_params(&REF, 2, 2);
-        lexie_error e;
-        if (!fixture_open(t, &f, v, NULL, &cp)) return;
-        const int sa = SEQ_MAIN, sb = SEQ_B1;
-        int na = f.rt.n[sa], nb = f.rt.n[sb], n = na + nb;
-        lexie_token tok[RF_MAX_TOK * 2];
-        int32_t pos[RF_MAX_TOK * 2], sid[RF_MAX_TOK * 2], src[RF_MAX_TOK * 2];
-        int8_t want[RF_MAX_TOK * 2];
-        /* interleave: a, b, a, b, ... then the rest of a */
-        for (int i = 0, ia = 0, ib = 0; i < n; i++) {
-            int take_b = ib < nb && (i % 2 == 1 || ia == na);
-            sid[i] = take_b ? 1 : 0;
-            pos[i] = take_b ? ib : ia;
-            tok[i] = take_b ? f.rt.ids[sb][ib] : f.rt.ids[sa][ia];
-            src[i] = take_b ? sb : sa;
-            want[i] = 1;
-            if (take_b)
-                ib++;
-            else
-                ia++;
-        }
-        lexie_batch b = {n, tok, pos, sid, want};
-        LX_REQUIRE(t, lexie_ctx_decode(f.c, &b, &e) == LEXIE_OK);
-        size_t nv = (size_t)f.n_vocab;
-        float *batched = malloc((size_t)n * nv * sizeof *batched);
-        LX_REQUIRE(t, batched);
-        for (int i = 0; i < n; i++) {
-            const float *got = lexie_ctx_logits(f.c, i);
-            rf_check_row(t, &f, got, src[i], pos[i], v->tol, "batched");
-            if (got)
-                memcpy(batched + i * nv, got, nv * 4);
-            else
-                memset(batched + i * nv, 0, nv * 4);
-        }
-        /* the same sequences alone, each in its own decode */
-        double worst = 0;
-        for (int k = 0; k < 2; k++) {
-            int s = k ? sb : sa;
-            lexie_kv_clear(f.c);
-            LX_REQUIRE(t, rf_decode(f.c, f.rt.ids[s], f.rt.n[s], 0, 0, 1, &e) == LEXIE_OK);
-            for (int i = 0; i < n; i++) {
-                if (src[i] != s) continue;
-                const float *got = lexie_ctx_logits(f.c, pos[i]);
-                double d = got ? rf_max_abs_diff(got, batched + i * nv, f.n_vocab) : INFINITY;
-                LX_CHECK_MSG(t, d <= TOL_SAME, "%s %s[%d]: batched vs alone %.3g", v->stem,
-                             SEQ_NAMES[s], pos[i], d);
-                worst = d > worst ? d : worst;
-            }
-        }
-        rf_report("batched vs alone", v->stem, worst);
-        free(batched);
+        if (!fixture_open(t, &f, &VARIANTS[iv], NULL, &cp)) return;
+        rf_check_two_seqs(t, &f, SEQ_MAIN, SEQ_B1, VARIANTS[iv].tol, TOL_SAME);
         rf_close(&f);
     }
 }
@@ -395,24 +269,7 @@ static void test_ref_next_token_probs(lx_t *t) {
 
 static void test_ref_threads(lx_t *t) {
     for (int iv = 0; iv < N_VARIANTS; iv += 2) {
-        const variant *v = &VARIANTS[iv];
-        float *out[2] = {NULL, NULL};
-        int n = 0, nv = 0;
-        for (int k = 0; k < 2; k++) {
-            rf_fixture f;
-            lexie_ctx_params cp = rf_ctx_params(&REF, 1, k + 1);
-            if (!fixture_open(t, &f, v, NULL, &cp)) break;
-            n = f.rt.n[SEQ_MAIN], nv = f.n_vocab;
-            out[k] = rf_prefill_all(t, &f, SEQ_MAIN);
-            rf_close(&f);
-        }
-        if (out[0] && out[1]) {
-            double d = rf_max_abs_diff(out[0], out[1], n * nv);
-            LX_CHECK_MSG(t, d <= TOL_THREADS, "%s: 1 vs 2 threads differ by %.3g", v->stem, d);
-            rf_report("threads 1 vs 2", v->stem, d);
-        }
-        free(out[0]);
-        free(out[1]);
+        rf_check_threads(t, &REF, VARIANTS[iv].stem, VARIANTS[iv].suffix, 1, 2, TOL_THREADS);
         if (t->skipped) return;
     }
 }
@@ -463,6 +320,49 @@ static void test_ref_bad_decode(lx_t *t) {
     rf_close(&f);
 }
 
+/* The KV calls refuse a sequence or position range they cannot mean,
+** change nothing when they do, and keep the last batch's logits. */
+static void test_ref_kv_bad_args(lx_t *t) {
+    rf_fixture f;
+    lexie_ctx_params cp = rf_ctx_params(&REF, 2, 2);
+    lexie_error e;
+    if (!fixture_open(t, &f, &VARIANTS[0], NULL, &cp)) return;
+    const lexie_token *ids = f.rt.ids[SEQ_MAIN];
+    LX_REQUIRE(t, rf_decode(f.c, ids, 8, 0, 0, 1, &e) == LEXIE_OK);
+    /* refused: seq past n_seq_max, p0 < 0, p1 < p0, no ctx */
+    LX_CHECK_INT(t, lexie_kv_seq_rm(f.c, 2, 0, -1), LEXIE_E_INVALID);
+    LX_CHECK_INT(t, lexie_kv_seq_rm(f.c, 0, -1, -1), LEXIE_E_INVALID);
+    LX_CHECK_INT(t, lexie_kv_seq_rm(f.c, 0, 5, 3), LEXIE_E_INVALID);
+    LX_CHECK_INT(t, lexie_kv_seq_rm(NULL, 0, 0, -1), LEXIE_E_INVALID);
+    LX_CHECK_INT(t, lexie_kv_seq_cp(f.c, 0, 2, 0, -1), LEXIE_E_INVALID);
+    LX_CHECK_INT(t, lexie_kv_seq_cp(f.c, 2, 1, 0, -1), LEXIE_E_INVALID);
+    LX_CHECK_INT(t, lexie_kv_seq_cp(f.c, -1, 1, 0, -1), LEXIE_E_INVALID);
+    LX_CHECK_INT(t, lexie_kv_seq_cp(f.c, 0, -1, 0, -1), LEXIE_E_INVALID);
+    LX_CHECK_INT(t, lexie_kv_seq_cp(f.c, 0, 1, -2, 4), LEXIE_E_INVALID);
+    LX_CHECK_INT(t, lexie_kv_seq_cp(f.c, 0, 1, 4, 2), LEXIE_E_INVALID);
+    LX_CHECK_INT(t, lexie_kv_seq_cp(NULL, 0, 1, 0, -1), LEXIE_E_INVALID);
+    LX_CHECK_INT(t, lexie_kv_seq_pos_max(f.c, 0), 7);
+    LX_CHECK_INT(t, lexie_kv_seq_pos_max(f.c, 1), -1);
+    for (int i = 0; i < 8; i++)
+        rf_check_row(t, &f, lexie_ctx_logits(f.c, i), SEQ_MAIN, i, TOL_F32, "after refused kv");
+    /* accepted: an empty range, a copy onto itself, a partial copy and rms */
+    LX_CHECK_INT(t, lexie_kv_seq_rm(f.c, 0, 3, 3), LEXIE_OK);
+    LX_CHECK_INT(t, lexie_kv_seq_cp(f.c, 0, 0, 0, -1), LEXIE_OK);
+    LX_CHECK_INT(t, lexie_kv_seq_pos_max(f.c, 0), 7);
+    LX_CHECK_INT(t, lexie_kv_seq_cp(f.c, 0, 1, 0, 4), LEXIE_OK);
+    LX_CHECK_INT(t, lexie_kv_seq_pos_max(f.c, 1), 3);
+    LX_CHECK_INT(t, lexie_kv_seq_rm(f.c, 1, 2, -1), LEXIE_OK);
+    LX_CHECK_INT(t, lexie_kv_seq_pos_max(f.c, 1), 1);
+    LX_CHECK_INT(t, lexie_kv_seq_rm(f.c, -1, 6, -1), LEXIE_OK); /* every sequence */
+    LX_CHECK_INT(t, lexie_kv_seq_pos_max(f.c, 0), 5);
+    LX_CHECK_INT(t, lexie_kv_seq_pos_max(f.c, 1), 1);
+    /* seq 0 goes on from position 6 on the cells it kept */
+    LX_REQUIRE(t, rf_decode(f.c, ids + 6, 4, -1, 0, 1, &e) == LEXIE_OK);
+    for (int i = 0; i < 4; i++)
+        rf_check_row(t, &f, lexie_ctx_logits(f.c, i), SEQ_MAIN, 6 + i, TOL_F32, "after kv rm");
+    rf_close(&f);
+}
+
 static void test_ref_bad_files(lx_t *t) {
     char path[1024];
     lexie_error e;
@@ -493,5 +393,6 @@ void suite_model_ref(void) {
     LX_RUN(test_ref_next_token_probs);
     LX_RUN(test_ref_threads);
     LX_RUN(test_ref_bad_decode);
+    LX_RUN(test_ref_kv_bad_args);
     LX_RUN(test_ref_bad_files);
 }

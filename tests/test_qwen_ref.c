@@ -75,14 +75,7 @@ static void test_qwen_model_facts(lx_t *t) {
     for (int iv = 0; iv < N_VARIANTS; iv++) {
         rf_fixture f;
         if (!fixture_open(t, &f, &VARIANTS[iv], NULL, NULL)) return;
-        char name[64];
-        snprintf(name, sizeof name, "lexie-test-%s", VARIANTS[iv].stem);
-        LX_CHECK_MSG(t, strcmp(lexie_model_arch(f.m), VARIANTS[iv].arch) == 0, "%s: arch %s",
-                     VARIANTS[iv].stem, lexie_model_arch(f.m));
-        LX_CHECK(t, strcmp(lexie_model_name(f.m), name) == 0);
-        LX_CHECK_INT(t, lexie_model_n_layer(f.m), 2);
-        LX_CHECK_INT(t, lexie_model_n_embd(f.m), 64);
-        LX_CHECK_INT(t, lexie_model_n_ctx_train(f.m), 512);
+        rf_check_facts(t, &f, VARIANTS[iv].arch, 2, 64, 512);
         rf_close(&f);
     }
 }
@@ -97,13 +90,8 @@ static void test_qwen_prefill(lx_t *t) {
         if (!fixture_open(t, &f, v, NULL, &cp)) return;
         double worst = 0;
         for (int s = 0; s < N_SEQ; s++) {
-            lexie_error e;
-            lexie_kv_clear(f.c);
-            LX_REQUIRE(t, rf_decode(f.c, f.rt.ids[s], f.rt.n[s], 0, 0, 1, &e) == LEXIE_OK);
-            for (int i = 0; i < f.rt.n[s]; i++) {
-                double d = rf_check_row(t, &f, lexie_ctx_logits(f.c, i), s, i, v->tol, v->stem);
-                worst = d > worst ? d : worst;
-            }
+            double d = rf_check_prefill(t, &f, s, v->tol, v->stem, NULL);
+            worst = d > worst ? d : worst;
         }
         rf_report("prefill", v->stem, worst);
         rf_close(&f);
@@ -119,17 +107,9 @@ static void test_qwen_quant_vs_float(lx_t *t) {
         if (!v->quantized) continue;
         rf_fixture f;
         lexie_ctx_params cp = rf_ctx_params(&REF, 1, 2);
-        lexie_error e;
         if (!fixture_open(t, &f, v, "bin", &cp)) return;
-        LX_REQUIRE(t,
-                   rf_decode(f.c, f.rt.ids[SEQ_MAIN], f.rt.n[SEQ_MAIN], 0, 0, 1, &e) == LEXIE_OK);
-        double worst = 0;
-        for (int i = 0; i < f.rt.n[SEQ_MAIN]; i++) {
-            double d =
-                rf_check_row(t, &f, lexie_ctx_logits(f.c, i), SEQ_MAIN, i, TOL_QFLOAT, "q/float");
-            worst = d > worst ? d : worst;
-        }
-        rf_report("quant_vs_float", v->stem, worst);
+        rf_report("quant_vs_float", v->stem,
+                  rf_check_prefill(t, &f, SEQ_MAIN, TOL_QFLOAT, "q/float", NULL));
         rf_close(&f);
     }
 }
@@ -137,45 +117,12 @@ static void test_qwen_quant_vs_float(lx_t *t) {
 /* ==== (2) token by token and in chunks vs prefill ==== */
 
 static void test_qwen_token_by_token(lx_t *t) {
+    static const int chunks[3] = {2, 3, 2}; /* 2, 5, 9, 13, ... */
     for (int iv = 0; iv < N_VARIANTS; iv++) {
-        const variant *v = &VARIANTS[iv];
         rf_fixture f;
         lexie_ctx_params cp = rf_ctx_params(&REF, 1, 2);
-        lexie_error e;
-        if (!fixture_open(t, &f, v, NULL, &cp)) return;
-        const lexie_token *ids = f.rt.ids[SEQ_MAIN];
-        int n = f.rt.n[SEQ_MAIN];
-        size_t nv = (size_t)f.n_vocab;
-        float *pre = rf_prefill_all(t, &f, SEQ_MAIN);
-        if (!pre) {
-            rf_close(&f);
-            return;
-        }
-        /* one token per decode, positions implied */
-        lexie_kv_clear(f.c);
-        double worst = 0;
-        for (int i = 0; i < n; i++) {
-            LX_REQUIRE(t, rf_decode(f.c, ids + i, 1, -1, 0, 0, &e) == LEXIE_OK);
-            const float *got = lexie_ctx_logits(f.c, 0);
-            rf_check_row(t, &f, got, SEQ_MAIN, i, v->tol, v->stem);
-            double d = got ? rf_max_abs_diff(got, pre + i * nv, f.n_vocab) : INFINITY;
-            LX_CHECK_MSG(t, d <= TOL_SAME, "%s token %d vs prefill: %.3g", v->stem, i, d);
-            worst = d > worst ? d : worst;
-        }
-        rf_report("token_by_token vs prefill", v->stem, worst);
-        /* uneven chunks with explicit positions: 2, 5, 9, ... */
-        lexie_kv_clear(f.c);
-        for (int i = 0, step = 2; i < n; i += step, step += 3 + step % 2) {
-            int m = i + step <= n ? step : n - i;
-            LX_REQUIRE(t, rf_decode(f.c, ids + i, m, i, 0, 1, &e) == LEXIE_OK);
-            for (int j = 0; j < m; j++) {
-                const float *got = lexie_ctx_logits(f.c, j);
-                double d = got ? rf_max_abs_diff(got, pre + (i + j) * nv, f.n_vocab) : INFINITY;
-                LX_CHECK_MSG(t, d <= TOL_SAME, "%s chunk pos %d vs prefill: %.3g", v->stem, i + j,
-                             d);
-            }
-        }
-        free(pre);
+        if (!fixture_open(t, &f, &VARIANTS[iv], NULL, &cp)) return;
+        rf_check_incremental(t, &f, VARIANTS[iv].tol, TOL_SAME, chunks);
         rf_close(&f);
     }
 }
@@ -183,47 +130,14 @@ static void test_qwen_token_by_token(lx_t *t) {
 /* ==== (3) a prefix shared by three sequences ==== */
 
 static void test_qwen_prefix_sharing(lx_t *t) {
+    /* the branches diverge right after the prefix: each continues from the
+    ** shared cells, in the order 1, 0, 2 */
+    static const int order[N_SEQ] = {SEQ_B1, SEQ_MAIN, SEQ_B2};
     for (int iv = 0; iv < N_VARIANTS; iv++) {
-        const variant *v = &VARIANTS[iv];
         rf_fixture f;
         lexie_ctx_params cp = rf_ctx_params(&REF, 3, 2);
-        lexie_error e;
-        if (!fixture_open(t, &f, v, NULL, &cp)) return;
-        int p = f.rt.prefix;
-        LX_REQUIRE(t, rf_decode(f.c, f.rt.ids[SEQ_MAIN], p, 0, 0, 1, &e) == LEXIE_OK);
-        for (int i = 0; i < p; i++)
-            rf_check_row(t, &f, lexie_ctx_logits(f.c, i), SEQ_MAIN, i, v->tol, "prefix");
-        lexie_kv_seq_cp(f.c, 0, 1, 0, -1);
-        lexie_kv_seq_cp(f.c, 0, 2, 0, -1);
-        /* the branches diverge right after the prefix: each continues from
-        ** the shared cells, in the order 1, 0, 2 */
-        static const int order[N_SEQ] = {SEQ_B1, SEQ_MAIN, SEQ_B2};
-        double worst = 0;
-        for (int k = 0; k < N_SEQ; k++) {
-            int s = order[k], n = f.rt.n[s];
-            LX_REQUIRE(t, rf_decode(f.c, f.rt.ids[s] + p, n - p, p, s, 1, &e) == LEXIE_OK);
-            for (int i = p; i < n; i++) {
-                double d =
-                    rf_check_row(t, &f, lexie_ctx_logits(f.c, i - p), s, i, v->tol, "after seq_cp");
-                worst = d > worst ? d : worst;
-            }
-            LX_CHECK_INT(t, lexie_kv_seq_pos_max(f.c, s), n - 1);
-        }
-        rf_report("shared prefix", v->stem, worst);
-
-        /* replace branch1's tail in seq 1 by branch2's; seqs 0 and 2 keep theirs */
-        lexie_kv_seq_rm(f.c, 1, p, -1);
-        int n2 = f.rt.n[SEQ_B2];
-        LX_REQUIRE(t, rf_decode(f.c, f.rt.ids[SEQ_B2] + p, n2 - p, p, 1, 1, &e) == LEXIE_OK);
-        for (int i = p; i < n2; i++)
-            rf_check_row(t, &f, lexie_ctx_logits(f.c, i - p), SEQ_B2, i, v->tol, "after seq_rm");
-        /* and main goes on by one more decode, unaffected by the others */
-        int nm = f.rt.n[SEQ_MAIN];
-        lexie_kv_seq_rm(f.c, 0, nm - 4, -1);
-        LX_REQUIRE(t, rf_decode(f.c, f.rt.ids[SEQ_MAIN] + nm - 4, 4, -1, 0, 1, &e) == LEXIE_OK);
-        for (int i = 0; i < 4; i++)
-            rf_check_row(t, &f, lexie_ctx_logits(f.c, i), SEQ_MAIN, nm - 4 + i, v->tol,
-                         "main after rm");
+        if (!fixture_open(t, &f, &VARIANTS[iv], NULL, &cp)) return;
+        rf_check_prefix_sharing(t, &f, order, VARIANTS[iv].tol);
         rf_close(&f);
     }
 }
@@ -232,37 +146,10 @@ static void test_qwen_prefix_sharing(lx_t *t) {
 
 static void test_qwen_batch_two_seqs(lx_t *t) {
     for (int iv = 0; iv < N_VARIANTS; iv++) {
-        const variant *v = &VARIANTS[iv];
         rf_fixture f;
         lexie_ctx_params cp = rf_ctx_params(&REF, 2, 3);
-        lexie_error e;
-        if (!fixture_open(t, &f, v, NULL, &cp)) return;
-        const int sa = SEQ_B2, sb = SEQ_MAIN;
-        int na = f.rt.n[sa], nb = f.rt.n[sb], n = na + nb;
-        lexie_token tok[RF_MAX_TOK * 2];
-        int32_t pos[RF_MAX_TOK * 2], sid[RF_MAX_TOK * 2], src[RF_MAX_TOK * 2];
-        int8_t want[RF_MAX_TOK * 2];
-        for (int i = 0, ia = 0, ib = 0; i < n; i++) {
-            int take_b = ib < nb && (i % 2 == 1 || ia == na);
-            sid[i] = take_b;
-            pos[i] = take_b ? ib : ia;
-            tok[i] = take_b ? f.rt.ids[sb][ib] : f.rt.ids[sa][ia];
-            src[i] = take_b ? sb : sa;
-            want[i] = 1;
-            if (take_b)
-                ib++;
-            else
-                ia++;
-        }
-        lexie_batch b = {n, tok, pos, sid, want};
-        LX_REQUIRE(t, lexie_ctx_decode(f.c, &b, &e) == LEXIE_OK);
-        double worst = 0;
-        for (int i = 0; i < n; i++) {
-            double d =
-                rf_check_row(t, &f, lexie_ctx_logits(f.c, i), src[i], pos[i], v->tol, "batched");
-            worst = d > worst ? d : worst;
-        }
-        rf_report("two seqs in one batch", v->stem, worst);
+        if (!fixture_open(t, &f, &VARIANTS[iv], NULL, &cp)) return;
+        rf_check_two_seqs(t, &f, SEQ_B2, SEQ_MAIN, VARIANTS[iv].tol, TOL_SAME);
         rf_close(&f);
     }
 }
@@ -271,24 +158,7 @@ static void test_qwen_batch_two_seqs(lx_t *t) {
 
 static void test_qwen_threads(lx_t *t) {
     for (int iv = 0; iv < N_VARIANTS; iv++) {
-        const variant *v = &VARIANTS[iv];
-        float *out[2] = {NULL, NULL};
-        int n = 0, nv = 0;
-        for (int k = 0; k < 2; k++) {
-            rf_fixture f;
-            lexie_ctx_params cp = rf_ctx_params(&REF, 1, k == 0 ? 1 : 3);
-            if (!fixture_open(t, &f, v, NULL, &cp)) break;
-            n = f.rt.n[SEQ_MAIN], nv = f.n_vocab;
-            out[k] = rf_prefill_all(t, &f, SEQ_MAIN);
-            rf_close(&f);
-        }
-        if (out[0] && out[1]) {
-            double d = rf_max_abs_diff(out[0], out[1], n * nv);
-            LX_CHECK_MSG(t, d <= TOL_SAME, "%s: 1 vs 3 threads differ by %.3g", v->stem, d);
-            rf_report("threads 1 vs 3", v->stem, d);
-        }
-        free(out[0]);
-        free(out[1]);
+        rf_check_threads(t, &REF, VARIANTS[iv].stem, VARIANTS[iv].suffix, 1, 3, TOL_SAME);
         if (t->skipped) return;
     }
 }

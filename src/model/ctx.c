@@ -140,24 +140,32 @@ static void cell_drop_seq(lx_kv *kv, int i, uint64_t mask) {
     }
 }
 
-void lexie_kv_seq_rm(lexie_ctx *c, int seq, int p0, int p1) {
+/* A position range p0 <= pos < p1 (p1 < 0: to the end) is valid when it
+** starts at 0 or later and does not end before it starts; an empty range
+** (p0 == p1) is valid and touches nothing. */
+static int range_ok(int p0, int p1) { return p0 >= 0 && (p1 < 0 || p1 >= p0); }
+
+lexie_status lexie_kv_seq_rm(lexie_ctx *c, int seq, int p0, int p1) {
+    if (!c || seq >= c->params.n_seq_max || !range_ok(p0, p1)) return LEXIE_E_INVALID;
     lx_kv *kv = &c->kv;
-    if (seq >= c->params.n_seq_max) return;
     uint64_t mask = seq < 0 ? ~0ULL : 1ULL << seq;
     if (p1 < 0) p1 = MAX_POS + 1;
     for (int i = 0; i < kv->n_cells; i++)
         if (kv->pos[i] >= p0 && kv->pos[i] < p1 && (kv->seq[i] & mask)) cell_drop_seq(kv, i, mask);
+    return LEXIE_OK;
 }
 
-void lexie_kv_seq_cp(lexie_ctx *c, int src, int dst, int p0, int p1) {
+lexie_status lexie_kv_seq_cp(lexie_ctx *c, int src, int dst, int p0, int p1) {
+    if (!c || src < 0 || dst < 0 || src >= c->params.n_seq_max || dst >= c->params.n_seq_max ||
+        !range_ok(p0, p1))
+        return LEXIE_E_INVALID;
+    if (src == dst) return LEXIE_OK; /* a sequence already sees its own cells */
     lx_kv *kv = &c->kv;
-    if (src < 0 || dst < 0 || src >= c->params.n_seq_max || dst >= c->params.n_seq_max ||
-        src == dst)
-        return;
     if (p1 < 0) p1 = MAX_POS + 1;
     for (int i = 0; i < kv->n_cells; i++)
         if (kv->pos[i] >= p0 && kv->pos[i] < p1 && (kv->seq[i] & (1ULL << src)))
             kv->seq[i] |= 1ULL << dst;
+    return LEXIE_OK;
 }
 
 int lexie_kv_seq_pos_max(const lexie_ctx *c, int seq) {

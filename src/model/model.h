@@ -3,7 +3,8 @@
 ** registry, and the shared pieces every architecture's forward pass uses.
 **
 ** A model file is bound to an architecture by name (general.architecture)
-** through the table in registry.c; only the registry looks at the name.
+** through the registry table in model.c (lx_arch_find); only the registry
+** looks at the name.
 ** Each architecture file (arch_llama.c, ...) reads its hyperparameters
 ** from metadata, binds its tensors, and implements forward().
 */
