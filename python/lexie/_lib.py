@@ -165,6 +165,14 @@ class lexie_re_example(Structure):
     ]
 
 
+class lexie_re_line(Structure):
+    _fields_ = [
+        ("ex", lexie_re_example),
+        ("id", c_void_p),  # owned by the line: lexie_re_line_clear frees it
+        ("label", c_void_p),
+    ]
+
+
 class lexie_re_result(Structure):
     _fields_ = [
         ("label", c_int),
@@ -289,6 +297,15 @@ _FUNCS = {
         c_int,
         [_P, POINTER(lexie_re_example), c_int, POINTER(lexie_re_result), _ERR],
     ),
+    # relation inputs and decisions
+    "lexie_re_schema_find": (c_int, [c_char_p, POINTER(c_char_p), c_int, _OUT_STR, _ERR]),
+    "lexie_re_parse_markers": (c_int, [c_char_p, _OUT_STR, POINTER(c_int), _ERR]),
+    "lexie_re_line_parse": (c_int, [c_char_p, c_size_t, c_int, POINTER(lexie_re_line), _ERR]),
+    "lexie_re_line_clear": (None, [POINTER(lexie_re_line)]),
+    "lexie_re_decide": (c_int, [_P, POINTER(c_float), c_float]),
+    "lexie_re_prior": (None, [POINTER(POINTER(c_float)), c_int, c_int, POINTER(c_double)]),
+    "lexie_re_decide_calibrated": (c_int, [POINTER(c_float), POINTER(c_double), c_int]),
+    "lexie_re_prior_load": (c_int, [c_char_p, _P, POINTER(c_double), _ERR]),
 }
 
 
