@@ -636,6 +636,8 @@ typedef struct lexie_re_eval_params {
     void *user;
 } lexie_re_eval_params;
 
+/* Defaults: split "test", method QA4RE, seed 1, n_permute 1, batch 8,
+** every other field 0 or NULL (data, schema_path and model must be set). */
 LEXIE_API lexie_re_eval_params lexie_re_eval_default_params(void);
 
 typedef struct lexie_re_eval_result {
@@ -651,8 +653,9 @@ typedef struct lexie_re_eval_result {
     int report_written; /* 1 if both report files were written */
 } lexie_re_eval_result;
 
-/* Runs (or resumes) an evaluation.  *out is filled (zero it first; clear
-** with lexie_re_eval_result_clear, also after an error).  Returns LEXIE_OK
+/* Runs (or resumes) an evaluation.  *out is overwritten (clear it with
+** lexie_re_eval_result_clear, also after an error).  on_event and
+** resolve_model are called on the calling thread, during the call.  Returns LEXIE_OK
 ** when the run went through, even if some examples failed (n_errors) or a
 ** report could not be written (report_written 0).  Errors: LEXIE_E_INVALID
 ** (bad params: data, split, threshold, alternatives combined), the
@@ -663,6 +666,7 @@ typedef struct lexie_re_eval_result {
 ** (with different out files). */
 LEXIE_API lexie_status lexie_re_eval_run(const lexie_re_eval_params *p, lexie_re_eval_result *out,
                                          lexie_error *err);
+/* Frees the strings a result holds (not r itself); safe on a zeroed one. */
 LEXIE_API void lexie_re_eval_result_clear(lexie_re_eval_result *r);
 
 #ifdef __cplusplus

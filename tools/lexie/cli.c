@@ -24,7 +24,10 @@ int cli_parse_num(const char *s, double lo, double hi, int integer, double *out)
         v = (double)strtol(s, &end, 10);
     else
         v = strtod(s, &end);
-    if (!*s || *end || end == s || errno || !(v >= lo && v <= hi)) return 0;
+    /* v < lo || v > hi lets "nan" through, as the commands always did
+    ** (generate's options; the thresholds refuse it themselves).  The
+    ** hardening issue may change that on purpose. */
+    if (!*s || *end || end == s || errno || v < lo || v > hi) return 0;
     *out = v;
     return 1;
 }

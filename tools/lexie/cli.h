@@ -28,7 +28,7 @@ char *cli_resolve_model(const char *m_arg, lexie_error *err);
 char *cli_find_schema(const char *arg, lexie_error *err);
 
 /* The one number parser of option values: the whole of s as a decimal
-** number (integer: base-10 digits only) within [lo, hi].  Returns 1 and
+** number (integer: base-10 digits only) within [lo, hi] (a NaN passes).  Returns 1 and
 ** sets *out, or 0 (printing nothing: each command words its message). */
 int cli_parse_num(const char *s, double lo, double hi, int integer, double *out);
 
