@@ -488,3 +488,115 @@ class RelationExtractor(Handle):
         finally:
             for k in range(n):
                 L.lexie_re_result_clear(byref(res[k]))
+
+
+# ==== Evaluation ====
+
+_EVENT_KINDS = {0: "warning", 1: "start", 2: "progress", 3: "example_error"}
+
+
+def evaluate_relations(
+    data,
+    *,
+    model=None,
+    split="test",
+    schema=None,
+    data_dir=None,
+    out_dir="results",
+    method="qa4re",
+    shots=0,
+    seed=1,
+    limit=0,
+    sample=0,
+    n_permute=1,
+    free_gen=False,
+    threshold=0.0,
+    calibrate=False,
+    prior=None,
+    batch=8,
+    n_threads=0,
+    chat_template=None,
+    on_event=None,
+):
+    """Runs (or resumes) `lexie eval re` through the library's runner
+    (lexie_re_eval_run): the same selection, prediction file (named by the
+    configuration hash, so a stopped run resumes) and reports as the CLI.
+
+    data: "semeval", "gad" or "tacred", read from data_dir (None:
+    $LEXIE_DATA, else ../shared/data).  model: a catalog name, a GGUF path
+    or None (the default model).  schema: a file or built-in name (None: the
+    one named like data).  on_event(dict) (optional) gets {"kind":
+    "warning"|"start"|"progress"|"example_error", ...} as the run goes.
+
+    Returns {"predictions", "report_json", "report_txt" (paths), "table"
+    (the readable report), "n_examples", "n_resumed", "n_computed",
+    "n_errors", "report_written", "errors": [(id, message), ...]}."""
+    from ._model import resolve_model
+
+    if method not in _METHODS:
+        raise LexieError(Status.INVALID, f"method must be 'qa4re' or 'vanilla', not {method!r}")
+    L, err = lib(), new_error()
+    p = L.lexie_re_eval_default_params()
+    keep = []  # bytes the params point into, alive for the call
+
+    def s(v):
+        if v is None:
+            return None
+        b = to_path(v) if not isinstance(v, str) else to_bytes(v)
+        keep.append(b)
+        return b
+
+    p.data, p.split, p.data_dir = s(data), s(split), s(data_dir)
+    p.schema_path = s(_schema_path(schema if schema is not None else data))
+    p.model = s(resolve_model(model))
+    p.chat_template, p.out_dir, p.prior_path = s(chat_template), s(out_dir), s(prior)
+    p.command = s("lexie.evaluate_relations")
+    p.method, p.shots, p.seed = _METHODS[method], int(shots), int(seed)
+    p.limit, p.sample, p.n_permute, p.free_gen = int(limit), int(sample), int(n_permute), int(bool(free_gen))
+    p.threshold, p.calibrate, p.batch, p.n_threads = float(threshold), int(bool(calibrate)), int(batch), int(n_threads)
+    errors = []
+
+    def event(ev_p, _user):
+        ev = ev_p.contents
+        d = {
+            "kind": _EVENT_KINDS.get(ev.kind, "unknown"),
+            "n_examples": ev.n_examples,
+            "n_resumed": ev.n_resumed,
+            "done": ev.done,
+            "total": ev.total,
+        }
+        for k in ("id", "message", "path"):
+            v = getattr(ev, k)
+            d[k] = v.decode("utf-8", "replace") if v is not None else None
+        if ev.kind == 3:
+            errors.append((d["id"], d["message"]))
+        if on_event is not None:
+            try:
+                on_event(d)
+            except Exception:  # noqa: BLE001 - never unwind through C
+                pass
+
+    cb = _lib.re_eval_event_cb(event)
+    p.on_event = cb
+    res = _lib.lexie_re_eval_result()
+    try:
+        st = L.lexie_re_eval_run(byref(p), byref(res), byref(err))
+        check(st, err)
+
+        def txt(v):
+            return v.decode("utf-8", "replace") if v is not None else None
+
+        return {
+            "predictions": txt(res.predictions),
+            "report_json": txt(res.report_json),
+            "report_txt": txt(res.report_txt),
+            "table": txt(res.table),
+            "n_examples": res.n_examples,
+            "n_resumed": res.n_resumed,
+            "n_computed": res.n_computed,
+            "n_errors": res.n_errors,
+            "report_written": bool(res.report_written),
+            "errors": errors,
+        }
+    finally:
+        L.lexie_re_eval_result_clear(byref(res))
