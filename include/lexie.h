@@ -308,11 +308,30 @@ LEXIE_API void lexie_kv_clear(lexie_ctx *c);
 
 /* ==== Scoring ==== */
 
+/* Which sequences scoring uses.  These calls work in c's KV cache and
+** leave it so that the next call on a prompt with the same prefix is
+** cheap.  Exactly:
+**   - sequence 0 ends holding exactly prompt (its cells past the longest
+**     common prefix with prompt are removed first, then the rest of prompt
+**     is decoded): whatever the caller kept in seq 0 beyond that prefix is
+**     lost;
+**   - lexie_score_continuation(s/_tokens) with n_seq_max > 1 decode the
+**     continuations in sequences 1 .. n_seq_max-1 and empty them all
+**     afterwards (so anything the caller kept there is lost too); with
+**     n_seq_max == 1 they run in seq 0 after prompt and are removed again;
+**   - lexie_next_token_probs touches no sequence but 0.
+** A caller that keeps its own sequences should use another ctx.  Errors
+** leave seq 0 holding some prefix of prompt (never a wrong cell). */
+
 /* log p(tokens[i] | prompt, tokens[<i]) summed over a continuation.
 ** Computes prompt once (reusing whatever prefix of it is already cached in
 ** seq 0) and then every continuation, so n continuations of a shared
-** prompt cost one prompt pass.  out[k] receives the total log-probability
-** of continuation k.  Each continuation is at most n_batch tokens. */
+** prompt cost one prompt pass; up to n_seq_max - 1 continuations are
+** decoded together.  out[k] receives the total log-probability of
+** continuation k.  Errors: LEXIE_E_INVALID (an empty continuation, a bad
+** token id), LEXIE_E_RANGE (a continuation over n_batch tokens, or prompt
+** plus continuations past the context), LEXIE_E_NOMEM.  All arrays are
+** borrowed for the call.  Sequences: see above. */
 LEXIE_API lexie_status lexie_score_continuations(lexie_ctx *c, const lexie_token *prompt,
                                                  int n_prompt, const lexie_token *const *conts,
                                                  const int *n_conts, int n_cont, double *out,
@@ -321,7 +340,7 @@ LEXIE_API lexie_status lexie_score_continuations(lexie_ctx *c, const lexie_token
 /* As lexie_score_continuations, one log-probability per token: out[k][j]
 ** = log p(conts[k][j] | prompt, conts[k][<j]), out[k] holding n_conts[k]
 ** floats.  What constrained decoding over a set of answers needs: the
-** answers' tokens where they branch apart. */
+** answers' tokens where they branch apart.  Same errors and sequences. */
 LEXIE_API lexie_status lexie_score_continuation_tokens(lexie_ctx *c, const lexie_token *prompt,
                                                        int n_prompt,
                                                        const lexie_token *const *conts,
@@ -330,9 +349,12 @@ LEXIE_API lexie_status lexie_score_continuation_tokens(lexie_ctx *c, const lexie
 
 /* The next-token distribution after prompt, restricted to the n_cand
 ** tokens cand[] and renormalised over them: probs[k] = softmax over cand
-** of the logits.  Reuses the cached prefix of prompt in seq 0.  logprob_full
-** (may be NULL) receives each candidate's log-probability under the full
-** vocabulary. */
+** of the logits.  Reuses the cached prefix of prompt in seq 0 and leaves
+** seq 0 holding prompt; no other sequence is touched.  logprob_full (may
+** be NULL) receives each candidate's log-probability under the full
+** vocabulary.  Errors: LEXIE_E_INVALID (n_cand <= 0, a candidate that is
+** not a token id), LEXIE_E_RANGE (prompt past the context), those of
+** lexie_ctx_decode. */
 LEXIE_API lexie_status lexie_next_token_probs(lexie_ctx *c, const lexie_token *prompt, int n_prompt,
                                               const lexie_token *cand, int n_cand, float *probs,
                                               float *logprob_full, lexie_error *err);
@@ -574,7 +596,11 @@ typedef struct lexie_re_params {
                           ** (cancels position bias); 0 or 1: one order */
     float none_threshold; /* > 0: predict none iff p(none) >= it; 0: the most probable label */
     int mark;             /* 1 (default): [bracket] the entities in the prompt */
-    int batch;            /* examples decoded together; 0: 8 */
+    int batch;            /* examples per chunk; 0: 8.  They are decoded together
+                          ** in groups of up to n_seq_max - 1 (c's sequences past
+                          ** seq 0), so give c n_seq_max = batch + 1 as the CLI
+                          ** and Python do; with n_seq_max 1 the examples of a
+                          ** chunk run one after another (same results, slower) */
 } lexie_re_params;
 
 LEXIE_API lexie_re_params lexie_re_default_params(void);
@@ -602,11 +628,18 @@ LEXIE_API void lexie_re_result_clear(lexie_re_result *r);
 /* A relation classifier over a context.  c and s are borrowed and must
 ** outlive it; like c, it is used by one thread at a time.  Prompts that
 ** share a prefix (the instruction, the demonstrations) reuse its cached
-** computation in c. */
+** computation in c.  It owns c's KV cache while it classifies: every
+** sequence of c is scratch to it (see Scoring). */
 typedef struct lexie_re lexie_re;
 
+/* Makes a classifier; p may be NULL for defaults (p is copied).  It
+** renders a dummy chat to learn how answers tokenize, so the model's chat
+** template must render user and assistant turns.  NULL and err on failure:
+** LEXIE_E_INVALID (NULL c or s), the chat template's or tokenizer's
+** errors, LEXIE_E_NOMEM. */
 LEXIE_API lexie_re *lexie_re_new(lexie_ctx *c, const lexie_re_schema *s, const lexie_re_params *p,
                                  lexie_error *err);
+/* Frees r (not its ctx or schema); NULL is a no-op. */
 LEXIE_API void lexie_re_free(lexie_re *r);
 /* Few-shot demonstrations with their label indices, shown before every
 ** example as earlier chat turns.  Copied.  n = 0 removes them. */
@@ -621,6 +654,162 @@ LEXIE_API lexie_status lexie_re_prompt(lexie_re *r, const lexie_re_example *ex, 
 ** LEXIE_E_UTF8 for bad text; on error, results already written stay. */
 LEXIE_API lexie_status lexie_re_classify(lexie_re *r, const lexie_re_example *ex, int n,
                                          lexie_re_result *out, lexie_error *err);
+
+/* ==== Relation inputs and decisions ==== */
+
+/* Resolves a schema argument as `lexie relations --schema` does: arg with
+** a '/' or a ".json" ending is a file (it must be readable: LEXIE_E_IO
+** naming it); otherwise a built-in name (semeval, tacred, gad) looked up
+** as NAME.json in $LEXIE_SCHEMAS, ./schemas, then dirs[0..n_dirs) (the
+** caller's own places, e.g. beside its binary; dirs may be NULL).
+** LEXIE_E_NOT_FOUND when no file has that name.  *out is malloc'd: free
+** with lexie_free.  Thread-safe. */
+LEXIE_API lexie_status lexie_re_schema_find(const char *arg, const char *const *dirs, int n_dirs,
+                                            char **out, lexie_error *err);
+
+/* Text with <e1>..</e1> and <e2>..</e2> markers -> the plain text (*text,
+** malloc'd: free with lexie_free) and the spans in code points of it, end
+** exclusive: spans[0..1] the head (e1), spans[2..3] the tail (e2).  Each
+** marker must appear exactly once, closing after opening, the entities
+** non-empty and not overlapping (LEXIE_E_FORMAT naming which); invalid
+** UTF-8 is LEXIE_E_UTF8.  On error *text is NULL.  Thread-safe. */
+LEXIE_API lexie_status lexie_re_parse_markers(const char *marked, char **text, int spans[4],
+                                              lexie_error *err);
+
+/* One input line of `lexie relations` (docs/formats.md), parsed: ex
+** points into the line's own copies of the text and types. */
+typedef struct lexie_re_line {
+    lexie_re_example ex;
+    char *id;    /* the "id" as JSON text: a number, or a quoted string; NULL if absent */
+    char *label; /* the "label" (a gold label), NULL if absent */
+} lexie_re_line;
+
+/* Parses one JSONL input line (len bytes; NUL not needed): {"id", "text",
+** "head": {"start", "end", "type", "text"}, "tail": {...}, "label"}, or
+** without head/tail a text with <e1>/<e2> markers.  lineno > 0 prefixes
+** messages with "line N" (the CLI's wording), 0 leaves them bare.  Errors:
+** LEXIE_E_FORMAT (bad JSON naming the column, a field of the wrong type, a
+** span outside the text, a "text" that differs from the span) or
+** LEXIE_E_UTF8.  Even on error, out->id is set when the line was JSON with
+** a string or number id (for the error's own line).  Zero *out first;
+** clear it with lexie_re_line_clear.  Thread-safe. */
+LEXIE_API lexie_status lexie_re_line_parse(const char *line, size_t len, int lineno,
+                                           lexie_re_line *out, lexie_error *err);
+/* Frees what a line holds (not l itself); safe on a zeroed line. */
+LEXIE_API void lexie_re_line_clear(lexie_re_line *l);
+
+/* The decision rules, one place for the classifier, the CLI, the
+** evaluation runner and Python.  probs holds one probability per label of
+** s (lexie_re_schema_n_labels), the none label last.  All thread-safe. */
+
+/* none_threshold > 0: the none label iff probs[none] >= it, else the most
+** probable relation (none if every relation has 0).  0: the argmax, ties
+** to the earlier label. */
+LEXIE_API int lexie_re_decide(const lexie_re_schema *s, const float *probs, float none_threshold);
+/* Batch calibration's prior: prior[l] = mean of probs[i][l] over the n
+** examples (n_labels doubles; all 0 when n is 0). */
+LEXIE_API void lexie_re_prior(const float *const *probs, int n, int n_labels, double *prior);
+/* Batch calibration (Zhou et al. 2023): the argmax over l of probs[l] /
+** prior[l] among labels with prior[l] > 0 and probs[l] > 0, ties to the
+** earlier label; n_labels - 1 (the none label) when none qualifies. */
+LEXIE_API int lexie_re_decide_calibrated(const float *probs, const double *prior, int n_labels);
+/* A prior stored by an earlier evaluation: the "mean_probability" object
+** of a `lexie eval re` JSON report at path, in s's label order (prior has
+** room for lexie_re_schema_n_labels(s) doubles).  Errors: LEXIE_E_IO,
+** LEXIE_E_FORMAT (not a report), LEXIE_E_INVALID (a label s lacks, a
+** label of s missing, a value outside [0, 1]), each naming it. */
+LEXIE_API lexie_status lexie_re_prior_load(const char *path, const lexie_re_schema *s,
+                                           double *prior, lexie_error *err);
+
+/* ==== Relation evaluation ==== */
+
+/* The resumable evaluation runner behind `lexie eval re`: a benchmark
+** split (SemEval-2010 Task 8, GAD, TACRED, read from data_dir) is
+** classified with a schema and a model, each prediction appended to a
+** JSONL file named by a hash of everything that changes predictions, so a
+** stopped run resumes where it stopped and a short run (limit, sample)
+** grows into a full one.  The report (JSON and a readable table) is then
+** rebuilt from the file: resumed and new predictions alike.
+**
+** Files (under out_dir):
+**   <data>-<split>-<method>[-gen][-tmpl][-kK-sS][-pP]-<hash12>.jsonl
+**   the same stem [-sampleN-sS][-limitN][-tT][-cal|-prior].report.json/.txt */
+
+typedef enum lexie_re_eval_event_kind {
+    LEXIE_RE_EVAL_WARNING = 0,  /* message: a schema warning */
+    LEXIE_RE_EVAL_START = 1,    /* n_examples selected, n_resumed already in path, total to do */
+    LEXIE_RE_EVAL_PROGRESS = 2, /* done of total computed so far (after each batch) */
+    LEXIE_RE_EVAL_EXAMPLE_ERROR = 3 /* id failed with message; the run goes on */
+} lexie_re_eval_event_kind;
+
+typedef struct lexie_re_eval_event {
+    lexie_re_eval_event_kind kind;
+    int n_examples, n_resumed, done, total;
+    const char *id, *message, *path; /* borrowed for the call; may be NULL */
+} lexie_re_eval_event;
+
+typedef struct lexie_re_eval_params {
+    const char *data;          /* "semeval", "gad" or "tacred" (required) */
+    const char *split;         /* "test" (default), "train", or "dev": a fixed
+                               ** sample of 500 from train, never the demos */
+    const char *data_dir;      /* NULL: $LEXIE_DATA, else ../shared/data */
+    const char *schema_path;   /* a schema file (required) */
+    const char *model;         /* a GGUF path, or what resolve_model resolves */
+    const char *chat_template; /* NULL: the model's; else replaces it (and joins the hash) */
+    const char *out_dir;       /* NULL: "results"; created if missing */
+    const char *prior_path;    /* a report whose mean_probability calibrates; implies calibrate */
+    const char *command;       /* recorded in the report; may be NULL */
+    lexie_re_method method;
+    int shots;         /* demonstrations drawn from train, 0..64 */
+    uint64_t seed;     /* demonstrations and sample (default 1) */
+    int limit, sample; /* 0: off; else the first N / a seeded sample of N */
+    int n_permute;     /* QA4RE option orders (default 1) */
+    int free_gen;      /* generate and parse the answer */
+    double threshold;  /* (0, 1]: none iff p(none) >= it; 0: off */
+    int calibrate;     /* decide by batch calibration over the selection */
+    int batch;         /* examples decoded together, 1..63 (default 8) */
+    int n_threads;     /* 0: all cores */
+    int dump_prompt;   /* only render the first example's prompt (out->prompt) */
+    /* Resolves model to a malloc'd file path (NULL: model is a path);
+    ** called after the data are read. */
+    char *(*resolve_model)(const char *model, void *user, lexie_error *err);
+    /* Progress and per-example errors (NULL: none); the library prints nothing. */
+    void (*on_event)(const lexie_re_eval_event *ev, void *user);
+    void *user;
+} lexie_re_eval_params;
+
+/* Defaults: split "test", method QA4RE, seed 1, n_permute 1, batch 8,
+** every other field 0 or NULL (data, schema_path and model must be set). */
+LEXIE_API lexie_re_eval_params lexie_re_eval_default_params(void);
+
+typedef struct lexie_re_eval_result {
+    char *predictions; /* path of the prediction file */
+    char *report_json; /* paths of the reports (NULL with dump_prompt) */
+    char *report_txt;
+    char *table;        /* the readable report, as written to report_txt */
+    char *prompt;       /* dump_prompt: the first example's prompt (NULL if none) */
+    int n_examples;     /* selected */
+    int n_resumed;      /* already in the prediction file */
+    int n_computed;     /* classified in this run */
+    int n_errors;       /* examples that failed (reported through on_event) */
+    int report_written; /* 1 if both report files were written */
+} lexie_re_eval_result;
+
+/* Runs (or resumes) an evaluation.  *out is overwritten (clear it with
+** lexie_re_eval_result_clear, also after an error).  on_event and
+** resolve_model are called on the calling thread, during the call.  Returns LEXIE_OK
+** when the run went through, even if some examples failed (n_errors) or a
+** report could not be written (report_written 0).  Errors: LEXIE_E_INVALID
+** (bad params: data, split, threshold, alternatives combined), the
+** schema's, the data files' (LEXIE_E_IO, LEXIE_E_FORMAT naming the line),
+** a gold or demo label not in the schema (LEXIE_E_INVALID), a bad prior
+** report, the model's, LEXIE_E_IO for the prediction file.  Blocking;
+** uses its own model and ctx, so threads may run evaluations at once
+** (with different out files). */
+LEXIE_API lexie_status lexie_re_eval_run(const lexie_re_eval_params *p, lexie_re_eval_result *out,
+                                         lexie_error *err);
+/* Frees the strings a result holds (not r itself); safe on a zeroed one. */
+LEXIE_API void lexie_re_eval_result_clear(lexie_re_eval_result *r);
 
 #ifdef __cplusplus
 }

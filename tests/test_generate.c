@@ -6,6 +6,7 @@
 ** only the tokens they should.
 */
 #include "base/base.h"
+#include "decode/decode.h"
 #include "lexie.h"
 #include "lx_test.h"
 
@@ -208,7 +209,29 @@ static void test_generate_sampler_filters(lx_t *t) {
     gen_close(&f);
 }
 
+/* Constrained decoding by hand: X = [5, end], Y = [5, 6, end], Z = [7, end].
+** Step 0 splits 5 / 7 as 0.6 : 0.2 (0.75 : 0.25); after 5, end / 6 as
+** 0.3 : 0.1 (0.75 : 0.25); a step with one way on is certain.  Sequence
+** probabilities (0.18, 0.054, 0.1) would rank Z above Y and X far lower. */
+static void test_constrained_probs(lx_t *t) {
+    const lexie_token x[] = {5, 1}, y[] = {5, 6, 1}, z[] = {7, 1};
+    const lexie_token *a[] = {x, y, z};
+    const int n[] = {2, 3, 2};
+    const float lx[] = {logf(0.6f), logf(0.3f)}, ly[] = {logf(0.6f), logf(0.1f), logf(0.9f)},
+                lz[] = {logf(0.2f), logf(0.5f)};
+    const float *lp[] = {lx, ly, lz};
+    float p[3];
+    lx_constrained_probs(a, n, 3, lp, p);
+    LX_CHECK_CLOSE(t, p[0], 0.5625, 1e-6);
+    LX_CHECK_CLOSE(t, p[1], 0.1875, 1e-6);
+    LX_CHECK_CLOSE(t, p[2], 0.25, 1e-6);
+    /* One answer: certain, whatever the model thinks of it. */
+    lx_constrained_probs(a + 2, n + 2, 1, lp + 2, p);
+    LX_CHECK_CLOSE(t, p[0], 1.0, 1e-7);
+}
+
 void suite_generate(void) {
+    LX_RUN(test_constrained_probs);
     LX_RUN(test_generate_greedy);
     LX_RUN(test_generate_seeded);
     LX_RUN(test_generate_stop);

@@ -34,5 +34,24 @@ echo '{"mean_probability": {"association": 0.4, "no_association": 0.6}}' >"$prio
 check relations -m "$fx/llama_q.gguf" --schema schemas/gad.json -t 1 --prior "$prior"
 check relations -m "$fx/llama_q.gguf" --schema schemas/semeval.json -t 1 --prior "$prior"
 rm -f "$input" "$prior"
+# eval re on a hand-made GAD test split: a short run, its resume, a torn
+# prediction line, --prior, --dump-prompt, and a missing dataset.
+input=/dev/null
+data=$(mktemp -d)
+mkdir -p "$data/gad_biobert_fold1"
+printf '@GENE$ in @DISEASE$.\t1\n@DISEASE$ no @GENE$.\t0\n@GENE$ up in @DISEASE$.\t1\n' \
+    >"$data/gad_biobert_fold1/test.tsv"
+tmpl='{% for m in messages %}{{ m.content }}{% endfor %}'
+ev=(eval re --data gad -m "$fx/llama_q.gguf" --out "$data/out" -t 1 --batch 2 --quiet)
+export LEXIE_DATA=$data
+check "${ev[@]}" --chat-template "$tmpl" --limit 2
+check "${ev[@]}" --chat-template "$tmpl"
+printf '{"id":"test-9","gold":"assoc' >>"$(ls "$data"/out/*.jsonl)"
+check "${ev[@]}" --chat-template "$tmpl" --calibrate
+check "${ev[@]}" --chat-template "$tmpl" --prior "$(ls "$data"/out/*tmpl-????????????.report.json)"
+check "${ev[@]}" --dump-prompt
+check "${ev[@]}" --split dev
+unset LEXIE_DATA
+rm -rf "$data"
 [ $fail -eq 0 ] && echo "valgrind: CLI clean"
 exit $fail

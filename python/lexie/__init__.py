@@ -30,7 +30,7 @@ from ._model import (
     pull,
     version,
 )
-from ._relations import RelationExtractor, RelationSchema, parse_markers
+from ._relations import RelationExtractor, RelationSchema, evaluate_relations, parse_markers
 
 __version__ = "0.1.0"
 
@@ -44,6 +44,7 @@ __all__ = [
     "cache_dir",
     "cached_path",
     "catalog",
+    "evaluate_relations",
     "install",
     "parse_markers",
     "pull",

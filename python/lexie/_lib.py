@@ -165,12 +165,81 @@ class lexie_re_example(Structure):
     ]
 
 
+class lexie_re_line(Structure):
+    _fields_ = [
+        ("ex", lexie_re_example),
+        ("id", c_void_p),  # owned by the line: lexie_re_line_clear frees it
+        ("label", c_void_p),
+    ]
+
+
 class lexie_re_result(Structure):
     _fields_ = [
         ("label", c_int),
         ("invalid", c_int),
         ("probs", POINTER(c_float)),
         ("answer", c_void_p),  # owned by the result: lexie_re_result_clear frees it
+    ]
+
+
+class lexie_re_eval_event(Structure):
+    _fields_ = [
+        ("kind", c_int),
+        ("n_examples", c_int),
+        ("n_resumed", c_int),
+        ("done", c_int),
+        ("total", c_int),
+        ("id", c_char_p),
+        ("message", c_char_p),
+        ("path", c_char_p),
+    ]
+
+
+re_eval_event_cb = CFUNCTYPE(None, POINTER(lexie_re_eval_event), c_void_p)
+re_eval_resolve_cb = CFUNCTYPE(c_void_p, c_char_p, c_void_p, c_void_p)
+
+
+class lexie_re_eval_params(Structure):
+    _fields_ = [
+        ("data", c_char_p),
+        ("split", c_char_p),
+        ("data_dir", c_char_p),
+        ("schema_path", c_char_p),
+        ("model", c_char_p),
+        ("chat_template", c_char_p),
+        ("out_dir", c_char_p),
+        ("prior_path", c_char_p),
+        ("command", c_char_p),
+        ("method", c_int),
+        ("shots", c_int),
+        ("seed", ctypes.c_uint64),
+        ("limit", c_int),
+        ("sample", c_int),
+        ("n_permute", c_int),
+        ("free_gen", c_int),
+        ("threshold", c_double),
+        ("calibrate", c_int),
+        ("batch", c_int),
+        ("n_threads", c_int),
+        ("dump_prompt", c_int),
+        ("resolve_model", re_eval_resolve_cb),
+        ("on_event", re_eval_event_cb),
+        ("user", c_void_p),
+    ]
+
+
+class lexie_re_eval_result(Structure):
+    _fields_ = [
+        ("predictions", c_char_p),  # owned by the result: lexie_re_eval_result_clear frees them
+        ("report_json", c_char_p),
+        ("report_txt", c_char_p),
+        ("table", c_char_p),
+        ("prompt", c_char_p),
+        ("n_examples", c_int),
+        ("n_resumed", c_int),
+        ("n_computed", c_int),
+        ("n_errors", c_int),
+        ("report_written", c_int),
     ]
 
 
@@ -289,6 +358,19 @@ _FUNCS = {
         c_int,
         [_P, POINTER(lexie_re_example), c_int, POINTER(lexie_re_result), _ERR],
     ),
+    # relation inputs and decisions
+    "lexie_re_schema_find": (c_int, [c_char_p, POINTER(c_char_p), c_int, _OUT_STR, _ERR]),
+    "lexie_re_parse_markers": (c_int, [c_char_p, _OUT_STR, POINTER(c_int), _ERR]),
+    "lexie_re_line_parse": (c_int, [c_char_p, c_size_t, c_int, POINTER(lexie_re_line), _ERR]),
+    "lexie_re_line_clear": (None, [POINTER(lexie_re_line)]),
+    "lexie_re_decide": (c_int, [_P, POINTER(c_float), c_float]),
+    "lexie_re_prior": (None, [POINTER(POINTER(c_float)), c_int, c_int, POINTER(c_double)]),
+    "lexie_re_decide_calibrated": (c_int, [POINTER(c_float), POINTER(c_double), c_int]),
+    "lexie_re_prior_load": (c_int, [c_char_p, _P, POINTER(c_double), _ERR]),
+    # the evaluation runner
+    "lexie_re_eval_default_params": (lexie_re_eval_params, []),
+    "lexie_re_eval_run": (c_int, [POINTER(lexie_re_eval_params), POINTER(lexie_re_eval_result), _ERR]),
+    "lexie_re_eval_result_clear": (None, [POINTER(lexie_re_eval_result)]),
 }
 
 

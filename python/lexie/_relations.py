@@ -16,7 +16,7 @@ text[start:end] is the entity.
 import ctypes
 import json
 import os
-from ctypes import byref, c_int, c_void_p
+from ctypes import POINTER, byref, c_int, c_void_p
 
 from . import _lib
 from ._base import Handle, LexieError, Status, check, lib, new_error, opt_str, raise_for, to_bytes, to_path
@@ -25,25 +25,17 @@ from ._model import Context, Model
 # ==== Schemas ====
 
 
-def _find_schema(name):
-    """A built-in schema name (semeval, tacred, gad) -> its file, looked up
-    as the CLI does: $LEXIE_SCHEMAS, ./schemas, then the repository's
-    schemas/ beside this package."""
-    dirs = []
-    if os.environ.get("LEXIE_SCHEMAS"):
-        dirs.append(os.environ["LEXIE_SCHEMAS"])
-    dirs.append("schemas")
+def _schema_path(arg):
+    """A schema argument -> its file, resolved by the library as the CLI
+    does (a path, or a built-in name under $LEXIE_SCHEMAS, ./schemas, then
+    the repository's schemas/ beside this package)."""
     here = os.path.dirname(os.path.abspath(__file__))
-    dirs.append(os.path.join(here, "..", "..", "schemas"))
-    for d in dirs:
-        p = os.path.join(d, name + ".json")
-        if os.access(p, os.R_OK):
-            return os.path.normpath(p)
-    raise LexieError(
-        Status.NOT_FOUND,
-        f"no schema '{name}': give a file, or a built-in name (semeval, tacred, gad) "
-        "found under $LEXIE_SCHEMAS or schemas/",
-    )
+    dirs = (ctypes.c_char_p * 1)(os.fsencode(os.path.join(here, "..", "..", "schemas")))
+    err, out = new_error(), c_void_p()
+    st = lib().lexie_re_schema_find(to_path(arg), dirs, 1, byref(out), byref(err))
+    p = _lib.take_string(out.value)
+    check(st, err)
+    return os.path.normpath(os.fsdecode(p))
 
 
 class RelationSchema(Handle):
@@ -79,9 +71,7 @@ class RelationSchema(Handle):
     def load(cls, path):
         """Loads a schema file, or a built-in schema by name ("semeval",
         "tacred", "gad": a name has no '/' and no .json ending)."""
-        p = os.fsdecode(to_path(path))
-        if "/" not in p and not p.endswith(".json"):
-            p = _find_schema(p)
+        p = _schema_path(path)
         err = new_error()
         ptr = lib().lexie_re_schema_load(to_path(p), byref(err))
         if not ptr:
@@ -119,39 +109,19 @@ class RelationSchema(Handle):
 
 # ==== Examples ====
 
-_TAGS = ("<e1>", "</e1>", "<e2>", "</e2>")
-
-
 def parse_markers(marked):
     """Text with <e1>..</e1> and <e2>..</e2> -> (text, (head_start,
     head_end), (tail_start, tail_end)), offsets in code points of the text
     without the markers.  Each marker must appear exactly once, and the two
-    entities must be non-empty and not overlap (LexieError(FORMAT))."""
+    entities must be non-empty and not overlap (LexieError(FORMAT)).  The
+    library's parser (lexie_re_parse_markers), as the CLI uses."""
     if not isinstance(marked, str):
         raise LexieError(Status.INVALID, f"text must be str, not {type(marked).__name__}")
-    at = []
-    for tag in _TAGS:
-        i = marked.find(tag)
-        if i < 0:
-            raise LexieError(Status.FORMAT, f"marker {tag} is missing")
-        if marked.find(tag, i + 1) >= 0:
-            raise LexieError(Status.FORMAT, f"marker {tag} appears twice")
-        at.append(i)
-    if at[1] < at[0] or at[3] < at[2]:
-        raise LexieError(Status.FORMAT, "a closing marker comes before its opening")
-    if not (at[1] < at[2] or at[3] < at[0]):
-        raise LexieError(Status.FORMAT, "entity markers overlap")
-    order = sorted(range(4), key=lambda k: at[k])
-    out, pos, cps, o = [], 0, [0] * 4, 0
-    for k in order:
-        out.append(marked[pos : at[k]])
-        o += at[k] - pos
-        cps[k] = o
-        pos = at[k] + len(_TAGS[k])
-    out.append(marked[pos:])
-    if cps[1] <= cps[0] or cps[3] <= cps[2]:
-        raise LexieError(Status.FORMAT, "an entity is empty")
-    return "".join(out), (cps[0], cps[1]), (cps[2], cps[3])
+    spans, out, err = (c_int * 4)(), c_void_p(), new_error()
+    st = lib().lexie_re_parse_markers(to_bytes(marked, "text"), byref(out), spans, byref(err))
+    text = _lib.take_string(out.value)
+    check(st, err)
+    return text.decode("utf-8"), (spans[0], spans[1]), (spans[2], spans[3])
 
 
 def _span(ent, which, text, bad):
@@ -222,13 +192,39 @@ def _prepare(text, head=None, tail=None, head_type=None, tail_type=None, bad=Sta
     )
 
 
-def _prepare_item(item):
-    """An example in the `lexie relations` input format (a dict)."""
+def _parse_item(item):
+    """An example in the `lexie relations` input format (a dict), parsed
+    and checked by the library's line parser (lexie_re_line_parse), so a
+    bad example fails as the CLI's line would.  "id" and "label" are the
+    caller's business and not passed on."""
     if not isinstance(item, dict):
         raise LexieError(Status.FORMAT, f"an example must be a dict, not {type(item).__name__}")
-    if not isinstance(item.get("text"), (str, bytes)):
-        raise LexieError(Status.FORMAT, '"text" must be a string')
-    return _prepare(item["text"], item.get("head"), item.get("tail"), bad=Status.FORMAT)
+    rec = {k: v for k, v in item.items() if k not in ("id", "label")}
+    if isinstance(rec.get("text"), (bytes, bytearray)):
+        try:
+            rec["text"] = bytes(rec["text"]).decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise LexieError(Status.UTF8, f"invalid UTF-8 at byte {e.start}") from None
+    try:
+        line = json.dumps(rec, ensure_ascii=False).encode("utf-8")
+    except (TypeError, ValueError, UnicodeEncodeError) as e:
+        raise LexieError(Status.FORMAT, f"the example is not JSON: {e}") from None
+    ln, err = _lib.lexie_re_line(), new_error()
+    L = lib()
+    try:
+        check(L.lexie_re_line_parse(line, len(line), 0, byref(ln), byref(err)), err)
+        ex = ln.ex
+        return (
+            ctypes.string_at(ex.text),
+            ex.head_start,
+            ex.head_end,
+            ex.tail_start,
+            ex.tail_end,
+            ex.head_type,
+            ex.tail_type,
+        )
+    finally:
+        L.lexie_re_line_clear(byref(ln))
 
 
 def _fill(ex, prep):
@@ -402,7 +398,7 @@ class RelationExtractor(Handle):
         for i, item in enumerate(items):
             id_ = item.get("id") if isinstance(item, dict) else None
             try:
-                ok.append((i, id_, _prepare_item(item)))
+                ok.append((i, id_, _parse_item(item)))
             except LexieError as e:
                 if errors == "raise":
                     raise LexieError(e.status, f"example {i}: {e.message}") from None
@@ -425,24 +421,19 @@ class RelationExtractor(Handle):
             for (i, id_, _), r in zip(part, outs):
                 results[i] = r if "error" in r else {"id": id_, **r}
         if calibrate:
-            self._calibrate([r for r in results if "error" not in r])
+            # Batch calibration by the library's rule (lexie_re_prior,
+            # lexie_re_decide_calibrated): each label becomes the argmax of
+            # score / (mean score over the results); the scores stay.
+            ok = [r for r in results if "error" not in r]
+            labels, L = self.schema.labels, lib()
+            n, nl = len(ok), len(labels)
+            rows = [(ctypes.c_float * nl)(*(r["scores"].get(k, 0.0) for k in labels)) for r in ok]
+            ptrs = (POINTER(ctypes.c_float) * max(1, n))(*(ctypes.cast(x, POINTER(ctypes.c_float)) for x in rows))
+            prior = (ctypes.c_double * nl)()
+            L.lexie_re_prior(ptrs, n, nl, prior)
+            for r, row in zip(ok, rows):
+                r["label"] = labels[L.lexie_re_decide_calibrated(row, prior, nl)]
         return results
-
-    def _calibrate(self, results):
-        """Batch calibration in place: each label becomes the argmax of
-        score / (mean score over results), over labels offered somewhere
-        (mean > 0) and here (score > 0), ties to the earlier label; the
-        none label when none qualifies.  lx_re_decide_calibrated's rule."""
-        labels = self.schema.labels
-        n = len(results)
-        mean = {k: sum(r["scores"].get(k, 0.0) for r in results) / n for k in labels} if n else {}
-        for r in results:
-            best, best_v = self.schema.none_label, None
-            for k in labels:
-                p = r["scores"].get(k, 0.0)
-                if mean[k] > 0 and p > 0 and (best_v is None or p / mean[k] > best_v):
-                    best, best_v = k, p / mean[k]
-            r["label"] = best
 
     def set_demos(self, demos):
         """Few-shot demonstrations shown before every example as earlier
@@ -454,7 +445,7 @@ class RelationExtractor(Handle):
         labels = (c_int * max(1, n))()
         for i, item in enumerate(items):
             try:
-                prep = _prepare_item(item)
+                prep = _parse_item(item)
                 lab = item.get("label")
                 labels[i] = lab if isinstance(lab, int) and not isinstance(lab, bool) else self.schema.index(lab)
             except LexieError as e:
@@ -497,3 +488,115 @@ class RelationExtractor(Handle):
         finally:
             for k in range(n):
                 L.lexie_re_result_clear(byref(res[k]))
+
+
+# ==== Evaluation ====
+
+_EVENT_KINDS = {0: "warning", 1: "start", 2: "progress", 3: "example_error"}
+
+
+def evaluate_relations(
+    data,
+    *,
+    model=None,
+    split="test",
+    schema=None,
+    data_dir=None,
+    out_dir="results",
+    method="qa4re",
+    shots=0,
+    seed=1,
+    limit=0,
+    sample=0,
+    n_permute=1,
+    free_gen=False,
+    threshold=0.0,
+    calibrate=False,
+    prior=None,
+    batch=8,
+    n_threads=0,
+    chat_template=None,
+    on_event=None,
+):
+    """Runs (or resumes) `lexie eval re` through the library's runner
+    (lexie_re_eval_run): the same selection, prediction file (named by the
+    configuration hash, so a stopped run resumes) and reports as the CLI.
+
+    data: "semeval", "gad" or "tacred", read from data_dir (None:
+    $LEXIE_DATA, else ../shared/data).  model: a catalog name, a GGUF path
+    or None (the default model).  schema: a file or built-in name (None: the
+    one named like data).  on_event(dict) (optional) gets {"kind":
+    "warning"|"start"|"progress"|"example_error", ...} as the run goes.
+
+    Returns {"predictions", "report_json", "report_txt" (paths), "table"
+    (the readable report), "n_examples", "n_resumed", "n_computed",
+    "n_errors", "report_written", "errors": [(id, message), ...]}."""
+    from ._model import resolve_model
+
+    if method not in _METHODS:
+        raise LexieError(Status.INVALID, f"method must be 'qa4re' or 'vanilla', not {method!r}")
+    L, err = lib(), new_error()
+    p = L.lexie_re_eval_default_params()
+    keep = []  # bytes the params point into, alive for the call
+
+    def s(v):
+        if v is None:
+            return None
+        b = to_path(v) if not isinstance(v, str) else to_bytes(v)
+        keep.append(b)
+        return b
+
+    p.data, p.split, p.data_dir = s(data), s(split), s(data_dir)
+    p.schema_path = s(_schema_path(schema if schema is not None else data))
+    p.model = s(resolve_model(model))
+    p.chat_template, p.out_dir, p.prior_path = s(chat_template), s(out_dir), s(prior)
+    p.command = s("lexie.evaluate_relations")
+    p.method, p.shots, p.seed = _METHODS[method], int(shots), int(seed)
+    p.limit, p.sample, p.n_permute, p.free_gen = int(limit), int(sample), int(n_permute), int(bool(free_gen))
+    p.threshold, p.calibrate, p.batch, p.n_threads = float(threshold), int(bool(calibrate)), int(batch), int(n_threads)
+    errors = []
+
+    def event(ev_p, _user):
+        ev = ev_p.contents
+        d = {
+            "kind": _EVENT_KINDS.get(ev.kind, "unknown"),
+            "n_examples": ev.n_examples,
+            "n_resumed": ev.n_resumed,
+            "done": ev.done,
+            "total": ev.total,
+        }
+        for k in ("id", "message", "path"):
+            v = getattr(ev, k)
+            d[k] = v.decode("utf-8", "replace") if v is not None else None
+        if ev.kind == 3:
+            errors.append((d["id"], d["message"]))
+        if on_event is not None:
+            try:
+                on_event(d)
+            except Exception:  # noqa: BLE001 - never unwind through C
+                pass
+
+    cb = _lib.re_eval_event_cb(event)
+    p.on_event = cb
+    res = _lib.lexie_re_eval_result()
+    try:
+        st = L.lexie_re_eval_run(byref(p), byref(res), byref(err))
+        check(st, err)
+
+        def txt(v):
+            return v.decode("utf-8", "replace") if v is not None else None
+
+        return {
+            "predictions": txt(res.predictions),
+            "report_json": txt(res.report_json),
+            "report_txt": txt(res.report_txt),
+            "table": txt(res.table),
+            "n_examples": res.n_examples,
+            "n_resumed": res.n_resumed,
+            "n_computed": res.n_computed,
+            "n_errors": res.n_errors,
+            "report_written": bool(res.report_written),
+            "errors": errors,
+        }
+    finally:
+        L.lexie_re_eval_result_clear(byref(res))

@@ -13,40 +13,10 @@
 #include "base/base.h"
 #include "base/json.h"
 #include "ie/ie.h"
+#include "ie/re/re.h"
 
 #include <stdint.h>
 #include <stdio.h>
-
-/* ==== Examples ==== */
-
-typedef struct lx_re_item {
-    char *id;      /* as text, e.g. "8001" */
-    int id_is_num; /* the source id was a JSON number: echo it unquoted */
-    char *text;    /* plain text, markers removed */
-    int h_start, h_end, t_start, t_end;
-    char *h_type, *t_type; /* may be NULL */
-    char *gold;            /* gold label, NULL when unlabelled */
-} lx_re_item;
-
-typedef struct lx_re_data {
-    lx_re_item *items;
-    int n, cap;
-} lx_re_data;
-
-void lx_re_item_free(lx_re_item *it);
-void lx_re_data_free(lx_re_data *d);
-/* Appends *it (ownership moves into d; *it is zeroed). */
-lexie_status lx_re_data_push(lx_re_data *d, lx_re_item *it, lexie_error *err);
-/* The public example view of an item (borrows its strings). */
-lexie_re_example lx_re_item_example(const lx_re_item *it);
-
-/* Text with <e1>..</e1> and <e2>..</e2> markers -> plain text and spans.
-** Each marker pair must appear exactly once, in order, not nested.
-** *text is malloc'd. */
-lexie_status lx_re_parse_markers(const char *marked, char **text, int *h0, int *h1, int *t0,
-                                 int *t1, lexie_error *err);
-/* The inverse (e1 is the head): a malloc'd marked text, or NULL. */
-char *lx_re_add_markers(const lx_re_item *it, lexie_error *err);
 
 /* ==== Readers and writers ==== */
 
@@ -71,16 +41,6 @@ lexie_status lx_tacred_from_json(const lx_json *root, lx_re_data *d, lexie_error
 ** GENE), the tail @DISEASE$ (type DISEASE); label 1 becomes "association",
 ** 0 "no_association".  Ids are "train-N"/"test-N" style: prefix + line. */
 lexie_status lx_read_gad(const char *path, const char *id_prefix, lx_re_data *d, lexie_error *err);
-
-/* lexie's JSONL input line: {"id", "text", "head": {"start", "end", "type",
-** "text"}, "tail": {...}, "label"} with offsets in code points; without
-** head/tail, the text must carry <e1>/<e2> markers.  "label" (gold) is
-** optional.  An id that is neither string nor number is refused. */
-lexie_status lx_re_item_from_json(const lx_json *o, lx_re_item *it, lexie_error *err);
-/* The same as one compact JSON object (no newline). */
-void lx_re_item_to_json(lx_jbuf *b, const lx_re_item *it);
-/* Appends the id as JSON (number or string). */
-void lx_re_id_json(lx_jbuf *b, const char *id, int id_is_num);
 
 /* ==== Metrics ==== */
 
@@ -134,27 +94,20 @@ typedef struct lx_semeval_score {
 /* Returns 0 (and n_rels 0) when the labels are not SemEval-shaped. */
 int lx_semeval_official(const lx_re_counts *c, lx_semeval_score *out);
 
-/* Label-free batch calibration (Zhou et al. 2023, "Batch Calibration"):
-** a model's prior over the answers, whatever the example, shows as the
-** mean of its per-label probabilities over many examples; dividing each
-** example's probabilities by that mean and taking the argmax cancels it.
-** No gold label is used, but the whole batch must be scored first.
-**
-** lx_re_prior: prior[l] = mean of probs[i][l] over the n examples.
-** lx_re_decide_calibrated: argmax over l of probs[l] / prior[l] among the
-** labels with prior[l] > 0 and probs[l] > 0 (ties to the earlier label);
-** n_labels - 1 (the none label, last) when no label qualifies. */
-void lx_re_prior(const float *const *probs, int n, int n_labels, double *prior);
-int lx_re_decide_calibrated(const float *probs, const double *prior, int n_labels);
-/* A prior estimated on other data (tune on dev, apply on test, as with
-** the none threshold): the "mean_probability" object of a `lexie eval re`
-** JSON report at path, one value per label of s, in s's label order
-** (prior[n_rels + 1]).  A label of s missing from the report, a label the
-** schema lacks, or a value outside [0, 1] is an error naming it. */
-lexie_status lx_re_prior_load(const char *path, const lx_re_schema *s, double *prior,
-                              lexie_error *err);
-
 /* ==== Reports ==== */
+
+/* What a full evaluation adds to its JSON report (after the confusion
+** matrix): the oracle none threshold on this split, the scores of the other
+** decision rule (argmax when calibrated, batch calibration when not), and
+** the mean probability of each label (what --prior reads back). */
+typedef struct lx_re_report_extra {
+    double best_threshold, best_f1;
+    const char *alt_key; /* "uncalibrated" or "batch_calibration" */
+    lx_prf alt_micro;
+    int alt_has_semeval;
+    double alt_semeval_f1;
+    const double *mean_probability; /* [n_labels], in label order */
+} lx_re_report_extra;
 
 typedef struct lx_re_run_info {
     const char *command;
@@ -171,6 +124,7 @@ typedef struct lx_re_run_info {
     int64_t n_computed;     /* predicted in this run (not resumed) */
     double seconds;         /* wall time of what this run computed */
     double examples_per_s;
+    const lx_re_report_extra *extra; /* NULL: none */
 } lx_re_run_info;
 
 void lx_re_report_json(lx_jbuf *b, const lx_re_run_info *info, const lx_re_counts *c);

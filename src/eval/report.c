@@ -18,6 +18,31 @@ static void kv_str(lx_jbuf *b, const char *k, const char *v) {
     lx_jbuf_putc(b, ',');
 }
 
+/* What a full evaluation adds: the oracle none threshold, the other
+** decision rule's scores, and the mean probability of each label. */
+static void extra_json(lx_jbuf *b, const lx_re_report_extra *x, const lx_re_counts *c) {
+    lx_jbuf_printf(b,
+                   ",\"threshold_tuning\":{\"best_threshold\":%.6g,\"micro_f1\":%.4f,"
+                   "\"note\":\"oracle on this split: tune on dev, apply on test\"}",
+                   x->best_threshold, x->best_f1);
+    lx_jbuf_puts(b, ",");
+    lx_jbuf_cstr(b, x->alt_key);
+    lx_jbuf_printf(b, ":{\"micro\":{\"p\":%.4f,\"r\":%.4f,\"f1\":%.4f},\"semeval_macro_f1\":",
+                   x->alt_micro.p, x->alt_micro.r, x->alt_micro.f1);
+    if (x->alt_has_semeval)
+        lx_jbuf_printf(b, "%.4f}", x->alt_semeval_f1);
+    else
+        lx_jbuf_puts(b, "null}");
+    /* The model's prior over the answers: its position bias, in QA4RE. */
+    lx_jbuf_puts(b, ",\"mean_probability\":{");
+    for (int l = 0; l < c->n_labels; l++) {
+        if (l) lx_jbuf_putc(b, ',');
+        lx_jbuf_cstr(b, c->labels[l]);
+        lx_jbuf_printf(b, ":%.4g", x->mean_probability[l]);
+    }
+    lx_jbuf_putc(b, '}');
+}
+
 void lx_re_report_json(lx_jbuf *b, const lx_re_run_info *in, const lx_re_counts *c) {
     lx_jbuf_putc(b, '{');
     kv_str(b, "lexie_version", lexie_version());
@@ -95,7 +120,9 @@ void lx_re_report_json(lx_jbuf *b, const lx_re_run_info *in, const lx_re_counts 
                            (long long)c->conf[(size_t)g * c->n_labels + p]);
         lx_jbuf_putc(b, ']');
     }
-    lx_jbuf_puts(b, "]}}\n");
+    lx_jbuf_puts(b, "]}");
+    if (in->extra) extra_json(b, in->extra, c);
+    lx_jbuf_puts(b, "}\n");
 }
 
 /* A short column name for the confusion matrix: initials of the words

@@ -1,14 +1,9 @@
 /*
-** ie.h -- relation extraction: schemas, prompt rendering (QA4RE multiple
-** choice and the vanilla "classify the relationship" baseline), and the
-** relation classifier that asks the engine for the option letters.
-**
-** The classifier talks to the model through lx_re_backend, a small table of
-** functions (chat rendering, tokenizing, restricted next-token
-** distribution, continuation scoring, generation).  The real one wraps a
-** lexie_ctx; tests plug in a fake one with a toy tokenizer, so letter
-** mapping, multi-token letters and answer parsing are tested without a
-** model.
+** ie.h -- what every extraction task shares: schemas (schema.c), the
+** input format (input.c: JSONL examples, <e1> markers, code-point offsets)
+** and calibrated decisions (calibrate.c: argmax, none threshold, batch
+** calibration and a stored prior).  Task-specific prompts and classifiers
+** live below: ie/re/ for relation extraction.
 **
 ** Label indices: 0 .. n_rels-1 are the schema's relations in file order,
 ** n_rels is the none-of-the-above label.
@@ -61,121 +56,74 @@ const char *lx_re_schema_label(const lx_re_schema *s, int i);
 int lx_re_schema_candidates(const lx_re_schema *s, const char *subj_type, const char *obj_type,
                             int *out);
 
-/* ==== Prompts ==== */
+/* ==== Input: examples, JSONL lines, markers ==== */
 
-/* Names the wording of the prompts below; part of every evaluation's
-** configuration hash, so changing the words never reuses stale
-** predictions.  Bump it with any change to prompt.c's text. */
-#define LX_RE_PROMPT_VERSION "prompt-1"
+typedef struct lx_re_item {
+    char *id;      /* as text, e.g. "8001" */
+    int id_is_num; /* the source id was a JSON number: echo it unquoted */
+    char *text;    /* plain text, markers removed */
+    int h_start, h_end, t_start, t_end;
+    char *h_type, *t_type; /* may be NULL */
+    char *gold;            /* gold label, NULL when unlabelled */
+} lx_re_item;
 
-typedef lexie_re_method lx_re_method;
-#define LX_RE_QA4RE LEXIE_RE_QA4RE
-#define LX_RE_VANILLA LEXIE_RE_VANILLA
+typedef struct lx_re_data {
+    lx_re_item *items;
+    int n, cap;
+} lx_re_data;
 
-/* One example as the prompt code sees it (the public struct): the text and
-** the two entity spans in code points, end exclusive. */
-typedef lexie_re_example lx_re_input;
+void lx_re_item_free(lx_re_item *it);
+void lx_re_data_free(lx_re_data *d);
+/* Appends *it (ownership moves into d; *it is zeroed). */
+lexie_status lx_re_data_push(lx_re_data *d, lx_re_item *it, lexie_error *err);
+/* The public example view of an item (borrows its strings). */
+lexie_re_example lx_re_item_example(const lx_re_item *it);
 
-/* Option letters: A .. Z, then AA, AB, ... (bijective base 26).  buf needs
-** 8 bytes. */
-void lx_re_letter(int i, char *buf);
+/* Text with <e1>..</e1> and <e2>..</e2> markers -> plain text and spans.
+** Each marker pair must appear exactly once, in order, not nested.
+** *text is malloc'd. */
+lexie_status lx_re_parse_markers(const char *marked, char **text, int *h0, int *h1, int *t0,
+                                 int *t1, lexie_error *err);
+/* The inverse (e1 is the head): a malloc'd marked text, or NULL. */
+char *lx_re_add_markers(const lx_re_item *it, lexie_error *err);
 
-/* The user-turn text for one example.  QA4RE: opts[0..n_opts) are label
-** indices in the order they are offered (the none label last, usually).
-** Vanilla: the whole label list is offered; opts is ignored.  mark: put
-** [brackets] around the entities in the sentence (and in QA4RE options).
-** *out is malloc'd.  LEXIE_E_INVALID for spans outside the text. */
-lexie_status lx_re_render_turn(const lx_re_schema *s, lx_re_method m, const lx_re_input *in,
-                               const int *opts, int n_opts, int mark, char **out, lexie_error *err);
-/* The text of one option: the relation's first template (or the none
-** template) filled with the two mentions.  *out is malloc'd. */
-lexie_status lx_re_render_option(const lx_re_schema *s, int label, const char *subj,
-                                 const char *obj, int mark, char **out, lexie_error *err);
-/* Copies the code-point span [start, end) of text into a malloc'd string;
-** NULL (with err) when the span is out of range or text is bad UTF-8. */
-char *lx_re_span(const char *text, int start, int end, lexie_error *err);
+/* lexie's JSONL input line: {"id", "text", "head": {"start", "end", "type",
+** "text"}, "tail": {...}, "label"} with offsets in code points; without
+** head/tail, the text must carry <e1>/<e2> markers.  "label" (gold) is
+** optional.  An id that is neither string nor number is refused. */
+lexie_status lx_re_item_from_json(const lx_json *o, lx_re_item *it, lexie_error *err);
+/* The same as one compact JSON object (no newline). */
+void lx_re_item_to_json(lx_jbuf *b, const lx_re_item *it);
+/* Appends the id as JSON (number or string). */
+void lx_re_id_json(lx_jbuf *b, const char *id, int id_is_num);
 
-/* ==== Backend ==== */
+/* Code points in s[0..n) (s valid UTF-8). */
+int lx_ie_cp_count(const char *s, size_t n);
+/* Byte offset of code point cp in s (cp may equal the length). */
+size_t lx_ie_cp_byte(const char *s, int cp);
 
-/* What the classifier needs from a model.  Every function returns a
-** status and fills err.  Token arrays written to *out are malloc'd. */
-typedef struct lx_re_backend {
-    void *user;
-    /* Renders a chat: msgs alternate user/assistant; gen_prompt appends
-    ** the assistant opening. */
-    lexie_status (*chat)(void *user, const lexie_chat_msg *msgs, int n, int gen_prompt, char **out,
-                         lexie_error *err);
-    /* Tokenizes rendered chat text (special tokens parsed, BOS as the model
-    ** wants). */
-    lexie_status (*tokenize)(void *user, const char *text, lexie_token **out, int *n,
-                             lexie_error *err);
-    int (*is_eog)(void *user, lexie_token t);
-    lexie_status (*next_probs)(void *user, const lexie_token *prompt, int n,
-                               const lexie_token *cand, int n_cand, float *probs, lexie_error *err);
-    /* Each continuation's per-token log-probabilities: out[k][j] =
-    ** log p(conts[k][j] | prompt, conts[k][<j]). */
-    lexie_status (*score)(void *user, const lexie_token *prompt, int n,
-                          const lexie_token *const *conts, const int *n_conts, int n_cont,
-                          float *const *out, lexie_error *err);
-    lexie_status (*generate)(void *user, const lexie_token *prompt, int n, int max_tokens,
-                             char **out, lexie_error *err);
-    /* Optional (may be NULL): next-token distributions for n_prompts
-    ** prompts at once, probs[p * n_cand + k]; lets a ctx batch examples. */
-    lexie_status (*next_probs_batch)(void *user, const lexie_token *const *prompts,
-                                     const int *n_prompts, int n_prompt, const lexie_token *cand,
-                                     int n_cand, float *probs, lexie_error *err);
-} lx_re_backend;
+/* ==== Calibrated decisions ==== */
 
-/* The backend over a lexie ctx (and its model); c is borrowed. */
-void lx_re_backend_ctx(lx_re_backend *b, lexie_ctx *c);
-
-/* ==== Classifier ==== */
-
-typedef lexie_re_params lx_re_params;
-typedef lexie_re_result lx_re_result;
-
-lx_re_params lx_re_default_params(void);
-void lx_re_result_clear(lx_re_result *r);
-
-typedef struct lx_re_clf lx_re_clf;
-
-/* A classifier for schema s (borrowed, must outlive it) over backend b
-** (copied).  Works out how the option letters and labels tokenize after
-** the assistant opening. */
-lx_re_clf *lx_re_clf_new(const lx_re_schema *s, const lx_re_backend *b, const lx_re_params *p,
-                         lexie_error *err);
-void lx_re_clf_free(lx_re_clf *c);
-/* Few-shot demonstrations, shown before every example as earlier chat
-** turns with their answers.  labels[i] is a label index. Copied. */
-lexie_status lx_re_clf_set_demos(lx_re_clf *c, const lx_re_input *demos, const int *labels, int n,
-                                 lexie_error *err);
-/* The exact prompt text (chat template applied) for example in, with the
-** option order of permutation perm (0: schema order).  *out malloc'd. */
-lexie_status lx_re_clf_prompt(lx_re_clf *c, const lx_re_input *in, int perm, char **out,
-                              lexie_error *err);
-/* Classifies n examples; out[i] is filled (clear with lx_re_result_clear). */
-lexie_status lx_re_clf_run(lx_re_clf *c, const lx_re_input *in, int n, lx_re_result *out,
-                           lexie_error *err);
 /* Applies a none threshold to probabilities: returns the label. */
 int lx_re_decide(const lx_re_schema *s, const float *probs, float none_threshold);
-/* Parses a generated answer: a letter among the n_opts offered (QA4RE) or
-** a label (vanilla).  Returns the label index, or -1 when unparseable. */
-int lx_re_parse_answer(const lx_re_schema *s, lx_re_method m, const int *opts, int n_opts,
-                       const char *answer);
-
-/* How letters tokenized (for reports and tests): 1 if every letter needed
-** so far is a single token (next-token path), 0 if some took several
-** (continuation scoring). */
-int lx_re_clf_single_token_letters(const lx_re_clf *c);
-
-/* Constrained decoding over n answers (token sequences a[k] of n_a[k]
-** tokens, each ending where the model would end it): p[k] is the
-** probability that decoding restricted to the answers' tokens produces
-** answer k, from the per-token log-probabilities lp[k][j].  At each step
-** the tokens that continue some answer share the probability, so a long
-** answer is not penalised for its length, only where it branches away
-** from the others. */
-void lx_re_constrained_probs(const lexie_token *const *a, const int *n_a, int n,
-                             const float *const *lp, float *p);
+/* Label-free batch calibration (Zhou et al. 2023, "Batch Calibration"):
+** a model's prior over the answers, whatever the example, shows as the
+** mean of its per-label probabilities over many examples; dividing each
+** example's probabilities by that mean and taking the argmax cancels it.
+** No gold label is used, but the whole batch must be scored first.
+**
+** lx_re_prior: prior[l] = mean of probs[i][l] over the n examples.
+** lx_re_decide_calibrated: argmax over l of probs[l] / prior[l] among the
+** labels with prior[l] > 0 and probs[l] > 0 (ties to the earlier label);
+** n_labels - 1 (the none label, last) when no label qualifies. */
+void lx_re_prior(const float *const *probs, int n, int n_labels, double *prior);
+int lx_re_decide_calibrated(const float *probs, const double *prior, int n_labels);
+/* A prior estimated on other data (tune on dev, apply on test, as with
+** the none threshold): the "mean_probability" object of a `lexie eval re`
+** JSON report at path, one value per label of s, in s's label order
+** (prior[n_rels + 1]).  A label of s missing from the report, a label the
+** schema lacks, or a value outside [0, 1] is an error naming it. */
+lexie_status lx_re_prior_load(const char *path, const lx_re_schema *s, double *prior,
+                              lexie_error *err);
 
 #endif /* LX_IE_H */

@@ -18,9 +18,11 @@
 
 #include "hub/hub.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define MAX_RELATIONS 4096
 
@@ -393,4 +395,34 @@ const char *lexie_re_schema_sha256(const lexie_re_schema *s) { return s ? s->sha
 int lexie_re_schema_n_warnings(const lexie_re_schema *s) { return s ? s->n_warnings : 0; }
 const char *lexie_re_schema_warning(const lexie_re_schema *s, int i) {
     return s && i >= 0 && i < s->n_warnings ? s->warnings[i] : NULL;
+}
+
+/* ==== Finding a schema ==== */
+
+lexie_status lexie_re_schema_find(const char *arg, const char *const *dirs, int n_dirs, char **out,
+                                  lexie_error *err) {
+    if (out) *out = NULL;
+    if (!out) return lx_fail(err, LEXIE_E_INVALID, "lexie_re_schema_find: NULL argument");
+    if (!arg || !*arg) return lx_fail(err, LEXIE_E_INVALID, "no schema given");
+    /* A path: anything with a slash or a .json ending. */
+    size_t n = strlen(arg);
+    if (strchr(arg, '/') || (n > 5 && strcmp(arg + n - 5, ".json") == 0)) {
+        if (access(arg, R_OK) != 0)
+            return lx_fail(err, LEXIE_E_IO, "schema %s: %s", arg, strerror(errno));
+        return (*out = lx_strdup(arg, err)) ? LEXIE_OK : LEXIE_E_NOMEM;
+    }
+    /* A built-in name: $LEXIE_SCHEMAS, ./schemas, then the caller's dirs. */
+    const char *env = getenv("LEXIE_SCHEMAS");
+    for (int i = -2; i < (dirs ? n_dirs : 0); i++) {
+        const char *dir = i == -2 ? env : i == -1 ? "schemas" : dirs[i];
+        if (!dir || !*dir) continue;
+        char p[8800];
+        int w = snprintf(p, sizeof p, "%s/%s.json", dir, arg);
+        if (w > 0 && (size_t)w < sizeof p && access(p, R_OK) == 0)
+            return (*out = lx_strdup(p, err)) ? LEXIE_OK : LEXIE_E_NOMEM;
+    }
+    return lx_fail(err, LEXIE_E_NOT_FOUND,
+                   "no schema '%s': give a file, or a built-in name (semeval, tacred, gad) found "
+                   "under $LEXIE_SCHEMAS or schemas/",
+                   arg);
 }

@@ -27,4 +27,14 @@ char *cli_resolve_model(const char *m_arg, lexie_error *err);
 ** the binary.  Returns a malloc'd path or NULL with err filled. */
 char *cli_find_schema(const char *arg, lexie_error *err);
 
+/* The one number parser of option values: the whole of s as a decimal
+** number (integer: base-10 digits only) within [lo, hi] (a NaN passes).  Returns 1 and
+** sets *out, or 0 (printing nothing: each command words its message). */
+int cli_parse_num(const char *s, double lo, double hi, int integer, double *out);
+
+/* "lexie" and argv[0..argc) joined by spaces, each argument shell-quoted
+** where needed, so a report's command can be pasted back.  malloc'd, or
+** NULL when out of memory. */
+char *cli_command_line(int argc, char **argv);
+
 #endif

@@ -42,14 +42,10 @@ static int takes_value(const char *opt) {
 
 /* Parses a decimal number into *out within [lo, hi]. */
 static int parse_num(const char *opt, const char *s, double lo, double hi, double *out) {
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (!*s || *end || errno || v < lo || v > hi) {
+    if (!cli_parse_num(s, lo, hi, 0, out)) {
         fprintf(stderr, "lexie: %s expects a number in [%g, %g], got '%s'\n", opt, lo, hi, s);
         return 0;
     }
-    *out = v;
     return 1;
 }
 

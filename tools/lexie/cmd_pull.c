@@ -1,7 +1,6 @@
 /*
 ** cmd_pull.c -- the model cache from the command line: `lexie pull`,
-** `lexie models`, `lexie path`, and cli_resolve_model, which the other
-** subcommands use to turn -m into a file path.
+** `lexie models` and `lexie path` (cli.c turns -m into a file path).
 **
 ** Only the public API is used, like any other program would.  `lexie path`
 ** prints exactly one line (the path) because scripts and the test harness
@@ -18,51 +17,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-static void set_err(lexie_error *err, lexie_status code, const char *fmt, ...) {
-    if (!err) return;
-    va_list ap;
-    va_start(ap, fmt);
-    err->code = code;
-    vsnprintf(err->message, sizeof err->message, fmt, ap);
-    va_end(ap);
-}
-
-char *cli_resolve_model(const char *m_arg, lexie_error *err) {
-    char *path = NULL;
-    lexie_error e;
-    if (!m_arg) {
-        if (lexie_model_cached_path(NULL, &path, &e) == LEXIE_OK) return path;
-        if (e.code == LEXIE_E_NOT_FOUND)
-            set_err(err, LEXIE_E_NOT_FOUND,
-                    "default model not found in the cache; run `lexie pull` (or `make model`) "
-                    "first");
-        else if (err)
-            *err = e;
-        return NULL;
-    }
-    /* Catalog names hold no '/', so "./NAME" always means a file. */
-    if (lexie_model_catalog_find(m_arg)) {
-        if (lexie_model_cached_path(m_arg, &path, &e) == LEXIE_OK) return path;
-        set_err(err, e.code, "%s; run `lexie pull %s` first", e.message, m_arg);
-        return NULL;
-    }
-    struct stat st;
-    if (stat(m_arg, &st) != 0) {
-        set_err(err, LEXIE_E_IO,
-                "model file '%s' not found: %s (nor is it a known model name; "
-                "see `lexie models`)",
-                m_arg, strerror(errno));
-        return NULL;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        set_err(err, LEXIE_E_IO, "model '%s' is not a regular file", m_arg);
-        return NULL;
-    }
-    path = strdup(m_arg);
-    if (!path) set_err(err, LEXIE_E_NOMEM, "out of memory");
-    return path;
-}
 
 /* ==== lexie pull ==== */
 

@@ -13,7 +13,9 @@
 ** question; otherwise each option's letter (plus end of turn, so "A" does
 ** not also count the mass of "AB") is scored as a continuation.
 */
-#include "ie.h"
+#include "re.h"
+
+#include "decode/decode.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -341,20 +343,6 @@ lexie_status lx_re_clf_prompt(lx_re_clf *c, const lx_re_input *in, int perm, cha
 
 /* ==== Deciding and parsing ==== */
 
-int lx_re_decide(const lx_re_schema *s, const float *probs, float none_threshold) {
-    int none = s->n_rels, best = -1;
-    if (none_threshold > 0.0f) {
-        if (probs[none] >= none_threshold) return none;
-        for (int i = 0; i < none; i++)
-            if (best < 0 || probs[i] > probs[best]) best = i;
-        return best >= 0 && probs[best] > 0.0f ? best : none;
-    }
-    /* Ties go to the earlier label; none is checked last. */
-    for (int i = 0; i <= none; i++)
-        if (best < 0 || probs[i] > probs[best]) best = i;
-    return best;
-}
-
 static int is_alpha(char ch) { return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z'); }
 
 static int ieq_prefix(const char *s, const char *pre) {
@@ -420,36 +408,6 @@ typedef struct {
     int n_tok;
 } job;
 
-void lx_re_constrained_probs(const lexie_token *const *a, const int *n_a, int n,
-                             const float *const *lp, float *p) {
-    double total = 0.0;
-    for (int k = 0; k < n; k++) {
-        double logp = 0.0;
-        for (int j = 0; j < n_a[k]; j++) {
-            /* The answers that agree with k before step j: their distinct
-            ** tokens at j share the step's probability. */
-            double mx = -INFINITY, sum = 0.0;
-            for (int pass = 0; pass < 2; pass++)
-                for (int o = 0; o < n; o++) {
-                    if (n_a[o] <= j || memcmp(a[o], a[k], (size_t)j * sizeof *a[o])) continue;
-                    int seen = 0;
-                    for (int e = 0; e < o && !seen; e++)
-                        seen = n_a[e] > j && a[e][j] == a[o][j] &&
-                               !memcmp(a[e], a[k], (size_t)j * sizeof *a[e]);
-                    if (seen) continue;
-                    if (pass == 0)
-                        mx = fmax(mx, lp[o][j]);
-                    else
-                        sum += exp(lp[o][j] - mx);
-                }
-            logp += lp[k][j] - (mx + log(sum));
-        }
-        p[k] = (float)exp(logp);
-        total += p[k];
-    }
-    for (int k = 0; k < n && total > 0; k++) p[k] = (float)(p[k] / total);
-}
-
 static lexie_status score_job(lx_re_clf *c, job *j, float *p, lexie_error *err) {
     const answer_toks *at = c->p.method == LX_RE_QA4RE ? c->letters : c->labels;
     int n = c->p.method == LX_RE_QA4RE ? j->n_opts : c->s->n_rels + 1;
@@ -469,7 +427,7 @@ static lexie_status score_job(lx_re_clf *c, job *j, float *p, lexie_error *err) 
         }
         st = c->b.score(c->b.user, j->tok, j->n_tok, conts, nc, n, lp, err);
     }
-    if (st == LEXIE_OK) lx_re_constrained_probs(conts, nc, n, (const float *const *)lp, p);
+    if (st == LEXIE_OK) lx_constrained_probs(conts, nc, n, (const float *const *)lp, p);
     free(conts);
     free(nc);
     free(lp);

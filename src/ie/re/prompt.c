@@ -29,7 +29,7 @@
 ** example (the instruction, the label list) comes first, so that prompts
 ** share a prefix the engine computes once.
 */
-#include "ie.h"
+#include "re.h"
 
 #include <stdlib.h>
 #include <string.h>
