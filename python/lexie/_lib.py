@@ -282,8 +282,8 @@ _FUNCS = {
     "lexie_ctx_n_ctx": (c_int, [_P]),
     "lexie_ctx_decode": (c_int, [_P, POINTER(lexie_batch), _ERR]),
     "lexie_ctx_logits": (POINTER(c_float), [_P, c_int]),
-    "lexie_kv_seq_rm": (None, [_P, c_int, c_int, c_int]),
-    "lexie_kv_seq_cp": (None, [_P, c_int, c_int, c_int, c_int]),
+    "lexie_kv_seq_rm": (c_int, [_P, c_int, c_int, c_int]),
+    "lexie_kv_seq_cp": (c_int, [_P, c_int, c_int, c_int, c_int]),
     "lexie_kv_seq_pos_max": (c_int, [_P, c_int]),
     "lexie_kv_clear": (None, [_P]),
     # scoring and generation

@@ -20,29 +20,9 @@ lexie_gen_params lexie_gen_default_params(void) {
     return p;
 }
 
-typedef struct {
-    char *buf;
-    size_t len, cap;
-} text_buf;
-
-static int text_append(text_buf *t, const char *s, size_t n) {
-    if (t->len + n + 1 > t->cap) {
-        size_t cap = t->cap ? t->cap : 256;
-        while (cap < t->len + n + 1) cap *= 2;
-        char *nb = realloc(t->buf, cap);
-        if (!nb) return 0;
-        t->buf = nb;
-        t->cap = cap;
-    }
-    memcpy(t->buf + t->len, s, n);
-    t->len += n;
-    t->buf[t->len] = 0;
-    return 1;
-}
-
 /* Appends a token's bytes as valid UTF-8; a character cut short waits in
 ** pend (at most 3 bytes) for the next token, or becomes U+FFFD when final. */
-static int text_append_utf8(text_buf *t, char *pend, size_t *n_pend, const char *s, size_t n,
+static int text_append_utf8(lx_buf *t, char *pend, size_t *n_pend, const char *s, size_t n,
                             int final) {
     char in[3 + 256], out[3 * sizeof in];
     size_t len = *n_pend, used;
@@ -53,7 +33,7 @@ static int text_append_utf8(text_buf *t, char *pend, size_t *n_pend, const char 
     size_t o = lx_utf8_sanitize(in, len, final, out, &used);
     *n_pend = len - used;
     memcpy(pend, in + used, *n_pend);
-    return text_append(t, out, o);
+    return lx_buf_append(t, out, o, NULL) == LEXIE_OK;
 }
 
 /* Largest k <= n such that s[0..k) ends on a whole UTF-8 character. */
@@ -85,7 +65,7 @@ lexie_status lexie_generate(lexie_ctx *c, const lexie_token *prompt, int n_promp
     lexie_status s = lx_prefill(c, 0, prompt, n_prompt, &logits, err);
     if (s != LEXIE_OK) return s;
 
-    text_buf text = {NULL, 0, 0};
+    lx_buf text = {0};
     size_t emitted = 0;
     uint64_t rng = p.sampler.seed;
     int n_gen = 0, pos = n_prompt, stopped = 0;
@@ -107,17 +87,17 @@ lexie_status lexie_generate(lexie_ctx *c, const lexie_token *prompt, int n_promp
         if (max_stop > 0) {
             size_t from = emitted > max_stop ? emitted - max_stop : 0;
             for (int i = 0; p.stop[i]; i++) {
-                char *hit = strstr(text.buf + from, p.stop[i]);
-                if (hit && p.stop[i][0] && (size_t)(hit - text.buf) < safe) {
-                    safe = (size_t)(hit - text.buf);
+                char *hit = strstr(text.data + from, p.stop[i]);
+                if (hit && p.stop[i][0] && (size_t)(hit - text.data) < safe) {
+                    safe = (size_t)(hit - text.data);
                     stopped = 1;
                 }
             }
             if (!stopped) safe = text.len >= max_stop - 1 ? text.len - (max_stop - 1) : 0;
         }
-        safe = utf8_complete(text.buf, LX_MAX(safe, emitted));
+        safe = utf8_complete(text.data, LX_MAX(safe, emitted));
         if (safe > emitted) {
-            if (cb && cb(text.buf + emitted, safe - emitted, user)) stopped = 1;
+            if (cb && cb(text.data + emitted, safe - emitted, user)) stopped = 1;
             emitted = safe;
         }
         if (stopped) {
@@ -137,14 +117,14 @@ lexie_status lexie_generate(lexie_ctx *c, const lexie_token *prompt, int n_promp
         if (n_pend && !text_append_utf8(&text, pend, &n_pend, "", 0, 1))
             s = lx_fail(err, LEXIE_E_NOMEM, "generate: out of memory");
         else if (text.len > emitted && cb)
-            cb(text.buf + emitted, text.len - emitted, user);
+            cb(text.data + emitted, text.len - emitted, user);
     }
-    if (text.buf) text.buf[text.len] = 0;
+    if (text.data) text.data[text.len] = 0;
     if (n_generated) *n_generated = n_gen;
     if (out_text && s == LEXIE_OK) {
-        *out_text = text.buf ? text.buf : lx_strdup("", err);
-        text.buf = NULL;
+        *out_text = text.data ? text.data : lx_strdup("", err);
+        text.data = NULL;
     }
-    free(text.buf);
+    free(text.data);
     return s;
 }

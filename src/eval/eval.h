@@ -144,7 +144,8 @@ typedef struct lx_re_pred {
 
 typedef struct lx_re_preds {
     lx_re_pred *p;
-    int n, cap;
+    int n;
+    size_t cap;
     int sorted;
 } lx_re_preds;
 

@@ -6,7 +6,7 @@
 */
 #include "eval.h"
 
-#include "hub/hub.h"
+#include "base/base.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -114,16 +114,10 @@ lexie_status lx_re_preds_load(const char *path, const lx_re_schema *s, lx_re_pre
             st = lx_fail(err, LEXIE_E_FORMAT, "%s:%d: %s", path, lineno, e2.message);
             break;
         }
-        if (out->n == out->cap) {
-            int nc = out->cap ? out->cap * 2 : 256;
-            lx_re_pred *a = realloc(out->p, (size_t)nc * sizeof *a);
-            if (!a) {
-                lx_json_doc_free(d);
-                st = lx_fail(err, LEXIE_E_NOMEM, "predictions: out of memory");
-                break;
-            }
-            out->p = a;
-            out->cap = nc;
+        st = lx_grow((void **)&out->p, &out->cap, (size_t)out->n + 1, sizeof *out->p, err);
+        if (st) {
+            lx_json_doc_free(d);
+            break;
         }
         lx_re_pred *pr = &out->p[out->n];
         memset(pr, 0, sizeof *pr);

@@ -11,7 +11,7 @@
 */
 #include "eval.h"
 
-#include "hub/hub.h"
+#include "base/base.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -69,7 +69,8 @@ typedef struct lx_re_item {
 
 typedef struct lx_re_data {
     lx_re_item *items;
-    int n, cap;
+    int n;
+    size_t cap;
 } lx_re_data;
 
 void lx_re_item_free(lx_re_item *it);

@@ -34,13 +34,8 @@ void lx_re_data_free(lx_re_data *d) {
 }
 
 lexie_status lx_re_data_push(lx_re_data *d, lx_re_item *it, lexie_error *err) {
-    if (d->n == d->cap) {
-        int cap = d->cap ? d->cap * 2 : 64;
-        lx_re_item *a = realloc(d->items, (size_t)cap * sizeof *a);
-        if (!a) return lx_fail(err, LEXIE_E_NOMEM, "dataset: out of memory");
-        d->items = a;
-        d->cap = cap;
-    }
+    lexie_status st = lx_grow((void **)&d->items, &d->cap, (size_t)d->n + 1, sizeof *d->items, err);
+    if (st) return st;
     d->items[d->n++] = *it;
     memset(it, 0, sizeof *it);
     return LEXIE_OK;

@@ -16,7 +16,7 @@
 */
 #include "ie.h"
 
-#include "hub/hub.h"
+#include "base/base.h"
 
 #include <errno.h>
 #include <stdio.h>

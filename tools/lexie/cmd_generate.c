@@ -2,6 +2,7 @@
 ** cmd_generate.c -- `lexie generate`: stream a model's continuation of a
 ** prompt to stdout, and `lexie tokenize`: print token ids.
 */
+#include "base/base.h"
 #include "cli.h"
 
 #include <errno.h>
@@ -50,25 +51,17 @@ static int parse_num(const char *opt, const char *s, double lo, double hi, doubl
 }
 
 static char *read_all(FILE *f, size_t *n) {
-    size_t cap = 4096, len = 0;
-    char *buf = malloc(cap);
-    if (!buf) return NULL;
+    lx_buf b = {0};
+    char chunk[4096];
     size_t got;
-    while ((got = fread(buf + len, 1, cap - len - 1, f)) > 0) {
-        len += got;
-        if (cap - len - 1 == 0) {
-            char *nb = cap > ((size_t)1 << 30) ? NULL : realloc(buf, cap * 2);
-            if (!nb) {
-                free(buf);
-                return NULL;
-            }
-            buf = nb;
-            cap *= 2;
+    if (lx_buf_reserve(&b, 0, NULL)) return NULL;
+    while ((got = fread(chunk, 1, sizeof chunk, f)) > 0)
+        if (b.len + got > ((size_t)1 << 30) || lx_buf_append(&b, chunk, got, NULL)) {
+            lx_buf_free(&b);
+            return NULL;
         }
-    }
-    buf[len] = 0;
-    *n = len;
-    return buf;
+    *n = b.len;
+    return b.data;
 }
 
 static int stream_piece(const char *piece, size_t len, void *user) {

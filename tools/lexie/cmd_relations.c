@@ -96,17 +96,12 @@ typedef struct {
 
 typedef struct {
     held_line *v;
-    int n, cap;
+    int n;
+    size_t cap;
 } held_lines;
 
 static held_line *hold_next(held_lines *h) {
-    if (h->n == h->cap) {
-        int cap = h->cap ? 2 * h->cap : 256;
-        held_line *v = realloc(h->v, (size_t)cap * sizeof *v);
-        if (!v) return NULL;
-        h->v = v;
-        h->cap = cap;
-    }
+    if (lx_grow((void **)&h->v, &h->cap, (size_t)h->n + 1, sizeof *h->v, NULL)) return NULL;
     held_line *l = &h->v[h->n++];
     memset(l, 0, sizeof *l);
     return l;
