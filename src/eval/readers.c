@@ -15,11 +15,18 @@
 
 /* ==== Files ==== */
 
+/* The whole file, refused when it holds a NUL byte or invalid UTF-8. */
 static char *slurp(const char *path, size_t *n, lexie_error *err) {
     char *buf = lx_read_file(path, 0, n, err);
+    size_t bad;
     if (buf && memchr(buf, 0, *n)) {
         free(buf);
         lx_fail(err, LEXIE_E_FORMAT, "%s: contains a NUL byte", path);
+        return NULL;
+    }
+    if (buf && !lx_utf8_valid(buf, *n, &bad)) {
+        free(buf);
+        lx_fail(err, LEXIE_E_UTF8, "%s: invalid UTF-8 at byte %zu", path, bad);
         return NULL;
     }
     return buf;
@@ -48,11 +55,6 @@ lexie_status lx_read_semeval(const char *path, lx_re_data *d, lexie_error *err) 
     size_t n;
     char *buf = slurp(path, &n, err);
     if (!buf) return err ? err->code : LEXIE_E_IO;
-    size_t bad;
-    if (!lx_utf8_valid(buf, n, &bad)) {
-        free(buf);
-        return lx_fail(err, LEXIE_E_UTF8, "%s: invalid UTF-8 at byte %zu", path, bad);
-    }
     char *cur = buf, *line;
     int lineno = 0, have = 0;
     lx_re_item it;
@@ -152,11 +154,6 @@ lexie_status lx_read_gad(const char *path, const char *id_prefix, lx_re_data *d,
     size_t n;
     char *buf = slurp(path, &n, err);
     if (!buf) return err ? err->code : LEXIE_E_IO;
-    size_t bad;
-    if (!lx_utf8_valid(buf, n, &bad)) {
-        free(buf);
-        return lx_fail(err, LEXIE_E_UTF8, "%s: invalid UTF-8 at byte %zu", path, bad);
-    }
     char *cur = buf, *line;
     int lineno = 0, header = strncmp(buf, "index\t", 6) == 0, row = 0;
     lexie_status st = LEXIE_OK;
