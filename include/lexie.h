@@ -586,6 +586,7 @@ typedef struct lexie_train_stats {
     float lr;           /* learning rate this step used */
     float grad_norm;    /* global gradient norm before clipping */
     double seconds;     /* wall time of the step */
+    double flops;       /* floating-point operations of its matrix products */
 } lexie_train_stats;
 
 /* A LoRA trainer: the trainable adapter, its gradients, AdamW moments and
@@ -614,6 +615,43 @@ LEXIE_API lexie_status lexie_trainer_eval(lexie_trainer *t, const lexie_train_ex
                                           double *loss, lexie_error *err);
 /* The adapter being trained: borrowed, valid until the next step or free. */
 LEXIE_API const lexie_adapter *lexie_trainer_adapter(const lexie_trainer *t);
+/* ==== Training data ==== */
+
+/* Training examples read from JSONL, one object per line: instruction data
+** ({"instruction", "input" (optional), "output"}, the user turn being the
+** instruction, a blank line and the input) or chat data ({"messages":
+** [{"role": "system"|"user"|"assistant", "content"}, ...]}).  Each is
+** rendered with m's chat template, tokenized (BOS as the model wants), and
+** masked so that the loss covers the assistant turns only, each with its
+** end of turn.  Longer examples are cut at max_seq_len; one left with no
+** response token is dropped (both counted).  Immutable after load. */
+typedef struct lexie_train_data lexie_train_data;
+
+/* NULL and err (naming the path and line) on failure: unreadable file
+** (LEXIE_E_IO), a line that is not such an object (LEXIE_E_FORMAT), a
+** model without a chat template or one whose renderings of a conversation's
+** beginnings are not prefixes of the whole (LEXIE_E_UNSUPPORTED), no
+** usable example at all (LEXIE_E_FORMAT).  m must outlive the data. */
+LEXIE_API lexie_train_data *lexie_train_data_load(const lexie_model *m, const char *path,
+                                                  int max_seq_len, lexie_error *err);
+LEXIE_API void lexie_train_data_free(lexie_train_data *d); /* NULL: no-op */
+LEXIE_API int lexie_train_data_count(const lexie_train_data *d);
+/* The examples, in file order; borrowed, valid as long as d. */
+LEXIE_API const lexie_train_example *lexie_train_data_examples(const lexie_train_data *d);
+LEXIE_API int lexie_train_data_truncated(const lexie_train_data *d);
+LEXIE_API int lexie_train_data_dropped(const lexie_train_data *d);
+
+/* Called after each optimizer step of lexie_trainer_fit; non-zero stops. */
+typedef int (*lexie_train_callback)(const lexie_train_stats *st, void *user);
+
+/* Trains until p->total_steps optimizer steps are done, batch examples a
+** step, in epochs each shuffled by (seed, epoch); the last batch of an
+** epoch may be smaller.  Sequences are packed without padding (each
+** attends only to itself).  Continues from where an earlier call stopped.
+** Errors as lexie_trainer_step's; steps already taken stay. */
+LEXIE_API lexie_status lexie_trainer_fit(lexie_trainer *t, const lexie_train_data *d, int batch,
+                                         lexie_train_callback cb, void *user, lexie_error *err);
+
 /* The learning rate of optimizer step s (0-based) under p's schedule. */
 LEXIE_API float lexie_train_lr_at(const lexie_train_params *p, int s);
 

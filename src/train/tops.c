@@ -21,25 +21,40 @@ typedef struct {
     int transpose;
 } deq_job;
 
+/* Transposed output goes through a small tile: 8 rows of a block-aligned
+** piece of columns are dequantized, then written out as runs of 8
+** consecutive floats per column, not one float per cache line. */
+#define DEQ_ROWS 8
+#define DEQ_COLS 512
+
 static void deq_worker(void *arg, int ith, int nth) {
     deq_job *j = arg;
     const lx_type_traits *tr = lx_type_traits_get(j->w->type);
     int64_t cols = j->w->ne[0], n = j->r1 - j->r0;
     size_t row = lx_row_size(j->w->type, cols);
-    int64_t per = (n + nth - 1) / nth, a = ith * per, b = LX_MIN(n, a + per);
-    float tmp[1024];
-    for (int64_t r = a; r < b; r++) {
-        const char *src = (const char *)j->w->data + (size_t)(j->r0 + r) * row;
-        if (!j->transpose) {
-            tr->to_float(src, j->dst + (size_t)r * cols, cols);
-            continue;
-        }
-        /* Column r of the transpose, a block-aligned piece at a time. */
-        int64_t piece = 1024 / tr->blck_size * tr->blck_size;
+    /* Whole groups of DEQ_ROWS per thread, so tiles never straddle threads. */
+    int64_t groups = (n + DEQ_ROWS - 1) / DEQ_ROWS, per = (groups + nth - 1) / nth;
+    int64_t a = LX_MIN(n, ith * per * DEQ_ROWS), b = LX_MIN(n, (ith + 1) * per * DEQ_ROWS);
+    const char *base = (const char *)j->w->data + (size_t)j->r0 * row;
+    if (!j->transpose) {
+        for (int64_t r = a; r < b; r++)
+            tr->to_float(base + (size_t)r * row, j->dst + (size_t)r * cols, cols);
+        return;
+    }
+    float tmp[DEQ_ROWS][DEQ_COLS];
+    int64_t piece = DEQ_COLS / tr->blck_size * tr->blck_size;
+    for (int64_t r0 = a; r0 < b; r0 += DEQ_ROWS) {
+        int rr = (int)LX_MIN(DEQ_ROWS, b - r0);
         for (int64_t c0 = 0; c0 < cols; c0 += piece) {
             int64_t m = LX_MIN(piece, cols - c0);
-            tr->to_float(src + (size_t)(c0 / tr->blck_size) * tr->type_size, tmp, m);
-            for (int64_t c = 0; c < m; c++) j->dst[(size_t)(c0 + c) * n + r] = tmp[c];
+            for (int r = 0; r < rr; r++)
+                tr->to_float(base + (size_t)(r0 + r) * row +
+                                 (size_t)(c0 / tr->blck_size) * tr->type_size,
+                             tmp[r], m);
+            for (int64_t c = 0; c < m; c++) {
+                float *d = j->dst + (size_t)(c0 + c) * n + r0;
+                for (int r = 0; r < rr; r++) d[r] = tmp[r][c];
+            }
         }
     }
 }

@@ -23,6 +23,7 @@ struct lexie_trainer {
     lexie_adapter *lora, *grad, *m1, *m2;
     lx_tnet *net;
     long step;
+    long epoch, cursor; /* data position of lexie_trainer_fit: next example of the epoch */
     int cap_tok;
     int32_t *tok, *start;
     int8_t *target;
@@ -194,6 +195,28 @@ static double run_all(lexie_trainer *t, const lexie_train_example *ex, int n, in
     return loss;
 }
 
+/* FLOPs of the products of a step: every projection three times (forward,
+** the per-layer recompute, backward to its input), LoRA's four products
+** per pass, attention's full T x T products (two forward, twice, four
+** backward), and the head twice on the loss tokens. */
+static double step_flops(const lexie_trainer *t, const lexie_train_example *ex, int n,
+                         long n_loss) {
+    const lx_hparams *hp = &t->m->hp;
+    double d = hp->n_embd, ff = hp->n_ff, qd = (double)hp->n_head * hp->head_dim;
+    double kvd = (double)hp->n_head_kv * hp->head_dim, per_tok, att = 0.0, tokens = 0.0;
+    per_tok = 3.0 * 2.0 * (d * qd + 2.0 * d * kvd + qd * d + 3.0 * d * ff);
+    for (int il = 0; il < hp->n_layer; il++)
+        for (int tg = 0; tg < LX_LORA_N_TARGET; tg++) {
+            const lx_lora_pair *p = lx_lora_at(t->lora, il, tg);
+            if (p->rank > 0) per_tok += 8.0 * p->rank * (p->n_in + p->n_out) / hp->n_layer;
+        }
+    for (int e = 0; e < n; e++) {
+        att += 16.0 * ex[e].n_tokens * (double)ex[e].n_tokens * qd;
+        tokens += ex[e].n_tokens;
+    }
+    return hp->n_layer * (per_tok * tokens + att) + 4.0 * d * hp->n_vocab * (double)n_loss;
+}
+
 lexie_status lexie_trainer_step(lexie_trainer *t, const lexie_train_example *ex, int n,
                                 lexie_train_stats *st, lexie_error *err) {
     long n_loss, n_tok;
@@ -220,6 +243,7 @@ lexie_status lexie_trainer_step(lexie_trainer *t, const lexie_train_example *ex,
         st->lr = lr;
         st->grad_norm = (float)norm;
         st->seconds = lx_time_now() - t0;
+        st->flops = step_flops(t, ex, n, n_loss);
     }
     return LEXIE_OK;
 }
@@ -231,4 +255,49 @@ lexie_status lexie_trainer_eval(lexie_trainer *t, const lexie_train_example *ex,
     if (s) return s;
     *loss = run_all(t, ex, n, 0, 0.0f) / (double)n_loss;
     return LEXIE_OK;
+}
+
+/* ==== Epochs over a data set ==== */
+
+/* The order of epoch e: a Fisher-Yates shuffle seeded by (seed, e). */
+static void epoch_order(uint64_t seed, long e, int *order, int n) {
+    for (int i = 0; i < n; i++) order[i] = i;
+    uint64_t key = mix64(seed ^ mix64(0x5eedull + (uint64_t)e));
+    for (int i = n - 1; i > 0; i--) {
+        int j = (int)(mix64(key + (uint64_t)i) % (uint64_t)(i + 1));
+        int tmp = order[i];
+        order[i] = order[j];
+        order[j] = tmp;
+    }
+}
+
+lexie_status lexie_trainer_fit(lexie_trainer *t, const lexie_train_data *d, int batch,
+                               lexie_train_callback cb, void *user, lexie_error *err) {
+    int n = d ? lexie_train_data_count(d) : 0;
+    if (n < 1 || batch < 1 || batch > 1 << 16)
+        return lx_fail(err, LEXIE_E_INVALID, "train: %d examples, batch %d", n, batch);
+    const lexie_train_example *all = lexie_train_data_examples(d);
+    int *order = lx_malloc(sizeof *order * (size_t)n, err);
+    lexie_train_example *ex = lx_malloc(sizeof *ex * (size_t)batch, err);
+    lexie_status s = order && ex ? LEXIE_OK : LEXIE_E_NOMEM;
+    long have = -1; /* epoch whose order is in `order` */
+    while (!s && t->step < t->p.total_steps) {
+        if (t->cursor >= n) {
+            t->epoch++;
+            t->cursor = 0;
+        }
+        if (have != t->epoch) {
+            epoch_order(t->p.seed, t->epoch, order, n);
+            have = t->epoch;
+        }
+        /* The next batch; the last of an epoch may be smaller. */
+        int k = 0;
+        while (k < batch && t->cursor < n) ex[k++] = all[order[t->cursor++]];
+        lexie_train_stats st;
+        if ((s = lexie_trainer_step(t, ex, k, &st, err))) break;
+        if (cb && cb(&st, user)) break;
+    }
+    free(order);
+    free(ex);
+    return s;
 }
