@@ -7,6 +7,7 @@
 ** products of those steps amount to (lexie_train_stats.flops).
 **
 **   build/bench/bench_train MODEL.gguf [seq_len=128] [batch=8] [steps=3] [threads=0]
+**                           [checkpoint=1]
 */
 #define _POSIX_C_SOURCE 200809L
 #include "lexie.h"
@@ -30,6 +31,7 @@ int main(int argc, char **argv) {
     int batch = argc > 3 ? atoi(argv[3]) : 8;
     int steps = argc > 4 ? atoi(argv[4]) : 3;
     int n_threads = argc > 5 ? atoi(argv[5]) : 0;
+    int checkpoint = argc > 6 ? atoi(argv[6]) : 1;
     if (seq_len < 4 || batch < 1 || steps < 1) return 2;
     lexie_error err;
     lexie_model *m = lexie_model_load(argv[1], NULL, &err);
@@ -42,6 +44,7 @@ int main(int argc, char **argv) {
     p.micro_batch = batch;
     p.max_seq_len = seq_len;
     p.n_threads = n_threads;
+    p.checkpoint = checkpoint;
     lexie_trainer *t = lexie_trainer_new(m, &p, &err);
     if (!t) {
         fprintf(stderr, "bench: %s\n", err.message);
@@ -74,9 +77,10 @@ int main(int argc, char **argv) {
     }
     double n_tok = (double)batch * seq_len;
     printf("{\"model\": \"%s\", \"seq_len\": %d, \"batch\": %d, \"steps\": %d, \"threads\": %d, "
-           "\"first_loss\": %.4f, \"last_loss\": %.4f, \"seconds_per_step\": %.3f, "
+           "\"checkpoint\": %d, \"first_loss\": %.4f, \"last_loss\": %.4f, \"seconds_per_step\": "
+           "%.3f, "
            "\"tokens_per_s\": %.1f, \"gflop_per_s\": %.1f}\n",
-           lexie_model_name(m), seq_len, batch, steps, n_threads, first_loss, st.loss,
+           lexie_model_name(m), seq_len, batch, steps, n_threads, checkpoint, first_loss, st.loss,
            timed / steps, n_tok * steps / timed, st.flops * steps / timed * 1e-9);
     free(ex);
     free(mask);

@@ -557,8 +557,12 @@ typedef struct lexie_train_params {
     /* Memory: one forward/backward holds at most micro_batch sequences of
     ** at most max_seq_len tokens; a step over more sequences accumulates
     ** gradients over several micro-batches. */
-    int micro_batch;         /* 8 */
-    int max_seq_len;         /* 512 */
+    int micro_batch; /* 8 */
+    int max_seq_len; /* 512 */
+    /* 1: keep only each layer's input and recompute the layer in the
+    ** backward pass (memory of one layer's activations); 0: keep every
+    ** layer's (n_layer times as much, a third fewer products).  1. */
+    int checkpoint;
     unsigned long long seed; /* 42: A's initialisation and dropout masks */
     int n_threads;           /* 0: number of cores */
     /* Start from this adapter's A and B (same model and shapes) instead of

@@ -296,7 +296,7 @@ static void test_forward_vs_reference(lx_t *t) {
         rf_fixture f;
         if (!rf_open(t, &f, MODELS[mi].set, MODELS[mi].stem, "bin", NULL)) return;
         int n = f.rt.n[SEQ_MAIN], V = f.n_vocab;
-        lx_tnet *net = lx_tnet_new(f.m, NULL, NULL, n, n, 0.0f, 1, 2, &e);
+        lx_tnet *net = lx_tnet_new(f.m, NULL, NULL, n, n, 0.0f, 1, 2, 1, &e);
         LX_REQUIRE(t, net);
         int32_t start[2] = {0, n};
         int8_t *tg = calloc(n, 1);
@@ -367,7 +367,7 @@ static void model_grads(lx_t *t, const model_case *mc) {
     /* B nonzero, or every gradient of A would be zero. */
     rng_state = 99;
     fill(lora->mem, lora->n_params, 0.3f);
-    lx_tnet *net = lx_tnet_new(f.m, lora, grad, 32, 16, 0.0f, 7, 2, &e);
+    lx_tnet *net = lx_tnet_new(f.m, lora, grad, 32, 16, 0.0f, 7, 2, 1, &e);
     LX_REQUIRE(t, net);
     LX_REQUIRE(t, lx_tnet_check(net, &g.b, &e) == LEXIE_OK);
     float *dx0 = malloc(sizeof(float) * (size_t)n * d), *x0 = malloc(sizeof(float) * (size_t)n * d);
@@ -413,6 +413,22 @@ static void model_grads(lx_t *t, const model_case *mc) {
     }
     rf_report("embedding grads rel err", mc->stem, wx);
     LX_CHECK_MSG(t, wx < TOL_MODEL, "%s: embedding gradient rel err %g", mc->stem, wx);
+
+    /* Without checkpointing (every layer's activations kept, no recompute)
+    ** the same numbers come out, bit for bit. */
+    lexie_adapter *grad2 = lx_lora_new_like(lora, &e);
+    lx_tnet *net2 = grad2 ? lx_tnet_new(f.m, lora, grad2, 32, 16, 0.0f, 7, 2, 0, &e) : NULL;
+    LX_REQUIRE(t, net2);
+    memset(grad->mem, 0, sizeof(float) * grad->n_params);
+    float *dx1 = malloc(sizeof(float) * (size_t)n * d);
+    double l1 = lx_tnet_run(net, &g.b, 0, 1, 1.0f, dx0);
+    double l2 = lx_tnet_run(net2, &g.b, 0, 1, 1.0f, dx1);
+    LX_CHECK(t, l1 == l2);
+    LX_CHECK(t, memcmp(grad->mem, grad2->mem, sizeof(float) * grad->n_params) == 0);
+    LX_CHECK(t, memcmp(dx0, dx1, sizeof(float) * (size_t)n * d) == 0);
+    free(dx1);
+    lx_tnet_free(net2);
+    lexie_adapter_free(grad2);
     free(dx0);
     free(x0);
     lx_tnet_free(net);
@@ -425,9 +441,62 @@ static void test_model_grads(lx_t *t) {
     for (size_t i = 0; i < LX_ARRAY_LEN(MODELS); i++) model_grads(t, &MODELS[i]);
 }
 
+/* LoRA dropout (p = 0.3) with the masks held fixed: the gradients of A and
+** B, which see the mask on A's input and on the gradient flowing back to
+** x through A, still match finite differences. */
+static void test_dropout_grads(lx_t *t) {
+    lexie_error e;
+    rf_fixture f;
+    if (!rf_open(t, &f, &QWEN, "qwen2_q", "bin", NULL)) return;
+    gbatch g;
+    make_batch(&f, &g);
+    lexie_adapter *lora = lx_lora_new(f.m, 4, 8.0f, 0x7f, &e);
+    lexie_adapter *grad = lora ? lx_lora_new_like(lora, &e) : NULL;
+    LX_REQUIRE(t, lora && grad);
+    rng_state = 5;
+    fill(lora->mem, lora->n_params, 0.3f);
+    lx_tnet *net = lx_tnet_new(f.m, lora, grad, 32, 16, 0.3f, 7, 2, 0, &e);
+    LX_REQUIRE(t, net);
+    double l_plain = lx_tnet_run(net, &g.b, 0, 0, 1.0f, NULL);
+    lx_tnet_hold_dropout(net, 1);
+    double l_drop = lx_tnet_run(net, &g.b, 1, 1, 1.0f, NULL);
+    LX_CHECK(t, fabs(l_drop - l_plain) > 1e-3); /* dropout did something */
+    double worst = 0.0;
+    int idx[4];
+    for (int il = 0; il < f.m->hp.n_layer; il++)
+        for (int tg = 0; tg < LX_LORA_N_TARGET; tg++)
+            for (int half = 0; half < 2; half++) {
+                lx_lora_pair *p = lx_lora_at(lora, il, tg), *gp = lx_lora_at(grad, il, tg);
+                float *pv = half ? p->b : p->a, *gv = half ? gp->b : gp->a;
+                int cnt = p->rank * (half ? p->n_out : p->n_in);
+                for (int k = 0; k < 4; k++) idx[k] = (k * 4099 + il * 13 + tg * 7) % cnt;
+                /* Finite differences with the same masks: train mode on. */
+                double big = 0.0, err = 0.0;
+                for (int i = 0; i < cnt; i++) big = fmax(big, fabs(gv[i]));
+                for (int k = 0; k < 4; k++) {
+                    float v = pv[idx[k]];
+                    pv[idx[k]] = v + 1e-2f;
+                    double lp = lx_tnet_run(net, &g.b, 1, 0, 1.0f, NULL);
+                    pv[idx[k]] = v - 1e-2f;
+                    double lm = lx_tnet_run(net, &g.b, 1, 0, 1.0f, NULL);
+                    pv[idx[k]] = v;
+                    err = fmax(err, fabs((lp - lm) / 2e-2 - gv[idx[k]]) / big);
+                }
+                LX_CHECK_MSG(t, err < TOL_MODEL, "layer %d %s lora_%c: rel err %g", il,
+                             lx_lora_target_name(tg), half ? 'b' : 'a', err);
+                worst = fmax(worst, err);
+            }
+    rf_report("dropout lora grads rel err", "qwen2_q", worst);
+    lx_tnet_free(net);
+    lexie_adapter_free(lora);
+    lexie_adapter_free(grad);
+    rf_close(&f);
+}
+
 void suite_train(void) {
     LX_RUN(test_gemm);
     LX_RUN(test_op_grads);
     LX_RUN(test_forward_vs_reference);
     LX_RUN(test_model_grads);
+    LX_RUN(test_dropout_grads);
 }

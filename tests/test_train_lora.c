@@ -106,7 +106,7 @@ static void infer_vs_train(lx_t *t, const rf_set *set, const char *stem) {
     float *base = ctx_logits(f.c, f.rt.ids[SEQ_MAIN], n, V);
     LX_REQUIRE(t, lexie_ctx_set_adapter(f.c, a, 1.0f, &e) == LEXIE_OK);
     float *inf = ctx_logits(f.c, f.rt.ids[SEQ_MAIN], n, V);
-    lx_tnet *net = lx_tnet_new(f.m, a, NULL, n, n, 0.0f, 1, 2, &e);
+    lx_tnet *net = lx_tnet_new(f.m, a, NULL, n, n, 0.0f, 1, 2, 1, &e);
     LX_REQUIRE(t, base && inf && net);
     int32_t start[2] = {0, n};
     int8_t *tg = calloc(n, 1);

@@ -23,6 +23,12 @@
 
 #define HEAD_ROWS 64 /* target rows whose logits exist at a time */
 
+/* What one layer's forward pass saves for its backward pass. */
+typedef struct lx_tacts {
+    float *xn1, *rstd1, *q, *k, *v, *P, *att, *h, *xn2, *rstd2, *gate, *up, *act;
+    float *u[LX_LORA_N_TARGET]; /* A drop(x) per projection */
+} lx_tacts;
+
 struct lx_tnet {
     const lexie_model *m;
     int neox;
@@ -31,14 +37,16 @@ struct lx_tnet {
     lexie_adapter *lora, *grad;
     float dropout;
     uint64_t seed, pass; /* dropout masks: hash of seed, pass, layer, target, element */
+    int hold_pass;       /* tests: every pass reuses the same masks */
     int train;           /* dropout on in the current pass */
     size_t wcap;         /* floats in wbuf */
     int vchunk;          /* vocabulary rows dequantized at a time for the head */
     int32_t *pos;
     float *wbuf, *lt, *rc, *xs, *att_scr, *logits;
-    /* one layer's activations */
-    float *xn1, *rstd1, *q, *k, *v, *P, *att, *h, *xn2, *rstd2, *gate, *up, *act, *tmp;
-    float *u[LX_LORA_N_TARGET];
+    lx_tacts *acts; /* n_acts sets: 1 with checkpointing, else one per layer */
+    int n_acts;
+    lx_tacts *a; /* the set of the layer being computed */
+    float *tmp;
     /* backward scratch */
     float *dxn, *dq, *dk, *dv, *datt, *dh, *dgate, *dup, *dact, *du, *xd;
     float *xf, *rstdf;
@@ -98,12 +106,12 @@ static void lin_fwd(lx_tnet *t, int il, int tg, const lx_tensor *w, const lx_ten
     /* u = xin A^T (A^T into lt), y += s u B^T (B^T into lt). */
     for (int r = 0; r < p->rank; r++)
         for (int c = 0; c < cols; c++) t->lt[(size_t)c * p->rank + r] = p->a[(size_t)r * cols + c];
-    lx_tgemm(t->pool, n, p->rank, cols, 1.0f, xin, cols, 1, t->lt, p->rank, 0.0f, t->u[tg],
+    lx_tgemm(t->pool, n, p->rank, cols, 1.0f, xin, cols, 1, t->lt, p->rank, 0.0f, t->a->u[tg],
              p->rank);
     for (int o = 0; o < rows; o++)
         for (int r = 0; r < p->rank; r++)
             t->lt[(size_t)r * rows + o] = p->b[(size_t)o * p->rank + r];
-    lx_tgemm(t->pool, n, rows, p->rank, s, t->u[tg], p->rank, 1, t->lt, rows, 1.0f, y, rows);
+    lx_tgemm(t->pool, n, rows, p->rank, s, t->a->u[tg], p->rank, 1, t->lt, rows, 1.0f, y, rows);
 }
 
 /* dx (n, cols) = (accumulate ? dx : 0) + dy W + LoRA's share; dA, dB += . */
@@ -119,7 +127,7 @@ static void lin_bwd(lx_tnet *t, int il, int tg, const lx_tensor *w, const float 
     float s = lx_lora_pair_scale(t->lora, p);
     int r = p->rank;
     /* dB += s dy^T u;  du = s dy B */
-    lx_tgemm(t->pool, rows, r, n, s, dy, 1, rows, t->u[tg], r, 1.0f, gp->b, r);
+    lx_tgemm(t->pool, rows, r, n, s, dy, 1, rows, t->a->u[tg], r, 1.0f, gp->b, r);
     lx_tgemm(t->pool, n, r, rows, s, dy, rows, 1, p->b, r, 0.0f, t->du, r);
     /* dA += du^T drop(x);  dx += drop'(du A) */
     const float *xin = x;
@@ -143,22 +151,22 @@ static void layer_fwd(lx_tnet *t, int il, int n, const float *x, float *xo) {
     const lx_hparams *hp = &t->m->hp;
     const lx_layer *L = &t->m->layers[il];
     int d = hp->n_embd, ff = hp->n_ff, qd = hp->n_head * hp->head_dim;
-    lx_trms_fwd(x, L->attn_norm.data, t->xn1, t->rstd1, n, d, hp->norm_eps);
-    lin_fwd(t, il, LX_LORA_Q, &L->wq, &L->bq, t->xn1, n, t->q);
-    lin_fwd(t, il, LX_LORA_K, &L->wk, &L->bk, t->xn1, n, t->k);
-    lin_fwd(t, il, LX_LORA_V, &L->wv, &L->bv, t->xn1, n, t->v);
-    lx_trope(t->q, t->rc, n, hp->n_head, hp->head_dim, hp->n_rot, t->neox, 0);
-    lx_trope(t->k, t->rc, n, hp->n_head_kv, hp->head_dim, hp->n_rot, t->neox, 0);
-    lx_tatt_fwd(t->pool, &t->at, t->q, t->k, t->v, t->P, t->att, t->att_scr);
-    lin_fwd(t, il, LX_LORA_O, &L->wo, NULL, t->att, n, t->tmp);
-    for (size_t i = 0; i < (size_t)n * d; i++) t->h[i] = x[i] + t->tmp[i];
+    lx_trms_fwd(x, L->attn_norm.data, t->a->xn1, t->a->rstd1, n, d, hp->norm_eps);
+    lin_fwd(t, il, LX_LORA_Q, &L->wq, &L->bq, t->a->xn1, n, t->a->q);
+    lin_fwd(t, il, LX_LORA_K, &L->wk, &L->bk, t->a->xn1, n, t->a->k);
+    lin_fwd(t, il, LX_LORA_V, &L->wv, &L->bv, t->a->xn1, n, t->a->v);
+    lx_trope(t->a->q, t->rc, n, hp->n_head, hp->head_dim, hp->n_rot, t->neox, 0);
+    lx_trope(t->a->k, t->rc, n, hp->n_head_kv, hp->head_dim, hp->n_rot, t->neox, 0);
+    lx_tatt_fwd(t->pool, &t->at, t->a->q, t->a->k, t->a->v, t->a->P, t->a->att, t->att_scr);
+    lin_fwd(t, il, LX_LORA_O, &L->wo, NULL, t->a->att, n, t->tmp);
+    for (size_t i = 0; i < (size_t)n * d; i++) t->a->h[i] = x[i] + t->tmp[i];
     (void)qd;
-    lx_trms_fwd(t->h, L->ffn_norm.data, t->xn2, t->rstd2, n, d, hp->norm_eps);
-    lin_fwd(t, il, LX_LORA_GATE, &L->w_gate, NULL, t->xn2, n, t->gate);
-    lin_fwd(t, il, LX_LORA_UP, &L->w_up, NULL, t->xn2, n, t->up);
-    lx_tswiglu_fwd(t->gate, t->up, t->act, (int64_t)n * ff);
-    lin_fwd(t, il, LX_LORA_DOWN, &L->w_down, NULL, t->act, n, t->tmp);
-    for (size_t i = 0; i < (size_t)n * d; i++) xo[i] = t->h[i] + t->tmp[i];
+    lx_trms_fwd(t->a->h, L->ffn_norm.data, t->a->xn2, t->a->rstd2, n, d, hp->norm_eps);
+    lin_fwd(t, il, LX_LORA_GATE, &L->w_gate, NULL, t->a->xn2, n, t->a->gate);
+    lin_fwd(t, il, LX_LORA_UP, &L->w_up, NULL, t->a->xn2, n, t->a->up);
+    lx_tswiglu_fwd(t->a->gate, t->a->up, t->a->act, (int64_t)n * ff);
+    lin_fwd(t, il, LX_LORA_DOWN, &L->w_down, NULL, t->a->act, n, t->tmp);
+    for (size_t i = 0; i < (size_t)n * d; i++) xo[i] = t->a->h[i] + t->tmp[i];
 }
 
 /* dx holds the gradient of the layer's output; on return, of its input x. */
@@ -166,21 +174,22 @@ static void layer_bwd(lx_tnet *t, int il, int n, const float *x, float *dx) {
     const lx_hparams *hp = &t->m->hp;
     const lx_layer *L = &t->m->layers[il];
     int d = hp->n_embd, ff = hp->n_ff;
-    lin_bwd(t, il, LX_LORA_DOWN, &L->w_down, t->act, dx, n, t->dact, 0);
-    lx_tswiglu_bwd(t->gate, t->up, t->dact, t->dgate, t->dup, (int64_t)n * ff);
-    lin_bwd(t, il, LX_LORA_GATE, &L->w_gate, t->xn2, t->dgate, n, t->dxn, 0);
-    lin_bwd(t, il, LX_LORA_UP, &L->w_up, t->xn2, t->dup, n, t->dxn, 1);
+    lin_bwd(t, il, LX_LORA_DOWN, &L->w_down, t->a->act, dx, n, t->dact, 0);
+    lx_tswiglu_bwd(t->a->gate, t->a->up, t->dact, t->dgate, t->dup, (int64_t)n * ff);
+    lin_bwd(t, il, LX_LORA_GATE, &L->w_gate, t->a->xn2, t->dgate, n, t->dxn, 0);
+    lin_bwd(t, il, LX_LORA_UP, &L->w_up, t->a->xn2, t->dup, n, t->dxn, 1);
     memcpy(t->dh, dx, (size_t)n * d * sizeof(float));
-    lx_trms_bwd(t->h, L->ffn_norm.data, t->rstd2, t->dxn, t->dh, n, d);
-    lin_bwd(t, il, LX_LORA_O, &L->wo, t->att, t->dh, n, t->datt, 0);
-    lx_tatt_bwd(t->pool, &t->at, t->q, t->k, t->v, t->P, t->datt, t->dq, t->dk, t->dv, t->att_scr);
+    lx_trms_bwd(t->a->h, L->ffn_norm.data, t->a->rstd2, t->dxn, t->dh, n, d);
+    lin_bwd(t, il, LX_LORA_O, &L->wo, t->a->att, t->dh, n, t->datt, 0);
+    lx_tatt_bwd(t->pool, &t->at, t->a->q, t->a->k, t->a->v, t->a->P, t->datt, t->dq, t->dk, t->dv,
+                t->att_scr);
     lx_trope(t->dq, t->rc, n, hp->n_head, hp->head_dim, hp->n_rot, t->neox, 1);
     lx_trope(t->dk, t->rc, n, hp->n_head_kv, hp->head_dim, hp->n_rot, t->neox, 1);
-    lin_bwd(t, il, LX_LORA_Q, &L->wq, t->xn1, t->dq, n, t->dxn, 0);
-    lin_bwd(t, il, LX_LORA_K, &L->wk, t->xn1, t->dk, n, t->dxn, 1);
-    lin_bwd(t, il, LX_LORA_V, &L->wv, t->xn1, t->dv, n, t->dxn, 1);
+    lin_bwd(t, il, LX_LORA_Q, &L->wq, t->a->xn1, t->dq, n, t->dxn, 0);
+    lin_bwd(t, il, LX_LORA_K, &L->wk, t->a->xn1, t->dk, n, t->dxn, 1);
+    lin_bwd(t, il, LX_LORA_V, &L->wv, t->a->xn1, t->dv, n, t->dxn, 1);
     memcpy(dx, t->dh, (size_t)n * d * sizeof(float));
-    lx_trms_bwd(x, L->attn_norm.data, t->rstd1, t->dxn, dx, n, d);
+    lx_trms_bwd(x, L->attn_norm.data, t->a->rstd1, t->dxn, dx, n, d);
 }
 
 /* ==== Output head ==== */
@@ -256,8 +265,10 @@ static void setup(lx_tnet *t, const lx_tbatch *b, const float *x0) {
 static void forward_all(lx_tnet *t, int n) {
     const lx_hparams *hp = &t->m->hp;
     size_t stride = (size_t)t->cap_tok * hp->n_embd;
-    for (int il = 0; il < hp->n_layer; il++)
+    for (int il = 0; il < hp->n_layer; il++) {
+        t->a = &t->acts[t->n_acts > 1 ? il : 0];
         layer_fwd(t, il, n, t->xs + il * stride, t->xs + (il + 1) * stride);
+    }
     lx_trms_fwd(t->xs + hp->n_layer * stride, t->m->out_norm.data, t->xf, t->rstdf, n, hp->n_embd,
                 hp->norm_eps);
 }
@@ -267,7 +278,7 @@ double lx_tnet_run_x0(lx_tnet *t, const lx_tbatch *b, const float *x0, int backw
     const lx_hparams *hp = &t->m->hp;
     int n = b->n_tokens, d = hp->n_embd;
     size_t stride = (size_t)t->cap_tok * d;
-    t->pass++;
+    if (!t->hold_pass) t->pass++;
     setup(t, b, x0);
     forward_all(t, n);
     /* dx of the final residual lives in dh's twin: use dxn (n, max) as dxf. */
@@ -280,7 +291,9 @@ double lx_tnet_run_x0(lx_tnet *t, const lx_tbatch *b, const float *x0, int backw
     float *g = t->xf;
     memcpy(g, dx, (size_t)n * d * sizeof(float));
     for (int il = hp->n_layer - 1; il >= 0; il--) {
-        layer_fwd(t, il, n, t->xs + il * stride, t->xs + (il + 1) * stride);
+        /* Checkpointing: this layer's activations were overwritten; redo them. */
+        t->a = &t->acts[t->n_acts > 1 ? il : 0];
+        if (t->n_acts == 1) layer_fwd(t, il, n, t->xs + il * stride, t->xs + (il + 1) * stride);
         layer_bwd(t, il, n, t->xs + il * stride, g);
     }
     if (dx0) memcpy(dx0, g, (size_t)n * d * sizeof(float));
@@ -294,6 +307,8 @@ double lx_tnet_run(lx_tnet *t, const lx_tbatch *b, int train, int backward, floa
     t->train = 0;
     return loss;
 }
+
+void lx_tnet_hold_dropout(lx_tnet *t, int hold) { t->hold_pass = hold; }
 
 void lx_tnet_logits(lx_tnet *t, const lx_tbatch *b, const float *x0, float *logits) {
     int n = b->n_tokens, V = t->m->hp.n_vocab;
@@ -334,13 +349,18 @@ lexie_status lx_tnet_check(const lx_tnet *t, const lx_tbatch *b, lexie_error *er
 void lx_tnet_free(lx_tnet *t) {
     if (!t) return;
     lx_pool_free(t->pool);
-    float *bufs[] = {t->wbuf,  t->lt,    t->rc,   t->xs,   t->att_scr, t->logits, t->xn1,
-                     t->rstd1, t->q,     t->k,    t->v,    t->P,       t->att,    t->h,
-                     t->xn2,   t->rstd2, t->gate, t->up,   t->act,     t->tmp,    t->dxn,
-                     t->dq,    t->dk,    t->dv,   t->datt, t->dh,      t->dgate,  t->dup,
-                     t->dact,  t->du,    t->xd,   t->xf,   t->rstdf};
+    float *bufs[] = {t->wbuf, t->lt,   t->rc, t->xs, t->att_scr, t->logits, t->tmp,
+                     t->dxn,  t->dq,   t->dk, t->dv, t->datt,    t->dh,     t->dgate,
+                     t->dup,  t->dact, t->du, t->xd, t->xf,      t->rstdf};
     for (size_t i = 0; i < LX_ARRAY_LEN(bufs); i++) free(bufs[i]);
-    for (int i = 0; i < LX_LORA_N_TARGET; i++) free(t->u[i]);
+    for (int ia = 0; t->acts && ia < t->n_acts; ia++) {
+        lx_tacts *A = &t->acts[ia];
+        float *ab[] = {A->xn1, A->rstd1, A->q,     A->k,    A->v,  A->P,  A->att,
+                       A->h,   A->xn2,   A->rstd2, A->gate, A->up, A->act};
+        for (size_t i = 0; i < LX_ARRAY_LEN(ab); i++) free(ab[i]);
+        for (int i = 0; i < LX_LORA_N_TARGET; i++) free(A->u[i]);
+    }
+    free(t->acts);
     free(t->pos);
     free(t);
 }
@@ -352,7 +372,8 @@ static float *fl(size_t a, size_t b, lexie_error *err, int *bad) {
 }
 
 lx_tnet *lx_tnet_new(const lexie_model *m, lexie_adapter *lora, lexie_adapter *grad, int cap_tok,
-                     int cap_len, float dropout_p, uint64_t seed, int n_threads, lexie_error *err) {
+                     int cap_len, float dropout_p, uint64_t seed, int n_threads, int checkpoint,
+                     lexie_error *err) {
     const char *arch = lexie_model_arch(m);
     int neox;
     if (strcmp(arch, "llama") == 0)
@@ -398,21 +419,28 @@ lx_tnet *lx_tnet_new(const lexie_model *m, lexie_adapter *lora, lexie_adapter *g
     t->xs = fl((size_t)(hp->n_layer + 1) * n, d, err, &bad);
     t->att_scr = fl(nth, lx_tatt_scratch(cap_len, hp->head_dim), err, &bad);
     t->logits = fl(HEAD_ROWS, hp->n_vocab, err, &bad);
-    t->xn1 = fl(n, d, err, &bad);
-    t->rstd1 = fl(n, 1, err, &bad);
-    t->q = fl(n, qd, err, &bad);
-    t->k = fl(n, kvd, err, &bad);
-    t->v = fl(n, kvd, err, &bad);
-    t->P = fl((size_t)hp->n_head * n, (size_t)cap_len, err, &bad);
-    t->att = fl(n, qd, err, &bad);
-    t->h = fl(n, d, err, &bad);
-    t->xn2 = fl(n, d, err, &bad);
-    t->rstd2 = fl(n, 1, err, &bad);
-    t->gate = fl(n, ff, err, &bad);
-    t->up = fl(n, ff, err, &bad);
-    t->act = fl(n, ff, err, &bad);
+    t->n_acts = checkpoint ? 1 : hp->n_layer;
+    t->acts = lx_calloc((size_t)t->n_acts, sizeof *t->acts, err);
+    if (!t->acts) goto fail;
+    for (int ia = 0; ia < t->n_acts; ia++) {
+        lx_tacts *A = &t->acts[ia];
+        A->xn1 = fl(n, d, err, &bad);
+        A->rstd1 = fl(n, 1, err, &bad);
+        A->q = fl(n, qd, err, &bad);
+        A->k = fl(n, kvd, err, &bad);
+        A->v = fl(n, kvd, err, &bad);
+        A->P = fl((size_t)hp->n_head * n, (size_t)cap_len, err, &bad);
+        A->att = fl(n, qd, err, &bad);
+        A->h = fl(n, d, err, &bad);
+        A->xn2 = fl(n, d, err, &bad);
+        A->rstd2 = fl(n, 1, err, &bad);
+        A->gate = fl(n, ff, err, &bad);
+        A->up = fl(n, ff, err, &bad);
+        A->act = fl(n, ff, err, &bad);
+        for (int i = 0; i < LX_LORA_N_TARGET && t->rmax; i++) A->u[i] = fl(n, t->rmax, err, &bad);
+    }
+    t->a = &t->acts[0];
     t->tmp = fl(LX_MAX(n, HEAD_ROWS), wide, err, &bad);
-    for (int i = 0; i < LX_LORA_N_TARGET && t->rmax; i++) t->u[i] = fl(n, t->rmax, err, &bad);
     t->dxn = fl(n, d, err, &bad);
     t->dq = fl(n, qd, err, &bad);
     t->dk = fl(n, kvd, err, &bad);

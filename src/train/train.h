@@ -99,9 +99,13 @@ typedef struct lx_tnet lx_tnet;
 /* A network for m holding at most cap_tok tokens in sequences of at most
 ** cap_len.  lora (may be NULL) is borrowed: its A and B are read at every
 ** pass; grad (same shapes, may be NULL when lora is) receives gradients.
-** dropout: on A's input, with masks from seed and a per-pass counter. */
+** dropout: on A's input, with masks from seed and a per-pass counter.
+** checkpoint: keep only each layer's input and recompute its activations
+** in the backward pass (memory of one layer); 0: keep every layer's
+** activations (n_layer times the memory, a third fewer products). */
 lx_tnet *lx_tnet_new(const lexie_model *m, lexie_adapter *lora, lexie_adapter *grad, int cap_tok,
-                     int cap_len, float dropout, uint64_t seed, int n_threads, lexie_error *err);
+                     int cap_len, float dropout, uint64_t seed, int n_threads, int checkpoint,
+                     lexie_error *err);
 void lx_tnet_free(lx_tnet *t);
 /* Checks a batch against the model and the capacity. */
 lexie_status lx_tnet_check(const lx_tnet *t, const lx_tbatch *b, lexie_error *err);
@@ -115,6 +119,9 @@ double lx_tnet_run(lx_tnet *t, const lx_tbatch *b, int train, int backward, floa
 /* Logits (n_tokens, n_vocab) of every position, no dropout.  x0, when not
 ** NULL, replaces the token embeddings (n_tokens, n_embd) (for tests). */
 void lx_tnet_logits(lx_tnet *t, const lx_tbatch *b, const float *x0, float *logits);
+/* Tests: hold != 0 makes every later pass draw the same dropout masks, so
+** a loss with dropout is a smooth function for finite differences. */
+void lx_tnet_hold_dropout(lx_tnet *t, int hold);
 /* lx_tnet_run with the embeddings replaced by x0 (tests). */
 double lx_tnet_run_x0(lx_tnet *t, const lx_tbatch *b, const float *x0, int backward,
                       float grad_scale, float *dx0);

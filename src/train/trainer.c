@@ -47,6 +47,7 @@ lexie_train_params lexie_train_default_params(void) {
     p.total_steps = 0;
     p.micro_batch = 8;
     p.max_seq_len = 512;
+    p.checkpoint = 1;
     p.seed = 42;
     return p;
 }
@@ -135,7 +136,7 @@ lexie_trainer *lexie_trainer_new(const lexie_model *m, const lexie_train_params 
         !(t->target = lx_calloc(cap, 1, err)))
         goto fail;
     t->net = lx_tnet_new(m, t->lora, t->grad, t->cap_tok, pp->max_seq_len, pp->dropout, pp->seed,
-                         pp->n_threads, err);
+                         pp->n_threads, pp->checkpoint, err);
     if (!t->net) goto fail;
     return t;
 fail:
@@ -196,22 +197,24 @@ static double run_all(lexie_trainer *t, const lexie_train_example *ex, int n, in
 }
 
 /* FLOPs of the products of a step: every projection three times (forward,
-** the per-layer recompute, backward to its input), LoRA's four products
-** per pass, attention's full T x T products (two forward, twice, four
-** backward), and the head twice on the loss tokens. */
+** the per-layer recompute, backward to its input; twice without
+** checkpointing), LoRA's products, attention's full T x T products (two
+** per forward pass, four backward), and the head twice on the loss
+** tokens. */
 static double step_flops(const lexie_trainer *t, const lexie_train_example *ex, int n,
                          long n_loss) {
     const lx_hparams *hp = &t->m->hp;
     double d = hp->n_embd, ff = hp->n_ff, qd = (double)hp->n_head * hp->head_dim;
     double kvd = (double)hp->n_head_kv * hp->head_dim, per_tok, att = 0.0, tokens = 0.0;
-    per_tok = 3.0 * 2.0 * (d * qd + 2.0 * d * kvd + qd * d + 3.0 * d * ff);
+    double passes = t->p.checkpoint ? 3.0 : 2.0; /* forward, [recompute,] backward */
+    per_tok = passes * 2.0 * (d * qd + 2.0 * d * kvd + qd * d + 3.0 * d * ff);
     for (int il = 0; il < hp->n_layer; il++)
         for (int tg = 0; tg < LX_LORA_N_TARGET; tg++) {
             const lx_lora_pair *p = lx_lora_at(t->lora, il, tg);
             if (p->rank > 0) per_tok += 8.0 * p->rank * (p->n_in + p->n_out) / hp->n_layer;
         }
     for (int e = 0; e < n; e++) {
-        att += 16.0 * ex[e].n_tokens * (double)ex[e].n_tokens * qd;
+        att += (passes + 2.0) * 4.0 * ex[e].n_tokens * (double)ex[e].n_tokens * qd;
         tokens += ex[e].n_tokens;
     }
     return hp->n_layer * (per_tok * tokens + att) + 4.0 * d * hp->n_vocab * (double)n_loss;
