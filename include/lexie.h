@@ -656,6 +656,24 @@ typedef int (*lexie_train_callback)(const lexie_train_stats *st, void *user);
 LEXIE_API lexie_status lexie_trainer_fit(lexie_trainer *t, const lexie_train_data *d, int batch,
                                          lexie_train_callback cb, void *user, lexie_error *err);
 
+/* ==== Checkpoints ==== */
+
+/* Writes t's whole state -- the adapter, AdamW's moments, the step, the
+** data position of lexie_trainer_fit, the dropout counter and the seed --
+** as one GGUF file, atomically (temporary file, then rename), so a run
+** killed at any moment leaves the previous checkpoint intact.
+** LEXIE_E_IO when it cannot be written. */
+LEXIE_API lexie_status lexie_trainer_save(const lexie_trainer *t, const char *path,
+                                          lexie_error *err);
+/* Restores a checkpoint into t, which must have been created with the
+** same model and params (the same seed: LEXIE_E_INVALID otherwise;
+** another rank, targets or alpha: LEXIE_E_FORMAT).  Continuing with the
+** same data, batch and thread count then gives bit for bit the numbers of
+** a run that was never stopped.  A refused checkpoint changes nothing. */
+LEXIE_API lexie_status lexie_trainer_resume(lexie_trainer *t, const char *path, lexie_error *err);
+/* Optimizer steps done so far. */
+LEXIE_API long lexie_trainer_steps(const lexie_trainer *t);
+
 /* The learning rate of optimizer step s (0-based) under p's schedule. */
 LEXIE_API float lexie_train_lr_at(const lexie_train_params *p, int s);
 

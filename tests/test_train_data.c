@@ -2,7 +2,7 @@
 ** test_train_data.c -- training data from instruction and chat JSONL:
 ** rendering with the model's chat template (the tiny fixtures carry
 ** ChatML), the loss mask over exactly the assistant turns, refused lines,
-** truncation, and lexie_trainer_fit over a data set.
+** truncation, lexie_trainer_fit over a data set, and checkpoint/resume.
 */
 #include "lexie.h"
 #include "lx_test.h"
@@ -184,8 +184,103 @@ static void test_fit(lx_t *t) {
     lexie_model_free(m);
 }
 
+typedef struct {
+    int n;
+    double loss[16];
+    long stop_at; /* 0: never */
+} loss_log;
+
+static int log_loss(const lexie_train_stats *st, void *user) {
+    loss_log *l = user;
+    if (l->n < 16) l->loss[l->n++] = st->loss;
+    return l->stop_at && st->step >= l->stop_at;
+}
+
+/* Killed after step 3 and resumed from its checkpoint, a run ends exactly
+** as one that was never stopped: same losses, same adapter bits (dropout
+** on, batches that cross epochs). */
+static void test_resume(lx_t *t) {
+    lexie_error e;
+    lexie_model *m = load_fixture(t, "llama_q");
+    if (!m) LX_SKIP(t, "fixtures absent (run make test)");
+    char path[512], ck[512];
+    tmp_path(path, sizeof path, "resume.jsonl");
+    tmp_path(ck, sizeof ck, "resume.ckpt.gguf");
+    write_file(path, DATA);
+    lexie_train_data *d = lexie_train_data_load(m, path, 64, &e);
+    LX_REQUIRE(t, d);
+    lexie_train_params p = lexie_train_default_params();
+    p.total_steps = 8;
+    p.lr = 5e-3f;
+    p.rank = 4;
+    p.dropout = 0.1f;
+    p.micro_batch = 1;
+    p.max_seq_len = 64;
+    p.n_threads = 2;
+    lexie_trainer *a = lexie_trainer_new(m, &p, &e);
+    LX_REQUIRE(t, a);
+    loss_log la = {0}, lb = {0}, lc = {0};
+    LX_REQUIRE(t, lexie_trainer_fit(a, d, 2, log_loss, &la, &e) == LEXIE_OK);
+    LX_CHECK_INT(t, la.n, 8);
+
+    lexie_trainer *b = lexie_trainer_new(m, &p, &e);
+    LX_REQUIRE(t, b);
+    lb.stop_at = 3;
+    LX_REQUIRE(t, lexie_trainer_fit(b, d, 2, log_loss, &lb, &e) == LEXIE_OK);
+    LX_CHECK_INT(t, lexie_trainer_steps(b), 3);
+    LX_REQUIRE(t, lexie_trainer_save(b, ck, &e) == LEXIE_OK);
+    lexie_trainer_free(b);
+
+    lexie_trainer *c = lexie_trainer_new(m, &p, &e);
+    LX_REQUIRE(t, c);
+    LX_REQUIRE(t, lexie_trainer_resume(c, ck, &e) == LEXIE_OK);
+    LX_CHECK_INT(t, lexie_trainer_steps(c), 3);
+    LX_REQUIRE(t, lexie_trainer_fit(c, d, 2, log_loss, &lc, &e) == LEXIE_OK);
+    LX_CHECK_INT(t, lc.n, 5);
+    for (int i = 0; i < 3; i++) LX_CHECK(t, lb.loss[i] == la.loss[i]);
+    for (int i = 0; i < 5; i++)
+        LX_CHECK_MSG(t, lc.loss[i] == la.loss[3 + i], "step %d: %.9g vs %.9g", 4 + i, lc.loss[i],
+                     la.loss[3 + i]);
+    /* The adapters agree bit for bit: saved as adapters, the files match. */
+    char fa[512], fc[512];
+    tmp_path(fa, sizeof fa, "resume_a.gguf");
+    tmp_path(fc, sizeof fc, "resume_c.gguf");
+    LX_REQUIRE(t, lexie_adapter_save(lexie_trainer_adapter(a), fa, &e) == LEXIE_OK);
+    LX_REQUIRE(t, lexie_adapter_save(lexie_trainer_adapter(c), fc, &e) == LEXIE_OK);
+    FILE *f1 = fopen(fa, "rb"), *f2 = fopen(fc, "rb");
+    LX_REQUIRE(t, f1 && f2);
+    int same = 1, c1, c2;
+    do {
+        c1 = fgetc(f1);
+        c2 = fgetc(f2);
+        same &= c1 == c2;
+    } while (c1 != EOF && c2 != EOF);
+    fclose(f1);
+    fclose(f2);
+    LX_CHECK(t, same);
+
+    /* Refused: another seed; a file that is an adapter, not a checkpoint. */
+    lexie_train_params p2 = p;
+    p2.seed = 7;
+    lexie_trainer *x = lexie_trainer_new(m, &p2, &e);
+    LX_REQUIRE(t, x);
+    LX_CHECK(t, lexie_trainer_resume(x, ck, &e) == LEXIE_E_INVALID);
+    LX_CHECK(t, lexie_trainer_resume(x, fa, &e) == LEXIE_E_FORMAT);
+    LX_CHECK_INT(t, lexie_trainer_steps(x), 0);
+    lexie_trainer_free(x);
+    unlink(fa);
+    unlink(fc);
+    unlink(ck);
+    unlink(path);
+    lexie_trainer_free(a);
+    lexie_trainer_free(c);
+    lexie_train_data_free(d);
+    lexie_model_free(m);
+}
+
 void suite_train_data(void) {
     LX_RUN(test_data_masks);
     LX_RUN(test_data_errors);
     LX_RUN(test_fit);
+    LX_RUN(test_resume);
 }

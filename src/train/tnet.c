@@ -278,7 +278,9 @@ double lx_tnet_run_x0(lx_tnet *t, const lx_tbatch *b, const float *x0, int backw
     const lx_hparams *hp = &t->m->hp;
     int n = b->n_tokens, d = hp->n_embd;
     size_t stride = (size_t)t->cap_tok * d;
-    if (!t->hold_pass) t->pass++;
+    /* Only training passes draw masks, so evaluating in between changes
+    ** nothing that follows. */
+    if (!t->hold_pass && t->train) t->pass++;
     setup(t, b, x0);
     forward_all(t, n);
     /* dx of the final residual lives in dh's twin: use dxn (n, max) as dxf. */
@@ -309,10 +311,11 @@ double lx_tnet_run(lx_tnet *t, const lx_tbatch *b, int train, int backward, floa
 }
 
 void lx_tnet_hold_dropout(lx_tnet *t, int hold) { t->hold_pass = hold; }
+uint64_t lx_tnet_pass(const lx_tnet *t) { return t->pass; }
+void lx_tnet_set_pass(lx_tnet *t, uint64_t pass) { t->pass = pass; }
 
 void lx_tnet_logits(lx_tnet *t, const lx_tbatch *b, const float *x0, float *logits) {
     int n = b->n_tokens, V = t->m->hp.n_vocab;
-    t->pass++;
     t->train = 0;
     setup(t, b, x0);
     forward_all(t, n);

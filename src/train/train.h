@@ -126,6 +126,25 @@ void lx_tnet_hold_dropout(lx_tnet *t, int hold);
 double lx_tnet_run_x0(lx_tnet *t, const lx_tbatch *b, const float *x0, int backward,
                       float grad_scale, float *dx0);
 
+/* ==== The trainer (trainer.c; checkpoint.c saves and restores it) ==== */
+
+struct lexie_trainer {
+    const lexie_model *m;
+    lexie_train_params p;                 /* p.init is NULL after creation */
+    lexie_adapter *lora, *grad, *m1, *m2; /* parameters, gradients, Adam moments */
+    lx_tnet *net;
+    long step;
+    long epoch, cursor; /* data position of lexie_trainer_fit: next example of the epoch */
+    int cap_tok;
+    int32_t *tok, *start; /* (cap_tok), (micro_batch + 1): the packed micro-batch */
+    int8_t *target;       /* (cap_tok) */
+};
+
+/* The dropout counter of a network (advanced once per training pass), so a
+** checkpoint can restore it. */
+uint64_t lx_tnet_pass(const lx_tnet *t);
+void lx_tnet_set_pass(lx_tnet *t, uint64_t pass);
+
 /* ==== AdamW and the schedule (optim.c) ==== */
 
 /* One AdamW update of n parameters at step t (1-based) with PyTorch's

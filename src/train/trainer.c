@@ -17,18 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct lexie_trainer {
-    const lexie_model *m;
-    lexie_train_params p;
-    lexie_adapter *lora, *grad, *m1, *m2;
-    lx_tnet *net;
-    long step;
-    long epoch, cursor; /* data position of lexie_trainer_fit: next example of the epoch */
-    int cap_tok;
-    int32_t *tok, *start;
-    int8_t *target;
-};
-
 lexie_train_params lexie_train_default_params(void) {
     lexie_train_params p;
     memset(&p, 0, sizeof p);
@@ -145,6 +133,7 @@ fail:
 }
 
 const lexie_adapter *lexie_trainer_adapter(const lexie_trainer *t) { return t->lora; }
+long lexie_trainer_steps(const lexie_trainer *t) { return t->step; }
 
 /* Validates every example and counts the loss tokens. */
 static lexie_status check_examples(const lexie_trainer *t, const lexie_train_example *ex, int n,
