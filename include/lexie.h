@@ -656,6 +656,37 @@ typedef int (*lexie_train_callback)(const lexie_train_stats *st, void *user);
 LEXIE_API lexie_status lexie_trainer_fit(lexie_trainer *t, const lexie_train_data *d, int batch,
                                          lexie_train_callback cb, void *user, lexie_error *err);
 
+/* ==== DPO ==== */
+
+/* One preference: the same prompt with a chosen and a rejected response,
+** each a whole rendered sequence whose loss_mask marks its response
+** tokens (lexie_train_data gives that form).  Borrowed for the call. */
+typedef struct lexie_dpo_pair {
+    lexie_train_example chosen, rejected;
+} lexie_dpo_pair;
+
+typedef struct lexie_dpo_stats {
+    lexie_train_stats train; /* loss: the mean DPO loss before the update */
+    double reward_margin;    /* mean of beta ((pc - rc) - (pr - rr)) */
+    double reward_accuracy;  /* share of pairs where the chosen reward is the larger */
+} lexie_dpo_stats;
+
+/* The reference log-probabilities of n pairs, computed once and cached by
+** the caller: logp[2i] and logp[2i+1] sum the log-probabilities of the
+** response tokens of pair i's chosen and rejected sequences under m with
+** ref applied (NULL: the base model; ADELIE uses the SFT adapter).  No
+** dropout.  Errors as lexie_trainer_step's. */
+LEXIE_API lexie_status lexie_trainer_dpo_reference(lexie_trainer *t, const lexie_adapter *ref,
+                                                   const lexie_dpo_pair *pairs, int n, double *logp,
+                                                   lexie_error *err);
+/* One optimizer step of DPO with temperature beta (ADELIE: 0.1) over n
+** pairs against ref_logp (from lexie_trainer_dpo_reference); the policy is
+** t's adapter (start it from the SFT adapter with
+** lexie_train_params.init).  st may be NULL. */
+LEXIE_API lexie_status lexie_trainer_dpo_step(lexie_trainer *t, const lexie_dpo_pair *pairs, int n,
+                                              const double *ref_logp, float beta,
+                                              lexie_dpo_stats *st, lexie_error *err);
+
 /* ==== Checkpoints ==== */
 
 /* Writes t's whole state -- the adapter, AdamW's moments, the step, the

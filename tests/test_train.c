@@ -300,7 +300,7 @@ static void test_forward_vs_reference(lx_t *t) {
         LX_REQUIRE(t, net);
         int32_t start[2] = {0, n};
         int8_t *tg = calloc(n, 1);
-        lx_tbatch b = {n, f.rt.ids[SEQ_MAIN], 1, start, tg};
+        lx_tbatch b = {n, f.rt.ids[SEQ_MAIN], 1, start, tg, NULL, NULL};
         float *z = malloc(sizeof(float) * (size_t)n * V);
         lx_tnet_logits(net, &b, NULL, z);
         double worst = 0.0;
@@ -332,7 +332,7 @@ static void make_batch(const rf_fixture *f, gbatch *g) {
     g->start[2] = n1 + n2;
     for (int i = 0; i < n1 + n2; i++)
         g->tg[i] = (int8_t)(i != n1 - 1 && i != n1 + n2 - 1 && i != 2);
-    g->b = (lx_tbatch){n1 + n2, g->tok, 2, g->start, g->tg};
+    g->b = (lx_tbatch){n1 + n2, g->tok, 2, g->start, g->tg, NULL, NULL};
 }
 
 /* The error of probed analytic gradients against central differences of

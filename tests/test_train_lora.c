@@ -110,7 +110,7 @@ static void infer_vs_train(lx_t *t, const rf_set *set, const char *stem) {
     LX_REQUIRE(t, base && inf && net);
     int32_t start[2] = {0, n};
     int8_t *tg = calloc(n, 1);
-    lx_tbatch b = {n, f.rt.ids[SEQ_MAIN], 1, start, tg};
+    lx_tbatch b = {n, f.rt.ids[SEQ_MAIN], 1, start, tg, NULL, NULL};
     float *trn = malloc(sizeof(float) * (size_t)n * V);
     lx_tnet_logits(net, &b, NULL, trn);
     double moved = rf_max_abs_diff(base, inf, n * V), d = rf_max_abs_diff(inf, trn, n * V);

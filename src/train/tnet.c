@@ -36,12 +36,12 @@ struct lx_tnet {
     int cap_tok, cap_len, rmax;
     lexie_adapter *lora, *grad;
     float dropout;
-    uint64_t seed, pass; /* dropout masks: hash of seed, pass, layer, target, element */
-    int hold_pass;       /* tests: every pass reuses the same masks */
-    int train;           /* dropout on in the current pass */
-    size_t wcap;         /* floats in wbuf */
-    int vchunk;          /* vocabulary rows dequantized at a time for the head */
-    int32_t *pos;
+    uint64_t seed, pass;   /* dropout masks: hash of seed, pass, layer, target, element */
+    int hold_pass;         /* tests: every pass reuses the same masks */
+    int train;             /* dropout on in the current pass */
+    size_t wcap;           /* floats in wbuf */
+    int vchunk;            /* vocabulary rows dequantized at a time for the head */
+    int32_t *pos, *seq_of; /* (cap_tok) position and sequence of each token */
     float *wbuf, *lt, *rc, *xs, *att_scr, *logits;
     lx_tacts *acts; /* n_acts sets: 1 with checkpointing, else one per layer */
     int n_acts;
@@ -215,13 +215,19 @@ static double head_loss(lx_tnet *t, const lx_tbatch *b, int backward, float scal
     float *gx = t->tmp; /* (HEAD_ROWS, d) gathered rows, then their gradients */
     double loss = 0.0;
     if (backward) memset(dxf, 0, (size_t)n * d * sizeof(float));
+    if (b->seq_loss)
+        for (int s = 0; s < b->n_seq; s++) b->seq_loss[s] = 0.0;
     for (int i = 0; i <= n; i++) {
         if (i < n && b->target[i]) rows[nr++] = i;
         if (nr == 0 || (nr < HEAD_ROWS && i < n)) continue;
         head_fwd(t, rows, nr, gx, t->logits);
         for (int r = 0; r < nr; r++) {
             float *z = t->logits + (size_t)r * V;
-            loss += lx_tce_row(z, V, b->tok[rows[r] + 1], scale, backward ? z : NULL);
+            int sq = t->seq_of[rows[r]];
+            float sc = b->seq_weight ? scale * b->seq_weight[sq] : scale;
+            double l = lx_tce_row(z, V, b->tok[rows[r] + 1], sc, backward ? z : NULL);
+            loss += l;
+            if (b->seq_loss) b->seq_loss[sq] += l;
         }
         if (backward) {
             for (int v0 = 0; v0 < V; v0 += t->vchunk) {
@@ -244,7 +250,10 @@ static void setup(lx_tnet *t, const lx_tbatch *b, const float *x0) {
     const lx_hparams *hp = &t->m->hp;
     int d = hp->n_embd, maxlen = 0;
     for (int s = 0; s < b->n_seq; s++) {
-        for (int i = b->start[s]; i < b->start[s + 1]; i++) t->pos[i] = i - b->start[s];
+        for (int i = b->start[s]; i < b->start[s + 1]; i++) {
+            t->pos[i] = i - b->start[s];
+            t->seq_of[i] = s;
+        }
         maxlen = LX_MAX(maxlen, b->start[s + 1] - b->start[s]);
     }
     lx_trope_cache(t->m, t->pos, b->n_tokens, t->rc);
@@ -365,6 +374,7 @@ void lx_tnet_free(lx_tnet *t) {
     }
     free(t->acts);
     free(t->pos);
+    free(t->seq_of);
     free(t);
 }
 
@@ -415,7 +425,8 @@ lx_tnet *lx_tnet_new(const lexie_model *m, lexie_adapter *lora, lexie_adapter *g
     t->vchunk = (int)LX_MIN((size_t)hp->n_vocab, t->wcap / d);
     int bad = 0;
     t->pos = lx_calloc(n, sizeof *t->pos, err);
-    if (!t->pos) goto fail;
+    t->seq_of = lx_calloc(n, sizeof *t->seq_of, err);
+    if (!t->pos || !t->seq_of) goto fail;
     t->wbuf = fl(t->wcap, 1, err, &bad);
     t->lt = fl(wide, LX_MAX(t->rmax, 1), err, &bad);
     t->rc = fl(n, hp->n_rot, err, &bad);

@@ -90,8 +90,10 @@ typedef struct lx_tbatch {
     int n_tokens;
     const int32_t *tok; /* (n_tokens) */
     int n_seq;
-    const int32_t *start; /* (n_seq + 1), start[0] = 0, start[n_seq] = n_tokens */
-    const int8_t *target; /* (n_tokens) 1: position i predicts tok[i + 1] into the loss */
+    const int32_t *start;    /* (n_seq + 1), start[0] = 0, start[n_seq] = n_tokens */
+    const int8_t *target;    /* (n_tokens) 1: position i predicts tok[i + 1] into the loss */
+    const float *seq_weight; /* (n_seq) or NULL: multiplies the gradient of each sequence's loss */
+    double *seq_loss;        /* (n_seq) or NULL: receives each sequence's summed loss */
 } lx_tbatch;
 
 typedef struct lx_tnet lx_tnet;
@@ -139,6 +141,26 @@ struct lexie_trainer {
     int32_t *tok, *start; /* (cap_tok), (micro_batch + 1): the packed micro-batch */
     int8_t *target;       /* (cap_tok) */
 };
+
+/* Validates n examples, counting their tokens and loss tokens. */
+lexie_status lx_trainer_check(const lexie_trainer *t, const lexie_train_example *ex, int n,
+                              long *n_loss, long *n_tok, lexie_error *err);
+/* Packs examples [e0, e1) into t's micro-batch buffers as b. */
+void lx_trainer_pack(lexie_trainer *t, const lexie_train_example *ex, int e0, int e1, lx_tbatch *b);
+/* Clips the gradients in t->grad, takes one AdamW step at the scheduled
+** rate; gives the rate and the norm before clipping. */
+void lx_trainer_update(lexie_trainer *t, float *lr, float *norm);
+
+/* DPO (dpo.c).  The loss of one pair from the policy's (pc, pr) and the
+** reference's (rc, rr) log-probabilities; *dpc (may be NULL) gets
+** dloss/dpc, and dloss/dpr is its negative. */
+double lx_dpo_loss(double pc, double pr, double rc, double rr, float beta, double *dpc);
+/* The mean DPO loss of n pairs against ref (2n log-probabilities: chosen,
+** rejected, ...); with backward, t->grad gets its gradient (dropout on).
+** margin and accuracy (may be NULL) get the reward statistics.  NaN when
+** memory ran out. */
+double lx_dpo_grads(lexie_trainer *t, const lexie_dpo_pair *pairs, int n, const double *ref,
+                    float beta, int backward, double *margin, double *accuracy, lexie_error *err);
 
 /* The dropout counter of a network (advanced once per training pass), so a
 ** checkpoint can restore it. */

@@ -136,8 +136,8 @@ const lexie_adapter *lexie_trainer_adapter(const lexie_trainer *t) { return t->l
 long lexie_trainer_steps(const lexie_trainer *t) { return t->step; }
 
 /* Validates every example and counts the loss tokens. */
-static lexie_status check_examples(const lexie_trainer *t, const lexie_train_example *ex, int n,
-                                   long *n_loss, long *n_tok, lexie_error *err) {
+lexie_status lx_trainer_check(const lexie_trainer *t, const lexie_train_example *ex, int n,
+                              long *n_loss, long *n_tok, lexie_error *err) {
     *n_loss = *n_tok = 0;
     if (!ex || n < 1) return lx_fail(err, LEXIE_E_INVALID, "train: no examples");
     for (int e = 0; e < n; e++) {
@@ -157,7 +157,8 @@ static lexie_status check_examples(const lexie_trainer *t, const lexie_train_exa
 }
 
 /* Packs examples [e0, e1) into the batch buffers. */
-static void pack(lexie_trainer *t, const lexie_train_example *ex, int e0, int e1, lx_tbatch *b) {
+void lx_trainer_pack(lexie_trainer *t, const lexie_train_example *ex, int e0, int e1,
+                     lx_tbatch *b) {
     int at = 0;
     for (int e = e0; e < e1; e++) {
         t->start[e - e0] = at;
@@ -170,7 +171,7 @@ static void pack(lexie_trainer *t, const lexie_train_example *ex, int e0, int e1
         at += x->n_tokens;
     }
     t->start[e1 - e0] = at;
-    *b = (lx_tbatch){at, t->tok, e1 - e0, t->start, t->target};
+    *b = (lx_tbatch){at, t->tok, e1 - e0, t->start, t->target, NULL, NULL};
 }
 
 static double run_all(lexie_trainer *t, const lexie_train_example *ex, int n, int backward,
@@ -179,7 +180,7 @@ static double run_all(lexie_trainer *t, const lexie_train_example *ex, int n, in
     for (int e0 = 0; e0 < n; e0 += t->p.micro_batch) {
         int e1 = LX_MIN(n, e0 + t->p.micro_batch);
         lx_tbatch b;
-        pack(t, ex, e0, e1, &b);
+        lx_trainer_pack(t, ex, e0, e1, &b);
         loss += lx_tnet_run(t->net, &b, backward, backward, scale, NULL);
     }
     return loss;
@@ -209,15 +210,8 @@ static double step_flops(const lexie_trainer *t, const lexie_train_example *ex, 
     return hp->n_layer * (per_tok * tokens + att) + 4.0 * d * hp->n_vocab * (double)n_loss;
 }
 
-lexie_status lexie_trainer_step(lexie_trainer *t, const lexie_train_example *ex, int n,
-                                lexie_train_stats *st, lexie_error *err) {
-    long n_loss, n_tok;
-    lexie_status s = check_examples(t, ex, n, &n_loss, &n_tok, err);
-    if (s) return s;
-    double t0 = lx_time_now();
+void lx_trainer_update(lexie_trainer *t, float *lr_out, float *norm_out) {
     size_t np = t->lora->n_params;
-    memset(t->grad->mem, 0, np * sizeof(float));
-    double loss = run_all(t, ex, n, 1, 1.0f / (float)n_loss);
     double norm = lx_tnorm2(t->grad->mem, np);
     if (t->p.max_grad_norm > 0.0f && norm > t->p.max_grad_norm) {
         float c = (float)(t->p.max_grad_norm / (norm + 1e-6));
@@ -227,6 +221,21 @@ lexie_status lexie_trainer_step(lexie_trainer *t, const lexie_train_example *ex,
     t->step++;
     lx_adamw(t->lora->mem, t->grad->mem, t->m1->mem, t->m2->mem, np, lr, t->p.beta1, t->p.beta2,
              t->p.eps, t->p.weight_decay, t->step);
+    *lr_out = lr;
+    *norm_out = (float)norm;
+}
+
+lexie_status lexie_trainer_step(lexie_trainer *t, const lexie_train_example *ex, int n,
+                                lexie_train_stats *st, lexie_error *err) {
+    long n_loss, n_tok;
+    lexie_status s = lx_trainer_check(t, ex, n, &n_loss, &n_tok, err);
+    if (s) return s;
+    double t0 = lx_time_now();
+    size_t np = t->lora->n_params;
+    memset(t->grad->mem, 0, np * sizeof(float));
+    double loss = run_all(t, ex, n, 1, 1.0f / (float)n_loss);
+    float lr, norm;
+    lx_trainer_update(t, &lr, &norm);
     if (st) {
         st->step = t->step;
         st->loss = loss / (double)n_loss;
@@ -243,7 +252,7 @@ lexie_status lexie_trainer_step(lexie_trainer *t, const lexie_train_example *ex,
 lexie_status lexie_trainer_eval(lexie_trainer *t, const lexie_train_example *ex, int n,
                                 double *loss, lexie_error *err) {
     long n_loss, n_tok;
-    lexie_status s = check_examples(t, ex, n, &n_loss, &n_tok, err);
+    lexie_status s = lx_trainer_check(t, ex, n, &n_loss, &n_tok, err);
     if (s) return s;
     *loss = run_all(t, ex, n, 0, 0.0f) / (double)n_loss;
     return LEXIE_OK;
