@@ -516,6 +516,23 @@ LEXIE_API float lexie_adapter_alpha(const lexie_adapter *a);
 LEXIE_API lexie_status lexie_ctx_set_adapter(lexie_ctx *c, const lexie_adapter *a, float scale,
                                              lexie_error *err);
 
+/* How lexie_adapter_merge stores the merged projections. */
+typedef enum lexie_merge_type {
+    LEXIE_MERGE_SAME = 0, /* each in its own type (a 4-bit weight is re-quantized) */
+    LEXIE_MERGE_F16 = 1,
+    LEXIE_MERGE_Q8_0 = 2,
+    LEXIE_MERGE_F32 = 3,
+} lexie_merge_type;
+
+/* Writes a's model with a merged in (W + scale * alpha / rank * B A for
+** each adapted projection) as a GGUF model at path, atomically: every
+** metadata key and every other tensor is copied unchanged.  The whole file
+** is built in memory first (about the model's size).  LEXIE_E_UNSUPPORTED
+** when a projection cannot be stored in the chosen type (its row length is
+** not a whole number of blocks), LEXIE_E_IO when it cannot be written. */
+LEXIE_API lexie_status lexie_adapter_merge(const lexie_adapter *a, float scale, const char *path,
+                                           lexie_merge_type type, lexie_error *err);
+
 /* ==== Training (LoRA SFT) ==== */
 
 /* Projections a LoRA adapter targets (bits of lexie_train_params.targets). */

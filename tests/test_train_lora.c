@@ -222,6 +222,121 @@ static void test_load_errors(lx_t *t) {
     rf_close(&f);
 }
 
+/* A merged model.  Float weights merged as F32: its logits equal the base
+** with the adapter applied at run time, up to float rounding (measured
+** 2e-5).  Quantized weights: on these random tiny models, quantizing
+** activations alone moves logits by up to ~1.5 (see test_qwen_ref.c), so
+** logits cannot tell a good merge from a bad one; instead each merged
+** weight must be W + s B A re-quantized, within half a quantization step
+** of its block (plus the fp16 rounding of the block's scale and min). */
+#define TOL_MERGE_F32 1e-4
+
+static void merge_logits(lx_t *t, const char *stem, lexie_merge_type type) {
+    lexie_error e;
+    rf_fixture f;
+    lexie_ctx_params cp = rf_ctx_params(&LLAMA, 1, 2);
+    if (!rf_open(t, &f, &LLAMA, stem, "bin", &cp)) return;
+    lexie_adapter *a = random_adapter(f.m, 0x7f);
+    char path[512];
+    tmp_path(path, sizeof path, "merged.gguf");
+    int n = f.rt.n[SEQ_MAIN], V = f.n_vocab;
+    double d = INFINITY;
+    if (a && lexie_adapter_merge(a, 0.7f, path, type, &e) == LEXIE_OK &&
+        lexie_ctx_set_adapter(f.c, a, 0.7f, &e) == LEXIE_OK) {
+        float *rt = ctx_logits(f.c, f.rt.ids[SEQ_MAIN], n, V);
+        lexie_model *mm = lexie_model_load(path, NULL, &e);
+        lexie_ctx *mc = mm ? lexie_ctx_new(mm, &cp, &e) : NULL;
+        float *ml = mc ? ctx_logits(mc, f.rt.ids[SEQ_MAIN], n, V) : NULL;
+        if (rt && ml) d = rf_max_abs_diff(rt, ml, n * V);
+        LX_CHECK(t, mm && strcmp(lexie_model_name(mm), lexie_model_name(f.m)) == 0);
+        free(rt);
+        free(ml);
+        lexie_ctx_free(mc);
+        lexie_model_free(mm);
+    } else {
+        LX_CHECK_MSG(t, 0, "%s: merge failed: %s", stem, e.message);
+    }
+    rf_report("merged vs run-time adapter logits", stem, d);
+    LX_CHECK_MSG(t, d <= TOL_MERGE_F32, "%s: merged logits differ by %g", stem, d);
+    unlink(path);
+    lexie_adapter_free(a);
+    rf_close(&f);
+}
+
+/* Every adapted weight of the merged file against W + s B A in double. */
+static void merge_weights(lx_t *t, lexie_merge_type type, int want_type) {
+    lexie_error e;
+    rf_fixture f;
+    if (!rf_open(t, &f, &LLAMA, "llama_q", "bin", NULL)) return;
+    lexie_adapter *a = random_adapter(f.m, 0x7f);
+    char path[512];
+    tmp_path(path, sizeof path, "merged_q.gguf");
+    LX_REQUIRE(t, a && lexie_adapter_merge(a, 0.7f, path, type, &e) == LEXIE_OK);
+    lx_gguf *g = lx_gguf_open(path, &e);
+    LX_REQUIRE(t, g);
+    LX_CHECK_INT(t, lx_gguf_n_tensors(g), lx_gguf_n_tensors(f.m->gguf));
+    double worst = 0.0; /* error / allowed */
+    float base[64], got[64];
+    for (int il = 0; il < f.m->hp.n_layer; il++)
+        for (int tg = 0; tg < LX_LORA_N_TARGET; tg++) {
+            const lx_tensor *w = lx_lora_base(f.m, il, tg);
+            const lx_lora_pair *p = lx_lora_at(a, il, tg);
+            char name[96];
+            snprintf(name, sizeof name, "blk.%d.%s.weight", il, lx_lora_target_name(tg));
+            const lx_gguf_tensor *te = lx_gguf_find_tensor(g, name);
+            LX_REQUIRE(t, te && te->ne[0] == w->ne[0] && te->ne[1] == w->ne[1]);
+            int ty = want_type < 0 ? w->type : want_type;
+            LX_CHECK_INT(t, te->type, ty);
+            float s = 0.7f * lx_lora_pair_scale(a, p);
+            int cols = (int)w->ne[0];
+            size_t brow = lx_row_size(w->type, cols), mrow = lx_row_size(ty, cols);
+            for (int r = 0; r < (int)w->ne[1]; r += 7) /* every 7th row */
+                for (int c0 = 0; c0 < cols; c0 += 32) {
+                    /* Block c0..c0+31 of row r: dequantize both rows' pieces. */
+                    float *bb = base, *gg = got;
+                    float rowb[1024], rowg[1024];
+                    lx_type_traits_get(w->type)->to_float((const char *)w->data + r * brow, rowb,
+                                                          cols);
+                    lx_type_traits_get(ty)->to_float((const char *)te->data + r * mrow, rowg, cols);
+                    double lo = INFINITY, hi = -INFINITY;
+                    for (int c = 0; c < 32; c++) {
+                        double x = rowb[c0 + c];
+                        for (int k = 0; k < p->rank; k++)
+                            x += (double)s * p->b[(size_t)r * p->rank + k] *
+                                 p->a[(size_t)k * cols + c0 + c];
+                        bb[c] = (float)x;
+                        gg[c] = rowg[c0 + c];
+                        lo = fmin(lo, x);
+                        hi = fmax(hi, x);
+                    }
+                    double amax = fmax(fabs(lo), fabs(hi));
+                    double step = ty == LX_TYPE_Q8_0 ? amax / 127.0 : (hi - lo) / 15.0;
+                    double allowed = 0.5 * step + amax * 0x1p-10 + 1e-7;
+                    for (int c = 0; c < 32; c++)
+                        worst = fmax(worst, fabs((double)gg[c] - bb[c]) / allowed);
+                }
+        }
+    if (getenv("LX_TEST_VERBOSE"))
+        fprintf(stderr, "     merge %s: worst error %.3g of the allowed half step\n",
+                want_type < 0 ? "same type" : lx_type_name(want_type), worst);
+    LX_CHECK_MSG(t, worst <= 1.0, "merged weights off by %g of the allowed error", worst);
+    /* Tensors that are not adapted are copied byte for byte. */
+    const lx_gguf_tensor *emb = lx_gguf_find_tensor(g, "token_embd.weight");
+    LX_CHECK(t, emb && emb->nbytes == lx_gguf_find_tensor(f.m->gguf, "token_embd.weight")->nbytes &&
+                    memcmp(emb->data, f.m->tok_embd.data, emb->nbytes) == 0);
+    lx_gguf_close(g);
+    unlink(path);
+    lexie_adapter_free(a);
+    rf_close(&f);
+}
+
+static void test_merge(lx_t *t) {
+    merge_logits(t, "llama_f32", LEXIE_MERGE_SAME);
+    merge_logits(t, "llama_tied", LEXIE_MERGE_F32);
+    merge_weights(t, LEXIE_MERGE_Q8_0, LX_TYPE_Q8_0);
+    merge_weights(t, LEXIE_MERGE_SAME, -1);
+}
+
 /* ==== Optimizer and schedule ==== */
 
 static void test_adamw_hand(lx_t *t) {
@@ -414,6 +529,7 @@ void suite_train_lora(void) {
     LX_RUN(test_inference_equals_training);
     LX_RUN(test_save_load_round_trip);
     LX_RUN(test_load_errors);
+    LX_RUN(test_merge);
     LX_RUN(test_adamw_hand);
     LX_RUN(test_schedule);
     LX_RUN(test_memorise);
