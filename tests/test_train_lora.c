@@ -502,6 +502,16 @@ static void test_refused(lx_t *t) {
     if (!rf_open(t, &f, &LLAMA, "llama_f32", "bin", NULL)) return;
     lexie_train_params p = small_params(0);
     LX_CHECK(t, !lexie_trainer_new(f.m, &p, &e) && e.code == LEXIE_E_INVALID);
+    /* Architectures without a backward pass yet: qwen3 (q/k norms). */
+    char q3[512];
+    rf_path(q3, sizeof q3, "qwen3_f32.gguf");
+    lexie_model *m3 = lexie_model_load(q3, NULL, &e);
+    if (m3) {
+        p = small_params(2);
+        LX_CHECK(t, !lexie_trainer_new(m3, &p, &e) && e.code == LEXIE_E_UNSUPPORTED &&
+                        strstr(e.message, "qwen3"));
+        lexie_model_free(m3);
+    }
     p = small_params(2);
     lexie_trainer *tr = lexie_trainer_new(f.m, &p, &e);
     LX_REQUIRE(t, tr);
