@@ -688,6 +688,21 @@ typedef struct lexie_dpo_stats {
     double reward_accuracy;  /* share of pairs where the chosen reward is the larger */
 } lexie_dpo_stats;
 
+/* Preference pairs read from JSONL, one {"prompt", "chosen", "rejected"}
+** object per line (TRL's and ADELIE's format): each side is the prompt as
+** a user turn and the answer as the assistant's, rendered and masked as
+** lexie_train_data does.  A pair either of whose sides keeps no response
+** token after the cut at max_seq_len is dropped (counted).  Errors as
+** lexie_train_data_load's.  m must outlive the data. */
+typedef struct lexie_dpo_data lexie_dpo_data;
+LEXIE_API lexie_dpo_data *lexie_dpo_data_load(const lexie_model *m, const char *path,
+                                              int max_seq_len, lexie_error *err);
+LEXIE_API void lexie_dpo_data_free(lexie_dpo_data *d); /* NULL: no-op */
+LEXIE_API int lexie_dpo_data_count(const lexie_dpo_data *d);
+/* The pairs in file order; borrowed, valid as long as d. */
+LEXIE_API const lexie_dpo_pair *lexie_dpo_data_pairs(const lexie_dpo_data *d);
+LEXIE_API int lexie_dpo_data_dropped(const lexie_dpo_data *d);
+
 /* The reference log-probabilities of n pairs, computed once and cached by
 ** the caller: logp[2i] and logp[2i+1] sum the log-probabilities of the
 ** response tokens of pair i's chosen and rejected sequences under m with

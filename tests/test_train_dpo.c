@@ -12,6 +12,7 @@
 
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -166,8 +167,63 @@ static void test_dpo_grads(lx_t *t) {
     rf_close(&f);
 }
 
+static void write_file(const char *path, const char *text) {
+    FILE *f = fopen(path, "w");
+    if (!f) return;
+    fputs(text, f);
+    fclose(f);
+}
+
+/* Preference JSONL: both sides share the rendered prompt; the masks cover
+** the answers only; a malformed line is refused with its number. */
+static void test_dpo_data(lx_t *t) {
+    lexie_error e;
+    rf_fixture f;
+    if (!rf_open(t, &f, &LLAMA, "llama_f32", "bin", NULL)) return;
+    char path[512];
+    snprintf(path, sizeof path, "%s/train_%ld_pairs.jsonl", lx_test_fixtures(), (long)getpid());
+    write_file(path, "{\"prompt\": \"Is the cat on the mat?\", \"chosen\": \"yes, the cat\", "
+                     "\"rejected\": \"no\"}\n"
+                     "{\"prompt\": \"Where is the dog?\", \"chosen\": \"in the house\", "
+                     "\"rejected\": \"the fox\"}\n");
+    lexie_dpo_data *d = lexie_dpo_data_load(f.m, path, 32, &e);
+    LX_REQUIRE(t, d);
+    LX_CHECK_INT(t, lexie_dpo_data_count(d), 2);
+    const lexie_dpo_pair *p = lexie_dpo_data_pairs(d);
+    for (int i = 0; i < 2; i++) {
+        const lexie_train_example *c = &p[i].chosen, *r = &p[i].rejected;
+        int pc = 0, pr = 0, nc = 0, nr = 0;
+        while (pc < c->n_tokens && !c->loss_mask[pc]) pc++;
+        while (pr < r->n_tokens && !r->loss_mask[pr]) pr++;
+        for (int k = 0; k < c->n_tokens; k++) nc += c->loss_mask[k] != 0;
+        for (int k = 0; k < r->n_tokens; k++) nr += r->loss_mask[k] != 0;
+        /* Same prompt tokens, then a response masked to the end. */
+        LX_CHECK(t,
+                 pc == pr && pc > 4 && memcmp(c->tokens, r->tokens, sizeof *c->tokens * pc) == 0);
+        LX_CHECK(t, nc == c->n_tokens - pc && nr == r->n_tokens - pr && nc > 1 && nr > 1);
+    }
+    /* DPO on the loaded pairs. */
+    lexie_trainer *tr = new_trainer(f.m, 6);
+    LX_REQUIRE(t, tr);
+    double ref[4];
+    lexie_dpo_stats st;
+    LX_REQUIRE(t, lexie_trainer_dpo_reference(tr, NULL, p, 2, ref, &e) == LEXIE_OK);
+    for (int i = 0; i < 6; i++)
+        LX_REQUIRE(t, lexie_trainer_dpo_step(tr, p, 2, ref, 0.1f, &st, &e) == LEXIE_OK);
+    LX_CHECK_CLOSE(t, st.reward_accuracy, 1.0, 1e-12);
+    lexie_trainer_free(tr);
+    lexie_dpo_data_free(d);
+    write_file(path, "{\"prompt\": \"a\", \"chosen\": \"b\", \"rejected\": \"c\"}\n"
+                     "{\"prompt\": \"a\", \"chosen\": \"b\"}\n");
+    LX_CHECK(t, !lexie_dpo_data_load(f.m, path, 64, &e) && e.code == LEXIE_E_FORMAT &&
+                    strstr(e.message, "line 2"));
+    unlink(path);
+    rf_close(&f);
+}
+
 void suite_train_dpo(void) {
     LX_RUN(test_dpo_loss_hand);
     LX_RUN(test_dpo_fresh_is_log2);
     LX_RUN(test_dpo_grads);
+    LX_RUN(test_dpo_data);
 }

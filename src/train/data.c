@@ -2,7 +2,9 @@
 ** data.c -- training data: instruction JSONL ({"instruction", "input",
 ** "output"}, as Alpaca and BioInstruct) and chat JSONL ({"messages":
 ** [{"role", "content"}, ...]}, as ADELIE), rendered with the model's own
-** chat template and tokenized, with a loss mask over the assistant turns.
+** chat template and tokenized, with a loss mask over the assistant turns;
+** and preference JSONL for DPO ({"prompt", "chosen", "rejected"}, as TRL
+** and ADELIE), each side rendered as a user turn and an assistant answer.
 **
 ** The mask comes from rendering prefixes: for assistant message k, the
 ** conversation up to k with the generation prompt marks where the answer
@@ -227,6 +229,130 @@ lexie_train_data *lexie_train_data_load(const lexie_model *m, const char *path, 
     if (d->n == 0) {
         lx_fail(err, LEXIE_E_FORMAT, "%s: no example with a response token", path);
         lexie_train_data_free(d);
+        return NULL;
+    }
+    return d;
+}
+
+/* ==== Preference pairs (DPO) ==== */
+
+struct lexie_dpo_data {
+    int n, cap;
+    lexie_dpo_pair *pairs;
+    int n_truncated, n_dropped;
+};
+
+void lexie_dpo_data_free(lexie_dpo_data *d) {
+    if (!d) return;
+    for (int i = 0; i < d->n; i++) {
+        const lexie_train_example *e[2] = {&d->pairs[i].chosen, &d->pairs[i].rejected};
+        for (int k = 0; k < 2; k++) {
+            free((void *)e[k]->tokens);
+            free((void *)e[k]->loss_mask);
+        }
+    }
+    free(d->pairs);
+    free(d);
+}
+
+int lexie_dpo_data_count(const lexie_dpo_data *d) { return d->n; }
+const lexie_dpo_pair *lexie_dpo_data_pairs(const lexie_dpo_data *d) { return d->pairs; }
+int lexie_dpo_data_dropped(const lexie_dpo_data *d) { return d->n_dropped; }
+
+static int has_response(const lexie_train_example *ex) {
+    for (int i = 1; i < ex->n_tokens; i++)
+        if (ex->loss_mask[i]) return 1;
+    return 0;
+}
+
+static void free_example(lexie_train_example *ex) {
+    free((void *)ex->tokens);
+    free((void *)ex->loss_mask);
+    memset(ex, 0, sizeof *ex);
+}
+
+static lexie_status add_pair(lexie_dpo_data *d, const lexie_model *m, const char *line, size_t len,
+                             int max_len, lexie_error *err) {
+    lx_json_doc *doc = lx_json_parse(line, len, NULL, err);
+    if (!doc) return err ? err->code : LEXIE_E_FORMAT;
+    const lx_json *o = lx_json_root(doc);
+    const char *prompt = lx_json_string(lx_json_get(o, "prompt"));
+    const char *ans[2] = {lx_json_string(lx_json_get(o, "chosen")),
+                          lx_json_string(lx_json_get(o, "rejected"))};
+    lexie_status s = LEXIE_OK;
+    lexie_dpo_pair pair;
+    memset(&pair, 0, sizeof pair);
+    lexie_train_example *sides[2] = {&pair.chosen, &pair.rejected};
+    int cut[2] = {0, 0};
+    if (o->type != LX_JSON_OBJECT || !prompt || !ans[0] || !ans[1])
+        s = lx_fail(err, LEXIE_E_FORMAT,
+                    "a line needs \"prompt\", \"chosen\" and \"rejected\" "
+                    "strings");
+    for (int k = 0; k < 2 && !s; k++) {
+        lexie_chat_msg msgs[2] = {{"user", prompt}, {"assistant", ans[k]}};
+        s = build(m, msgs, 2, max_len, sides[k], &cut[k], err);
+    }
+    lx_json_doc_free(doc);
+    if (!s && (!has_response(&pair.chosen) || !has_response(&pair.rejected))) {
+        d->n_dropped++;
+        free_example(&pair.chosen);
+        free_example(&pair.rejected);
+        return LEXIE_OK;
+    }
+    if (!s && d->n == d->cap) {
+        int cap = d->cap ? 2 * d->cap : 64;
+        void *p = realloc(d->pairs, sizeof *d->pairs * (size_t)cap);
+        if (!p)
+            s = lx_fail(err, LEXIE_E_NOMEM, "out of memory at %d pairs", d->n);
+        else {
+            d->pairs = p;
+            d->cap = cap;
+        }
+    }
+    if (s) {
+        free_example(&pair.chosen);
+        free_example(&pair.rejected);
+        return s;
+    }
+    d->n_truncated += cut[0] || cut[1];
+    d->pairs[d->n++] = pair;
+    return LEXIE_OK;
+}
+
+lexie_dpo_data *lexie_dpo_data_load(const lexie_model *m, const char *path, int max_seq_len,
+                                    lexie_error *err) {
+    if (!m || !path || max_seq_len < 2) {
+        lx_fail(err, LEXIE_E_INVALID, "dpo data: no model or path, or max_seq_len < 2");
+        return NULL;
+    }
+    size_t size = 0;
+    char *text = lx_read_file(path, 0, &size, err);
+    if (!text) return NULL;
+    lexie_dpo_data *d = lx_calloc(1, sizeof *d, err);
+    if (!d) {
+        free(text);
+        return NULL;
+    }
+    int line_no = 0;
+    for (size_t at = 0; at < size;) {
+        size_t end = at;
+        while (end < size && text[end] != '\n') end++;
+        line_no++;
+        size_t b = at, e = end;
+        while (b < e && (text[b] == ' ' || text[b] == '\t' || text[b] == '\r')) b++;
+        while (e > b && (text[e - 1] == ' ' || text[e - 1] == '\t' || text[e - 1] == '\r')) e--;
+        if (e > b && add_pair(d, m, text + b, e - b, max_seq_len, err)) {
+            lx_fail_prefix(err, "%s: line %d: ", path, line_no);
+            lexie_dpo_data_free(d);
+            free(text);
+            return NULL;
+        }
+        at = end + 1;
+    }
+    free(text);
+    if (d->n == 0) {
+        lx_fail(err, LEXIE_E_FORMAT, "%s: no pair with response tokens on both sides", path);
+        lexie_dpo_data_free(d);
         return NULL;
     }
     return d;
