@@ -40,6 +40,7 @@ def main():
     from llama_cpp import Llama  # noqa: E402  (only needed here)
 
     work = a.keep or tempfile.mkdtemp(prefix="lexie-lora-")
+    os.makedirs(work, exist_ok=True)
     adapter = os.path.join(work, "adapter.gguf")
     prefix = os.path.join(work, "lexie")
     out = subprocess.run([os.path.join(ROOT, "build/bench/lora_interop"), model, adapter, prefix,
