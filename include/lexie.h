@@ -811,6 +811,266 @@ LEXIE_API lexie_status lexie_re_eval_run(const lexie_re_eval_params *p, lexie_re
 /* Frees the strings a result holds (not r itself); safe on a zeroed one. */
 LEXIE_API void lexie_re_eval_result_clear(lexie_re_eval_result *r);
 
+/* ==== LoRA adapters ==== */
+
+/* A LoRA adapter: low-rank updates W + scale * B A of a model's attention
+** (q, k, v, output) and feed-forward (gate, up, down) projections, held in
+** fp32.  Files are GGUF LoRA adapters in llama.cpp's layout
+** (general.type = "adapter", adapter.type = "lora", adapter.lora.alpha,
+** tensors "<base>.lora_a" / "<base>.lora_b"), so llama.cpp loads lexie's
+** adapters and lexie loads llama.cpp's (F32, F16, BF16 or Q8_0 tensors).
+** Immutable once loaded: any number of contexts and threads may share one.
+** An adapter borrows its model, which must outlive it. */
+typedef struct lexie_adapter lexie_adapter;
+
+/* Loads the adapter at path for m.  NULL and err on failure: unreadable
+** file (LEXIE_E_IO), not a LoRA adapter, an architecture other than m's or
+** shapes that do not fit m (LEXIE_E_FORMAT), a tensor that adapts
+** something other than a block projection (LEXIE_E_UNSUPPORTED). */
+LEXIE_API lexie_adapter *lexie_adapter_load(const lexie_model *m, const char *path,
+                                            lexie_error *err);
+/* Writes a as a GGUF LoRA adapter (F32 tensors), atomically (temporary
+** file, then rename).  LEXIE_E_IO when it cannot be written. */
+LEXIE_API lexie_status lexie_adapter_save(const lexie_adapter *a, const char *path,
+                                          lexie_error *err);
+LEXIE_API void lexie_adapter_free(lexie_adapter *a); /* NULL: no-op */
+/* The largest rank of its projections, and its alpha (0: none, then the
+** scale is the user's scale alone, as in llama.cpp). */
+LEXIE_API int lexie_adapter_rank(const lexie_adapter *a);
+LEXIE_API float lexie_adapter_alpha(const lexie_adapter *a);
+
+/* Applies a to every later decode on c: each adapted projection adds
+** scale * alpha / rank * B (A x) (llama.cpp's --lora-scale meaning).
+** a NULL removes it.  a is borrowed and must outlive its use on c; it must
+** have been loaded for c's model (LEXIE_E_INVALID otherwise).  Allocates
+** scratch for c's n_batch (LEXIE_E_NOMEM). */
+LEXIE_API lexie_status lexie_ctx_set_adapter(lexie_ctx *c, const lexie_adapter *a, float scale,
+                                             lexie_error *err);
+
+/* How lexie_adapter_merge stores the merged projections. */
+typedef enum lexie_merge_type {
+    LEXIE_MERGE_SAME = 0, /* each in its own type (a 4-bit weight is re-quantized) */
+    LEXIE_MERGE_F16 = 1,
+    LEXIE_MERGE_Q8_0 = 2,
+    LEXIE_MERGE_F32 = 3,
+} lexie_merge_type;
+
+/* Writes a's model with a merged in (W + scale * alpha / rank * B A for
+** each adapted projection) as a GGUF model at path, atomically: every
+** metadata key and every other tensor is copied unchanged.  The whole file
+** is built in memory first (about the model's size).  LEXIE_E_UNSUPPORTED
+** when a projection cannot be stored in the chosen type (its row length is
+** not a whole number of blocks), LEXIE_E_IO when it cannot be written. */
+LEXIE_API lexie_status lexie_adapter_merge(const lexie_adapter *a, float scale, const char *path,
+                                           lexie_merge_type type, lexie_error *err);
+
+/* ==== Training (LoRA SFT) ==== */
+
+/* Projections a LoRA adapter targets (bits of lexie_train_params.targets). */
+enum {
+    LEXIE_LORA_Q = 1 << 0,
+    LEXIE_LORA_K = 1 << 1,
+    LEXIE_LORA_V = 1 << 2,
+    LEXIE_LORA_O = 1 << 3,
+    LEXIE_LORA_GATE = 1 << 4,
+    LEXIE_LORA_UP = 1 << 5,
+    LEXIE_LORA_DOWN = 1 << 6,
+    LEXIE_LORA_ALL = 0x7f
+};
+
+typedef enum lexie_lr_schedule {
+    LEXIE_LR_COSINE = 0,   /* warm-up, then half a cosine down to 0 */
+    LEXIE_LR_LINEAR = 1,   /* warm-up, then a straight line down to 0 */
+    LEXIE_LR_CONSTANT = 2, /* warm-up, then constant */
+} lexie_lr_schedule;
+
+typedef struct lexie_train_params {
+    /* LoRA */
+    int rank;         /* 16 */
+    float alpha;      /* 32 (scale = alpha / rank) */
+    float dropout;    /* 0.05, on the input of A, as PEFT */
+    unsigned targets; /* LEXIE_LORA_ALL */
+    /* AdamW (decoupled weight decay, PyTorch's update order) */
+    float lr;            /* peak learning rate, 2e-4 */
+    float beta1, beta2;  /* 0.9, 0.999 */
+    float eps;           /* 1e-8 */
+    float weight_decay;  /* 0 */
+    float max_grad_norm; /* clip the global gradient norm to this; 1.0; <= 0: no clipping */
+    /* Schedule over total_steps optimizer steps (Hugging Face's formulas:
+    ** warm-up steps = ceil(total_steps * warmup_ratio), lr = peak * s / W
+    ** during warm-up, so step 0 runs at lr 0 when W > 0). */
+    lexie_lr_schedule schedule; /* LEXIE_LR_COSINE */
+    float warmup_ratio;         /* 0.03 */
+    int total_steps;            /* required (> 0) */
+    /* Memory: one forward/backward holds at most micro_batch sequences of
+    ** at most max_seq_len tokens; a step over more sequences accumulates
+    ** gradients over several micro-batches. */
+    int micro_batch; /* 8 */
+    int max_seq_len; /* 512 */
+    /* 1: keep only each layer's input and recompute the layer in the
+    ** backward pass (memory of one layer's activations); 0: keep every
+    ** layer's (n_layer times as much, a third fewer products).  1. */
+    int checkpoint;
+    unsigned long long seed; /* 42: A's initialisation and dropout masks */
+    int n_threads;           /* 0: number of cores */
+    /* Start from this adapter's A and B (same model and shapes) instead of
+    ** a fresh one; borrowed for lexie_trainer_new only.  NULL: fresh. */
+    const lexie_adapter *init;
+} lexie_train_params;
+
+LEXIE_API lexie_train_params lexie_train_default_params(void);
+
+/* One training sequence: tokens (a rendered prompt and response) and, per
+** token, whether the loss covers predicting it (1 for response tokens).
+** The first token is never predicted.  Borrowed for the call. */
+typedef struct lexie_train_example {
+    const lexie_token *tokens;
+    const int8_t *loss_mask; /* (n_tokens); NULL: every token after the first */
+    int n_tokens;
+} lexie_train_example;
+
+/* What one step did. */
+typedef struct lexie_train_stats {
+    long step;          /* optimizer steps done, this one included */
+    double loss;        /* mean cross-entropy over the loss tokens, before the update */
+    long n_tokens;      /* tokens computed */
+    long n_loss_tokens; /* tokens the loss covered */
+    float lr;           /* learning rate this step used */
+    float grad_norm;    /* global gradient norm before clipping */
+    double seconds;     /* wall time of the step */
+    double flops;       /* floating-point operations of its matrix products */
+} lexie_train_stats;
+
+/* A LoRA trainer: the trainable adapter, its gradients, AdamW moments and
+** the scratch of one micro-batch, all allocated at creation.  The base
+** model stays as loaded (quantized weights are dequantized on the fly).
+** m is borrowed and must outlive the trainer.  Used by one thread at a
+** time; it runs its own thread pool. */
+typedef struct lexie_trainer lexie_trainer;
+
+/* NULL and err on failure: an architecture it cannot train (training
+** supports llama and qwen2; LEXIE_E_UNSUPPORTED), bad params
+** (LEXIE_E_INVALID), memory (LEXIE_E_NOMEM). */
+LEXIE_API lexie_trainer *lexie_trainer_new(const lexie_model *m, const lexie_train_params *p,
+                                           lexie_error *err);
+LEXIE_API void lexie_trainer_free(lexie_trainer *t); /* NULL: no-op */
+/* One optimizer step over n examples (gradients accumulated over
+** micro-batches of p->micro_batch; the loss is the mean over all loss
+** tokens of the step).  LEXIE_E_RANGE for an example longer than
+** max_seq_len, LEXIE_E_INVALID for a bad token id or no loss token at all;
+** a refused step changes nothing.  st may be NULL. */
+LEXIE_API lexie_status lexie_trainer_step(lexie_trainer *t, const lexie_train_example *ex, int n,
+                                          lexie_train_stats *st, lexie_error *err);
+/* The mean loss over the loss tokens of n examples, without dropout and
+** without changing anything. */
+LEXIE_API lexie_status lexie_trainer_eval(lexie_trainer *t, const lexie_train_example *ex, int n,
+                                          double *loss, lexie_error *err);
+/* The adapter being trained: borrowed, valid until the next step or free. */
+LEXIE_API const lexie_adapter *lexie_trainer_adapter(const lexie_trainer *t);
+/* ==== Training data ==== */
+
+/* Training examples read from JSONL, one object per line: instruction data
+** ({"instruction", "input" (optional), "output"}, the user turn being the
+** instruction, a blank line and the input) or chat data ({"messages":
+** [{"role": "system"|"user"|"assistant", "content"}, ...]}).  Each is
+** rendered with m's chat template, tokenized (BOS as the model wants), and
+** masked so that the loss covers the assistant turns only, each with its
+** end of turn.  Longer examples are cut at max_seq_len; one left with no
+** response token is dropped (both counted).  Immutable after load. */
+typedef struct lexie_train_data lexie_train_data;
+
+/* NULL and err (naming the path and line) on failure: unreadable file
+** (LEXIE_E_IO), a line that is not such an object (LEXIE_E_FORMAT), a
+** model without a chat template or one whose renderings of a conversation's
+** beginnings are not prefixes of the whole (LEXIE_E_UNSUPPORTED), no
+** usable example at all (LEXIE_E_FORMAT).  m must outlive the data. */
+LEXIE_API lexie_train_data *lexie_train_data_load(const lexie_model *m, const char *path,
+                                                  int max_seq_len, lexie_error *err);
+LEXIE_API void lexie_train_data_free(lexie_train_data *d); /* NULL: no-op */
+LEXIE_API int lexie_train_data_count(const lexie_train_data *d);
+/* The examples, in file order; borrowed, valid as long as d. */
+LEXIE_API const lexie_train_example *lexie_train_data_examples(const lexie_train_data *d);
+LEXIE_API int lexie_train_data_truncated(const lexie_train_data *d);
+LEXIE_API int lexie_train_data_dropped(const lexie_train_data *d);
+
+/* Called after each optimizer step of lexie_trainer_fit; non-zero stops. */
+typedef int (*lexie_train_callback)(const lexie_train_stats *st, void *user);
+
+/* Trains until p->total_steps optimizer steps are done, batch examples a
+** step, in epochs each shuffled by (seed, epoch); the last batch of an
+** epoch may be smaller.  Sequences are packed without padding (each
+** attends only to itself).  Continues from where an earlier call stopped.
+** Errors as lexie_trainer_step's; steps already taken stay. */
+LEXIE_API lexie_status lexie_trainer_fit(lexie_trainer *t, const lexie_train_data *d, int batch,
+                                         lexie_train_callback cb, void *user, lexie_error *err);
+
+/* ==== DPO ==== */
+
+/* One preference: the same prompt with a chosen and a rejected response,
+** each a whole rendered sequence whose loss_mask marks its response
+** tokens (lexie_train_data gives that form).  Borrowed for the call. */
+typedef struct lexie_dpo_pair {
+    lexie_train_example chosen, rejected;
+} lexie_dpo_pair;
+
+typedef struct lexie_dpo_stats {
+    lexie_train_stats train; /* loss: the mean DPO loss before the update */
+    double reward_margin;    /* mean of beta ((pc - rc) - (pr - rr)) */
+    double reward_accuracy;  /* share of pairs where the chosen reward is the larger */
+} lexie_dpo_stats;
+
+/* Preference pairs read from JSONL, one {"prompt", "chosen", "rejected"}
+** object per line (TRL's and ADELIE's format): each side is the prompt as
+** a user turn and the answer as the assistant's, rendered and masked as
+** lexie_train_data does.  A pair either of whose sides keeps no response
+** token after the cut at max_seq_len is dropped (counted).  Errors as
+** lexie_train_data_load's.  m must outlive the data. */
+typedef struct lexie_dpo_data lexie_dpo_data;
+LEXIE_API lexie_dpo_data *lexie_dpo_data_load(const lexie_model *m, const char *path,
+                                              int max_seq_len, lexie_error *err);
+LEXIE_API void lexie_dpo_data_free(lexie_dpo_data *d); /* NULL: no-op */
+LEXIE_API int lexie_dpo_data_count(const lexie_dpo_data *d);
+/* The pairs in file order; borrowed, valid as long as d. */
+LEXIE_API const lexie_dpo_pair *lexie_dpo_data_pairs(const lexie_dpo_data *d);
+LEXIE_API int lexie_dpo_data_dropped(const lexie_dpo_data *d);
+
+/* The reference log-probabilities of n pairs, computed once and cached by
+** the caller: logp[2i] and logp[2i+1] sum the log-probabilities of the
+** response tokens of pair i's chosen and rejected sequences under m with
+** ref applied (NULL: the base model; ADELIE uses the SFT adapter).  No
+** dropout.  Errors as lexie_trainer_step's. */
+LEXIE_API lexie_status lexie_trainer_dpo_reference(lexie_trainer *t, const lexie_adapter *ref,
+                                                   const lexie_dpo_pair *pairs, int n, double *logp,
+                                                   lexie_error *err);
+/* One optimizer step of DPO with temperature beta (ADELIE: 0.1) over n
+** pairs against ref_logp (from lexie_trainer_dpo_reference); the policy is
+** t's adapter (start it from the SFT adapter with
+** lexie_train_params.init).  st may be NULL. */
+LEXIE_API lexie_status lexie_trainer_dpo_step(lexie_trainer *t, const lexie_dpo_pair *pairs, int n,
+                                              const double *ref_logp, float beta,
+                                              lexie_dpo_stats *st, lexie_error *err);
+
+/* ==== Checkpoints ==== */
+
+/* Writes t's whole state -- the adapter, AdamW's moments, the step, the
+** data position of lexie_trainer_fit, the dropout counter and the seed --
+** as one GGUF file, atomically (temporary file, then rename), so a run
+** killed at any moment leaves the previous checkpoint intact.
+** LEXIE_E_IO when it cannot be written. */
+LEXIE_API lexie_status lexie_trainer_save(const lexie_trainer *t, const char *path,
+                                          lexie_error *err);
+/* Restores a checkpoint into t, which must have been created with the
+** same model and params (the same seed: LEXIE_E_INVALID otherwise;
+** another rank, targets or alpha: LEXIE_E_FORMAT).  Continuing with the
+** same data, batch and thread count then gives bit for bit the numbers of
+** a run that was never stopped.  A refused checkpoint changes nothing. */
+LEXIE_API lexie_status lexie_trainer_resume(lexie_trainer *t, const char *path, lexie_error *err);
+/* Optimizer steps done so far. */
+LEXIE_API long lexie_trainer_steps(const lexie_trainer *t);
+
+/* The learning rate of optimizer step s (0-based) under p's schedule. */
+LEXIE_API float lexie_train_lr_at(const lexie_train_params *p, int s);
+
 #ifdef __cplusplus
 }
 #endif

@@ -125,6 +125,7 @@ void lexie_ctx_free(lexie_ctx *c) {
                     c->x,   c->xb,  c->q,   c->k,    c->v,          c->hb,
                     c->hb2, c->att, c->vis, c->qbuf, c->rope_cache, c->logits};
     for (size_t i = 0; i < LX_ARRAY_LEN(bufs); i++) free(bufs[i]);
+    free(c->lora_tmp);
     free(c);
 }
 

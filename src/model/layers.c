@@ -7,6 +7,7 @@
 ** use only buffers allocated in lexie_ctx_new.
 */
 #include "model.h"
+#include "model/lora.h"
 
 #include <math.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 
 void lx_linear(lexie_ctx *c, const lx_tensor *w, const float *x, float *y, int n) {
     lx_matmul(c->pool, w->data, w->type, w->ne[1], w->ne[0], x, n, y, c->qbuf);
+    if (c->lora) lx_lora_linear(c, w, x, y, n);
 }
 
 void lx_add_bias(const lx_tensor *b, float *y, int n, int len) {

@@ -135,6 +135,11 @@ struct lexie_ctx {
     int32_t *out_of; /* (n_batch) batch position -> logits row, -1 if none */
     int n_out;
     int32_t *scratch; /* (4 * n_cells) for prefix matching and building batches */
+
+    /* LoRA at inference (lora.c): lexie_ctx_set_adapter sets these. */
+    const lexie_adapter *lora; /* borrowed; NULL: none */
+    float lora_scale;
+    float *lora_tmp; /* (n_batch, rank) A x */
 };
 
 /* How many leading tokens of toks[0..n) seq already holds at positions
