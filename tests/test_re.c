@@ -96,6 +96,18 @@ static void test_bad_schemas(lx_t *t) {
                "bad.json: line 1, column 30: expected a string key");
     bad_schema(t, "{\"relations\": [\n{\"label\": \"a\"}\n", "bad.json: line 3, column 1:");
     bad_schema(t, "{\"relations\": [{\"label\": \"\xff\"}]}", "invalid UTF-8");
+    /* Labels with no words derive the empty template "{subj}  {obj}". */
+    bad_schema(t, "{\"relations\": [{\"label\": \"::::\"}, {\"label\": \"a:\"}]}",
+               "relations[0]: label \"::::\" has no words to build a template from");
+    bad_schema(t, "{\"relations\": [{\"label\": \"x:__\"}]}", "has no words");
+    /* Options offered with the same words cannot be told apart. */
+    bad_schema(t, "{\"relations\": [{\"label\": \"C(e1,e2)\"}, {\"label\": \"C(e2,e1)\"}]}",
+               "relations[0] (\"C(e1,e2)\") and relations[1] (\"C(e2,e1)\") have the same "
+               "template \"{subj} C {obj}\"");
+    bad_schema(t,
+               "{\"relations\": [{\"label\": \"a\", \"template\": \"{subj} has no known "
+               "relation to {obj}\"}]}",
+               "relations[0] (\"a\") has the none template");
 
     /* A relation without a template gets one from its name, with a warning. */
     const char *j =
