@@ -343,7 +343,7 @@ static void test_chat_errors(lx_t *t) {
     deep[2001] = 0;
     char tmpl[2200];
     snprintf(tmpl, sizeof tmpl, "{{ %s }}", deep);
-    expect_error(t, __LINE__, tmpl, LEXIE_E_UNSUPPORTED, "nested too deeply");
+    expect_error(t, __LINE__, tmpl, LEXIE_E_RANGE, "nested deeper than the bound of 200 levels");
     /* arguments */
     char *out = NULL;
     lexie_error e;

@@ -315,14 +315,44 @@ int lexie_token_to_piece(const lexie_model *m, lexie_token t, char *buf, int n) 
 
 int lexie_token_is_eog(const lexie_model *m, lexie_token t) { return lx_vocab_is_eog(m->vocab, t); }
 
-lexie_status lexie_chat_apply(const lexie_model *m, const lexie_chat_msg *msgs, int n_msgs,
-                              int add_generation_prompt, char **out, lexie_error *err) {
+lexie_status lexie_tokenize_chat(const lexie_model *m, const char *text, size_t len, int add_bos,
+                                 const lexie_span *user, int n_user, lexie_token *out, int n_max,
+                                 int *n_out, lexie_error *err) {
+    return lx_tokenize_plain(m->vocab, text, len, add_bos && lx_vocab_add_bos(m->vocab), 1, user,
+                             n_user, out, n_max, n_out, err);
+}
+
+lexie_status lexie_chat_apply_spans(const lexie_model *m, const lexie_chat_msg *msgs, int n_msgs,
+                                    int add_generation_prompt, char **out, lexie_span **user,
+                                    int *n_user, lexie_error *err) {
+    if (out) *out = NULL;
+    if (user) *user = NULL;
+    if (n_user) *n_user = 0;
+    if (!out || !user || !n_user)
+        return lx_fail(err, LEXIE_E_INVALID, "chat: out, user and n_user must not be NULL");
     if (!m->chat_template)
         return lx_fail(err, LEXIE_E_UNSUPPORTED,
                        "chat: the model has no chat template; pass one with --chat-template");
     const char *bos = lx_vocab_text(m->vocab, lx_vocab_bos(m->vocab));
     const char *eos = lx_vocab_text(m->vocab, lx_vocab_eos(m->vocab));
     _Static_assert(sizeof(lexie_chat_msg) == sizeof(lx_chat_msg), "chat msg layout");
-    return lx_chat_render(m->chat_template, (const lx_chat_msg *)msgs, n_msgs,
-                          add_generation_prompt, bos ? bos : "", eos ? eos : "", out, err);
+    lx_chat_out o;
+    lexie_status st =
+        lx_chat_render_ex(m->chat_template, (const lx_chat_msg *)msgs, n_msgs,
+                          add_generation_prompt, bos ? bos : "", eos ? eos : "", NULL, &o, err);
+    if (st != LEXIE_OK) return st;
+    *out = o.text;
+    *user = o.user;
+    *n_user = o.n_user;
+    return LEXIE_OK;
+}
+
+lexie_status lexie_chat_apply(const lexie_model *m, const lexie_chat_msg *msgs, int n_msgs,
+                              int add_generation_prompt, char **out, lexie_error *err) {
+    lexie_span *user = NULL;
+    int n_user = 0;
+    lexie_status st =
+        lexie_chat_apply_spans(m, msgs, n_msgs, add_generation_prompt, out, &user, &n_user, err);
+    free(user);
+    return st;
 }
