@@ -6,7 +6,12 @@
 ** tree with the messages bound to `messages`.  Everything of one render --
 ** tree, values, strings -- lives in one arena freed at the end, so values
 ** need no reference counts and an error can unwind with longjmp without
-** leaking.
+** leaking.  The arena's bytes are counted against the render's memory
+** bound (lx_chat_limits, chat.h), and every recursive walk against its
+** depth bound, so a hostile template fails instead of exhausting memory or
+** stack.  Strings carry the ranges of their bytes that came from the
+** caller's messages (jtaint), which the render reports so that the
+** tokenizer can keep them plain text.
 */
 #ifndef LX_CHAT_IMPL_H
 #define LX_CHAT_IMPL_H
@@ -108,10 +113,7 @@ jv lx_chat_val_str(const char *p, size_t n); /* markup: no user text */
 jv lx_chat_val_user(jx *c, const char *p, size_t n);
 /* Bytes [off, off+n) of string s, with its user ranges. */
 jv lx_chat_substr(jx *c, jv s, size_t off, size_t n);
-/* String s with all of it marked as user text (when it has any). */
-jv lx_chat_taint_all(jx *c, jv s);
-/* 1 if v, or any value inside it, holds user text. */
-int lx_chat_tainted(jx *c, jv v);
+
 jv lx_chat_val_int(int64_t i);
 jv lx_chat_val_bool(int b);
 jdict *lx_chat_dict_new(jx *c);

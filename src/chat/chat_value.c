@@ -111,7 +111,7 @@ void lx_chat_fail(jx *c, size_t pos, lexie_status code, const char *fmt, ...) {
 
 jv lx_chat_val_str(const char *p, size_t n) { return (jv){.t = JV_STR, .u.s = {p, n, NULL}}; }
 
-static const jtaint *taint_new(jx *c, size_t n) {
+static jtaint *taint_new(jx *c, size_t n) {
     jtaint *t = lx_chat_alloc(c, sizeof *t + 2 * n * sizeof t->r[0]);
     t->n = n;
     return t;
@@ -120,19 +120,12 @@ static const jtaint *taint_new(jx *c, size_t n) {
 jv lx_chat_val_user(jx *c, const char *p, size_t n) {
     jv v = lx_chat_val_str(p, n);
     if (n) {
-        jtaint *t = (jtaint *)taint_new(c, 1);
+        jtaint *t = taint_new(c, 1);
         t->r[0] = 0;
         t->r[1] = n;
         v.u.s.t = t;
     }
     return v;
-}
-
-jv lx_chat_taint_all(jx *c, jv s) {
-    if (s.t != JV_STR || !s.u.s.n ||
-        (s.u.s.t && s.u.s.t->n == 1 && s.u.s.t->r[0] == 0 && s.u.s.t->r[1] == s.u.s.n))
-        return s;
-    return lx_chat_val_user(c, s.u.s.p, s.u.s.n);
 }
 
 jv lx_chat_substr(jx *c, jv s, size_t off, size_t n) {
@@ -143,7 +136,7 @@ jv lx_chat_substr(jx *c, jv s, size_t off, size_t n) {
     for (size_t i = 0; i < t->n; i++)
         if (t->r[2 * i] < end && t->r[2 * i + 1] > off) k++;
     if (!k) return v;
-    jtaint *o = (jtaint *)taint_new(c, k);
+    jtaint *o = taint_new(c, k);
     k = 0;
     for (size_t i = 0; i < t->n; i++) {
         size_t lo = t->r[2 * i], hi = t->r[2 * i + 1];
@@ -156,19 +149,6 @@ jv lx_chat_substr(jx *c, jv s, size_t off, size_t n) {
     return v;
 }
 
-int lx_chat_tainted(jx *c, jv v) {
-    int r = 0;
-    lx_chat_enter(c); /* values may nest, even hold themselves */
-    if (v.t == JV_STR)
-        r = v.u.s.t != NULL;
-    else if (v.t == JV_LIST)
-        for (size_t i = 0; i < v.u.l->n && !r; i++) r = lx_chat_tainted(c, v.u.l->v[i]);
-    else if (v.t == JV_DICT)
-        for (size_t i = 0; i < v.u.d->n && !r; i++)
-            r = lx_chat_tainted(c, v.u.d->k[i]) || lx_chat_tainted(c, v.u.d->v[i]);
-    lx_chat_leave(c);
-    return r;
-}
 jv lx_chat_val_int(int64_t i) { return (jv){.t = JV_INT, .u.i = i}; }
 jv lx_chat_val_bool(int b) { return (jv){.t = JV_BOOL, .u.b = !!b}; }
 
