@@ -200,6 +200,8 @@ static lexie_token *prompt_tokens(const char *cmd, lexie_model *m, const gen_opt
                                   const char *text, size_t len, int *n_tok) {
     lexie_error err;
     char *chat = NULL;
+    lexie_span *user = NULL; /* with --chat: the message text, never control tokens */
+    int n_user = 0;
     if (o->chat) {
         lexie_chat_msg msgs[2];
         int n = 0;
@@ -209,7 +211,7 @@ static lexie_token *prompt_tokens(const char *cmd, lexie_model *m, const gen_opt
             fprintf(stderr, "lexie %s: the prompt contains a NUL byte\n", cmd);
             return NULL;
         }
-        if (lexie_chat_apply(m, msgs, n, 1, &chat, &err) != LEXIE_OK) {
+        if (lexie_chat_apply_spans(m, msgs, n, 1, &chat, &user, &n_user, &err) != LEXIE_OK) {
             fprintf(stderr, "lexie %s: %s\n", cmd, err.message);
             return NULL;
         }
@@ -218,15 +220,19 @@ static lexie_token *prompt_tokens(const char *cmd, lexie_model *m, const gen_opt
     }
     int n = 0;
     lexie_token *toks = NULL;
-    lexie_status s = lexie_tokenize(m, text, len, 1, o->chat, NULL, 0, &n, &err);
+    lexie_status s = o->chat ? lexie_tokenize_chat(m, text, len, 1, user, n_user, NULL, 0, &n, &err)
+                             : lexie_tokenize(m, text, len, 1, 0, NULL, 0, &n, &err);
     if (s == LEXIE_E_RANGE || s == LEXIE_OK) {
         toks = malloc(((size_t)n + 1) * sizeof *toks);
-        if (toks)
-            s = lexie_tokenize(m, text, len, 1, o->chat, toks, n, &n, &err);
-        else
+        if (!toks)
             s = LEXIE_E_NOMEM;
+        else if (o->chat)
+            s = lexie_tokenize_chat(m, text, len, 1, user, n_user, toks, n, &n, &err);
+        else
+            s = lexie_tokenize(m, text, len, 1, 0, toks, n, &n, &err);
     }
     lexie_free(chat);
+    lexie_free(user);
     if (s != LEXIE_OK) {
         fprintf(stderr, "lexie %s: %s\n", cmd, s == LEXIE_E_NOMEM ? "out of memory" : err.message);
         free(toks);
