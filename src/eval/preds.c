@@ -132,6 +132,10 @@ lexie_status lx_re_preds_load(const char *path, const lx_re_schema *s, lx_re_pre
         out->n++;
         off += (long)n;
     }
+    /* A read error is not the end of the file: trimming there would cut
+    ** good predictions off. */
+    if (st == LEXIE_OK && ferror(f))
+        st = lx_fail(err, LEXIE_E_IO, "%s: read error: %s", path, strerror(errno));
     free(line);
     fclose(f);
     if (st != LEXIE_OK) {

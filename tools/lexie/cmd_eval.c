@@ -17,6 +17,7 @@
 
 typedef struct {
     const char *model, *data, *split, *schema, *out, *method_s, *chat_template, *prior;
+    const char *chat_template_file;
     int method, shots, permute, free_gen, limit, sample, threads, batch, dump_prompt, quiet;
     int calibrate;
     uint64_t seed;
@@ -41,8 +42,12 @@ static void eval_usage(FILE *f) {
             "                     (its .report.json, e.g. on --split dev) instead\n"
             "  --schema FILE      relation schema (default: the built-in one for --data)\n"
             "  -m MODEL           model name or GGUF path (default: the default model)\n"
-            "  --chat-template T  Jinja chat template that replaces the model's own\n"
-            "  --out DIR          where predictions and reports go (default results)\n"
+            "  --chat-template TEXT       Jinja chat template (the text) replacing the\n"
+            "                             model's own\n"
+            "  --chat-template-file FILE  the same, read from FILE\n"
+            "  --out DIR          where predictions and reports go (default results); a\n"
+            "                     run locks its prediction file, so a second identical\n"
+            "                     run at the same time fails at once\n"
             "  -t N               threads (default: all cores)\n"
             "  --batch B          examples decoded together (default 8)\n"
             "  --dump-prompt      print the first example's exact prompt and exit\n"
@@ -62,6 +67,7 @@ static int int_opt(const char *opt, const char *v, long lo, long hi, long *out) 
     return 1;
 }
 
+/* Returns 1 to run, 0 on a usage error (printed), -1 after --help. */
 static int parse_eval(int argc, char **argv, eval_opts *o) {
     memset(o, 0, sizeof *o);
     o->split = "test";
@@ -73,7 +79,7 @@ static int parse_eval(int argc, char **argv, eval_opts *o) {
     if (argc < 2 || strcmp(argv[1], "re") != 0) {
         if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
             eval_usage(stdout);
-            exit(0);
+            return -1;
         }
         fprintf(stderr, "lexie eval: the task must come first: lexie eval re ...\n");
         return 0;
@@ -83,7 +89,7 @@ static int parse_eval(int argc, char **argv, eval_opts *o) {
         long x;
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             eval_usage(stdout);
-            exit(0);
+            return -1;
         }
         if (strcmp(a, "--free-gen") == 0)
             o->free_gen = 1;
@@ -108,6 +114,8 @@ static int parse_eval(int argc, char **argv, eval_opts *o) {
                 o->schema = v;
             else if (strcmp(a, "--chat-template") == 0)
                 o->chat_template = v;
+            else if (strcmp(a, "--chat-template-file") == 0)
+                o->chat_template_file = v;
             else if (strcmp(a, "--out") == 0)
                 o->out = v;
             else if (strcmp(a, "--prior") == 0)
@@ -142,6 +150,10 @@ static int parse_eval(int argc, char **argv, eval_opts *o) {
                 return 0;
             }
         }
+    }
+    if (o->chat_template && o->chat_template_file) {
+        fprintf(stderr, "lexie eval: give --chat-template or --chat-template-file, not both\n");
+        return 0;
     }
     if (!o->data) {
         fprintf(stderr, "lexie eval re: --data is required (semeval, gad or tacred)\n");
@@ -223,11 +235,15 @@ static char *resolve_model(const char *model, void *user, lexie_error *err) {
 
 int cmd_eval(int argc, char **argv) {
     eval_opts o;
-    if (!parse_eval(argc, argv, &o)) return 2;
+    int parsed = parse_eval(argc, argv, &o);
+    if (parsed <= 0) return parsed < 0 ? 0 : 2;
     lexie_error err;
+    char *tmpl = NULL;
+    if (!cli_chat_template("eval", o.chat_template, o.chat_template_file, &tmpl)) return 1;
     char *schema_path = cli_find_schema(o.schema ? o.schema : o.data, &err);
     if (!schema_path) {
         fprintf(stderr, "lexie eval: %s\n", err.message);
+        free(tmpl);
         return 1;
     }
     char *command = cli_command_line(argc, argv);
@@ -238,7 +254,7 @@ int cmd_eval(int argc, char **argv) {
     p.schema_path = schema_path;
     p.model = o.model;
     p.resolve_model = resolve_model;
-    p.chat_template = o.chat_template;
+    p.chat_template = tmpl;
     p.out_dir = o.out;
     p.prior_path = o.prior;
     p.command = command;
@@ -274,5 +290,6 @@ int cmd_eval(int argc, char **argv) {
     lexie_re_eval_result_clear(&r);
     free(command);
     free(schema_path);
+    free(tmpl);
     return rc;
 }
