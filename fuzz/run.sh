@@ -6,6 +6,8 @@
 # New inputs go to build-fuzz/corpus/<t>; a finding is written to
 # build-fuzz/artifacts/ and stops the run with a non-zero status.  Prints
 # each target's executions (libFuzzer's stat::number_of_executed_units).
+# Once a finding is fixed, commit its input as fuzz/corpus/<t>/crash-<what>:
+# `make test` (and `make test SAN=1`) replays every file there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-60}

@@ -6,7 +6,9 @@
 ** one JSONL input line and classifies it.  Every n must end in an error
 ** status with a message (or, where the library tolerates the failure,
 ** the same probabilities as the run without one), and every block
-** allocated must be freed: no leak, no crash, no garbage.
+** allocated must be freed: no leak, no crash, no garbage.  A second walk
+** runs the evaluation runner (lexie_re_eval_run: dataset reader, schema,
+** model, prediction file, reports) on a two-line GAD file.
 */
 #include "alloc_fail.h"
 #include "lx_test.h"
@@ -16,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static const char schema_json[] =
@@ -160,6 +163,129 @@ static void walk(lx_t *t, int vanilla, int persist) {
     unlink(schema);
 }
 
+/* A file's bytes with every "seconds" value zeroed (timing varies). */
+static char *masked_file(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    char *s = calloc(1, 1 << 16);
+    size_t n = s ? fread(s, 1, (1 << 16) - 1, f) : 0;
+    fclose(f);
+    if (!s) return NULL;
+    s[n] = 0;
+    for (char *p = s; (p = strstr(p, "\"seconds\":")); p += 10)
+        for (char *q = p + 10; *q && *q != ',' && *q != '}'; q++) *q = '0';
+    return s;
+}
+
+typedef struct eval_out {
+    lexie_status st;
+    lexie_error err;
+    int n_errors, report_written, n_computed;
+    char *preds; /* masked prediction file, malloc'd outside the window */
+    char preds_path[4096];
+} eval_out;
+
+static void eval_once(const char *model, const char *dir, long n, eval_out *o) {
+    char out_dir[4096];
+    snprintf(out_dir, sizeof out_dir, "%s/out%ld", dir, n);
+    memset(o, 0, sizeof *o);
+    o->err.code = LEXIE_OK;
+    lexie_re_eval_params p = lexie_re_eval_default_params();
+    p.data = "gad";
+    p.data_dir = dir;
+    p.schema_path = "schemas/gad.json";
+    p.model = model;
+    p.chat_template = "{% for m in messages %}{{ m.content }}{% endfor %}";
+    p.out_dir = out_dir;
+    p.batch = 1;
+    p.n_threads = 1;
+    lexie_re_eval_result r;
+    memset(&r, 0, sizeof r);
+    o->st = lexie_re_eval_run(&p, &r, &o->err);
+    o->n_errors = r.n_errors;
+    o->report_written = r.report_written;
+    o->n_computed = r.n_computed;
+    if (r.predictions) snprintf(o->preds_path, sizeof o->preds_path, "%s", r.predictions);
+    lexie_re_eval_result_clear(&r);
+}
+
+static void test_alloc_eval_run(lx_t *t) {
+    static const char gad[] = "@GENE$ in @DISEASE$.\t1\n@DISEASE$ no @GENE$.\t0\n";
+    char model[4096], dir[] = "/tmp/lexie_test_alloc_XXXXXX", p[4200];
+    snprintf(model, sizeof model, "%s/llama_q.gguf", lx_test_fixtures());
+    if (access(model, R_OK) != 0) LX_SKIP(t, "fixture %s missing (run make test)", model);
+    if (access("schemas/gad.json", R_OK) != 0) LX_SKIP(t, "run from the repository root");
+    LX_REQUIRE(t, mkdtemp(dir));
+    snprintf(p, sizeof p, "%s/gad_biobert_fold1", dir);
+    LX_REQUIRE(t, mkdir(p, 0777) == 0);
+    snprintf(p, sizeof p, "%s/gad_biobert_fold1/test.tsv", dir);
+    FILE *f = fopen(p, "w");
+    LX_REQUIRE(t, f);
+    fputs(gad, f);
+    fclose(f);
+
+    eval_out base, o;
+    long n_allocs, leaked, k;
+    int failed, bad = 0, reported = 0;
+    lx_alloc_begin(0, 0);
+    eval_once(model, dir, 0, &base);
+    leaked = lx_alloc_end(&n_allocs, &failed);
+    LX_CHECK_MSG(t, base.st == LEXIE_OK && base.n_errors == 0 && base.report_written,
+                 "baseline: status %d, %d errors: %s", (int)base.st, base.n_errors,
+                 base.err.message);
+    LX_CHECK_INT(t, leaked, 0);
+    LX_CHECK_INT(t, base.n_computed, 2);
+    char *want = masked_file(base.preds_path);
+    LX_CHECK(t, want && strstr(want, "test-"));
+    for (long n = 1; n <= n_allocs && bad < 10 && want; n++) {
+        lx_alloc_begin(n, 0);
+        eval_once(model, dir, n, &o);
+        leaked = lx_alloc_end(&k, &failed);
+        int ok = failed && leaked == 0;
+        if (leaked) lx_test_fail(t, __FILE__, __LINE__, "alloc %ld: %ld leaked", n, leaked);
+        if (!failed) lx_test_fail(t, __FILE__, __LINE__, "alloc %ld: only %ld allocations", n, k);
+        if (o.st != LEXIE_OK) {
+            if (o.st != LEXIE_E_NOMEM || o.err.code != o.st || !o.err.message[0]) {
+                lx_test_fail(t, __FILE__, __LINE__, "alloc %ld: status %d: %s", n, (int)o.st,
+                             o.err.message);
+                ok = 0;
+            }
+            /* What the failed run left must resume: whole lines, the baseline's first ones. */
+            const char *name = strrchr(base.preds_path, '/');
+            char path[4200];
+            snprintf(path, sizeof path, "%s/out%ld%s", dir, n, name ? name : "/");
+            char *got = masked_file(path);
+            size_t gl = got ? strlen(got) : 0;
+            if (got && (strncmp(got, want, gl) != 0 || (gl && got[gl - 1] != '\n'))) {
+                lx_test_fail(t, __FILE__, __LINE__, "alloc %ld: a torn prediction file:\n%s", n,
+                             got);
+                ok = 0;
+            }
+            free(got);
+        } else if (o.n_errors > 0 || !o.report_written) {
+            reported++; /* documented: an example's error or a report not written */
+        } else {
+            char *got = masked_file(o.preds_path);
+            if (!got || strcmp(got, want) != 0) {
+                lx_test_fail(t, __FILE__, __LINE__, "alloc %ld: other predictions:\n%s", n,
+                             got ? got : "(none)");
+                ok = 0;
+            }
+            free(got);
+        }
+        bad += !ok;
+    }
+    if (getenv("LX_TEST_VERBOSE"))
+        fprintf(
+            stderr,
+            "  alloc walk (eval run): %ld allocations, %d reported as example or report errors\n",
+            n_allocs, reported);
+    free(want);
+    char cmd[4200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    LX_CHECK(t, system(cmd) == 0);
+}
+
 static void test_alloc_qa4re(lx_t *t) { walk(t, 0, 0); }
 static void test_alloc_qa4re_persistent(lx_t *t) { walk(t, 0, 1); }
 static void test_alloc_vanilla(lx_t *t) { walk(t, 1, 0); }
@@ -168,4 +294,5 @@ void suite_alloc(void) {
     LX_RUN(test_alloc_qa4re);
     LX_RUN(test_alloc_qa4re_persistent);
     LX_RUN(test_alloc_vanilla);
+    LX_RUN(test_alloc_eval_run);
 }

@@ -383,7 +383,8 @@ static lexie_status classify_todo(run *r, const int *todo, int n, FILE *f,
             const lx_re_item *it = &r->src->items[r->sel[todo[k + j]]];
             lx_jbuf_reset(&b);
             lx_re_pred_line(&b, it->id, it->id_is_num, it->gold, r->schema, &res[j], dt / m);
-            fwrite(b.data, 1, b.len, f);
+            /* Out of memory: write no partial line (the run ends in NOMEM below). */
+            if (!b.oom) fwrite(b.data, 1, b.len, f);
             lexie_re_result_clear(&res[j]);
         }
         fflush(f);
