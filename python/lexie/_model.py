@@ -151,8 +151,8 @@ class _Callbacks:
 def _pull_params(python, verify, offline, cbs):
     p = lib().lexie_pull_default_params()
     p.python = None if python is None else to_path(python)
-    p.verify = 1 if verify else 0
-    p.offline = 1 if offline else 0
+    p.verify = int(check_bool(verify, "verify"))
+    p.offline = int(check_bool(offline, "offline"))
     p.pip_to_stderr = 0
     p.progress = cbs.c_progress
     p.on_output = cbs.c_output
@@ -168,6 +168,8 @@ def pull(name=None, *, verify=False, offline=False, python=None, progress=None, 
     progress(event: dict) and on_output(text: str) receive progress events
     and pip's output.  Raises LexieError (NOT_FOUND, NETWORK, FORMAT, IO)."""
     L, err, out, dl = lib(), new_error(), c_void_p(), c_int()
+    check_callable(progress, "progress")
+    check_callable(on_output, "on_output")
     cbs = _Callbacks(progress, on_output)
     p = _pull_params(python, verify, offline, cbs)
     st = L.lexie_model_pull(
@@ -184,6 +186,7 @@ def install(name, path, *, python=None, progress=None):
     """Copies a local GGUF file into the cache as catalog model `name`, if
     its size and SHA-256 match the catalog; returns the cached path."""
     L, err, out = lib(), new_error(), c_void_p()
+    check_callable(progress, "progress")
     cbs = _Callbacks(progress, None)
     p = _pull_params(python, False, True, cbs)
     st = L.lexie_model_install(
@@ -348,7 +351,8 @@ class Model(Handle):
 
     def is_eog(self, token):
         """True if token ends generation (end of sequence or of turn)."""
-        return bool(lib().lexie_token_is_eog(self._handle(), int(token)))
+        t = check_int(token, "token", -(2**31), 2**31 - 1)
+        return bool(lib().lexie_token_is_eog(self._handle(), t))
 
     # ---- chat ----
 
