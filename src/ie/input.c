@@ -320,7 +320,8 @@ lexie_status lexie_re_line_parse(const char *line, size_t len, int lineno, lexie
     lexie_error e;
     lx_json_doc *d = lx_json_parse(line, len, NULL, &e);
     if (!d) {
-        lexie_status code = e.code == LEXIE_E_UTF8 ? LEXIE_E_UTF8 : LEXIE_E_FORMAT;
+        lexie_status code =
+            e.code == LEXIE_E_UTF8 || e.code == LEXIE_E_NOMEM ? e.code : LEXIE_E_FORMAT;
         /* The parser saw one line: "line 1, column C" is this line's column. */
         const char *m = e.message;
         if (lineno > 0 && strncmp(m, "line 1, ", 8) == 0) m += 8;

@@ -321,7 +321,7 @@ lx_re_schema *lx_re_schema_parse(const char *json, size_t len, const char *name_
     lx_json_doc *d = lx_json_parse(json, len, NULL, err);
     if (!d) {
         lx_fail_prefix(err, "%s: ", src);
-        if (err) err->code = LEXIE_E_FORMAT; /* bad UTF-8 too: the schema is malformed */
+        if (err && err->code != LEXIE_E_NOMEM) err->code = LEXIE_E_FORMAT; /* bad UTF-8 too */
         return NULL;
     }
     lx_re_schema *s = lx_calloc(1, sizeof *s, err);
