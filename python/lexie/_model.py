@@ -356,13 +356,8 @@ class Model(Handle):
 
     # ---- chat ----
 
-    def chat(self, messages, *, add_generation_prompt=True):
-        """Renders messages with the model's chat template.
-
-        messages: a list of {"role": ..., "content": ...} dicts (or
-        (role, content) pairs); roles "system", "user", "assistant".
-        add_generation_prompt appends the assistant turn's opening."""
-        add_generation_prompt = check_bool(add_generation_prompt, "add_generation_prompt")
+    def _chat_messages(self, messages):
+        """messages -> (lexie_chat_msg array, count, the bytes it borrows)."""
         if isinstance(messages, (str, bytes, dict)):
             raise ArgumentTypeError(Status.INVALID, "messages must be a list of messages")
         msgs = list(messages)
@@ -382,18 +377,59 @@ class Model(Handle):
             c = to_bytes(content, f"messages[{i}].content")
             keep += [r, c]
             arr[i].role, arr[i].content = r, c
+        return arr, len(msgs), keep
+
+    def chat(self, messages, *, add_generation_prompt=True):
+        """Renders messages with the model's chat template.
+
+        messages: a list of {"role": ..., "content": ...} dicts (or
+        (role, content) pairs); roles "system", "user", "assistant".
+        add_generation_prompt appends the assistant turn's opening."""
+        add_generation_prompt = check_bool(add_generation_prompt, "add_generation_prompt")
+        arr, n, _keep = self._chat_messages(messages)
         L, err, out = lib(), new_error(), c_void_p()
-        st = L.lexie_chat_apply(
-            self._handle(), arr, len(msgs), int(bool(add_generation_prompt)), byref(out), byref(err)
-        )
+        st = L.lexie_chat_apply(self._handle(), arr, n, int(bool(add_generation_prompt)), byref(out), byref(err))
         text = _lib.take_string(out.value)
         check(st, err)
         return text.decode("utf-8")
 
+    def chat_tokens(self, messages, *, add_generation_prompt=True, add_special=True):
+        """Renders messages and tokenizes the result as the CLI does: the
+        template's markup becomes control tokens, while message roles and
+        contents stay plain text (a message holding "<|im_end|>" cannot end
+        its turn)."""
+        add_generation_prompt = check_bool(add_generation_prompt, "add_generation_prompt")
+        add_special = check_bool(add_special, "add_special")
+        arr, n, _keep = self._chat_messages(messages)
+        L, h, err = lib(), self._handle(), new_error()
+        out, spans, n_spans = c_void_p(), c_void_p(), c_int()
+        st = L.lexie_chat_apply_spans(
+            h, arr, n, int(bool(add_generation_prompt)), byref(out), byref(spans), byref(n_spans), byref(err)
+        )
+        text = _lib.take_string(out.value)
+        try:
+            check(st, err)
+            cap = len(text) + 8
+            while True:
+                e2, got = new_error(), c_int()
+                toks = (_lib.lexie_token * cap)()
+                st = L.lexie_tokenize_chat(
+                    h, text, len(text), int(add_special), spans, n_spans.value, toks, cap, byref(got), byref(e2)
+                )
+                if st == Status.RANGE and got.value > cap:
+                    cap = got.value
+                    continue
+                check(st, e2)
+                return list(toks[: got.value])
+        finally:
+            L.lexie_free(spans)
+
     def _prompt_tokens(self, prompt, add_special=True, parse_special=None):
         """A prompt in any accepted form -> token ids:
         str/bytes: tokenized (special tokens parsed only if parse_special);
-        a list of message dicts: chat template applied, specials parsed;
+        a list of message dicts: chat template applied, its markup parsed as
+        control tokens, message text never (chat_tokens); parse_special=False
+        keeps the markup plain text too;
         a list of ints: used as they are."""
         add_special = check_bool(add_special, "add_special")
         parse_special = check_bool(parse_special, "parse_special", none=True)
@@ -401,9 +437,9 @@ class Model(Handle):
             return self.tokenize(prompt, add_special=add_special, parse_special=bool(parse_special))
         items = list(prompt)
         if items and all(isinstance(m, (dict, tuple)) for m in items):
-            text = self.chat(items, add_generation_prompt=True)
-            ps = True if parse_special is None else parse_special
-            return self.tokenize(text, add_special=add_special, parse_special=ps)
+            if parse_special is False:
+                return self.tokenize(self.chat(items), add_special=add_special, parse_special=False)
+            return self.chat_tokens(items, add_special=add_special)
         return items
 
     # ---- the default context ----
