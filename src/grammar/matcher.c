@@ -1,0 +1,450 @@
+/*
+** matcher.c -- one sequence's state in a grammar, and token masks.
+**
+** The state is a set of stacks (grammar.h): (pos, parent) where pos is a
+** byte-set element and parent a hash-consed return frame, or the accept
+** mark pos = -1.  Advancing by a byte keeps the stacks whose set holds it
+** and expands each successor position until it again stands on a byte set
+** (calls push a frame unless in tail position; END pops one).
+**
+** A mask walks the vocabulary's trie depth-first, advancing the parent's
+** stack set by each node's byte; an empty set skips the node's subtree.
+** Every buffer is allocated when the matcher is made: per-depth stack
+** sets, the frame table, and a small cache of recent masks keyed by the
+** committed stack set (frames are hash-consed, so equal states have equal
+** keys and the cache hits whenever the grammar returns to a state, such
+** as every character inside a plain string).
+**
+** Safety valves, all of which can only shrink what is accepted, never grow
+** it: a cap on stacks per set, a cap on expansion work per byte, and a
+** full frame table; each drops the stacks it cannot hold.
+*/
+#include "grammar/grammar.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_STACKS 256      /* stacks per set */
+#define EXPAND_BUDGET 20000 /* expansion steps per advanced byte */
+#define FRAME_BITS 17       /* frame table: 2^17 frames */
+#define CACHE_N 16          /* cached masks */
+#define CACHE_KEY 32        /* states with more stacks are not cached */
+
+typedef struct stk {
+    int32_t pos, parent;
+} stk;
+
+typedef struct frame {
+    int32_t ret, parent;
+} frame;
+
+typedef struct centry {
+    uint64_t hash;
+    int n; /* stacks in key; -1 empty */
+    stk key[CACHE_KEY];
+    int count;
+    uint32_t *bits;
+} centry;
+
+struct lexie_matcher {
+    const lx_gram *g;
+    const lx_gvocab *v;
+    int n_words;
+    /* committed state */
+    stk *cur;
+    int n_cur;
+    int terminated;
+    /* frames: hash-consed (ret, parent) */
+    frame *fr;
+    int32_t *fr_hash; /* id + 1, 0 empty */
+    int n_fr, cap_fr;
+    /* per-depth stack sets for walks and commits: level d at lv + d * MAX_STACKS */
+    stk *lv;
+    int *lv_n;
+    int n_levels;
+    /* dedup of one output set: generation-stamped table */
+    uint64_t *dd_key;
+    uint32_t *dd_gen;
+    uint32_t gen;
+    int budget; /* expansion steps left for this byte */
+    /* mask cache */
+    centry cache[CACHE_N];
+    int cache_next;
+};
+
+/* ==== Frames ==== */
+
+static uint64_t mix(uint64_t h) {
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    return h;
+}
+
+static void frames_clear(lexie_matcher *m) {
+    m->n_fr = 0;
+    memset(m->fr_hash, 0, (size_t)(2 * m->cap_fr) * sizeof *m->fr_hash);
+    for (int i = 0; i < CACHE_N; i++) m->cache[i].n = -1;
+}
+
+/* The id of frame (ret, parent), made if new; -1 when the table is full. */
+static int32_t intern(lexie_matcher *m, int32_t ret, int32_t parent) {
+    uint64_t mask = (uint64_t)(2 * m->cap_fr - 1);
+    uint64_t k = mix(((uint64_t)(uint32_t)ret << 32) | (uint32_t)parent) & mask;
+    for (;;) {
+        int32_t id = m->fr_hash[k];
+        if (!id) break;
+        if (m->fr[id - 1].ret == ret && m->fr[id - 1].parent == parent) return id - 1;
+        k = (k + 1) & mask;
+    }
+    if (m->n_fr >= m->cap_fr) return -1;
+    m->fr[m->n_fr] = (frame){ret, parent};
+    m->fr_hash[k] = ++m->n_fr;
+    return m->n_fr - 1;
+}
+
+/* ==== Advancing ==== */
+
+typedef struct oset {
+    stk *s;
+    int n;
+} oset;
+
+static void add(lexie_matcher *m, oset *o, int32_t pos, int32_t parent) {
+    uint64_t key = ((uint64_t)(uint32_t)pos << 32) | (uint32_t)parent;
+    uint32_t k = (uint32_t)mix(key) & 1023u;
+    while (m->dd_gen[k] == m->gen) {
+        if (m->dd_key[k] == key) return;
+        k = (k + 1) & 1023u;
+    }
+    if (o->n >= MAX_STACKS) return; /* dropped: can only shrink the language */
+    m->dd_gen[k] = m->gen;
+    m->dd_key[k] = key;
+    o->s[o->n++] = (stk){pos, parent};
+}
+
+/* Expands position pos (with return chain parent) into o: stops at byte
+** sets, pops at END, calls rules. */
+static void expand(lexie_matcher *m, oset *o, int32_t pos, int32_t parent) {
+    const lx_gram *g = m->g;
+    for (;;) {
+        if (--m->budget < 0) return;
+        int32_t e = g->el[pos];
+        int kind = LX_EL_KIND(e);
+        if (kind == LX_EL_SET) {
+            add(m, o, pos, parent);
+            return;
+        }
+        if (kind == LX_EL_END) {
+            if (parent < 0) {
+                add(m, o, -1, -1);
+                return;
+            }
+            pos = m->fr[parent].ret;
+            parent = m->fr[parent].parent;
+            continue;
+        }
+        int32_t r = LX_EL_ARG(e), ret = pos + 1, np = parent;
+        if (LX_EL_KIND(g->el[ret]) != LX_EL_END) {
+            np = intern(m, ret, parent);
+            if (np < 0) return;
+        }
+        int32_t a = g->rule_first[r];
+        if (a < 0) return;
+        /* all alternatives but the last recurse; the last continues here */
+        for (; g->alt_next[a] >= 0; a = g->alt_next[a]) expand(m, o, g->alt_start[a], np);
+        pos = g->alt_start[a];
+        parent = np;
+    }
+}
+
+/* o = the stacks of in[0..n) advanced by byte b. */
+static void advance(lexie_matcher *m, const stk *in, int n, unsigned b, oset *o) {
+    const lx_gram *g = m->g;
+    o->n = 0;
+    m->gen++;
+    if (m->gen == 0) {
+        memset(m->dd_gen, 0, 1024 * sizeof *m->dd_gen);
+        m->gen = 1;
+    }
+    m->budget = EXPAND_BUDGET;
+    for (int i = 0; i < n; i++) {
+        int32_t pos = in[i].pos;
+        if (pos < 0) continue;
+        if (!lx_bset_has(&g->sets[LX_EL_ARG(g->el[pos])], b)) continue;
+        expand(m, o, pos + 1, in[i].parent);
+    }
+}
+
+static int has_accept(const stk *s, int n) {
+    for (int i = 0; i < n; i++)
+        if (s[i].pos < 0) return 1;
+    return 0;
+}
+
+/* Fewest bytes that close stack set s[0..n), or INT32_MAX. */
+static int32_t close_cost(const lexie_matcher *m, const stk *s, int n) {
+    int64_t best = INT32_MAX;
+    for (int i = 0; i < n && best > 0; i++) {
+        if (s[i].pos < 0) return 0;
+        int64_t c = m->g->min_close[s[i].pos];
+        for (int32_t f = s[i].parent; f >= 0 && c < best; f = m->fr[f].parent)
+            c += m->g->min_close[m->fr[f].ret];
+        if (c < best) best = c;
+    }
+    return (int32_t)best;
+}
+
+static int cmp_stk(const void *a, const void *b) {
+    const stk *x = a, *y = b;
+    if (x->pos != y->pos) return x->pos < y->pos ? -1 : 1;
+    return x->parent < y->parent ? -1 : x->parent > y->parent;
+}
+
+/* Advances the committed state through s[0..n); 1 when some stack
+** survives (then it becomes the state), else 0 and nothing changes. */
+static int commit_bytes(lexie_matcher *m, const char *s, size_t n) {
+    if (m->terminated) return 0;
+    if (n == 0) return 1;
+    const stk *in = m->cur;
+    int n_in = m->n_cur;
+    oset o = {0};
+    for (size_t i = 0; i < n; i++) {
+        o.s = m->lv + (i & 1) * MAX_STACKS; /* ping-pong between levels 0 and 1 */
+        advance(m, in, n_in, (unsigned char)s[i], &o);
+        if (o.n == 0) return 0;
+        in = o.s;
+        n_in = o.n;
+    }
+    memcpy(m->cur, in, (size_t)n_in * sizeof *in);
+    m->n_cur = n_in;
+    qsort(m->cur, (size_t)m->n_cur, sizeof *m->cur, cmp_stk);
+    return 1;
+}
+
+/* ==== Masks ==== */
+
+static void set_tok(const lx_gvocab *v, uint32_t *mask, int32_t t, int *count) {
+    for (; t >= 0; t = v->tok_next[t]) {
+        mask[t >> 5] |= 1u << (t & 31);
+        (*count)++;
+    }
+}
+
+/* The trie walk: every token whose bytes the state can take. */
+static int walk(lexie_matcher *m, uint32_t *mask, int budget) {
+    const lx_gvocab *v = m->v;
+    int count = 0;
+    memcpy(m->lv, m->cur, (size_t)m->n_cur * sizeof *m->cur);
+    m->lv_n[0] = m->n_cur;
+    int32_t i = 0;
+    while (i < v->n_nodes) {
+        int d = v->depth[i];
+        oset o = {m->lv + (size_t)d * MAX_STACKS, 0};
+        advance(m, m->lv + (size_t)(d - 1) * MAX_STACKS, m->lv_n[d - 1], v->byte[i], &o);
+        m->lv_n[d] = o.n;
+        if (o.n == 0) {
+            i = v->skip[i];
+            continue;
+        }
+        if (v->tok[i] >= 0 && (budget < 0 || close_cost(m, o.s, o.n) <= budget - 1))
+            set_tok(v, mask, v->tok[i], &count);
+        i++;
+    }
+    return count;
+}
+
+static uint64_t state_hash(const stk *s, int n) {
+    uint64_t h = 0x12345678abcdefull ^ (uint64_t)n;
+    for (int i = 0; i < n; i++)
+        h = mix(h ^ (((uint64_t)(uint32_t)s[i].pos << 32) | (uint32_t)s[i].parent));
+    return h;
+}
+
+int lexie_matcher_fill_mask(lexie_matcher *m, uint32_t *mask, int budget) {
+    memset(mask, 0, (size_t)m->n_words * sizeof *mask);
+    if (m->terminated) {
+        int c = 0;
+        for (int i = 0; i < m->v->n_eog; i++) set_tok(m->v, mask, m->v->eog[i], &c);
+        return c;
+    }
+    int accepting = has_accept(m->cur, m->n_cur);
+    uint64_t h = 0;
+    int cacheable = budget < 0 && m->n_cur <= CACHE_KEY;
+    if (cacheable) {
+        h = state_hash(m->cur, m->n_cur);
+        for (int k = 0; k < CACHE_N; k++) {
+            centry *c = &m->cache[k];
+            if (c->n == m->n_cur && c->hash == h &&
+                !memcmp(c->key, m->cur, (size_t)m->n_cur * sizeof *m->cur)) {
+                memcpy(mask, c->bits, (size_t)m->n_words * sizeof *mask);
+                return c->count;
+            }
+        }
+    }
+    int count = walk(m, mask, budget);
+    for (int i = 0; i < m->v->n_eog && accepting; i++) {
+        int32_t t = m->v->eog[i];
+        mask[t >> 5] |= 1u << (t & 31);
+        count++;
+    }
+    if (cacheable) {
+        centry *c = &m->cache[m->cache_next];
+        m->cache_next = (m->cache_next + 1) % CACHE_N;
+        c->hash = h;
+        c->n = m->n_cur;
+        memcpy(c->key, m->cur, (size_t)m->n_cur * sizeof *m->cur);
+        memcpy(c->bits, mask, (size_t)m->n_words * sizeof *mask);
+        c->count = count;
+    }
+    return count;
+}
+
+/* ==== Public ==== */
+
+void lexie_matcher_reset(lexie_matcher *m) {
+    if (!m) return;
+    if (m->n_fr > m->cap_fr / 2) frames_clear(m);
+    m->terminated = 0;
+    m->n_cur = 0;
+    oset o = {m->cur, 0};
+    m->gen++;
+    if (m->gen == 0) m->gen = 1;
+    m->budget = EXPAND_BUDGET;
+    /* the root as if called from nowhere: expand each alternative */
+    for (int32_t a = m->g->rule_first[m->g->root]; a >= 0; a = m->g->alt_next[a])
+        expand(m, &o, m->g->alt_start[a], -1);
+    m->n_cur = o.n;
+    qsort(m->cur, (size_t)m->n_cur, sizeof *m->cur, cmp_stk);
+}
+
+lexie_matcher *lexie_matcher_new(const lexie_grammar *gr, const lexie_grammar_vocab *vo,
+                                 lexie_error *err) {
+    if (!gr || !vo || !gr->g || !gr->g->finished)
+        return lx_fail(err, LEXIE_E_INVALID, "matcher: no grammar or vocabulary"), NULL;
+    lexie_matcher *m = lx_calloc(1, sizeof *m, err);
+    if (!m) return NULL;
+    m->g = gr->g;
+    m->v = vo->v;
+    m->n_words = (vo->v->n_tokens + 31) / 32;
+    m->cap_fr = 1 << FRAME_BITS;
+    m->n_levels = vo->v->max_len + 2;
+    m->cur = malloc(MAX_STACKS * sizeof *m->cur);
+    m->fr = malloc((size_t)m->cap_fr * sizeof *m->fr);
+    m->fr_hash = malloc((size_t)(2 * m->cap_fr) * sizeof *m->fr_hash);
+    m->lv = malloc((size_t)m->n_levels * MAX_STACKS * sizeof *m->lv);
+    m->lv_n = calloc((size_t)m->n_levels, sizeof *m->lv_n);
+    m->dd_key = malloc(1024 * sizeof *m->dd_key);
+    m->dd_gen = calloc(1024, sizeof *m->dd_gen);
+    int ok = m->cur && m->fr && m->fr_hash && m->lv && m->lv_n && m->dd_key && m->dd_gen;
+    for (int i = 0; i < CACHE_N && ok; i++) {
+        m->cache[i].bits = malloc((size_t)m->n_words * sizeof(uint32_t));
+        ok = m->cache[i].bits != NULL;
+    }
+    if (!ok) {
+        lexie_matcher_free(m);
+        return lx_fail(err, LEXIE_E_NOMEM, "matcher: out of memory"), NULL;
+    }
+    frames_clear(m);
+    lexie_matcher_reset(m);
+    return m;
+}
+
+void lexie_matcher_free(lexie_matcher *m) {
+    if (!m) return;
+    free(m->cur);
+    free(m->fr);
+    free(m->fr_hash);
+    free(m->lv);
+    free(m->lv_n);
+    free(m->dd_key);
+    free(m->dd_gen);
+    for (int i = 0; i < CACHE_N; i++) free(m->cache[i].bits);
+    free(m);
+}
+
+int lexie_matcher_mask_words(const lexie_matcher *m) { return m ? m->n_words : 0; }
+
+int lexie_matcher_accept_bytes(lexie_matcher *m, const char *s, size_t n) {
+    if (!m || (!s && n)) return 0;
+    return commit_bytes(m, s, n);
+}
+
+int lexie_matcher_accept_token(lexie_matcher *m, lexie_token t) {
+    if (!m || t < 0 || t >= m->v->n_tokens) return 0;
+    for (int i = 0; i < m->v->n_eog; i++) {
+        if (m->v->eog[i] != t) continue;
+        if (m->terminated) return 1;
+        if (!has_accept(m->cur, m->n_cur)) return 0;
+        m->terminated = 1;
+        return 1;
+    }
+    if (!m->v->piece[t]) return 0;
+    return commit_bytes(m, m->v->piece[t], (size_t)m->v->piece_len[t]);
+}
+
+int lexie_matcher_is_accepting(const lexie_matcher *m) {
+    return m && (m->terminated || has_accept(m->cur, m->n_cur));
+}
+
+int lexie_matcher_is_terminated(const lexie_matcher *m) { return m && m->terminated; }
+
+int lexie_matcher_close_bytes(const lexie_matcher *m) {
+    if (!m) return -1;
+    if (m->terminated) return 0;
+    int32_t c = close_cost(m, m->cur, m->n_cur);
+    return c >= INT32_MAX / 4 ? -1 : c;
+}
+
+/* ==== Checking strings at compile time ==== */
+
+struct lx_checker {
+    lexie_matcher m;
+};
+
+lx_checker *lx_checker_new(const lx_gram *g, lexie_error *err) {
+    lx_checker *c = lx_calloc(1, sizeof *c, err);
+    if (!c) return NULL;
+    lexie_matcher *m = &c->m;
+    m->g = g;
+    m->cap_fr = 1 << 12;
+    m->cur = malloc(MAX_STACKS * sizeof *m->cur);
+    m->fr = malloc((size_t)m->cap_fr * sizeof *m->fr);
+    m->fr_hash = calloc((size_t)(2 * m->cap_fr), sizeof *m->fr_hash);
+    m->lv = malloc(2 * MAX_STACKS * sizeof *m->lv);
+    m->dd_key = malloc(1024 * sizeof *m->dd_key);
+    m->dd_gen = calloc(1024, sizeof *m->dd_gen);
+    if (!m->cur || !m->fr || !m->fr_hash || !m->lv || !m->dd_key || !m->dd_gen) {
+        lx_checker_free(c);
+        return lx_fail(err, LEXIE_E_NOMEM, "grammar checker: out of memory"), NULL;
+    }
+    return c;
+}
+
+void lx_checker_free(lx_checker *c) {
+    if (!c) return;
+    free(c->m.cur);
+    free(c->m.fr);
+    free(c->m.fr_hash);
+    free(c->m.lv);
+    free(c->m.dd_key);
+    free(c->m.dd_gen);
+    free(c);
+}
+
+int lx_checker_accepts(lx_checker *c, int rule, const char *s, size_t n) {
+    lexie_matcher *m = &c->m;
+    if (m->n_fr) {
+        memset(m->fr_hash, 0, (size_t)(2 * m->cap_fr) * sizeof *m->fr_hash);
+        m->n_fr = 0;
+    }
+    m->terminated = 0;
+    oset o = {m->cur, 0};
+    m->gen++;
+    if (m->gen == 0) m->gen = 1;
+    m->budget = EXPAND_BUDGET;
+    for (int32_t a = m->g->rule_first[rule]; a >= 0; a = m->g->alt_next[a])
+        expand(m, &o, m->g->alt_start[a], -1);
+    m->n_cur = o.n;
+    return commit_bytes(m, s, n) && has_accept(m->cur, m->n_cur);
+}

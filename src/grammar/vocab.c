@@ -1,0 +1,142 @@
+/*
+** vocab.c -- a vocabulary's token trie for mask computation (lx_gvocab in
+** grammar.h), built once per model and shared by every grammar and
+** matcher: token byte strings sorted, then laid out depth-first so a mask
+** walk is one forward pass that skips whole subtrees the grammar rejects.
+**
+** Token bytes are what detokenizing gives (GPT-2 byte alphabet and
+** SentencePiece's U+2581 undone, <0xXX> byte tokens as their byte), so a
+** piece may hold half a UTF-8 character.  Tokens without bytes (control
+** tokens) never enter the trie; end-of-generation tokens are kept aside.
+*/
+#include "grammar/grammar.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_PIECE 1024 /* longer tokens are never allowed (none seen in real vocabularies) */
+
+/* A token to sort: qsort has no context argument, so each carries its bytes. */
+typedef struct srt {
+    const char *p;
+    int32_t len, t;
+} srt;
+
+static int cmp_tok(const void *a, const void *b) {
+    const srt *x = a, *y = b;
+    int c = memcmp(x->p, y->p, (size_t)(x->len < y->len ? x->len : y->len));
+    if (c) return c;
+    if (x->len != y->len) return x->len < y->len ? -1 : 1;
+    return x->t < y->t ? -1 : x->t > y->t;
+}
+
+void lx_gvocab_free(lx_gvocab *v) {
+    if (!v) return;
+    if (v->piece)
+        for (int32_t i = 0; i < v->n_tokens; i++) free(v->piece[i]);
+    free(v->piece);
+    free(v->piece_len);
+    free(v->byte);
+    free(v->depth);
+    free(v->skip);
+    free(v->tok);
+    free(v->tok_next);
+    free(v->eog);
+    free(v);
+}
+
+/* Lays the sorted tokens out as a depth-first trie. */
+static lexie_status build_trie(lx_gvocab *v, const srt *order, int32_t n, lexie_error *err) {
+    size_t total = 0;
+    for (int32_t i = 0; i < n; i++) total += (size_t)order[i].len;
+    if (total > INT32_MAX / 2) return lx_fail(err, LEXIE_E_RANGE, "vocabulary too large");
+    size_t cap = total + 1;
+    v->byte = malloc(cap);
+    v->depth = malloc(cap * sizeof *v->depth);
+    v->skip = malloc(cap * sizeof *v->skip);
+    v->tok = malloc(cap * sizeof *v->tok);
+    int32_t path[MAX_PIECE + 1];
+    if (!v->byte || !v->depth || !v->skip || !v->tok)
+        return lx_fail(err, LEXIE_E_NOMEM, "token trie: out of memory");
+    int depth = 0;
+    const char *prev = NULL;
+    int32_t nn = 0, prev_len = 0;
+    for (int32_t k = 0; k < n; k++) {
+        int32_t t = order[k].t;
+        const char *p = v->piece[t];
+        int32_t len = v->piece_len[t];
+        int lcp = 0;
+        while (prev && lcp < len && lcp < prev_len && lcp < depth && p[lcp] == prev[lcp]) lcp++;
+        while (depth > lcp) v->skip[path[--depth]] = nn; /* close finished subtrees */
+        for (; depth < len; depth++) {
+            v->byte[nn] = (uint8_t)p[depth];
+            v->depth[nn] = (uint16_t)(depth + 1);
+            v->tok[nn] = -1;
+            path[depth] = nn++;
+        }
+        int32_t node = path[len - 1];
+        if (v->tok[node] < 0) {
+            v->tok[node] = t;
+        } else { /* same bytes as an earlier token: chain it */
+            int32_t u = v->tok[node];
+            while (v->tok_next[u] >= 0) u = v->tok_next[u];
+            v->tok_next[u] = t;
+        }
+        prev = p;
+        prev_len = len;
+    }
+    while (depth > 0) v->skip[path[--depth]] = nn;
+    v->n_nodes = nn;
+    return LEXIE_OK;
+}
+
+lx_gvocab *lx_gvocab_build(int32_t n_tokens, const char *const *pieces, const int32_t *lens,
+                           const int32_t *eog, int n_eog, lexie_error *err) {
+    if (n_tokens <= 0 || n_eog < 0)
+        return lx_fail(err, LEXIE_E_INVALID, "token trie: empty vocabulary"), NULL;
+    lx_gvocab *v = lx_calloc(1, sizeof *v, err);
+    if (!v) return NULL;
+    v->n_tokens = n_tokens;
+    v->piece = calloc((size_t)n_tokens, sizeof *v->piece);
+    v->piece_len = calloc((size_t)n_tokens, sizeof *v->piece_len);
+    v->tok_next = malloc((size_t)n_tokens * sizeof *v->tok_next);
+    v->eog = malloc(((size_t)n_eog + 1) * sizeof *v->eog);
+    srt *order = malloc((size_t)n_tokens * sizeof *order);
+    if (!v->piece || !v->piece_len || !v->tok_next || !v->eog || !order) {
+        free(order);
+        lx_gvocab_free(v);
+        return lx_fail(err, LEXIE_E_NOMEM, "token trie: out of memory"), NULL;
+    }
+    uint8_t *is_eog = calloc((size_t)n_tokens, 1);
+    for (int i = 0; i < n_eog; i++) {
+        if (eog[i] < 0 || eog[i] >= n_tokens) continue;
+        if (is_eog && !is_eog[eog[i]]) v->eog[v->n_eog++] = eog[i];
+        if (is_eog) is_eog[eog[i]] = 1;
+    }
+    int32_t n = 0;
+    for (int32_t t = 0; t < n_tokens; t++) {
+        v->tok_next[t] = -1;
+        int32_t len = lens[t];
+        if (len <= 0 || len > MAX_PIECE || !pieces[t] || (is_eog && is_eog[t])) continue;
+        v->piece[t] = malloc((size_t)len);
+        if (!v->piece[t]) {
+            free(order);
+            free(is_eog);
+            lx_gvocab_free(v);
+            return lx_fail(err, LEXIE_E_NOMEM, "token trie: out of memory"), NULL;
+        }
+        memcpy(v->piece[t], pieces[t], (size_t)len);
+        v->piece_len[t] = len;
+        if (len > v->max_len) v->max_len = len;
+        order[n++] = (srt){v->piece[t], len, t};
+    }
+    free(is_eog);
+    qsort(order, (size_t)n, sizeof *order, cmp_tok);
+    lexie_status st = build_trie(v, order, n, err);
+    free(order);
+    if (st != LEXIE_OK) {
+        lx_gvocab_free(v);
+        return NULL;
+    }
+    return v;
+}
