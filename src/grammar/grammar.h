@@ -76,9 +76,12 @@ typedef struct lx_gram {
     int root; /* the start rule */
     int oom;
     /* filled by lx_gram_finish: */
-    uint8_t *nullable;  /* [n_rules] */
-    int32_t *min_close; /* [n_el] fewest bytes from element i to its END */
-    int32_t *rule_min;  /* [n_rules] fewest bytes a rule derives */
+    uint8_t *nullable;   /* [n_rules] */
+    int32_t *min_close;  /* [n_el] fewest bytes from element i to its END */
+    int32_t *rule_min;   /* [n_rules] fewest bytes a rule derives */
+    int32_t *canon;      /* [n_rules] position of a [RULE r, END] pair: "call r, then return" */
+    lx_bset *first_alt;  /* [n_alts] bytes that can start a non-empty derivation */
+    lx_bset *first_rule; /* [n_rules] */
     int finished;
 } lx_gram;
 
@@ -106,7 +109,8 @@ int lx_gram_repeat(lx_gram *g, int x, int lo, int hi);
 
 /* Checks and indexes the grammar: LEXIE_E_NOMEM, or LEXIE_E_FORMAT when
 ** a rule can reach itself without consuming input (naming it), and fills
-** nullable / min_close.  The grammar is then read-only. */
+** nullable / min_close / first sets, and appends one canonical call
+** position per rule.  The grammar is then read-only. */
 lexie_status lx_gram_finish(lx_gram *g, lexie_error *err);
 
 /* ==== Character classes (cclass.c) ==== */

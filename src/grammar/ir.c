@@ -78,6 +78,9 @@ void lx_gram_free(lx_gram *g) {
     free(g->nullable);
     free(g->min_close);
     free(g->rule_min);
+    free(g->canon);
+    free(g->first_alt);
+    free(g->first_rule);
     free(g);
 }
 
@@ -281,19 +284,62 @@ static int left_cycle(const lx_gram *g, int r, uint8_t *colour, int depth) {
     return -1;
 }
 
+/* FIRST sets by fixed point: an alternative starts with the first set of
+** each element up to and including its first non-nullable one. */
+static void first_sets(lx_gram *g) {
+    for (int changed = 1; changed;) {
+        changed = 0;
+        for (int r = 0; r < g->n_rules; r++) {
+            for (int a = g->rule_first[r]; a >= 0; a = g->alt_next[a]) {
+                lx_bset f = g->first_alt[a];
+                for (int i = g->alt_start[a]; LX_EL_KIND(g->el[i]) != LX_EL_END; i++) {
+                    int32_t e = g->el[i];
+                    const lx_bset *x = LX_EL_KIND(e) == LX_EL_SET ? &g->sets[LX_EL_ARG(e)]
+                                                                  : &g->first_rule[LX_EL_ARG(e)];
+                    for (int w = 0; w < 4; w++) f.w[w] |= x->w[w];
+                    if (LX_EL_KIND(e) == LX_EL_SET || !g->nullable[LX_EL_ARG(e)]) break;
+                }
+                for (int w = 0; w < 4; w++) {
+                    if (f.w[w] != g->first_alt[a].w[w]) changed = 1;
+                    g->first_alt[a].w[w] = f.w[w];
+                    g->first_rule[r].w[w] |= f.w[w];
+                }
+            }
+        }
+    }
+}
+
 lexie_status lx_gram_finish(lx_gram *g, lexie_error *err) {
     if (g->oom) return lx_fail(err, LEXIE_E_NOMEM, "grammar: out of memory");
     if (g->root < 0 || g->root >= g->n_rules)
         return lx_fail(err, LEXIE_E_INTERNAL, "grammar: no root rule");
+    /* canonical call positions: [RULE r, END] for every rule, after the alternatives */
+    int n_alt_el = g->n_el, ce = g->cap_el;
+    if (!grow((void **)&g->el, &ce, g->n_el + 2 * g->n_rules + 1, sizeof(int32_t)))
+        return lx_fail(err, LEXIE_E_NOMEM, "grammar: out of memory");
+    g->cap_el = ce;
+    g->canon = malloc(((size_t)g->n_rules + 1) * sizeof(int32_t));
+    if (!g->canon) return lx_fail(err, LEXIE_E_NOMEM, "grammar: out of memory");
+    for (int r = 0; r < g->n_rules; r++) {
+        g->canon[r] = g->n_el;
+        g->el[g->n_el++] = LX_EL(LX_EL_RULE, r);
+        g->el[g->n_el++] = LX_EL(LX_EL_END, 0);
+    }
     g->nullable = calloc((size_t)g->n_rules + 1, 1);
     g->rule_min = calloc((size_t)g->n_rules + 1, sizeof(int32_t));
     g->min_close = calloc((size_t)g->n_el + 1, sizeof(int32_t));
+    g->first_alt = calloc((size_t)g->n_alts + 1, sizeof(lx_bset));
+    g->first_rule = calloc((size_t)g->n_rules + 1, sizeof(lx_bset));
     uint8_t *colour = calloc((size_t)g->n_rules + 1, 1);
-    if (!g->nullable || !g->rule_min || !g->min_close || !colour) {
+    if (!g->nullable || !g->rule_min || !g->min_close || !colour || !g->first_alt ||
+        !g->first_rule) {
         free(colour);
         return lx_fail(err, LEXIE_E_NOMEM, "grammar: out of memory");
     }
     measure(g);
+    for (int r = 0; r < g->n_rules; r++) g->min_close[g->canon[r]] = g->rule_min[r];
+    (void)n_alt_el;
+    first_sets(g);
     for (int r = 0; r < g->n_rules; r++) {
         int c = left_cycle(g, r, colour, 0);
         if (c >= 0) {

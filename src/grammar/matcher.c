@@ -21,14 +21,17 @@
 */
 #include "grammar/grammar.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_STACKS 256      /* stacks per set */
-#define EXPAND_BUDGET 20000 /* expansion steps per advanced byte */
-#define FRAME_BITS 17       /* frame table: 2^17 frames */
-#define CACHE_N 16          /* cached masks */
-#define CACHE_KEY 32        /* states with more stacks are not cached */
+#define MAX_STACKS 256       /* stacks per set */
+#define EXPAND_BUDGET 20000  /* expansion steps per advanced byte */
+#define FRAME_BITS 17        /* frame table: 2^17 frames */
+#define CACHE_N 16           /* cached masks */
+#define CACHE_KEY 32         /* states with more stacks are not cached */
+#define DS_CAP 4096          /* interned stack sets (lazy DFA states) */
+#define DS_POOL (DS_CAP * 8) /* their stacks */
 
 typedef struct stk {
     int32_t pos, parent;
@@ -70,6 +73,17 @@ struct lexie_matcher {
     /* mask cache */
     centry cache[CACHE_N];
     int cache_next;
+    /* lazy DFA over stack sets: interned sets and their byte transitions
+    ** (trans[id * 256 + b]: 0 unknown, -1 dead, else target id + 1) */
+    stk *ds_ent;       /* [DS_POOL] */
+    int32_t *ds_off;   /* [DS_CAP] */
+    int32_t *ds_cnt;   /* [DS_CAP] */
+    int32_t *ds_close; /* [DS_CAP] close cost, -1 unknown */
+    uint64_t *ds_key;  /* [DS_CAP] */
+    int32_t *ds_tab;   /* [2 * DS_CAP] id + 1 */
+    int32_t *trans;    /* [DS_CAP * 256] */
+    int32_t *lvid;     /* [n_levels] */
+    int n_ds, n_ent;
 };
 
 /* ==== Frames ==== */
@@ -81,10 +95,17 @@ static uint64_t mix(uint64_t h) {
     return h;
 }
 
+static void ds_clear(lexie_matcher *m) {
+    if (!m->ds_tab) return;
+    m->n_ds = m->n_ent = 0;
+    memset(m->ds_tab, 0, 2 * DS_CAP * sizeof *m->ds_tab);
+}
+
 static void frames_clear(lexie_matcher *m) {
     m->n_fr = 0;
     memset(m->fr_hash, 0, (size_t)(2 * m->cap_fr) * sizeof *m->fr_hash);
     for (int i = 0; i < CACHE_N; i++) m->cache[i].n = -1;
+    ds_clear(m);
 }
 
 /* The id of frame (ret, parent), made if new; -1 when the table is full. */
@@ -158,9 +179,74 @@ static void expand(lexie_matcher *m, oset *o, int32_t pos, int32_t parent) {
     }
 }
 
-/* o = the stacks of in[0..n) advanced by byte b. */
-static void advance(lexie_matcher *m, const stk *in, int n, unsigned b, oset *o) {
+/* ==== Lazy expansion (finished grammars) ====
+**
+** Stacks stop at byte sets and at calls: a call of rule r is kept as the
+** entry (canon[r], parent), its alternatives opened only when a byte
+** arrives, and only those whose first set holds the byte.  So a state
+** holds few entries (a string body is "inside the loop" or "at the
+** closing quote"), and the same place in the grammar is always the same
+** entry, which makes the mask cache hit. */
+
+static void lexpand(lexie_matcher *m, oset *o, int32_t pos, int32_t parent) {
     const lx_gram *g = m->g;
+    for (;;) {
+        if (--m->budget < 0) return;
+        int32_t e = g->el[pos];
+        int kind = LX_EL_KIND(e);
+        if (kind == LX_EL_SET) {
+            add(m, o, pos, parent);
+            return;
+        }
+        if (kind == LX_EL_END) {
+            if (parent < 0) {
+                add(m, o, -1, -1);
+                return;
+            }
+            pos = m->fr[parent].ret;
+            parent = m->fr[parent].parent;
+            continue;
+        }
+        int32_t r = LX_EL_ARG(e), ret = pos + 1, np = parent;
+        int tail = LX_EL_KIND(g->el[ret]) == LX_EL_END;
+        const lx_bset *f = &g->first_rule[r];
+        if (f->w[0] | f->w[1] | f->w[2] | f->w[3]) {
+            if (!tail) np = intern(m, ret, parent);
+            if (np >= 0 || tail) add(m, o, g->canon[r], np);
+        }
+        if (!g->nullable[r]) return;
+        pos = ret; /* the empty derivation: go on after the call */
+    }
+}
+
+/* Consumes byte b from position pos of an alternative (or a canonical
+** call), adding the resulting stacks to o. */
+static void consume(lexie_matcher *m, oset *o, int32_t pos, int32_t parent, unsigned b) {
+    const lx_gram *g = m->g;
+    for (;;) {
+        if (--m->budget < 0) return;
+        int32_t e = g->el[pos];
+        int kind = LX_EL_KIND(e);
+        if (kind == LX_EL_SET) {
+            if (lx_bset_has(&g->sets[LX_EL_ARG(e)], b)) lexpand(m, o, pos + 1, parent);
+            return;
+        }
+        if (kind == LX_EL_END)
+            return; /* derived nothing here; the caller's nullable path covers it */
+        int32_t r = LX_EL_ARG(e), ret = pos + 1;
+        if (lx_bset_has(&g->first_rule[r], b)) {
+            int32_t np = parent;
+            if (LX_EL_KIND(g->el[ret]) != LX_EL_END) np = intern(m, ret, parent);
+            if (np >= 0 || LX_EL_KIND(g->el[ret]) == LX_EL_END)
+                for (int32_t a = g->rule_first[r]; a >= 0; a = g->alt_next[a])
+                    if (lx_bset_has(&g->first_alt[a], b)) consume(m, o, g->alt_start[a], np, b);
+        }
+        if (!g->nullable[r]) return;
+        pos = ret;
+    }
+}
+
+static void begin_set(lexie_matcher *m, oset *o) {
     o->n = 0;
     m->gen++;
     if (m->gen == 0) {
@@ -168,11 +254,25 @@ static void advance(lexie_matcher *m, const stk *in, int n, unsigned b, oset *o)
         m->gen = 1;
     }
     m->budget = EXPAND_BUDGET;
+}
+
+/* o = the stacks of in[0..n) advanced by byte b. */
+static void advance(lexie_matcher *m, const stk *in, int n, unsigned b, oset *o) {
+    const lx_gram *g = m->g;
+    begin_set(m, o);
     for (int i = 0; i < n; i++) {
         int32_t pos = in[i].pos;
         if (pos < 0) continue;
-        if (!lx_bset_has(&g->sets[LX_EL_ARG(g->el[pos])], b)) continue;
-        expand(m, o, pos + 1, in[i].parent);
+        int32_t e = g->el[pos];
+        if (LX_EL_KIND(e) == LX_EL_SET) {
+            if (!lx_bset_has(&g->sets[LX_EL_ARG(e)], b)) continue;
+            if (g->finished)
+                lexpand(m, o, pos + 1, in[i].parent);
+            else
+                expand(m, o, pos + 1, in[i].parent);
+        } else {
+            consume(m, o, pos, in[i].parent, b);
+        }
     }
 }
 
@@ -254,6 +354,96 @@ static int walk(lexie_matcher *m, uint32_t *mask, int budget) {
     return count;
 }
 
+/* ==== Lazy DFA walk ==== */
+
+static void sort_small(stk *s, int n) {
+    for (int i = 1; i < n; i++) {
+        stk x = s[i];
+        int j = i - 1;
+        while (j >= 0 && cmp_stk(&s[j], &x) > 0) {
+            s[j + 1] = s[j];
+            j--;
+        }
+        s[j + 1] = x;
+    }
+}
+
+static uint64_t state_hash(const stk *s, int n);
+
+/* The id of the (sorted) stack set s[0..n), interned; -1 when full. */
+static int32_t ds_intern(lexie_matcher *m, const stk *s, int n) {
+    uint64_t h = state_hash(s, n);
+    uint32_t k = (uint32_t)h & (2 * DS_CAP - 1);
+    for (;;) {
+        int32_t id = m->ds_tab[k];
+        if (!id) break;
+        id--;
+        if (m->ds_key[id] == h && m->ds_cnt[id] == n &&
+            !memcmp(m->ds_ent + m->ds_off[id], s, (size_t)n * sizeof *s))
+            return id;
+        k = (k + 1) & (2 * DS_CAP - 1);
+    }
+    if (m->n_ds >= DS_CAP || m->n_ent + n > DS_POOL) return -1;
+    int32_t id = m->n_ds++;
+    m->ds_key[id] = h;
+    m->ds_off[id] = m->n_ent;
+    m->ds_cnt[id] = n;
+    m->ds_close[id] = -1;
+    memcpy(m->ds_ent + m->n_ent, s, (size_t)n * sizeof *s);
+    m->n_ent += n;
+    memset(m->trans + (size_t)id * 256, 0, 256 * sizeof *m->trans);
+    m->ds_tab[k] = id + 1;
+    return id;
+}
+
+/* The trie walk through cached transitions; -1 when the set table fills
+** (the caller clears it and walks without the cache). */
+static int walk_dfa(lexie_matcher *m, uint32_t *mask, int budget) {
+    const lx_gvocab *v = m->v;
+    int count = 0;
+    int32_t root = ds_intern(m, m->cur, m->n_cur);
+    if (root < 0) return -1;
+    m->lvid[0] = root;
+    stk *tmp = m->lv; /* scratch for computing one transition */
+    int32_t i = 0;
+    while (i < v->n_nodes) {
+        int d = v->depth[i];
+        int32_t p = m->lvid[d - 1];
+        int32_t *tr = &m->trans[(size_t)p * 256 + v->byte[i]];
+        int32_t t = *tr;
+        if (t == 0) {
+            oset o = {tmp, 0};
+            advance(m, m->ds_ent + m->ds_off[p], m->ds_cnt[p], v->byte[i], &o);
+            if (o.n == 0) {
+                t = -1;
+            } else {
+                sort_small(o.s, o.n);
+                int32_t id = ds_intern(m, o.s, o.n);
+                if (id < 0) return -1;
+                t = id + 1;
+            }
+            m->trans[(size_t)p * 256 + v->byte[i]] = t;
+        }
+        if (t < 0) {
+            i = v->skip[i];
+            continue;
+        }
+        m->lvid[d] = t - 1;
+        if (v->tok[i] >= 0) {
+            int ok = budget < 0;
+            if (!ok) {
+                int32_t id = t - 1;
+                if (m->ds_close[id] < 0)
+                    m->ds_close[id] = close_cost(m, m->ds_ent + m->ds_off[id], m->ds_cnt[id]);
+                ok = m->ds_close[id] <= budget - 1;
+            }
+            if (ok) set_tok(v, mask, v->tok[i], &count);
+        }
+        i++;
+    }
+    return count;
+}
+
 static uint64_t state_hash(const stk *s, int n) {
     uint64_t h = 0x12345678abcdefull ^ (uint64_t)n;
     for (int i = 0; i < n; i++)
@@ -282,7 +472,12 @@ int lexie_matcher_fill_mask(lexie_matcher *m, uint32_t *mask, int budget) {
             }
         }
     }
-    int count = walk(m, mask, budget);
+    int count = walk_dfa(m, mask, budget);
+    if (count < 0) { /* the set table filled: start it afresh, walk directly */
+        ds_clear(m);
+        memset(mask, 0, (size_t)m->n_words * sizeof *mask);
+        count = walk(m, mask, budget);
+    }
     for (int i = 0; i < m->v->n_eog && accepting; i++) {
         int32_t t = m->v->eog[i];
         mask[t >> 5] |= 1u << (t & 31);
@@ -308,12 +503,8 @@ void lexie_matcher_reset(lexie_matcher *m) {
     m->terminated = 0;
     m->n_cur = 0;
     oset o = {m->cur, 0};
-    m->gen++;
-    if (m->gen == 0) m->gen = 1;
-    m->budget = EXPAND_BUDGET;
-    /* the root as if called from nowhere: expand each alternative */
-    for (int32_t a = m->g->rule_first[m->g->root]; a >= 0; a = m->g->alt_next[a])
-        expand(m, &o, m->g->alt_start[a], -1);
+    begin_set(m, &o);
+    lexpand(m, &o, m->g->canon[m->g->root], -1); /* the root, called from nowhere */
     m->n_cur = o.n;
     qsort(m->cur, (size_t)m->n_cur, sizeof *m->cur, cmp_stk);
 }
@@ -336,7 +527,17 @@ lexie_matcher *lexie_matcher_new(const lexie_grammar *gr, const lexie_grammar_vo
     m->lv_n = calloc((size_t)m->n_levels, sizeof *m->lv_n);
     m->dd_key = malloc(1024 * sizeof *m->dd_key);
     m->dd_gen = calloc(1024, sizeof *m->dd_gen);
-    int ok = m->cur && m->fr && m->fr_hash && m->lv && m->lv_n && m->dd_key && m->dd_gen;
+    m->ds_ent = malloc(DS_POOL * sizeof *m->ds_ent);
+    m->ds_off = malloc(DS_CAP * sizeof *m->ds_off);
+    m->ds_cnt = malloc(DS_CAP * sizeof *m->ds_cnt);
+    m->ds_close = malloc(DS_CAP * sizeof *m->ds_close);
+    m->ds_key = malloc(DS_CAP * sizeof *m->ds_key);
+    m->ds_tab = calloc(2 * DS_CAP, sizeof *m->ds_tab);
+    m->trans = malloc((size_t)DS_CAP * 256 * sizeof *m->trans);
+    m->lvid = malloc((size_t)m->n_levels * sizeof *m->lvid);
+    int ok = m->cur && m->fr && m->fr_hash && m->lv && m->lv_n && m->dd_key && m->dd_gen &&
+             m->ds_ent && m->ds_off && m->ds_cnt && m->ds_close && m->ds_key && m->ds_tab &&
+             m->trans && m->lvid;
     for (int i = 0; i < CACHE_N && ok; i++) {
         m->cache[i].bits = malloc((size_t)m->n_words * sizeof(uint32_t));
         ok = m->cache[i].bits != NULL;
@@ -359,6 +560,14 @@ void lexie_matcher_free(lexie_matcher *m) {
     free(m->lv_n);
     free(m->dd_key);
     free(m->dd_gen);
+    free(m->ds_ent);
+    free(m->ds_off);
+    free(m->ds_cnt);
+    free(m->ds_close);
+    free(m->ds_key);
+    free(m->ds_tab);
+    free(m->trans);
+    free(m->lvid);
     for (int i = 0; i < CACHE_N; i++) free(m->cache[i].bits);
     free(m);
 }
@@ -440,9 +649,7 @@ int lx_checker_accepts(lx_checker *c, int rule, const char *s, size_t n) {
     }
     m->terminated = 0;
     oset o = {m->cur, 0};
-    m->gen++;
-    if (m->gen == 0) m->gen = 1;
-    m->budget = EXPAND_BUDGET;
+    begin_set(m, &o);
     for (int32_t a = m->g->rule_first[rule]; a >= 0; a = m->g->alt_next[a])
         expand(m, &o, m->g->alt_start[a], -1);
     m->n_cur = o.n;
