@@ -165,13 +165,24 @@ lexie_grammar *lx_grammar_wrap(lx_gram *g, lexie_error *err);
 ** Tokens with no bytes (control tokens) are left out of the trie; eog[]
 ** lists the end-of-generation tokens, allowed only where the grammar may
 ** end. */
+typedef struct lx_trie {
+    int32_t n_nodes;
+    uint8_t *byte;       /* [n_nodes] */
+    uint16_t *depth;     /* [n_nodes] 1-based depth */
+    int32_t *skip;       /* [n_nodes] */
+    int32_t *tok;        /* [n_nodes] */
+    uint8_t *desc_plain; /* [n_nodes] 1 when every byte below node i is plain */
+} lx_trie;
+
+/* Two tries: all tokens, and all but the "plain" ones (printable ASCII
+** other than " and \), which a string body takes unchanged: in a state
+** that every plain byte maps to itself, the plain tokens are allowed as a
+** block and only the rest trie is walked. */
 typedef struct lx_gvocab {
     int32_t n_tokens;
-    int32_t n_nodes;
-    uint8_t *byte;     /* [n_nodes] */
-    uint16_t *depth;   /* [n_nodes] 1-based depth */
-    int32_t *skip;     /* [n_nodes] */
-    int32_t *tok;      /* [n_nodes] */
+    lx_trie full, rest;
+    uint32_t *plain; /* [(n_tokens + 31) / 32] bitset of plain tokens */
+    int32_t n_plain;
     int32_t *tok_next; /* [n_tokens] next token with the same bytes, -1 none */
     int32_t *eog;      /* [n_eog] */
     int n_eog;

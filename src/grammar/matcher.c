@@ -79,6 +79,7 @@ struct lexie_matcher {
     int32_t *ds_off;   /* [DS_CAP] */
     int32_t *ds_cnt;   /* [DS_CAP] */
     int32_t *ds_close; /* [DS_CAP] close cost, -1 unknown */
+    int8_t *ds_plain;  /* [DS_CAP] plain_fixed, -1 unknown */
     uint64_t *ds_key;  /* [DS_CAP] */
     int32_t *ds_tab;   /* [2 * DS_CAP] id + 1 */
     int32_t *trans;    /* [DS_CAP * 256] */
@@ -332,8 +333,7 @@ static void set_tok(const lx_gvocab *v, uint32_t *mask, int32_t t, int *count) {
 }
 
 /* The trie walk: every token whose bytes the state can take. */
-static int walk(lexie_matcher *m, uint32_t *mask, int budget) {
-    const lx_gvocab *v = m->v;
+static int walk(lexie_matcher *m, const lx_trie *v, uint32_t *mask, int budget) {
     int count = 0;
     memcpy(m->lv, m->cur, (size_t)m->n_cur * sizeof *m->cur);
     m->lv_n[0] = m->n_cur;
@@ -348,7 +348,7 @@ static int walk(lexie_matcher *m, uint32_t *mask, int budget) {
             continue;
         }
         if (v->tok[i] >= 0 && (budget < 0 || close_cost(m, o.s, o.n) <= budget - 1))
-            set_tok(v, mask, v->tok[i], &count);
+            set_tok(m->v, mask, v->tok[i], &count);
         i++;
     }
     return count;
@@ -389,6 +389,7 @@ static int32_t ds_intern(lexie_matcher *m, const stk *s, int n) {
     m->ds_off[id] = m->n_ent;
     m->ds_cnt[id] = n;
     m->ds_close[id] = -1;
+    m->ds_plain[id] = -1;
     memcpy(m->ds_ent + m->n_ent, s, (size_t)n * sizeof *s);
     m->n_ent += n;
     memset(m->trans + (size_t)id * 256, 0, 256 * sizeof *m->trans);
@@ -396,13 +397,12 @@ static int32_t ds_intern(lexie_matcher *m, const stk *s, int n) {
     return id;
 }
 
+static int plain_fixed(lexie_matcher *m, int32_t p);
+
 /* The trie walk through cached transitions; -1 when the set table fills
 ** (the caller clears it and walks without the cache). */
-static int walk_dfa(lexie_matcher *m, uint32_t *mask, int budget) {
-    const lx_gvocab *v = m->v;
+static int walk_dfa(lexie_matcher *m, const lx_trie *v, int32_t root, uint32_t *mask, int budget) {
     int count = 0;
-    int32_t root = ds_intern(m, m->cur, m->n_cur);
-    if (root < 0) return -1;
     m->lvid[0] = root;
     stk *tmp = m->lv; /* scratch for computing one transition */
     int32_t i = 0;
@@ -429,6 +429,13 @@ static int walk_dfa(lexie_matcher *m, uint32_t *mask, int budget) {
             continue;
         }
         m->lvid[d] = t - 1;
+        if (budget < 0 && v->desc_plain[i] && plain_fixed(m, t - 1)) {
+            /* every token below loops in this state: take the whole subtree */
+            for (int32_t j = i; j < v->skip[i]; j++)
+                if (v->tok[j] >= 0) set_tok(m->v, mask, v->tok[j], &count);
+            i = v->skip[i];
+            continue;
+        }
         if (v->tok[i] >= 0) {
             int ok = budget < 0;
             if (!ok) {
@@ -437,11 +444,41 @@ static int walk_dfa(lexie_matcher *m, uint32_t *mask, int budget) {
                     m->ds_close[id] = close_cost(m, m->ds_ent + m->ds_off[id], m->ds_cnt[id]);
                 ok = m->ds_close[id] <= budget - 1;
             }
-            if (ok) set_tok(v, mask, v->tok[i], &count);
+            if (ok) set_tok(m->v, mask, v->tok[i], &count);
         }
         i++;
     }
     return count;
+}
+
+/* The DFA target of state p on byte b (-1 dead, -2 table full). */
+static int32_t ds_step(lexie_matcher *m, int32_t p, unsigned b) {
+    int32_t t = m->trans[(size_t)p * 256 + b];
+    if (t == 0) {
+        oset o = {m->lv, 0};
+        advance(m, m->ds_ent + m->ds_off[p], m->ds_cnt[p], b, &o);
+        if (o.n == 0) {
+            t = -1;
+        } else {
+            sort_small(o.s, o.n);
+            int32_t id = ds_intern(m, o.s, o.n);
+            if (id < 0) return -2;
+            t = id + 1;
+        }
+        m->trans[(size_t)p * 256 + b] = t;
+    }
+    return t < 0 ? -1 : t - 1;
+}
+
+/* 1 when every plain byte (printable ASCII but " and \) maps state p to itself. */
+static int plain_fixed(lexie_matcher *m, int32_t p) {
+    if (m->ds_plain[p] < 0) {
+        int ok = 1;
+        for (unsigned b = 0x20; b < 0x7F && ok; b++)
+            if (b != '"' && b != '\\') ok = ds_step(m, p, b) == p;
+        m->ds_plain[p] = (int8_t)ok;
+    }
+    return m->ds_plain[p];
 }
 
 static uint64_t state_hash(const stk *s, int n) {
@@ -472,11 +509,20 @@ int lexie_matcher_fill_mask(lexie_matcher *m, uint32_t *mask, int budget) {
             }
         }
     }
-    int count = walk_dfa(m, mask, budget);
+    int count = -1;
+    int32_t root = ds_intern(m, m->cur, m->n_cur);
+    if (root >= 0 && budget < 0 && plain_fixed(m, root)) {
+        /* every plain token loops back here: allow them as a block */
+        memcpy(mask, m->v->plain, (size_t)m->n_words * sizeof *mask);
+        count = walk_dfa(m, &m->v->rest, root, mask, budget);
+        if (count >= 0) count += m->v->n_plain;
+    } else if (root >= 0) {
+        count = walk_dfa(m, &m->v->full, root, mask, budget);
+    }
     if (count < 0) { /* the set table filled: start it afresh, walk directly */
         ds_clear(m);
         memset(mask, 0, (size_t)m->n_words * sizeof *mask);
-        count = walk(m, mask, budget);
+        count = walk(m, &m->v->full, mask, budget);
     }
     for (int i = 0; i < m->v->n_eog && accepting; i++) {
         int32_t t = m->v->eog[i];
@@ -531,13 +577,14 @@ lexie_matcher *lexie_matcher_new(const lexie_grammar *gr, const lexie_grammar_vo
     m->ds_off = malloc(DS_CAP * sizeof *m->ds_off);
     m->ds_cnt = malloc(DS_CAP * sizeof *m->ds_cnt);
     m->ds_close = malloc(DS_CAP * sizeof *m->ds_close);
+    m->ds_plain = malloc(DS_CAP * sizeof *m->ds_plain);
     m->ds_key = malloc(DS_CAP * sizeof *m->ds_key);
     m->ds_tab = calloc(2 * DS_CAP, sizeof *m->ds_tab);
     m->trans = malloc((size_t)DS_CAP * 256 * sizeof *m->trans);
     m->lvid = malloc((size_t)m->n_levels * sizeof *m->lvid);
     int ok = m->cur && m->fr && m->fr_hash && m->lv && m->lv_n && m->dd_key && m->dd_gen &&
-             m->ds_ent && m->ds_off && m->ds_cnt && m->ds_close && m->ds_key && m->ds_tab &&
-             m->trans && m->lvid;
+             m->ds_ent && m->ds_off && m->ds_cnt && m->ds_close && m->ds_plain && m->ds_key &&
+             m->ds_tab && m->trans && m->lvid;
     for (int i = 0; i < CACHE_N && ok; i++) {
         m->cache[i].bits = malloc((size_t)m->n_words * sizeof(uint32_t));
         ok = m->cache[i].bits != NULL;
@@ -564,6 +611,7 @@ void lexie_matcher_free(lexie_matcher *m) {
     free(m->ds_off);
     free(m->ds_cnt);
     free(m->ds_close);
+    free(m->ds_plain);
     free(m->ds_key);
     free(m->ds_tab);
     free(m->trans);

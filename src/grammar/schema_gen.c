@@ -365,20 +365,28 @@ static const lx_json *single_kw(sc *c, const sc_view *v, const char *k, const ch
 
 /* ==== Strings ==== */
 
+/* Dates check the days of each month and leap years; seconds stop at 59
+** (a leap second is refused: stricter). */
+#define RE_DATE                                                                                    \
+    "(\\d{4}-((0[13578]|1[02])-(0[1-9]|[12]\\d|3[01])|(0[469]|11)-(0[1-9]|[12]\\d|30)|02-(0[1-9]|" \
+    "1\\d|2[0-8]))|(\\d\\d(0[48]|[2468][048]|[13579][26])|([02468][048]|[13579][26])00)-02-29)"
+#define RE_TIME "([01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d(\\.\\d+)?([Zz]|[+-]([01]\\d|2[0-3]):[0-5]\\d)"
+
 static const struct {
     const char *name, *re;
 } FORMATS[] = {
-    {"date", "^\\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\\d|3[01])$"},
-    {"time",
-     "^([01]\\d|2[0-3]):[0-5]\\d:([0-5]\\d|60)(\\.\\d+)?([Zz]|[+-]([01]\\d|2[0-3]):[0-5]\\d)$"},
-    {"date-time", "^\\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\\d|3[01])[Tt]([01]\\d|2[0-3]):[0-5]\\d:([0-"
-                  "5]\\d|60)(\\.\\d+)?([Zz]|[+-]([01]\\d|2[0-3]):[0-5]\\d)$"},
+    {"date", "^" RE_DATE "$"},
+    {"time", "^" RE_TIME "$"},
+    {"date-time", "^" RE_DATE "[Tt]" RE_TIME "$"},
     {"email", "^[A-Za-z0-9.!#$%&'*+=?^_`{|}~/-]+@[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\\.[A-Za-"
               "z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)+$"},
     {"uri", "^[A-Za-z][A-Za-z0-9+.-]*:[^\\s<>\"{}|\\\\^`]*$"},
     {"uuid", "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"},
     {"ipv4",
      "^(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)(\\.(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)){3}$"},
+    /* labels of at most 62 characters, at most 4 labels: never over 253 */
+    {"hostname", "^[A-Za-z0-9]([A-Za-z0-9-]{0,60}[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]{0,60}[A-"
+                 "Za-z0-9])?){0,3}$"},
 };
 
 /* Formats JSON Schema defines that lexie does not implement (refused);
@@ -1166,56 +1174,80 @@ static void gen_object(sc *c, int r, const sc_view *v) {
         lx_gram_alt(g, ex, &s);
         lx_seq_free(&s);
     }
-    /* first_i / after_i chains from the end */
+    /* Members in schema order, factored so that a state holds one entry per
+    ** choice point, not one per optional member:
+    **   after_i ::= "," pick_i | ""         ("" only when no required member is left)
+    **   pick_i  ::= member_k after_{k+1}    for k = i .. the next required one
+    **             | extra after_i           (extra members may come anywhere)
+    ** and the object opens with first_i ::= pick_i | "". */
     lx_seq s = {0};
-    int first = lx_gram_rule(g, "obj_first"), after = lx_gram_rule(g, "obj_after");
-    lx_gram_alt(g, first, &s);
-    lx_gram_alt(g, after, &s);
-    if (ex >= 0) {
-        int more = lx_gram_rule(g, "obj_more"); /* (, extra)* */
-        lx_gram_alt(g, more, &s);
-        sep(c, &s, ',');
-        lx_seq_push(&s, lx_gram_call(ex));
-        lx_seq_push(&s, lx_gram_call(more));
-        lx_gram_alt(g, more, &s);
-        lx_gram_alt(g, after, &s);
-        s.n = 0;
-        lx_seq_push(&s, lx_gram_call(ex));
-        lx_seq_push(&s, lx_gram_call(more));
-        lx_gram_alt(g, first, &s);
+    int live = 0;
+    int *mem = calloc((size_t)n + 1, sizeof *mem);
+    int *after = calloc((size_t)n + 1, sizeof *after);
+    int *pick = calloc((size_t)n + 1, sizeof *pick);
+    if (!mem || !after || !pick) {
+        g->oom = 1;
+        free(mem);
+        free(after);
+        free(pick);
+        goto done;
     }
-    for (int k = n - 1; k >= 0 && !c->failed; k--) {
+    for (int k = 0; k < n && !c->failed; k++) {
+        mem[k] = -1;
         if (ps[k].forbidden || ps[k].v.never) continue;
         int val = ps[k].v.n ? sc_compile(c, &ps[k].v) : sc_any(c);
         if (val < 0) break;
-        int member = lx_gram_rule(g, "member");
+        mem[k] = lx_gram_rule(g, "member");
         s.n = 0;
         size_t kl = key_contents(c, ps[k].name, ps[k].len, &kb);
         lx_gram_lit(g, &s, kb.data, kl);
         sep(c, &s, ':');
         lx_seq_push(&s, lx_gram_call(val));
-        lx_gram_alt(g, member, &s);
-        int f2 = lx_gram_rule(g, "obj_first"), a2 = lx_gram_rule(g, "obj_after");
-        s.n = 0;
-        lx_seq_push(&s, lx_gram_call(member));
-        lx_seq_push(&s, lx_gram_call(after));
-        lx_gram_alt(g, f2, &s);
+        lx_gram_alt(g, mem[k], &s);
+    }
+    for (int i = 0; i <= n; i++) {
+        after[i] = lx_gram_rule(g, "obj_after");
+        pick[i] = lx_gram_rule(g, "obj_pick");
+    }
+    int req_left = 0; /* a required member at index >= i */
+    for (int i = n; i >= 0 && !c->failed; i--) {
+        if (i < n && ps[i].required && mem[i] >= 0) req_left = 1;
+        for (int k = i; k < n; k++) {
+            if (mem[k] < 0) continue;
+            s.n = 0;
+            lx_seq_push(&s, lx_gram_call(mem[k]));
+            lx_seq_push(&s, lx_gram_call(after[k + 1]));
+            lx_gram_alt(g, pick[i], &s);
+            live = 1;
+            if (ps[k].required) break;
+        }
+        if (ex >= 0) {
+            s.n = 0;
+            lx_seq_push(&s, lx_gram_call(ex));
+            lx_seq_push(&s, lx_gram_call(after[i]));
+            lx_gram_alt(g, pick[i], &s);
+        }
         s.n = 0;
         sep(c, &s, ',');
-        lx_seq_push(&s, lx_gram_call(member));
-        lx_seq_push(&s, lx_gram_call(after));
-        lx_gram_alt(g, a2, &s);
-        if (!ps[k].required) {
+        lx_seq_push(&s, lx_gram_call(pick[i]));
+        lx_gram_alt(g, after[i], &s);
+        if (!req_left) {
             s.n = 0;
-            lx_seq_push(&s, lx_gram_call(first));
-            lx_gram_alt(g, f2, &s);
-            s.n = 0;
-            lx_seq_push(&s, lx_gram_call(after));
-            lx_gram_alt(g, a2, &s);
+            lx_gram_alt(g, after[i], &s);
         }
-        first = f2;
-        after = a2;
     }
+    (void)live;
+    int first = lx_gram_rule(g, "obj_first");
+    s.n = 0;
+    lx_seq_push(&s, lx_gram_call(pick[0]));
+    lx_gram_alt(g, first, &s);
+    if (!req_left) {
+        s.n = 0;
+        lx_gram_alt(g, first, &s);
+    }
+    free(mem);
+    free(after);
+    free(pick);
     s.n = 0;
     lx_seq_push(&s, lx_gram_byte(g, '{'));
     ws(c, &s);

@@ -36,27 +36,42 @@ void lx_gvocab_free(lx_gvocab *v) {
         for (int32_t i = 0; i < v->n_tokens; i++) free(v->piece[i]);
     free(v->piece);
     free(v->piece_len);
-    free(v->byte);
-    free(v->depth);
-    free(v->skip);
-    free(v->tok);
+    lx_trie *tr[2] = {&v->full, &v->rest};
+    for (int k = 0; k < 2; k++) {
+        free(tr[k]->byte);
+        free(tr[k]->depth);
+        free(tr[k]->skip);
+        free(tr[k]->tok);
+        free(tr[k]->desc_plain);
+    }
+    free(v->plain);
     free(v->tok_next);
     free(v->eog);
     free(v);
 }
 
 /* Lays the sorted tokens out as a depth-first trie. */
-static lexie_status build_trie(lx_gvocab *v, const srt *order, int32_t n, lexie_error *err) {
+static int is_plain(const char *p, int32_t len) {
+    for (int32_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)p[i];
+        if (c < 0x20 || c > 0x7E || c == '"' || c == '\\') return 0;
+    }
+    return 1;
+}
+
+/* Lays the sorted tokens out as a depth-first trie (rest: plain ones left out). */
+static lexie_status build_trie(lx_gvocab *v, lx_trie *tr, const srt *order, int32_t n, int rest,
+                               lexie_error *err) {
     size_t total = 0;
     for (int32_t i = 0; i < n; i++) total += (size_t)order[i].len;
     if (total > INT32_MAX / 2) return lx_fail(err, LEXIE_E_RANGE, "vocabulary too large");
     size_t cap = total + 1;
-    v->byte = malloc(cap);
-    v->depth = malloc(cap * sizeof *v->depth);
-    v->skip = malloc(cap * sizeof *v->skip);
-    v->tok = malloc(cap * sizeof *v->tok);
+    tr->byte = malloc(cap);
+    tr->depth = malloc(cap * sizeof *tr->depth);
+    tr->skip = malloc(cap * sizeof *tr->skip);
+    tr->tok = malloc(cap * sizeof *tr->tok);
     int32_t path[MAX_PIECE + 1];
-    if (!v->byte || !v->depth || !v->skip || !v->tok)
+    if (!tr->byte || !tr->depth || !tr->skip || !tr->tok)
         return lx_fail(err, LEXIE_E_NOMEM, "token trie: out of memory");
     int depth = 0;
     const char *prev = NULL;
@@ -65,28 +80,38 @@ static lexie_status build_trie(lx_gvocab *v, const srt *order, int32_t n, lexie_
         int32_t t = order[k].t;
         const char *p = v->piece[t];
         int32_t len = v->piece_len[t];
+        if (rest && is_plain(p, len)) continue;
         int lcp = 0;
         while (prev && lcp < len && lcp < prev_len && lcp < depth && p[lcp] == prev[lcp]) lcp++;
-        while (depth > lcp) v->skip[path[--depth]] = nn; /* close finished subtrees */
+        while (depth > lcp) tr->skip[path[--depth]] = nn; /* close finished subtrees */
         for (; depth < len; depth++) {
-            v->byte[nn] = (uint8_t)p[depth];
-            v->depth[nn] = (uint16_t)(depth + 1);
-            v->tok[nn] = -1;
+            tr->byte[nn] = (uint8_t)p[depth];
+            tr->depth[nn] = (uint16_t)(depth + 1);
+            tr->tok[nn] = -1;
             path[depth] = nn++;
         }
         int32_t node = path[len - 1];
-        if (v->tok[node] < 0) {
-            v->tok[node] = t;
-        } else { /* same bytes as an earlier token: chain it */
-            int32_t u = v->tok[node];
+        if (tr->tok[node] < 0) {
+            tr->tok[node] = t;
+        } else if (!rest) { /* same bytes as an earlier token: chain it (once) */
+            int32_t u = tr->tok[node];
             while (v->tok_next[u] >= 0) u = v->tok_next[u];
             v->tok_next[u] = t;
         }
         prev = p;
         prev_len = len;
     }
-    while (depth > 0) v->skip[path[--depth]] = nn;
-    v->n_nodes = nn;
+    while (depth > 0) tr->skip[path[--depth]] = nn;
+    tr->n_nodes = nn;
+    /* desc_plain, children before parents: reverse depth-first order */
+    tr->desc_plain = malloc((size_t)nn + 1);
+    if (!tr->desc_plain) return lx_fail(err, LEXIE_E_NOMEM, "token trie: out of memory");
+    for (int32_t i = nn - 1; i >= 0; i--) {
+        int ok = 1;
+        for (int32_t j = i + 1; j < tr->skip[i] && ok; j = tr->skip[j])
+            ok = tr->desc_plain[j] && is_plain((const char *)&tr->byte[j], 1);
+        tr->desc_plain[i] = (uint8_t)ok;
+    }
     return LEXIE_OK;
 }
 
@@ -132,7 +157,16 @@ lx_gvocab *lx_gvocab_build(int32_t n_tokens, const char *const *pieces, const in
     }
     free(is_eog);
     qsort(order, (size_t)n, sizeof *order, cmp_tok);
-    lexie_status st = build_trie(v, order, n, err);
+    lexie_status st = build_trie(v, &v->full, order, n, 0, err);
+    if (st == LEXIE_OK) st = build_trie(v, &v->rest, order, n, 1, err);
+    v->plain = calloc(((size_t)n_tokens + 31) / 32, sizeof *v->plain);
+    if (st == LEXIE_OK && !v->plain) st = lx_fail(err, LEXIE_E_NOMEM, "token trie: out of memory");
+    for (int32_t k = 0; k < n && st == LEXIE_OK; k++) {
+        int32_t t = order[k].t;
+        if (!is_plain(v->piece[t], v->piece_len[t])) continue;
+        v->plain[t >> 5] |= 1u << (t & 31);
+        v->n_plain++;
+    }
     free(order);
     if (st != LEXIE_OK) {
         lx_gvocab_free(v);
