@@ -339,6 +339,18 @@ static void test_masks(lx_t *t) {
                               "{\"a\": \"x\", \"b\": 12}"};
     for (size_t i = 0; i < sizeof prefixes / sizeof *prefixes; i++)
         check_mask_exact(t, g, v, prefixes[i]);
+    /* counted repetitions: positions far from the bounds share one mask */
+    const char *ls = "{\"type\": \"string\", \"minLength\": 20, \"maxLength\": 40}";
+    lexie_grammar *g2 = lexie_grammar_from_json_schema(ls, strlen(ls), NULL, &e);
+    LX_REQUIRE(t, g2);
+    char pre[64] = "\"";
+    static const int lens[] = {0, 1, 7, 13, 14, 15, 18, 19, 20, 25, 34, 35, 36, 39, 40};
+    for (size_t i = 0; i < sizeof lens / sizeof *lens; i++) {
+        memset(pre + 1, 'a', (size_t)lens[i]);
+        pre[1 + lens[i]] = 0;
+        check_mask_exact(t, g2, v, pre);
+    }
+    lexie_grammar_free(g2);
     /* tokens spanning elements: `",` closes a string and starts the next member */
     lexie_matcher *m = lexie_matcher_new(g, v, &e);
     const char *toks[] = {"{\"", "a", "\": \"", "x", "\",", " ", "\"", "b", "\": ", "12", "}"};

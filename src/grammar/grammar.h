@@ -75,6 +75,13 @@ typedef struct lx_gram {
     int n_alts, cap_alts;
     int root; /* the start rule */
     int oom;
+    /* counted repetitions x{lo,hi} (lx_gram_repeat), so a matcher can treat
+    ** positions far from both bounds as one: [n_chains] each */
+    int32_t *ch_pos;       /* first element of the lo required copies */
+    int32_t *ch_lo;        /* lo */
+    int32_t *ch_opt_first; /* rule of the last optional copy (opt_1), -1 none */
+    int32_t *ch_n_opt;     /* hi - lo */
+    int n_chains, cap_chains;
     /* filled by lx_gram_finish: */
     uint8_t *nullable;   /* [n_rules] */
     int32_t *min_close;  /* [n_el] fewest bytes from element i to its END */
@@ -178,10 +185,13 @@ typedef struct lx_trie {
 ** other than " and \), which a string body takes unchanged: in a state
 ** that every plain byte maps to itself, the plain tokens are allowed as a
 ** block and only the rest trie is walked. */
+#define LX_SHORT 16 /* tokens this long or shorter cannot see far repetition bounds */
+
 typedef struct lx_gvocab {
     int32_t n_tokens;
-    lx_trie full, rest;
-    uint32_t *plain; /* [(n_tokens + 31) / 32] bitset of plain tokens */
+    lx_trie full, rest, longt; /* longt: tokens over LX_SHORT bytes */
+    uint32_t *plain;           /* [(n_tokens + 31) / 32] bitset of plain tokens */
+    uint32_t *shortm;          /* [(n_tokens + 31) / 32] tokens of 1..LX_SHORT bytes, and EOG */
     int32_t n_plain;
     int32_t *tok_next; /* [n_tokens] next token with the same bytes, -1 none */
     int32_t *eog;      /* [n_eog] */

@@ -79,6 +79,10 @@ void lx_gram_free(lx_gram *g) {
     free(g->min_close);
     free(g->rule_min);
     free(g->canon);
+    free(g->ch_pos);
+    free(g->ch_lo);
+    free(g->ch_opt_first);
+    free(g->ch_n_opt);
     free(g->first_alt);
     free(g->first_rule);
     free(g);
@@ -192,6 +196,24 @@ int lx_gram_empty(lx_gram *g) {
     return r;
 }
 
+static void add_chain(lx_gram *g, int32_t pos, int lo, int opt_first, int n_opt) {
+    if (g->oom || g->n_alts == 0) return;
+    int n = g->n_chains, c1 = g->cap_chains, c2 = c1, c3 = c1, c4 = c1;
+    if (!grow((void **)&g->ch_pos, &c1, n + 1, sizeof(int32_t)) ||
+        !grow((void **)&g->ch_lo, &c2, n + 1, sizeof(int32_t)) ||
+        !grow((void **)&g->ch_opt_first, &c3, n + 1, sizeof(int32_t)) ||
+        !grow((void **)&g->ch_n_opt, &c4, n + 1, sizeof(int32_t))) {
+        g->oom = 1;
+        return;
+    }
+    g->cap_chains = c1;
+    g->ch_pos[n] = pos;
+    g->ch_lo[n] = lo;
+    g->ch_opt_first[n] = opt_first;
+    g->ch_n_opt[n] = n_opt;
+    g->n_chains = n + 1;
+}
+
 int lx_gram_repeat(lx_gram *g, int x, int lo, int hi) {
     lx_seq s = {0};
     int r = lx_gram_rule(g, NULL);
@@ -206,6 +228,7 @@ int lx_gram_repeat(lx_gram *g, int x, int lo, int hi) {
         for (int i = 0; i < lo; i++) lx_seq_push(&s, lx_gram_call(x));
         lx_seq_push(&s, lx_gram_call(star));
         lx_gram_alt(g, r, &s);
+        if (lo > 8) add_chain(g, g->alt_start[g->n_alts - 1], lo, -1, 0);
     } else {
         /* opt_k ::= x opt_{k-1} | "" for the hi - lo optional copies */
         int opt = -1;
@@ -223,6 +246,9 @@ int lx_gram_repeat(lx_gram *g, int x, int lo, int hi) {
         for (int i = 0; i < lo; i++) lx_seq_push(&s, lx_gram_call(x));
         if (opt >= 0) lx_seq_push(&s, lx_gram_call(opt));
         lx_gram_alt(g, r, &s);
+        if (lo > 8 || hi - lo > 8)
+            add_chain(g, g->alt_start[g->n_alts - 1], lo, opt >= 0 ? opt - (hi - lo) + 1 : -1,
+                      hi - lo);
     }
     lx_seq_free(&s);
     return r;

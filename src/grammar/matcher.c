@@ -84,6 +84,11 @@ struct lexie_matcher {
     int32_t *ds_tab;   /* [2 * DS_CAP] id + 1 */
     int32_t *trans;    /* [DS_CAP * 256] */
     int32_t *lvid;     /* [n_levels] */
+    /* positions of counted repetitions far from both bounds map to one
+    ** canonical position (no token reaches a bound from either), so their
+    ** masks are computed and cached once; NULL when the grammar has none */
+    int32_t *norm; /* [n_el] */
+    stk *nk;       /* [MAX_STACKS] the normalised state */
     int n_ds, n_ent;
 };
 
@@ -333,10 +338,11 @@ static void set_tok(const lx_gvocab *v, uint32_t *mask, int32_t t, int *count) {
 }
 
 /* The trie walk: every token whose bytes the state can take. */
-static int walk(lexie_matcher *m, const lx_trie *v, uint32_t *mask, int budget) {
+static int walk(lexie_matcher *m, const lx_trie *v, const stk *ks, int nks, uint32_t *mask,
+                int budget) {
     int count = 0;
-    memcpy(m->lv, m->cur, (size_t)m->n_cur * sizeof *m->cur);
-    m->lv_n[0] = m->n_cur;
+    memcpy(m->lv, ks, (size_t)nks * sizeof *ks);
+    m->lv_n[0] = nks;
     int32_t i = 0;
     while (i < v->n_nodes) {
         int d = v->depth[i];
@@ -488,6 +494,25 @@ static uint64_t state_hash(const stk *s, int n) {
     return h;
 }
 
+static int normalise(lexie_matcher *m);
+
+/* The mask of a normalised state is exact for short tokens; long ones are
+** decided from the real state by walking the long-token trie. */
+static int long_fixup(lexie_matcher *m, uint32_t *mask, int budget) {
+    for (int w = 0; w < m->n_words; w++) mask[w] &= m->v->shortm[w];
+    int32_t root = ds_intern(m, m->cur, m->n_cur);
+    if (root < 0 || walk_dfa(m, &m->v->longt, root, mask, budget) < 0) {
+        ds_clear(m);
+        memset(mask, 0, (size_t)m->n_words * sizeof *mask);
+        walk(m, &m->v->full, m->cur, m->n_cur, mask, budget);
+        for (int i = 0; i < m->v->n_eog && has_accept(m->cur, m->n_cur); i++)
+            mask[m->v->eog[i] >> 5] |= 1u << (m->v->eog[i] & 31);
+    }
+    int count = 0;
+    for (int w = 0; w < m->n_words; w++) count += __builtin_popcount(mask[w]);
+    return count;
+}
+
 int lexie_matcher_fill_mask(lexie_matcher *m, uint32_t *mask, int budget) {
     memset(mask, 0, (size_t)m->n_words * sizeof *mask);
     if (m->terminated) {
@@ -496,21 +521,31 @@ int lexie_matcher_fill_mask(lexie_matcher *m, uint32_t *mask, int budget) {
         return c;
     }
     int accepting = has_accept(m->cur, m->n_cur);
+    const stk *ks = m->cur; /* the state the mask is computed from */
+    int nks = m->n_cur;
+    int normed = 0;
+    if (m->norm && budget < 0) {
+        int n = normalise(m);
+        if (n >= 0 && (n != m->n_cur || memcmp(m->nk, m->cur, (size_t)n * sizeof *m->nk))) {
+            ks = m->nk;
+            nks = n;
+            normed = 1;
+        }
+    }
     uint64_t h = 0;
-    int cacheable = budget < 0 && m->n_cur <= CACHE_KEY;
+    int cacheable = budget < 0 && nks <= CACHE_KEY;
     if (cacheable) {
-        h = state_hash(m->cur, m->n_cur);
+        h = state_hash(ks, nks);
         for (int k = 0; k < CACHE_N; k++) {
             centry *c = &m->cache[k];
-            if (c->n == m->n_cur && c->hash == h &&
-                !memcmp(c->key, m->cur, (size_t)m->n_cur * sizeof *m->cur)) {
+            if (c->n == nks && c->hash == h && !memcmp(c->key, ks, (size_t)nks * sizeof *ks)) {
                 memcpy(mask, c->bits, (size_t)m->n_words * sizeof *mask);
-                return c->count;
+                return normed ? long_fixup(m, mask, budget) : c->count;
             }
         }
     }
     int count = -1;
-    int32_t root = ds_intern(m, m->cur, m->n_cur);
+    int32_t root = ds_intern(m, ks, nks);
     if (root >= 0 && budget < 0 && plain_fixed(m, root)) {
         /* every plain token loops back here: allow them as a block */
         memcpy(mask, m->v->plain, (size_t)m->n_words * sizeof *mask);
@@ -522,7 +557,7 @@ int lexie_matcher_fill_mask(lexie_matcher *m, uint32_t *mask, int budget) {
     if (count < 0) { /* the set table filled: start it afresh, walk directly */
         ds_clear(m);
         memset(mask, 0, (size_t)m->n_words * sizeof *mask);
-        count = walk(m, &m->v->full, mask, budget);
+        count = walk(m, &m->v->full, ks, nks, mask, budget);
     }
     for (int i = 0; i < m->v->n_eog && accepting; i++) {
         int32_t t = m->v->eog[i];
@@ -533,12 +568,12 @@ int lexie_matcher_fill_mask(lexie_matcher *m, uint32_t *mask, int budget) {
         centry *c = &m->cache[m->cache_next];
         m->cache_next = (m->cache_next + 1) % CACHE_N;
         c->hash = h;
-        c->n = m->n_cur;
-        memcpy(c->key, m->cur, (size_t)m->n_cur * sizeof *m->cur);
+        c->n = nks;
+        memcpy(c->key, ks, (size_t)nks * sizeof *ks);
         memcpy(c->bits, mask, (size_t)m->n_words * sizeof *mask);
         c->count = count;
     }
-    return count;
+    return normed ? long_fixup(m, mask, budget) : count;
 }
 
 /* ==== Public ==== */
@@ -553,6 +588,58 @@ void lexie_matcher_reset(lexie_matcher *m) {
     lexpand(m, &o, m->g->canon[m->g->root], -1); /* the root, called from nowhere */
     m->n_cur = o.n;
     qsort(m->cur, (size_t)m->n_cur, sizeof *m->cur, cmp_stk);
+}
+
+static int build_norm(lexie_matcher *m) {
+    const lx_gram *g = m->g;
+    int32_t L = LX_SHORT + 1; /* rem >= L: no short token reaches the bound */
+    m->norm = malloc((size_t)g->n_el * sizeof *m->norm);
+    m->nk = malloc(MAX_STACKS * sizeof *m->nk);
+    if (!m->norm || !m->nk) return -1;
+    for (int32_t i = 0; i < g->n_el; i++) m->norm[i] = i;
+    for (int c = 0; c < g->n_chains; c++) {
+        int32_t pos = g->ch_pos[c], lo = g->ch_lo[c];
+        for (int32_t i = 0; i < lo; i++)
+            if (lo - i >= L) m->norm[pos + i] = pos + lo - L;
+        int32_t of = g->ch_opt_first[c];
+        for (int32_t k = L; of >= 0 && k <= g->ch_n_opt[c]; k++) {
+            int32_t r = of + k - 1, rc = of + L - 1;
+            m->norm[g->canon[r]] = g->canon[rc];
+            m->norm[g->alt_start[g->rule_first[r]] + 1] = g->alt_start[g->rule_first[rc]] + 1;
+        }
+    }
+    return 0;
+}
+
+/* The frame f with every return position normalised; -2 if the table is full. */
+static int32_t norm_frame(lexie_matcher *m, int32_t f, int depth) {
+    if (f < 0) return f;
+    if (depth > 4096) return -2;
+    int32_t p = norm_frame(m, m->fr[f].parent, depth + 1);
+    if (p == -2) return -2;
+    int32_t r = m->norm[m->fr[f].ret];
+    if (r == m->fr[f].ret && p == m->fr[f].parent) return f;
+    int32_t id = intern(m, r, p);
+    return id < 0 ? -2 : id;
+}
+
+/* The committed state normalised into m->nk; its size, or -1 (use cur). */
+static int normalise(lexie_matcher *m) {
+    int n = 0;
+    for (int i = 0; i < m->n_cur; i++) {
+        stk x = m->cur[i];
+        if (x.pos >= 0) {
+            x.pos = m->norm[x.pos];
+            x.parent = norm_frame(m, x.parent, 0);
+            if (x.parent == -2) return -1;
+        }
+        m->nk[n++] = x;
+    }
+    sort_small(m->nk, n);
+    int w = 0;
+    for (int i = 0; i < n; i++)
+        if (!w || cmp_stk(&m->nk[w - 1], &m->nk[i])) m->nk[w++] = m->nk[i];
+    return w;
 }
 
 lexie_matcher *lexie_matcher_new(const lexie_grammar *gr, const lexie_grammar_vocab *vo,
@@ -593,6 +680,10 @@ lexie_matcher *lexie_matcher_new(const lexie_grammar *gr, const lexie_grammar_vo
         lexie_matcher_free(m);
         return lx_fail(err, LEXIE_E_NOMEM, "matcher: out of memory"), NULL;
     }
+    if (m->g->n_chains && build_norm(m) != 0) {
+        lexie_matcher_free(m);
+        return lx_fail(err, LEXIE_E_NOMEM, "matcher: out of memory"), NULL;
+    }
     frames_clear(m);
     lexie_matcher_reset(m);
     return m;
@@ -616,6 +707,8 @@ void lexie_matcher_free(lexie_matcher *m) {
     free(m->ds_tab);
     free(m->trans);
     free(m->lvid);
+    free(m->norm);
+    free(m->nk);
     for (int i = 0; i < CACHE_N; i++) free(m->cache[i].bits);
     free(m);
 }

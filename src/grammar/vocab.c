@@ -36,8 +36,8 @@ void lx_gvocab_free(lx_gvocab *v) {
         for (int32_t i = 0; i < v->n_tokens; i++) free(v->piece[i]);
     free(v->piece);
     free(v->piece_len);
-    lx_trie *tr[2] = {&v->full, &v->rest};
-    for (int k = 0; k < 2; k++) {
+    lx_trie *tr[3] = {&v->full, &v->rest, &v->longt};
+    for (int k = 0; k < 3; k++) {
         free(tr[k]->byte);
         free(tr[k]->depth);
         free(tr[k]->skip);
@@ -45,6 +45,7 @@ void lx_gvocab_free(lx_gvocab *v) {
         free(tr[k]->desc_plain);
     }
     free(v->plain);
+    free(v->shortm);
     free(v->tok_next);
     free(v->eog);
     free(v);
@@ -80,7 +81,8 @@ static lexie_status build_trie(lx_gvocab *v, lx_trie *tr, const srt *order, int3
         int32_t t = order[k].t;
         const char *p = v->piece[t];
         int32_t len = v->piece_len[t];
-        if (rest && is_plain(p, len)) continue;
+        if (rest == 1 && is_plain(p, len)) continue;
+        if (rest == 2 && len <= LX_SHORT) continue;
         int lcp = 0;
         while (prev && lcp < len && lcp < prev_len && lcp < depth && p[lcp] == prev[lcp]) lcp++;
         while (depth > lcp) tr->skip[path[--depth]] = nn; /* close finished subtrees */
@@ -159,6 +161,14 @@ lx_gvocab *lx_gvocab_build(int32_t n_tokens, const char *const *pieces, const in
     qsort(order, (size_t)n, sizeof *order, cmp_tok);
     lexie_status st = build_trie(v, &v->full, order, n, 0, err);
     if (st == LEXIE_OK) st = build_trie(v, &v->rest, order, n, 1, err);
+    if (st == LEXIE_OK) st = build_trie(v, &v->longt, order, n, 2, err);
+    v->shortm = calloc(((size_t)n_tokens + 31) / 32, sizeof *v->shortm);
+    if (st == LEXIE_OK && !v->shortm) st = lx_fail(err, LEXIE_E_NOMEM, "token trie: out of memory");
+    for (int32_t k = 0; k < n && st == LEXIE_OK; k++)
+        if (v->piece_len[order[k].t] <= LX_SHORT)
+            v->shortm[order[k].t >> 5] |= 1u << (order[k].t & 31);
+    for (int k = 0; k < v->n_eog && st == LEXIE_OK; k++)
+        v->shortm[v->eog[k] >> 5] |= 1u << (v->eog[k] & 31);
     v->plain = calloc(((size_t)n_tokens + 31) / 32, sizeof *v->plain);
     if (st == LEXIE_OK && !v->plain) st = lx_fail(err, LEXIE_E_NOMEM, "token trie: out of memory");
     for (int32_t k = 0; k < n && st == LEXIE_OK; k++) {
