@@ -223,6 +223,13 @@ static void test_objects(lx_t *t) {
           "{\"type\": \"object\", \"properties\": {\"a\": {}, \"b\": {}}, \"dependentRequired\": "
           "{\"a\": [\"b\"]}, \"required\": [\"a\"], \"additionalProperties\": false}",
           L("{\"a\": 1, \"b\": 2}"), L("{\"a\": 1}", "{\"b\": 2}"));
+    CASES(t,
+          "{\"type\": \"object\", \"properties\": {\"a\": {}, \"b\": {}}, \"minProperties\": 1, "
+          "\"additionalProperties\": false}",
+          L("{\"a\": 1}", "{\"b\": 1}", "{\"a\": 1, \"b\": 2}"), L("{}", "{\"c\": 1}"));
+    CASES(t, "{\"type\": \"object\", \"minProperties\": 2, \"maxProperties\": 3}",
+          L("{\"x\": 1, \"y\": 2}", "{\"x\": 1, \"y\": 2, \"z\": 3}"),
+          L("{}", "{\"x\": 1}", "{\"w\": 0, \"x\": 1, \"y\": 2, \"z\": 3}"));
     /* nested */
     CASES(t,
           "{\"type\": \"object\", \"properties\": {\"o\": {\"type\": \"object\", \"properties\": "

@@ -1124,12 +1124,17 @@ static void gen_object(sc *c, int r, const sc_view *v) {
         else
             n_opt++;
     }
-    if (minp > n_req || (maxp >= 0 && (extras || maxp < n_req + n_opt))) {
-        if (maxp >= 0 && maxp < n_req) goto done; /* unsatisfiable */
-        sc_error(c, LEXIE_E_UNSUPPORTED, v->ptr[0], "unsupported keyword '%s' (counting needed)",
-                 minp > n_req ? "minProperties" : "maxProperties");
+    if (maxp >= 0 && maxp < n_req) goto done; /* unsatisfiable */
+    /* counting members: states 0..K (K absorbs "enough" when unbounded above) */
+    int K = 0;
+    if (minp > n_req || (maxp >= 0 && (extras || maxp < n_req + n_opt)))
+        K = (int)(maxp >= 0 ? maxp : minp);
+    if (K > 64) {
+        sc_error(c, LEXIE_E_UNSUPPORTED, v->ptr[0], "unsupported keyword '%s' over 64",
+                 maxp >= 0 ? "maxProperties" : "minProperties");
         goto done;
     }
+    int minc = K ? (int)minp : 0, maxc = K && maxp >= 0 ? (int)maxp : -1;
     for (int k = 0; k < n; k++)
         if (ps[k].required && (ps[k].forbidden || ps[k].v.never)) goto done; /* unsatisfiable */
     /* the extra member rule */
@@ -1205,46 +1210,67 @@ static void gen_object(sc *c, int r, const sc_view *v) {
         lx_seq_push(&s, lx_gram_call(val));
         lx_gram_alt(g, mem[k], &s);
     }
-    for (int i = 0; i <= n; i++) {
-        after[i] = lx_gram_rule(g, "obj_after");
-        pick[i] = lx_gram_rule(g, "obj_pick");
+    int nk = K + 1;
+    free(after);
+    free(pick);
+    after = calloc((size_t)(n + 1) * (size_t)nk, sizeof *after);
+    pick = calloc((size_t)(n + 1) * (size_t)nk, sizeof *pick);
+    if (!after || !pick) {
+        g->oom = 1;
+        free(mem);
+        free(after);
+        free(pick);
+        goto done;
     }
+#define AF(i, k) after[(size_t)(i) * (size_t)nk + (size_t)(k)]
+#define PK(i, k) pick[(size_t)(i) * (size_t)nk + (size_t)(k)]
+    for (int i = 0; i <= n; i++)
+        for (int k = 0; k < nk; k++) {
+            AF(i, k) = lx_gram_rule(g, "obj_after");
+            PK(i, k) = lx_gram_rule(g, "obj_pick");
+        }
     int req_left = 0; /* a required member at index >= i */
     for (int i = n; i >= 0 && !c->failed; i--) {
         if (i < n && ps[i].required && mem[i] >= 0) req_left = 1;
-        for (int k = i; k < n; k++) {
-            if (mem[k] < 0) continue;
+        for (int k = 0; k < nk; k++) {
+            int full = maxc >= 0 && k >= maxc; /* no more members allowed */
+            int k1 = k + 1 < nk ? k + 1 : K;   /* unbounded above: K means "enough" */
+            for (int j = i; j < n && !full; j++) {
+                if (mem[j] < 0) continue;
+                s.n = 0;
+                lx_seq_push(&s, lx_gram_call(mem[j]));
+                lx_seq_push(&s, lx_gram_call(AF(j + 1, k1)));
+                lx_gram_alt(g, PK(i, k), &s);
+                live = 1;
+                if (ps[j].required) break;
+            }
+            if (ex >= 0 && !full) {
+                s.n = 0;
+                lx_seq_push(&s, lx_gram_call(ex));
+                lx_seq_push(&s, lx_gram_call(AF(i, k1)));
+                lx_gram_alt(g, PK(i, k), &s);
+            }
             s.n = 0;
-            lx_seq_push(&s, lx_gram_call(mem[k]));
-            lx_seq_push(&s, lx_gram_call(after[k + 1]));
-            lx_gram_alt(g, pick[i], &s);
-            live = 1;
-            if (ps[k].required) break;
-        }
-        if (ex >= 0) {
-            s.n = 0;
-            lx_seq_push(&s, lx_gram_call(ex));
-            lx_seq_push(&s, lx_gram_call(after[i]));
-            lx_gram_alt(g, pick[i], &s);
-        }
-        s.n = 0;
-        sep(c, &s, ',');
-        lx_seq_push(&s, lx_gram_call(pick[i]));
-        lx_gram_alt(g, after[i], &s);
-        if (!req_left) {
-            s.n = 0;
-            lx_gram_alt(g, after[i], &s);
+            sep(c, &s, ',');
+            lx_seq_push(&s, lx_gram_call(PK(i, k)));
+            lx_gram_alt(g, AF(i, k), &s);
+            if (!req_left && k >= minc) {
+                s.n = 0;
+                lx_gram_alt(g, AF(i, k), &s);
+            }
         }
     }
     (void)live;
     int first = lx_gram_rule(g, "obj_first");
     s.n = 0;
-    lx_seq_push(&s, lx_gram_call(pick[0]));
+    lx_seq_push(&s, lx_gram_call(PK(0, 0)));
     lx_gram_alt(g, first, &s);
-    if (!req_left) {
+    if (!req_left && minc == 0) {
         s.n = 0;
         lx_gram_alt(g, first, &s);
     }
+#undef AF
+#undef PK
     free(mem);
     free(after);
     free(pick);
