@@ -179,6 +179,11 @@ typedef struct lx_trie {
     int32_t *skip;       /* [n_nodes] */
     int32_t *tok;        /* [n_nodes] */
     uint8_t *desc_plain; /* [n_nodes] 1 when every byte below node i is plain */
+    /* sfx[sfx_off[i] .. sfx_off[i + 1]): the tokens below node i (itself
+    ** included) whose bytes after node i are all plain: in a state that
+    ** plain bytes map to itself, all of them are allowed at once */
+    int32_t *sfx_off; /* [n_nodes + 1] */
+    int32_t *sfx;
 } lx_trie;
 
 /* Two tries: all tokens, and all but the "plain" ones (printable ASCII

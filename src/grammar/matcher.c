@@ -84,6 +84,7 @@ struct lexie_matcher {
     int32_t *ds_tab;   /* [2 * DS_CAP] id + 1 */
     int32_t *trans;    /* [DS_CAP * 256] */
     int32_t *lvid;     /* [n_levels] */
+    uint8_t *pf;       /* [n_levels] the state at that depth is plain-fixed */
     /* positions of counted repetitions far from both bounds map to one
     ** canonical position (no token reaches a bound from either), so their
     ** masks are computed and cached once; NULL when the grammar has none */
@@ -407,16 +408,29 @@ static int plain_fixed(lexie_matcher *m, int32_t p);
 
 /* The trie walk through cached transitions; -1 when the set table fills
 ** (the caller clears it and walks without the cache). */
-static int walk_dfa(lexie_matcher *m, const lx_trie *v, int32_t root, uint32_t *mask, int budget) {
-    int count = 0;
+static int plain_byte(unsigned b) { return b >= 0x20 && b < 0x7F && b != '"' && b != '\\'; }
+
+/* The trie walk through cached transitions; -1 when the set table fills
+** (the caller clears it and walks without the cache).  In a state that
+** every plain byte maps to itself, the tokens whose remaining bytes are
+** plain are taken from the node's list at once, and only children that
+** lead to some other byte are visited.  Bits may be set twice: callers
+** count the mask afterwards. */
+static int walk_dfa(lexie_matcher *m, const lx_trie *v, int32_t root, int root_taken,
+                    uint32_t *mask, int budget) {
     m->lvid[0] = root;
+    m->pf[0] = (uint8_t)(root_taken && budget < 0 && plain_fixed(m, root));
     stk *tmp = m->lv; /* scratch for computing one transition */
     int32_t i = 0;
     while (i < v->n_nodes) {
         int d = v->depth[i];
+        int pfp = m->pf[d - 1], pb = plain_byte(v->byte[i]);
+        if (pfp && pb && v->desc_plain[i]) { /* all taken by an ancestor's list */
+            i = v->skip[i];
+            continue;
+        }
         int32_t p = m->lvid[d - 1];
-        int32_t *tr = &m->trans[(size_t)p * 256 + v->byte[i]];
-        int32_t t = *tr;
+        int32_t t = m->trans[(size_t)p * 256 + v->byte[i]];
         if (t == 0) {
             oset o = {tmp, 0};
             advance(m, m->ds_ent + m->ds_off[p], m->ds_cnt[p], v->byte[i], &o);
@@ -435,14 +449,13 @@ static int walk_dfa(lexie_matcher *m, const lx_trie *v, int32_t root, uint32_t *
             continue;
         }
         m->lvid[d] = t - 1;
-        if (budget < 0 && v->desc_plain[i] && plain_fixed(m, t - 1)) {
-            /* every token below loops in this state: take the whole subtree */
-            for (int32_t j = i; j < v->skip[i]; j++)
-                if (v->tok[j] >= 0) set_tok(m->v, mask, v->tok[j], &count);
-            i = v->skip[i];
-            continue;
-        }
-        if (v->tok[i] >= 0) {
+        int pf = pfp && pb ? 1 : budget < 0 && plain_fixed(m, t - 1);
+        m->pf[d] = (uint8_t)pf;
+        if (pf) {
+            if (!(pfp && pb)) /* else the parent's list held these already */
+                for (int32_t k = v->sfx_off[i]; k < v->sfx_off[i + 1]; k++)
+                    mask[v->sfx[k] >> 5] |= 1u << (v->sfx[k] & 31);
+        } else if (v->tok[i] >= 0) {
             int ok = budget < 0;
             if (!ok) {
                 int32_t id = t - 1;
@@ -450,11 +463,12 @@ static int walk_dfa(lexie_matcher *m, const lx_trie *v, int32_t root, uint32_t *
                     m->ds_close[id] = close_cost(m, m->ds_ent + m->ds_off[id], m->ds_cnt[id]);
                 ok = m->ds_close[id] <= budget - 1;
             }
-            if (ok) set_tok(m->v, mask, v->tok[i], &count);
+            int cnt = 0;
+            if (ok) set_tok(m->v, mask, v->tok[i], &cnt);
         }
         i++;
     }
-    return count;
+    return 0;
 }
 
 /* The DFA target of state p on byte b (-1 dead, -2 table full). */
@@ -501,7 +515,7 @@ static int normalise(lexie_matcher *m);
 static int long_fixup(lexie_matcher *m, uint32_t *mask, int budget) {
     for (int w = 0; w < m->n_words; w++) mask[w] &= m->v->shortm[w];
     int32_t root = ds_intern(m, m->cur, m->n_cur);
-    if (root < 0 || walk_dfa(m, &m->v->longt, root, mask, budget) < 0) {
+    if (root < 0 || walk_dfa(m, &m->v->longt, root, 0, mask, budget) < 0) {
         ds_clear(m);
         memset(mask, 0, (size_t)m->n_words * sizeof *mask);
         walk(m, &m->v->full, m->cur, m->n_cur, mask, budget);
@@ -549,10 +563,9 @@ int lexie_matcher_fill_mask(lexie_matcher *m, uint32_t *mask, int budget) {
     if (root >= 0 && budget < 0 && plain_fixed(m, root)) {
         /* every plain token loops back here: allow them as a block */
         memcpy(mask, m->v->plain, (size_t)m->n_words * sizeof *mask);
-        count = walk_dfa(m, &m->v->rest, root, mask, budget);
-        if (count >= 0) count += m->v->n_plain;
+        count = walk_dfa(m, &m->v->rest, root, 1, mask, budget);
     } else if (root >= 0) {
-        count = walk_dfa(m, &m->v->full, root, mask, budget);
+        count = walk_dfa(m, &m->v->full, root, 0, mask, budget);
     }
     if (count < 0) { /* the set table filled: start it afresh, walk directly */
         ds_clear(m);
@@ -562,8 +575,9 @@ int lexie_matcher_fill_mask(lexie_matcher *m, uint32_t *mask, int budget) {
     for (int i = 0; i < m->v->n_eog && accepting; i++) {
         int32_t t = m->v->eog[i];
         mask[t >> 5] |= 1u << (t & 31);
-        count++;
     }
+    count = 0;
+    for (int w = 0; w < m->n_words; w++) count += __builtin_popcount(mask[w]);
     if (cacheable) {
         centry *c = &m->cache[m->cache_next];
         m->cache_next = (m->cache_next + 1) % CACHE_N;
@@ -669,9 +683,10 @@ lexie_matcher *lexie_matcher_new(const lexie_grammar *gr, const lexie_grammar_vo
     m->ds_tab = calloc(2 * DS_CAP, sizeof *m->ds_tab);
     m->trans = malloc((size_t)DS_CAP * 256 * sizeof *m->trans);
     m->lvid = malloc((size_t)m->n_levels * sizeof *m->lvid);
+    m->pf = malloc((size_t)m->n_levels * sizeof *m->pf);
     int ok = m->cur && m->fr && m->fr_hash && m->lv && m->lv_n && m->dd_key && m->dd_gen &&
              m->ds_ent && m->ds_off && m->ds_cnt && m->ds_close && m->ds_plain && m->ds_key &&
-             m->ds_tab && m->trans && m->lvid;
+             m->ds_tab && m->trans && m->lvid && m->pf;
     for (int i = 0; i < CACHE_N && ok; i++) {
         m->cache[i].bits = malloc((size_t)m->n_words * sizeof(uint32_t));
         ok = m->cache[i].bits != NULL;
@@ -707,6 +722,7 @@ void lexie_matcher_free(lexie_matcher *m) {
     free(m->ds_tab);
     free(m->trans);
     free(m->lvid);
+    free(m->pf);
     free(m->norm);
     free(m->nk);
     for (int i = 0; i < CACHE_N; i++) free(m->cache[i].bits);

@@ -43,6 +43,8 @@ void lx_gvocab_free(lx_gvocab *v) {
         free(tr[k]->skip);
         free(tr[k]->tok);
         free(tr[k]->desc_plain);
+        free(tr[k]->sfx_off);
+        free(tr[k]->sfx);
     }
     free(v->plain);
     free(v->shortm);
@@ -58,6 +60,59 @@ static int is_plain(const char *p, int32_t len) {
         if (c < 0x20 || c > 0x7E || c == '"' || c == '\\') return 0;
     }
     return 1;
+}
+
+/* The plain-suffix lists: each token joins the list of every node on its
+** path from just after its last non-plain byte down to its end. */
+static int build_sfx(lx_gvocab *v, lx_trie *tr, const srt *order, int32_t n, int rest) {
+    int32_t nn = tr->n_nodes;
+    int32_t *parent = malloc(((size_t)nn + 1) * sizeof *parent);
+    int32_t *endn = malloc(((size_t)v->n_tokens + 1) * sizeof *endn);
+    tr->sfx_off = calloc((size_t)nn + 2, sizeof *tr->sfx_off);
+    if (!parent || !endn || !tr->sfx_off) {
+        free(parent);
+        free(endn);
+        return -1;
+    }
+    int32_t path[MAX_PIECE + 1];
+    for (int32_t i = 0; i < nn; i++) {
+        int d = tr->depth[i];
+        path[d - 1] = i;
+        parent[i] = d > 1 ? path[d - 2] : -1;
+        for (int32_t t = tr->tok[i]; t >= 0; t = v->tok_next[t]) endn[t] = i;
+    }
+    for (int pass = 0; pass < 2; pass++) {
+        for (int32_t k = 0; k < n; k++) {
+            int32_t t = order[k].t, len = v->piece_len[t];
+            if ((rest == 1 && is_plain(v->piece[t], len)) || (rest == 2 && len <= LX_SHORT))
+                continue;
+            int32_t lnp = -1;
+            for (int32_t b = 0; b < len; b++)
+                if (!is_plain(v->piece[t] + b, 1)) lnp = b;
+            /* nodes at depth d > lnp (bytes [d, len) plain): from the end up */
+            for (int32_t a = endn[t]; a >= 0 && tr->depth[a] > lnp; a = parent[a]) {
+                if (pass == 0)
+                    tr->sfx_off[a + 1]++;
+                else
+                    tr->sfx[tr->sfx_off[a]++] = t;
+            }
+        }
+        if (pass == 0) {
+            for (int32_t i = 0; i < nn; i++) tr->sfx_off[i + 1] += tr->sfx_off[i];
+            tr->sfx = malloc(((size_t)tr->sfx_off[nn] + 1) * sizeof *tr->sfx);
+            if (!tr->sfx) {
+                free(parent);
+                free(endn);
+                return -1;
+            }
+        }
+    }
+    /* the fill advanced each start to the next node's: shift back */
+    for (int32_t i = nn; i > 0; i--) tr->sfx_off[i] = tr->sfx_off[i - 1];
+    tr->sfx_off[0] = 0;
+    free(parent);
+    free(endn);
+    return 0;
 }
 
 /* Lays the sorted tokens out as a depth-first trie (rest: plain ones left out). */
@@ -108,6 +163,8 @@ static lexie_status build_trie(lx_gvocab *v, lx_trie *tr, const srt *order, int3
     /* desc_plain, children before parents: reverse depth-first order */
     tr->desc_plain = malloc((size_t)nn + 1);
     if (!tr->desc_plain) return lx_fail(err, LEXIE_E_NOMEM, "token trie: out of memory");
+    if (build_sfx(v, tr, order, n, rest) != 0)
+        return lx_fail(err, LEXIE_E_NOMEM, "token trie: out of memory");
     for (int32_t i = nn - 1; i >= 0; i--) {
         int ok = 1;
         for (int32_t j = i + 1; j < tr->skip[i] && ok; j = tr->skip[j])
