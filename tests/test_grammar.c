@@ -138,6 +138,12 @@ static void test_strings(lx_t *t) {
     CASES(t, "{\"type\": \"string\", \"pattern\": \"cat\"}", L("\"cat\"", "\"a cat!\"", "\"cats\""),
           L("\"dog\"", "\"ca t\""));
     CASES(t, "{\"type\": \"string\", \"pattern\": \"^a\\\"b$\"}", L("\"a\\\"b\""), L("\"ab\""));
+    CASES(t, "{\"type\": \"string\", \"pattern\": \"^(ab|c$)\"}", L("\"ab\"", "\"abz\"", "\"c\""),
+          L("\"cz\"", "\"zab\""));
+    CASES(t, "{\"type\": \"string\", \"pattern\": \"(^x)|(y$)\"}", L("\"xz\"", "\"zy\"", "\"x\""),
+          L("\"zx\"", "\"yz\""));
+    CASES(t, "{\"allOf\": [{\"type\": \"integer\"}, {\"not\": {\"not\": {\"minimum\": 3}}}]}",
+          L("3", "7"), L("2", "\"x\""));
     CASES(t, "{\"type\": \"string\", \"format\": \"date\"}",
           L("\"2024-02-29\"", "\"2000-02-29\"", "\"2023-12-31\"", "\"2023-04-30\""),
           L("\"2024-13-01\"", "\"24-01-01\"", "\"2024-01-32\"", "\"2023-02-29\"", "\"1900-02-29\"",
@@ -178,6 +184,11 @@ static void test_combinators(lx_t *t) {
           "[{\"required\": [\"k\"]}, {\"properties\": {\"k\": {\"const\": \"z\"}}}]}",
           L("{\"k\": \"a\"}", "{}"), L("{\"k\": 1}"));
     CASES(t, "{\"not\": {\"type\": \"string\"}}", L("1", "null"), L("\"x\""));
+    CASES(t,
+          "{\"type\": \"object\", \"oneOf\": [{\"properties\": {\"k\": {\"const\": 1}}, "
+          "\"required\": "
+          "[\"k\"]}, {\"properties\": {\"k\": {\"const\": 2}}, \"required\": [\"k\"]}]}",
+          L("{\"k\": 1}", "{\"k\": 2}"), L("{\"k\": 3}", "{}", "\"s\""));
 }
 
 static void test_refs(lx_t *t) {
@@ -279,6 +290,11 @@ static void test_refused(lx_t *t) {
     expect_refused(t, "{\"type\": \"string\", \"pattern\": \"(?=a)\"}", LEXIE_E_UNSUPPORTED,
                    "lookaround", "/");
     expect_refused(t, "{\"oneOf\": [{\"type\": \"string\"}, {\"maxLength\": 3}]}",
+                   LEXIE_E_UNSUPPORTED, "oneOf", "/oneOf");
+    /* the same without "type": a string would match both branches */
+    expect_refused(t,
+                   "{\"oneOf\": [{\"properties\": {\"k\": {\"const\": 1}}, \"required\": [\"k\"]}, "
+                   "{\"properties\": {\"k\": {\"const\": 2}}, \"required\": [\"k\"]}]}",
                    LEXIE_E_UNSUPPORTED, "oneOf", "/oneOf");
     expect_refused(t, "{\"$ref\": \"#/definitions/missing\"}", LEXIE_E_INVALID, "missing", "/");
     expect_refused(t, "{\"$ref\": \"http://example.com/s.json\"}", LEXIE_E_UNSUPPORTED, "local",

@@ -15,6 +15,7 @@
 ** of ordinary characters are not accepted (a stricter grammar, never a
 ** looser one).
 */
+#include "base/json.h"
 #include "grammar/grammar.h"
 
 #include <stdio.h>
@@ -465,13 +466,118 @@ static int parse_alt(rx *p, rlen *len, int top) {
     return p->failed ? -1 : r;
 }
 
+/* ==== Anchors inside a group that spans a whole alternative ====
+**
+** ^(a|b$)  ->  ^a|^b$ : a top-level alternative that is one group (with
+** optional ^ before and $ after) is replaced by the group's alternatives,
+** each with the outer anchors, so that anchors stay at the ends. */
+
+/* End of the token at i (an escape, a class, or one byte). */
+static size_t tok_end(const char *s, size_t n, size_t i) {
+    if (s[i] == '\\') return i + 2 <= n ? i + 2 : n;
+    if (s[i] == '[') {
+        size_t k = i + 1;
+        if (k < n && s[k] == '^') k++;
+        if (k < n && s[k] == ']') k++;
+        while (k < n && s[k] != ']') k += s[k] == '\\' ? 2 : 1;
+        return k < n ? k + 1 : n;
+    }
+    return i + 1;
+}
+
+/* Splits s[0..n) at top-level '|': writes up to 64 (start, end) pairs. */
+static int split_alts(const char *s, size_t n, size_t (*out)[2]) {
+    int k = 0, depth = 0;
+    size_t st = 0;
+    for (size_t i = 0; i < n; i = tok_end(s, n, i)) {
+        if (s[i] == '(') depth++;
+        if (s[i] == ')') depth--;
+        if (s[i] == '|' && depth == 0) {
+            if (k == 64) return -1;
+            out[k][0] = st;
+            out[k++][1] = i;
+            st = i + 1;
+        }
+    }
+    if (k == 64) return -1;
+    out[k][0] = st;
+    out[k++][1] = n;
+    return k;
+}
+
+/* The matching ')' of the '(' at i, or n. */
+static size_t group_end(const char *s, size_t n, size_t i) {
+    int depth = 0;
+    for (size_t k = i; k < n; k = tok_end(s, n, k)) {
+        if (s[k] == '(') depth++;
+        if (s[k] == ')' && --depth == 0) return k;
+    }
+    return n;
+}
+
+static void rewrite(const char *s, size_t n, int pre, int post, lx_jbuf *out, int depth) {
+    size_t alts[64][2];
+    int na = depth < 8 ? split_alts(s, n, alts) : -1;
+    if (na < 0) {
+        if (pre && (n == 0 || s[0] != '^')) lx_jbuf_putc(out, '^');
+        lx_jbuf_add(out, s, n);
+        if (post) lx_jbuf_putc(out, '$');
+        return;
+    }
+    for (int a = 0; a < na; a++) {
+        if (a) lx_jbuf_putc(out, '|');
+        const char *p = s + alts[a][0];
+        size_t m = alts[a][1] - alts[a][0];
+        int sa = pre, ea = post;
+        if (m && p[0] == '^') {
+            sa = 1;
+            p++;
+            m--;
+        }
+        if (m && p[m - 1] == '$' && (m < 2 || p[m - 2] != '\\')) {
+            ea = 1;
+            m--;
+        }
+        size_t open = 0;
+        if (m >= 2 && p[0] == '(' && group_end(p, m, 0) == m - 1) {
+            open = 1;
+            if (m >= 4 && p[1] == '?' && p[2] == ':') {
+                open = 3;
+            } else if (m >= 3 && p[1] == '?' && p[2] == '<' && p[3] != '=' && p[3] != '!') {
+                while (open < m && p[open] != '>') open++;
+                open++;
+            } else if (m >= 2 && p[1] == '?') {
+                open = 0; /* lookaround: leave it to the parser */
+            }
+        }
+        if (open && open < m) {
+            rewrite(p + open, m - 1 - open, sa, ea, out, depth + 1);
+        } else {
+            if (sa) lx_jbuf_putc(out, '^');
+            lx_jbuf_add(out, p, m);
+            if (ea) lx_jbuf_putc(out, '$');
+        }
+    }
+}
+
 int lx_regex_compile(lx_gram *g, const char *pattern, size_t n, int *min_len, int *max_len,
                      lexie_error *err) {
     rx p = {g, pattern, n, 0, 0, err, 0};
     if (!lx_utf8_valid(pattern, n, NULL)) return rfail(&p, LEXIE_E_UTF8, "invalid UTF-8"), -1;
+    lx_jbuf rw = {0};
+    rewrite(pattern, n, 0, 0, &rw, 0);
+    if (rw.oom) {
+        lx_jbuf_free(&rw);
+        return lx_fail(err, LEXIE_E_NOMEM, "pattern: out of memory"), -1;
+    }
+    if (rw.len) {
+        p.s = rw.data;
+        p.n = rw.len;
+    }
     rlen len = {0, 0};
     int r = parse_alt(&p, &len, 1);
     if (r >= 0 && p.i < p.n) rfail(&p, LEXIE_E_FORMAT, "unbalanced )");
+    lx_jbuf_free(&rw);
     if (p.failed) return -1;
     if (min_len) *min_len = len.min;
     if (max_len) *max_len = len.max;

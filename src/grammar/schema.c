@@ -127,6 +127,28 @@ static const lx_json *resolve(sc *c, const char *ref, const char *ptr) {
 
 /* ==== Views ==== */
 
+static int is_annotation(const char *k) {
+    static const char *const ann[] = {"title",   "description", "$comment", "examples",
+                                      "default", "deprecated",  "readOnly", "writeOnly",
+                                      "$id",     "$schema"};
+    for (size_t i = 0; i < LX_ARRAY_LEN(ann); i++)
+        if (!strcmp(k, ann[i])) return 1;
+    return 0;
+}
+
+/* X when no is {"not": X} (with annotations at most): not(not X) is X. */
+static const lx_json *double_neg(const lx_json *no) {
+    if (!no || no->type != LX_JSON_OBJECT) return NULL;
+    const lx_json *in = NULL;
+    for (int i = 0; i < no->n; i++) {
+        if (!strcmp(no->keys[i], "not"))
+            in = no->items[i];
+        else if (!is_annotation(no->keys[i]))
+            return NULL;
+    }
+    return in;
+}
+
 void sc_view_add(sc *c, sc_view *v, const lx_json *s, const char *ptr) {
     if (c->failed || !s) return;
     if (s->type == LX_JSON_BOOL) {
@@ -158,6 +180,8 @@ void sc_view_add(sc *c, sc_view *v, const lx_json *s, const char *ptr) {
         const char *tp = ref->str[0] == '#' ? ref->str + 1 : ref->str;
         if (t) sc_view_add(c, v, t, arena_keep(c, lx_strdup(tp, NULL)));
     }
+    const lx_json *dn = double_neg(lx_json_get(s, "not"));
+    if (dn) sc_view_add(c, v, dn, sc_ptr(c, sc_ptr(c, ptr, "not"), "not"));
     const lx_json *all = lx_json_get(s, "allOf");
     if (all) {
         if (all->type != LX_JSON_ARRAY || all->n == 0) {
@@ -346,11 +370,12 @@ static const lx_json *deref(sc *c, const lx_json *s) {
 }
 
 /* 1 when no instance can match both a and b (sufficient tests only). */
-static int disjoint(sc *c, const lx_json *a, const lx_json *b) {
+static int disjoint(sc *c, const lx_json *a, const lx_json *b, unsigned ctx) {
     a = deref(c, a);
     b = deref(c, b);
     if (!a || !b || c->failed) return 0;
-    if (!(types_of(c, a) & types_of(c, b))) return 1;
+    unsigned common = types_of(c, a) & types_of(c, b) & ctx;
+    if (!common) return 1;
     if (a->type != LX_JSON_OBJECT || b->type != LX_JSON_OBJECT) return 0;
     int ica, icb;
     const lx_json *ea = enum_of(a, &ica), *eb = enum_of(b, &icb);
@@ -360,6 +385,8 @@ static int disjoint(sc *c, const lx_json *a, const lx_json *b) {
             meet = in_enum(ica ? ea : ea->items[i], eb, icb);
         if (!meet) return 1;
     }
+    /* the tests below only separate objects */
+    if (common != T_OBJ) return 0;
     /* a discriminating property: required in both, const/enum disjoint */
     const lx_json *pa = lx_json_get(a, "properties"), *pb = lx_json_get(b, "properties");
     const lx_json *ra = lx_json_get(a, "required"), *rb = lx_json_get(b, "required");
@@ -372,7 +399,7 @@ static int disjoint(sc *c, const lx_json *a, const lx_json *b) {
                 inb |=
                     rb->items[k]->type == LX_JSON_STRING && !strcmp(rb->items[k]->str, name->str);
             const lx_json *sa = lx_json_get(pa, name->str), *sb = lx_json_get(pb, name->str);
-            if (inb && sa && sb && disjoint(c, sa, sb)) return 1;
+            if (inb && sa && sb && disjoint(c, sa, sb, T_ALL)) return 1;
         }
     }
     /* one requires a property the other forbids */
@@ -401,9 +428,14 @@ static int compile_combinator(sc *c, int r, const sc_view *v, int i, int one) {
         return -1;
     }
     if (one) {
+        unsigned ctx = T_ALL; /* the types the rest of the view allows */
+        for (int k = 0; k < v->n; k++) {
+            const lx_json *t = sc_get(v, k, "type");
+            if (t) ctx &= type_bits(c, t, v->ptr[k]);
+        }
         for (int a = 0; a < arr->n && !c->failed; a++)
             for (int b = a + 1; b < arr->n && !c->failed; b++)
-                if (!disjoint(c, arr->items[a], arr->items[b])) {
+                if (!disjoint(c, arr->items[a], arr->items[b], ctx)) {
                     sc_error(c, LEXIE_E_UNSUPPORTED, ptr,
                              "oneOf branches %d and %d may overlap (exclusivity not provable)", a,
                              b);
@@ -478,6 +510,7 @@ static void check_not(sc *c, const sc_view *v, unsigned *types) {
         const lx_json *no = sc_get(v, i, "not");
         if (!no) continue;
         const char *ptr = sc_ptr(c, v->ptr[i], "not");
+        if (double_neg(no)) continue; /* its inner schema joined the view */
         if (no->type == LX_JSON_BOOL) {
             if (no->b) *types = 0;
             continue;
