@@ -142,6 +142,8 @@ static void test_strings(lx_t *t) {
           L("\"cz\"", "\"zab\""));
     CASES(t, "{\"type\": \"string\", \"pattern\": \"(^x)|(y$)\"}", L("\"xz\"", "\"zy\"", "\"x\""),
           L("\"zx\"", "\"yz\""));
+    CASES(t, "{\"type\": \"string\", \"pattern\": \"^(a*|c)*b$\"}", L("\"b\"", "\"aacab\""),
+          L("\"ba\"", "\"\""));
     CASES(t, "{\"allOf\": [{\"type\": \"integer\"}, {\"not\": {\"not\": {\"minimum\": 3}}}]}",
           L("3", "7"), L("2", "\"x\""));
     CASES(t, "{\"type\": \"string\", \"format\": \"date\"}",
@@ -167,6 +169,8 @@ static void test_enums(lx_t *t) {
     CASES(t, "{\"enum\": [\"a\", \"ab\", \"abc\", 1, null, [1, 2], {\"k\": true}]}",
           L("\"a\"", "\"ab\"", "\"abc\"", "1", "null", "[1, 2]", "{\"k\": true}"),
           L("\"abcd\"", "\"b\"", "2", "\"\"", "[1]"));
+    CASES(t, "{\"type\": \"string\", \"format\": \"hostname\"}", L("\"a-b.example.com\"", "\"x\""),
+          L("\"-a.com\"", "\"a_b.com\"", "\"a..b\""));
     CASES(t, "{\"const\": \"x\"}", L("\"x\""), L("\"y\"", "\"xx\""));
     CASES(t, "{\"type\": \"string\", \"enum\": [\"a\", 1, \"bb\"], \"maxLength\": 1}", L("\"a\""),
           L("1", "\"bb\""));

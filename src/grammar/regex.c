@@ -334,6 +334,49 @@ static int parse_atom(rx *p, lx_seq *seq, rlen *len) {
     return 0;
 }
 
+/* 1 when rule r (of a regex: no recursion) can derive the empty string. */
+static int nullable_rule(const lx_gram *g, int r, int depth) {
+    if (depth > 200) return 0;
+    for (int a = g->rule_first[r]; a >= 0; a = g->alt_next[a]) {
+        int all = 1;
+        for (int i = g->alt_start[a]; all && LX_EL_KIND(g->el[i]) != LX_EL_END; i++)
+            all = LX_EL_KIND(g->el[i]) == LX_EL_RULE &&
+                  nullable_rule(g, LX_EL_ARG(g->el[i]), depth + 1);
+        if (all) return 1;
+    }
+    return 0;
+}
+
+/* A rule deriving what r derives except the empty string (-1: nothing):
+** each alternative, starting at each element that may be the first to
+** consume, the elements before it deriving nothing. */
+static int nonempty(lx_gram *g, int r, int depth) {
+    if (depth > 100) return -1;
+    int out = lx_gram_rule(g, "nonempty"), any = 0;
+    lx_seq s = {0};
+    for (int a = g->rule_first[r]; a >= 0; a = g->alt_next[a]) {
+        for (int i = g->alt_start[a]; LX_EL_KIND(g->el[i]) != LX_EL_END; i++) {
+            int32_t e = g->el[i], first = e;
+            if (LX_EL_KIND(e) == LX_EL_RULE) {
+                int ne = nonempty(g, LX_EL_ARG(e), depth + 1);
+                first = ne >= 0 ? lx_gram_call(ne) : -1;
+            }
+            if (first != -1) {
+                s.n = 0;
+                lx_seq_push(&s, first);
+                /* the rest of this alternative (el may move while adding: copy first) */
+                int k = i + 1;
+                while (LX_EL_KIND(g->el[k]) != LX_EL_END) lx_seq_push(&s, g->el[k++]);
+                lx_gram_alt(g, out, &s);
+                any = 1;
+            }
+            if (LX_EL_KIND(e) == LX_EL_SET || !nullable_rule(g, LX_EL_ARG(e), 0)) break;
+        }
+    }
+    lx_seq_free(&s);
+    return any ? out : -1;
+}
+
 /* {n}, {n,}, {n,m} at p->i; 1 when one was read, 0 if '{' is a literal. */
 static int read_braces(rx *p, long *lo, long *hi) {
     size_t k = p->i + 1;
@@ -391,8 +434,14 @@ static int parse_seq(rx *p, lx_seq *seq, rlen *len) {
             lx_gram_alt(p->g, x, &item);
             lx_seq_free(&item);
             seq->n = from;
-            if (hi < 0 && al.min == 0)
-                return rfail(p, LEXIE_E_UNSUPPORTED, "unbounded repetition of an empty match"), -1;
+            if (hi < 0 &&
+                al.min == 0) { /* (x)* with x nullable: repeat x without its empty string */
+                x = nonempty(p->g, x, 0);
+                if (x < 0)
+                    return rfail(p, LEXIE_E_UNSUPPORTED, "unbounded repetition of an empty match"),
+                           -1;
+                lo = 0; /* x{n,} with x nullable is x* */
+            }
             lx_seq_push(seq, lx_gram_call(lx_gram_repeat(p->g, x, (int)lo, (int)hi)));
             al.min = (int)LX_MIN((long)al.min * lo, 1000000);
             al.max = hi < 0 || al.max < 0 ? (al.max == 0 ? 0 : -1)

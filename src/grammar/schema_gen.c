@@ -391,18 +391,10 @@ static const struct {
 
 /* Formats JSON Schema defines that lexie does not implement (refused);
 ** any other format name is outside the vocabulary and ignored. */
-static const char *const FORMATS_REFUSED[] = {"duration",
-                                              "idn-email",
-                                              "hostname",
-                                              "idn-hostname",
-                                              "ipv6",
-                                              "uri-reference",
-                                              "iri",
-                                              "iri-reference",
-                                              "uri-template",
-                                              "json-pointer",
-                                              "relative-json-pointer",
-                                              "regex"};
+static const char *const FORMATS_REFUSED[] = {
+    "duration", "idn-email",     "idn-hostname", "ipv6",         "uri-reference",
+    "iri",      "iri-reference", "uri-template", "json-pointer", "relative-json-pointer",
+    "regex"};
 
 static void gen_string(sc *c, int r, const sc_view *v) {
     lx_gram *g = c->g;
