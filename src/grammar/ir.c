@@ -126,7 +126,7 @@ void lx_gram_alt(lx_gram *g, int r, const lx_seq *seq) {
     g->cap_alts = c1 < c2 ? c1 : c2;
     g->alt_start[na] = g->n_el;
     g->alt_next[na] = -1;
-    memcpy(g->el + g->n_el, seq->e, (size_t)seq->n * sizeof(int32_t));
+    if (seq->n) memcpy(g->el + g->n_el, seq->e, (size_t)seq->n * sizeof(int32_t));
     g->n_el += seq->n;
     g->el[g->n_el++] = LX_EL(LX_EL_END, 0);
     if (g->rule_last[r] < 0)
