@@ -142,6 +142,11 @@ static void test_strings(lx_t *t) {
           L("\"cz\"", "\"zab\""));
     CASES(t, "{\"type\": \"string\", \"pattern\": \"(^x)|(y$)\"}", L("\"xz\"", "\"zy\"", "\"x\""),
           L("\"zx\"", "\"yz\""));
+    /* an alternation of literals (compiled as a trie) */
+    CASES(t, "{\"type\": \"string\", \"pattern\": \"^(ab|abc|b1|b2|b3|b4|b5|b6|x)$\"}",
+          L("\"ab\"", "\"abc\"", "\"b6\"", "\"x\""), L("\"a\"", "\"abcd\"", "\"b7\"", "\"\""));
+    CASES(t, "{\"type\": \"string\", \"pattern\": \"(ab|abc|b1|b2|b3|b4|b5|b6|x)\"}",
+          L("\"zabz\"", "\"b6\"", "\"--x\""), L("\"a\"", "\"b7\"", "\"\""));
     CASES(t, "{\"type\": \"string\", \"pattern\": \"^(a*|c)*b$\"}", L("\"b\"", "\"aacab\""),
           L("\"ba\"", "\"\""));
     CASES(t, "{\"allOf\": [{\"type\": \"integer\"}, {\"not\": {\"not\": {\"minimum\": 3}}}]}",

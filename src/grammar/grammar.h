@@ -89,6 +89,9 @@ typedef struct lx_gram {
     int32_t *canon;      /* [n_rules] position of a [RULE r, END] pair: "call r, then return" */
     lx_bset *first_alt;  /* [n_alts] bytes that can start a non-empty derivation */
     lx_bset *first_rule; /* [n_rules] */
+    /* rules with many alternatives: the alternatives each byte can start,
+    ** disp_alt[disp_off[disp[r] + b] .. disp_off[disp[r] + b + 1]); disp[r] -1 if none */
+    int32_t *disp, *disp_off, *disp_alt;
     int finished;
 } lx_gram;
 

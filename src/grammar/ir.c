@@ -85,6 +85,9 @@ void lx_gram_free(lx_gram *g) {
     free(g->ch_n_opt);
     free(g->first_alt);
     free(g->first_rule);
+    free(g->disp);
+    free(g->disp_off);
+    free(g->disp_alt);
     free(g);
 }
 
@@ -335,6 +338,37 @@ static void first_sets(lx_gram *g) {
     }
 }
 
+/* Per-byte alternative lists for rules with 8 or more alternatives. */
+static int dispatch(lx_gram *g) {
+    g->disp = malloc(((size_t)g->n_rules + 1) * sizeof *g->disp);
+    if (!g->disp) return -1;
+    int n_big = 0;
+    size_t n_ent = 0;
+    for (int r = 0; r < g->n_rules; r++) {
+        int k = 0;
+        for (int a = g->rule_first[r]; a >= 0 && k < 8; a = g->alt_next[a]) k++;
+        g->disp[r] = -1;
+        if (k < 8) continue;
+        g->disp[r] = n_big++ * 256;
+        for (int a = g->rule_first[r]; a >= 0; a = g->alt_next[a])
+            for (unsigned b = 0; b < 256; b++) n_ent += lx_bset_has(&g->first_alt[a], b);
+    }
+    g->disp_off = malloc(((size_t)n_big * 256 + 1) * sizeof *g->disp_off);
+    g->disp_alt = malloc((n_ent + 1) * sizeof *g->disp_alt);
+    if (!g->disp_off || !g->disp_alt) return -1;
+    int32_t w = 0;
+    for (int r = 0; r < g->n_rules; r++) {
+        if (g->disp[r] < 0) continue;
+        for (unsigned b = 0; b < 256; b++) {
+            g->disp_off[g->disp[r] + (int32_t)b] = w;
+            for (int a = g->rule_first[r]; a >= 0; a = g->alt_next[a])
+                if (lx_bset_has(&g->first_alt[a], b)) g->disp_alt[w++] = a;
+        }
+    }
+    g->disp_off[n_big * 256] = w;
+    return 0;
+}
+
 lexie_status lx_gram_finish(lx_gram *g, lexie_error *err) {
     if (g->oom) return lx_fail(err, LEXIE_E_NOMEM, "grammar: out of memory");
     if (g->root < 0 || g->root >= g->n_rules)
@@ -366,6 +400,10 @@ lexie_status lx_gram_finish(lx_gram *g, lexie_error *err) {
     for (int r = 0; r < g->n_rules; r++) g->min_close[g->canon[r]] = g->rule_min[r];
     (void)n_alt_el;
     first_sets(g);
+    if (dispatch(g) != 0) {
+        free(colour);
+        return lx_fail(err, LEXIE_E_NOMEM, "grammar: out of memory");
+    }
     for (int r = 0; r < g->n_rules; r++) {
         int c = left_cycle(g, r, colour, 0);
         if (c >= 0) {

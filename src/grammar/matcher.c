@@ -244,9 +244,16 @@ static void consume(lexie_matcher *m, oset *o, int32_t pos, int32_t parent, unsi
         if (lx_bset_has(&g->first_rule[r], b)) {
             int32_t np = parent;
             if (LX_EL_KIND(g->el[ret]) != LX_EL_END) np = intern(m, ret, parent);
-            if (np >= 0 || LX_EL_KIND(g->el[ret]) == LX_EL_END)
-                for (int32_t a = g->rule_first[r]; a >= 0; a = g->alt_next[a])
-                    if (lx_bset_has(&g->first_alt[a], b)) consume(m, o, g->alt_start[a], np, b);
+            if (np >= 0 || LX_EL_KIND(g->el[ret]) == LX_EL_END) {
+                if (g->disp[r] >= 0) { /* many alternatives: only those b can start */
+                    int32_t d = g->disp[r] + (int32_t)b;
+                    for (int32_t k = g->disp_off[d]; k < g->disp_off[d + 1]; k++)
+                        consume(m, o, g->alt_start[g->disp_alt[k]], np, b);
+                } else {
+                    for (int32_t a = g->rule_first[r]; a >= 0; a = g->alt_next[a])
+                        if (lx_bset_has(&g->first_alt[a], b)) consume(m, o, g->alt_start[a], np, b);
+                }
+            }
         }
         if (!g->nullable[r]) return;
         pos = ret;

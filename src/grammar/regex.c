@@ -19,6 +19,7 @@
 #include "grammar/grammar.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define MAX_REPEAT 2000
@@ -467,6 +468,80 @@ static int any_star(lx_gram *g) {
     return lx_gram_repeat(g, x, 0, -1);
 }
 
+/* ==== Alternations of literals as a trie ====
+**
+** (ape1-az1|ape1-az2|apne1-az1|...) as written keeps one stack per
+** alternative that matches so far; factored into a trie of their bytes it
+** keeps one.  Applies when every alternative is a run of single-byte sets. */
+
+static int single_byte(const lx_gram *g, int32_t e) {
+    if (LX_EL_KIND(e) != LX_EL_SET) return -1;
+    const lx_bset *b = &g->sets[LX_EL_ARG(e)];
+    int found = -1;
+    for (int w = 0; w < 4; w++) {
+        if (!b->w[w]) continue;
+        if (found >= 0 || (b->w[w] & (b->w[w] - 1))) return -1;
+        found = w * 64 + __builtin_ctzll(b->w[w]);
+    }
+    return found;
+}
+
+/* The trie rule for the alternatives alts[lo..hi) from depth d (all share
+** their first d bytes). */
+static int trie_node(lx_gram *g, const int32_t *starts, int n, int d, int depth) {
+    int r = lx_gram_rule(g, "lits");
+    if (depth > 1000) return r;
+    lx_seq s = {0};
+    int ended = 0;
+    uint8_t done[256] = {0};
+    for (int i = 0; i < n; i++) {
+        int32_t e = g->el[starts[i] + d];
+        if (LX_EL_KIND(e) == LX_EL_END) {
+            if (!ended) lx_gram_alt(g, r, &s); /* empty: the literal ends here */
+            ended = 1;
+            continue;
+        }
+        int b = single_byte(g, e);
+        if (done[b]) continue;
+        done[b] = 1;
+        int32_t *sub = malloc((size_t)n * sizeof *sub);
+        if (!sub) {
+            g->oom = 1;
+            break;
+        }
+        int m = 0;
+        for (int j = i; j < n; j++) {
+            int32_t f = g->el[starts[j] + d];
+            if (LX_EL_KIND(f) != LX_EL_END && single_byte(g, f) == b) sub[m++] = starts[j];
+        }
+        int child = trie_node(g, sub, m, d + 1, depth + 1);
+        free(sub);
+        s.n = 0;
+        lx_seq_push(&s, lx_gram_byte(g, (unsigned)b));
+        lx_seq_push(&s, lx_gram_call(child));
+        lx_gram_alt(g, r, &s);
+    }
+    lx_seq_free(&s);
+    return r;
+}
+
+static int literal_trie(lx_gram *g, int r) {
+    int n = 0;
+    for (int a = g->rule_first[r]; a >= 0; a = g->alt_next[a]) {
+        for (int i = g->alt_start[a]; LX_EL_KIND(g->el[i]) != LX_EL_END; i++)
+            if (single_byte(g, g->el[i]) < 0) return r;
+        n++;
+    }
+    if (n < 8) return r;
+    int32_t *starts = malloc((size_t)n * sizeof *starts);
+    if (!starts) return r;
+    int k = 0;
+    for (int a = g->rule_first[r]; a >= 0; a = g->alt_next[a]) starts[k++] = g->alt_start[a];
+    int t = trie_node(g, starts, n, 0, 0);
+    free(starts);
+    return t;
+}
+
 /* Alternatives into a new rule; top-level ones handle ^ and $. */
 static int parse_alt(rx *p, rlen *len, int top) {
     int r = lx_gram_rule(p->g, top ? "pattern" : "group");
@@ -512,6 +587,7 @@ static int parse_alt(rx *p, rlen *len, int top) {
         break;
     }
     lx_seq_free(&seq);
+    if (!p->failed && !top) r = literal_trie(p->g, r);
     return p->failed ? -1 : r;
 }
 
@@ -564,6 +640,13 @@ static size_t group_end(const char *s, size_t n, size_t i) {
     return n;
 }
 
+/* 1 when s[0..n) holds ^ or $ outside classes and escapes. */
+static int has_anchor(const char *s, size_t n) {
+    for (size_t i = 0; i < n; i = tok_end(s, n, i))
+        if (s[i] == '^' || s[i] == '$') return 1;
+    return 0;
+}
+
 static void rewrite(const char *s, size_t n, int pre, int post, lx_jbuf *out, int depth) {
     size_t alts[64][2];
     int na = depth < 8 ? split_alts(s, n, alts) : -1;
@@ -588,7 +671,7 @@ static void rewrite(const char *s, size_t n, int pre, int post, lx_jbuf *out, in
             m--;
         }
         size_t open = 0;
-        if (m >= 2 && p[0] == '(' && group_end(p, m, 0) == m - 1) {
+        if (m >= 2 && p[0] == '(' && group_end(p, m, 0) == m - 1 && has_anchor(p, m)) {
             open = 1;
             if (m >= 4 && p[1] == '?' && p[2] == ':') {
                 open = 3;
