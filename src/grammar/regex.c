@@ -497,7 +497,10 @@ static int trie_node(lx_gram *g, const int32_t *starts, int n, int d, int depth)
     for (int i = 0; i < n; i++) {
         int32_t e = g->el[starts[i] + d];
         if (LX_EL_KIND(e) == LX_EL_END) {
-            if (!ended) lx_gram_alt(g, r, &s); /* empty: the literal ends here */
+            if (!ended) { /* empty: the literal ends here */
+                s.n = 0;
+                lx_gram_alt(g, r, &s);
+            }
             ended = 1;
             continue;
         }
