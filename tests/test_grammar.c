@@ -143,6 +143,9 @@ static void test_strings(lx_t *t) {
     CASES(t, "{\"type\": \"string\", \"pattern\": \"(^x)|(y$)\"}", L("\"xz\"", "\"zy\"", "\"x\""),
           L("\"zx\"", "\"yz\""));
     /* an alternation of literals (compiled as a trie) */
+    /* a pattern holding a NUL character (\\u0000 in the schema) */
+    CASES(t, "{\"type\": \"string\", \"pattern\": \"^[^\\u0000]+$\"}", L("\"ab\""),
+          L("\"\"", "\"a\\u0000\""));
     CASES(t, "{\"type\": \"string\", \"pattern\": \"^(abc|ab|b1|b2|b3|b4|b5|b6|x)$\"}",
           L("\"ab\"", "\"abc\"", "\"b6\"", "\"x\""), L("\"a\"", "\"abcd\"", "\"b7\"", "\"\""));
     CASES(t, "{\"type\": \"string\", \"pattern\": \"(ab|abc|b1|b2|b3|b4|b5|b6|x)\"}",

@@ -424,7 +424,7 @@ static void gen_string(sc *c, int r, const sc_view *v) {
         int pmin, pmax;
         lexie_error e2;
         const char *src = pat ? pat->str : re;
-        body = lx_regex_compile(g, src, strlen(src), &pmin, &pmax, &e2);
+        body = lx_regex_compile(g, src, pat ? pat->len : strlen(src), &pmin, &pmax, &e2);
         if (body < 0) {
             sc_error(c, e2.code, pat ? pptr : fptr, "%s", e2.message);
             return;
