@@ -136,6 +136,86 @@ GEMM_TILE(tile_q5_0, pass_q5_0)
 GEMM_TILE(tile_q5_1, pass_q5_1)
 GEMM_TILE(tile_q8_0, pass_q8_0)
 
+/* ==== The column: four weight rows, one activation row ==== */
+
+/* What decoding (one activation row) runs: each output computed with
+** exactly the operations of its pair in the tile above (see
+** gemm_avx512.c), so it does not depend on whether its activation row was
+** part of a tile.  Four rows fit the 16 registers in one pass. */
+#define COL_RM 4
+#define GEMM_COL(name, WT, W, AT, OFF, MINS, PROD)                                                 \
+    static void name(int64_t n, float *s, size_t lds, const void *vx, size_t bx, const void *vy,   \
+                     size_t by) {                                                                  \
+        (void)lds;                                                                                 \
+        (void)by;                                                                                  \
+        const uint8_t *x = vx;                                                                     \
+        const AT *a = vy;                                                                          \
+        __m256 acc[COL_RM];                                                                        \
+        __m128 accm = _mm_setzero_ps();                                                            \
+        for (int r = 0; r < COL_RM; r++) acc[r] = _mm256_setzero_ps();                             \
+        for (int64_t i = 0; i < n / LX_QK; i++) {                                                  \
+            const AT *ab = a + i;                                                                  \
+            const __m256i aq = _mm256_loadu_si256((const __m256i *)ab->qs);                        \
+            const __m256i base =                                                                   \
+                (OFF) ? _mm256_sub_epi32(                                                          \
+                            _mm256_setzero_si256(),                                                \
+                            pairs_to_i32(_mm256_maddubs_epi16(_mm256_set1_epi8(OFF), aq)))         \
+                      : _mm256_setzero_si256();                                                    \
+            const WT *wb[COL_RM];                                                                  \
+            _Pragma("GCC unroll 4") for (int r = 0; r < COL_RM; r++) wb[r] =                       \
+                (const WT *)(x + (size_t)r * bx) + i;                                              \
+            const __m128 dw = _mm_cvtph_ps(_mm_setr_epi16(                                         \
+                (short)wb[0]->d, (short)wb[1]->d, (short)wb[2]->d, (short)wb[3]->d, 0, 0, 0, 0));  \
+            const __m128 dd = _mm_mul_ps(dw, _mm_set1_ps(h2f(ab->d)));                             \
+            if (MINS) {                                                                            \
+                const __m128 mw = _mm_cvtph_ps(_mm_setr_epi16(                                     \
+                    (short)((const uint16_t *)wb[0])[1], (short)((const uint16_t *)wb[1])[1],      \
+                    (short)((const uint16_t *)wb[2])[1], (short)((const uint16_t *)wb[3])[1], 0,   \
+                    0, 0, 0));                                                                     \
+                accm = _mm_fmadd_ps(                                                               \
+                    mw, _mm_set1_ps(h2f(((const lx_block_q8_1 *)(const void *)ab)->s)), accm);     \
+            }                                                                                      \
+            acc[0] = _mm256_fmadd_ps(                                                              \
+                _mm256_broadcastss_ps(dd),                                                         \
+                _mm256_cvtepi32_ps(_mm256_add_epi32(base, pairs_to_i32(PROD(W(wb[0]), aq)))),      \
+                acc[0]);                                                                           \
+            acc[1] = _mm256_fmadd_ps(                                                              \
+                _mm256_broadcastss_ps(_mm_permute_ps(dd, 1)),                                      \
+                _mm256_cvtepi32_ps(_mm256_add_epi32(base, pairs_to_i32(PROD(W(wb[1]), aq)))),      \
+                acc[1]);                                                                           \
+            acc[2] = _mm256_fmadd_ps(                                                              \
+                _mm256_broadcastss_ps(_mm_permute_ps(dd, 2)),                                      \
+                _mm256_cvtepi32_ps(_mm256_add_epi32(base, pairs_to_i32(PROD(W(wb[2]), aq)))),      \
+                acc[2]);                                                                           \
+            acc[3] = _mm256_fmadd_ps(                                                              \
+                _mm256_broadcastss_ps(_mm_permute_ps(dd, 3)),                                      \
+                _mm256_cvtepi32_ps(_mm256_add_epi32(base, pairs_to_i32(PROD(W(wb[3]), aq)))),      \
+                acc[3]);                                                                           \
+        }                                                                                          \
+        float m[4];                                                                                \
+        _mm_storeu_ps(m, accm);                                                                    \
+        for (int r = 0; r < COL_RM; r++) s[r] = hsum_ps(acc[r]) + m[r];                            \
+    }
+
+_Static_assert(COL_RM == LX_GEMM_RM, "a column has the tile's weight rows");
+
+GEMM_COL(col_q4_0, lx_block_q4_0, w_q4_0, lx_block_q8_0, 8, 0, prod_u)
+GEMM_COL(col_q4_1, lx_block_q4_1, w_q4_1, lx_block_q8_1, 0, 1, prod_u)
+GEMM_COL(col_q5_0, lx_block_q5_0, w_q5_0, lx_block_q8_0, 16, 0, prod_u)
+GEMM_COL(col_q5_1, lx_block_q5_1, w_q5_1, lx_block_q8_1, 0, 1, prod_u)
+GEMM_COL(col_q8_0, lx_block_q8_0, w_q8_0, lx_block_q8_0, 0, 0, prod_s)
+
+lx_gemm_fn lx_gemm_col_avx2_get(int type) {
+    switch (type) {
+    case LX_TYPE_Q4_0: return col_q4_0;
+    case LX_TYPE_Q4_1: return col_q4_1;
+    case LX_TYPE_Q5_0: return col_q5_0;
+    case LX_TYPE_Q5_1: return col_q5_1;
+    case LX_TYPE_Q8_0: return col_q8_0;
+    }
+    return NULL; /* the K types' dots already are their tiles' arithmetic */
+}
+
 lx_gemm_fn lx_gemm_avx2_get(int type) {
     switch (type) {
     case LX_TYPE_Q4_0: return tile_q4_0;

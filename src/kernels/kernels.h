@@ -277,6 +277,13 @@ const lx_float_ops *lx_float_ops_get(lx_isa isa);
 typedef void (*lx_gemm_fn)(int64_t n, float *s, size_t lds, const void *x, size_t bx, const void *y,
                            size_t by);
 lx_gemm_fn lx_gemm_get(int type, lx_isa isa);
+/* The column kernel of a type with tiles: s[r] = dot(row r of x, y) for r
+** < LX_GEMM_RM weight rows (bx bytes apart) and one activation row (lds
+** and by unused), bit for bit what the tile gives each of its pairs.  NULL
+** where the tile's pairs already equal the dot kernel's results (the K
+** types) or where there is no tile.  With these, lx_matmul's outputs do
+** not depend on the batch: see matmul.c. */
+lx_gemm_fn lx_gemm_col_get(int type, lx_isa isa);
 
 /* ==== Kernels-internal: one table per ISA (src/kernels only) ==== */
 
@@ -300,6 +307,8 @@ static inline float lx_fp16_to_f32_inline(uint16_t h) {
 
 lx_gemm_fn lx_gemm_avx2_get(int type);
 lx_gemm_fn lx_gemm_avx512_get(int type);
+lx_gemm_fn lx_gemm_col_avx2_get(int type);
+lx_gemm_fn lx_gemm_col_avx512_get(int type);
 
 /* One K super-block as plain integers, the reference meaning of the bits:
 ** element k is (d * sc[k / sub]) * q[k] - (dmin * m[k / sub]), sub = 256 /
