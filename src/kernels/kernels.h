@@ -225,9 +225,12 @@ void lx_swiglu(float *gate, const float *up, int64_t n);
 ** lx_matmul_qbuf_size is 0 for float weights, whose activations are used
 ** as they are; qbuf may then be NULL.  n_cols must be a whole number of
 ** blocks of both the weight type and its vec_dot_type (lx_row_size != 0):
-** otherwise lx_matmul writes nothing.  Batches of 4 or more rows use tile
-** kernels where the ISA has them; results then differ from the one-row
-** path by float summation order only.
+** otherwise lx_matmul writes nothing.  Outputs are batch-invariant: each
+** one is bit for bit the same whatever the other activation rows, their
+** number and the threads.  Types with tile kernels compute every output
+** with the tile's arithmetic (tiles, and column kernels for the rest),
+** which differs from their dot kernel by float summation order only; the
+** others use their dot kernel for every output.
 **
 ** lx_softmax: a row that is all -inf becomes uniform (1/n), not NaN.
 ** lx_rmsnorm and lx_softmax accumulate in double, as ggml does.  out may

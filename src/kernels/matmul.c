@@ -3,12 +3,16 @@
 ** of float activation rows x, split over a thread pool.
 **
 ** The activations are quantized once to W's vec_dot_type (as llama.cpp
-** does), then every output is one dot kernel call, or, for batches, part
-** of a 4 x 4 tile kernel call (gemm_*.c) that unpacks each weight block
-** once for four activation rows.  Threads take chunks of weight rows from
-** a shared counter, so a thread that was descheduled for a moment does not
-** hold the others up at the end.  Which outputs go to tiles depends only
-** on the shape, so results do not depend on the number of threads.
+** does), each row alone.  For a type with tile kernels (gemm_*.c), whole
+** groups of four activation rows go to the 4 x 4 tile, which unpacks each
+** weight block once for four activation rows, and every other row to the
+** column kernel (four weight rows, one activation row), which computes
+** each output exactly as the tile does; types without tiles use the dot
+** kernel for every output.  So an output depends on its weight row and its
+** activation row alone, never on how many rows came with it (batch
+** invariance, tested in test_kernels.c and test_invariance.c).  Threads
+** take chunks of weight rows from a shared counter, so a thread that was
+** descheduled for a moment does not hold the others up at the end.
 **
 ** Decoding one token (n_batch = 1) streams every weight byte once and is
 ** bound by memory bandwidth.  There each thread must walk long contiguous
