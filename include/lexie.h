@@ -40,6 +40,12 @@ extern "C" {
 #define LEXIE_VERSION_STRING "0.1.0"
 #define LEXIE_VERSION_NUMBER                                                                       \
     (LEXIE_VERSION_MAJOR * 10000 + LEXIE_VERSION_MINOR * 100 + LEXIE_VERSION_PATCH)
+/* The engine's arithmetic, numbered: it grows whenever a change makes the
+** same model and input give other logits (1: until December 2026; 2:
+** batch-invariant kernels, whose results do not depend on the batch, the
+** threads or the cache state).  Saved evaluation runs key their prediction
+** files on it, so results of different arithmetic never mix. */
+#define LEXIE_NUMERICS_VERSION 2
 
 /* The version of the library actually linked, e.g. "0.1.0" (compare with
 ** LEXIE_VERSION_STRING, the header compiled against).  A static string:

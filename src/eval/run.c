@@ -319,6 +319,8 @@ static lexie_status name_files(run *r, lexie_error *err) {
     /* Vanilla answers were once scored by their sequence probability;
     ** constrained decoding gives other numbers, so another file. */
     if (p->method == LEXIE_RE_VANILLA && !p->free_gen) lx_jbuf_puts(&b, "|answers=constrained");
+    /* Arithmetic 1 is the unmarked original, so its files keep their names. */
+    if (LEXIE_NUMERICS_VERSION > 1) lx_jbuf_printf(&b, "|numerics=%d", LEXIE_NUMERICS_VERSION);
     if (p->chat_template) {
         /* A replaced template changes every prompt: its text joins the hash. */
         lx_jbuf_puts(&b, "|chat_template=");
