@@ -21,34 +21,36 @@ typedef struct {
     int calibrate;
     uint64_t seed;
     double threshold;
+    cli_lora lora;
 } eval_opts;
 
 static void eval_usage(FILE *f) {
-    fprintf(f,
-            "usage: lexie eval re --data semeval|gad|tacred [options]\n"
-            "  --split S          test (default), train or dev (a fixed sample of %d from train)\n"
-            "  --method M         qa4re (default) or vanilla\n"
-            "  --shots K          few-shot demonstrations drawn from train (default 0)\n"
-            "  --seed S           seed for demonstrations and --sample (default 1)\n"
-            "  --limit N          the first N examples only (of the sample, with --sample)\n"
-            "  --sample N         a seeded random sample of N examples, in data order\n"
-            "  --permute P        QA4RE: average over P cyclic option orders (default 1)\n"
-            "  --free-gen         generate the answer and parse it, instead of scoring\n"
-            "  --threshold T      predict the none label iff its probability >= T\n"
-            "  --calibrate        decide by batch calibration: each label's probability\n"
-            "                     divided by its mean over the evaluated examples\n"
-            "  --prior REPORT     calibrate with the mean probabilities of another run\n"
-            "                     (its .report.json, e.g. on --split dev) instead\n"
-            "  --schema FILE      relation schema (default: the built-in one for --data)\n"
-            "  -m MODEL           model name or GGUF path (default: the default model)\n"
-            "  --chat-template T  Jinja chat template that replaces the model's own\n"
-            "  --out DIR          where predictions and reports go (default results)\n"
-            "  -t N               threads (default: all cores)\n"
-            "  --batch B          examples decoded together (default 8)\n"
-            "  --dump-prompt      print the first example's exact prompt and exit\n"
-            "  --quiet            no progress output\n"
-            "Data come from $LEXIE_DATA (default ../shared/data).\n",
-            500);
+    fprintf(
+        f,
+        "usage: lexie eval re --data semeval|gad|tacred [options]\n"
+        "  --split S          test (default), train or dev (a fixed sample of %d from train)\n"
+        "  --method M         qa4re (default) or vanilla\n"
+        "  --shots K          few-shot demonstrations drawn from train (default 0)\n"
+        "  --seed S           seed for demonstrations and --sample (default 1)\n"
+        "  --limit N          the first N examples only (of the sample, with --sample)\n"
+        "  --sample N         a seeded random sample of N examples, in data order\n"
+        "  --permute P        QA4RE: average over P cyclic option orders (default 1)\n"
+        "  --free-gen         generate the answer and parse it, instead of scoring\n"
+        "  --threshold T      predict the none label iff its probability >= T\n"
+        "  --calibrate        decide by batch calibration: each label's probability\n"
+        "                     divided by its mean over the evaluated examples\n"
+        "  --prior REPORT     calibrate with the mean probabilities of another run\n"
+        "                     (its .report.json, e.g. on --split dev) instead\n"
+        "  --schema FILE      relation schema (default: the built-in one for --data)\n"
+        "  -m MODEL           model name or GGUF path (default: the default model)\n"
+        "  --chat-template T  Jinja chat template that replaces the model's own\n" CLI_LORA_USAGE
+        "  --out DIR          where predictions and reports go (default results)\n"
+        "  -t N               threads (default: all cores)\n"
+        "  --batch B          examples decoded together (default 8)\n"
+        "  --dump-prompt      print the first example's exact prompt and exit\n"
+        "  --quiet            no progress output\n"
+        "Data come from $LEXIE_DATA (default ../shared/data).\n",
+        500);
 }
 
 static int int_opt(const char *opt, const char *v, long lo, long hi, long *out) {
@@ -98,7 +100,10 @@ static int parse_eval(int argc, char **argv, eval_opts *o) {
             return 0;
         } else {
             i++;
-            if (strcmp(a, "-m") == 0)
+            int bad = 0;
+            if (cli_lora_option("eval", a, v, &o->lora, &bad)) {
+                if (bad) return 0;
+            } else if (strcmp(a, "-m") == 0)
                 o->model = v;
             else if (strcmp(a, "--data") == 0)
                 o->data = v;
@@ -239,6 +244,8 @@ int cmd_eval(int argc, char **argv) {
     p.model = o.model;
     p.resolve_model = resolve_model;
     p.chat_template = o.chat_template;
+    p.lora = o.lora.path;
+    p.lora_scale = o.lora.scale_set ? (float)o.lora.scale : 1.0f;
     p.out_dir = o.out;
     p.prior_path = o.prior;
     p.command = command;

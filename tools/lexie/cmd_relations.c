@@ -33,7 +33,7 @@ static void rel_usage(FILE *f) {
           "  --no-mark          do not [bracket] the entities in the prompt\n"
           "  --dump-prompt      print each line's exact prompt instead of classifying\n"
           "  -m MODEL           model name or GGUF path (default: the default model)\n"
-          "  --chat-template T  Jinja chat template that replaces the model's own\n"
+          "  --chat-template T  Jinja chat template that replaces the model's own\n" CLI_LORA_USAGE
           "  -t N               threads (default: all cores)\n"
           "  --batch B          examples decoded together (default 8)\n",
           f);
@@ -245,6 +245,7 @@ typedef struct {
     const char *model, *schema, *method, *tmpl, *prior;
     lexie_re_params rp;
     int threads, dump, calibrate;
+    cli_lora lora;
 } rel_opts;
 
 /* Parses the options into *o; returns -1 to go on, else the exit status. */
@@ -255,6 +256,7 @@ static int parse_relations(int argc, char **argv, rel_opts *o) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         double x = 0;
+        int bad = 0;
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             rel_usage(stdout);
             return 0;
@@ -272,7 +274,9 @@ static int parse_relations(int argc, char **argv, rel_opts *o) {
             return 2;
         } else {
             i++;
-            if (strcmp(a, "-m") == 0)
+            if (cli_lora_option("relations", a, v, &o->lora, &bad)) {
+                if (bad) return 2;
+            } else if (strcmp(a, "-m") == 0)
                 o->model = v;
             else if (strcmp(a, "--schema") == 0)
                 o->schema = v;
@@ -398,7 +402,12 @@ int cmd_relations(int argc, char **argv) {
     cp.n_ctx = lexie_model_n_ctx_train(m) < 8192 ? lexie_model_n_ctx_train(m) : 8192;
     cp.n_seq_max = o.rp.batch + 1;
     cp.n_threads = o.threads;
-    if (!(c = lexie_ctx_new(m, &cp, &err)) || !(re = lexie_re_new(c, s, &o.rp, &err))) {
+    if (!(c = lexie_ctx_new(m, &cp, &err))) {
+        fprintf(stderr, "lexie relations: %s\n", err.message);
+        goto done;
+    }
+    if (!cli_apply_lora("relations", m, c, &o.lora)) goto done;
+    if (!(re = lexie_re_new(c, s, &o.rp, &err))) {
         fprintf(stderr, "lexie relations: %s\n", err.message);
         goto done;
     }
@@ -408,6 +417,7 @@ int cmd_relations(int argc, char **argv) {
 done:
     lexie_re_free(re);
     lexie_ctx_free(c);
+    cli_lora_free(&o.lora);
     lexie_model_free(m);
     lexie_re_schema_free(s);
     free(mpath);
