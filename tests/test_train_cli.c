@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -357,6 +358,64 @@ static void test_pairs(lx_t *t) {
     remove(out);
 }
 
+/* The one prediction file name under dir, or "". */
+static void preds_name(const char *dir, char *name, size_t n) {
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "ls %s | grep 'jsonl$'", dir);
+    FILE *f = popen(cmd, "r");
+    name[0] = 0;
+    if (f) {
+        if (!fgets(name, (int)n, f)) name[0] = 0;
+        pclose(f);
+    }
+}
+
+/* eval re --lora: its own prediction file per adapter and scale; without
+** it, the name has no trace of adapters. */
+static void test_eval_lora_hash(lx_t *t) {
+    char model[512], f32[512], data[512], out[512], log[512], args[8192], o[8192];
+    char dir[] = "/tmp/lexie_test_evlora_XXXXXX", p[1024], names[3][512];
+    if (!fixture(t, f32, sizeof f32)) return;
+    snprintf(model, sizeof model, "%s/llama_q.gguf", lx_test_fixtures());
+    if (access("schemas/gad.json", R_OK) != 0) LX_SKIP(t, "run from the repository root");
+    LX_REQUIRE(t, mkdtemp(dir));
+    snprintf(p, sizeof p, "%s/gad_biobert_fold1", dir);
+    LX_REQUIRE(t, mkdir(p, 0777) == 0);
+    snprintf(p, sizeof p, "%s/gad_biobert_fold1/test.tsv", dir);
+    write_text(p, "@GENE$ in @DISEASE$.\t1\n@DISEASE$ no @GENE$.\t0\n");
+    tmp(data, sizeof data, "ev.jsonl");
+    tmp(out, sizeof out, "ev.gguf");
+    tmp(log, sizeof log, "ev.log");
+    write_text(data, SFT);
+    snprintf(args, sizeof args,
+             "train sft -m %s --data %s --out %s --steps 2 --batch 3 --lr 1e-2 -t 1", f32, data,
+             out);
+    LX_CHECK_MSG(t, run_cli(args, o, sizeof o) == 0, "%s", o);
+    const char *extra[3] = {"", "--lora", "--lora-scale 0.5 --lora"};
+    for (int k = 0; k < 3; k++) {
+        snprintf(args, sizeof args,
+                 "eval re --data gad -m %s --out %s/o%d -t 1 --batch 2 --quiet --chat-template "
+                 "'{%% for m in messages %%}{{ m.content }}{%% endfor %%}' %s %s",
+                 model, dir, k, extra[k], k ? out : "");
+        char cmd[8600];
+        snprintf(cmd, sizeof cmd, "env LEXIE_DATA=%s %s %s >/dev/null 2>&1", dir, lx_test_cli(),
+                 args);
+        LX_CHECK_INT(t, system(cmd), 0);
+        snprintf(p, sizeof p, "%s/o%d", dir, k);
+        preds_name(p, names[k], sizeof names[k]);
+        LX_CHECK_MSG(t, names[k][0] != 0, "no predictions in %s", p);
+    }
+    LX_CHECK_MSG(t, strstr(names[0], "lora") == NULL, "%s", names[0]);
+    LX_CHECK_MSG(t, strstr(names[1], "-tmpl-lora-") != NULL, "%s", names[1]);
+    LX_CHECK(t, strcmp(names[0], names[1]) && strcmp(names[1], names[2]) &&
+                    strcmp(names[0], names[2]));
+    snprintf(args, sizeof args, "rm -rf %s", dir);
+    LX_CHECK_INT(t, system(args), 0);
+    remove(data);
+    remove(out);
+    remove(log);
+}
+
 static void test_text_similarity(lx_t *t) {
     const double e = 1e-12;
     LX_CHECK(t, lexie_text_similarity(LEXIE_TEXT_EXACT, "The cat.", "the  CAT") == 1.0);
@@ -382,4 +441,5 @@ void suite_train_cli(void) {
     LX_RUN(test_train_resume);
     LX_RUN(test_train_dpo_and_errors);
     LX_RUN(test_pairs);
+    LX_RUN(test_eval_lora_hash);
 }
