@@ -44,11 +44,12 @@ static lexie_status read_gold(const lx_json *o, char **prompt, const char **gold
     const char *pr = lx_json_string(lx_json_get(o, "prompt"));
     const lx_json *in = lx_json_get(o, "input");
     *gold = lx_json_string(lx_json_get(o, "output"));
-    if (!*gold || !ins == !pr || (in && in->type != LX_JSON_STRING))
+    if (!*gold || !ins == !pr || (in && in->type != LX_JSON_STRING && in->type != LX_JSON_NULL))
         return lx_fail(err, LEXIE_E_FORMAT,
                        "a line needs \"output\" and one of \"instruction\" (with an optional "
                        "\"input\") or \"prompt\", as strings");
-    const char *head = ins ? ins : pr, *tail = ins && in && in->len ? in->str : NULL;
+    const char *tail = ins ? lx_json_string(in) : NULL, *head = ins ? ins : pr;
+    if (tail && !*tail) tail = NULL;
     size_t n = strlen(head) + (tail ? strlen(tail) + 2 : 0) + 1;
     if (!(*prompt = lx_malloc(n, err))) return LEXIE_E_NOMEM;
     snprintf(*prompt, n, tail ? "%s\n\n%s" : "%s", head, tail);
@@ -157,8 +158,8 @@ lexie_status lexie_pairs_build(lexie_ctx *c, const char *gold_path, const lexie_
             s = read_gold(lx_json_root(doc), &prompt, &gold, err);
         if (s)
             lx_fail_prefix(err, "%s: line %d: ", gold_path, line_no);
-        else
-            s = one(c, p, line_no, prompt, gold, cb, user, &stop, err);
+        else if ((s = one(c, p, line_no, prompt, gold, cb, user, &stop, err)))
+            lx_fail_prefix(err, "%s: line %d: ", gold_path, line_no);
         free(prompt);
         lx_json_doc_free(doc);
     }

@@ -82,7 +82,7 @@ char *cli_resolve_model(const char *m_arg, lexie_error *err) {
 /* ==== LoRA ==== */
 
 int cli_lora_option(const char *cmd, const char *opt, const char *val, cli_lora *l, int *bad) {
-    double x;
+    double x = 1.0;
     if (strcmp(opt, "--lora") == 0) {
         l->path = val;
     } else if (strcmp(opt, "--lora-scale") == 0) {
