@@ -57,6 +57,11 @@ static const char DPO[] =
     "{\"prompt\": \"Say hi\", \"chosen\": \"hi there\", \"rejected\": \"go away\"}\n"
     "{\"prompt\": \"Color of the sky\", \"chosen\": \"blue\", \"rejected\": \"green\"}\n";
 
+static const char DPO3[] =
+    "{\"prompt\": \"Say hi\", \"chosen\": \"hi there\", \"rejected\": \"go away\"}\n"
+    "{\"prompt\": \"Color of the sky\", \"chosen\": \"blue\", \"rejected\": \"green\"}\n"
+    "{\"prompt\": \"Count\", \"chosen\": \"one two\", \"rejected\": \"five\"}\n";
+
 static int fixture(lx_t *t, char *model, size_t n) {
     snprintf(model, n, "%s/llama_f32.gguf", lx_test_fixtures());
     if (access(model, R_OK) != 0) {
@@ -151,7 +156,7 @@ static void test_train_sft_log_lora_merge(lx_t *t) {
 
 /* 6 steps straight vs 3 steps, kill -9, a torn log, --resume: same log
 ** lines (step, loss, lr) and the same adapter bytes. */
-static void test_train_resume(lx_t *t) {
+static void resume_case(lx_t *t, const char *kind, const char *text, const char *common) {
     char model[512], data[512], a[512], r[512], la[512], lr[512], ck[512], args[4096], o[8192];
     static char l1[16][1024], l2[16][1024];
     if (!fixture(t, model, sizeof model)) return;
@@ -161,13 +166,12 @@ static void test_train_resume(lx_t *t) {
     tmp(la, sizeof la, "ra.log");
     tmp(lr, sizeof lr, "rr.log");
     tmp(ck, sizeof ck, "rr.ckpt.gguf");
-    write_text(data, SFT);
-    const char *common = "--steps 6 --batch 2 --lr 5e-3 --dropout 0.1 -t 1";
-    snprintf(args, sizeof args, "train sft -m %s --data %s --out %s --log %s %s", model, data, a,
-             la, common);
+    write_text(data, text);
+    snprintf(args, sizeof args, "train %s -m %s --data %s --out %s --log %s %s", kind, model, data,
+             a, la, common);
     LX_CHECK_MSG(t, run_cli(args, o, sizeof o) == 0, "%s", o);
-    snprintf(args, sizeof args, "train sft -m %s --data %s --out %s --log %s --save-every 1 %s",
-             model, data, r, lr, common);
+    snprintf(args, sizeof args, "train %s -m %s --data %s --out %s --log %s --save-every 1 %s",
+             kind, model, data, r, lr, common);
     char killed[4200];
     snprintf(killed, sizeof killed, "%s", args);
     setenv("LEXIE_TEST_KILL_AT_STEP", "3", 1);
@@ -186,12 +190,14 @@ static void test_train_resume(lx_t *t) {
     LX_CHECK_INT(t, n1, 6);
     LX_CHECK_INT(t, n2, 6);
     for (int i = 0; i < n1 && i < n2; i++) {
-        char *c1 = strstr(l1[i], ", \"tokens_per_s\""), *c2 = strstr(l2[i], ", \"tokens_per_s\"");
-        LX_CHECK(t, c1 && c2);
-        if (c1 && c2) {
-            *c1 = *c2 = 0;
-            LX_CHECK_MSG(t, strcmp(l1[i], l2[i]) == 0, "%s vs %s", l1[i], l2[i]);
+        /* Everything but the speed: blank tokens_per_s's value. */
+        for (int k = 0; k < 2; k++) {
+            char *c = strstr(k ? l2[i] : l1[i], "\"tokens_per_s\": ");
+            LX_CHECK(t, c != NULL);
+            size_t v = c ? strcspn(c + 16, ",}") : 0;
+            if (c) memmove(c + 16, c + 16 + v, strlen(c + 16 + v) + 1);
         }
+        LX_CHECK_MSG(t, strcmp(l1[i], l2[i]) == 0, "%s vs %s", l1[i], l2[i]);
     }
     FILE *fa = fopen(a, "rb"), *fr = fopen(r, "rb");
     int same = fa && fr;
@@ -209,6 +215,12 @@ static void test_train_resume(lx_t *t) {
     remove(la);
     remove(lr);
     remove(ck);
+}
+
+static void test_train_resume(lx_t *t) {
+    resume_case(t, "sft", SFT, "--steps 6 --batch 2 --lr 5e-3 --dropout 0.1 -t 1");
+    /* dpo: 3 pairs, 2 a step in micro-batches of 1: epochs end mid-batch. */
+    resume_case(t, "dpo", DPO3, "--steps 6 --batch 1 --accum 2 --lr 5e-3 -t 1");
 }
 
 /* dpo a few steps with its log keys; bad data names the line. */
