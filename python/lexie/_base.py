@@ -13,6 +13,8 @@ instead of passing a dangling pointer to C.
 
 import ctypes
 import enum
+import math
+import numbers
 import os
 import threading
 import weakref
@@ -59,6 +61,63 @@ class LexieError(Exception):
         return f"{self.message} [{name}]"
 
 
+class ArgumentTypeError(LexieError, TypeError):
+    """A parameter of the wrong type (a str where an int belongs): status
+    INVALID; catch it as LexieError or as TypeError.  Parameters are never
+    coerced, so n_threads="4" is this error, not 4."""
+
+
+class ArgumentValueError(LexieError, ValueError):
+    """A parameter of the right type out of its range (n_ctx=-5, a NaN):
+    status INVALID; catch it as LexieError or as ValueError."""
+
+
+def check_int(v, what, lo=None, hi=None, none=False):
+    """v as an int, or ArgumentTypeError (a bool, float or str is not an
+    int) or ArgumentValueError (outside [lo, hi]).  none: None passes."""
+    if v is None and none:
+        return None
+    if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+        raise ArgumentTypeError(Status.INVALID, f"{what} must be an int, not {type(v).__name__} {v!r}")
+    v = int(v)
+    if (lo is not None and v < lo) or (hi is not None and v > hi):
+        rng = f">= {lo}" if hi is None else f"in [{lo}, {hi}]"
+        raise ArgumentValueError(Status.INVALID, f"{what} must be {rng}, not {v}")
+    return v
+
+
+def check_float(v, what, lo, hi, lo_open=False):
+    """v as a finite float in [lo, hi] ((lo, hi] with lo_open), or
+    ArgumentTypeError (not a real number) or ArgumentValueError (NaN,
+    infinite or out of range)."""
+    if isinstance(v, bool) or not isinstance(v, numbers.Real):
+        raise ArgumentTypeError(Status.INVALID, f"{what} must be a number, not {type(v).__name__} {v!r}")
+    f = float(v)
+    if not math.isfinite(f) or f < lo or f > hi or (lo_open and f == lo):
+        rng = f"({lo}, {hi}]" if lo_open else f"[{lo}, {hi}]"
+        if hi == math.inf:
+            rng = f"finite and {'>' if lo_open else '>='} {lo}"
+        raise ArgumentValueError(Status.INVALID, f"{what} must be {'' if hi == math.inf else 'in '}{rng}, not {v!r}")
+    return f
+
+
+def check_bool(v, what, none=False):
+    """v as a bool: True, False, 1 or 0 (none: None passes); anything else
+    is ArgumentTypeError (a str such as "false" would be true)."""
+    if v is None and none:
+        return None
+    if isinstance(v, bool) or (isinstance(v, numbers.Integral) and int(v) in (0, 1)):
+        return bool(v)
+    raise ArgumentTypeError(Status.INVALID, f"{what} must be True or False, not {type(v).__name__} {v!r}")
+
+
+def check_callable(v, what):
+    """v when it is None or callable, else ArgumentTypeError."""
+    if v is not None and not callable(v):
+        raise ArgumentTypeError(Status.INVALID, f"{what} must be callable or None, not {type(v).__name__}")
+    return v
+
+
 def lib():
     """The declared library, or LexieError(NOT_FOUND) saying how to get it."""
     try:
@@ -100,7 +159,7 @@ def to_bytes(text, what="text", allow_nul=False):
     elif isinstance(text, (bytes, bytearray, memoryview)):
         b = bytes(text)
     else:
-        raise LexieError(Status.INVALID, f"{what} must be str or bytes, not {type(text).__name__}")
+        raise ArgumentTypeError(Status.INVALID, f"{what} must be str or bytes, not {type(text).__name__}")
     if not allow_nul and b"\0" in b:
         raise LexieError(Status.INVALID, f"{what} contains a NUL character")
     return b
@@ -111,7 +170,9 @@ def to_path(path):
     try:
         p = os.fsencode(path)
     except TypeError:
-        raise LexieError(Status.INVALID, f"a path must be str, bytes or os.PathLike, not {type(path).__name__}")
+        raise ArgumentTypeError(
+            Status.INVALID, f"a path must be str, bytes or os.PathLike, not {type(path).__name__}"
+        )
     if b"\0" in p:
         raise LexieError(Status.INVALID, "a path contains a NUL character")
     return p
@@ -125,9 +186,12 @@ def opt_str(p):
 def token_array(tokens, what="tokens"):
     """A sequence of ints -> (ctypes int32 array, count)."""
     try:
-        vals = [int(t) for t in tokens]
-    except (TypeError, ValueError):
-        raise LexieError(Status.INVALID, f"{what} must be a sequence of token ids")
+        vals = list(tokens)
+    except TypeError:
+        raise ArgumentTypeError(Status.INVALID, f"{what} must be a sequence of token ids")
+    if any(isinstance(t, bool) or not isinstance(t, numbers.Integral) for t in vals):
+        raise ArgumentTypeError(Status.INVALID, f"{what} must be a sequence of token ids (ints)")
+    vals = [int(t) for t in vals]
     for t in vals:
         if not -(2**31) <= t < 2**31:
             raise LexieError(Status.INVALID, f"{what}: token id {t} out of range")

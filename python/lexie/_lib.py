@@ -56,6 +56,10 @@ class lexie_chat_msg(Structure):
     _fields_ = [("role", c_char_p), ("content", c_char_p)]
 
 
+class lexie_span(Structure):
+    _fields_ = [("start", c_size_t), ("end", c_size_t)]
+
+
 class lexie_ctx_params(Structure):
     _fields_ = [
         ("n_ctx", c_int),
@@ -277,6 +281,14 @@ _FUNCS = {
     "lexie_token_to_piece": (c_int, [_P, lexie_token, c_void_p, c_int]),
     "lexie_token_is_eog": (c_int, [_P, lexie_token]),
     "lexie_chat_apply": (c_int, [_P, POINTER(lexie_chat_msg), c_int, c_int, _OUT_STR, _ERR]),
+    "lexie_chat_apply_spans": (
+        c_int,
+        [_P, POINTER(lexie_chat_msg), c_int, c_int, _OUT_STR, POINTER(c_void_p), POINTER(c_int), _ERR],
+    ),
+    "lexie_tokenize_chat": (
+        c_int,
+        [_P, c_char_p, c_size_t, c_int, c_void_p, c_int, POINTER(lexie_token), c_int, POINTER(c_int), _ERR],
+    ),
     # contexts
     "lexie_ctx_default_params": (lexie_ctx_params, []),
     "lexie_ctx_new": (_P, [_P, POINTER(lexie_ctx_params), _ERR]),

@@ -23,9 +23,14 @@ from ctypes import POINTER, byref, c_double, c_float, c_int, c_void_p
 from . import _lib
 from ._base import (
     Handle,
+    ArgumentTypeError,
     LexieError,
     Status,
     check,
+    check_bool,
+    check_callable,
+    check_float,
+    check_int,
     lib,
     new_error,
     opt_str,
@@ -146,8 +151,8 @@ class _Callbacks:
 def _pull_params(python, verify, offline, cbs):
     p = lib().lexie_pull_default_params()
     p.python = None if python is None else to_path(python)
-    p.verify = 1 if verify else 0
-    p.offline = 1 if offline else 0
+    p.verify = int(check_bool(verify, "verify"))
+    p.offline = int(check_bool(offline, "offline"))
     p.pip_to_stderr = 0
     p.progress = cbs.c_progress
     p.on_output = cbs.c_output
@@ -163,6 +168,8 @@ def pull(name=None, *, verify=False, offline=False, python=None, progress=None, 
     progress(event: dict) and on_output(text: str) receive progress events
     and pip's output.  Raises LexieError (NOT_FOUND, NETWORK, FORMAT, IO)."""
     L, err, out, dl = lib(), new_error(), c_void_p(), c_int()
+    check_callable(progress, "progress")
+    check_callable(on_output, "on_output")
     cbs = _Callbacks(progress, on_output)
     p = _pull_params(python, verify, offline, cbs)
     st = L.lexie_model_pull(
@@ -179,6 +186,7 @@ def install(name, path, *, python=None, progress=None):
     """Copies a local GGUF file into the cache as catalog model `name`, if
     its size and SHA-256 match the catalog; returns the cached path."""
     L, err, out = lib(), new_error(), c_void_p()
+    check_callable(progress, "progress")
     cbs = _Callbacks(progress, None)
     p = _pull_params(python, False, True, cbs)
     st = L.lexie_model_install(
@@ -236,6 +244,8 @@ class Model(Handle):
     _kind = "model"
 
     def __init__(self, name_or_path=None, *, n_threads=None, n_ctx=None, chat_template=None):
+        n_threads = check_int(n_threads, "n_threads", 0, 256, none=True)
+        n_ctx = check_int(n_ctx, "n_ctx", 0, 2**24, none=True)
         self._init_handle()
         self._default_ctx = None
         self._default_lock = threading.Lock()
@@ -301,6 +311,8 @@ class Model(Handle):
         parse_special: text such as "<|im_start|>" becomes its special token.
         Invalid UTF-8 bytes raise LexieError(UTF8) naming the offset."""
         data = to_bytes(text, allow_nul=True)
+        add_special = check_bool(add_special, "add_special")
+        parse_special = check_bool(parse_special, "parse_special")
         L, h = lib(), self._handle()
         cap = len(data) + 8
         while True:
@@ -318,7 +330,7 @@ class Model(Handle):
     def token_to_piece(self, token):
         """The raw bytes of one token (possibly part of a UTF-8 character)."""
         L, h = lib(), self._handle()
-        t = int(token)
+        t = check_int(token, "token")
         if not -(2**31) <= t < 2**31:
             raise LexieError(Status.INVALID, f"token id {t} out of range")
         size = 64
@@ -339,16 +351,15 @@ class Model(Handle):
 
     def is_eog(self, token):
         """True if token ends generation (end of sequence or of turn)."""
-        return bool(lib().lexie_token_is_eog(self._handle(), int(token)))
+        t = check_int(token, "token", -(2**31), 2**31 - 1)
+        return bool(lib().lexie_token_is_eog(self._handle(), t))
 
     # ---- chat ----
 
-    def chat(self, messages, *, add_generation_prompt=True):
-        """Renders messages with the model's chat template.
-
-        messages: a list of {"role": ..., "content": ...} dicts (or
-        (role, content) pairs); roles "system", "user", "assistant".
-        add_generation_prompt appends the assistant turn's opening."""
+    def _chat_messages(self, messages):
+        """messages -> (lexie_chat_msg array, count, the bytes it borrows)."""
+        if isinstance(messages, (str, bytes, dict)):
+            raise ArgumentTypeError(Status.INVALID, "messages must be a list of messages")
         msgs = list(messages)
         arr = (_lib.lexie_chat_msg * max(1, len(msgs)))()
         keep = []
@@ -366,26 +377,69 @@ class Model(Handle):
             c = to_bytes(content, f"messages[{i}].content")
             keep += [r, c]
             arr[i].role, arr[i].content = r, c
+        return arr, len(msgs), keep
+
+    def chat(self, messages, *, add_generation_prompt=True):
+        """Renders messages with the model's chat template.
+
+        messages: a list of {"role": ..., "content": ...} dicts (or
+        (role, content) pairs); roles "system", "user", "assistant".
+        add_generation_prompt appends the assistant turn's opening."""
+        add_generation_prompt = check_bool(add_generation_prompt, "add_generation_prompt")
+        arr, n, _keep = self._chat_messages(messages)
         L, err, out = lib(), new_error(), c_void_p()
-        st = L.lexie_chat_apply(
-            self._handle(), arr, len(msgs), int(bool(add_generation_prompt)), byref(out), byref(err)
-        )
+        st = L.lexie_chat_apply(self._handle(), arr, n, int(bool(add_generation_prompt)), byref(out), byref(err))
         text = _lib.take_string(out.value)
         check(st, err)
         return text.decode("utf-8")
 
+    def chat_tokens(self, messages, *, add_generation_prompt=True, add_special=True):
+        """Renders messages and tokenizes the result as the CLI does: the
+        template's markup becomes control tokens, while message roles and
+        contents stay plain text (a message holding "<|im_end|>" cannot end
+        its turn)."""
+        add_generation_prompt = check_bool(add_generation_prompt, "add_generation_prompt")
+        add_special = check_bool(add_special, "add_special")
+        arr, n, _keep = self._chat_messages(messages)
+        L, h, err = lib(), self._handle(), new_error()
+        out, spans, n_spans = c_void_p(), c_void_p(), c_int()
+        st = L.lexie_chat_apply_spans(
+            h, arr, n, int(bool(add_generation_prompt)), byref(out), byref(spans), byref(n_spans), byref(err)
+        )
+        text = _lib.take_string(out.value)
+        try:
+            check(st, err)
+            cap = len(text) + 8
+            while True:
+                e2, got = new_error(), c_int()
+                toks = (_lib.lexie_token * cap)()
+                st = L.lexie_tokenize_chat(
+                    h, text, len(text), int(add_special), spans, n_spans.value, toks, cap, byref(got), byref(e2)
+                )
+                if st == Status.RANGE and got.value > cap:
+                    cap = got.value
+                    continue
+                check(st, e2)
+                return list(toks[: got.value])
+        finally:
+            L.lexie_free(spans)
+
     def _prompt_tokens(self, prompt, add_special=True, parse_special=None):
         """A prompt in any accepted form -> token ids:
         str/bytes: tokenized (special tokens parsed only if parse_special);
-        a list of message dicts: chat template applied, specials parsed;
+        a list of message dicts: chat template applied, its markup parsed as
+        control tokens, message text never (chat_tokens); parse_special=False
+        keeps the markup plain text too;
         a list of ints: used as they are."""
+        add_special = check_bool(add_special, "add_special")
+        parse_special = check_bool(parse_special, "parse_special", none=True)
         if isinstance(prompt, (str, bytes, bytearray)):
             return self.tokenize(prompt, add_special=add_special, parse_special=bool(parse_special))
         items = list(prompt)
         if items and all(isinstance(m, (dict, tuple)) for m in items):
-            text = self.chat(items, add_generation_prompt=True)
-            ps = True if parse_special is None else parse_special
-            return self.tokenize(text, add_special=add_special, parse_special=ps)
+            if parse_special is False:
+                return self.tokenize(self.chat(items), add_special=add_special, parse_special=False)
+            return self.chat_tokens(items, add_special=add_special)
         return items
 
     # ---- the default context ----
@@ -452,10 +506,10 @@ class Context(Handle):
         self.n_generated = 0
         L, err = lib(), new_error()
         cp = L.lexie_ctx_default_params()
-        cp.n_ctx = int(n_ctx or 0)
-        cp.n_batch = int(n_batch or 0)
-        cp.n_seq_max = int(n_seq_max or 0)
-        cp.n_threads = int(n_threads or 0)
+        cp.n_ctx = check_int(n_ctx, "n_ctx", 0, 2**24, none=True) or 0
+        cp.n_batch = check_int(n_batch, "n_batch", 0, 2**16, none=True) or 0
+        cp.n_seq_max = check_int(n_seq_max, "n_seq_max", 0, 64, none=True) or 0
+        cp.n_threads = check_int(n_threads, "n_threads", 0, 256, none=True) or 0
         ptr = L.lexie_ctx_new(model._handle(), byref(cp), byref(err))
         if not ptr:
             raise_for(err.code, err)
@@ -496,22 +550,13 @@ class Context(Handle):
     def _gen_params(self, max_tokens, temperature, top_k, top_p, seed, stop):
         L = lib()
         gp = L.lexie_gen_default_params()
-        max_tokens = int(max_tokens or 0)
-        if not 0 <= max_tokens < 2**31:
-            raise LexieError(Status.INVALID, f"max_tokens must be >= 0, not {max_tokens}")
-        gp.max_tokens = max_tokens
-        if not (temperature >= 0 and math.isfinite(temperature)):
-            raise LexieError(Status.INVALID, f"temperature must be >= 0, not {temperature}")
-        if not 0 <= int(top_k) < 2**31:
-            raise LexieError(Status.INVALID, f"top_k must be >= 0, not {top_k}")
-        if not 0 < top_p <= 1:
-            raise LexieError(Status.INVALID, f"top_p must be in (0, 1], not {top_p}")
-        if not 0 <= int(seed) < 2**64:
-            raise LexieError(Status.INVALID, f"seed must be in [0, 2**64), not {seed}")
-        gp.sampler.temperature = float(temperature)
-        gp.sampler.top_k = int(top_k)
-        gp.sampler.top_p = float(top_p)
-        gp.sampler.seed = int(seed)
+        gp.max_tokens = check_int(max_tokens, "max_tokens", 0, 2**31 - 1, none=True) or 0
+        gp.sampler.temperature = check_float(temperature, "temperature", 0.0, math.inf)
+        gp.sampler.top_k = check_int(top_k, "top_k", 0, 2**31 - 1)
+        gp.sampler.top_p = check_float(top_p, "top_p", 0.0, 1.0, lo_open=True)
+        gp.sampler.seed = check_int(seed, "seed", 0, 2**64 - 1)
+        if stop is not None and not isinstance(stop, (str, bytes, list, tuple)):
+            raise ArgumentTypeError(Status.INVALID, f"stop must be a str or a list of str, not {type(stop).__name__}")
         stops = [stop] if isinstance(stop, (str, bytes)) else list(stop or [])
         enc = [to_bytes(s, "stop string") for s in stops]
         if any(not s for s in enc):
@@ -549,8 +594,9 @@ class Context(Handle):
         return True to stop early.  An exception it raises stops generation
         and is re-raised here.  The token count is left in self.n_generated.
         """
-        toks, n = token_array(self.model._prompt_tokens(prompt, add_special, parse_special), "prompt")
+        check_callable(on_text, "on_text")
         gp, keep = self._gen_params(max_tokens, temperature, top_k, top_p, seed, stop)
+        toks, n = token_array(self.model._prompt_tokens(prompt, add_special, parse_special), "prompt")
         box = []
 
         def piece(p, length, _user):
@@ -583,6 +629,7 @@ class Context(Handle):
         this thread must not call the same context (LexieError)."""
         if "on_text" in kw:
             raise LexieError(Status.INVALID, "stream() takes no on_text; iterate it instead")
+        self._handle()  # closed: raise at the first next(), before starting a producer
         q = queue.Queue(maxsize=64)
         stop_ev = threading.Event()
         done = object()
@@ -612,7 +659,14 @@ class Context(Handle):
         worker.start()
         try:
             while True:
-                item = q.get()
+                if self.closed:
+                    # close() stops the producer, which then cannot hand
+                    # over `done`: waiting on the queue would block forever.
+                    raise LexieError(Status.INVALID, "the context was closed during stream()")
+                try:
+                    item = q.get(timeout=0.05)
+                except queue.Empty:
+                    continue
                 if item is done:
                     break
                 yield item
@@ -632,6 +686,7 @@ class Context(Handle):
 
         With full_logprobs=True returns (probs, logprobs) where logprobs are
         the candidates' log-probabilities under the full vocabulary."""
+        full_logprobs = check_bool(full_logprobs, "full_logprobs")
         toks, n = token_array(self.model._prompt_tokens(prompt, add_special, parse_special), "prompt")
         cand, nc = token_array(candidates, "candidates")
         probs = (c_float * max(1, nc))()
@@ -666,6 +721,7 @@ class Context(Handle):
         each at most n_batch tokens.  The prompt is computed once.  With
         normalize=True returns instead the softmax over the continuations
         (probabilities summing to 1)."""
+        normalize = check_bool(normalize, "normalize")
         toks, n = token_array(self.model._prompt_tokens(prompt, add_special, parse_special), "prompt")
         ptrs, ns, m, keep = self._continuations(continuations, parse_special)
         out = (c_double * max(1, m))()

@@ -19,7 +19,21 @@ import os
 from ctypes import POINTER, byref, c_int, c_void_p
 
 from . import _lib
-from ._base import Handle, LexieError, Status, check, lib, new_error, opt_str, raise_for, to_bytes, to_path
+from ._base import (
+    Handle,
+    LexieError,
+    Status,
+    check,
+    check_bool,
+    check_float,
+    check_int,
+    lib,
+    new_error,
+    opt_str,
+    raise_for,
+    to_bytes,
+    to_path,
+)
 from ._model import Context, Model
 
 # ==== Schemas ====
@@ -290,12 +304,13 @@ class RelationExtractor(Handle):
         self._owned = []
         if method not in _METHODS:
             raise LexieError(Status.INVALID, f"method must be 'qa4re' or 'vanilla', not {method!r}")
-        if not isinstance(batch, int) or not 1 <= batch <= 63:
-            raise LexieError(Status.INVALID, f"batch must be 1..63, not {batch!r}")
-        if not isinstance(n_permute, int) or not 1 <= n_permute <= 64:
-            raise LexieError(Status.INVALID, f"n_permute must be 1..64, not {n_permute!r}")
-        if not 0 <= none_threshold <= 1:
-            raise LexieError(Status.INVALID, f"none_threshold must be in [0, 1], not {none_threshold!r}")
+        batch = check_int(batch, "batch", 1, 63)
+        n_permute = check_int(n_permute, "n_permute", 1, 64)
+        none_threshold = check_float(none_threshold, "none_threshold", 0.0, 1.0)
+        free_gen, mark = check_bool(free_gen, "free_gen"), check_bool(mark, "mark")
+        max_gen_tokens = check_int(max_gen_tokens, "max_gen_tokens", 0, 2**31 - 1, none=True) or 0
+        n_threads = check_int(n_threads, "n_threads", 0, 256, none=True)
+        n_ctx = check_int(n_ctx, "n_ctx", 0, 2**24, none=True)
         if not isinstance(schema, RelationSchema):
             schema = RelationSchema.parse(schema) if isinstance(schema, dict) else RelationSchema.load(schema)
             self._owned.append(schema)
@@ -388,6 +403,8 @@ class RelationExtractor(Handle):
         these examples, as `lexie relations --calibrate` does (the scores
         stay the model's).
         """
+        calibrate = check_bool(calibrate, "calibrate")
+        chunk = check_int(chunk, "chunk", 1)
         if calibrate and (self.free_gen or self.none_threshold > 0):
             raise LexieError(Status.INVALID, "calibrate goes with neither free_gen nor none_threshold")
         if errors not in ("raise", "return"):
@@ -403,7 +420,6 @@ class RelationExtractor(Handle):
                 if errors == "raise":
                     raise LexieError(e.status, f"example {i}: {e.message}") from None
                 results[i] = _error_dict(id_, i, e)
-        chunk = max(1, int(chunk))
         for c0 in range(0, len(ok), chunk):
             part = ok[c0 : c0 + chunk]
             try:
@@ -551,9 +567,15 @@ def evaluate_relations(
     p.model = s(resolve_model(model))
     p.chat_template, p.out_dir, p.prior_path = s(chat_template), s(out_dir), s(prior)
     p.command = s("lexie.evaluate_relations")
-    p.method, p.shots, p.seed = _METHODS[method], int(shots), int(seed)
-    p.limit, p.sample, p.n_permute, p.free_gen = int(limit), int(sample), int(n_permute), int(bool(free_gen))
-    p.threshold, p.calibrate, p.batch, p.n_threads = float(threshold), int(bool(calibrate)), int(batch), int(n_threads)
+    p.method, p.shots = _METHODS[method], check_int(shots, "shots", 0, 64)
+    p.seed = check_int(seed, "seed", 0, 2**64 - 1)
+    p.limit, p.sample = check_int(limit, "limit", 0, 2**31 - 1), check_int(sample, "sample", 0, 2**31 - 1)
+    p.n_permute, p.free_gen = check_int(n_permute, "n_permute", 1, 64), int(check_bool(free_gen, "free_gen"))
+    p.threshold, p.calibrate = check_float(threshold, "threshold", 0.0, 1.0), int(check_bool(calibrate, "calibrate"))
+    p.batch = check_int(batch, "batch", 1, 63)
+    p.n_threads = check_int(n_threads, "n_threads", 0, 256, none=True) or 0
+    if on_event is not None and not callable(on_event):
+        raise LexieError(Status.INVALID, "on_event must be callable or None")
     errors = []
 
     def event(ev_p, _user):

@@ -13,6 +13,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define LX_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define LX_MAX(a, b) ((a) > (b) ? (a) : (b))
@@ -94,6 +95,37 @@ lexie_status lx_write_file_atomic(const char *path, const void *data, size_t n, 
 /* Makes a rename in path's folder durable by syncing the folder.  Best
 ** effort: some file systems refuse it, and nothing is reported. */
 void lx_sync_dir(const char *path);
+
+/* Writes all of data[0..n) to fd, retrying short writes and EINTR.
+** Returns 0, or -1 with errno set (EIO for a write that made no progress). */
+int lx_write_all(int fd, const void *data, size_t n);
+
+/* ==== Lines (file.c) ==== */
+
+/* Reads text line by line with a bounded memory: a line longer than max
+** bytes is skipped up to its newline without being held.  Zero it, set f
+** and max, read with lx_line_read, free with lx_line_reader_free. */
+typedef struct lx_line_reader {
+    FILE *f;        /* borrowed */
+    size_t max;     /* longest line kept, in bytes without the '\n' (0: 16 MiB) */
+    lx_buf line;    /* the current line, '\n' dropped, NUL after it (it may hold NULs) */
+    size_t skipped; /* LX_LINE_LONG: the bytes of the line that were dropped */
+} lx_line_reader;
+
+enum {
+    LX_LINE_ERROR = -1, /* a read error (errno says which), or out of memory (ENOMEM) */
+    LX_LINE_END = 0,    /* end of input */
+    LX_LINE_OK = 1,     /* r->line holds the next line */
+    LX_LINE_LONG = 2    /* the next line was longer than max: skipped, r->line is empty */
+};
+
+/* The default of max: 16 MiB. */
+#define LX_LINE_MAX_DEFAULT ((size_t)16 << 20)
+
+/* Reads the next line (the last one may lack its '\n').  Returns one of
+** LX_LINE_*.  A read error is never taken for the end of input. */
+int lx_line_read(lx_line_reader *r);
+void lx_line_reader_free(lx_line_reader *r);
 
 /* ==== SHA-256 (sha256.c, FIPS 180-4) ==== */
 

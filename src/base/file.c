@@ -2,7 +2,8 @@
 ** file.c -- whole files: reading one into memory with a size bound, and
 ** replacing one atomically (temporary file in the same folder, synced,
 ** renamed over the old one), so a reader sees the old file or the new one,
-** never half of either.
+** never half of either; checked writes; and a line reader whose memory is
+** bounded however long a line is.
 */
 #include "base.h"
 
@@ -39,14 +40,20 @@ char *lx_read_file(const char *path, size_t max_bytes, size_t *n, lexie_error *e
         if (r == 0) break;
         b.len += r;
     }
-    if (st == LEXIE_OK && ferror(f)) st = LEXIE_E_IO;
+    int read_errno = 0;
+    if (st == LEXIE_OK && ferror(f)) {
+        st = LEXIE_E_IO;
+        read_errno = errno;
+    }
     fclose(f);
     if (st != LEXIE_OK) {
         lx_buf_free(&b);
-        lx_fail(err, st, "%s: %s", path,
-                st == LEXIE_E_IO      ? "read error"
-                : st == LEXIE_E_RANGE ? "larger than the limit"
-                                      : "out of memory reading the file");
+        if (st == LEXIE_E_IO)
+            lx_fail(err, st, "%s: read error: %s", path, strerror(read_errno));
+        else
+            lx_fail(err, st, "%s: %s", path,
+                    st == LEXIE_E_RANGE ? "larger than the limit"
+                                        : "out of memory reading the file");
         return NULL;
     }
     b.data[b.len] = 0;
@@ -88,6 +95,21 @@ static char *tmp_template(const char *path, lexie_error *err) {
     return t;
 }
 
+int lx_write_all(int fd, const void *data, size_t n) {
+    const char *p = data;
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) {
+            if (w == 0) errno = EIO;
+            return -1;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
 lexie_status lx_write_file_atomic(const char *path, const void *data, size_t n, lexie_error *err) {
     char *tmp = tmp_template(path, err);
     if (!tmp) return LEXIE_E_NOMEM;
@@ -98,28 +120,65 @@ lexie_status lx_write_file_atomic(const char *path, const void *data, size_t n, 
         free(tmp);
         return st;
     }
-    const char *p = data;
-    size_t left = n;
-    int bad = 0;
-    while (left && !bad) {
-        ssize_t w = write(fd, p, left);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) {
-            if (w == 0) errno = EIO;
-            bad = 1;
-            break;
-        }
-        p += w;
-        left -= (size_t)w;
+    int bad = lx_write_all(fd, data, n) != 0 || fsync(fd) != 0 ||
+              fchmod(fd, 0644) != 0; /* mkstemp makes 0600 */
+    int e = errno;
+    if (close(fd) != 0 && !bad) {
+        bad = 1;
+        e = errno;
     }
-    bad = bad || fsync(fd) != 0 || fchmod(fd, 0644) != 0; /* mkstemp makes 0600 */
-    bad |= close(fd) != 0;
-    if (bad || rename(tmp, path) != 0) {
-        st = lx_fail(err, LEXIE_E_IO, "cannot write %s: %s", path, strerror(errno));
+    if (!bad && rename(tmp, path) != 0) {
+        bad = 1;
+        e = errno;
+    }
+    if (bad) {
+        st = lx_fail(err, LEXIE_E_IO, "cannot write %s: %s", path, strerror(e));
         unlink(tmp);
     } else {
         lx_sync_dir(path);
     }
     free(tmp);
     return st;
+}
+
+/* ==== Lines ==== */
+
+int lx_line_read(lx_line_reader *r) {
+    size_t max = r->max ? r->max : LX_LINE_MAX_DEFAULT;
+    lx_buf_reset(&r->line);
+    r->skipped = 0;
+    int c, any = 0, too_long = 0;
+    while ((c = getc_unlocked(r->f)) != EOF) {
+        any = 1;
+        if (c == '\n') break;
+        if (too_long) {
+            r->skipped++;
+            continue;
+        }
+        if (r->line.len == max) {
+            /* Over the limit: drop what was kept and discard up to the newline. */
+            too_long = 1;
+            r->skipped = r->line.len + 1;
+            lx_buf_reset(&r->line);
+            continue;
+        }
+        /* lx_buf_reserve at least doubles: at most 2 * max bytes are held. */
+        if (r->line.len + 1 >= r->line.cap && lx_buf_reserve(&r->line, 1, NULL)) {
+            errno = ENOMEM;
+            return LX_LINE_ERROR;
+        }
+        r->line.data[r->line.len++] = (char)c;
+    }
+    if (c == EOF && ferror(r->f)) return LX_LINE_ERROR; /* errno from the failed read */
+    if (!any) return LX_LINE_END;
+    if (lx_buf_reserve(&r->line, 1, NULL)) {
+        errno = ENOMEM;
+        return LX_LINE_ERROR;
+    }
+    r->line.data[r->line.len] = 0;
+    return too_long ? LX_LINE_LONG : LX_LINE_OK;
+}
+
+void lx_line_reader_free(lx_line_reader *r) {
+    if (r) lx_buf_free(&r->line);
 }

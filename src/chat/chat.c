@@ -14,6 +14,7 @@
 */
 #include "chat/chat_impl.h"
 
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,9 +32,9 @@ typedef struct scope {
 typedef struct ev {
     jx *c;
     scope *sc;
-    jsb out;
-    int brk; /* 1 break, 2 continue: unwinding to the innermost loop */
-    long steps;
+    jsb top;  /* the render's output (heap, bounded by lim.max_output) */
+    jsb *out; /* where output goes now: top, or a block set's capture */
+    int brk;  /* 1 break, 2 continue: unwinding to the innermost loop */
 } ev;
 
 static jv eval(ev *e, const jnode *x);
@@ -82,8 +83,7 @@ static jv eval_args(ev *e, const jnode *x, jv *args) {
     return (jv){.t = JV_UNDEF};
 }
 
-static jv eval_call(ev *e, const jnode *x) {
-    jv args[64];
+static jv eval_call(ev *e, const jnode *x, jv *args) {
     eval_args(e, x, args);
     const jnode *f = x->a;
     if (f->kind == JN_ATTR) {
@@ -95,7 +95,22 @@ static jv eval_call(ev *e, const jnode *x) {
     lx_chat_fail(e->c, x->pos, LEXIE_E_UNSUPPORTED, "calling this value is not supported");
 }
 
+/* One frame's arguments live here, in eval: left-deep chains (a ~ b ~ c
+** ..., a.b.c...) nest one eval per link, so frames stay small. */
+static jv eval_node(ev *e, const jnode *x, jv *args);
+
 static jv eval(ev *e, const jnode *x) {
+    jv args[64];
+    size_t pos = e->c->pos;
+    e->c->pos = x->pos;
+    lx_chat_enter(e->c);
+    jv v = eval_node(e, x, args);
+    lx_chat_leave(e->c);
+    e->c->pos = pos;
+    return v;
+}
+
+static jv eval_node(ev *e, const jnode *x, jv *args) {
     jx *c = e->c;
     switch (x->kind) {
     case JN_LIT: return x->lit;
@@ -126,14 +141,12 @@ static jv eval(ev *e, const jnode *x) {
         }
         return lx_chat_slice(c, x, obj, has, part);
     }
-    case JN_CALL: return eval_call(e, x);
+    case JN_CALL: return eval_call(e, x, args);
     case JN_FILTER: {
-        jv args[64];
         eval_args(e, x, args);
         return lx_chat_filter(c, x, eval(e, x->a), x->n_args, args, x->kw);
     }
     case JN_TEST: {
-        jv args[64];
         eval_args(e, x, args);
         int r = lx_chat_test(c, x, eval(e, x->a), x->n_args, args);
         return lx_chat_val_bool(x->op ? !r : r);
@@ -173,7 +186,7 @@ static jv eval(ev *e, const jnode *x) {
             jv k = eval(e, x->args[i]);
             if (k.t != JV_STR)
                 lx_chat_fail(c, x->args[i]->pos, LEXIE_E_UNSUPPORTED, "dict keys must be strings");
-            lx_chat_dict_set(c, d, k.u.s.p, k.u.s.n, eval(e, x->args[i + 1]));
+            lx_chat_dict_setv(c, d, k, eval(e, x->args[i + 1]));
         }
         return (jv){.t = JV_DICT, .u.d = d};
     }
@@ -186,9 +199,11 @@ static jv eval(ev *e, const jnode *x) {
 static void exec_for(ev *e, const jnode *x) {
     jx *c = e->c;
     jv it = eval(e, x->a);
+    /* A list is walked in place (its length taken now, as Python's loop
+    ** object does), so a loop holds no copy of what it iterates. */
     jlist *items = lx_chat_list_new(c);
     if (it.t == JV_LIST) {
-        for (size_t i = 0; i < it.u.l->n; i++) lx_chat_list_push(c, items, it.u.l->v[i]);
+        items = it.u.l;
     } else if (it.t == JV_DICT) {
         for (size_t i = 0; i < it.u.d->n; i++) lx_chat_list_push(c, items, it.u.d->k[i]);
     } else if (it.t == JV_STR) {
@@ -201,16 +216,26 @@ static void exec_for(ev *e, const jnode *x) {
     e->sc = &sc;
     if (x->c) { /* `for x in xs if cond`: filter first, so loop.length counts the kept ones */
         jlist *kept = lx_chat_list_new(c);
-        for (size_t i = 0; i < items->n; i++) {
+        size_t n0 = items->n;
+        for (size_t i = 0; i < n0; i++) {
+            lx_chat_step(c, 1);
             lx_chat_dict_set(c, sc.vars, x->args[0]->name, x->args[0]->name_len, items->v[i]);
             if (lx_chat_truthy(eval(e, x->c))) lx_chat_list_push(c, kept, items->v[i]);
         }
         items = kept;
     }
     size_t n = items->n;
+    /* One loop object for the whole loop, updated in place (Jinja's is one
+    ** object too): iterations allocate nothing of their own. */
+    static const char *const loop_keys[] = {"index", "index0", "revindex", "revindex0", "first",
+                                            "last",  "length", "previtem", "nextitem"};
+    jdict *loop = lx_chat_dict_new(c);
+    for (size_t k = 0; k < LX_ARRAY_LEN(loop_keys); k++)
+        lx_chat_dict_set(c, loop, loop_keys[k], strlen(loop_keys[k]), (jv){.t = JV_UNDEF});
+    lx_chat_dict_set(c, sc.vars, "loop", 4, (jv){.t = JV_DICT, .u.d = loop});
     for (size_t i = 0; i < n; i++) {
-        if (++e->steps > JX_MAX_STEPS)
-            lx_chat_fail(c, x->pos, LEXIE_E_RANGE, "more than %d loop iterations", JX_MAX_STEPS);
+        c->pos = x->pos;
+        lx_chat_step(c, 1);
         jv item = items->v[i];
         if (x->n_args == 2) {
             if (item.t != JV_LIST || item.u.l->n != 2)
@@ -221,17 +246,18 @@ static void exec_for(ev *e, const jnode *x) {
         } else {
             lx_chat_dict_set(c, sc.vars, x->args[0]->name, x->args[0]->name_len, item);
         }
-        jdict *loop = lx_chat_dict_new(c);
-        lx_chat_dict_set(c, loop, "index", 5, lx_chat_val_int((int64_t)i + 1));
-        lx_chat_dict_set(c, loop, "index0", 6, lx_chat_val_int((int64_t)i));
-        lx_chat_dict_set(c, loop, "revindex", 8, lx_chat_val_int((int64_t)(n - i)));
-        lx_chat_dict_set(c, loop, "revindex0", 9, lx_chat_val_int((int64_t)(n - i - 1)));
-        lx_chat_dict_set(c, loop, "first", 5, lx_chat_val_bool(i == 0));
-        lx_chat_dict_set(c, loop, "last", 4, lx_chat_val_bool(i + 1 == n));
-        lx_chat_dict_set(c, loop, "length", 6, lx_chat_val_int((int64_t)n));
-        lx_chat_dict_set(c, loop, "previtem", 8, i ? items->v[i - 1] : (jv){.t = JV_UNDEF});
-        lx_chat_dict_set(c, loop, "nextitem", 8, i + 1 < n ? items->v[i + 1] : (jv){.t = JV_UNDEF});
-        lx_chat_dict_set(c, sc.vars, "loop", 4, (jv){.t = JV_DICT, .u.d = loop});
+        /* In place, in loop_keys order (a template may have set more keys
+        ** on it, after these). */
+        jv *lv = loop->v;
+        lv[0] = lx_chat_val_int((int64_t)i + 1);
+        lv[1] = lx_chat_val_int((int64_t)i);
+        lv[2] = lx_chat_val_int((int64_t)(n - i));
+        lv[3] = lx_chat_val_int((int64_t)(n - i - 1));
+        lv[4] = lx_chat_val_bool(i == 0);
+        lv[5] = lx_chat_val_bool(i + 1 == n);
+        lv[6] = lx_chat_val_int((int64_t)n);
+        lv[7] = i ? items->v[i - 1] : (jv){.t = JV_UNDEF};
+        lv[8] = i + 1 < n ? items->v[i + 1] : (jv){.t = JV_UNDEF};
         exec(e, x->b);
         if (e->brk == 1) {
             e->brk = 0;
@@ -249,10 +275,11 @@ static void exec_set(ev *e, const jnode *x) {
     if (x->a) {
         v = eval(e, x->a);
     } else { /* block set: capture the body's output */
-        jsb saved = e->out;
-        lx_chat_sb_init(&e->out, c);
+        jsb cap, *saved = e->out;
+        lx_chat_sb_init(&cap, c);
+        e->out = &cap;
         exec(e, x->b);
-        v = lx_chat_sb_value(&e->out);
+        v = lx_chat_sb_value(&cap);
         e->out = saved;
     }
     const jnode *t = x->args[0];
@@ -267,15 +294,28 @@ static void exec_set(ev *e, const jnode *x) {
     lx_chat_dict_set(c, obj.u.d, t->name, t->name_len, v);
 }
 
+/* Numbers print straight into the output: a loop that prints its index
+** allocates nothing per iteration. */
+static void output(ev *e, jv v) {
+    char buf[32];
+    if (v.t == JV_INT) {
+        int k = snprintf(buf, sizeof buf, "%lld", (long long)v.u.i);
+        lx_chat_sb_put(e->out, buf, (size_t)k);
+    } else if (v.t == JV_BOOL) {
+        lx_chat_sb_put(e->out, v.u.b ? "True" : "False", v.u.b ? 4 : 5);
+    } else if (v.t != JV_UNDEF) {
+        lx_chat_sb_putv(e->out, lx_chat_to_str(e->c, v));
+    }
+}
+
 static void exec(ev *e, const jnode *x) {
+    size_t pos = e->c->pos;
+    lx_chat_enter(e->c);
     for (; x && !e->brk; x = x->next) {
+        e->c->pos = x->pos;
         switch (x->kind) {
-        case JN_TEXT: lx_chat_sb_put(&e->out, x->name, x->name_len); break;
-        case JN_OUTPUT: {
-            jv v = lx_chat_to_str(e->c, eval(e, x->a));
-            lx_chat_sb_put(&e->out, v.u.s.p, v.u.s.n);
-            break;
-        }
+        case JN_TEXT: lx_chat_sb_put(e->out, x->name, x->name_len); break;
+        case JN_OUTPUT: output(e, eval(e, x->a)); break;
         case JN_IF:
             if (lx_chat_truthy(eval(e, x->a)))
                 exec(e, x->b);
@@ -288,17 +328,58 @@ static void exec(ev *e, const jnode *x) {
         case JN_CONTINUE: e->brk = 2; break;
         default: lx_chat_fail(e->c, x->pos, LEXIE_E_INTERNAL, "expression used as a statement");
         }
-        if (e->out.n > JX_MAX_OUTPUT)
-            lx_chat_fail(e->c, x->pos, LEXIE_E_RANGE, "output exceeds %u bytes", JX_MAX_OUTPUT);
     }
+    lx_chat_leave(e->c);
+    e->c->pos = pos;
 }
 
 /* ==== Entry point ==== */
 
-lexie_status lx_chat_render(const char *tmpl, const lx_chat_msg *msgs, int n_msgs,
-                            int add_generation_prompt, const char *bos, const char *eos, char **out,
-                            lexie_error *err) {
-    if (out) *out = NULL;
+static void limits_fill(lx_chat_limits *l, const lx_chat_limits *given) {
+    lx_chat_limits z = {0, 0, 0, 0};
+    *l = given ? *given : z;
+    if (!l->max_bytes) l->max_bytes = LX_CHAT_MAX_BYTES;
+    if (!l->max_output) l->max_output = LX_CHAT_MAX_OUTPUT;
+    if (l->max_steps <= 0) l->max_steps = LX_CHAT_MAX_STEPS;
+    if (l->max_depth <= 0) l->max_depth = LX_CHAT_MAX_DEPTH;
+}
+
+/* Binds what the template sees and runs it into e->top. */
+static void run(ev *e, const char *tmpl, size_t tn, const lx_chat_msg *msgs, int n_msgs,
+                int add_generation_prompt, const char *bos, const char *eos) {
+    jx *c = e->c;
+    jnode *root = lx_chat_parse(c, tmpl, tn);
+    scope top = {NULL, lx_chat_dict_new(c)};
+    e->sc = &top;
+    jlist *ml = lx_chat_list_new(c);
+    for (int i = 0; i < n_msgs; i++) {
+        /* Roles and contents are the caller's text: marked as user text,
+        ** whatever the template does with them. */
+        jdict *m = lx_chat_dict_new(c);
+        lx_chat_dict_set(c, m, "role", 4, lx_chat_val_user(c, msgs[i].role, strlen(msgs[i].role)));
+        lx_chat_dict_set(c, m, "content", 7,
+                         lx_chat_val_user(c, msgs[i].content, strlen(msgs[i].content)));
+        lx_chat_list_push(c, ml, (jv){.t = JV_DICT, .u.d = m});
+    }
+    lx_chat_dict_set(c, top.vars, "messages", 8, (jv){.t = JV_LIST, .u.l = ml});
+    lx_chat_dict_set(c, top.vars, "add_generation_prompt", 21,
+                     lx_chat_val_bool(add_generation_prompt));
+    lx_chat_dict_set(c, top.vars, "bos_token", 9, val_cstr(bos ? bos : ""));
+    lx_chat_dict_set(c, top.vars, "eos_token", 9, val_cstr(eos ? eos : ""));
+    exec(e, root);
+}
+
+void lx_chat_out_free(lx_chat_out *out) {
+    if (!out) return;
+    free(out->text);
+    free(out->user);
+    memset(out, 0, sizeof *out);
+}
+
+lexie_status lx_chat_render_ex(const char *tmpl, const lx_chat_msg *msgs, int n_msgs,
+                               int add_generation_prompt, const char *bos, const char *eos,
+                               const lx_chat_limits *lim, lx_chat_out *out, lexie_error *err) {
+    if (out) memset(out, 0, sizeof *out);
     if (!tmpl || !out || n_msgs < 0 || (n_msgs && !msgs))
         return lx_fail(err, LEXIE_E_INVALID, "chat template: bad arguments");
     size_t tn = strlen(tmpl), bad;
@@ -328,38 +409,51 @@ lexie_status lx_chat_render(const char *tmpl, const lx_chat_msg *msgs, int n_msg
     c->src = tmpl;
     c->src_len = tn;
     c->err = err;
+    c->pos = (size_t)-1;
+    limits_fill(&c->lim, lim);
+    e->c = c;
+    lx_chat_sb_init(&e->top, c);
+    e->top.heap = 1;
+    e->out = &e->top;
     lexie_status st = LEXIE_OK;
     if (setjmp(c->fail)) {
         st = c->status;
     } else {
-        jnode *root = lx_chat_parse(c, tmpl, tn);
-        e->c = c;
-        lx_chat_sb_init(&e->out, c);
-        scope top = {NULL, lx_chat_dict_new(c)};
-        e->sc = &top;
-        jlist *ml = lx_chat_list_new(c);
-        for (int i = 0; i < n_msgs; i++) {
-            jdict *m = lx_chat_dict_new(c);
-            lx_chat_dict_set(c, m, "role", 4, val_cstr(msgs[i].role));
-            lx_chat_dict_set(c, m, "content", 7, val_cstr(msgs[i].content));
-            lx_chat_list_push(c, ml, (jv){.t = JV_DICT, .u.d = m});
-        }
-        lx_chat_dict_set(c, top.vars, "messages", 8, (jv){.t = JV_LIST, .u.l = ml});
-        lx_chat_dict_set(c, top.vars, "add_generation_prompt", 21,
-                         lx_chat_val_bool(add_generation_prompt));
-        lx_chat_dict_set(c, top.vars, "bos_token", 9, val_cstr(bos ? bos : ""));
-        lx_chat_dict_set(c, top.vars, "eos_token", 9, val_cstr(eos ? eos : ""));
-        exec(e, root);
-        *out = malloc(e->out.n + 1);
-        if (!*out) {
+        run(e, tmpl, tn, msgs, n_msgs, add_generation_prompt, bos, eos);
+        size_t n = e->top.n;
+        out->text = malloc(n + 1);
+        out->user = e->top.tn ? malloc(e->top.tn * sizeof *out->user) : NULL;
+        if (!out->text || (e->top.tn && !out->user) || e->top.tn > INT_MAX) {
+            lx_chat_out_free(out);
             st = lx_fail(err, LEXIE_E_NOMEM, "chat template: out of memory");
         } else {
-            if (e->out.n) memcpy(*out, e->out.p, e->out.n);
-            (*out)[e->out.n] = 0;
+            if (n) memcpy(out->text, e->top.p, n);
+            out->text[n] = 0;
+            out->len = n;
+            for (size_t i = 0; i < e->top.tn; i++)
+                out->user[i] = (lexie_span){e->top.tr[2 * i], e->top.tr[2 * i + 1]};
+            out->n_user = (int)e->top.tn;
         }
     }
+    free(e->top.p);
+    free(e->top.tr);
     lx_chat_arena_free(c);
     free(c);
     free(e);
+    return st;
+}
+
+lexie_status lx_chat_render(const char *tmpl, const lx_chat_msg *msgs, int n_msgs,
+                            int add_generation_prompt, const char *bos, const char *eos, char **out,
+                            lexie_error *err) {
+    if (out) *out = NULL;
+    if (!out) return lx_fail(err, LEXIE_E_INVALID, "chat template: bad arguments");
+    lx_chat_out o;
+    lexie_status st =
+        lx_chat_render_ex(tmpl, msgs, n_msgs, add_generation_prompt, bos, eos, NULL, &o, err);
+    if (st == LEXIE_OK) {
+        *out = o.text;
+        free(o.user);
+    }
     return st;
 }

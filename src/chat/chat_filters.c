@@ -53,7 +53,7 @@ static int in_set(const char *p, size_t k, jv chars) {
 }
 
 /* strip / lstrip / rstrip; chars undefined: whitespace. */
-static jv strip(jv s, jv chars, int left, int right) {
+static jv strip(jx *c, jv s, jv chars, int left, int right) {
     const char *p = s.u.s.p, *e = p + s.u.s.n;
     while (left && p < e && in_set(p, lx_chat_u8len(p), chars)) p += lx_chat_u8len(p);
     while (right && e > p) {
@@ -62,7 +62,7 @@ static jv strip(jv s, jv chars, int left, int right) {
         if (!in_set(q, (size_t)(e - q), chars)) break;
         e = q;
     }
-    return lx_chat_val_str(p, (size_t)(e - p));
+    return lx_chat_substr(c, s, (size_t)(p - s.u.s.p), (size_t)(e - p));
 }
 
 /* mode: 'u' upper, 'l' lower, 'c' capitalize, 't' title */
@@ -84,30 +84,33 @@ static jv recase(jx *c, jv s, int mode) {
         }
         i += k;
     }
+    if (s.u.s.t) lx_chat_sb_mark(&b, 0); /* case mapping may change lengths: mark it all */
     return lx_chat_sb_value(&b);
 }
 
 static jv replace(jx *c, jv s, jv old, jv new_, int64_t count) {
     jsb b;
     lx_chat_sb_init(&b, c);
-    size_t i = 0;
+    size_t i = 0, run = 0; /* s[run..i) is copied unchanged when the next hit comes */
     int64_t done = 0;
     while (i <= s.u.s.n) {
         int hit = (count < 0 || done < count) && i + old.u.s.n <= s.u.s.n &&
                   memcmp(s.u.s.p + i, old.u.s.p, old.u.s.n) == 0;
         if (hit) {
-            lx_chat_sb_put(&b, new_.u.s.p, new_.u.s.n);
+            lx_chat_sb_put_sub(&b, s, run, i - run);
+            lx_chat_sb_putv(&b, new_);
             done++;
+            run = i;
             if (old.u.s.n) {
                 i += old.u.s.n;
+                run = i;
                 continue;
             }
         }
         if (i == s.u.s.n) break;
-        size_t k = lx_chat_u8len(s.u.s.p + i);
-        lx_chat_sb_put(&b, s.u.s.p + i, k);
-        i += k;
+        i += lx_chat_u8len(s.u.s.p + i);
     }
+    lx_chat_sb_put_sub(&b, s, run, s.u.s.n - run);
     return lx_chat_sb_value(&b);
 }
 
@@ -115,6 +118,7 @@ static jv replace(jx *c, jv s, jv old, jv new_, int64_t count) {
 static jv split(jx *c, const jnode *at, jv s, const jv *sep, int64_t maxsplit) {
     jlist *l = lx_chat_list_new(c);
     const char *p = s.u.s.p, *e = p + s.u.s.n;
+#define PIECE(a, b) lx_chat_substr(c, s, (size_t)((a)-s.u.s.p), (size_t)((b) - (a)))
     jv ws = {.t = JV_UNDEF};
     if (!sep || sep->t == JV_NONE) { /* runs of whitespace, no empty pieces */
         for (;;) {
@@ -122,11 +126,11 @@ static jv split(jx *c, const jnode *at, jv s, const jv *sep, int64_t maxsplit) {
             if (p >= e) break;
             const char *q = p;
             if (maxsplit >= 0 && (int64_t)l->n >= maxsplit) {
-                lx_chat_list_push(c, l, strip(lx_chat_val_str(p, (size_t)(e - p)), ws, 0, 1));
+                lx_chat_list_push(c, l, strip(c, PIECE(p, e), ws, 0, 1));
                 break;
             }
             while (q < e && !in_set(q, lx_chat_u8len(q), ws)) q += lx_chat_u8len(q);
-            lx_chat_list_push(c, l, lx_chat_val_str(p, (size_t)(q - p)));
+            lx_chat_list_push(c, l, PIECE(p, q));
             p = q;
         }
         return (jv){.t = JV_LIST, .u.l = l};
@@ -139,12 +143,13 @@ static jv split(jx *c, const jnode *at, jv s, const jv *sep, int64_t maxsplit) {
             for (const char *t = p; t + d.u.s.n <= e && !q; t++)
                 if (memcmp(t, d.u.s.p, d.u.s.n) == 0) q = t;
         if (!q) {
-            lx_chat_list_push(c, l, lx_chat_val_str(p, (size_t)(e - p)));
+            lx_chat_list_push(c, l, PIECE(p, e));
             break;
         }
-        lx_chat_list_push(c, l, lx_chat_val_str(p, (size_t)(q - p)));
+        lx_chat_list_push(c, l, PIECE(p, q));
         p = q + d.u.s.n;
     }
+#undef PIECE
     return (jv){.t = JV_LIST, .u.l = l};
 }
 
@@ -160,7 +165,7 @@ static int starts_ends(jx *c, const jnode *at, jv s, const jv *x, int end) {
 }
 
 static int64_t length(jx *c, const jnode *at, jv v) {
-    if (v.t == JV_STR) return (int64_t)lx_chat_str_chars(c, v)->n;
+    if (v.t == JV_STR) return (int64_t)lx_chat_cp_count(v.u.s.p, v.u.s.n);
     if (v.t == JV_LIST) return (int64_t)v.u.l->n;
     if (v.t == JV_DICT) return (int64_t)v.u.d->n;
     if (v.t == JV_UNDEF) return 0;
@@ -217,7 +222,7 @@ static int run_test(jx *c, const jnode *at, const char *name, jv v, int n, const
     if (T("lower") || T("upper")) {
         if (v.t != JV_STR) return 0;
         jv r = recase(c, v, T("lower") ? 'l' : 'u');
-        return lx_chat_eq(r, v);
+        return lx_chat_eq(c, r, v);
     }
     if (!a) lx_chat_fail(c, at->pos, LEXIE_E_FORMAT, "test '%s' needs an argument", name);
     if (T("divisibleby")) {
@@ -225,8 +230,8 @@ static int run_test(jx *c, const jnode *at, const char *name, jv v, int n, const
             lx_chat_fail(c, at->pos, LEXIE_E_FORMAT, "divisibleby: expected non-zero integers");
         return v.u.i % a->u.i == 0;
     }
-    if (T("equalto") || T("eq") || T("==") || T("sameas")) return lx_chat_eq(v, *a);
-    if (T("ne") || T("!=")) return !lx_chat_eq(v, *a);
+    if (T("equalto") || T("eq") || T("==") || T("sameas")) return lx_chat_eq(c, v, *a);
+    if (T("ne") || T("!=")) return !lx_chat_eq(c, v, *a);
     if (T("in")) return lx_chat_contains(c, at, *a, v);
     static const char *const cmp_names[] = {"lt", "le", "gt", "ge", "<", "<=", ">", ">="};
     static const int cmp_ops[] = {JO_LT, JO_LE, JO_GT, JO_GE};
@@ -292,11 +297,12 @@ jv lx_chat_filter(jx *c, const jnode *at, jv v, int n, const jv *args, const cha
     if (is_name(at, "reverse")) {
         jlist *l = as_list(c, at, v), *r = lx_chat_list_new(c);
         for (size_t i = l->n; i-- > 0;) lx_chat_list_push(c, r, l->v[i]);
-        return v.t == JV_STR ? lx_chat_join(c, r, "", 0) : (jv){.t = JV_LIST, .u.l = r};
+        return v.t == JV_STR ? lx_chat_join(c, r, lx_chat_val_str("", 0))
+                             : (jv){.t = JV_LIST, .u.l = r};
     }
     if (is_name(at, "join")) {
         jv sep = a0 ? str_arg(c, at, a0, "join") : lx_chat_val_str("", 0);
-        return lx_chat_join(c, as_list(c, at, v), sep.u.s.p, sep.u.s.n);
+        return lx_chat_join(c, as_list(c, at, v), sep);
     }
     if (is_name(at, "items") || is_name(at, "dictsort")) {
         if (v.t != JV_DICT)
@@ -348,7 +354,7 @@ jv lx_chat_filter(jx *c, const jnode *at, jv v, int n, const jv *args, const cha
             return lx_chat_val_int(lx_chat_inum(v) < 0 ? -lx_chat_inum(v) : lx_chat_inum(v));
     }
     if (v.t == JV_STR) {
-        if (is_name(at, "trim")) return strip(v, a0 ? *a0 : (jv){.t = JV_UNDEF}, 1, 1);
+        if (is_name(at, "trim")) return strip(c, v, a0 ? *a0 : (jv){.t = JV_UNDEF}, 1, 1);
         if (is_name(at, "upper")) return recase(c, v, 'u');
         if (is_name(at, "lower")) return recase(c, v, 'l');
         if (is_name(at, "capitalize")) return recase(c, recase(c, v, 'l'), 'c');
@@ -377,9 +383,9 @@ jv lx_chat_method(jx *c, const jnode *at, jv obj, const char *name, int n, const
 #define M(s) (strcmp(name, s) == 0)
     if (obj.t == JV_STR) {
         jv chars = a0 && a0->t == JV_STR ? *a0 : (jv){.t = JV_UNDEF};
-        if (M("strip")) return strip(obj, chars, 1, 1);
-        if (M("lstrip")) return strip(obj, chars, 1, 0);
-        if (M("rstrip")) return strip(obj, chars, 0, 1);
+        if (M("strip")) return strip(c, obj, chars, 1, 1);
+        if (M("lstrip")) return strip(c, obj, chars, 1, 0);
+        if (M("rstrip")) return strip(c, obj, chars, 0, 1);
         if (M("upper")) return recase(c, obj, 'u');
         if (M("lower")) return recase(c, obj, 'l');
         if (M("title")) return recase(c, obj, 't');
@@ -396,13 +402,12 @@ jv lx_chat_method(jx *c, const jnode *at, jv obj, const char *name, int n, const
             return replace(c, obj, str_arg(c, at, a0, name), str_arg(c, at, a1, name),
                            cnt && cnt->t == JV_INT ? cnt->u.i : -1);
         }
-        if (M("join"))
-            return lx_chat_join(c, as_list(c, at, a0 ? *a0 : (jv){0}), obj.u.s.p, obj.u.s.n);
+        if (M("join")) return lx_chat_join(c, as_list(c, at, a0 ? *a0 : (jv){0}), obj);
         if (M("find")) {
             jv s = str_arg(c, at, a0, name);
             for (size_t i = 0; i + s.u.s.n <= obj.u.s.n; i++)
                 if (memcmp(obj.u.s.p + i, s.u.s.p, s.u.s.n) == 0)
-                    return lx_chat_val_int(length(c, at, lx_chat_val_str(obj.u.s.p, i)));
+                    return lx_chat_val_int((int64_t)lx_chat_cp_count(obj.u.s.p, i));
             return lx_chat_val_int(-1);
         }
     } else if (obj.t == JV_DICT) {
@@ -461,11 +466,22 @@ jv lx_chat_builtin(jx *c, const jnode *at, const char *name, int n, const jv *ar
         else
             lx_chat_fail(c, at->pos, LEXIE_E_FORMAT, "range: expected 1 to 3 arguments");
         if (step == 0) lx_chat_fail(c, at->pos, LEXIE_E_FORMAT, "range: step cannot be zero");
+        /* The length first, in unsigned arithmetic that cannot overflow:
+        ** range(10**9) fails here without holding a single item. */
+        uint64_t span = step > 0 ? (hi > lo ? (uint64_t)hi - (uint64_t)lo : 0)
+                                 : (lo > hi ? (uint64_t)lo - (uint64_t)hi : 0);
+        uint64_t mag = step > 0 ? (uint64_t)step : 0 - (uint64_t)step;
+        uint64_t count = span / mag + (span % mag != 0);
+        if (count > LX_CHAT_MAX_ITEMS)
+            lx_chat_fail(c, at->pos, LEXIE_E_RANGE,
+                         "range of %llu items exceeds the bound of %d items",
+                         (unsigned long long)count, LX_CHAT_MAX_ITEMS);
         jlist *l = lx_chat_list_new(c);
-        for (int64_t i = lo; step > 0 ? i < hi : i > hi; i += step) {
-            if (l->n >= JX_MAX_ITEMS) lx_chat_fail(c, at->pos, LEXIE_E_RANGE, "range too long");
-            lx_chat_list_push(c, l, lx_chat_val_int(i));
-        }
+        size_t cap = 0;
+        l->v = lx_chat_grow(c, NULL, 0, &cap, (size_t)(count ? count : 1), sizeof *l->v);
+        l->cap = cap;
+        for (uint64_t k = 0; k < count; k++)
+            l->v[l->n++] = lx_chat_val_int((int64_t)((uint64_t)lo + k * (uint64_t)step));
         return (jv){.t = JV_LIST, .u.l = l};
     }
     if (strcmp(name, "strftime_now") == 0) {

@@ -6,7 +6,12 @@
 ** tree with the messages bound to `messages`.  Everything of one render --
 ** tree, values, strings -- lives in one arena freed at the end, so values
 ** need no reference counts and an error can unwind with longjmp without
-** leaking.
+** leaking.  The arena's bytes are counted against the render's memory
+** bound (lx_chat_limits, chat.h), and every recursive walk against its
+** depth bound, so a hostile template fails instead of exhausting memory or
+** stack.  Strings carry the ranges of their bytes that came from the
+** caller's messages (jtaint), which the render reports so that the
+** tokenizer can keep them plain text.
 */
 #ifndef LX_CHAT_IMPL_H
 #define LX_CHAT_IMPL_H
@@ -16,12 +21,6 @@
 #include <setjmp.h>
 #include <stddef.h>
 #include <stdint.h>
-
-/* Bounds that keep a hostile template from exhausting memory or stack. */
-#define JX_MAX_DEPTH 200          /* nesting of expressions and blocks */
-#define JX_MAX_OUTPUT (64u << 20) /* bytes of rendered text */
-#define JX_MAX_ITEMS 1000000      /* elements of range() and string repeats */
-#define JX_MAX_STEPS 50000000     /* loop iterations over the whole render */
 
 /* ==== Arena and errors (chat_value.c) ==== */
 
@@ -38,6 +37,11 @@ typedef struct jx {
     jmp_buf fail;
     lexie_error *err;
     lexie_status status;
+    lx_chat_limits lim; /* the bounds, defaults filled in */
+    size_t bytes;       /* arena bytes held: bounded by lim.max_bytes */
+    int64_t steps;      /* loop iterations so far: bounded by lim.max_steps */
+    int depth;          /* current nesting: bounded by lim.max_depth */
+    size_t pos;         /* template offset being evaluated, for errors; -1: none */
 } jx;
 
 void *lx_chat_alloc(jx *c, size_t n);
@@ -48,6 +52,13 @@ void lx_chat_arena_free(jx *c);
 ** arena block when it grew (the old block is freed with the arena).
 ** Unwinds with LEXIE_E_NOMEM when the size overflows. */
 void *lx_chat_grow(jx *c, void *v, size_t n, size_t *cap, size_t need, size_t elem);
+/* Nesting: every recursive walk (parser, evaluator, value printers)
+** enters before recursing and leaves after, so that no input can run the
+** C stack out; past lim.max_depth the render fails naming the bound. */
+void lx_chat_enter(jx *c);
+static inline void lx_chat_leave(jx *c) { c->depth--; }
+/* Counts n loop iterations (or items) against lim.max_steps. */
+void lx_chat_step(jx *c, int64_t n);
 /* Records "chat template line L col C: ..." for template offset pos (or
 ** no position when pos is (size_t)-1) and unwinds to c->fail. */
 _Noreturn void lx_chat_fail(jx *c, size_t pos, lexie_status code, const char *fmt, ...)
@@ -60,6 +71,16 @@ typedef enum jtype { JV_UNDEF, JV_NONE, JV_BOOL, JV_INT, JV_FLOAT, JV_STR, JV_LI
 typedef struct jlist jlist;
 typedef struct jdict jdict;
 
+/* The bytes of a string that came from the caller's messages (user text,
+** which must never become control tokens): n sorted, disjoint, non-adjacent
+** ranges [r[2k], r[2k+1]).  Every operation that builds a string from
+** others carries them along (or, where it cannot say which bytes came
+** from where, marks its whole result). */
+typedef struct jtaint {
+    size_t n;
+    size_t r[];
+} jtaint;
+
 typedef struct jv {
     jtype t;
     union {
@@ -69,6 +90,7 @@ typedef struct jv {
         struct {
             const char *p;
             size_t n;
+            const jtaint *t; /* NULL: no user text */
         } s;
         jlist *l;
         jdict *d;
@@ -86,11 +108,18 @@ struct jdict {
     size_t n, cap;
 };
 
-jv lx_chat_val_str(const char *p, size_t n);
+jv lx_chat_val_str(const char *p, size_t n); /* markup: no user text */
+/* p[0..n) as user text, whole (not copied). */
+jv lx_chat_val_user(jx *c, const char *p, size_t n);
+/* Bytes [off, off+n) of string s, with its user ranges. */
+jv lx_chat_substr(jx *c, jv s, size_t off, size_t n);
+
 jv lx_chat_val_int(int64_t i);
 jv lx_chat_val_bool(int b);
 jdict *lx_chat_dict_new(jx *c);
 void lx_chat_dict_set(jx *c, jdict *d, const char *k, size_t kn, jv v);
+/* The same with a string value as the key, kept with its user ranges. */
+void lx_chat_dict_setv(jx *c, jdict *d, jv k, jv v);
 /* NULL when absent. */
 jv *lx_chat_dict_get(const jdict *d, const char *k, size_t kn);
 jlist *lx_chat_list_new(jx *c);
@@ -198,16 +227,31 @@ jnode *lx_chat_parse(jx *c, const char *src, size_t n);
 
 /* ==== Library (chat_lib.c): strings, operators, filters, tests ==== */
 
-/* A string being built in the arena. */
+/* A string being built, with the ranges of user text in it: in the arena,
+** or (heap: the render's output) in malloc'd memory bounded by
+** lim.max_output and freed by the render. */
 typedef struct jsb {
     jx *c;
     char *p;
     size_t n, cap;
+    size_t *tr; /* user ranges, pairs */
+    size_t tn, tcap;
+    int heap;
 } jsb;
 
 void lx_chat_sb_init(jsb *b, jx *c);
+/* Appends markup bytes. */
 void lx_chat_sb_put(jsb *b, const char *s, size_t n);
+/* Appends string s (its user ranges kept), or bytes [off, off+n) of it. */
+void lx_chat_sb_putv(jsb *b, jv s);
+void lx_chat_sb_put_sub(jsb *b, jv s, size_t off, size_t n);
+/* Marks bytes [from, end) of b as user text. */
+void lx_chat_sb_mark(jsb *b, size_t from);
 jv lx_chat_sb_value(jsb *b);
+/* Code points in p[0..n), and the byte offset of code point i (n if past
+** the end). */
+size_t lx_chat_cp_count(const char *p, size_t n);
+size_t lx_chat_cp_offset(const char *p, size_t n, size_t i);
 /* UTF-8 helpers on valid text: sequence length, decode, append. */
 size_t lx_chat_u8len(const char *p);
 int32_t lx_chat_u8dec(const char *p, size_t n);
@@ -217,7 +261,7 @@ const char *lx_chat_type_name(jv v);
 int lx_chat_is_num(jv v); /* int, float or bool */
 int64_t lx_chat_inum(jv v);
 int lx_chat_truthy(jv v);
-int lx_chat_eq(jv a, jv b);
+int lx_chat_eq(jx *c, jv a, jv b);
 /* The value as Jinja prints it ("" for undefined, Python repr inside lists). */
 jv lx_chat_to_str(jx *c, jv v);
 /* Characters (code points) of a string, and one of them (negative i counts
@@ -228,8 +272,8 @@ jv lx_chat_str_index(jx *c, jv s, int64_t i);
 jv lx_chat_slice(jx *c, const jnode *at, jv obj, const int has[3], const jv part[3]);
 jv lx_chat_binop(jx *c, const jnode *at, int op, jv a, jv b);
 int lx_chat_contains(jx *c, const jnode *at, jv hay, jv needle);
-/* str() of each element, joined with sep. */
-jv lx_chat_join(jx *c, jlist *l, const char *sep, size_t sn);
+/* str() of each element, joined with the string sep. */
+jv lx_chat_join(jx *c, jlist *l, jv sep);
 /* json.dumps(v, ensure_ascii=False, indent=indent or None when < 0) */
 void lx_chat_put_json(jx *c, const jnode *at, jsb *b, jv v, int indent, int level);
 /* The named filter, test, method or global function; unknown names are

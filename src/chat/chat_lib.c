@@ -23,21 +23,88 @@
 /* ==== String building ==== */
 
 void lx_chat_sb_init(jsb *b, jx *c) {
+    memset(b, 0, sizeof *b);
     b->c = c;
-    b->p = NULL;
-    b->n = b->cap = 0;
+}
+
+/* Room for need more elements of elem bytes in *v (n used, *cap held). */
+static void *sb_room(jsb *b, void *v, size_t n, size_t *cap, size_t need, size_t elem) {
+    if (need > SIZE_MAX - n) lx_chat_fail(b->c, b->c->pos, LEXIE_E_NOMEM, "template too large");
+    if (!b->heap) return lx_chat_grow(b->c, v, n, cap, n + need, elem);
+    if (n + need <= *cap) return v;
+    size_t nc = *cap ? *cap : 64;
+    while (nc < n + need) nc = nc > SIZE_MAX / 4 ? n + need : nc * 2;
+    void *p = NULL;
+    size_t bytes;
+    if (lx_mul_ok(nc, elem, &bytes)) p = realloc(v, bytes);
+    if (!p) lx_chat_fail(b->c, b->c->pos, LEXIE_E_NOMEM, "out of memory for the output");
+    *cap = nc;
+    return p;
 }
 
 void lx_chat_sb_put(jsb *b, const char *s, size_t n) {
-    if (n > SIZE_MAX - b->n) lx_chat_fail(b->c, (size_t)-1, LEXIE_E_NOMEM, "template too large");
-    b->p = lx_chat_grow(b->c, b->p, b->n, &b->cap, b->n + n, 1);
+    if (b->heap && n > b->c->lim.max_output - b->n)
+        lx_chat_fail(b->c, b->c->pos, LEXIE_E_RANGE, "the output exceeds the bound of %zu bytes",
+                     b->c->lim.max_output);
+    b->p = sb_room(b, b->p, b->n, &b->cap, n, 1);
     if (n) memcpy(b->p + b->n, s, n);
     b->n += n;
 }
 
+/* Marks [lo, hi) of b as user text, merging with the last range. */
+static void sb_taint(jsb *b, size_t lo, size_t hi) {
+    if (lo >= hi) return;
+    if (b->tn && b->tr[2 * b->tn - 1] >= lo) {
+        if (hi > b->tr[2 * b->tn - 1]) b->tr[2 * b->tn - 1] = hi;
+        return;
+    }
+    size_t cap = b->tcap * 2;
+    b->tr = sb_room(b, b->tr, 2 * b->tn, &cap, 2, sizeof *b->tr);
+    b->tcap = cap / 2;
+    b->tr[2 * b->tn] = lo;
+    b->tr[2 * b->tn + 1] = hi;
+    b->tn++;
+}
+
+void lx_chat_sb_mark(jsb *b, size_t from) { sb_taint(b, from, b->n); }
+
+void lx_chat_sb_put_sub(jsb *b, jv s, size_t off, size_t n) {
+    size_t at = b->n, end = off + n;
+    lx_chat_sb_put(b, s.u.s.p + off, n);
+    const jtaint *t = s.u.s.t;
+    for (size_t i = 0; t && i < t->n; i++) {
+        size_t lo = t->r[2 * i], hi = t->r[2 * i + 1];
+        if (lo >= end || hi <= off) continue;
+        sb_taint(b, at + (lo > off ? lo : off) - off, at + (hi < end ? hi : end) - off);
+    }
+}
+
+void lx_chat_sb_putv(jsb *b, jv s) { lx_chat_sb_put_sub(b, s, 0, s.u.s.n); }
+
 static void sb_cstr(jsb *b, const char *s) { lx_chat_sb_put(b, s, strlen(s)); }
 
-jv lx_chat_sb_value(jsb *b) { return lx_chat_val_str(b->p ? b->p : "", b->n); }
+jv lx_chat_sb_value(jsb *b) {
+    jv v = lx_chat_val_str(b->p ? b->p : "", b->n);
+    if (b->tn) {
+        jtaint *t = lx_chat_alloc(b->c, sizeof *t + 2 * b->tn * sizeof t->r[0]);
+        t->n = b->tn;
+        memcpy(t->r, b->tr, 2 * b->tn * sizeof t->r[0]);
+        v.u.s.t = t;
+    }
+    return v;
+}
+
+size_t lx_chat_cp_count(const char *p, size_t n) {
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) k += ((unsigned char)p[i] & 0xC0) != 0x80;
+    return k;
+}
+
+size_t lx_chat_cp_offset(const char *p, size_t n, size_t i) {
+    size_t at = 0;
+    for (size_t k = 0; k < i && at < n; k++) at += LX_MIN(lx_chat_u8len(p + at), n - at);
+    return at;
+}
 
 /* Length of the UTF-8 sequence at p (input is valid UTF-8). */
 size_t lx_chat_u8len(const char *p) { return (size_t)lx_utf8_len((unsigned char)*p); }
@@ -82,7 +149,15 @@ int64_t lx_chat_inum(jv v) {
     return v.t == JV_INT ? v.u.i : v.t == JV_BOOL ? v.u.b : (int64_t)v.u.f;
 }
 
-int lx_chat_eq(jv a, jv b) {
+static int eq(jx *c, jv a, jv b);
+int lx_chat_eq(jx *c, jv a, jv b) {
+    lx_chat_enter(c); /* lists may hold themselves */
+    int r = eq(c, a, b);
+    lx_chat_leave(c);
+    return r;
+}
+
+static int eq(jx *c, jv a, jv b) {
     if (lx_chat_is_num(a) && lx_chat_is_num(b)) {
         if (a.t != JV_FLOAT && b.t != JV_FLOAT) return lx_chat_inum(a) == lx_chat_inum(b);
         return num_value(a) == num_value(b);
@@ -93,13 +168,13 @@ int lx_chat_eq(jv a, jv b) {
     case JV_LIST:
         if (a.u.l->n != b.u.l->n) return 0;
         for (size_t i = 0; i < a.u.l->n; i++)
-            if (!lx_chat_eq(a.u.l->v[i], b.u.l->v[i])) return 0;
+            if (!lx_chat_eq(c, a.u.l->v[i], b.u.l->v[i])) return 0;
         return 1;
     case JV_DICT:
         if (a.u.d->n != b.u.d->n) return 0;
         for (size_t i = 0; i < a.u.d->n; i++) {
             jv *o = lx_chat_dict_get(b.u.d, a.u.d->k[i].u.s.p, a.u.d->k[i].u.s.n);
-            if (!o || !lx_chat_eq(a.u.d->v[i], *o)) return 0;
+            if (!o || !lx_chat_eq(c, a.u.d->v[i], *o)) return 0;
         }
         return 1;
     default: return 1; /* none == none, undefined == undefined */
@@ -126,8 +201,16 @@ static void put_float(jsb *b, double f) {
 }
 
 static void put_repr(jsb *b, jv v);
+static void put_str_in(jsb *b, jv v);
 
+/* str(v) appended to b; user text inside v stays marked. */
 static void put_str(jsb *b, jv v) {
+    lx_chat_enter(b->c); /* lists and dicts may hold themselves */
+    put_str_in(b, v);
+    lx_chat_leave(b->c);
+}
+
+static void put_str_in(jsb *b, jv v) {
     char buf[32];
     switch (v.t) {
     case JV_UNDEF: break;
@@ -138,7 +221,7 @@ static void put_str(jsb *b, jv v) {
         sb_cstr(b, buf);
         break;
     case JV_FLOAT: put_float(b, v.u.f); break;
-    case JV_STR: lx_chat_sb_put(b, v.u.s.p, v.u.s.n); break;
+    case JV_STR: lx_chat_sb_putv(b, v); break;
     case JV_LIST:
         sb_cstr(b, "[");
         for (size_t i = 0; i < v.u.l->n; i++) {
@@ -167,6 +250,7 @@ static void put_repr(jsb *b, jv v) {
     }
     int dq = memchr(v.u.s.p, '\'', v.u.s.n) && !memchr(v.u.s.p, '"', v.u.s.n);
     char q = dq ? '"' : '\'', buf[8];
+    size_t from = b->n;
     lx_chat_sb_put(b, &q, 1);
     for (size_t i = 0; i < v.u.s.n; i++) {
         unsigned char ch = (unsigned char)v.u.s.p[i];
@@ -187,6 +271,7 @@ static void put_repr(jsb *b, jv v) {
         }
     }
     lx_chat_sb_put(b, &q, 1);
+    if (v.u.s.t) lx_chat_sb_mark(b, from); /* escaped: the whole literal is user text */
 }
 
 jv lx_chat_to_str(jx *c, jv v) {
@@ -200,15 +285,17 @@ jv lx_chat_to_str(jx *c, jv v) {
 /* json.dumps(v, ensure_ascii=False, indent=indent) */
 void lx_chat_put_json(jx *c, const jnode *at, jsb *b, jv v, int indent, int level) {
     char buf[16];
-    if (level > JX_MAX_DEPTH)
-        lx_chat_fail(c, at->pos, LEXIE_E_RANGE, "tojson: value nested too deeply");
+    if (level > c->lim.max_depth)
+        lx_chat_fail(c, at->pos, LEXIE_E_RANGE, "tojson: value nested deeper than the bound of %d",
+                     c->lim.max_depth);
     switch (v.t) {
     case JV_UNDEF:
     case JV_NONE: sb_cstr(b, "null"); return;
     case JV_BOOL: sb_cstr(b, v.u.b ? "true" : "false"); return;
     case JV_INT:
     case JV_FLOAT: put_str(b, v); return;
-    case JV_STR:
+    case JV_STR: {
+        size_t from = b->n;
         sb_cstr(b, "\"");
         for (size_t i = 0; i < v.u.s.n; i++) {
             unsigned char ch = (unsigned char)v.u.s.p[i];
@@ -229,7 +316,9 @@ void lx_chat_put_json(jx *c, const jnode *at, jsb *b, jv v, int indent, int leve
                 lx_chat_sb_put(b, (const char *)&ch, 1);
         }
         sb_cstr(b, "\"");
+        if (v.u.s.t) lx_chat_sb_mark(b, from); /* escaped: the whole literal is user text */
         return;
+    }
     case JV_LIST:
     case JV_DICT: {
         int dict = v.t == JV_DICT;
@@ -263,39 +352,42 @@ jlist *lx_chat_str_chars(jx *c, jv s) {
     jlist *l = lx_chat_list_new(c);
     for (size_t i = 0; i < s.u.s.n;) {
         size_t k = LX_MIN(lx_chat_u8len(s.u.s.p + i), s.u.s.n - i);
-        lx_chat_list_push(c, l, lx_chat_val_str(s.u.s.p + i, k));
+        lx_chat_list_push(c, l, lx_chat_substr(c, s, i, k));
         i += k;
     }
     return l;
 }
 
 jv lx_chat_str_index(jx *c, jv s, int64_t i) {
-    jlist *ch = lx_chat_str_chars(c, s);
-    if (i < 0) i += (int64_t)ch->n;
-    return i >= 0 && i < (int64_t)ch->n ? ch->v[i] : (jv){.t = JV_UNDEF};
+    int64_t n = (int64_t)lx_chat_cp_count(s.u.s.p, s.u.s.n);
+    if (i < 0) i += n;
+    if (i < 0 || i >= n) return (jv){.t = JV_UNDEF};
+    size_t at = lx_chat_cp_offset(s.u.s.p, s.u.s.n, (size_t)i);
+    return lx_chat_substr(c, s, at, LX_MIN(lx_chat_u8len(s.u.s.p + at), s.u.s.n - at));
 }
 
-jv lx_chat_join(jx *c, jlist *l, const char *sep, size_t sn) {
+jv lx_chat_join(jx *c, jlist *l, jv sep) {
     jsb b;
     lx_chat_sb_init(&b, c);
     for (size_t i = 0; i < l->n; i++) {
-        if (i) lx_chat_sb_put(&b, sep, sn);
+        if (i) lx_chat_sb_putv(&b, sep);
         put_str(&b, l->v[i]);
     }
     return lx_chat_sb_value(&b);
 }
 
 jv lx_chat_slice(jx *c, const jnode *at, jv obj, const int has[3], const jv part[3]) {
-    jlist *src;
+    jlist *src = NULL;
+    int64_t n;
     if (obj.t == JV_LIST)
-        src = obj.u.l;
+        n = (int64_t)(src = obj.u.l)->n;
     else if (obj.t == JV_STR)
-        src = lx_chat_str_chars(c, obj);
+        n = (int64_t)lx_chat_cp_count(obj.u.s.p, obj.u.s.n);
     else if (obj.t == JV_UNDEF || obj.t == JV_NONE)
         return (jv){.t = JV_UNDEF};
     else
         lx_chat_fail(c, at->pos, LEXIE_E_FORMAT, "cannot slice %s", lx_chat_type_name(obj));
-    int64_t n = (int64_t)src->n, step = has[2] ? part[2].u.i : 1;
+    int64_t step = has[2] ? part[2].u.i : 1;
     if (step == 0) lx_chat_fail(c, at->pos, LEXIE_E_FORMAT, "slice step cannot be zero");
     int64_t lo = step > 0 ? 0 : -1, hi = step > 0 ? n : n - 1, b[2];
     for (int k = 0; k < 2; k++) {
@@ -306,11 +398,20 @@ jv lx_chat_slice(jx *c, const jnode *at, jv obj, const int has[3], const jv part
         b[k] = part[k].u.i < 0 ? part[k].u.i + n : part[k].u.i;
         b[k] = b[k] < lo ? lo : b[k] > hi ? hi : b[k];
     }
+    if (obj.t == JV_STR && step == 1) { /* s[a:b]: one substring, nothing per character */
+        if (b[1] <= b[0]) return lx_chat_val_str("", 0);
+        size_t o0 = lx_chat_cp_offset(obj.u.s.p, obj.u.s.n, (size_t)b[0]);
+        size_t o1 = lx_chat_cp_offset(obj.u.s.p, obj.u.s.n, (size_t)b[1]);
+        return lx_chat_substr(c, obj, o0, o1 - o0);
+    }
+    if (!src) src = lx_chat_str_chars(c, obj);
     jlist *out = lx_chat_list_new(c);
-    for (int64_t i = b[0]; step > 0 ? i < b[1] : i > b[1]; i += step)
+    for (int64_t i = b[0]; step > 0 ? i < b[1] : i > b[1]; i += step) {
         lx_chat_list_push(c, out, src->v[i]);
+        if ((step > 0 && i > INT64_MAX - step) || (step < 0 && i < INT64_MIN - step)) break;
+    }
     if (obj.t == JV_LIST) return (jv){.t = JV_LIST, .u.l = out};
-    return lx_chat_join(c, out, "", 0);
+    return lx_chat_join(c, out, lx_chat_val_str("", 0));
 }
 
 int lx_chat_contains(jx *c, const jnode *at, jv hay, jv needle) {
@@ -325,7 +426,7 @@ int lx_chat_contains(jx *c, const jnode *at, jv hay, jv needle) {
     }
     if (hay.t == JV_LIST) {
         for (size_t i = 0; i < hay.u.l->n; i++)
-            if (lx_chat_eq(hay.u.l->v[i], needle)) return 1;
+            if (lx_chat_eq(c, hay.u.l->v[i], needle)) return 1;
         return 0;
     }
     if (hay.t == JV_DICT)
@@ -351,12 +452,14 @@ static jv repeat(jx *c, const jnode *at, jv s, int64_t times) {
     if (times <= 0)
         return s.t == JV_STR ? lx_chat_val_str("", 0)
                              : (jv){.t = JV_LIST, .u.l = lx_chat_list_new(c)};
-    if ((uint64_t)times * (n ? n : 1) > JX_MAX_ITEMS)
-        lx_chat_fail(c, at->pos, LEXIE_E_RANGE, "repetition too large");
+    if ((uint64_t)times > LX_CHAT_MAX_ITEMS / (n ? n : 1))
+        lx_chat_fail(c, at->pos, LEXIE_E_RANGE,
+                     "repetition of %zu items %lld times exceeds the bound of %d items", n,
+                     (long long)times, LX_CHAT_MAX_ITEMS);
     if (s.t == JV_STR) {
         jsb b;
         lx_chat_sb_init(&b, c);
-        for (int64_t i = 0; i < times; i++) lx_chat_sb_put(&b, s.u.s.p, n);
+        for (int64_t i = 0; i < times; i++) lx_chat_sb_putv(&b, s);
         return lx_chat_sb_value(&b);
     }
     jlist *l = lx_chat_list_new(c);
@@ -368,8 +471,8 @@ static jv repeat(jx *c, const jnode *at, jv s, int64_t times) {
 jv lx_chat_binop(jx *c, const jnode *at, int op, jv a, jv b) {
     static const char *const sym[] = {"", "+", "-", "*", "/", "//", "%", "**"};
     switch (op) {
-    case JO_EQ: return lx_chat_val_bool(lx_chat_eq(a, b));
-    case JO_NE: return lx_chat_val_bool(!lx_chat_eq(a, b));
+    case JO_EQ: return lx_chat_val_bool(lx_chat_eq(c, a, b));
+    case JO_NE: return lx_chat_val_bool(!lx_chat_eq(c, a, b));
     case JO_LT: return lx_chat_val_bool(cmp3(c, at, a, b) < 0);
     case JO_LE: return lx_chat_val_bool(cmp3(c, at, a, b) <= 0);
     case JO_GT: return lx_chat_val_bool(cmp3(c, at, a, b) > 0);
@@ -388,8 +491,8 @@ jv lx_chat_binop(jx *c, const jnode *at, int op, jv a, jv b) {
     if (op == JO_ADD && a.t == JV_STR && b.t == JV_STR) {
         jsb s;
         lx_chat_sb_init(&s, c);
-        lx_chat_sb_put(&s, a.u.s.p, a.u.s.n);
-        lx_chat_sb_put(&s, b.u.s.p, b.u.s.n);
+        lx_chat_sb_putv(&s, a);
+        lx_chat_sb_putv(&s, b);
         return lx_chat_sb_value(&s);
     }
     if (op == JO_ADD && a.t == JV_LIST && b.t == JV_LIST) {

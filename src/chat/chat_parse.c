@@ -65,6 +65,14 @@ static tok expect(parser *P, int t, const char *text, const char *what) {
     return k;
 }
 
+/* Every recursive rule goes one level deeper; past the bound the parse
+** fails, so no template can run the C stack out. */
+static void deeper(parser *P, size_t pos) {
+    if (++P->depth > P->c->lim.max_depth)
+        lx_chat_fail(P->c, pos, LEXIE_E_RANGE, "nested deeper than the bound of %d levels",
+                     P->c->lim.max_depth);
+}
+
 static jnode *node(parser *P, jkind kind, size_t pos) {
     jnode *x = lx_chat_alloc(P->c, sizeof *x);
     memset(x, 0, sizeof *x);
@@ -278,7 +286,9 @@ static jnode *unary(parser *P) {
         next(P);
         jnode *x = node(P, JN_UNARY, k.pos);
         x->op = k.p[0];
+        deeper(P, k.pos);
         x->a = unary(P);
+        P->depth--;
         return x;
     }
     return filtered(P);
@@ -359,7 +369,9 @@ static jnode *not_expr(parser *P) {
         tok k = next(P);
         jnode *x = node(P, JN_UNARY, k.pos);
         x->op = 'n';
+        deeper(P, k.pos);
         x->a = not_expr(P);
+        P->depth--;
         return x;
     }
     return compare(P);
@@ -384,8 +396,7 @@ static jnode *or_expr(parser *P) {
 }
 
 static jnode *expr(parser *P, int allow_cond) {
-    if (++P->depth > JX_MAX_DEPTH)
-        lx_chat_fail(P->c, peek(P).pos, LEXIE_E_UNSUPPORTED, "expression nested too deeply");
+    deeper(P, P->base + P->at);
     jnode *x = or_expr(P);
     if (allow_cond && is_kw(P, "if")) {
         tok k = next(P);
@@ -453,7 +464,9 @@ static jnode *parse_if(parser *P, const jseg *open) {
     if (stmt_is(P, P->i, "elif")) {
         const jseg *g = &P->segs[P->i];
         next(P);
+        deeper(P, g->pos); /* each elif nests one level: its if holds it as the else */
         x->c = parse_if(P, g);
+        P->depth--;
         x->c->op = 1; /* an elif: a lone node, never linked by next */
         return x;     /* the innermost elif consumed the endif */
     }
@@ -539,9 +552,7 @@ static jnode *parse_set(parser *P, const jseg *open) {
 ** or the end of the template (an error when ends is not NULL). */
 static jnode *body(parser *P, const char *const *ends) {
     jnode *head = NULL, **tail = &head;
-    if (++P->depth > JX_MAX_DEPTH)
-        lx_chat_fail(P->c, P->i < P->n_segs ? P->segs[P->i].pos : 0, LEXIE_E_UNSUPPORTED,
-                     "blocks nested too deeply");
+    deeper(P, P->i < P->n_segs ? P->segs[P->i].pos : 0);
     while (P->i < P->n_segs) {
         const jseg *g = &P->segs[P->i];
         jnode *x = NULL;

@@ -23,11 +23,18 @@ void *lx_chat_alloc(jx *c, size_t n) {
     if (!n) n = sizeof(max_align_t);
     jx_blk *b = c->blocks;
     if (!b || b->cap - b->used < n) {
+        /* Nothing in the arena is freed before the render ends, so the
+        ** bytes it holds bound the live values from above: counting them
+        ** is what keeps a template that doubles a string in a loop from
+        ** growing past the bound. */
         size_t cap = LX_MAX(n, (size_t)64 << 10);
-        if (cap > ((size_t)1 << 40))
-            lx_chat_fail(c, (size_t)-1, LEXIE_E_NOMEM, "template too large");
+        if (cap > c->lim.max_bytes || c->bytes > c->lim.max_bytes - cap)
+            lx_chat_fail(c, c->pos, LEXIE_E_RANGE,
+                         "the template's values need more than the memory bound of %zu bytes",
+                         c->lim.max_bytes);
         b = malloc(sizeof *b + cap);
-        if (!b) lx_chat_fail(c, (size_t)-1, LEXIE_E_NOMEM, "out of memory");
+        if (!b) lx_chat_fail(c, c->pos, LEXIE_E_NOMEM, "out of memory");
+        c->bytes += cap;
         b->used = 0;
         b->cap = cap;
         b->next = c->blocks;
@@ -65,6 +72,19 @@ void *lx_chat_grow(jx *c, void *v, size_t n, size_t *cap, size_t need, size_t el
     return p;
 }
 
+void lx_chat_enter(jx *c) {
+    if (++c->depth > c->lim.max_depth)
+        lx_chat_fail(c, c->pos, LEXIE_E_RANGE, "nested deeper than the bound of %d levels",
+                     c->lim.max_depth);
+}
+
+void lx_chat_step(jx *c, int64_t n) {
+    if (n > c->lim.max_steps - c->steps)
+        lx_chat_fail(c, c->pos, LEXIE_E_RANGE, "more than the bound of %lld loop iterations",
+                     (long long)c->lim.max_steps);
+    c->steps += n;
+}
+
 void lx_chat_fail(jx *c, size_t pos, lexie_status code, const char *fmt, ...) {
     char msg[400];
     va_list ap;
@@ -89,7 +109,46 @@ void lx_chat_fail(jx *c, size_t pos, lexie_status code, const char *fmt, ...) {
 
 /* ==== Values ==== */
 
-jv lx_chat_val_str(const char *p, size_t n) { return (jv){.t = JV_STR, .u.s = {p, n}}; }
+jv lx_chat_val_str(const char *p, size_t n) { return (jv){.t = JV_STR, .u.s = {p, n, NULL}}; }
+
+static jtaint *taint_new(jx *c, size_t n) {
+    jtaint *t = lx_chat_alloc(c, sizeof *t + 2 * n * sizeof t->r[0]);
+    t->n = n;
+    return t;
+}
+
+jv lx_chat_val_user(jx *c, const char *p, size_t n) {
+    jv v = lx_chat_val_str(p, n);
+    if (n) {
+        jtaint *t = taint_new(c, 1);
+        t->r[0] = 0;
+        t->r[1] = n;
+        v.u.s.t = t;
+    }
+    return v;
+}
+
+jv lx_chat_substr(jx *c, jv s, size_t off, size_t n) {
+    jv v = lx_chat_val_str(s.u.s.p + off, n);
+    const jtaint *t = s.u.s.t;
+    if (!t || !n) return v;
+    size_t k = 0, end = off + n;
+    for (size_t i = 0; i < t->n; i++)
+        if (t->r[2 * i] < end && t->r[2 * i + 1] > off) k++;
+    if (!k) return v;
+    jtaint *o = taint_new(c, k);
+    k = 0;
+    for (size_t i = 0; i < t->n; i++) {
+        size_t lo = t->r[2 * i], hi = t->r[2 * i + 1];
+        if (lo >= end || hi <= off) continue;
+        o->r[2 * k] = (lo > off ? lo : off) - off;
+        o->r[2 * k + 1] = (hi < end ? hi : end) - off;
+        k++;
+    }
+    v.u.s.t = o;
+    return v;
+}
+
 jv lx_chat_val_int(int64_t i) { return (jv){.t = JV_INT, .u.i = i}; }
 jv lx_chat_val_bool(int b) { return (jv){.t = JV_BOOL, .u.b = !!b}; }
 
@@ -106,9 +165,16 @@ jv *lx_chat_dict_get(const jdict *d, const char *k, size_t kn) {
 }
 
 void lx_chat_dict_set(jx *c, jdict *d, const char *k, size_t kn, jv v) {
+    lx_chat_dict_setv(c, d, lx_chat_val_str(k, kn), v);
+}
+
+void lx_chat_dict_setv(jx *c, jdict *d, jv key, jv v) {
+    const char *k = key.u.s.p;
+    size_t kn = key.u.s.n;
     jv *old = lx_chat_dict_get(d, k, kn);
     if (old) {
         *old = v;
+        if (key.u.s.t) d->k[old - d->v] = key; /* keep the user ranges of the key */
         return;
     }
     if (d->n == d->cap) { /* keys and values share one capacity */
@@ -118,7 +184,7 @@ void lx_chat_dict_set(jx *c, jdict *d, const char *k, size_t kn, jv v) {
         d->v = lx_chat_grow(c, d->v, d->n, &cap, d->n + 1, sizeof *d->v);
         d->cap = cap;
     }
-    d->k[d->n] = lx_chat_val_str(k, kn);
+    d->k[d->n] = key;
     d->v[d->n++] = v;
 }
 

@@ -1,7 +1,9 @@
 /*
 ** generate.c -- the generation loop: prefill the prompt (reusing the cached
 ** prefix), then sample one token at a time until an end-of-generation
-** token, a stop string, max_tokens or a full context.
+** token, a stop string, max_tokens or a full context, and say which
+** (lexie_generate_ex), so a caller can tell a cut-off answer from a
+** finished one.
 **
 ** Text is delivered in whole, valid UTF-8 characters: a model can emit
 ** byte tokens that do not form one (a stray continuation byte, a sequence
@@ -53,10 +55,19 @@ static size_t utf8_complete(const char *s, size_t n) {
 lexie_status lexie_generate(lexie_ctx *c, const lexie_token *prompt, int n_prompt,
                             const lexie_gen_params *pp, lexie_gen_callback cb, void *user,
                             char **out_text, int *n_generated, lexie_error *err) {
+    return lexie_generate_ex(c, prompt, n_prompt, pp, cb, user, out_text, n_generated, NULL, err);
+}
+
+lexie_status lexie_generate_ex(lexie_ctx *c, const lexie_token *prompt, int n_prompt,
+                               const lexie_gen_params *pp, lexie_gen_callback cb, void *user,
+                               char **out_text, int *n_generated, lexie_gen_stop *why,
+                               lexie_error *err) {
     const lexie_model *m = c->model;
     lexie_gen_params p = pp ? *pp : lexie_gen_default_params();
+    lexie_gen_stop stop_why = LEXIE_GEN_EOG;
     if (out_text) *out_text = NULL;
     if (n_generated) *n_generated = 0;
+    if (why) *why = LEXIE_GEN_EOG;
 
     size_t max_stop = 0;
     for (int i = 0; p.stop && p.stop[i]; i++) max_stop = LX_MAX(max_stop, strlen(p.stop[i]));
@@ -72,7 +83,10 @@ lexie_status lexie_generate(lexie_ctx *c, const lexie_token *prompt, int n_promp
     char piece[256], pend[4];
     size_t n_pend = 0;
     for (;;) {
-        if (p.max_tokens > 0 && n_gen >= p.max_tokens) break;
+        if (p.max_tokens > 0 && n_gen >= p.max_tokens) {
+            stop_why = LEXIE_GEN_MAX_TOKENS;
+            break;
+        }
         lexie_token t = lexie_sample(m, logits, &p.sampler, &rng);
         if (lx_vocab_is_eog(m->vocab, t)) break;
         n_gen++;
@@ -91,20 +105,27 @@ lexie_status lexie_generate(lexie_ctx *c, const lexie_token *prompt, int n_promp
                 if (hit && p.stop[i][0] && (size_t)(hit - text.data) < safe) {
                     safe = (size_t)(hit - text.data);
                     stopped = 1;
+                    stop_why = LEXIE_GEN_STOP_STRING;
                 }
             }
             if (!stopped) safe = text.len >= max_stop - 1 ? text.len - (max_stop - 1) : 0;
         }
         safe = utf8_complete(text.data, LX_MAX(safe, emitted));
         if (safe > emitted) {
-            if (cb && cb(text.data + emitted, safe - emitted, user)) stopped = 1;
+            if (cb && cb(text.data + emitted, safe - emitted, user) && !stopped) {
+                stopped = 1;
+                stop_why = LEXIE_GEN_CALLBACK;
+            }
             emitted = safe;
         }
         if (stopped) {
             text.len = emitted;
             break;
         }
-        if (pos >= c->params.n_ctx || c->kv.used >= c->kv.n_cells) break; /* context full */
+        if (pos >= c->params.n_ctx || c->kv.used >= c->kv.n_cells) {
+            stop_why = LEXIE_GEN_CTX_FULL;
+            break;
+        }
         int32_t seq0 = 0;
         lexie_batch b = {1, &t, &pos, &seq0, NULL};
         s = lexie_ctx_decode(c, &b, err);
@@ -121,6 +142,7 @@ lexie_status lexie_generate(lexie_ctx *c, const lexie_token *prompt, int n_promp
     }
     if (text.data) text.data[text.len] = 0;
     if (n_generated) *n_generated = n_gen;
+    if (why) *why = stop_why;
     if (out_text && s == LEXIE_OK) {
         *out_text = text.data ? text.data : lx_strdup("", err);
         text.data = NULL;

@@ -108,6 +108,11 @@ lexie_status lx_re_preds_load(const char *path, const lx_re_schema *s, lx_re_pre
         lexie_error e2;
         lx_json_doc *d = lx_json_parse(line, (size_t)n, NULL, &e2);
         if (!d) {
+            /* Out of memory says nothing about the line: never drop it as torn. */
+            if (e2.code == LEXIE_E_NOMEM) {
+                st = lx_fail(err, LEXIE_E_NOMEM, "%s:%d: %s", path, lineno, e2.message);
+                break;
+            }
             /* Only the last line may be damaged; anything earlier is corrupt. */
             int c = fgetc(f);
             if (c == EOF) break;
@@ -132,6 +137,10 @@ lexie_status lx_re_preds_load(const char *path, const lx_re_schema *s, lx_re_pre
         out->n++;
         off += (long)n;
     }
+    /* A read error is not the end of the file: trimming there would cut
+    ** good predictions off. */
+    if (st == LEXIE_OK && ferror(f))
+        st = lx_fail(err, LEXIE_E_IO, "%s: read error: %s", path, strerror(errno));
     free(line);
     fclose(f);
     if (st != LEXIE_OK) {

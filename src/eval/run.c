@@ -8,15 +8,23 @@
 **
 ** The CLI (`lexie eval re`) and Python call this; it prints nothing:
 ** progress and per-example failures go through params.on_event.
+**
+** The prediction file is locked (flock, for the whole run): a second run
+** of the same configuration fails at once instead of computing and
+** writing every example twice.  Each batch is appended with one checked
+** write; a failed write is cut back off, so the file never holds a torn
+** line followed by good ones.  Reports are replaced atomically.
 */
 #include "eval.h"
 
 #include "base/base.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -136,6 +144,7 @@ typedef struct {
     char model_sha[65], chash[65], lora_sha[65];
     char *stem; /* out_dir/<data>-<split>-... without extension */
     lx_re_preds preds;
+    int pred_fd;  /* the prediction file, open and flock'd while the run lasts; -1 */
     double t_run; /* seconds this run spent classifying */
 } run;
 
@@ -153,6 +162,7 @@ static void run_free(run *r) {
     free(r->gold);
     free(r->dev_prior);
     free(r->stem);
+    if (r->pred_fd >= 0) close(r->pred_fd); /* releases the lock */
 }
 
 static void emit(const run *r, lexie_re_eval_event *ev) {
@@ -360,14 +370,31 @@ static char *with_suffix(const char *stem, const char *suffix, lexie_error *err)
     return s;
 }
 
+/* Appends b to the prediction file with one checked write.  A failed
+** write (a full disk, a file-size limit) is cut back to end, where the
+** file ended before, so no torn line is left for a resume to trust. */
+static lexie_status append_batch(run *r, const lx_jbuf *b, off_t *end, const char *path,
+                                 lexie_error *err) {
+    if (b->len == 0) return LEXIE_OK;
+    if (lx_write_all(r->pred_fd, b->data, b->len) != 0) {
+        int e = errno;
+        if (ftruncate(r->pred_fd, *end) != 0) { /* best effort: a resume trims a torn tail */
+        }
+        return lx_fail(err, LEXIE_E_IO, "cannot write predictions to %s: %s", path, strerror(e));
+    }
+    *end += (off_t)b->len;
+    return LEXIE_OK;
+}
+
 /* Classifies todo[0..n) (indices into the selection) batch by batch,
-** appending each batch's lines to f.  Failing examples are retried alone
-** and reported; they get no line. */
-static lexie_status classify_todo(run *r, const int *todo, int n, FILE *f,
+** appending each batch's lines to the prediction file.  Failing examples
+** are retried alone and reported; they get no line. */
+static lexie_status classify_todo(run *r, const int *todo, int n, off_t end, const char *path,
                                   lexie_re_eval_result *out, lexie_error *err) {
     const lexie_re_eval_params *p = r->p;
     lx_jbuf b = {0};
-    for (int k = 0; k < n; k += p->batch) {
+    lexie_status st = LEXIE_OK;
+    for (int k = 0; k < n && st == LEXIE_OK; k += p->batch) {
         int m = LX_MIN(p->batch, n - k);
         lexie_re_example ex[64];
         lexie_re_result res[64];
@@ -392,23 +419,46 @@ static lexie_status classify_todo(run *r, const int *todo, int n, FILE *f,
         }
         double dt = lx_time_now() - tb;
         r->t_run += dt;
+        lx_jbuf_reset(&b);
         for (int j = 0; j < m; j++) {
             if (res[j].label < 0 || !res[j].probs) continue;
             const lx_re_item *it = &r->src->items[r->sel[todo[k + j]]];
-            lx_jbuf_reset(&b);
             lx_re_pred_line(&b, it->id, it->id_is_num, it->gold, r->schema, &res[j], dt / m);
-            fwrite(b.data, 1, b.len, f);
             lexie_re_result_clear(&res[j]);
         }
-        fflush(f);
+        st = lx_jbuf_status(&b, err);
+        if (st == LEXIE_OK) st = append_batch(r, &b, &end, path, err);
+        if (st != LEXIE_OK) break;
         out->n_computed += m;
         lexie_re_eval_event ev = {
             .kind = LEXIE_RE_EVAL_PROGRESS, .done = out->n_computed, .total = n};
         emit(r, &ev);
     }
-    lexie_status st = lx_jbuf_status(&b, err);
     lx_jbuf_free(&b);
     return st;
+}
+
+/* Opens and locks the prediction file for the whole run (closed by
+** run_free).  Non-blocking: a second run of the same configuration would
+** compute every example again and write each id twice, so it fails. */
+static lexie_status lock_preds(run *r, const char *path, lexie_error *err) {
+    int fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0) return lx_fail(err, LEXIE_E_IO, "cannot write %s: %s", path, strerror(errno));
+    int rc;
+    while ((rc = flock(fd, LOCK_EX | LOCK_NB)) != 0 && errno == EINTR) {
+    }
+    if (rc != 0) {
+        int e = errno;
+        close(fd);
+        if (e == EWOULDBLOCK)
+            return lx_fail(err, LEXIE_E_IO,
+                           "%s is in use by another run of the same evaluation; wait for it to "
+                           "finish (it writes the same predictions), or use another output folder",
+                           path);
+        return lx_fail(err, LEXIE_E_IO, "cannot lock %s: %s", path, strerror(e));
+    }
+    r->pred_fd = fd;
+    return LEXIE_OK;
 }
 
 /* Loads what the file holds (trimming a torn last line), then classifies
@@ -416,17 +466,16 @@ static lexie_status classify_todo(run *r, const int *todo, int n, FILE *f,
 static lexie_status predict(run *r, lexie_re_eval_result *out, lexie_error *err) {
     const char *path = out->predictions;
     long good;
-    lexie_status st = lx_re_preds_load(path, r->schema, &r->preds, &good, err);
+    lexie_status st = lock_preds(r, path, err);
     if (st != LEXIE_OK) return st;
-    if (r->preds.n > 0 && truncate(path, good) != 0)
+    st = lx_re_preds_load(path, r->schema, &r->preds, &good, err);
+    if (st != LEXIE_OK) return st;
+    /* A torn last line goes, also when it is the only one. */
+    struct stat sb;
+    if (fstat(r->pred_fd, &sb) != 0 || (sb.st_size > good && ftruncate(r->pred_fd, good) != 0))
         return lx_fail(err, LEXIE_E_IO, "cannot trim %s: %s", path, strerror(errno));
-    FILE *f = fopen(path, "ab");
-    if (!f) return lx_fail(err, LEXIE_E_IO, "cannot write %s: %s", path, strerror(errno));
     int *todo = lx_malloc((size_t)(r->n_sel > 0 ? r->n_sel : 1) * sizeof *todo, err), n = 0;
-    if (!todo) {
-        fclose(f);
-        return LEXIE_E_NOMEM;
-    }
+    if (!todo) return LEXIE_E_NOMEM;
     for (int i = 0; i < r->n_sel; i++)
         if (lx_re_preds_find(&r->preds, r->src->items[r->sel[i]].id) < 0) todo[n++] = i;
     out->n_examples = r->n_sel;
@@ -437,9 +486,8 @@ static lexie_status predict(run *r, lexie_re_eval_result *out, lexie_error *err)
                               .total = n,
                               .path = path};
     emit(r, &ev);
-    st = classify_todo(r, todo, n, f, out, err);
+    st = classify_todo(r, todo, n, (off_t)good, path, out, err);
     free(todo);
-    if (fclose(f) != 0 && st == LEXIE_OK) st = lx_fail(err, LEXIE_E_IO, "writing %s failed", path);
     return st;
 }
 
@@ -468,11 +516,14 @@ static double tune_threshold(const lx_re_schema *s, const lx_re_preds *preds, co
     return best_f;
 }
 
-static int write_file(const char *path, const lx_jbuf *b) {
-    FILE *f = fopen(path, "wb");
-    if (!f) return 0;
-    fwrite(b->data, 1, b->len, f);
-    return fclose(f) == 0;
+/* Replaces a report atomically; a failure is reported as a warning (the
+** predictions are safe, and the table is still returned). */
+static int write_file(run *r, const char *path, const lx_jbuf *b) {
+    lexie_error e;
+    if (lx_write_file_atomic(path, b->data ? b->data : "", b->len, &e) == LEXIE_OK) return 1;
+    lexie_re_eval_event ev = {.kind = LEXIE_RE_EVAL_WARNING, .message = e.message};
+    emit(r, &ev);
+    return 0;
 }
 
 /* The report-name suffix: what selects and decides, not what predicts. */
@@ -599,8 +650,8 @@ static lexie_status report(run *r, lexie_re_eval_result *out, lexie_error *err) 
         if (!out->report_json || !out->report_txt) st = LEXIE_E_NOMEM;
     }
     if (st == LEXIE_OK) {
-        int ok = write_file(out->report_json, &json);
-        ok &= write_file(out->report_txt, &txt);
+        int ok = write_file(r, out->report_json, &json);
+        ok &= write_file(r, out->report_txt, &txt);
         out->report_written = ok;
         out->table = txt.data;
         txt.data = NULL;
@@ -629,6 +680,7 @@ lexie_status lexie_re_eval_run(const lexie_re_eval_params *p, lexie_re_eval_resu
     run r;
     memset(&r, 0, sizeof r);
     r.p = p;
+    r.pred_fd = -1;
     r.method_s = p->method == LEXIE_RE_VANILLA ? "vanilla" : "qa4re";
     st = load_inputs(&r, err);
     if (st == LEXIE_OK) st = load_model(&r, err);

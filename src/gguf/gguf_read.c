@@ -539,10 +539,19 @@ static lexie_status parse_tensors(rd *r, lx_gguf *g, uint64_t n) {
         lx_gguf_tensor *t = &g->tensors[i];
         if (t->offset > room || t->nbytes > room - t->offset) {
             rd_where(r, "tensor", i, t->name);
+            /* The file offset is data_offset + offset, which wraps for an
+            ** offset near 2^64: then print the two parts instead. */
+            uint64_t at;
+            if (__builtin_add_overflow(g->data_offset, t->offset, &at))
+                return rd_fail(r, LEXIE_E_FORMAT,
+                               "data offset %llu (from the data section at file offset %llu) "
+                               "lies past the end of the %zu-byte file",
+                               (unsigned long long)t->offset, (unsigned long long)g->data_offset,
+                               r->size);
             return rd_fail(
                 r, LEXIE_E_FORMAT,
                 "data at file offset %llu + %zu bytes runs past the end of the %zu-byte file",
-                (unsigned long long)(g->data_offset + t->offset), t->nbytes, r->size);
+                (unsigned long long)at, t->nbytes, r->size);
         }
         t->data = r->p + g->data_offset + t->offset;
     }

@@ -249,7 +249,7 @@ lexie_status lx_hub_lock(const lexie_pull_params *p, int *fd_out, lexie_error *e
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
         lx_hub_emit(p, LEXIE_PULL_WAIT, 0, 0, 0, 0, lock);
         int r;
-        while ((r = flock(fd, LOCK_EX)) != 0 && errno == EINTR) {
+        while ((r = flock(fd, LOCK_EX)) != 0 && errno == EINTR && !lx_hub_cancelled()) {
         }
         if (r != 0) {
             st = lx_fail(err, LEXIE_E_IO, "cannot lock %s: %s", lock, strerror(errno));

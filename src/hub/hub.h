@@ -58,6 +58,8 @@ int lx_hub_is_cached(const lexie_model_info *m);
 ** folders as needed; emits LEXIE_PULL_WAIT while another process holds
 ** it.  *fd_out is passed to lx_hub_unlock. */
 lexie_status lx_hub_lock(const lexie_pull_params *p, int *fd_out, lexie_error *err);
+/* 1 once lexie_pull_cancel was called during this pull (pull.c). */
+int lx_hub_cancelled(void);
 void lx_hub_unlock(int fd);
 
 /* Sends a progress event if p has a callback. */

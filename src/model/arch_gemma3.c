@@ -57,11 +57,7 @@ static lexie_status load(lexie_model *m, lexie_error *err) {
     if ((s = lx_hp_int(m, "attention.sliding_window", 0, &hp->n_swa, err)) ||
         (s = lx_hp_float(m, "final_logit_softcapping", 0, &hp->logit_softcap, err)))
         return s;
-    if (!(hp->rope_base > 0.0f) || !isfinite(hp->rope_base) || !(hp->logit_softcap >= 0.0f) ||
-        !isfinite(hp->logit_softcap))
-        return lx_fail(err, LEXIE_E_FORMAT,
-                       "gemma3: rope.freq_base %g or final_logit_softcapping %g is out of range",
-                       (double)hp->rope_base, (double)hp->logit_softcap);
+    /* Their ranges are checked by the loader (model.c), naming the key. */
     int value_length = hp->head_dim;
     if ((s = lx_hp_int(m, "attention.value_length", 0, &value_length, err))) return s;
     if (value_length != hp->head_dim)

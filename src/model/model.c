@@ -6,6 +6,7 @@
 
 #include "chat/chat.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,12 +52,20 @@ lexie_status lx_hp_float(const lexie_model *m, const char *suffix, int required,
                          lexie_error *err) {
     char key[256];
     snprintf(key, sizeof key, "%s.%s", m->arch->name, suffix);
-    lexie_status s = lx_gguf_get_f32(m->gguf, key, out, err);
+    float v = *out;
+    lexie_status s = lx_gguf_get_f32(m->gguf, key, &v, err);
     if (s == LEXIE_E_NOT_FOUND) {
         if (!required) return LEXIE_OK;
         return lx_fail(err, LEXIE_E_FORMAT, "model: required key '%s' is missing", key);
     }
-    return s;
+    if (s != LEXIE_OK) return s;
+    /* No hyperparameter is meaningful as NaN or infinity; the ranges of
+    ** particular keys are checked once the architecture has loaded. */
+    if (!isfinite(v))
+        return lx_fail(err, LEXIE_E_FORMAT, "model: key '%s' = %g is not a finite number", key,
+                       (double)v);
+    *out = v;
+    return LEXIE_OK;
 }
 
 lexie_status lx_bind(const lexie_model *m, lx_tensor *t, int required, int64_t ne0, int64_t ne1,
@@ -90,6 +99,93 @@ lexie_status lx_bind(const lexie_model *m, lx_tensor *t, int required, int64_t n
     t->type = gt->type;
     memcpy(t->ne, gt->ne, sizeof t->ne);
     t->name = gt->name;
+    return LEXIE_OK;
+}
+
+/* ==== Float hyperparameters ==== */
+
+/* Float keys whose range lexie knows, under "<arch>.": a value outside it
+** would run, but give NaN or meaningless logits (a RoPE base of 0, a
+** negative norm epsilon), so the load refuses it naming the key. */
+static const struct {
+    const char *suffix;
+    double min;    /* smallest allowed value */
+    int exclusive; /* the value must exceed min */
+    const char *want;
+} float_rules[] = {
+    {"rope.freq_base", 1.0, 0, ">= 1"},
+    {"rope.freq_base_swa", 1.0, 0, ">= 1"},
+    {"rope.scaling.factor", 0.0, 1, "> 0"},
+    {"attention.layer_norm_rms_epsilon", 0.0, 1, "> 0"},
+    {"attention.layer_norm_epsilon", 0.0, 1, "> 0"},
+    {"final_logit_softcapping", 0.0, 0, ">= 0"},
+    {"attn_logit_softcapping", 0.0, 0, ">= 0"},
+};
+
+/* Every float the file gives under "<arch>." must be finite (arrays
+** included), the keys above must lie in their ranges, and so must what the
+** architecture made of them and the rope_freqs factors. */
+static lexie_status check_float_hparams(const lexie_model *m, lexie_error *err) {
+    const char *arch = m->arch->name;
+    size_t an = strlen(arch);
+    for (int64_t i = 0; i < lx_gguf_n_kv(m->gguf); i++) {
+        const lx_gguf_kv *kv = lx_gguf_kv_at(m->gguf, i);
+        if (strncmp(kv->key, arch, an) != 0 || kv->key[an] != '.') continue;
+        const lx_gguf_value *v = &kv->value;
+        if (v->type == LX_GGUF_FLOAT32 || v->type == LX_GGUF_FLOAT64) {
+            double x = v->v.f64;
+            if (!isfinite(x))
+                return lx_fail(err, LEXIE_E_FORMAT, "model: key '%s' = %g is not a finite number",
+                               kv->key, x);
+            for (size_t r = 0; r < LX_ARRAY_LEN(float_rules); r++)
+                if (strcmp(kv->key + an + 1, float_rules[r].suffix) == 0 &&
+                    (float_rules[r].exclusive ? !(x > float_rules[r].min)
+                                              : !(x >= float_rules[r].min)))
+                    return lx_fail(err, LEXIE_E_FORMAT,
+                                   "model: key '%s' = %g is out of range (want %s)", kv->key, x,
+                                   float_rules[r].want);
+        } else if (v->type == LX_GGUF_ARRAY && (v->v.arr.elem_type == LX_GGUF_FLOAT32 ||
+                                                v->v.arr.elem_type == LX_GGUF_FLOAT64)) {
+            for (uint64_t k = 0; k < v->v.arr.n; k++)
+                if (!isfinite(lx_gguf_arr_f64(v, k)))
+                    return lx_fail(err, LEXIE_E_FORMAT,
+                                   "model: key '%s' element %llu = %g is not a finite number",
+                                   kv->key, (unsigned long long)k, lx_gguf_arr_f64(v, k));
+        }
+    }
+    /* What the architecture derived (defaults included): a backstop that
+    ** names the field when no key above explains it. */
+    const lx_hparams *hp = &m->hp;
+    const struct {
+        const char *name;
+        float v, min;
+        int exclusive;
+    } derived[] = {
+        {"RoPE base", hp->rope_base, 1.0f, 0},
+        {"RoPE position scale", hp->rope_scale, 0.0f, 1},
+        {"norm epsilon", hp->norm_eps, 0.0f, 1},
+        {"sliding-window RoPE base", hp->rope_base_swa, 0.0f, 0},
+        {"attention scale", hp->attn_scale, 0.0f, 0},
+        {"logit soft-cap", hp->logit_softcap, 0.0f, 0},
+    };
+    for (size_t i = 0; i < LX_ARRAY_LEN(derived); i++) {
+        float x = derived[i].v;
+        if (!isfinite(x) || (derived[i].exclusive ? !(x > derived[i].min) : !(x >= derived[i].min)))
+            return lx_fail(err, LEXIE_E_FORMAT, "model: %s %s = %g is out of range", arch,
+                           derived[i].name, (double)x);
+    }
+    /* Llama-3 RoPE factors divide each pair's angle: finite and positive. */
+    const lx_tensor *rf = &m->rope_freqs;
+    if (rf->data && rf->type == LX_TYPE_F32)
+        for (int64_t k = 0; k < rf->ne[0]; k++) {
+            float x;
+            memcpy(&x, (const char *)rf->data + (size_t)k * sizeof x, sizeof x);
+            if (!isfinite(x) || !(x > 0.0f))
+                return lx_fail(err, LEXIE_E_FORMAT,
+                               "model: tensor 'rope_freqs.weight' element %lld = %g is not a "
+                               "finite number > 0",
+                               (long long)k, (double)x);
+        }
     return LEXIE_OK;
 }
 
@@ -147,6 +243,7 @@ lexie_model *lexie_model_load(const char *path, const lexie_model_params *p, lex
 
     if (!(m->vocab = lx_vocab_load(m->gguf, err))) goto fail;
     if (m->arch->load(m, err) != LEXIE_OK) goto fail;
+    if (check_float_hparams(m, err) != LEXIE_OK) goto fail;
     if (m->hp.n_vocab != lx_vocab_n_tokens(m->vocab)) {
         lx_fail(err, LEXIE_E_FORMAT, "model: embedding has %d rows but the tokenizer has %d tokens",
                 m->hp.n_vocab, lx_vocab_n_tokens(m->vocab));
@@ -218,14 +315,44 @@ int lexie_token_to_piece(const lexie_model *m, lexie_token t, char *buf, int n) 
 
 int lexie_token_is_eog(const lexie_model *m, lexie_token t) { return lx_vocab_is_eog(m->vocab, t); }
 
-lexie_status lexie_chat_apply(const lexie_model *m, const lexie_chat_msg *msgs, int n_msgs,
-                              int add_generation_prompt, char **out, lexie_error *err) {
+lexie_status lexie_tokenize_chat(const lexie_model *m, const char *text, size_t len, int add_bos,
+                                 const lexie_span *user, int n_user, lexie_token *out, int n_max,
+                                 int *n_out, lexie_error *err) {
+    return lx_tokenize_plain(m->vocab, text, len, add_bos && lx_vocab_add_bos(m->vocab), 1, user,
+                             n_user, out, n_max, n_out, err);
+}
+
+lexie_status lexie_chat_apply_spans(const lexie_model *m, const lexie_chat_msg *msgs, int n_msgs,
+                                    int add_generation_prompt, char **out, lexie_span **user,
+                                    int *n_user, lexie_error *err) {
+    if (out) *out = NULL;
+    if (user) *user = NULL;
+    if (n_user) *n_user = 0;
+    if (!out || !user || !n_user)
+        return lx_fail(err, LEXIE_E_INVALID, "chat: out, user and n_user must not be NULL");
     if (!m->chat_template)
         return lx_fail(err, LEXIE_E_UNSUPPORTED,
                        "chat: the model has no chat template; pass one with --chat-template");
     const char *bos = lx_vocab_text(m->vocab, lx_vocab_bos(m->vocab));
     const char *eos = lx_vocab_text(m->vocab, lx_vocab_eos(m->vocab));
     _Static_assert(sizeof(lexie_chat_msg) == sizeof(lx_chat_msg), "chat msg layout");
-    return lx_chat_render(m->chat_template, (const lx_chat_msg *)msgs, n_msgs,
-                          add_generation_prompt, bos ? bos : "", eos ? eos : "", out, err);
+    lx_chat_out o;
+    lexie_status st =
+        lx_chat_render_ex(m->chat_template, (const lx_chat_msg *)msgs, n_msgs,
+                          add_generation_prompt, bos ? bos : "", eos ? eos : "", NULL, &o, err);
+    if (st != LEXIE_OK) return st;
+    *out = o.text;
+    *user = o.user;
+    *n_user = o.n_user;
+    return LEXIE_OK;
+}
+
+lexie_status lexie_chat_apply(const lexie_model *m, const lexie_chat_msg *msgs, int n_msgs,
+                              int add_generation_prompt, char **out, lexie_error *err) {
+    lexie_span *user = NULL;
+    int n_user = 0;
+    lexie_status st =
+        lexie_chat_apply_spans(m, msgs, n_msgs, add_generation_prompt, out, &user, &n_user, err);
+    free(user);
+    return st;
 }

@@ -115,13 +115,13 @@ static lexie_status bpe_word(const lx_vocab *v, const char *word, size_t len, sc
 
 /* ==== Entry point ==== */
 
-lexie_status lx_bpe_tokenize(const lx_vocab *v, const char *text, size_t len, int parse_special,
-                             lx_tok_out *o, lexie_error *err) {
+lexie_status lx_bpe_tokenize(const lx_vocab *v, const char *text, size_t len,
+                             const lx_special_mode *sm, lx_tok_out *o, lexie_error *err) {
     scratch s;
     memset(&s, 0, sizeof s);
     s.v = v;
     lexie_status st = LEXIE_OK;
-    if (len) st = lx_special_partition(v, text, len, parse_special, &s.frags, &s.tmp, err);
+    if (len) st = lx_special_partition(v, text, len, sm, &s.frags, &s.tmp, err);
     for (size_t f = 0; !st && f < s.frags.n; f++) {
         const lx_span *fr = &s.frags.v[f];
         if (fr->tok >= 0) {

@@ -117,14 +117,14 @@ static lexie_status spm_fragment(const lx_vocab *v, const char *text, size_t len
 
 /* ==== Entry point ==== */
 
-lexie_status lx_spm_tokenize(const lx_vocab *v, const char *text, size_t len, int parse_special,
-                             lx_tok_out *o, lexie_error *err) {
+lexie_status lx_spm_tokenize(const lx_vocab *v, const char *text, size_t len,
+                             const lx_special_mode *sm, lx_tok_out *o, lexie_error *err) {
     scratch s;
     memset(&s, 0, sizeof s);
     s.out = o;
     s.v = v;
     lexie_status st = LEXIE_OK;
-    if (len) st = lx_special_partition(v, text, len, parse_special, &s.frags, &s.tmp, err);
+    if (len) st = lx_special_partition(v, text, len, sm, &s.frags, &s.tmp, err);
     /* As llama.cpp: the text's start counts as following a special token,
     ** whether or not BOS was added. */
     int prev_special = 1;

@@ -131,12 +131,22 @@ uint32_t lx_vocab_spm_unescape(const char *t, uint32_t n, char *out);
 /* Rank of merging left with right, or -1. */
 int32_t lx_vocab_merge_rank(const lx_vocab *v, const char *l, size_t ln, const char *r, size_t rn);
 
+/* Where control and unknown tokens' text becomes those tokens: nowhere
+** (parse 0), everywhere (parse 1 and no plain ranges), or everywhere but
+** inside the plain ranges (sorted byte ranges of user text in a rendered
+** chat: a match touching one stays text). */
+typedef struct lx_special_mode {
+    int parse;
+    const lexie_span *plain;
+    int n_plain;
+} lx_special_mode;
+
 /* Splits text into raw-text and special-token fragments the way llama.cpp
 ** does: each special token, longest first, is searched in the raw
 ** fragments left by the previous ones.  Control and unknown tokens take
-** part only when parse_special; user-defined ones always do. */
+** part as sm says; user-defined ones always do. */
 lexie_status lx_special_partition(const lx_vocab *v, const char *text, size_t len,
-                                  int parse_special, lx_spans *out, lx_spans *tmp,
+                                  const lx_special_mode *sm, lx_spans *out, lx_spans *tmp,
                                   lexie_error *err);
 
 /* ==== Token output shared by the algorithms ==== */
@@ -196,9 +206,9 @@ lexie_status lx_merge_all(lx_merge_heap *h, lx_sym *syms, int32_t n_syms, lx_mer
 /* Byte-level BPE (bpe.c) and SentencePiece (spm.c): append the ids of
 ** text[0..len) to o, BOS excluded.  tokenize.c has checked the arguments
 ** (text is valid UTF-8). */
-lexie_status lx_bpe_tokenize(const lx_vocab *v, const char *text, size_t len, int parse_special,
-                             lx_tok_out *o, lexie_error *err);
-lexie_status lx_spm_tokenize(const lx_vocab *v, const char *text, size_t len, int parse_special,
-                             lx_tok_out *o, lexie_error *err);
+lexie_status lx_bpe_tokenize(const lx_vocab *v, const char *text, size_t len,
+                             const lx_special_mode *sm, lx_tok_out *o, lexie_error *err);
+lexie_status lx_spm_tokenize(const lx_vocab *v, const char *text, size_t len,
+                             const lx_special_mode *sm, lx_tok_out *o, lexie_error *err);
 
 #endif /* LX_TOK_IMPL_H */

@@ -16,18 +16,30 @@
 
 lexie_status lx_tokenize(const lx_vocab *v, const char *text, size_t len, int add_bos,
                          int parse_special, int32_t *out, int n_max, int *n_out, lexie_error *err) {
+    return lx_tokenize_plain(v, text, len, add_bos, parse_special, NULL, 0, out, n_max, n_out, err);
+}
+
+lexie_status lx_tokenize_plain(const lx_vocab *v, const char *text, size_t len, int add_bos,
+                               int parse_special, const lexie_span *plain, int n_plain,
+                               int32_t *out, int n_max, int *n_out, lexie_error *err) {
     if (n_out) *n_out = 0;
-    if (!v || (!text && len) || n_max < 0 || (!out && n_max > 0))
+    if (!v || (!text && len) || n_max < 0 || (!out && n_max > 0) || n_plain < 0 ||
+        (n_plain > 0 && !plain))
         return lx_fail(err, LEXIE_E_INVALID, "tokenize: bad arguments");
+    for (int i = 0; i < n_plain; i++)
+        if (plain[i].start > plain[i].end || plain[i].end > len)
+            return lx_fail(err, LEXIE_E_INVALID,
+                           "tokenize: plain range %d [%zu, %zu) is not inside the %zu-byte text", i,
+                           plain[i].start, plain[i].end, len);
+    lx_special_mode sm = {parse_special, plain, n_plain};
     size_t bad = 0;
     if (!lx_utf8_valid(text, len, &bad))
         return lx_fail(err, LEXIE_E_UTF8, "tokenize: invalid UTF-8 at byte %zu", bad);
 
     lx_tok_out o = {out, n_max, 0};
     if (add_bos && v->bos >= 0) lx_tok_out_push(&o, v->bos);
-    lexie_status st = v->type == LX_VOCAB_SPM
-                          ? lx_spm_tokenize(v, text, len, parse_special, &o, err)
-                          : lx_bpe_tokenize(v, text, len, parse_special, &o, err);
+    lexie_status st = v->type == LX_VOCAB_SPM ? lx_spm_tokenize(v, text, len, &sm, &o, err)
+                                              : lx_bpe_tokenize(v, text, len, &sm, &o, err);
     if (st) return st;
     if (o.n > INT_MAX) return lx_fail(err, LEXIE_E_RANGE, "tokenize: more than %d tokens", INT_MAX);
     if (n_out) *n_out = (int)o.n;

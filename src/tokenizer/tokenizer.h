@@ -44,6 +44,14 @@ int32_t lx_vocab_find(const lx_vocab *v, const char *text, size_t len);
 lexie_status lx_tokenize(const lx_vocab *v, const char *text, size_t len, int add_bos,
                          int parse_special, int32_t *out, int n_max, int *n_out, lexie_error *err);
 
+/* lx_tokenize, except that inside the n_plain byte ranges plain (user text
+** in a rendered chat; NULL when n_plain is 0) control and unknown tokens'
+** text stays text even with parse_special.  LEXIE_E_INVALID for a range
+** outside the text. */
+lexie_status lx_tokenize_plain(const lx_vocab *v, const char *text, size_t len, int add_bos,
+                               int parse_special, const lexie_span *plain, int n_plain,
+                               int32_t *out, int n_max, int *n_out, lexie_error *err);
+
 /* The bytes token tok stands for when detokenized (GPT-2's byte alphabet or
 ** SentencePiece's U+2581 space undone, <0xXX> byte tokens as their byte),
 ** written to buf (not NUL-terminated).  Returns the byte count, which may

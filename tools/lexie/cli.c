@@ -1,12 +1,17 @@
 /*
 ** cli.c -- what the subcommands share: the one number parser for option
 ** values, -m resolution (a catalog name in the cache, or a file), --schema
-** resolution (a file, or a built-in name), and the command line as a
-** shell-quoted string for reports.
+** resolution (a file, or a built-in name), the command line as a
+** shell-quoted string for reports, the chat template options, and checked
+** standard streams (a failed write is an error, never lost output).
 */
 #include "cli.h"
 
+#include "base/base.h"
+
 #include <errno.h>
+#include <fcntl.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,10 +29,8 @@ int cli_parse_num(const char *s, double lo, double hi, int integer, double *out)
         v = (double)strtol(s, &end, 10);
     else
         v = strtod(s, &end);
-    /* v < lo || v > hi lets "nan" through, as the commands always did
-    ** (generate's options; the thresholds refuse it themselves).  The
-    ** hardening issue may change that on purpose. */
-    if (!*s || *end || end == s || errno || v < lo || v > hi) return 0;
+    /* !(lo <= v <= hi) also refuses "nan"; "inf" is refused outright. */
+    if (!*s || *end || end == s || errno || !isfinite(v) || !(v >= lo && v <= hi)) return 0;
     *out = v;
     return 1;
 }
@@ -175,4 +178,74 @@ char *cli_command_line(int argc, char **argv) {
         *o = 0;
     }
     return s;
+}
+
+/* ==== Chat template ==== */
+
+/* Templates are small; a bound keeps a wrong path (a model file) out. */
+#define TEMPLATE_MAX ((size_t)16 << 20)
+
+int cli_chat_template(const char *cmd, const char *text, const char *file, char **out) {
+    *out = NULL;
+    if (file) {
+        lexie_error err;
+        size_t n = 0;
+        char *t = lx_read_file(file, TEMPLATE_MAX, &n, &err);
+        if (!t) {
+            fprintf(stderr, "lexie %s: --chat-template-file: %s\n", cmd, err.message);
+            return 0;
+        }
+        if (strlen(t) != n) {
+            fprintf(stderr, "lexie %s: --chat-template-file: %s contains a NUL byte\n", cmd, file);
+            free(t);
+            return 0;
+        }
+        *out = t;
+        return 1;
+    }
+    if (!text) return 1;
+    struct stat st;
+    if (!strstr(text, "{{") && !strstr(text, "{%") && stat(text, &st) == 0)
+        fprintf(stderr,
+                "lexie %s: warning: --chat-template takes the template text, and '%s' is a "
+                "file; use --chat-template-file to read it\n",
+                cmd, text);
+    if (!(*out = strdup(text))) {
+        fprintf(stderr, "lexie %s: out of memory\n", cmd);
+        return 0;
+    }
+    return 1;
+}
+
+/* ==== Standard streams ==== */
+
+void cli_guard_std_fds(void) {
+    for (int fd = 0; fd <= 2; fd++) {
+        if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF) continue;
+        /* open returns the lowest free fd: this one, as 0..fd-1 are open. */
+        int g = open("/dev/null", fd == 0 ? O_WRONLY : O_RDONLY);
+        if (g >= 0 && g != fd) close(g);
+    }
+}
+
+static int out_reported;
+
+static int out_failed(const char *cmd, int e) {
+    if (!out_reported)
+        fprintf(stderr, "lexie %s: cannot write standard output: %s\n", cmd, strerror(e ? e : EIO));
+    out_reported = 1;
+    return -1;
+}
+
+int cli_flush_out(const char *cmd) {
+    errno = 0;
+    if (fflush(stdout) != 0 || ferror(stdout)) return out_failed(cmd, errno);
+    return 0;
+}
+
+int cli_close_out(const char *cmd) {
+    int bad = cli_flush_out(cmd);
+    errno = 0;
+    if (fclose(stdout) != 0 && !bad) bad = out_failed(cmd, errno);
+    return bad;
 }

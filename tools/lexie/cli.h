@@ -31,8 +31,9 @@ char *cli_resolve_model(const char *m_arg, lexie_error *err);
 char *cli_find_schema(const char *arg, lexie_error *err);
 
 /* The one number parser of option values: the whole of s as a decimal
-** number (integer: base-10 digits only) within [lo, hi] (a NaN passes).  Returns 1 and
-** sets *out, or 0 (printing nothing: each command words its message). */
+** number (integer: base-10 digits only) within [lo, hi]; NaN and infinity
+** are refused.  Returns 1 and sets *out, or 0 (printing nothing: each
+** command words its message). */
 int cli_parse_num(const char *s, double lo, double hi, int integer, double *out);
 
 /* "lexie" and argv[0..argc) joined by spaces, each argument shell-quoted
@@ -58,5 +59,27 @@ void cli_lora_free(cli_lora *l);
 #define CLI_LORA_USAGE                                                                             \
     "  --lora FILE        apply a LoRA adapter (GGUF, llama.cpp's layout)\n"                       \
     "  --lora-scale S     scale of the adapter (default 1)\n"
+
+/* The chat template of --chat-template TEXT or --chat-template-file FILE
+** (at most one of text and file is non-NULL: the caller refuses both).
+** Sets *out to a malloc'd template (NULL when neither is given) and
+** returns 1, or prints "lexie CMD: ..." naming the file and returns 0.
+** A --chat-template TEXT that names an existing file and looks like no
+** template gets a warning. */
+int cli_chat_template(const char *cmd, const char *text, const char *file, char **out);
+
+/* Guards the standard streams before anything is opened: a closed fd 0, 1
+** or 2 is taken by /dev/null opened the wrong way round, so reading a
+** closed stdin and writing a closed stdout fail with EBADF instead of
+** reaching a file the program opened later. */
+void cli_guard_std_fds(void);
+
+/* Flushes stdout.  Returns 0 if everything written so far reached it,
+** else -1, having printed "lexie CMD: cannot write standard output: why"
+** (once per process). */
+int cli_flush_out(const char *cmd);
+
+/* Flushes and closes stdout at exit, like cli_flush_out. */
+int cli_close_out(const char *cmd);
 
 #endif

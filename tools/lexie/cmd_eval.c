@@ -17,6 +17,7 @@
 
 typedef struct {
     const char *model, *data, *split, *schema, *out, *method_s, *chat_template, *prior;
+    const char *chat_template_file;
     int method, shots, permute, free_gen, limit, sample, threads, batch, dump_prompt, quiet;
     int calibrate;
     uint64_t seed;
@@ -25,32 +26,35 @@ typedef struct {
 } eval_opts;
 
 static void eval_usage(FILE *f) {
-    fprintf(
-        f,
-        "usage: lexie eval re --data semeval|gad|tacred [options]\n"
-        "  --split S          test (default), train or dev (a fixed sample of %d from train)\n"
-        "  --method M         qa4re (default) or vanilla\n"
-        "  --shots K          few-shot demonstrations drawn from train (default 0)\n"
-        "  --seed S           seed for demonstrations and --sample (default 1)\n"
-        "  --limit N          the first N examples only (of the sample, with --sample)\n"
-        "  --sample N         a seeded random sample of N examples, in data order\n"
-        "  --permute P        QA4RE: average over P cyclic option orders (default 1)\n"
-        "  --free-gen         generate the answer and parse it, instead of scoring\n"
-        "  --threshold T      predict the none label iff its probability >= T\n"
-        "  --calibrate        decide by batch calibration: each label's probability\n"
-        "                     divided by its mean over the evaluated examples\n"
-        "  --prior REPORT     calibrate with the mean probabilities of another run\n"
-        "                     (its .report.json, e.g. on --split dev) instead\n"
-        "  --schema FILE      relation schema (default: the built-in one for --data)\n"
-        "  -m MODEL           model name or GGUF path (default: the default model)\n"
-        "  --chat-template T  Jinja chat template that replaces the model's own\n" CLI_LORA_USAGE
-        "  --out DIR          where predictions and reports go (default results)\n"
-        "  -t N               threads (default: all cores)\n"
-        "  --batch B          examples decoded together (default 8)\n"
-        "  --dump-prompt      print the first example's exact prompt and exit\n"
-        "  --quiet            no progress output\n"
-        "Data come from $LEXIE_DATA (default ../shared/data).\n",
-        500);
+    fprintf(f,
+            "usage: lexie eval re --data semeval|gad|tacred [options]\n"
+            "  --split S          test (default), train or dev (a fixed sample of %d from train)\n"
+            "  --method M         qa4re (default) or vanilla\n"
+            "  --shots K          few-shot demonstrations drawn from train (default 0)\n"
+            "  --seed S           seed for demonstrations and --sample (default 1)\n"
+            "  --limit N          the first N examples only (of the sample, with --sample)\n"
+            "  --sample N         a seeded random sample of N examples, in data order\n"
+            "  --permute P        QA4RE: average over P cyclic option orders (default 1)\n"
+            "  --free-gen         generate the answer and parse it, instead of scoring\n"
+            "  --threshold T      predict the none label iff its probability >= T\n"
+            "  --calibrate        decide by batch calibration: each label's probability\n"
+            "                     divided by its mean over the evaluated examples\n"
+            "  --prior REPORT     calibrate with the mean probabilities of another run\n"
+            "                     (its .report.json, e.g. on --split dev) instead\n"
+            "  --schema FILE      relation schema (default: the built-in one for --data)\n"
+            "  -m MODEL           model name or GGUF path (default: the default model)\n"
+            "  --chat-template TEXT       Jinja chat template (the text) replacing the\n"
+            "                             model's own\n"
+            "  --chat-template-file FILE  the same, read from FILE\n" CLI_LORA_USAGE
+            "  --out DIR          where predictions and reports go (default results); a\n"
+            "                     run locks its prediction file, so a second identical\n"
+            "                     run at the same time fails at once\n"
+            "  -t N               threads (default: all cores)\n"
+            "  --batch B          examples decoded together (default 8)\n"
+            "  --dump-prompt      print the first example's exact prompt and exit\n"
+            "  --quiet            no progress output\n"
+            "Data come from $LEXIE_DATA (default ../shared/data).\n",
+            500);
 }
 
 static int int_opt(const char *opt, const char *v, long lo, long hi, long *out) {
@@ -64,6 +68,7 @@ static int int_opt(const char *opt, const char *v, long lo, long hi, long *out) 
     return 1;
 }
 
+/* Returns 1 to run, 0 on a usage error (printed), -1 after --help. */
 static int parse_eval(int argc, char **argv, eval_opts *o) {
     memset(o, 0, sizeof *o);
     o->split = "test";
@@ -75,7 +80,7 @@ static int parse_eval(int argc, char **argv, eval_opts *o) {
     if (argc < 2 || strcmp(argv[1], "re") != 0) {
         if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
             eval_usage(stdout);
-            exit(0);
+            return -1;
         }
         fprintf(stderr, "lexie eval: the task must come first: lexie eval re ...\n");
         return 0;
@@ -85,7 +90,7 @@ static int parse_eval(int argc, char **argv, eval_opts *o) {
         long x;
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             eval_usage(stdout);
-            exit(0);
+            return -1;
         }
         if (strcmp(a, "--free-gen") == 0)
             o->free_gen = 1;
@@ -113,6 +118,8 @@ static int parse_eval(int argc, char **argv, eval_opts *o) {
                 o->schema = v;
             else if (strcmp(a, "--chat-template") == 0)
                 o->chat_template = v;
+            else if (strcmp(a, "--chat-template-file") == 0)
+                o->chat_template_file = v;
             else if (strcmp(a, "--out") == 0)
                 o->out = v;
             else if (strcmp(a, "--prior") == 0)
@@ -147,6 +154,10 @@ static int parse_eval(int argc, char **argv, eval_opts *o) {
                 return 0;
             }
         }
+    }
+    if (o->chat_template && o->chat_template_file) {
+        fprintf(stderr, "lexie eval: give --chat-template or --chat-template-file, not both\n");
+        return 0;
     }
     if (!o->data) {
         fprintf(stderr, "lexie eval re: --data is required (semeval, gad or tacred)\n");
@@ -228,11 +239,15 @@ static char *resolve_model(const char *model, void *user, lexie_error *err) {
 
 int cmd_eval(int argc, char **argv) {
     eval_opts o;
-    if (!parse_eval(argc, argv, &o)) return 2;
+    int parsed = parse_eval(argc, argv, &o);
+    if (parsed <= 0) return parsed < 0 ? 0 : 2;
     lexie_error err;
+    char *tmpl = NULL;
+    if (!cli_chat_template("eval", o.chat_template, o.chat_template_file, &tmpl)) return 1;
     char *schema_path = cli_find_schema(o.schema ? o.schema : o.data, &err);
     if (!schema_path) {
         fprintf(stderr, "lexie eval: %s\n", err.message);
+        free(tmpl);
         return 1;
     }
     char *command = cli_command_line(argc, argv);
@@ -243,7 +258,7 @@ int cmd_eval(int argc, char **argv) {
     p.schema_path = schema_path;
     p.model = o.model;
     p.resolve_model = resolve_model;
-    p.chat_template = o.chat_template;
+    p.chat_template = tmpl;
     p.lora = o.lora.path;
     p.lora_scale = o.lora.scale_set ? (float)o.lora.scale : 1.0f;
     p.out_dir = o.out;
@@ -281,5 +296,6 @@ int cmd_eval(int argc, char **argv) {
     lexie_re_eval_result_clear(&r);
     free(command);
     free(schema_path);
+    free(tmpl);
     return rc;
 }

@@ -13,26 +13,26 @@
 #define MAX_STOPS 16
 /* Options that take a value, space-separated and padded for strstr. */
 #define VALUE_OPTS                                                                                 \
-    " -m -p -f -n -c -t --system --chat-template --stop --temp --top-k --top-p --seed --lora "     \
-    "--lora-scale "
+    " -m -p -f -n -c -t --system --chat-template --chat-template-file --stop --temp --top-k "      \
+    "--top-p --seed --lora --lora-scale "
 
 static void generate_usage(FILE *f) {
-    fprintf(f,
-            "usage: lexie generate [-m MODEL] (-p TEXT | -f FILE) [options]\n"
-            "  -m MODEL          model name or GGUF path (default: the default model)\n"
-            "  -p TEXT           the prompt\n"
-            "  -f FILE           read the prompt from FILE ('-' for stdin)\n"
-            "  -n N              generate at most N tokens (default 128; 0: until the end)\n"
-            "  --chat            wrap the prompt as a user turn in the model's chat template\n"
-            "  --system TEXT     system message for --chat\n"
-            "  --chat-template T Jinja chat template (a file, or the text) replacing the model's\n"
-            "  --temp T          sampling temperature (default 0: greedy)\n"
-            "  --top-k K         keep the K most likely tokens (default 0: off)\n"
-            "  --top-p P         nucleus sampling threshold (default 1: off)\n"
-            "  --seed S          RNG seed (default 42)\n"
-            "  --stop TEXT       stop before TEXT (repeatable)\n"
-            "  -c N              context size in tokens (default 4096)\n"
-            "  -t N              threads (default: all cores)\n" CLI_LORA_USAGE);
+    fprintf(f, "usage: lexie generate [-m MODEL] (-p TEXT | -f FILE) [options]\n"
+               "  -m MODEL          model name or GGUF path (default: the default model)\n"
+               "  -p TEXT           the prompt\n"
+               "  -f FILE           read the prompt from FILE ('-' for stdin)\n"
+               "  -n N              generate at most N tokens (default 128; 0: until the end)\n"
+               "  --chat            wrap the prompt as a user turn in the model's chat template\n"
+               "  --system TEXT     system message for --chat\n"
+               "  --chat-template TEXT  Jinja chat template (the text) replacing the model's\n"
+               "  --chat-template-file FILE  the same, read from FILE\n"
+               "  --temp T          sampling temperature (default 0: greedy)\n"
+               "  --top-k K         keep the K most likely tokens (default 0: off)\n"
+               "  --top-p P         nucleus sampling threshold (default 1: off)\n"
+               "  --seed S          RNG seed (default 42)\n"
+               "  --stop TEXT       stop before TEXT (repeatable)\n"
+               "  -c N              context size in tokens (default 4096)\n"
+               "  -t N              threads (default: all cores)\n" CLI_LORA_USAGE);
 }
 
 static int takes_value(const char *opt) {
@@ -51,34 +51,46 @@ static int parse_num(const char *opt, const char *s, double lo, double hi, doubl
     return 1;
 }
 
-static char *read_all(FILE *f, size_t *n) {
+#define PROMPT_MAX ((size_t)1 << 30)
+
+/* Reads all of f (at most PROMPT_MAX bytes); NULL with a message naming
+** what (a file or standard input) on a read error, an over-long prompt or
+** no memory. */
+static char *read_all(const char *cmd, const char *what, FILE *f, size_t *n) {
     lx_buf b = {0};
     char chunk[4096];
     size_t got;
-    if (lx_buf_reserve(&b, 0, NULL)) return NULL;
-    while ((got = fread(chunk, 1, sizeof chunk, f)) > 0)
-        if (b.len + got > ((size_t)1 << 30) || lx_buf_append(&b, chunk, got, NULL)) {
-            lx_buf_free(&b);
-            return NULL;
-        }
+    const char *why = NULL;
+    if (lx_buf_reserve(&b, 0, NULL)) why = "out of memory";
+    while (!why && (got = fread(chunk, 1, sizeof chunk, f)) > 0)
+        if (b.len + got > PROMPT_MAX)
+            why = "the prompt is longer than 1 GiB";
+        else if (lx_buf_append(&b, chunk, got, NULL))
+            why = "out of memory";
+    if (!why && ferror(f)) why = strerror(errno);
+    if (why) {
+        fprintf(stderr, "lexie %s: cannot read %s: %s\n", cmd, what, why);
+        lx_buf_free(&b);
+        return NULL;
+    }
     *n = b.len;
     return b.data;
 }
 
+/* Streams a piece to stdout; a failed write stops generation (non-zero). */
 static int stream_piece(const char *piece, size_t len, void *user) {
     (void)user;
-    fwrite(piece, 1, len, stdout);
-    fflush(stdout);
-    return 0;
+    return fwrite(piece, 1, len, stdout) != len || fflush(stdout) != 0;
 }
 
 typedef struct {
-    const char *model, *prompt, *file, *system, *chat_template;
+    const char *model, *prompt, *file, *system, *chat_template, *chat_template_file;
     int chat, n_predict, n_ctx, n_threads;
     lexie_sampler_params sampler;
     const char *stops[MAX_STOPS + 1];
     int n_stops;
     cli_lora lora;
+    int help; /* --help was printed */
 } gen_opts;
 
 static int parse_generate(int argc, char **argv, gen_opts *o, int need_prompt) {
@@ -94,7 +106,8 @@ static int parse_generate(int argc, char **argv, gen_opts *o, int need_prompt) {
         int takes = 1, bad = 0;
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             generate_usage(stdout);
-            exit(0);
+            o->help = 1;
+            return 1;
         } else if (strcmp(a, "--chat") == 0) {
             o->chat = 1;
             takes = 0;
@@ -116,6 +129,8 @@ static int parse_generate(int argc, char **argv, gen_opts *o, int need_prompt) {
             o->system = v;
         else if (strcmp(a, "--chat-template") == 0)
             o->chat_template = v;
+        else if (strcmp(a, "--chat-template-file") == 0)
+            o->chat_template_file = v;
         else if (strcmp(a, "--stop") == 0) {
             if (o->n_stops == MAX_STOPS) {
                 fprintf(stderr, "lexie %s: at most %d --stop strings\n", argv[0], MAX_STOPS);
@@ -149,6 +164,11 @@ static int parse_generate(int argc, char **argv, gen_opts *o, int need_prompt) {
         }
         i += takes;
     }
+    if (o->chat_template && o->chat_template_file) {
+        fprintf(stderr, "lexie %s: give --chat-template or --chat-template-file, not both\n",
+                argv[0]);
+        return 0;
+    }
     if (need_prompt && !o->prompt == !o->file) {
         fprintf(stderr, "lexie %s: give exactly one of -p TEXT or -f FILE\n", argv[0]);
         return 0;
@@ -163,13 +183,17 @@ static char *load_prompt(const char *cmd, const gen_opts *o, size_t *len) {
         text = strdup(o->prompt);
         *len = strlen(o->prompt);
     } else {
-        FILE *f = strcmp(o->file, "-") == 0 ? stdin : fopen(o->file, "rb");
+        int is_stdin = strcmp(o->file, "-") == 0;
+        FILE *f = is_stdin ? stdin : fopen(o->file, "rb");
         if (!f) {
             fprintf(stderr, "lexie %s: cannot open '%s': %s\n", cmd, o->file, strerror(errno));
             return NULL;
         }
-        text = read_all(f, len);
-        if (f != stdin) fclose(f);
+        char what[600];
+        snprintf(what, sizeof what, is_stdin ? "standard input" : "'%s'", o->file);
+        text = read_all(cmd, what, f, len);
+        if (!is_stdin) fclose(f);
+        return text;
     }
     if (!text) fprintf(stderr, "lexie %s: out of memory reading the prompt\n", cmd);
     return text;
@@ -182,16 +206,13 @@ static lexie_model *open_model(const char *cmd, const gen_opts *o) {
         fprintf(stderr, "lexie %s: %s\n", cmd, err.message);
         return NULL;
     }
-    /* --chat-template takes a file or the template text itself. */
     char *tmpl = NULL;
-    FILE *tf = o->chat_template ? fopen(o->chat_template, "rb") : NULL;
-    if (tf) {
-        size_t n;
-        tmpl = read_all(tf, &n);
-        fclose(tf);
+    if (!cli_chat_template(cmd, o->chat_template, o->chat_template_file, &tmpl)) {
+        free(path);
+        return NULL;
     }
     lexie_model_params mp = lexie_model_default_params();
-    mp.chat_template = tmpl ? tmpl : o->chat_template;
+    mp.chat_template = tmpl;
     lexie_model *m = lexie_model_load(path, &mp, &err);
     free(tmpl);
     free(path);
@@ -204,6 +225,8 @@ static lexie_token *prompt_tokens(const char *cmd, lexie_model *m, const gen_opt
                                   const char *text, size_t len, int *n_tok) {
     lexie_error err;
     char *chat = NULL;
+    lexie_span *user = NULL; /* with --chat: the message text, never control tokens */
+    int n_user = 0;
     if (o->chat) {
         lexie_chat_msg msgs[2];
         int n = 0;
@@ -213,7 +236,7 @@ static lexie_token *prompt_tokens(const char *cmd, lexie_model *m, const gen_opt
             fprintf(stderr, "lexie %s: the prompt contains a NUL byte\n", cmd);
             return NULL;
         }
-        if (lexie_chat_apply(m, msgs, n, 1, &chat, &err) != LEXIE_OK) {
+        if (lexie_chat_apply_spans(m, msgs, n, 1, &chat, &user, &n_user, &err) != LEXIE_OK) {
             fprintf(stderr, "lexie %s: %s\n", cmd, err.message);
             return NULL;
         }
@@ -222,15 +245,19 @@ static lexie_token *prompt_tokens(const char *cmd, lexie_model *m, const gen_opt
     }
     int n = 0;
     lexie_token *toks = NULL;
-    lexie_status s = lexie_tokenize(m, text, len, 1, o->chat, NULL, 0, &n, &err);
+    lexie_status s = o->chat ? lexie_tokenize_chat(m, text, len, 1, user, n_user, NULL, 0, &n, &err)
+                             : lexie_tokenize(m, text, len, 1, 0, NULL, 0, &n, &err);
     if (s == LEXIE_E_RANGE || s == LEXIE_OK) {
         toks = malloc(((size_t)n + 1) * sizeof *toks);
-        if (toks)
-            s = lexie_tokenize(m, text, len, 1, o->chat, toks, n, &n, &err);
-        else
+        if (!toks)
             s = LEXIE_E_NOMEM;
+        else if (o->chat)
+            s = lexie_tokenize_chat(m, text, len, 1, user, n_user, toks, n, &n, &err);
+        else
+            s = lexie_tokenize(m, text, len, 1, 0, toks, n, &n, &err);
     }
     lexie_free(chat);
+    lexie_free(user);
     if (s != LEXIE_OK) {
         fprintf(stderr, "lexie %s: %s\n", cmd, s == LEXIE_E_NOMEM ? "out of memory" : err.message);
         free(toks);
@@ -243,6 +270,7 @@ static lexie_token *prompt_tokens(const char *cmd, lexie_model *m, const gen_opt
 int cmd_generate(int argc, char **argv) {
     gen_opts o;
     if (!parse_generate(argc, argv, &o, 1)) return 2;
+    if (o.help) return 0;
     size_t len;
     char *text = load_prompt(argv[0], &o, &len);
     if (!text) return 1;
@@ -265,11 +293,20 @@ int cmd_generate(int argc, char **argv) {
     gp.max_tokens = o.n_predict;
     gp.sampler = o.sampler;
     gp.stop = o.n_stops ? o.stops : NULL;
-    if (lexie_generate(c, toks, n_tok, &gp, stream_piece, NULL, NULL, NULL, &err) != LEXIE_OK) {
+    lexie_gen_stop why = LEXIE_GEN_EOG;
+    int n_gen = 0;
+    if (lexie_generate_ex(c, toks, n_tok, &gp, stream_piece, NULL, NULL, &n_gen, &why, &err) !=
+        LEXIE_OK) {
         fprintf(stderr, "\nlexie generate: %s\n", err.message);
         goto done;
     }
     fputc('\n', stdout);
+    if (cli_flush_out("generate") != 0) goto done;
+    if (why == LEXIE_GEN_CTX_FULL)
+        fprintf(stderr,
+                "lexie generate: stopped at the end of the context (%d tokens: %d of the "
+                "prompt, %d generated); -c raises it\n",
+                cp.n_ctx, n_tok, n_gen);
     rc = 0;
 done:
     lexie_ctx_free(c);
@@ -283,6 +320,7 @@ done:
 int cmd_tokenize(int argc, char **argv) {
     gen_opts o;
     if (!parse_generate(argc, argv, &o, 1)) return 2;
+    if (o.help) return 0;
     size_t len;
     char *text = load_prompt(argv[0], &o, &len);
     if (!text) return 1;

@@ -35,7 +35,7 @@ static int emit(const lexie_pair_out *pr, void *user) {
     c->n_lines++;
     if (!pr->kept) return 0;
     c->n_kept++;
-    if (printf("%s\n", pr->json) < 0 || fflush(stdout) != 0) return c->failed = 1;
+    if (printf("%s\n", pr->json) < 0 || cli_flush_out("pairs") != 0) return c->failed = 1;
     return 0;
 }
 
@@ -116,9 +116,7 @@ int cmd_pairs(int argc, char **argv) {
     else if (cli_apply_lora("pairs", m, c, &lora)) {
         if (lexie_pairs_build(c, data, &pp, emit, &cnt, &err) != LEXIE_OK)
             fprintf(stderr, "lexie pairs: %s\n", err.message);
-        else if (cnt.failed)
-            fprintf(stderr, "lexie pairs: cannot write to stdout\n");
-        else {
+        else if (!cnt.failed) { /* a failed write was reported by cli_flush_out */
             fprintf(stderr, "lexie pairs: %d of %d prompts gave a pair\n", cnt.n_kept, cnt.n_lines);
             rc = 0;
         }

@@ -6,11 +6,15 @@
 ** prints exactly one line (the path) because scripts and the test harness
 ** read it; `lexie pull` prints the path on stdout too, and everything
 ** meant for people (progress, pip's output, what happened) on stderr.
+** SIGINT, SIGTERM and SIGHUP during a pull cancel it (lexie_pull_cancel:
+** the pip child is stopped and the temporary files removed) before the
+** process dies of the signal; a second signal kills at once.
 */
 #include "cli.h"
 
 #include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +23,38 @@
 #include <unistd.h>
 
 /* ==== lexie pull ==== */
+
+static volatile sig_atomic_t got_signal;
+
+static void on_signal(int sig) {
+    if (got_signal) {
+        signal(sig, SIG_DFL);
+        raise(sig);
+        return;
+    }
+    got_signal = sig;
+    lexie_pull_cancel();
+}
+
+/* No SA_RESTART: a blocking read or lock wait returns EINTR and the pull
+** sees the cancellation. */
+static void catch_signals(void) {
+    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) sigaction(sigs[i], &sa, NULL);
+}
+
+/* After a cancelled pull: die of the signal, as if uncaught. */
+static int die_of_signal(void) {
+    int sig = got_signal;
+    fflush(NULL);
+    signal(sig, SIG_DFL);
+    raise(sig);
+    return 128 + sig;
+}
 
 typedef struct pull_ui {
     int tty;       /* stderr is a terminal: draw progress lines */
@@ -134,12 +170,17 @@ int cmd_pull(int argc, char **argv) {
     lexie_error err = {LEXIE_OK, ""};
     char *path = NULL;
     int downloaded = 0;
+    catch_signals();
     lexie_status st = from ? lexie_model_install(m->name, from, &p, &path, &err)
                            : lexie_model_pull(m->name, &p, &path, &downloaded, &err);
     ui_end_line(&ui);
     if (st != LEXIE_OK) {
         fprintf(stderr, "lexie pull: %s\n", err.message);
-        return 1;
+        return got_signal ? die_of_signal() : 1;
+    }
+    if (got_signal) {
+        lexie_free(path);
+        return die_of_signal();
     }
     if (!ui.quiet) {
         if (from)

@@ -4,10 +4,14 @@
 ** JSONL line per input line in the same order:
 **   {"id": ..., "label": ..., "scores": {label: probability, ...}}
 ** A bad line gives {"id": ..., "error": {"code", "message"}}; processing
-** goes on and the exit status is 1 at the end.
+** goes on and the exit status is 1 at the end.  Blank lines are skipped;
+** every other line, one with a NUL byte or longer than --max-line
+** included, gets its output line.  A read error on stdin or a write error
+** on stdout stops the command with status 1.
 */
 #include "cli.h"
 
+#include "base/base.h"
 #include "base/json.h"
 
 #include <errno.h>
@@ -33,9 +37,14 @@ static void rel_usage(FILE *f) {
           "  --no-mark          do not [bracket] the entities in the prompt\n"
           "  --dump-prompt      print each line's exact prompt instead of classifying\n"
           "  -m MODEL           model name or GGUF path (default: the default model)\n"
-          "  --chat-template T  Jinja chat template that replaces the model's own\n" CLI_LORA_USAGE
+          "  --chat-template TEXT       Jinja chat template (the text) replacing the\n"
+          "                             model's own\n"
+          "  --chat-template-file FILE  the same, read from FILE\n"
+          "  --max-line BYTES   longest input line (default 16777216 = 16 MiB); a longer\n"
+          "                     line gets an error line and is not held in memory\n" CLI_LORA_USAGE
           "  -t N               threads (default: all cores)\n"
-          "  --batch B          examples decoded together (default 8)\n",
+          "  --batch B          examples decoded together (default 8)\n"
+          "Blank input lines are skipped; every other line gets one output line.\n",
           f);
 }
 
@@ -123,13 +132,15 @@ static int hold_result(held_lines *h, const char *id_json, const float *probs, i
 }
 
 /* Decides every held result by batch calibration and writes all lines in
-** input order; frees them. */
+** input order (out NULL: writes nothing); frees them. */
 static void write_held(held_lines *h, const lexie_re_schema *s, FILE *out) {
     int nl = lexie_re_schema_n_labels(s), n_res = 0;
     const float **pv = malloc((size_t)(h->n ? h->n : 1) * sizeof *pv);
     double *prior = malloc((size_t)nl * sizeof *prior);
     lx_jbuf b = {0};
-    if (!pv || !prior) {
+    if (!out) {
+        /* stdout failed: only free. */
+    } else if (!pv || !prior) {
         fprintf(stderr, "lexie relations: out of memory\n");
     } else {
         for (int i = 0; i < h->n; i++)
@@ -157,7 +168,6 @@ static void write_held(held_lines *h, const lexie_re_schema *s, FILE *out) {
     free(pv);
     free(prior);
     lx_jbuf_free(&b);
-    fflush(out);
 }
 
 /* Classifies the ok items of q[0..n) and prints every line in order (with
@@ -235,17 +245,17 @@ static int flush(lexie_re *re, const lexie_re_schema *s, pending *q, int n, int 
         }
         fwrite(b.data, 1, b.len, out);
     }
-    fflush(out);
     for (int j = 0; j < m; j++) lexie_re_result_clear(&res[j]);
     lx_jbuf_free(&b);
     return bad;
 }
 
 typedef struct {
-    const char *model, *schema, *method, *tmpl, *prior;
+    const char *model, *schema, *method, *tmpl, *tmpl_file, *prior;
     lexie_re_params rp;
     int threads, dump, calibrate;
     cli_lora lora;
+    size_t max_line;
 } rel_opts;
 
 /* Parses the options into *o; returns -1 to go on, else the exit status. */
@@ -253,6 +263,7 @@ static int parse_relations(int argc, char **argv, rel_opts *o) {
     memset(o, 0, sizeof *o);
     o->method = "qa4re";
     o->rp = lexie_re_default_params();
+    o->max_line = LX_LINE_MAX_DEFAULT;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         double x = 0;
@@ -282,6 +293,10 @@ static int parse_relations(int argc, char **argv, rel_opts *o) {
                 o->schema = v;
             else if (strcmp(a, "--chat-template") == 0)
                 o->tmpl = v;
+            else if (strcmp(a, "--chat-template-file") == 0)
+                o->tmpl_file = v;
+            else if (strcmp(a, "--max-line") == 0 && cli_parse_num(v, 1, 1 << 30, 1, &x))
+                o->max_line = (size_t)x;
             else if (strcmp(a, "--prior") == 0)
                 o->prior = v;
             else if (strcmp(a, "--method") == 0)
@@ -317,6 +332,11 @@ static int parse_relations(int argc, char **argv, rel_opts *o) {
                         "--threshold nor --dump-prompt\n");
         return 2;
     }
+    if (o->tmpl && o->tmpl_file) {
+        fprintf(stderr, "lexie relations: give --chat-template or --chat-template-file, not "
+                        "both\n");
+        return 2;
+    }
     if (o->calibrate && o->prior) {
         fprintf(stderr, "lexie relations: --calibrate and --prior are alternatives; use one\n");
         return 2;
@@ -329,39 +349,74 @@ static int parse_relations(int argc, char **argv, rel_opts *o) {
     return -1;
 }
 
+/* The pending entry of one input line: an error, or the parsed example.
+** Returns 0 for a blank line (skipped). */
+static int take_line(pending *p, const lx_line_reader *rd, int kind, int lineno, size_t max) {
+    char *line = rd->line.data;
+    size_t len = rd->line.len;
+    memset(p, 0, sizeof *p);
+    if (kind == LX_LINE_LONG) {
+        p->st = LEXIE_E_RANGE;
+        snprintf(p->msg, sizeof p->msg, "line %d: longer than %zu bytes (--max-line)", lineno, max);
+        return 1;
+    }
+    while (len > 0 && line[len - 1] == '\r') line[--len] = 0;
+    size_t sp = 0;
+    while (sp < len && (line[sp] == ' ' || line[sp] == '\t')) sp++;
+    if (sp == len) return 0;
+    if (memchr(line, 0, len)) {
+        p->st = LEXIE_E_FORMAT;
+        snprintf(p->msg, sizeof p->msg, "line %d: contains a NUL byte", lineno);
+        return 1;
+    }
+    lexie_error err;
+    if ((p->st = lexie_re_line_parse(line, len, lineno, &p->line, &err)) != LEXIE_OK)
+        snprintf(p->msg, sizeof p->msg, "%s", err.message);
+    return 1;
+}
+
 /* Reads stdin line by line, classifying in batches; returns the number of
-** lines that ended in an error. */
+** lines that ended in an error, or -1 when stdin could not be read or
+** stdout written (the message is printed). */
 static int run_lines(lexie_re *re, const lexie_re_schema *s, const rel_opts *o,
                      const double *prior) {
     pending q[64];
     held_lines held = {0};
-    int nq = 0, n_bad = 0, lineno = 0;
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t len;
+    int nq = 0, n_bad = 0, lineno = 0, failed = 0, out_bad = 0;
+    lx_line_reader rd = {.f = stdin, .max = o->max_line};
     memset(q, 0, sizeof q);
     held_lines *hold = o->calibrate ? &held : NULL;
-    while ((len = getline(&line, &cap, stdin)) >= 0) {
+    for (;;) {
+        int kind = lx_line_read(&rd);
+        if (kind == LX_LINE_END) break;
+        if (kind == LX_LINE_ERROR) {
+            fprintf(stderr, "lexie relations: cannot read standard input: %s\n", strerror(errno));
+            failed = 1;
+            break;
+        }
         lineno++;
-        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = 0;
-        size_t sp = strspn(line, " \t");
-        if (line[sp] == 0) continue;
-        pending *p = &q[nq++];
-        memset(p, 0, sizeof *p);
-        lexie_error err;
-        if ((p->st = lexie_re_line_parse(line, (size_t)len, lineno, &p->line, &err)) != LEXIE_OK)
-            snprintf(p->msg, sizeof p->msg, "%s", err.message);
-        if (nq == o->rp.batch) {
+        if (!take_line(&q[nq], &rd, kind, lineno, o->max_line)) continue;
+        if (++nq == o->rp.batch) {
             n_bad += flush(re, s, q, nq, o->rp.free_gen, o->dump, hold, prior, stdout);
             for (int i = 0; i < nq; i++) lexie_re_line_clear(&q[i].line);
             nq = 0;
+            if (cli_flush_out("relations") != 0) {
+                failed = out_bad = 1;
+                break;
+            }
         }
     }
-    free(line);
-    n_bad += flush(re, s, q, nq, o->rp.free_gen, o->dump, hold, prior, stdout);
-    if (hold) write_held(hold, s, stdout);
+    lx_line_reader_free(&rd);
+    /* What was read before a read error is still answered. */
+    if (!out_bad) {
+        n_bad += flush(re, s, q, nq, o->rp.free_gen, o->dump, hold, prior, stdout);
+        if (hold) write_held(hold, s, stdout);
+    } else if (hold) {
+        write_held(hold, s, NULL);
+    }
     for (int i = 0; i < nq; i++) lexie_re_line_clear(&q[i].line);
-    return n_bad;
+    if (cli_flush_out("relations") != 0) failed = 1;
+    return failed ? -1 : n_bad;
 }
 
 int cmd_relations(int argc, char **argv) {
@@ -391,9 +446,11 @@ int cmd_relations(int argc, char **argv) {
     lexie_model *m = NULL;
     lexie_ctx *c = NULL;
     lexie_re *re = NULL;
+    char *tmpl = NULL;
     rc = 1;
     lexie_model_params mp = lexie_model_default_params();
-    mp.chat_template = o.tmpl;
+    if (!cli_chat_template("relations", o.tmpl, o.tmpl_file, &tmpl)) goto done;
+    mp.chat_template = tmpl;
     if (!(mpath = cli_resolve_model(o.model, &err)) || !(m = lexie_model_load(mpath, &mp, &err))) {
         fprintf(stderr, "lexie relations: %s\n", err.message);
         goto done;
@@ -412,7 +469,7 @@ int cmd_relations(int argc, char **argv) {
         goto done;
     }
     int n_bad = run_lines(re, s, &o, prior);
-    if (n_bad) fprintf(stderr, "lexie relations: %d line(s) had errors\n", n_bad);
+    if (n_bad > 0) fprintf(stderr, "lexie relations: %d line(s) had errors\n", n_bad);
     rc = n_bad ? 1 : 0;
 done:
     lexie_re_free(re);
@@ -422,5 +479,6 @@ done:
     lexie_re_schema_free(s);
     free(mpath);
     free(prior);
+    free(tmpl);
     return rc;
 }

@@ -1,6 +1,6 @@
 /*
 ** main.c -- the lexie command-line tool: dispatches to one cmd_*.c per
-** subcommand.
+** subcommand, and makes a failed write to stdout fail the command.
 */
 #include "cli.h"
 
@@ -34,7 +34,7 @@ static void usage(FILE *f) {
     fprintf(f, "\nlexie COMMAND --help shows a command's options.\n");
 }
 
-int main(int argc, char **argv) {
+static int run(int argc, char **argv) {
     if (argc < 2) {
         usage(stderr);
         return 2;
@@ -53,4 +53,12 @@ int main(int argc, char **argv) {
     fprintf(stderr, "lexie: unknown command '%s'\n", argv[1]);
     usage(stderr);
     return 2;
+}
+
+int main(int argc, char **argv) {
+    cli_guard_std_fds();
+    int rc = run(argc, argv);
+    /* Output that did not reach stdout is an error, whatever the command. */
+    if (cli_close_out(argc >= 2 ? argv[1] : "") != 0 && rc == 0) rc = 1;
+    return rc;
 }

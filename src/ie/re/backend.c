@@ -14,22 +14,34 @@
 /* ==== Backend over a ctx ==== */
 
 static lexie_status be_chat(void *u, const lexie_chat_msg *msgs, int n, int gen, char **out,
-                            lexie_error *err) {
+                            lexie_span **spans, int *n_spans, lexie_error *err) {
     lexie_ctx *c = u;
-    return lexie_chat_apply(c->model, msgs, n, gen, out, err);
+    lexie_span *sp = NULL;
+    int ns = 0;
+    lexie_status st = lexie_chat_apply_spans(c->model, msgs, n, gen, out, &sp, &ns, err);
+    if (spans && n_spans) {
+        *spans = sp;
+        *n_spans = ns;
+    } else {
+        free(sp);
+    }
+    return st;
 }
 
-static lexie_status be_tokenize(void *u, const char *text, lexie_token **out, int *n,
-                                lexie_error *err) {
+/* Message text (the sentence, entities, labels) stays plain text: only the
+** template's markup may become control tokens. */
+static lexie_status be_tokenize(void *u, const char *text, const lexie_span *plain, int n_plain,
+                                lexie_token **out, int *n, lexie_error *err) {
     lexie_ctx *c = u;
     size_t len = strlen(text);
     int cap = 0;
     *out = NULL;
-    lexie_status st = lexie_tokenize(c->model, text, len, 1, 1, NULL, 0, &cap, err);
+    lexie_status st =
+        lexie_tokenize_chat(c->model, text, len, 1, plain, n_plain, NULL, 0, &cap, err);
     if (st != LEXIE_OK && st != LEXIE_E_RANGE) return st;
     lexie_token *t = lx_malloc((size_t)(cap > 0 ? cap : 1) * sizeof *t, err);
     if (!t) return LEXIE_E_NOMEM;
-    st = lexie_tokenize(c->model, text, len, 1, 1, t, cap, n, err);
+    st = lexie_tokenize_chat(c->model, text, len, 1, plain, n_plain, t, cap, n, err);
     if (st != LEXIE_OK) {
         free(t);
         return st;

@@ -40,6 +40,8 @@ struct lx_re_clf {
     lexie_token *ref;    /* tokens of the dummy prompt with the generation prompt */
     int n_ref;
     char *ref_text;
+    lexie_span *ref_user; /* the message text in ref_text */
+    int n_ref_user;
 };
 
 lx_re_params lx_re_default_params(void) {
@@ -72,9 +74,12 @@ static lexie_status answer_tokens(lx_re_clf *c, const char *text, answer_toks *o
     char *full = NULL;
     lexie_token *tf = NULL;
     int nf = 0;
-    lexie_status st = c->b.chat(c->b.user, msgs, 2, 0, &full, err);
-    if (st == LEXIE_OK) st = c->b.tokenize(c->b.user, full, &tf, &nf, err);
+    lexie_span *user = NULL;
+    int n_user = 0;
+    lexie_status st = c->b.chat(c->b.user, msgs, 2, 0, &full, &user, &n_user, err);
+    if (st == LEXIE_OK) st = c->b.tokenize(c->b.user, full, user, n_user, &tf, &nf, err);
     free(full);
+    free(user);
     if (st != LEXIE_OK) return st;
     if (!starts_with(tf, nf, c->ref, c->n_ref)) {
         /* The template renders a reply differently from the generation
@@ -84,11 +89,20 @@ static lexie_status answer_tokens(lx_re_clf *c, const char *text, answer_toks *o
         tf = NULL;
         size_t lr = strlen(c->ref_text), lt = strlen(text);
         char *cat = lx_malloc(lr + lt + 1, err);
-        if (!cat) return LEXIE_E_NOMEM;
+        /* The answer (a letter or a label) is message text too. */
+        lexie_span *sp = lx_malloc(((size_t)c->n_ref_user + 1) * sizeof *sp, err);
+        if (!cat || !sp) {
+            free(cat);
+            free(sp);
+            return LEXIE_E_NOMEM;
+        }
         memcpy(cat, c->ref_text, lr);
         memcpy(cat + lr, text, lt + 1);
-        st = c->b.tokenize(c->b.user, cat, &tf, &nf, err);
+        if (c->n_ref_user) memcpy(sp, c->ref_user, (size_t)c->n_ref_user * sizeof *sp);
+        sp[c->n_ref_user] = (lexie_span){lr, lr + lt};
+        st = c->b.tokenize(c->b.user, cat, sp, c->n_ref_user + 1, &tf, &nf, err);
         free(cat);
+        free(sp);
         if (st != LEXIE_OK) return st;
         if (!starts_with(tf, nf, c->ref, c->n_ref)) {
             free(tf);
@@ -180,8 +194,11 @@ lx_re_clf *lx_re_clf_new(const lx_re_schema *s, const lx_re_backend *b, const lx
         return NULL;
     }
     lexie_chat_msg m = {"user", "x"};
-    lexie_status st = c->b.chat(c->b.user, &m, 1, 1, &c->ref_text, err);
-    if (st == LEXIE_OK) st = c->b.tokenize(c->b.user, c->ref_text, &c->ref, &c->n_ref, err);
+    lexie_status st =
+        c->b.chat(c->b.user, &m, 1, 1, &c->ref_text, &c->ref_user, &c->n_ref_user, err);
+    if (st == LEXIE_OK)
+        st = c->b.tokenize(c->b.user, c->ref_text, c->ref_user, c->n_ref_user, &c->ref, &c->n_ref,
+                           err);
     if (st != LEXIE_OK) {
         lx_re_clf_free(c);
         return NULL;
@@ -212,6 +229,7 @@ void lx_re_clf_free(lx_re_clf *c) {
     free(c->labels);
     free(c->ref);
     free(c->ref_text);
+    free(c->ref_user);
     free(c);
 }
 
@@ -280,9 +298,12 @@ static int options_for(const lx_re_clf *c, const lx_re_input *in, int perm, int 
     return n;
 }
 
-/* Renders the chat prompt for in under permutation perm; fills opts. */
+/* Renders the chat prompt for in under permutation perm; fills opts.
+** *user (malloc'd; user and n_user may be NULL) gets the ranges of *text
+** that are message text: the sentence, entities, labels, answers. */
 static lexie_status build_prompt(lx_re_clf *c, const lx_re_input *in, int perm, int *opts,
-                                 int *n_opts, char **text, lexie_error *err) {
+                                 int *n_opts, char **text, lexie_span **user, int *n_user,
+                                 lexie_error *err) {
     const lx_re_schema *s = c->s;
     int n_msgs = 2 * c->n_demos + 1;
     lexie_chat_msg *msgs = lx_calloc((size_t)n_msgs, sizeof *msgs, err);
@@ -322,7 +343,7 @@ static lexie_status build_prompt(lx_re_clf *c, const lx_re_input *in, int perm, 
     }
     if (st == LEXIE_OK) {
         msgs[n_msgs - 1] = (lexie_chat_msg){"user", owned[n_msgs - 1]};
-        st = c->b.chat(c->b.user, msgs, n_msgs, 1, text, err);
+        st = c->b.chat(c->b.user, msgs, n_msgs, 1, text, user, n_user, err);
     }
     if (owned)
         for (int i = 0; i < n_msgs; i++) free(owned[i]);
@@ -336,7 +357,7 @@ lexie_status lx_re_clf_prompt(lx_re_clf *c, const lx_re_input *in, int perm, cha
                               lexie_error *err) {
     int *opts = lx_calloc((size_t)c->s->n_rels + 2, sizeof *opts, err), n;
     if (!opts) return LEXIE_E_NOMEM;
-    lexie_status st = build_prompt(c, in, perm, opts, &n, out, err);
+    lexie_status st = build_prompt(c, in, perm, opts, &n, out, NULL, NULL, err);
     free(opts);
     return st;
 }
@@ -525,17 +546,22 @@ static lexie_status run_chunk(lx_re_clf *c, const lx_re_input *in, int n, lx_re_
                 break;
             }
             char *text = NULL;
-            st = build_prompt(c, &in[i], q, j->opts, &j->n_opts, &text, err);
+            lexie_span *user = NULL;
+            int n_user = 0;
+            st = build_prompt(c, &in[i], q, j->opts, &j->n_opts, &text, &user, &n_user, err);
             if (st == LEXIE_OK && c->p.method == LX_RE_QA4RE && j->n_opts == 1 && !c->p.free_gen) {
                 /* Only none-of-the-above fits these types: no question to ask. */
                 free(text);
+                free(user);
                 free(j->opts);
                 j->opts = NULL;
                 r->probs[s->n_rels] = 1.0f;
                 break;
             }
-            if (st == LEXIE_OK) st = c->b.tokenize(c->b.user, text, &j->tok, &j->n_tok, err);
+            if (st == LEXIE_OK)
+                st = c->b.tokenize(c->b.user, text, user, n_user, &j->tok, &j->n_tok, err);
             free(text);
+            free(user);
             nj++;
             if (st != LEXIE_OK) lx_fail_prefix(err, "example %d: ", i);
         }

@@ -57,13 +57,15 @@ char *lx_re_span(const char *text, int start, int end, lexie_error *err);
 typedef struct lx_re_backend {
     void *user;
     /* Renders a chat: msgs alternate user/assistant; gen_prompt appends
-    ** the assistant opening. */
+    ** the assistant opening.  *spans (malloc'd; spans and n_spans may be
+    ** NULL) gets the byte ranges of *out that are message text. */
     lexie_status (*chat)(void *user, const lexie_chat_msg *msgs, int n, int gen_prompt, char **out,
-                         lexie_error *err);
-    /* Tokenizes rendered chat text (special tokens parsed, BOS as the model
-    ** wants). */
-    lexie_status (*tokenize)(void *user, const char *text, lexie_token **out, int *n,
-                             lexie_error *err);
+                         lexie_span **spans, int *n_spans, lexie_error *err);
+    /* Tokenizes rendered chat text, BOS as the model wants: special tokens
+    ** are parsed except inside the n_plain ranges plain (message text, so
+    ** a sentence or label cannot inject chat turns). */
+    lexie_status (*tokenize)(void *user, const char *text, const lexie_span *plain, int n_plain,
+                             lexie_token **out, int *n, lexie_error *err);
     int (*is_eog)(void *user, lexie_token t);
     lexie_status (*next_probs)(void *user, const lexie_token *prompt, int n,
                                const lexie_token *cand, int n_cand, float *probs, lexie_error *err);
