@@ -1222,6 +1222,109 @@ LEXIE_API lexie_status lexie_pairs_build(lexie_ctx *c, const char *path,
                                          const lexie_pairs_params *p, lexie_pairs_callback cb,
                                          void *user, lexie_error *err);
 
+/* ==== Constrained decoding: grammars, JSON Schema, token masks ==== */
+
+/* A compiled grammar: JSON Schema or GBNF turned into a byte-level
+** context-free grammar.  Immutable once compiled, so any number of threads
+** and matchers may share one; free it after its last matcher. */
+typedef struct lexie_grammar lexie_grammar;
+
+/* A vocabulary prepared for masks: every token's bytes in a trie, the
+** end-of-generation tokens aside.  Built once per model (tens of ms for
+** 150k tokens), immutable, shareable between threads and grammars. */
+typedef struct lexie_grammar_vocab lexie_grammar_vocab;
+
+/* One sequence's position in a grammar.  Owns preallocated scratch (masks,
+** stacks, a cache of recent masks), so committing tokens and computing
+** masks allocate nothing.  Used by one thread at a time. */
+typedef struct lexie_matcher lexie_matcher;
+
+typedef struct lexie_grammar_params {
+    /* JSON whitespace between tokens: at most ws_max bytes per run
+    ** (bounded, so generation cannot run away).  -1: none at all (compact:
+    ** separators are then exactly "," and ":"); 0: the default, 16. */
+    int ws_max;
+    /* Compact separators ", " and ": " (one space each) and no other
+    ** whitespace: the form Python's json.dumps writes.  Overrides ws_max. */
+    int compact_spaced;
+} lexie_grammar_params;
+
+LEXIE_API lexie_grammar_params lexie_grammar_default_params(void);
+
+/* Compiles a JSON Schema (text[0..len), UTF-8 JSON) into a grammar of the
+** JSON texts that validate against it; objects list properties in schema
+** order.  p may be NULL.  Keywords outside JSON Schema (x-*, typos) and
+** annotations are ignored.  Errors: LEXIE_E_FORMAT for malformed JSON;
+** LEXIE_E_UNSUPPORTED for a JSON Schema keyword or form lexie does not
+** implement, naming it and its JSON pointer ("unsupported keyword 'if' at
+** /properties/a"); LEXIE_E_INVALID for an invalid schema or an unresolved
+** $ref.  Nothing the schema constrains is dropped. */
+LEXIE_API lexie_grammar *lexie_grammar_from_json_schema(const char *text, size_t len,
+                                                        const lexie_grammar_params *p,
+                                                        lexie_error *err);
+
+/* Compiles a GBNF grammar (llama.cpp's EBNF dialect: rule ::= alternatives,
+** "literals", [classes], ( groups ), * + ? {m,n}, # comments) starting at
+** rule root_name (NULL: "root").  LEXIE_E_FORMAT names the line and column
+** of a syntax error, an undefined rule, or left recursion. */
+LEXIE_API lexie_grammar *lexie_grammar_from_gbnf(const char *text, size_t len,
+                                                 const char *root_name, lexie_error *err);
+
+/* Frees g (NULL: no-op).  No matcher may use it afterwards. */
+LEXIE_API void lexie_grammar_free(lexie_grammar *g);
+
+/* The vocabulary of model m for masks.  m may be freed afterwards. */
+LEXIE_API lexie_grammar_vocab *lexie_grammar_vocab_new(const lexie_model *m, lexie_error *err);
+
+/* The same from raw pieces (tests, other tokenizers): token t's bytes are
+** pieces[t][0..lens[t]) (lens[t] = 0: a special token, never allowed);
+** eog[0..n_eog) are the end-of-generation tokens.  Copied. */
+LEXIE_API lexie_grammar_vocab *lexie_grammar_vocab_from_pieces(int n_tokens,
+                                                               const char *const *pieces,
+                                                               const int *lens, const int *eog,
+                                                               int n_eog, lexie_error *err);
+LEXIE_API void lexie_grammar_vocab_free(lexie_grammar_vocab *v);
+LEXIE_API int lexie_grammar_vocab_n_tokens(const lexie_grammar_vocab *v);
+
+/* A matcher at the start of g over vocabulary v.  g and v are borrowed and
+** must outlive it. */
+LEXIE_API lexie_matcher *lexie_matcher_new(const lexie_grammar *g, const lexie_grammar_vocab *v,
+                                           lexie_error *err);
+LEXIE_API void lexie_matcher_free(lexie_matcher *m);
+/* Back to the start of the grammar (keeps the mask cache). */
+LEXIE_API void lexie_matcher_reset(lexie_matcher *m);
+
+/* Words of the mask bitset: (n_tokens + 31) / 32. */
+LEXIE_API int lexie_matcher_mask_words(const lexie_matcher *m);
+
+/* Writes the set of tokens allowed next into mask (lexie_matcher_mask_words
+** uint32 words; bit t % 32 of word t / 32 is token t) and returns how many
+** are allowed.  End-of-generation tokens are allowed exactly where the
+** grammar may end; special tokens never.  budget >= 0 restricts the mask
+** to tokens after which the output can still be closed within budget - 1
+** more tokens (closing paths: pass the tokens left before -n or the
+** context runs out); -1: no limit. */
+LEXIE_API int lexie_matcher_fill_mask(lexie_matcher *m, uint32_t *mask, int budget);
+
+/* Commits token t: returns 1 and advances when the grammar allows it, else
+** returns 0 and leaves the state unchanged.  An end-of-generation token is
+** allowed where the grammar may end, and then only end-of-generation
+** tokens are. */
+LEXIE_API int lexie_matcher_accept_token(lexie_matcher *m, lexie_token t);
+
+/* Commits raw bytes (for forcing text, tests); 1 or 0 as above. */
+LEXIE_API int lexie_matcher_accept_bytes(lexie_matcher *m, const char *s, size_t n);
+
+/* 1 when the bytes so far form a complete sentence of the grammar. */
+LEXIE_API int lexie_matcher_is_accepting(const lexie_matcher *m);
+
+/* 1 after an end-of-generation token was accepted. */
+LEXIE_API int lexie_matcher_is_terminated(const lexie_matcher *m);
+
+/* The fewest bytes that close the output from here (0 when accepting;
+** -1 when nothing can: a dead state). */
+LEXIE_API int lexie_matcher_close_bytes(const lexie_matcher *m);
+
 #ifdef __cplusplus
 }
 #endif
