@@ -5,16 +5,9 @@
 ** matcher over a small byte vocabulary takes the input's own bytes and
 ** computes masks, so what the compiler accepts is also safe to run.
 **
-** Not built by make.  Build and run by hand from the repository root:
-**
-**   clang -std=c11 -D_POSIX_C_SOURCE=200809L -g -O1 \
-**       -fsanitize=fuzzer,address,undefined -Iinclude -Isrc \
-**       fuzz/fuzz_json_schema.c src/grammar/[a-z]*.c src/base/[a-z]*.c \
-**       -lpcre2-8 -lutf8proc -lpthread -lm -o /tmp/fuzz_json_schema
-**   mkdir -p /tmp/schema-corpus && /tmp/fuzz_json_schema -rss_limit_mb=1024 /tmp/schema-corpus
-**
-** Seed the corpus with schemas (e.g. the "schema" members of MaskBench files).
-** The model-facing part of the library is not linked: the vocabulary comes
+** Built and run like the other targets (`make fuzz`, fuzz/run.sh); its
+** hand-made seeds are in fuzz/corpus/json_schema/, which `make test` replays.
+** The model-facing part of the library is not used: the vocabulary comes
 ** from raw pieces.
 */
 #include "lexie.h"

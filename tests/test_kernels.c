@@ -557,9 +557,11 @@ static void check_matmul(lx_t *t, lx_pool *pool, lx_isa isa, int type, int64_t n
     for (int64_t i = 0; i < n_rows * n_batch; i++) y[i] = NAN;
     lx_matmul_isa(pool, isa, w, type, n_rows, n_cols, x, n_batch, y, qsize ? qbuf : NULL);
     lx_vec_dot_fn dot = lx_vec_dot_get(type, isa);
-    /* Whole 4 x 4 tiles may come from a tile kernel, which sums in another
-    ** order: those match the dot kernel within LX_TOL_DOT, the rest exactly. */
-    const int tiled = lx_gemm_get(type, isa) != NULL && n_batch >= LX_GEMM_RN;
+    /* Types with tiles compute every output with the tile's arithmetic (in
+    ** a tile or a column kernel), which sums in another order than the dot
+    ** kernel: those match it within LX_TOL_DOT, the rest exactly. */
+    const int tiled = lx_gemm_get(type, isa) != NULL &&
+                      (n_batch >= LX_GEMM_RN || lx_gemm_col_get(type, isa) != NULL);
     float *ad = malloc(n_cols * sizeof *ad);
     int bad = 0;
     for (int64_t b = 0; b < n_batch && bad < 5; b++) {
@@ -613,6 +615,48 @@ static void check_matmul(lx_t *t, lx_pool *pool, lx_isa isa, int type, int64_t n
         }
     }
     free(wf), free(x), free(wd), free(y), free(w), free(qbuf), free(q1), free(ad);
+}
+
+/* Batch invariance: each output row of a batch is bit for bit what the
+** row gives alone, whatever the batch size, its place in the batch and the
+** number of threads, for every type and ISA. */
+static void test_matmul_invariant(lx_t *t) {
+    lexie_error err;
+    lx_pool *pool3 = lx_pool_new(3, &err);
+    LX_REQUIRE(t, pool3);
+    rng_seed(11);
+    enum { NB = 11 };
+    for (size_t ti = 0; ti < LX_ARRAY_LEN(all_types); ti++) {
+        const int type = all_types[ti];
+        const int64_t n_cols = lx_type_traits_get(type)->blck_size == LX_QK_K ? 512 : 160;
+        const int64_t n_rows = 38; /* a ragged edge of rows too */
+        float *wf = malloc(n_rows * n_cols * sizeof *wf), *x = malloc(NB * n_cols * sizeof *x);
+        float *y1 = malloc(n_rows * sizeof *y1), *y = malloc(n_rows * NB * sizeof *y);
+        void *qbuf = malloc(lx_matmul_qbuf_size(type, n_cols, NB) + 1);
+        fill(wf, n_rows * n_cols, 0.05f);
+        fill(x, NB * n_cols, 1.0f);
+        void *w = quantize_new(type, wf, n_rows * n_cols);
+        for (int isa = 0; isa <= (int)lx_isa_best(); isa++) {
+            int bad = 0;
+            for (int64_t nb = 1; nb <= NB && !bad; nb++)
+                for (int p = 0; p < 2 && !bad; p++) {
+                    /* Rows [NB - nb, NB): each row meets other neighbours. */
+                    const float *xs = x + (NB - nb) * n_cols;
+                    lx_matmul_isa(p ? pool3 : NULL, (lx_isa)isa, w, type, n_rows, n_cols, xs, nb, y,
+                                  qbuf);
+                    for (int64_t b = 0; b < nb && !bad; b++) {
+                        lx_matmul_isa(NULL, (lx_isa)isa, w, type, n_rows, n_cols, xs + b * n_cols,
+                                      1, y1, qbuf);
+                        bad = memcmp(y1, y + b * n_rows, n_rows * sizeof *y1) != 0;
+                        LX_CHECK_MSG(t, !bad, "%s %s: row %lld of a batch of %lld (%d threads)",
+                                     lx_type_name(type), lx_isa_name((lx_isa)isa), (long long)b,
+                                     (long long)nb, p ? 3 : 1);
+                    }
+                }
+        }
+        free(wf), free(x), free(y1), free(y), free(qbuf), free(w);
+    }
+    lx_pool_free(pool3);
 }
 
 static void test_matmul(lx_t *t) {
@@ -840,6 +884,7 @@ void suite_kernels(void) {
     LX_RUN(test_quantize_isa);
     LX_RUN(test_dot);
     LX_RUN(test_matmul);
+    LX_RUN(test_matmul_invariant);
     LX_RUN(test_rmsnorm);
     LX_RUN(test_float_ops);
     LX_RUN(test_attention_rows);

@@ -227,6 +227,21 @@ static void test_gemm_tiles(lx_t *t) {
             }
             for (int c = 0; c < C; c++)
                 for (int r = R; r < R + 3; r++) LX_CHECK(t, out[c][r] == -7.0f);
+            /* Batch invariance: the column kernel (or, where there is none,
+            ** the dot) gives every pair of the tile bit for bit. */
+            lx_gemm_fn col = lx_gemm_col_get(types[ti], (lx_isa)isa);
+            for (int c = 0; c < C; c++) {
+                float one[R];
+                if (col)
+                    col(N, one, 1, wq, bx, aq + c * by, 0);
+                else
+                    for (int r = 0; r < R; r++) dot(N, &one[r], wq + r * bx, aq + c * by);
+                for (int r = 0; r < R; r++)
+                    LX_CHECK_MSG(t, memcmp(&one[r], &out[c][r], sizeof one[r]) == 0,
+                                 "%s %s %s[%d][%d] %.9g vs tile %.9g", tr->name,
+                                 lx_isa_name((lx_isa)isa), col ? "column" : "dot", r, c, one[r],
+                                 out[c][r]);
+            }
         }
         free(wq);
         free(aq);

@@ -121,3 +121,11 @@ lx_gemm_fn lx_gemm_get(int type, lx_isa isa) {
     if (isa >= LX_ISA_AVX2) return lx_gemm_avx2_get(type);
     return NULL;
 }
+
+lx_gemm_fn lx_gemm_col_get(int type, lx_isa isa) {
+    if (!lx_type_traits_get(type)) return NULL;
+    isa = clamp_isa(isa);
+    if (isa >= LX_ISA_AVX512) return lx_gemm_col_avx512_get(type);
+    if (isa >= LX_ISA_AVX2) return lx_gemm_col_avx2_get(type);
+    return NULL;
+}

@@ -225,9 +225,12 @@ void lx_swiglu(float *gate, const float *up, int64_t n);
 ** lx_matmul_qbuf_size is 0 for float weights, whose activations are used
 ** as they are; qbuf may then be NULL.  n_cols must be a whole number of
 ** blocks of both the weight type and its vec_dot_type (lx_row_size != 0):
-** otherwise lx_matmul writes nothing.  Batches of 4 or more rows use tile
-** kernels where the ISA has them; results then differ from the one-row
-** path by float summation order only.
+** otherwise lx_matmul writes nothing.  Outputs are batch-invariant: each
+** one is bit for bit the same whatever the other activation rows, their
+** number and the threads.  Types with tile kernels compute every output
+** with the tile's arithmetic (tiles, and column kernels for the rest),
+** which differs from their dot kernel by float summation order only; the
+** others use their dot kernel for every output.
 **
 ** lx_softmax: a row that is all -inf becomes uniform (1/n), not NaN.
 ** lx_rmsnorm and lx_softmax accumulate in double, as ggml does.  out may
@@ -277,6 +280,13 @@ const lx_float_ops *lx_float_ops_get(lx_isa isa);
 typedef void (*lx_gemm_fn)(int64_t n, float *s, size_t lds, const void *x, size_t bx, const void *y,
                            size_t by);
 lx_gemm_fn lx_gemm_get(int type, lx_isa isa);
+/* The column kernel of a type with tiles: s[r] = dot(row r of x, y) for r
+** < LX_GEMM_RM weight rows (bx bytes apart) and one activation row (lds
+** and by unused), bit for bit what the tile gives each of its pairs.  NULL
+** where the tile's pairs already equal the dot kernel's results (the K
+** types) or where there is no tile.  With these, lx_matmul's outputs do
+** not depend on the batch: see matmul.c. */
+lx_gemm_fn lx_gemm_col_get(int type, lx_isa isa);
 
 /* ==== Kernels-internal: one table per ISA (src/kernels only) ==== */
 
@@ -300,6 +310,8 @@ static inline float lx_fp16_to_f32_inline(uint16_t h) {
 
 lx_gemm_fn lx_gemm_avx2_get(int type);
 lx_gemm_fn lx_gemm_avx512_get(int type);
+lx_gemm_fn lx_gemm_col_avx2_get(int type);
+lx_gemm_fn lx_gemm_col_avx512_get(int type);
 
 /* One K super-block as plain integers, the reference meaning of the bits:
 ** element k is (d * sc[k / sub]) * q[k] - (dmin * m[k / sub]), sub = 256 /

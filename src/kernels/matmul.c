@@ -3,12 +3,16 @@
 ** of float activation rows x, split over a thread pool.
 **
 ** The activations are quantized once to W's vec_dot_type (as llama.cpp
-** does), then every output is one dot kernel call, or, for batches, part
-** of a 4 x 4 tile kernel call (gemm_*.c) that unpacks each weight block
-** once for four activation rows.  Threads take chunks of weight rows from
-** a shared counter, so a thread that was descheduled for a moment does not
-** hold the others up at the end.  Which outputs go to tiles depends only
-** on the shape, so results do not depend on the number of threads.
+** does), each row alone.  For a type with tile kernels (gemm_*.c), whole
+** groups of four activation rows go to the 4 x 4 tile, which unpacks each
+** weight block once for four activation rows, and every other row to the
+** column kernel (four weight rows, one activation row), which computes
+** each output exactly as the tile does; types without tiles use the dot
+** kernel for every output.  So an output depends on its weight row and its
+** activation row alone, never on how many rows came with it (batch
+** invariance, tested in test_kernels.c and test_invariance.c).  Threads
+** take chunks of weight rows from a shared counter, so a thread that was
+** descheduled for a moment does not hold the others up at the end.
 **
 ** Decoding one token (n_batch = 1) streams every weight byte once and is
 ** bound by memory bandwidth.  There each thread must walk long contiguous
@@ -38,6 +42,7 @@ typedef struct {
     float *y;
     lx_vec_dot_fn dot;
     lx_gemm_fn gemm; /* NULL: dots only */
+    lx_gemm_fn col;  /* the tile's one-activation-row form; NULL: dots */
     atomic_llong next_chunk;
     int64_t chunk_rows;
     /* quantization step */
@@ -69,22 +74,52 @@ static void dots(mm_job *j, int64_t r0, int64_t r1, int64_t b0, int64_t b1) {
     }
 }
 
+/* Weight rows [r, r + LX_GEMM_RM) x activation row b, as the tile would
+** compute them: the column kernel, or dots where those equal the tile. */
+static void column(mm_job *j, int64_t r, int64_t b) {
+    if (j->col)
+        j->col(j->n_cols, &j->y[b * j->n_rows + r], (size_t)j->n_rows, j->w + (size_t)r * j->w_row,
+               j->w_row, j->q + (size_t)b * j->q_row, j->q_row);
+    else
+        dots(j, r, r + LX_GEMM_RM, b, b + 1);
+}
+
+/* Fewer than LX_GEMM_RM weight rows left (no model seen has them): each
+** row as the first of a column whose other rows repeat it. */
+static void ragged_rows(mm_job *j, int64_t r0, int64_t r1, int64_t b0, int64_t b1) {
+    if (!j->col) {
+        dots(j, r0, r1, b0, b1);
+        return;
+    }
+    float s[LX_GEMM_RM];
+    for (int64_t r = r0; r < r1; r++)
+        for (int64_t b = b0; b < b1; b++) {
+            j->col(j->n_cols, s, 1, j->w + (size_t)r * j->w_row, 0, j->q + (size_t)b * j->q_row,
+                   j->q_row);
+            j->y[b * j->n_rows + r] = s[0];
+        }
+}
+
+/* Where a type has tiles, every output is computed with the tile's
+** arithmetic, in a whole tile or a column, so no output depends on how
+** many activation rows came with it (batch invariance). */
 static void rows_chunk(mm_job *j, int64_t r0, int64_t r1) {
     for (int64_t b0 = 0; b0 < j->n_batch; b0 += BATCH_GROUP) {
         const int64_t b1 = LX_MIN(b0 + BATCH_GROUP, j->n_batch);
-        int64_t r = r0;
-        if (j->gemm && b1 - b0 >= LX_GEMM_RN) {
-            /* Whole tiles; the ragged edges go to the dot kernel. */
-            for (; r + LX_GEMM_RM <= r1; r += LX_GEMM_RM) {
-                int64_t b = b0;
-                for (; b + LX_GEMM_RN <= b1; b += LX_GEMM_RN)
-                    j->gemm(j->n_cols, &j->y[b * j->n_rows + r], (size_t)j->n_rows,
-                            j->w + (size_t)r * j->w_row, j->w_row, j->q + (size_t)b * j->q_row,
-                            j->q_row);
-                dots(j, r, r + LX_GEMM_RM, b, b1);
-            }
+        if (!j->gemm) {
+            dots(j, r0, r1, b0, b1);
+            continue;
         }
-        dots(j, r, r1, b0, b1);
+        int64_t r = r0;
+        for (; r + LX_GEMM_RM <= r1; r += LX_GEMM_RM) {
+            int64_t b = b0;
+            for (; b + LX_GEMM_RN <= b1; b += LX_GEMM_RN)
+                j->gemm(j->n_cols, &j->y[b * j->n_rows + r], (size_t)j->n_rows,
+                        j->w + (size_t)r * j->w_row, j->w_row, j->q + (size_t)b * j->q_row,
+                        j->q_row);
+            for (; b < b1; b++) column(j, r, b);
+        }
+        if (r < r1) ragged_rows(j, r, r1, b0, b1);
     }
 }
 
@@ -123,6 +158,7 @@ void lx_matmul_isa(lx_pool *pool, lx_isa isa, const void *w, int type, int64_t n
     j.y = y;
     j.dot = lx_vec_dot_get(type, isa);
     j.gemm = lx_gemm_get(type, isa);
+    j.col = j.gemm ? lx_gemm_col_get(type, isa) : NULL;
     const int nth = pool ? lx_pool_size(pool) : 1;
     if (t->vec_dot_type == LX_TYPE_F32) {
         j.q = (const uint8_t *)x;

@@ -101,6 +101,43 @@ typedef struct {
     int window; /* 0: none */
 } att_job;
 
+/* Cell a before cell b: by position, then (never for one sequence, whose
+** positions differ) by cell number. */
+static int cell_before(const int32_t *pos, int32_t a, int32_t b) {
+    return pos[a] < pos[b] || (pos[a] == pos[b] && a < b);
+}
+
+static void sift_down(int32_t *v, int root, int n, const int32_t *pos) {
+    for (;;) {
+        int child = 2 * root + 1;
+        if (child >= n) return;
+        if (child + 1 < n && cell_before(pos, v[child], v[child + 1])) child++;
+        if (!cell_before(pos, v[root], v[child])) return;
+        int32_t t = v[root];
+        v[root] = v[child];
+        v[child] = t;
+        root = child;
+    }
+}
+
+/* The visible cells in position order, so that the softmax sum and the
+** weighted sum of values add the same terms in the same order wherever
+** the cells lie (batch invariance: a cached prefix, or cells freed by
+** other sequences, must not change a result).  Cells are usually already
+** in order; otherwise a heap sort, in place. */
+static void sort_by_pos(int32_t *v, int n, const int32_t *pos) {
+    int sorted = 1;
+    for (int i = 1; i < n && sorted; i++) sorted = cell_before(pos, v[i - 1], v[i]);
+    if (sorted) return;
+    for (int i = n / 2 - 1; i >= 0; i--) sift_down(v, i, n, pos);
+    for (int end = n - 1; end > 0; end--) {
+        int32_t t = v[0];
+        v[0] = v[end];
+        v[end] = t;
+        sift_down(v, 0, end, pos);
+    }
+}
+
 /* One thread's share of the (token, KV head) pairs: the query heads that
 ** share a KV head are done together, so each cached row is read once. */
 static void attention_worker(void *arg, int ith, int nth) {
@@ -132,6 +169,7 @@ static void attention_worker(void *arg, int ith, int nth) {
             for (int cell = 0; cell < kv->n_cells; cell++)
                 if ((kv->seq[cell] & bit) && kv->pos[cell] >= lo_pos && kv->pos[cell] <= p)
                     vis[n_vis++] = cell;
+            sort_by_pos(vis, n_vis, kv->pos);
             last_tok = i;
         }
         const size_t head0 = (size_t)i * hp->n_head + (size_t)g * group;
