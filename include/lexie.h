@@ -855,10 +855,15 @@ typedef struct lexie_re_eval_params {
     /* Progress and per-example errors (NULL: none); the library prints nothing. */
     void (*on_event)(const lexie_re_eval_event *ev, void *user);
     void *user;
+    /* A LoRA adapter file applied to the model (NULL: none) at lora_scale
+    ** (default 1).  Its SHA-256 and the scale join the configuration hash,
+    ** so predictions with and without it never share a file. */
+    const char *lora;
+    float lora_scale;
 } lexie_re_eval_params;
 
 /* Defaults: split "test", method QA4RE, seed 1, n_permute 1, batch 8,
-** every other field 0 or NULL (data, schema_path and model must be set). */
+** lora_scale 1, every other field 0 or NULL (data, schema_path and model must be set). */
 LEXIE_API lexie_re_eval_params lexie_re_eval_default_params(void);
 
 typedef struct lexie_re_eval_result {
@@ -1136,6 +1141,19 @@ LEXIE_API lexie_status lexie_trainer_dpo_step(lexie_trainer *t, const lexie_dpo_
                                               const double *ref_logp, float beta,
                                               lexie_dpo_stats *st, lexie_error *err);
 
+/* Called after each optimizer step of lexie_trainer_dpo_fit; non-zero stops. */
+typedef int (*lexie_dpo_callback)(const lexie_dpo_stats *st, void *user);
+
+/* DPO over a data set as lexie_trainer_fit does SFT: until p->total_steps
+** optimizer steps are done, batch pairs a step, epochs shuffled by (seed,
+** epoch), continuing from the trainer's data position (so a checkpoint
+** resumes it).  ref_logp holds 2 * lexie_dpo_data_count(d) values from
+** lexie_trainer_dpo_reference over all of d's pairs, in file order.
+** Errors as lexie_trainer_dpo_step's; steps already taken stay. */
+LEXIE_API lexie_status lexie_trainer_dpo_fit(lexie_trainer *t, const lexie_dpo_data *d, int batch,
+                                             const double *ref_logp, float beta,
+                                             lexie_dpo_callback cb, void *user, lexie_error *err);
+
 /* ==== Checkpoints ==== */
 
 /* Writes t's whole state -- the adapter, AdamW's moments, the step, the
@@ -1156,6 +1174,59 @@ LEXIE_API long lexie_trainer_steps(const lexie_trainer *t);
 
 /* The learning rate of optimizer step s (0-based) under p's schedule. */
 LEXIE_API float lexie_train_lr_at(const lexie_train_params *p, int s);
+
+/* ==== Text similarity and preference pairs ==== */
+
+/* How close a generated answer is to a gold one, over tokens (ASCII
+** lower-cased, split at whitespace and ASCII punctuation, which is
+** dropped; other bytes belong to words): EXACT 1 when the token sequences
+** are equal, F1 the bag-of-tokens F1 (SQuAD's), ROUGE_L the F-measure
+** (beta 1) of their longest common subsequence. */
+typedef enum lexie_text_metric {
+    LEXIE_TEXT_EXACT = 0,
+    LEXIE_TEXT_F1 = 1,
+    LEXIE_TEXT_ROUGE_L = 2,
+} lexie_text_metric;
+
+/* The score in [0, 1] (two answers without tokens score 1); -1 for a
+** NULL text or an unknown metric, or when memory runs out.  Thread-safe. */
+LEXIE_API double lexie_text_similarity(lexie_text_metric metric, const char *pred,
+                                       const char *gold);
+
+typedef struct lexie_pairs_params {
+    int n;                    /* answers sampled per prompt, 2..64 (ADELIE: 5) */
+    float temperature;        /* 1.0 */
+    lexie_text_metric metric; /* LEXIE_TEXT_F1 */
+    double min_gap;           /* keep a pair only when best - worst > min_gap; 0.1 */
+    uint64_t seed;            /* 42: sample k of line i is seeded by (seed, i, k) */
+    int max_tokens;           /* per answer; 256 (0: until the end or the context) */
+} lexie_pairs_params;
+
+LEXIE_API lexie_pairs_params lexie_pairs_default_params(void);
+
+/* One gold line's outcome, borrowed for the callback. */
+typedef struct lexie_pair_out {
+    int line;                      /* 1-based line of the gold file */
+    const char *prompt;            /* the user turn */
+    const char *chosen, *rejected; /* best and worst answers */
+    double chosen_score, rejected_score, gap;
+    int kept;         /* gap > min_gap */
+    const char *json; /* kept: {"prompt", "chosen", "rejected", "gap"}, no newline */
+} lexie_pair_out;
+
+/* Called for each gold line, kept or not; non-zero stops. */
+typedef int (*lexie_pairs_callback)(const lexie_pair_out *pr, void *user);
+
+/* ADELIE's pair builder over the JSONL gold file at path: each line
+** ({"instruction", "input"?, "output"} or {"prompt", "output"}) becomes a
+** user turn in c's model's chat template; p->n answers are sampled in
+** sequence 0 of c (with whatever adapter c has), scored against "output",
+** and the best and worst reported through cb.  Errors: LEXIE_E_INVALID
+** (params), LEXIE_E_IO (file), LEXIE_E_FORMAT naming the path and line,
+** lexie_generate's.  One thread at a time per c. */
+LEXIE_API lexie_status lexie_pairs_build(lexie_ctx *c, const char *path,
+                                         const lexie_pairs_params *p, lexie_pairs_callback cb,
+                                         void *user, lexie_error *err);
 
 /* ==== Constrained decoding: grammars, JSON Schema, token masks ==== */
 

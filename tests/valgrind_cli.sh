@@ -62,5 +62,24 @@ check "${ev[@]}" --dump-prompt
 check "${ev[@]}" --split dev
 unset LEXIE_DATA
 rm -rf "$data"
+# training: a 2-step sft run with a log and checkpoints, its resume, merge,
+# generate --lora, dpo, pairs, and a bad data line.
+input=/dev/null
+tr=$(mktemp -d)
+printf '%s\n' '{"instruction": "Say hi", "output": "hi there"}' \
+    '{"instruction": "Count", "input": "x", "output": "one two"}' >"$tr/sft.jsonl"
+printf '%s\n' '{"prompt": "Say hi", "chosen": "hi", "rejected": "no"}' >"$tr/dpo.jsonl"
+printf '%s\n' '{"instruction": "a"}' >"$tr/bad.jsonl"
+sft=(train sft -m "$fx/llama_f32.gguf" --data "$tr/sft.jsonl" --out "$tr/a.gguf" -t 1 --batch 2)
+check "${sft[@]}" --steps 2 --log "$tr/a.log" --save-every 1
+check "${sft[@]}" --steps 3 --log "$tr/a.log" --save-every 1 --resume
+check merge -m "$fx/llama_f32.gguf" --lora "$tr/a.gguf" -o "$tr/m.gguf"
+check generate -m "$fx/llama_f32.gguf" -p hi -n 2 --lora "$tr/a.gguf" --lora-scale 0.5
+check train dpo -m "$fx/llama_f32.gguf" --data "$tr/dpo.jsonl" --out "$tr/d.gguf" -t 1 --steps 1 \
+    --ref-lora "$tr/a.gguf"
+check pairs -m "$fx/llama_f32.gguf" --data "$tr/sft.jsonl" --n 2 --max-tokens 3 -t 1
+check train sft -m "$fx/llama_f32.gguf" --data "$tr/bad.jsonl" --out "$tr/b.gguf"
+check generate -m "$fx/qwen2_f32.gguf" -p hi --lora "$tr/a.gguf"
+rm -rf "$tr"
 [ $fail -eq 0 ] && echo "valgrind: CLI clean"
 exit $fail

@@ -229,6 +229,8 @@ class lexie_re_eval_params(Structure):
         ("resolve_model", re_eval_resolve_cb),
         ("on_event", re_eval_event_cb),
         ("user", c_void_p),
+        ("lora", c_char_p),
+        ("lora_scale", ctypes.c_float),
     ]
 
 

@@ -39,6 +39,7 @@ lexie_re_eval_params lexie_re_eval_default_params(void) {
     p.seed = 1;
     p.n_permute = 1;
     p.batch = 8;
+    p.lora_scale = 1.0f;
     return p;
 }
 
@@ -139,7 +140,8 @@ typedef struct {
     lexie_model *model;
     lexie_ctx *ctx;
     lexie_re *re;
-    char model_sha[65], chash[65];
+    lexie_adapter *lora;
+    char model_sha[65], chash[65], lora_sha[65];
     char *stem; /* out_dir/<data>-<split>-... without extension */
     lx_re_preds preds;
     int pred_fd;  /* the prediction file, open and flock'd while the run lasts; -1 */
@@ -149,6 +151,7 @@ typedef struct {
 static void run_free(run *r) {
     lexie_re_free(r->re);
     lexie_ctx_free(r->ctx);
+    lexie_adapter_free(r->lora);
     lexie_model_free(r->model);
     lx_re_schema_free(r->schema);
     lx_re_data_free(&r->test);
@@ -292,6 +295,14 @@ static lexie_status load_model(run *r, lexie_error *err) {
     cp.n_seq_max = p->batch + 1;
     cp.n_threads = p->n_threads;
     if (!(r->ctx = lexie_ctx_new(r->model, &cp, err))) return err ? err->code : LEXIE_E_NOMEM;
+    if (p->lora) {
+        /* The adapter's bytes, not its path, name the predictions. */
+        if (!(r->lora = lexie_adapter_load(r->model, p->lora, err)))
+            return err ? err->code : LEXIE_E_IO;
+        if ((st = lx_file_sha256(p->lora, r->lora_sha, err)) ||
+            (st = lexie_ctx_set_adapter(r->ctx, r->lora, p->lora_scale, err)))
+            return st;
+    }
     lexie_re_params rp = lexie_re_default_params();
     rp.method = p->method;
     rp.free_gen = p->free_gen;
@@ -326,6 +337,8 @@ static lexie_status name_files(run *r, lexie_error *err) {
         lx_jbuf_puts(&b, "|chat_template=");
         lx_jbuf_puts(&b, p->chat_template);
     }
+    /* Only a run with an adapter adds to the key: other hashes stay. */
+    if (p->lora) lx_jbuf_printf(&b, "|lora=%s|lora_scale=%.9g", r->lora_sha, (double)p->lora_scale);
     lexie_status st = lx_jbuf_status(&b, err);
     if (st == LEXIE_OK) {
         lx_sha256 h;
@@ -339,6 +352,7 @@ static lexie_status name_files(run *r, lexie_error *err) {
         lx_jbuf_printf(&b, "%s/%s-%s-%s%s%s", p->out_dir ? p->out_dir : "results", p->data,
                        p->split, r->method_s, p->free_gen ? "-gen" : "",
                        p->chat_template ? "-tmpl" : "");
+        if (p->lora) lx_jbuf_puts(&b, "-lora");
         if (p->shots) lx_jbuf_printf(&b, "-k%d-s%llu", p->shots, (unsigned long long)p->seed);
         if (p->n_permute > 1) lx_jbuf_printf(&b, "-p%d", p->n_permute);
         lx_jbuf_printf(&b, "-%s", r->chash);

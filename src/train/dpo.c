@@ -154,3 +154,41 @@ lexie_status lexie_trainer_dpo_step(lexie_trainer *t, const lexie_dpo_pair *pair
     }
     return LEXIE_OK;
 }
+
+lexie_status lexie_trainer_dpo_fit(lexie_trainer *t, const lexie_dpo_data *d, int batch,
+                                   const double *ref_logp, float beta, lexie_dpo_callback cb,
+                                   void *user, lexie_error *err) {
+    int n = d ? lexie_dpo_data_count(d) : 0;
+    if (!t || n < 1 || batch < 1 || batch > 1 << 16 || !ref_logp)
+        return lx_fail(err, LEXIE_E_INVALID, "dpo: %d pairs, batch %d, or no reference", n, batch);
+    const lexie_dpo_pair *all = lexie_dpo_data_pairs(d);
+    int *order = lx_malloc(sizeof *order * (size_t)n, err);
+    lexie_dpo_pair *pr = lx_malloc(sizeof *pr * (size_t)batch, err);
+    double *ref = lx_malloc(sizeof *ref * 2 * (size_t)batch, err);
+    lexie_status s = order && pr && ref ? LEXIE_OK : LEXIE_E_NOMEM;
+    long have = -1; /* epoch whose order is in `order` */
+    while (!s && t->step < t->p.total_steps) {
+        if (t->cursor >= n) {
+            t->epoch++;
+            t->cursor = 0;
+        }
+        if (have != t->epoch) {
+            lx_trainer_epoch_order(t->p.seed, t->epoch, order, n);
+            have = t->epoch;
+        }
+        int k = 0;
+        for (; k < batch && t->cursor < n; k++) {
+            int i = order[t->cursor++];
+            pr[k] = all[i];
+            ref[2 * k] = ref_logp[2 * i];
+            ref[2 * k + 1] = ref_logp[2 * i + 1];
+        }
+        lexie_dpo_stats st;
+        if ((s = lexie_trainer_dpo_step(t, pr, k, ref, beta, &st, err))) break;
+        if (cb && cb(&st, user)) break;
+    }
+    free(order);
+    free(pr);
+    free(ref);
+    return s;
+}

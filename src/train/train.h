@@ -150,6 +150,9 @@ void lx_trainer_pack(lexie_trainer *t, const lexie_train_example *ex, int e0, in
 /* Clips the gradients in t->grad, takes one AdamW step at the scheduled
 ** rate; gives the rate and the norm before clipping. */
 void lx_trainer_update(lexie_trainer *t, float *lr, float *norm);
+/* The order of epoch e over n examples: a Fisher-Yates shuffle seeded by
+** (seed, e) (lexie_trainer_fit and lexie_trainer_dpo_fit). */
+void lx_trainer_epoch_order(uint64_t seed, long e, int *order, int n);
 
 /* DPO (dpo.c).  The loss of one pair from the policy's (pc, pr) and the
 ** reference's (rc, rr) log-probabilities; *dpc (may be NULL) gets

@@ -261,7 +261,7 @@ lexie_status lexie_trainer_eval(lexie_trainer *t, const lexie_train_example *ex,
 /* ==== Epochs over a data set ==== */
 
 /* The order of epoch e: a Fisher-Yates shuffle seeded by (seed, e). */
-static void epoch_order(uint64_t seed, long e, int *order, int n) {
+void lx_trainer_epoch_order(uint64_t seed, long e, int *order, int n) {
     for (int i = 0; i < n; i++) order[i] = i;
     uint64_t key = mix64(seed ^ mix64(0x5eedull + (uint64_t)e));
     for (int i = n - 1; i > 0; i--) {
@@ -288,7 +288,7 @@ lexie_status lexie_trainer_fit(lexie_trainer *t, const lexie_train_data *d, int 
             t->cursor = 0;
         }
         if (have != t->epoch) {
-            epoch_order(t->p.seed, t->epoch, order, n);
+            lx_trainer_epoch_order(t->p.seed, t->epoch, order, n);
             have = t->epoch;
         }
         /* The next batch; the last of an epoch may be smaller. */

@@ -82,6 +82,49 @@ char *cli_resolve_model(const char *m_arg, lexie_error *err) {
     return path;
 }
 
+/* ==== LoRA ==== */
+
+int cli_lora_option(const char *cmd, const char *opt, const char *val, cli_lora *l, int *bad) {
+    double x = 1.0;
+    if (strcmp(opt, "--lora") == 0) {
+        l->path = val;
+    } else if (strcmp(opt, "--lora-scale") == 0) {
+        if (!cli_parse_num(val, -100, 100, 0, &x) || x != x) {
+            fprintf(stderr, "lexie %s: --lora-scale expects a number in [-100, 100], got '%s'\n",
+                    cmd, val);
+            *bad = 1;
+        }
+        l->scale = x;
+        l->scale_set = 1;
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
+int cli_apply_lora(const char *cmd, const lexie_model *m, lexie_ctx *c, cli_lora *l) {
+    lexie_error err;
+    if (!l->path) {
+        if (l->scale_set) fprintf(stderr, "lexie %s: --lora-scale without --lora\n", cmd);
+        return !l->scale_set;
+    }
+    if (!l->adapter && !(l->adapter = lexie_adapter_load(m, l->path, &err))) {
+        fprintf(stderr, "lexie %s: --lora: %s\n", cmd, err.message);
+        return 0;
+    }
+    float scale = l->scale_set ? (float)l->scale : 1.0f;
+    if (c && lexie_ctx_set_adapter(c, l->adapter, scale, &err) != LEXIE_OK) {
+        fprintf(stderr, "lexie %s: --lora: %s\n", cmd, err.message);
+        return 0;
+    }
+    return 1;
+}
+
+void cli_lora_free(cli_lora *l) {
+    lexie_adapter_free(l->adapter);
+    l->adapter = NULL;
+}
+
 /* ==== Schema ==== */
 
 char *cli_find_schema(const char *arg, lexie_error *err) {

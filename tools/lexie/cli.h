@@ -16,6 +16,9 @@ int cmd_models(int argc, char **argv);
 int cmd_path(int argc, char **argv);
 int cmd_relations(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+int cmd_merge(int argc, char **argv);
+int cmd_pairs(int argc, char **argv);
 
 /* Resolves the -m argument: NULL means the default model from the cache
 ** (without downloading; the error tells the user to run `lexie pull`).
@@ -37,6 +40,25 @@ int cli_parse_num(const char *s, double lo, double hi, int integer, double *out)
 ** where needed, so a report's command can be pasted back.  malloc'd, or
 ** NULL when out of memory. */
 char *cli_command_line(int argc, char **argv);
+
+/* --lora FILE [--lora-scale S], shared by every command that runs a model:
+** cli_lora_option takes one option with its value (returns 1 when opt is
+** one of the two, and sets *bad, printing why, when the value is wrong; 0
+** when opt is another option), cli_apply_lora loads the adapter for m and
+** applies it to c (nothing without --lora; returns 0 and prints
+** "lexie CMD: message" on failure), cli_lora_free frees it (after c). */
+typedef struct cli_lora {
+    const char *path;
+    double scale; /* 1 unless --lora-scale */
+    int scale_set;
+    lexie_adapter *adapter;
+} cli_lora;
+int cli_lora_option(const char *cmd, const char *opt, const char *val, cli_lora *l, int *bad);
+int cli_apply_lora(const char *cmd, const lexie_model *m, lexie_ctx *c, cli_lora *l);
+void cli_lora_free(cli_lora *l);
+#define CLI_LORA_USAGE                                                                             \
+    "  --lora FILE        apply a LoRA adapter (GGUF, llama.cpp's layout)\n"                       \
+    "  --lora-scale S     scale of the adapter (default 1)\n"
 
 /* The chat template of --chat-template TEXT or --chat-template-file FILE
 ** (at most one of text and file is non-NULL: the caller refuses both).

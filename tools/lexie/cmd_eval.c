@@ -22,6 +22,7 @@ typedef struct {
     int calibrate;
     uint64_t seed;
     double threshold;
+    cli_lora lora;
 } eval_opts;
 
 static void eval_usage(FILE *f) {
@@ -44,7 +45,7 @@ static void eval_usage(FILE *f) {
             "  -m MODEL           model name or GGUF path (default: the default model)\n"
             "  --chat-template TEXT       Jinja chat template (the text) replacing the\n"
             "                             model's own\n"
-            "  --chat-template-file FILE  the same, read from FILE\n"
+            "  --chat-template-file FILE  the same, read from FILE\n" CLI_LORA_USAGE
             "  --out DIR          where predictions and reports go (default results); a\n"
             "                     run locks its prediction file, so a second identical\n"
             "                     run at the same time fails at once\n"
@@ -104,7 +105,10 @@ static int parse_eval(int argc, char **argv, eval_opts *o) {
             return 0;
         } else {
             i++;
-            if (strcmp(a, "-m") == 0)
+            int bad = 0;
+            if (cli_lora_option("eval", a, v, &o->lora, &bad)) {
+                if (bad) return 0;
+            } else if (strcmp(a, "-m") == 0)
                 o->model = v;
             else if (strcmp(a, "--data") == 0)
                 o->data = v;
@@ -255,6 +259,8 @@ int cmd_eval(int argc, char **argv) {
     p.model = o.model;
     p.resolve_model = resolve_model;
     p.chat_template = tmpl;
+    p.lora = o.lora.path;
+    p.lora_scale = o.lora.scale_set ? (float)o.lora.scale : 1.0f;
     p.out_dir = o.out;
     p.prior_path = o.prior;
     p.command = command;

@@ -14,7 +14,7 @@
 /* Options that take a value, space-separated and padded for strstr. */
 #define VALUE_OPTS                                                                                 \
     " -m -p -f -n -c -t --system --chat-template --chat-template-file --stop --temp --top-k "      \
-    "--top-p --seed "
+    "--top-p --seed --lora --lora-scale "
 
 static void generate_usage(FILE *f) {
     fprintf(f, "usage: lexie generate [-m MODEL] (-p TEXT | -f FILE) [options]\n"
@@ -32,7 +32,7 @@ static void generate_usage(FILE *f) {
                "  --seed S          RNG seed (default 42)\n"
                "  --stop TEXT       stop before TEXT (repeatable)\n"
                "  -c N              context size in tokens (default 4096)\n"
-               "  -t N              threads (default: all cores)\n");
+               "  -t N              threads (default: all cores)\n" CLI_LORA_USAGE);
 }
 
 static int takes_value(const char *opt) {
@@ -89,6 +89,7 @@ typedef struct {
     lexie_sampler_params sampler;
     const char *stops[MAX_STOPS + 1];
     int n_stops;
+    cli_lora lora;
     int help; /* --help was printed */
 } gen_opts;
 
@@ -102,7 +103,7 @@ static int parse_generate(int argc, char **argv, gen_opts *o, int need_prompt) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         double num;
-        int takes = 1;
+        int takes = 1, bad = 0;
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             generate_usage(stdout);
             o->help = 1;
@@ -116,6 +117,8 @@ static int parse_generate(int argc, char **argv, gen_opts *o, int need_prompt) {
         } else if (!v) {
             fprintf(stderr, "lexie %s: option %s needs a value\n", argv[0], a);
             return 0;
+        } else if (cli_lora_option(argv[0], a, v, &o->lora, &bad)) {
+            if (bad) return 0;
         } else if (strcmp(a, "-m") == 0)
             o->model = v;
         else if (strcmp(a, "-p") == 0)
@@ -285,6 +288,7 @@ int cmd_generate(int argc, char **argv) {
         fprintf(stderr, "lexie generate: %s\n", err.message);
         goto done;
     }
+    if (!cli_apply_lora(argv[0], m, c, &o.lora)) goto done;
     lexie_gen_params gp = lexie_gen_default_params();
     gp.max_tokens = o.n_predict;
     gp.sampler = o.sampler;
@@ -306,6 +310,7 @@ int cmd_generate(int argc, char **argv) {
     rc = 0;
 done:
     lexie_ctx_free(c);
+    cli_lora_free(&o.lora);
     lexie_model_free(m);
     free(toks);
     free(text);

@@ -41,7 +41,7 @@ static void rel_usage(FILE *f) {
           "                             model's own\n"
           "  --chat-template-file FILE  the same, read from FILE\n"
           "  --max-line BYTES   longest input line (default 16777216 = 16 MiB); a longer\n"
-          "                     line gets an error line and is not held in memory\n"
+          "                     line gets an error line and is not held in memory\n" CLI_LORA_USAGE
           "  -t N               threads (default: all cores)\n"
           "  --batch B          examples decoded together (default 8)\n"
           "Blank input lines are skipped; every other line gets one output line.\n",
@@ -254,6 +254,7 @@ typedef struct {
     const char *model, *schema, *method, *tmpl, *tmpl_file, *prior;
     lexie_re_params rp;
     int threads, dump, calibrate;
+    cli_lora lora;
     size_t max_line;
 } rel_opts;
 
@@ -266,6 +267,7 @@ static int parse_relations(int argc, char **argv, rel_opts *o) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         double x = 0;
+        int bad = 0;
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             rel_usage(stdout);
             return 0;
@@ -283,7 +285,9 @@ static int parse_relations(int argc, char **argv, rel_opts *o) {
             return 2;
         } else {
             i++;
-            if (strcmp(a, "-m") == 0)
+            if (cli_lora_option("relations", a, v, &o->lora, &bad)) {
+                if (bad) return 2;
+            } else if (strcmp(a, "-m") == 0)
                 o->model = v;
             else if (strcmp(a, "--schema") == 0)
                 o->schema = v;
@@ -455,7 +459,12 @@ int cmd_relations(int argc, char **argv) {
     cp.n_ctx = lexie_model_n_ctx_train(m) < 8192 ? lexie_model_n_ctx_train(m) : 8192;
     cp.n_seq_max = o.rp.batch + 1;
     cp.n_threads = o.threads;
-    if (!(c = lexie_ctx_new(m, &cp, &err)) || !(re = lexie_re_new(c, s, &o.rp, &err))) {
+    if (!(c = lexie_ctx_new(m, &cp, &err))) {
+        fprintf(stderr, "lexie relations: %s\n", err.message);
+        goto done;
+    }
+    if (!cli_apply_lora("relations", m, c, &o.lora)) goto done;
+    if (!(re = lexie_re_new(c, s, &o.rp, &err))) {
         fprintf(stderr, "lexie relations: %s\n", err.message);
         goto done;
     }
@@ -465,6 +474,7 @@ int cmd_relations(int argc, char **argv) {
 done:
     lexie_re_free(re);
     lexie_ctx_free(c);
+    cli_lora_free(&o.lora);
     lexie_model_free(m);
     lexie_re_schema_free(s);
     free(mpath);

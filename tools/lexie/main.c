@@ -21,6 +21,9 @@ static const command commands[] = {
     {"path", cmd_path, "print the cached file of a model"},
     {"relations", cmd_relations, "classify entity-pair relations, JSONL in/out (--schema FILE)"},
     {"eval", cmd_eval, "evaluate on a benchmark (re --data semeval|gad|tacred)"},
+    {"train", cmd_train, "LoRA fine-tuning (sft|dpo --data FILE --out ADAPTER.gguf)"},
+    {"merge", cmd_merge, "merge a LoRA adapter into a model (--lora FILE -o OUT.gguf)"},
+    {"pairs", cmd_pairs, "DPO preference pairs from sampled answers (--data GOLD.jsonl)"},
     {"version", NULL, "print the version"},
 };
 
