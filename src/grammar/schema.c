@@ -16,7 +16,7 @@
 
 /* ==== Errors, pointers ==== */
 
-void sc_error(sc *c, lexie_status code, const char *ptr, const char *fmt, ...) {
+void lx_sc_error(sc *c, lexie_status code, const char *ptr, const char *fmt, ...) {
     if (c->failed) return;
     char msg[400];
     va_list ap;
@@ -50,7 +50,7 @@ static char *arena_keep(sc *c, char *s) {
 }
 
 /* base + "/" + seg (seg escaped as a JSON pointer token). */
-const char *sc_ptr(sc *c, const char *base, const char *seg) {
+const char *lx_sc_ptr(sc *c, const char *base, const char *seg) {
     size_t bl = strlen(base), sl = strlen(seg);
     char *s = malloc(bl + 2 * sl + 2);
     if (!s) return arena_keep(c, NULL);
@@ -72,7 +72,7 @@ const char *sc_ptr(sc *c, const char *base, const char *seg) {
     return arena_keep(c, s);
 }
 
-const lx_json *sc_get(const sc_view *v, int i, const char *k) { return lx_json_get(v->s[i], k); }
+const lx_json *lx_sc_get(const sc_view *v, int i, const char *k) { return lx_json_get(v->s[i], k); }
 
 /* ==== $ref ==== */
 
@@ -86,13 +86,14 @@ static int hexd(char ch) {
 /* The schema a local "#/a/b" reference names, or NULL (error set). */
 static const lx_json *resolve(sc *c, const char *ref, const char *ptr) {
     if (ref[0] != '#') {
-        sc_error(c, LEXIE_E_UNSUPPORTED, ptr, "$ref '%.100s' is not local (only '#...' refs)", ref);
+        lx_sc_error(c, LEXIE_E_UNSUPPORTED, ptr, "$ref '%.100s' is not local (only '#...' refs)",
+                    ref);
         return NULL;
     }
     const lx_json *cur = c->root;
     const char *p = ref + 1;
     if (*p && *p != '/') {
-        sc_error(c, LEXIE_E_UNSUPPORTED, ptr, "$ref '%.100s': anchors are not supported", ref);
+        lx_sc_error(c, LEXIE_E_UNSUPPORTED, ptr, "$ref '%.100s': anchors are not supported", ref);
         return NULL;
     }
     char tok[512];
@@ -121,7 +122,7 @@ static const lx_json *resolve(sc *c, const char *ref, const char *ptr) {
         }
         if (!cur) break;
     }
-    if (!cur) sc_error(c, LEXIE_E_INVALID, ptr, "$ref '%.100s' does not resolve", ref);
+    if (!cur) lx_sc_error(c, LEXIE_E_INVALID, ptr, "$ref '%.100s' does not resolve", ref);
     return cur;
 }
 
@@ -149,21 +150,21 @@ static const lx_json *double_neg(const lx_json *no) {
     return in;
 }
 
-void sc_view_add(sc *c, sc_view *v, const lx_json *s, const char *ptr) {
+void lx_sc_view_add(sc *c, sc_view *v, const lx_json *s, const char *ptr) {
     if (c->failed || !s) return;
     if (s->type == LX_JSON_BOOL) {
         if (!s->b) v->never = 1;
         return;
     }
     if (s->type != LX_JSON_OBJECT) {
-        sc_error(c, LEXIE_E_INVALID, ptr, "a schema must be an object or a boolean");
+        lx_sc_error(c, LEXIE_E_INVALID, ptr, "a schema must be an object or a boolean");
         return;
     }
     for (int i = 0; i < v->n; i++)
         if (v->s[i] == s) return;
     if (v->n == SC_MAXV) {
-        sc_error(c, LEXIE_E_UNSUPPORTED, ptr, "more than %d schemas combined (allOf/$ref)",
-                 SC_MAXV);
+        lx_sc_error(c, LEXIE_E_UNSUPPORTED, ptr, "more than %d schemas combined (allOf/$ref)",
+                    SC_MAXV);
         return;
     }
     v->s[v->n] = s;
@@ -173,26 +174,26 @@ void sc_view_add(sc *c, sc_view *v, const lx_json *s, const char *ptr) {
     const lx_json *ref = lx_json_get(s, "$ref");
     if (ref) {
         if (ref->type != LX_JSON_STRING) {
-            sc_error(c, LEXIE_E_INVALID, ptr, "$ref must be a string");
+            lx_sc_error(c, LEXIE_E_INVALID, ptr, "$ref must be a string");
             return;
         }
         const lx_json *t = resolve(c, ref->str, ptr);
         const char *tp = ref->str[0] == '#' ? ref->str + 1 : ref->str;
-        if (t) sc_view_add(c, v, t, arena_keep(c, lx_strdup(tp, NULL)));
+        if (t) lx_sc_view_add(c, v, t, arena_keep(c, lx_strdup(tp, NULL)));
     }
     const lx_json *dn = double_neg(lx_json_get(s, "not"));
-    if (dn) sc_view_add(c, v, dn, sc_ptr(c, sc_ptr(c, ptr, "not"), "not"));
+    if (dn) lx_sc_view_add(c, v, dn, lx_sc_ptr(c, lx_sc_ptr(c, ptr, "not"), "not"));
     const lx_json *all = lx_json_get(s, "allOf");
     if (all) {
         if (all->type != LX_JSON_ARRAY || all->n == 0) {
-            sc_error(c, LEXIE_E_INVALID, ptr, "allOf must be a non-empty array");
+            lx_sc_error(c, LEXIE_E_INVALID, ptr, "allOf must be a non-empty array");
             return;
         }
-        const char *ap = sc_ptr(c, ptr, "allOf");
+        const char *ap = lx_sc_ptr(c, ptr, "allOf");
         for (int i = 0; i < all->n && !c->failed; i++) {
             char k[16];
             snprintf(k, sizeof k, "%d", i);
-            sc_view_add(c, v, all->items[i], sc_ptr(c, ap, k));
+            lx_sc_view_add(c, v, all->items[i], lx_sc_ptr(c, ap, k));
         }
     }
 }
@@ -226,7 +227,7 @@ static void check_keywords(sc *c, const lx_json *s, const char *ptr) {
         const char *k = s->keys[i];
         for (size_t j = 0; j < LX_ARRAY_LEN(REFUSED); j++)
             if (!strcmp(k, REFUSED[j]))
-                sc_error(c, LEXIE_E_UNSUPPORTED, ptr, "unsupported keyword '%s'", k);
+                lx_sc_error(c, LEXIE_E_UNSUPPORTED, ptr, "unsupported keyword '%s'", k);
     }
 }
 
@@ -246,7 +247,7 @@ static unsigned type_bits(sc *c, const lx_json *t, const char *ptr) {
         for (size_t j = 0; e->type == LX_JSON_STRING && j < LX_ARRAY_LEN(names); j++)
             if (!strcmp(e->str, names[j].name)) b = names[j].bits;
         if (!b) {
-            sc_error(c, LEXIE_E_INVALID, ptr, "bad type");
+            lx_sc_error(c, LEXIE_E_INVALID, ptr, "bad type");
             return 0;
         }
         bits |= b;
@@ -421,24 +422,24 @@ static int disjoint(sc *c, const lx_json *a, const lx_json *b, unsigned ctx) {
 
 static int compile_combinator(sc *c, int r, const sc_view *v, int i, int one) {
     const char *kw = one ? "oneOf" : "anyOf";
-    const lx_json *arr = sc_get(v, i, kw);
-    const char *ptr = sc_ptr(c, v->ptr[i], kw);
+    const lx_json *arr = lx_sc_get(v, i, kw);
+    const char *ptr = lx_sc_ptr(c, v->ptr[i], kw);
     if (!arr || arr->type != LX_JSON_ARRAY || arr->n == 0) {
-        sc_error(c, LEXIE_E_INVALID, ptr, "%s must be a non-empty array", kw);
+        lx_sc_error(c, LEXIE_E_INVALID, ptr, "%s must be a non-empty array", kw);
         return -1;
     }
     if (one) {
         unsigned ctx = T_ALL; /* the types the rest of the view allows */
         for (int k = 0; k < v->n; k++) {
-            const lx_json *t = sc_get(v, k, "type");
+            const lx_json *t = lx_sc_get(v, k, "type");
             if (t) ctx &= type_bits(c, t, v->ptr[k]);
         }
         for (int a = 0; a < arr->n && !c->failed; a++)
             for (int b = a + 1; b < arr->n && !c->failed; b++)
                 if (!disjoint(c, arr->items[a], arr->items[b], ctx)) {
-                    sc_error(c, LEXIE_E_UNSUPPORTED, ptr,
-                             "oneOf branches %d and %d may overlap (exclusivity not provable)", a,
-                             b);
+                    lx_sc_error(c, LEXIE_E_UNSUPPORTED, ptr,
+                                "oneOf branches %d and %d may overlap (exclusivity not provable)",
+                                a, b);
                     return -1;
                 }
     }
@@ -447,9 +448,9 @@ static int compile_combinator(sc *c, int r, const sc_view *v, int i, int one) {
         w.skip[i] |= one ? SC_SKIP_ONEOF : SC_SKIP_ANYOF;
         char k[16];
         snprintf(k, sizeof k, "%d", a);
-        sc_view_add(c, &w, arr->items[a], sc_ptr(c, ptr, k));
+        lx_sc_view_add(c, &w, arr->items[a], lx_sc_ptr(c, ptr, k));
         if (c->failed) return -1;
-        int br = sc_compile(c, &w);
+        int br = lx_sc_compile(c, &w);
         if (br < 0) return -1;
         lx_seq s = {0};
         lx_seq_push(&s, lx_gram_call(br));
@@ -467,7 +468,7 @@ static int compile_enum(sc *c, int r, const sc_view *v) {
         int ic;
         const lx_json *e = enum_of(v->s[i], &ic);
         if (!e && lx_json_get(v->s[i], "enum")) {
-            sc_error(c, LEXIE_E_INVALID, v->ptr[i], "enum must be an array");
+            lx_sc_error(c, LEXIE_E_INVALID, v->ptr[i], "enum must be an array");
             return -1;
         }
         if (e && !cand) {
@@ -478,7 +479,7 @@ static int compile_enum(sc *c, int r, const sc_view *v) {
     }
     sc_view w = *v;
     for (int i = 0; i < w.n; i++) w.skip[i] |= SC_SKIP_ENUM;
-    int rest = sc_compile(c, &w);
+    int rest = lx_sc_compile(c, &w);
     if (rest < 0) return -1;
     lx_jbuf b = {0};
     int n = cand_const ? 1 : cand->n;
@@ -492,7 +493,7 @@ static int compile_enum(sc *c, int r, const sc_view *v) {
         }
         if (!ok) continue;
         lx_jbuf_reset(&b);
-        sc_dump(c, &b, x);
+        lx_sc_dump(c, &b, x);
         if (b.oom) break;
         if (!lx_checker_accepts(c->chk, rest, b.data, b.len)) continue;
         lx_seq s = {0};
@@ -507,16 +508,16 @@ static int compile_enum(sc *c, int r, const sc_view *v) {
 
 static void check_not(sc *c, const sc_view *v, unsigned *types) {
     for (int i = 0; i < v->n && !c->failed; i++) {
-        const lx_json *no = sc_get(v, i, "not");
+        const lx_json *no = lx_sc_get(v, i, "not");
         if (!no) continue;
-        const char *ptr = sc_ptr(c, v->ptr[i], "not");
+        const char *ptr = lx_sc_ptr(c, v->ptr[i], "not");
         if (double_neg(no)) continue; /* its inner schema joined the view */
         if (no->type == LX_JSON_BOOL) {
             if (no->b) *types = 0;
             continue;
         }
         if (no->type != LX_JSON_OBJECT) {
-            sc_error(c, LEXIE_E_INVALID, ptr, "not must be a schema");
+            lx_sc_error(c, LEXIE_E_INVALID, ptr, "not must be a schema");
             return;
         }
         const lx_json *t = NULL;
@@ -528,7 +529,8 @@ static void check_not(sc *c, const sc_view *v, unsigned *types) {
                        !strcmp(key, "$comment")) {
                 continue;
             } else {
-                sc_error(c, LEXIE_E_UNSUPPORTED, ptr, "unsupported keyword 'not' (with '%s')", key);
+                lx_sc_error(c, LEXIE_E_UNSUPPORTED, ptr, "unsupported keyword 'not' (with '%s')",
+                            key);
                 return;
             }
         }
@@ -542,7 +544,7 @@ static void check_not(sc *c, const sc_view *v, unsigned *types) {
     }
 }
 
-int sc_compile(sc *c, const sc_view *v) {
+int lx_sc_compile(sc *c, const sc_view *v) {
     if (c->failed) return -1;
     int r = memo_find(c, v);
     if (r >= 0) return r;
@@ -551,18 +553,18 @@ int sc_compile(sc *c, const sc_view *v) {
     memo_add(c, v, r);
     if (v->never) return r;
     if (++c->depth > 200) {
-        sc_error(c, LEXIE_E_UNSUPPORTED, v->n ? v->ptr[0] : "", "schema nested too deeply");
+        lx_sc_error(c, LEXIE_E_UNSUPPORTED, v->n ? v->ptr[0] : "", "schema nested too deeply");
         return -1;
     }
     for (int i = 0; i < v->n; i++) check_keywords(c, v->s[i], v->ptr[i]);
     /* combinators first: distribute one, recurse for the rest */
     for (int i = 0; i < v->n && !c->failed; i++) {
-        if (!(v->skip[i] & SC_SKIP_ANYOF) && sc_get(v, i, "anyOf")) {
+        if (!(v->skip[i] & SC_SKIP_ANYOF) && lx_sc_get(v, i, "anyOf")) {
             compile_combinator(c, r, v, i, 0);
             c->depth--;
             return c->failed ? -1 : r;
         }
-        if (!(v->skip[i] & SC_SKIP_ONEOF) && sc_get(v, i, "oneOf")) {
+        if (!(v->skip[i] & SC_SKIP_ONEOF) && lx_sc_get(v, i, "oneOf")) {
             compile_combinator(c, r, v, i, 1);
             c->depth--;
             return c->failed ? -1 : r;
@@ -570,7 +572,7 @@ int sc_compile(sc *c, const sc_view *v) {
     }
     int has_enum = 0;
     for (int i = 0; i < v->n; i++)
-        if (!(v->skip[i] & SC_SKIP_ENUM) && (sc_get(v, i, "enum") || sc_get(v, i, "const")))
+        if (!(v->skip[i] & SC_SKIP_ENUM) && (lx_sc_get(v, i, "enum") || lx_sc_get(v, i, "const")))
             has_enum = 1;
     if (has_enum) {
         compile_enum(c, r, v);
@@ -579,11 +581,11 @@ int sc_compile(sc *c, const sc_view *v) {
     }
     unsigned types = T_ALL;
     for (int i = 0; i < v->n && !c->failed; i++) {
-        const lx_json *t = sc_get(v, i, "type");
+        const lx_json *t = lx_sc_get(v, i, "type");
         if (t) types &= type_bits(c, t, v->ptr[i]);
     }
     check_not(c, v, &types);
-    if (!c->failed) sc_gen_types(c, r, v, types);
+    if (!c->failed) lx_sc_gen_types(c, r, v, types);
     c->depth--;
     return c->failed ? -1 : r;
 }
@@ -614,8 +616,8 @@ lexie_grammar *lexie_grammar_from_json_schema(const char *text, size_t len,
         return NULL;
     }
     sc_view v = {0};
-    sc_view_add(&c, &v, c.root, "");
-    int root = c.failed ? -1 : sc_compile(&c, &v);
+    lx_sc_view_add(&c, &v, c.root, "");
+    int root = c.failed ? -1 : lx_sc_compile(&c, &v);
     if (c.g->oom && !c.failed) {
         lx_fail(err, LEXIE_E_NOMEM, "json schema: out of memory");
         c.failed = 1;

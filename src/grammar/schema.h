@@ -53,21 +53,21 @@ typedef struct sc {
 } sc;
 
 /* schema.c */
-int sc_compile(sc *c, const sc_view *v);
-void sc_view_add(sc *c, sc_view *v, const lx_json *s, const char *ptr);
-const char *sc_ptr(sc *c, const char *base, const char *seg);
-void sc_error(sc *c, lexie_status code, const char *ptr, const char *fmt, ...) LX_PRINTF(4, 5);
+int lx_sc_compile(sc *c, const sc_view *v);
+void lx_sc_view_add(sc *c, sc_view *v, const lx_json *s, const char *ptr);
+const char *lx_sc_ptr(sc *c, const char *base, const char *seg);
+void lx_sc_error(sc *c, lexie_status code, const char *ptr, const char *fmt, ...) LX_PRINTF(4, 5);
 /* Values of keyword k in each member (NULL where absent), count returned. */
-const lx_json *sc_get(const sc_view *v, int i, const char *k);
+const lx_json *lx_sc_get(const sc_view *v, int i, const char *k);
 
 /* schema_gen.c */
-int sc_ws(sc *c);
-int sc_any(sc *c);
+int lx_sc_ws(sc *c);
+int lx_sc_any(sc *c);
 /* Appends the literal JSON text of value j (Python json.dumps style for
 ** this grammar's separators) to b. */
-void sc_dump(sc *c, lx_jbuf *b, const lx_json *j);
+void lx_sc_dump(sc *c, lx_jbuf *b, const lx_json *j);
 /* Adds to rule r the alternatives of each allowed type (bit mask T_*). */
-void sc_gen_types(sc *c, int r, const sc_view *v, unsigned types);
+void lx_sc_gen_types(sc *c, int r, const sc_view *v, unsigned types);
 
 enum { T_NULL = 1, T_BOOL = 2, T_OBJ = 4, T_ARR = 8, T_STR = 16, T_INT = 32, T_FRAC = 64 };
 #define T_ALL 127u

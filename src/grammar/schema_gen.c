@@ -32,7 +32,7 @@ static int32_t digit(lx_gram *g) { return lx_gram_range(g, '0', '9'); }
 
 /* ==== Whitespace, separators, any value ==== */
 
-int sc_ws(sc *c) {
+int lx_sc_ws(sc *c) {
     if (c->r_ws >= 0) return c->r_ws;
     if (c->ws_max == 0 || c->spaced) {
         c->r_ws = lx_gram_empty(c->g);
@@ -51,7 +51,7 @@ int sc_ws(sc *c) {
 
 /* Pushes optional whitespace (nothing in compact modes). */
 static void ws(sc *c, lx_seq *s) {
-    if (c->ws_max > 0 && !c->spaced) lx_seq_push(s, lx_gram_call(sc_ws(c)));
+    if (c->ws_max > 0 && !c->spaced) lx_seq_push(s, lx_gram_call(lx_sc_ws(c)));
 }
 
 static void sep(sc *c, lx_seq *s, char ch) {
@@ -241,7 +241,7 @@ static int list_of(sc *c, char open, char close, int item) {
     return r;
 }
 
-int sc_any(sc *c) {
+int lx_sc_any(sc *c) {
     if (c->r_any >= 0) return c->r_any;
     lx_gram *g = c->g;
     int r = lx_gram_rule(g, "any");
@@ -291,7 +291,7 @@ static void dump_str(lx_jbuf *b, const char *s, size_t n) {
     lx_jbuf_putc(b, '"');
 }
 
-void sc_dump(sc *c, lx_jbuf *b, const lx_json *j) {
+void lx_sc_dump(sc *c, lx_jbuf *b, const lx_json *j) {
     const char *isep = c->ws_max == 0 && !c->spaced ? "," : ", ";
     const char *ksep = c->ws_max == 0 && !c->spaced ? ":" : ": ";
     switch (j->type) {
@@ -303,7 +303,7 @@ void sc_dump(sc *c, lx_jbuf *b, const lx_json *j) {
         lx_jbuf_putc(b, '[');
         for (int i = 0; i < j->n; i++) {
             if (i) lx_jbuf_puts(b, isep);
-            sc_dump(c, b, j->items[i]);
+            lx_sc_dump(c, b, j->items[i]);
         }
         lx_jbuf_putc(b, ']');
         break;
@@ -313,7 +313,7 @@ void sc_dump(sc *c, lx_jbuf *b, const lx_json *j) {
             if (i) lx_jbuf_puts(b, isep);
             dump_str(b, j->keys[i], j->key_lens[i]);
             lx_jbuf_puts(b, ksep);
-            sc_dump(c, b, j->items[i]);
+            lx_sc_dump(c, b, j->items[i]);
         }
         lx_jbuf_putc(b, '}');
         break;
@@ -327,10 +327,10 @@ void sc_dump(sc *c, lx_jbuf *b, const lx_json *j) {
 static long long count_kw(sc *c, const sc_view *v, const char *k, int want_min, long long def) {
     long long out = def;
     for (int i = 0; i < v->n; i++) {
-        const lx_json *x = sc_get(v, i, k);
+        const lx_json *x = lx_sc_get(v, i, k);
         if (!x) continue;
         if (x->type != LX_JSON_NUMBER || x->num < 0 || x->num != floor(x->num)) {
-            sc_error(c, LEXIE_E_INVALID, v->ptr[i], "%s must be a non-negative integer", k);
+            lx_sc_error(c, LEXIE_E_INVALID, v->ptr[i], "%s must be a non-negative integer", k);
             return def;
         }
         long long n = x->num > 1e15 ? (long long)1e15 : (long long)x->num;
@@ -344,17 +344,17 @@ static long long count_kw(sc *c, const sc_view *v, const char *k, int want_min, 
 static const lx_json *single_kw(sc *c, const sc_view *v, const char *k, const char **ptr) {
     const lx_json *out = NULL;
     for (int i = 0; i < v->n; i++) {
-        const lx_json *x = sc_get(v, i, k);
+        const lx_json *x = lx_sc_get(v, i, k);
         if (!x) continue;
         if (x->type != LX_JSON_STRING) {
-            sc_error(c, LEXIE_E_INVALID, v->ptr[i], "%s must be a string", k);
+            lx_sc_error(c, LEXIE_E_INVALID, v->ptr[i], "%s must be a string", k);
             return NULL;
         }
         if (out && strcmp(out->str, x->str)) {
-            sc_error(c, LEXIE_E_UNSUPPORTED, v->ptr[i],
-                     "unsupported keyword '%s' (two different "
-                     "values combined)",
-                     k);
+            lx_sc_error(c, LEXIE_E_UNSUPPORTED, v->ptr[i],
+                        "unsupported keyword '%s' (two different "
+                        "values combined)",
+                        k);
             return NULL;
         }
         out = x;
@@ -409,13 +409,14 @@ static void gen_string(sc *c, int r, const sc_view *v) {
     if (fmt) {
         for (size_t k = 0; k < LX_ARRAY_LEN(FORMATS_REFUSED); k++)
             if (!strcmp(fmt->str, FORMATS_REFUSED[k])) {
-                sc_error(c, LEXIE_E_UNSUPPORTED, fptr, "unsupported format '%s'", fmt->str);
+                lx_sc_error(c, LEXIE_E_UNSUPPORTED, fptr, "unsupported format '%s'", fmt->str);
                 return;
             }
         for (size_t k = 0; k < LX_ARRAY_LEN(FORMATS); k++)
             if (!strcmp(fmt->str, FORMATS[k].name)) re = FORMATS[k].re;
         if (re && pat) {
-            sc_error(c, LEXIE_E_UNSUPPORTED, pptr, "unsupported keyword 'pattern' (with format)");
+            lx_sc_error(c, LEXIE_E_UNSUPPORTED, pptr,
+                        "unsupported keyword 'pattern' (with format)");
             return;
         }
     }
@@ -426,15 +427,15 @@ static void gen_string(sc *c, int r, const sc_view *v) {
         const char *src = pat ? pat->str : re;
         body = lx_regex_compile(g, src, pat ? pat->len : strlen(src), &pmin, &pmax, &e2);
         if (body < 0) {
-            sc_error(c, e2.code, pat ? pptr : fptr, "%s", e2.message);
+            lx_sc_error(c, e2.code, pat ? pptr : fptr, "%s", e2.message);
             return;
         }
         /* length bounds must be implied by the pattern: no intersection */
         if (pmin < lo || (hi >= 0 && (pmax < 0 || pmax > hi))) {
             if (pmax >= 0 && pmax < lo) return;
-            sc_error(c, LEXIE_E_UNSUPPORTED, pat ? pptr : fptr,
-                     "unsupported keyword '%s' with minLength/maxLength",
-                     pat ? "pattern" : "format");
+            lx_sc_error(c, LEXIE_E_UNSUPPORTED, pat ? pptr : fptr,
+                        "unsupported keyword '%s' with minLength/maxLength",
+                        pat ? "pattern" : "format");
             return;
         }
     } else if (lo == 0 && hi < 0) {
@@ -442,7 +443,8 @@ static void gen_string(sc *c, int r, const sc_view *v) {
         return;
     } else {
         if (lo > MAX_CHAIN || hi > MAX_CHAIN) {
-            sc_error(c, LEXIE_E_UNSUPPORTED, v->ptr[0], "string length bound over %d", MAX_CHAIN);
+            lx_sc_error(c, LEXIE_E_UNSUPPORTED, v->ptr[0], "string length bound over %d",
+                        MAX_CHAIN);
             return;
         }
         body = lx_gram_repeat(g, jchar(c, 1), (int)lo, (int)hi);
@@ -582,13 +584,13 @@ static bound get_bound(sc *c, const sc_view *v, int upper) {
     const char *kin = upper ? "maximum" : "minimum";
     const char *kex = upper ? "exclusiveMaximum" : "exclusiveMinimum";
     for (int i = 0; i < v->n; i++) {
-        const lx_json *in = sc_get(v, i, kin), *ex = sc_get(v, i, kex);
+        const lx_json *in = lx_sc_get(v, i, kin), *ex = lx_sc_get(v, i, kex);
         bound cand[2];
         int nc = 0;
         if (in && in->type == LX_JSON_NUMBER)
             cand[nc++] = (bound){1, in->num, ex && ex->type == LX_JSON_BOOL && ex->b};
         else if (in)
-            sc_error(c, LEXIE_E_INVALID, v->ptr[i], "%s must be a number", kin);
+            lx_sc_error(c, LEXIE_E_INVALID, v->ptr[i], "%s must be a number", kin);
         if (ex && ex->type == LX_JSON_NUMBER) cand[nc++] = (bound){1, ex->num, 1};
         for (int k = 0; k < nc; k++) {
             bound x = cand[k];
@@ -732,14 +734,15 @@ static void gen_number(sc *c, int r, const sc_view *v, int frac) {
     bound lo = get_bound(c, v, 0), hi = get_bound(c, v, 1);
     double mult = 0;
     for (int i = 0; i < v->n; i++) {
-        const lx_json *m = sc_get(v, i, "multipleOf");
+        const lx_json *m = lx_sc_get(v, i, "multipleOf");
         if (!m) continue;
         if (m->type != LX_JSON_NUMBER || m->num <= 0) {
-            sc_error(c, LEXIE_E_INVALID, v->ptr[i], "multipleOf must be a positive number");
+            lx_sc_error(c, LEXIE_E_INVALID, v->ptr[i], "multipleOf must be a positive number");
             return;
         }
         if (mult && mult != m->num) {
-            sc_error(c, LEXIE_E_UNSUPPORTED, v->ptr[i], "unsupported keyword 'multipleOf' (two)");
+            lx_sc_error(c, LEXIE_E_UNSUPPORTED, v->ptr[i],
+                        "unsupported keyword 'multipleOf' (two)");
             return;
         }
         mult = m->num;
@@ -751,8 +754,8 @@ static void gen_number(sc *c, int r, const sc_view *v, int frac) {
             frac = 0; /* integers only (stricter: 10.0 is refused) */
             if (mult > 1) {
                 if (mult > 1000 || lo.has || hi.has) {
-                    sc_error(c, LEXIE_E_UNSUPPORTED, v->ptr[0],
-                             "unsupported keyword 'multipleOf' (over 1000 or with bounds)");
+                    lx_sc_error(c, LEXIE_E_UNSUPPORTED, v->ptr[0],
+                                "unsupported keyword 'multipleOf' (over 1000 or with bounds)");
                     return;
                 }
                 int m = mult_rule(g, (long long)mult);
@@ -768,15 +771,15 @@ static void gen_number(sc *c, int r, const sc_view *v, int frac) {
         } else if (frac) {
             double d = -log10(mult);
             if (fabs(d - floor(d + 0.5)) > 1e-9 || d > 15) {
-                sc_error(c, LEXIE_E_UNSUPPORTED, v->ptr[0],
-                         "unsupported keyword 'multipleOf' (%g: only integers and powers of ten)",
-                         mult);
+                lx_sc_error(
+                    c, LEXIE_E_UNSUPPORTED, v->ptr[0],
+                    "unsupported keyword 'multipleOf' (%g: only integers and powers of ten)", mult);
                 return;
             }
             maxd = (int)floor(d + 0.5);
         } else {
-            sc_error(c, LEXIE_E_UNSUPPORTED, v->ptr[0],
-                     "unsupported keyword 'multipleOf' (fraction on integers)");
+            lx_sc_error(c, LEXIE_E_UNSUPPORTED, v->ptr[0],
+                        "unsupported keyword 'multipleOf' (fraction on integers)");
             return;
         }
     }
@@ -965,10 +968,11 @@ static void gen_object(sc *c, int r, const sc_view *v) {
     /* declared names in schema order, then required names not declared */
     for (int pass = 0; pass < 2 && !c->failed; pass++) {
         for (int i = 0; i < v->n && !c->failed; i++) {
-            const lx_json *src = sc_get(v, i, pass ? "required" : "properties");
+            const lx_json *src = lx_sc_get(v, i, pass ? "required" : "properties");
             if (!src) continue;
             if (src->type != (pass ? LX_JSON_ARRAY : LX_JSON_OBJECT)) {
-                sc_error(c, LEXIE_E_INVALID, v->ptr[i], "bad %s", pass ? "required" : "properties");
+                lx_sc_error(c, LEXIE_E_INVALID, v->ptr[i], "bad %s",
+                            pass ? "required" : "properties");
                 break;
             }
             for (int k = 0; k < src->n; k++) {
@@ -997,34 +1001,34 @@ static void gen_object(sc *c, int r, const sc_view *v) {
     }
     /* patternProperties: at most one pattern in the whole view */
     for (int i = 0; i < v->n && !c->failed; i++) {
-        const lx_json *pt = sc_get(v, i, "patternProperties");
+        const lx_json *pt = lx_sc_get(v, i, "patternProperties");
         if (!pt || pt->n == 0) continue;
-        const char *ptr = sc_ptr(c, v->ptr[i], "patternProperties");
+        const char *ptr = lx_sc_ptr(c, v->ptr[i], "patternProperties");
         if (pt->type != LX_JSON_OBJECT || pp.owner >= 0 || pt->n > 1) {
-            sc_error(c, LEXIE_E_UNSUPPORTED, ptr,
-                     "unsupported keyword 'patternProperties' (more than one pattern)");
+            lx_sc_error(c, LEXIE_E_UNSUPPORTED, ptr,
+                        "unsupported keyword 'patternProperties' (more than one pattern)");
             goto done;
         }
         lexie_error e2;
         pp.rule = lx_regex_compile(g, pt->keys[0], pt->key_lens[0], NULL, NULL, &e2);
         if (pp.rule < 0) {
-            sc_error(c, e2.code, ptr, "%s", e2.message);
+            lx_sc_error(c, e2.code, ptr, "%s", e2.message);
             goto done;
         }
         pp.schema = pt->items[0];
         pp.owner = i;
-        pp.ptr = sc_ptr(c, ptr, pt->keys[0]);
+        pp.ptr = lx_sc_ptr(c, ptr, pt->keys[0]);
     }
     /* dependencies / dependentRequired: A present => B present */
     for (int i = 0; i < v->n && !c->failed; i++) {
         for (int kw = 0; kw < 2; kw++) {
-            const lx_json *d = sc_get(v, i, kw ? "dependentRequired" : "dependencies");
+            const lx_json *d = lx_sc_get(v, i, kw ? "dependentRequired" : "dependencies");
             if (!d) continue;
             for (int k = 0; k < d->n; k++) {
                 const lx_json *deps = d->items[k];
                 if (deps->type != LX_JSON_ARRAY) {
-                    sc_error(c, LEXIE_E_UNSUPPORTED, sc_ptr(c, v->ptr[i], d->keys[k]),
-                             "unsupported keyword 'dependencies' (schema form)");
+                    lx_sc_error(c, LEXIE_E_UNSUPPORTED, lx_sc_ptr(c, v->ptr[i], d->keys[k]),
+                                "unsupported keyword 'dependencies' (schema form)");
                     goto done;
                 }
                 int a = find_prop(ps, n, d->keys[k], d->key_lens[k]);
@@ -1040,8 +1044,8 @@ static void gen_object(sc *c, int r, const sc_view *v) {
                     undeclared |= deps->items[m]->type != LX_JSON_STRING ||
                                   find_prop(ps, n, deps->items[m]->str, deps->items[m]->len) < 0;
                 if (undeclared) {
-                    sc_error(c, LEXIE_E_UNSUPPORTED, v->ptr[i],
-                             "unsupported keyword 'dependencies' on undeclared properties");
+                    lx_sc_error(c, LEXIE_E_UNSUPPORTED, v->ptr[i],
+                                "unsupported keyword 'dependencies' on undeclared properties");
                     goto done;
                 }
                 if (a >= 0 && ps[a].required) {
@@ -1050,8 +1054,8 @@ static void gen_object(sc *c, int r, const sc_view *v) {
                 } else if (a >= 0) {
                     ps[a].forbidden = 1; /* stricter: the dependent-on property is never emitted */
                 } else {
-                    sc_error(c, LEXIE_E_UNSUPPORTED, v->ptr[i],
-                             "unsupported keyword 'dependencies' on undeclared properties");
+                    lx_sc_error(c, LEXIE_E_UNSUPPORTED, v->ptr[i],
+                                "unsupported keyword 'dependencies' on undeclared properties");
                     goto done;
                 }
             }
@@ -1066,21 +1070,23 @@ static void gen_object(sc *c, int r, const sc_view *v) {
             goto done;
         }
         for (int i = 0; i < v->n && !c->failed; i++) {
-            const lx_json *props = sc_get(v, i, "properties");
+            const lx_json *props = lx_sc_get(v, i, "properties");
             const lx_json *s = props ? lx_json_get(props, nm) : NULL;
             if (s) {
-                sc_view_add(c, &ps[k].v, s, sc_ptr(c, sc_ptr(c, v->ptr[i], "properties"), nm));
+                lx_sc_view_add(c, &ps[k].v, s,
+                               lx_sc_ptr(c, lx_sc_ptr(c, v->ptr[i], "properties"), nm));
                 continue;
             }
             if (pp.owner == i) {
                 size_t kl = key_contents(c, ps[k].name, ps[k].len, &kb);
                 if (kl >= 2 && lx_checker_accepts(c->chk, pp.rule, kb.data + 1, kl - 2)) {
-                    sc_view_add(c, &ps[k].v, pp.schema, pp.ptr);
+                    lx_sc_view_add(c, &ps[k].v, pp.schema, pp.ptr);
                     continue;
                 }
             }
-            const lx_json *ap = sc_get(v, i, "additionalProperties");
-            if (ap) sc_view_add(c, &ps[k].v, ap, sc_ptr(c, v->ptr[i], "additionalProperties"));
+            const lx_json *ap = lx_sc_get(v, i, "additionalProperties");
+            if (ap)
+                lx_sc_view_add(c, &ps[k].v, ap, lx_sc_ptr(c, v->ptr[i], "additionalProperties"));
         }
         free(nm);
     }
@@ -1090,16 +1096,16 @@ static void gen_object(sc *c, int r, const sc_view *v) {
     sc_view xv = {0};
     for (int i = 0; i < v->n; i++) {
         if (pp.owner == i) continue;
-        const lx_json *ap = sc_get(v, i, "additionalProperties");
-        if (ap) sc_view_add(c, &xv, ap, sc_ptr(c, v->ptr[i], "additionalProperties"));
+        const lx_json *ap = lx_sc_get(v, i, "additionalProperties");
+        if (ap) lx_sc_view_add(c, &xv, ap, lx_sc_ptr(c, v->ptr[i], "additionalProperties"));
     }
     if (pp.owner >= 0) {
-        sc_view_add(c, &xv, pp.schema, pp.ptr);
+        lx_sc_view_add(c, &xv, pp.schema, pp.ptr);
         for (int k = 0; k < n; k++) { /* pattern keys must not be declared names */
             size_t kl = key_contents(c, ps[k].name, ps[k].len, &kb);
             if (kl >= 2 && lx_checker_accepts(c->chk, pp.rule, kb.data + 1, kl - 2)) {
-                sc_error(c, LEXIE_E_UNSUPPORTED, pp.ptr,
-                         "unsupported keyword 'patternProperties' matching a declared property");
+                lx_sc_error(c, LEXIE_E_UNSUPPORTED, pp.ptr,
+                            "unsupported keyword 'patternProperties' matching a declared property");
                 goto done;
             }
         }
@@ -1122,8 +1128,8 @@ static void gen_object(sc *c, int r, const sc_view *v) {
     if (minp > n_req || (maxp >= 0 && (extras || maxp < n_req + n_opt)))
         K = (int)(maxp >= 0 ? maxp : minp);
     if (K > 64) {
-        sc_error(c, LEXIE_E_UNSUPPORTED, v->ptr[0], "unsupported keyword '%s' over 64",
-                 maxp >= 0 ? "maxProperties" : "minProperties");
+        lx_sc_error(c, LEXIE_E_UNSUPPORTED, v->ptr[0], "unsupported keyword '%s' over 64",
+                    maxp >= 0 ? "maxProperties" : "minProperties");
         goto done;
     }
     int minc = K ? (int)minp : 0, maxc = K && maxp >= 0 ? (int)maxp : -1;
@@ -1167,7 +1173,7 @@ static void gen_object(sc *c, int r, const sc_view *v) {
             lx_jbuf_free(&all);
         }
         sep(c, &s, ':');
-        lx_seq_push(&s, lx_gram_call(xv.n ? sc_compile(c, &xv) : sc_any(c)));
+        lx_seq_push(&s, lx_gram_call(xv.n ? lx_sc_compile(c, &xv) : lx_sc_any(c)));
         lx_gram_alt(g, ex, &s);
         lx_seq_free(&s);
     }
@@ -1192,7 +1198,7 @@ static void gen_object(sc *c, int r, const sc_view *v) {
     for (int k = 0; k < n && !c->failed; k++) {
         mem[k] = -1;
         if (ps[k].forbidden || ps[k].v.never) continue;
-        int val = ps[k].v.n ? sc_compile(c, &ps[k].v) : sc_any(c);
+        int val = ps[k].v.n ? lx_sc_compile(c, &ps[k].v) : lx_sc_any(c);
         if (val < 0) break;
         mem[k] = lx_gram_rule(g, "member");
         s.n = 0;
@@ -1287,22 +1293,22 @@ static void gen_array(sc *c, int r, const sc_view *v) {
     const lx_json *prefix[SC_MAXV], *rest[SC_MAXV];
     const char *pptr[SC_MAXV], *rptr[SC_MAXV];
     for (int i = 0; i < v->n; i++) {
-        const lx_json *pi = sc_get(v, i, "prefixItems"), *it = sc_get(v, i, "items");
-        const lx_json *ai = sc_get(v, i, "additionalItems");
+        const lx_json *pi = lx_sc_get(v, i, "prefixItems"), *it = lx_sc_get(v, i, "items");
+        const lx_json *ai = lx_sc_get(v, i, "additionalItems");
         prefix[i] = rest[i] = NULL;
         if (pi && pi->type == LX_JSON_ARRAY) {
             prefix[i] = pi;
-            pptr[i] = sc_ptr(c, v->ptr[i], "prefixItems");
+            pptr[i] = lx_sc_ptr(c, v->ptr[i], "prefixItems");
             rest[i] = it;
-            rptr[i] = sc_ptr(c, v->ptr[i], "items");
+            rptr[i] = lx_sc_ptr(c, v->ptr[i], "items");
         } else if (it && it->type == LX_JSON_ARRAY) {
             prefix[i] = it;
-            pptr[i] = sc_ptr(c, v->ptr[i], "items");
+            pptr[i] = lx_sc_ptr(c, v->ptr[i], "items");
             rest[i] = ai;
-            rptr[i] = sc_ptr(c, v->ptr[i], "additionalItems");
+            rptr[i] = lx_sc_ptr(c, v->ptr[i], "additionalItems");
         } else {
             rest[i] = it;
-            rptr[i] = sc_ptr(c, v->ptr[i], "items");
+            rptr[i] = lx_sc_ptr(c, v->ptr[i], "items");
         }
         if (prefix[i] && prefix[i]->n > k) k = prefix[i]->n;
     }
@@ -1310,22 +1316,22 @@ static void gen_array(sc *c, int r, const sc_view *v) {
     long long hi = count_kw(c, v, "maxItems", 1, -1);
     sc_view rv = {0};
     for (int i = 0; i < v->n; i++)
-        if (rest[i]) sc_view_add(c, &rv, rest[i], rptr[i]);
+        if (rest[i]) lx_sc_view_add(c, &rv, rest[i], rptr[i]);
     if (rv.never && (hi < 0 || hi > k)) hi = k;
     if (c->failed || (hi >= 0 && lo > hi)) return;
     int unique = 0;
     for (int i = 0; i < v->n; i++) {
-        const lx_json *u = sc_get(v, i, "uniqueItems");
+        const lx_json *u = lx_sc_get(v, i, "uniqueItems");
         if (u && u->type == LX_JSON_BOOL && u->b) unique = 1;
     }
     if (unique && (hi < 0 || hi > 1)) {
-        sc_error(c, LEXIE_E_UNSUPPORTED, v->ptr[0], "unsupported keyword 'uniqueItems'");
+        lx_sc_error(c, LEXIE_E_UNSUPPORTED, v->ptr[0], "unsupported keyword 'uniqueItems'");
         return;
     }
     long long top = LX_MAX(lo, (long long)k); /* positions with their own rule */
     if (hi >= 0) top = LX_MAX(top, hi);
     if (top > 10000) {
-        sc_error(c, LEXIE_E_UNSUPPORTED, v->ptr[0], "array bound over 10000");
+        lx_sc_error(c, LEXIE_E_UNSUPPORTED, v->ptr[0], "array bound over 10000");
         return;
     }
     int *elem = malloc(((size_t)top + 1) * sizeof *elem);
@@ -1333,7 +1339,7 @@ static void gen_array(sc *c, int r, const sc_view *v) {
         g->oom = 1;
         return;
     }
-    int restr = rv.n ? sc_compile(c, &rv) : sc_any(c);
+    int restr = rv.n ? lx_sc_compile(c, &rv) : lx_sc_any(c);
     for (long long j = 0; j < top && !c->failed; j++) {
         if (j >= k) {
             elem[j] = restr;
@@ -1344,12 +1350,12 @@ static void gen_array(sc *c, int r, const sc_view *v) {
             if (prefix[i] && j < prefix[i]->n) {
                 char ix[24];
                 snprintf(ix, sizeof ix, "%lld", j);
-                sc_view_add(c, &pv, prefix[i]->items[j], sc_ptr(c, pptr[i], ix));
+                lx_sc_view_add(c, &pv, prefix[i]->items[j], lx_sc_ptr(c, pptr[i], ix));
             } else if (rest[i]) {
-                sc_view_add(c, &pv, rest[i], rptr[i]);
+                lx_sc_view_add(c, &pv, rest[i], rptr[i]);
             }
         }
-        elem[j] = pv.n || pv.never ? sc_compile(c, &pv) : sc_any(c);
+        elem[j] = pv.n || pv.never ? lx_sc_compile(c, &pv) : lx_sc_any(c);
     }
     if (c->failed) {
         free(elem);
@@ -1402,7 +1408,7 @@ static void gen_array(sc *c, int r, const sc_view *v) {
 
 /* ==== Types ==== */
 
-void sc_gen_types(sc *c, int r, const sc_view *v, unsigned types) {
+void lx_sc_gen_types(sc *c, int r, const sc_view *v, unsigned types) {
     lx_gram *g = c->g;
     static const char *const lits[] = {"null", "true", "false"};
     if (types & T_NULL) {
