@@ -272,6 +272,11 @@ static void test_constrained_budget(lx_t *t) {
     cfx_close(&f);
 }
 
+static int stop_at_once(const char *piece, size_t len, void *user) {
+    (void)piece, (void)len, (void)user;
+    return 1;
+}
+
 /* A grammar whose shortest sentence needs more tokens than -n allows is
 ** cut at once; stop strings are refused with a grammar. */
 static void test_constrained_refusals(lx_t *t) {
@@ -305,6 +310,12 @@ static void test_constrained_refusals(lx_t *t) {
                     LEXIE_OK);
     LX_CHECK_MSG(t, out && !strcmp(out, "abcdefghijklmnopqrstuvwxyz"), "'%s'", out ? out : "");
     LX_CHECK(t, tm.n_steps >= 1 && tm.mask_s > 0 && tm.step_s >= tm.mask_s);
+    lexie_free(out);
+    /* A callback that stops generation is told as such, not as a cut. */
+    out = NULL;
+    LX_CHECK(t, lexie_generate_ex(f.c, PROMPT, N_PROMPT, &p, stop_at_once, NULL, &out, &n, &why,
+                                  &e) == LEXIE_OK);
+    LX_CHECK_MSG(t, why == LEXIE_GEN_CALLBACK && n == 1, "stop %d after %d", (int)why, n);
     lexie_free(out);
     lexie_grammar_free(g);
     cfx_close(&f);

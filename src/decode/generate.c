@@ -9,6 +9,10 @@
 ** byte tokens that do not form one (a stray continuation byte, a sequence
 ** cut off by the end), and each such byte becomes U+FFFD.  Text that might
 ** be the start of a stop string is held back until it is known not to be.
+**
+** Under a grammar (lexie_gen_params.grammar) each step goes through the
+** mask in constrain.c instead of sampling the raw logits, and an output the
+** budget cut before it could be closed stops as LEXIE_GEN_GRAMMAR_CUT.
 */
 #include "decode.h"
 
@@ -172,9 +176,10 @@ lexie_status lexie_generate_ex(lexie_ctx *c, const lexie_token *prompt, int n_pr
             p.timing->n_steps++;
         }
     }
-    /* Under a grammar, an output that is not a whole sentence was cut. */
-    if (p.grammar && s == LEXIE_OK && !lexie_matcher_is_accepting(gc.m) &&
-        !lexie_matcher_is_terminated(gc.m))
+    /* Under a grammar, an output that is not a whole sentence was cut (by
+    ** the budget; a callback that stopped it is told as such). */
+    if (p.grammar && s == LEXIE_OK && stop_why != LEXIE_GEN_CALLBACK &&
+        !lexie_matcher_is_accepting(gc.m) && !lexie_matcher_is_terminated(gc.m))
         stop_why = LEXIE_GEN_GRAMMAR_CUT;
     lx_gcon_free(&gc);
     /* Flush what was held back for stop strings, and a cut-off character. */
