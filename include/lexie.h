@@ -456,8 +456,13 @@ typedef struct lexie_gen_params {
     ** end-of-generation token is allowed only where the grammar may end,
     ** and when max_tokens or the context leaves just enough tokens to close
     ** the output, only closing paths remain; an output that still cannot
-    ** be closed stops with LEXIE_GEN_GRAMMAR_CUT.  Stop strings are then
-    ** refused (LEXIE_E_INVALID).  Borrowed for the call. */
+    ** be closed stops with LEXIE_GEN_GRAMMAR_CUT (any other stop but
+    ** LEXIE_GEN_CALLBACK then means a complete sentence of the grammar).
+    ** Closing is counted in bytes, one token each at worst, so a budget
+    ** below the fewest bytes that close the output is a cut even where
+    ** longer tokens would have fit.  Stop strings are refused with a
+    ** grammar (LEXIE_E_INVALID); LEXIE_E_INTERNAL if the matcher refuses a
+    ** token of its own mask.  Borrowed for the call. */
     const struct lexie_grammar *grammar;
     /* The model's vocabulary for masks (lexie_grammar_vocab_new), built
     ** once and reused; NULL: built for this call (tens of ms). */
