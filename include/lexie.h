@@ -431,15 +431,43 @@ LEXIE_API lexie_sampler_params lexie_sampler_default_params(void);
 ** temperature) kept to the top_k most probable tokens and then to the
 ** smallest set carrying top_p of the mass; state is the caller's RNG state
 ** (start it at the seed; each draw advances it; not NULL then).
+** A token whose logit is -inf (masked out) is never drawn; at least one
+** logit must be finite.
 ** Deterministic for a given state.  Cannot fail; allocates nothing.
 ** Thread-safe: m is read-only and state is the caller's. */
 LEXIE_API lexie_token lexie_sample(const lexie_model *m, const float *logits,
                                    const lexie_sampler_params *p, uint64_t *state);
 
+/* Time spent by one lexie_generate_ex call (filled when
+** lexie_gen_params.timing is set): mask_s in token masks (filling the
+** bitset, applying it, committing the token), step_s in whole steps
+** (mask, sampling and the model's decode), over n_steps sampled tokens. */
+typedef struct lexie_gen_timing {
+    double mask_s, step_s;
+    int n_steps;
+} lexie_gen_timing;
+
 typedef struct lexie_gen_params {
     int max_tokens; /* 0: until end of generation or context */
     lexie_sampler_params sampler;
     const char *const *stop; /* stop strings, NULL-terminated list; may be NULL */
+    /* Constrained decoding (see the section at the end): NULL for none.
+    ** With a grammar, every sampled token keeps the output inside it, the
+    ** end-of-generation token is allowed only where the grammar may end,
+    ** and when max_tokens or the context leaves just enough tokens to close
+    ** the output, only closing paths remain; an output that still cannot
+    ** be closed stops with LEXIE_GEN_GRAMMAR_CUT (any other stop but
+    ** LEXIE_GEN_CALLBACK then means a complete sentence of the grammar).
+    ** Closing is counted in bytes, one token each at worst, so a budget
+    ** below the fewest bytes that close the output is a cut even where
+    ** longer tokens would have fit.  Stop strings are refused with a
+    ** grammar (LEXIE_E_INVALID); LEXIE_E_INTERNAL if the matcher refuses a
+    ** token of its own mask.  Borrowed for the call. */
+    const struct lexie_grammar *grammar;
+    /* The model's vocabulary for masks (lexie_grammar_vocab_new), built
+    ** once and reused; NULL: built for this call (tens of ms). */
+    const struct lexie_grammar_vocab *grammar_vocab;
+    lexie_gen_timing *timing; /* NULL, or filled with the call's timing */
 } lexie_gen_params;
 
 /* max_tokens 0, greedy sampling, no stop strings.  Cannot fail.
@@ -478,7 +506,9 @@ typedef enum lexie_gen_stop {
     LEXIE_GEN_MAX_TOKENS = 2,  /* p->max_tokens tokens */
     LEXIE_GEN_CTX_FULL = 3,    /* the end of the context (n_ctx) or a full cache: the text
                                ** may be cut off mid-answer */
-    LEXIE_GEN_CALLBACK = 4     /* cb returned non-zero */
+    LEXIE_GEN_CALLBACK = 4,    /* cb returned non-zero */
+    LEXIE_GEN_GRAMMAR_CUT = 5  /* under a grammar: max_tokens or the context ran out before
+                               ** the output could be closed; it does not match the grammar */
 } lexie_gen_stop;
 
 /* lexie_generate that also says why it stopped: *why (may be NULL) gets

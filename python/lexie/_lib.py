@@ -88,11 +88,22 @@ class lexie_sampler_params(Structure):
     ]
 
 
+class lexie_gen_timing(Structure):
+    _fields_ = [
+        ("mask_s", c_double),
+        ("step_s", c_double),
+        ("n_steps", c_int),
+    ]
+
+
 class lexie_gen_params(Structure):
     _fields_ = [
         ("max_tokens", c_int),
         ("sampler", lexie_sampler_params),
         ("stop", POINTER(c_char_p)),
+        ("grammar", c_void_p),  # const lexie_grammar *
+        ("grammar_vocab", c_void_p),  # const lexie_grammar_vocab *
+        ("timing", POINTER(lexie_gen_timing)),
     ]
 
 

@@ -41,4 +41,36 @@ lexie_status lx_next_probs_batch(lexie_ctx *c, const lexie_token *const *prompts
 void lx_constrained_probs(const lexie_token *const *a, const int *n_a, int n,
                           const float *const *lp, float *p);
 
+/* Generation under a grammar (lexie_gen_params.grammar): the matcher,
+** the mask bitset, a masked copy of the logits and the committed tokens,
+** all allocated once per generation. */
+typedef struct lx_gcon {
+    lexie_matcher *m;
+    lexie_grammar_vocab *own_vocab; /* built when the params gave none */
+    uint32_t *mask;
+    float *logits;     /* (n_vocab) the step's logits, masked */
+    lexie_token *hist; /* (n_max + 1) tokens committed so far */
+    int n_vocab, n_gtok, n_hist, n_max;
+    int tight; /* masks are restricted to closing paths from now on */
+} lx_gcon;
+
+/* Prepares k for p->grammar (not NULL) on model m, for at most n_max
+** sampled tokens.  Errors: those of lexie_grammar_vocab_new and
+** lexie_matcher_new, LEXIE_E_NOMEM.  Free with lx_gcon_free (also after
+** a failure; a zeroed k is fine). */
+lexie_status lx_gcon_init(lx_gcon *k, const lexie_model *m, const lexie_gen_params *p, int n_max,
+                          lexie_error *err);
+void lx_gcon_free(lx_gcon *k);
+
+/* One constrained step: masks logits, samples with sp and rng, commits the
+** token to the matcher and returns it in *out.  left: the tokens that may
+** still be sampled, this one included (-1: no limit); when the output
+** could not be closed within them, only closing paths are allowed.  *out
+** is -1 when no token is allowed (the output is complete, or cannot be
+** closed within left).  LEXIE_E_INTERNAL when the matcher refuses a token
+** of its own mask. */
+lexie_status lx_gcon_step(lx_gcon *k, const lexie_model *m, const float *logits,
+                          const lexie_sampler_params *sp, uint64_t *rng, int left, lexie_token *out,
+                          lexie_error *err);
+
 #endif

@@ -9,6 +9,10 @@
 ** byte tokens that do not form one (a stray continuation byte, a sequence
 ** cut off by the end), and each such byte becomes U+FFFD.  Text that might
 ** be the start of a stop string is held back until it is known not to be.
+**
+** Under a grammar (lexie_gen_params.grammar) each step goes through the
+** mask in constrain.c instead of sampling the raw logits, and an output the
+** budget cut before it could be closed stops as LEXIE_GEN_GRAMMAR_CUT.
 */
 #include "decode.h"
 
@@ -52,6 +56,15 @@ static size_t utf8_complete(const char *s, size_t n) {
     return n;
 }
 
+/* Tokens that may still be sampled, the next one included: max_tokens and
+** the context each end the loop one token after they are reached. */
+static int tokens_left(const lexie_ctx *c, const lexie_gen_params *p, int n_gen, int pos) {
+    int left = c->params.n_ctx - pos + 1;
+    left = LX_MIN(left, c->kv.n_cells - c->kv.used + 1);
+    if (p->max_tokens > 0) left = LX_MIN(left, p->max_tokens - n_gen);
+    return LX_MAX(left, 1);
+}
+
 lexie_status lexie_generate(lexie_ctx *c, const lexie_token *prompt, int n_prompt,
                             const lexie_gen_params *pp, lexie_gen_callback cb, void *user,
                             char **out_text, int *n_generated, lexie_error *err) {
@@ -69,12 +82,28 @@ lexie_status lexie_generate_ex(lexie_ctx *c, const lexie_token *prompt, int n_pr
     if (n_generated) *n_generated = 0;
     if (why) *why = LEXIE_GEN_EOG;
 
+    if (p.timing) memset(p.timing, 0, sizeof *p.timing);
+
     size_t max_stop = 0;
     for (int i = 0; p.stop && p.stop[i]; i++) max_stop = LX_MAX(max_stop, strlen(p.stop[i]));
+    if (p.grammar && max_stop > 0)
+        return lx_fail(err, LEXIE_E_INVALID,
+                       "generate: stop strings cannot be used with a grammar");
+
+    lx_gcon gc = {0};
+    lexie_status s;
+    if (p.grammar) {
+        int n_max = c->params.n_ctx + 1;
+        if (p.max_tokens > 0 && p.max_tokens < n_max) n_max = p.max_tokens;
+        if ((s = lx_gcon_init(&gc, m, &p, n_max, err)) != LEXIE_OK) return s;
+    }
 
     const float *logits;
-    lexie_status s = lx_prefill(c, 0, prompt, n_prompt, &logits, err);
-    if (s != LEXIE_OK) return s;
+    s = lx_prefill(c, 0, prompt, n_prompt, &logits, err);
+    if (s != LEXIE_OK) {
+        lx_gcon_free(&gc);
+        return s;
+    }
 
     lx_buf text = {0};
     size_t emitted = 0;
@@ -87,7 +116,17 @@ lexie_status lexie_generate_ex(lexie_ctx *c, const lexie_token *prompt, int n_pr
             stop_why = LEXIE_GEN_MAX_TOKENS;
             break;
         }
-        lexie_token t = lexie_sample(m, logits, &p.sampler, &rng);
+        double t0 = p.timing ? lx_time_now() : 0.0;
+        lexie_token t;
+        if (p.grammar) {
+            s = lx_gcon_step(&gc, m, logits, &p.sampler, &rng, tokens_left(c, &p, n_gen, pos), &t,
+                             err);
+            if (s != LEXIE_OK) break;
+            if (p.timing) p.timing->mask_s += lx_time_now() - t0;
+            if (t < 0) break; /* complete, or cut: told apart below */
+        } else {
+            t = lexie_sample(m, logits, &p.sampler, &rng);
+        }
         if (lx_vocab_is_eog(m->vocab, t)) break;
         n_gen++;
         int len = lx_token_to_piece(m->vocab, t, 0, piece, (int)sizeof piece);
@@ -132,7 +171,17 @@ lexie_status lexie_generate_ex(lexie_ctx *c, const lexie_token *prompt, int n_pr
         if (s != LEXIE_OK) break;
         pos++;
         logits = lexie_ctx_logits(c, -1);
+        if (p.timing) {
+            p.timing->step_s += lx_time_now() - t0;
+            p.timing->n_steps++;
+        }
     }
+    /* Under a grammar, an output that is not a whole sentence was cut (by
+    ** the budget; a callback that stopped it is told as such). */
+    if (p.grammar && s == LEXIE_OK && stop_why != LEXIE_GEN_CALLBACK &&
+        !lexie_matcher_is_accepting(gc.m) && !lexie_matcher_is_terminated(gc.m))
+        stop_why = LEXIE_GEN_GRAMMAR_CUT;
+    lx_gcon_free(&gc);
     /* Flush what was held back for stop strings, and a cut-off character. */
     if (s == LEXIE_OK && !stopped) {
         if (n_pend && !text_append_utf8(&text, pend, &n_pend, "", 0, 1))

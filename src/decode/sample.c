@@ -50,8 +50,11 @@ lexie_token lexie_sample(const lexie_model *m, const float *logits, const lexie_
     int n = m->hp.n_vocab;
     int best = argmax(logits, n);
     if (!p || p->temperature <= 0.0f) return best;
+    /* Logits at -inf (tokens masked out by a grammar) are never drawn: the
+    ** thresholds start at the lowest finite logit. */
     float mx = logits[best], mn = mx;
-    for (int i = 0; i < n; i++) mn = fminf(mn, logits[i]);
+    for (int i = 0; i < n; i++)
+        if (logits[i] > -INFINITY) mn = fminf(mn, logits[i]);
     float inv_temp = 1.0f / p->temperature;
 
     /* Lowest threshold that keeps at most top_k tokens. */

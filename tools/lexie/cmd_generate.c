@@ -1,6 +1,11 @@
 /*
 ** cmd_generate.c -- `lexie generate`: stream a model's continuation of a
-** prompt to stdout, and `lexie tokenize`: print token ids.
+** prompt to stdout, and `lexie tokenize`: print token ids.  With
+** --json-schema or --grammar the output is constrained (the library's
+** grammar engine and sampler mask do the work; this file reads the file and
+** reports): a grammar that does not compile is an error, never a silent
+** fallback to unconstrained text, and an output cut before it could be
+** completed exits non-zero.
 */
 #include "base/base.h"
 #include "cli.h"
@@ -14,25 +19,31 @@
 /* Options that take a value, space-separated and padded for strstr. */
 #define VALUE_OPTS                                                                                 \
     " -m -p -f -n -c -t --system --chat-template --chat-template-file --stop --temp --top-k "      \
-    "--top-p --seed --lora --lora-scale "
+    "--top-p --seed --lora --lora-scale --json-schema --grammar --grammar-root "
 
 static void generate_usage(FILE *f) {
-    fprintf(f, "usage: lexie generate [-m MODEL] (-p TEXT | -f FILE) [options]\n"
-               "  -m MODEL          model name or GGUF path (default: the default model)\n"
-               "  -p TEXT           the prompt\n"
-               "  -f FILE           read the prompt from FILE ('-' for stdin)\n"
-               "  -n N              generate at most N tokens (default 128; 0: until the end)\n"
-               "  --chat            wrap the prompt as a user turn in the model's chat template\n"
-               "  --system TEXT     system message for --chat\n"
-               "  --chat-template TEXT  Jinja chat template (the text) replacing the model's\n"
-               "  --chat-template-file FILE  the same, read from FILE\n"
-               "  --temp T          sampling temperature (default 0: greedy)\n"
-               "  --top-k K         keep the K most likely tokens (default 0: off)\n"
-               "  --top-p P         nucleus sampling threshold (default 1: off)\n"
-               "  --seed S          RNG seed (default 42)\n"
-               "  --stop TEXT       stop before TEXT (repeatable)\n"
-               "  -c N              context size in tokens (default 4096)\n"
-               "  -t N              threads (default: all cores)\n" CLI_LORA_USAGE);
+    fprintf(f,
+            "usage: lexie generate [-m MODEL] (-p TEXT | -f FILE) [options]\n"
+            "  -m MODEL          model name or GGUF path (default: the default model)\n"
+            "  -p TEXT           the prompt\n"
+            "  -f FILE           read the prompt from FILE ('-' for stdin)\n"
+            "  -n N              generate at most N tokens (default 128; 0: until the end)\n"
+            "  --chat            wrap the prompt as a user turn in the model's chat template\n"
+            "  --system TEXT     system message for --chat\n"
+            "  --chat-template TEXT  Jinja chat template (the text) replacing the model's\n"
+            "  --chat-template-file FILE  the same, read from FILE\n"
+            "  --temp T          sampling temperature (default 0: greedy)\n"
+            "  --top-k K         keep the K most likely tokens (default 0: off)\n"
+            "  --top-p P         nucleus sampling threshold (default 1: off)\n"
+            "  --seed S          RNG seed (default 42)\n"
+            "  --stop TEXT       stop before TEXT (repeatable)\n"
+            "  -c N              context size in tokens (default 4096)\n"
+            "  -t N              threads (default: all cores)\n"
+            "  --json-schema FILE  constrain the output to JSON valid under the schema\n"
+            "  --grammar FILE    constrain the output to a GBNF grammar\n"
+            "  --grammar-root NAME  the grammar's start rule (default: root)\n"
+            "  --timing          print the time spent in grammar masks to stderr\n"
+            "  an output cut by -n or -c before it completes the grammar exits 1\n" CLI_LORA_USAGE);
 }
 
 static int takes_value(const char *opt) {
@@ -85,7 +96,8 @@ static int stream_piece(const char *piece, size_t len, void *user) {
 
 typedef struct {
     const char *model, *prompt, *file, *system, *chat_template, *chat_template_file;
-    int chat, n_predict, n_ctx, n_threads;
+    const char *json_schema, *grammar, *grammar_root;
+    int chat, n_predict, n_ctx, n_threads, timing;
     lexie_sampler_params sampler;
     const char *stops[MAX_STOPS + 1];
     int n_stops;
@@ -111,6 +123,9 @@ static int parse_generate(int argc, char **argv, gen_opts *o, int need_prompt) {
         } else if (strcmp(a, "--chat") == 0) {
             o->chat = 1;
             takes = 0;
+        } else if (strcmp(a, "--timing") == 0) {
+            o->timing = 1;
+            takes = 0;
         } else if (!takes_value(a)) {
             fprintf(stderr, "lexie %s: unknown option '%s' (try --help)\n", argv[0], a);
             return 0;
@@ -125,6 +140,12 @@ static int parse_generate(int argc, char **argv, gen_opts *o, int need_prompt) {
             o->prompt = v;
         else if (strcmp(a, "-f") == 0)
             o->file = v;
+        else if (strcmp(a, "--json-schema") == 0)
+            o->json_schema = v;
+        else if (strcmp(a, "--grammar") == 0)
+            o->grammar = v;
+        else if (strcmp(a, "--grammar-root") == 0)
+            o->grammar_root = v;
         else if (strcmp(a, "--system") == 0)
             o->system = v;
         else if (strcmp(a, "--chat-template") == 0)
@@ -166,6 +187,19 @@ static int parse_generate(int argc, char **argv, gen_opts *o, int need_prompt) {
     }
     if (o->chat_template && o->chat_template_file) {
         fprintf(stderr, "lexie %s: give --chat-template or --chat-template-file, not both\n",
+                argv[0]);
+        return 0;
+    }
+    if (o->json_schema && o->grammar) {
+        fprintf(stderr, "lexie %s: give --json-schema or --grammar, not both\n", argv[0]);
+        return 0;
+    }
+    if (o->grammar_root && !o->grammar) {
+        fprintf(stderr, "lexie %s: --grammar-root needs --grammar\n", argv[0]);
+        return 0;
+    }
+    if ((o->json_schema || o->grammar) && o->n_stops) {
+        fprintf(stderr, "lexie %s: --stop cannot be used with a grammar (it decides the end)\n",
                 argv[0]);
         return 0;
     }
@@ -267,19 +301,60 @@ static lexie_token *prompt_tokens(const char *cmd, lexie_model *m, const gen_opt
     return toks;
 }
 
+/* Compiles --json-schema or --grammar (NULL and *ok = 1 when neither);
+** a file that cannot be read or does not compile is reported. */
+static lexie_grammar *load_grammar(const char *cmd, const gen_opts *o, int *ok) {
+    const char *path = o->json_schema ? o->json_schema : o->grammar;
+    *ok = 1;
+    if (!path) return NULL;
+    *ok = 0;
+    const char *opt = o->json_schema ? "--json-schema" : "--grammar";
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "lexie %s: %s: cannot open '%s': %s\n", cmd, opt, path, strerror(errno));
+        return NULL;
+    }
+    char what[600];
+    snprintf(what, sizeof what, "'%s'", path);
+    size_t len = 0;
+    char *text = read_all(cmd, what, f, &len);
+    fclose(f);
+    if (!text) return NULL;
+    lexie_error err;
+    lexie_grammar *g = o->json_schema ? lexie_grammar_from_json_schema(text, len, NULL, &err)
+                                      : lexie_grammar_from_gbnf(text, len, o->grammar_root, &err);
+    free(text);
+    if (!g)
+        fprintf(stderr, "lexie %s: %s %s does not compile (no unconstrained fallback): %s\n", cmd,
+                opt, path, err.message);
+    *ok = g != NULL;
+    return g;
+}
+
 int cmd_generate(int argc, char **argv) {
     gen_opts o;
     if (!parse_generate(argc, argv, &o, 1)) return 2;
     if (o.help) return 0;
+    int g_ok;
+    lexie_grammar *g = load_grammar(argv[0], &o, &g_ok);
+    if (!g_ok) return 1;
     size_t len;
     char *text = load_prompt(argv[0], &o, &len);
-    if (!text) return 1;
+    if (!text) {
+        lexie_grammar_free(g);
+        return 1;
+    }
     int rc = 1, n_tok = 0;
     lexie_model *m = NULL;
     lexie_ctx *c = NULL;
     lexie_token *toks = NULL;
+    lexie_grammar_vocab *gv = NULL;
     lexie_error err;
     if (!(m = open_model(argv[0], &o))) goto done;
+    if (g && !(gv = lexie_grammar_vocab_new(m, &err))) {
+        fprintf(stderr, "lexie generate: %s\n", err.message);
+        goto done;
+    }
     if (!(toks = prompt_tokens(argv[0], m, &o, text, len, &n_tok))) goto done;
     lexie_ctx_params cp = lexie_ctx_default_params();
     cp.n_ctx = o.n_ctx;
@@ -293,6 +368,10 @@ int cmd_generate(int argc, char **argv) {
     gp.max_tokens = o.n_predict;
     gp.sampler = o.sampler;
     gp.stop = o.n_stops ? o.stops : NULL;
+    gp.grammar = g;
+    gp.grammar_vocab = gv;
+    lexie_gen_timing timing;
+    if (o.timing) gp.timing = &timing;
     lexie_gen_stop why = LEXIE_GEN_EOG;
     int n_gen = 0;
     if (lexie_generate_ex(c, toks, n_tok, &gp, stream_piece, NULL, NULL, &n_gen, &why, &err) !=
@@ -307,8 +386,23 @@ int cmd_generate(int argc, char **argv) {
                 "lexie generate: stopped at the end of the context (%d tokens: %d of the "
                 "prompt, %d generated); -c raises it\n",
                 cp.n_ctx, n_tok, n_gen);
+    if (o.timing)
+        fprintf(stderr,
+                "lexie generate: timing: %d steps, %.3f ms in steps, %.3f ms in grammar masks "
+                "(%.2f%%)\n",
+                timing.n_steps, timing.step_s * 1e3, timing.mask_s * 1e3,
+                timing.step_s > 0 ? 100.0 * timing.mask_s / timing.step_s : 0.0);
+    if (why == LEXIE_GEN_GRAMMAR_CUT) {
+        fprintf(stderr,
+                "lexie generate: the output was cut after %d tokens before it could complete the "
+                "grammar; it is not valid (-n or -c raises the budget)\n",
+                n_gen);
+        goto done;
+    }
     rc = 0;
 done:
+    lexie_grammar_vocab_free(gv);
+    lexie_grammar_free(g);
     lexie_ctx_free(c);
     cli_lora_free(&o.lora);
     lexie_model_free(m);
