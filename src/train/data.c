@@ -20,7 +20,8 @@
 #include <string.h>
 
 struct lexie_train_data {
-    int n, cap;
+    int n;
+    size_t cap;
     lexie_train_example *ex;
     int n_truncated, n_dropped;
 };
@@ -182,16 +183,10 @@ static lexie_status add_line(lexie_train_data *d, const lexie_model *m, const ch
         return LEXIE_OK;
     }
     d->n_truncated += truncated;
-    if (d->n == d->cap) {
-        int cap = d->cap ? 2 * d->cap : 64;
-        void *p = realloc(d->ex, sizeof *d->ex * (size_t)cap);
-        if (!p) {
-            free((void *)ex.tokens);
-            free((void *)ex.loss_mask);
-            return lx_fail(err, LEXIE_E_NOMEM, "out of memory at %d examples", d->n);
-        }
-        d->ex = p;
-        d->cap = cap;
+    if (lx_grow((void **)&d->ex, &d->cap, (size_t)d->n + 1, sizeof *d->ex, err)) {
+        free((void *)ex.tokens);
+        free((void *)ex.loss_mask);
+        return LEXIE_E_NOMEM;
     }
     d->ex[d->n++] = ex;
     return LEXIE_OK;
@@ -239,7 +234,8 @@ lexie_train_data *lexie_train_data_load(const lexie_model *m, const char *path, 
 /* ==== Preference pairs (DPO) ==== */
 
 struct lexie_dpo_data {
-    int n, cap;
+    int n;
+    size_t cap;
     lexie_dpo_pair *pairs;
     int n_truncated, n_dropped;
 };
@@ -301,16 +297,7 @@ static lexie_status add_pair(lexie_dpo_data *d, const lexie_model *m, const char
         free_example(&pair.rejected);
         return LEXIE_OK;
     }
-    if (!s && d->n == d->cap) {
-        int cap = d->cap ? 2 * d->cap : 64;
-        void *p = realloc(d->pairs, sizeof *d->pairs * (size_t)cap);
-        if (!p)
-            s = lx_fail(err, LEXIE_E_NOMEM, "out of memory at %d pairs", d->n);
-        else {
-            d->pairs = p;
-            d->cap = cap;
-        }
-    }
+    if (!s) s = lx_grow((void **)&d->pairs, &d->cap, (size_t)d->n + 1, sizeof *d->pairs, err);
     if (s) {
         free_example(&pair.chosen);
         free_example(&pair.rejected);
