@@ -192,6 +192,35 @@ static lexie_status add_line(lexie_train_data *d, const lexie_model *m, const ch
     return LEXIE_OK;
 }
 
+/* Calls add on every non-blank line of text (spaces, tabs and \r trimmed);
+** the first failure gets "path: line N: " in front of its message. */
+typedef lexie_status (*add_fn)(void *d, const lexie_model *m, const char *line, size_t len,
+                               int max_len, lexie_error *err);
+static lexie_status each_line(const char *path, const char *text, size_t size, void *d,
+                              const lexie_model *m, int max_len, add_fn add, lexie_error *err) {
+    int line_no = 0;
+    for (size_t at = 0; at < size;) {
+        size_t end = at;
+        while (end < size && text[end] != '\n') end++;
+        line_no++;
+        size_t b = at, e = end;
+        while (b < e && (text[b] == ' ' || text[b] == '\t' || text[b] == '\r')) b++;
+        while (e > b && (text[e - 1] == ' ' || text[e - 1] == '\t' || text[e - 1] == '\r')) e--;
+        lexie_status st = e > b ? add(d, m, text + b, e - b, max_len, err) : LEXIE_OK;
+        if (st) {
+            lx_fail_prefix(err, "%s: line %d: ", path, line_no);
+            return st;
+        }
+        at = end + 1;
+    }
+    return LEXIE_OK;
+}
+
+static lexie_status add_line_v(void *d, const lexie_model *m, const char *line, size_t len,
+                               int max_len, lexie_error *err) {
+    return add_line(d, m, line, len, max_len, err);
+}
+
 lexie_train_data *lexie_train_data_load(const lexie_model *m, const char *path, int max_seq_len,
                                         lexie_error *err) {
     if (!m || !path || max_seq_len < 2) {
@@ -206,23 +235,12 @@ lexie_train_data *lexie_train_data_load(const lexie_model *m, const char *path, 
         free(text);
         return NULL;
     }
-    int line_no = 0;
-    for (size_t at = 0; at < size;) {
-        size_t end = at;
-        while (end < size && text[end] != '\n') end++;
-        line_no++;
-        size_t b = at, e = end;
-        while (b < e && (text[b] == ' ' || text[b] == '\t' || text[b] == '\r')) b++;
-        while (e > b && (text[e - 1] == ' ' || text[e - 1] == '\t' || text[e - 1] == '\r')) e--;
-        if (e > b && add_line(d, m, text + b, e - b, max_seq_len, err)) {
-            lx_fail_prefix(err, "%s: line %d: ", path, line_no);
-            lexie_train_data_free(d);
-            free(text);
-            return NULL;
-        }
-        at = end + 1;
-    }
+    lexie_status st = each_line(path, text, size, d, m, max_seq_len, add_line_v, err);
     free(text);
+    if (st) {
+        lexie_train_data_free(d);
+        return NULL;
+    }
     if (d->n == 0) {
         lx_fail(err, LEXIE_E_FORMAT, "%s: no example with a response token", path);
         lexie_train_data_free(d);
@@ -308,6 +326,11 @@ static lexie_status add_pair(lexie_dpo_data *d, const lexie_model *m, const char
     return LEXIE_OK;
 }
 
+static lexie_status add_pair_v(void *d, const lexie_model *m, const char *line, size_t len,
+                               int max_len, lexie_error *err) {
+    return add_pair(d, m, line, len, max_len, err);
+}
+
 lexie_dpo_data *lexie_dpo_data_load(const lexie_model *m, const char *path, int max_seq_len,
                                     lexie_error *err) {
     if (!m || !path || max_seq_len < 2) {
@@ -322,23 +345,12 @@ lexie_dpo_data *lexie_dpo_data_load(const lexie_model *m, const char *path, int 
         free(text);
         return NULL;
     }
-    int line_no = 0;
-    for (size_t at = 0; at < size;) {
-        size_t end = at;
-        while (end < size && text[end] != '\n') end++;
-        line_no++;
-        size_t b = at, e = end;
-        while (b < e && (text[b] == ' ' || text[b] == '\t' || text[b] == '\r')) b++;
-        while (e > b && (text[e - 1] == ' ' || text[e - 1] == '\t' || text[e - 1] == '\r')) e--;
-        if (e > b && add_pair(d, m, text + b, e - b, max_seq_len, err)) {
-            lx_fail_prefix(err, "%s: line %d: ", path, line_no);
-            lexie_dpo_data_free(d);
-            free(text);
-            return NULL;
-        }
-        at = end + 1;
-    }
+    lexie_status st = each_line(path, text, size, d, m, max_seq_len, add_pair_v, err);
     free(text);
+    if (st) {
+        lexie_dpo_data_free(d);
+        return NULL;
+    }
     if (d->n == 0) {
         lx_fail(err, LEXIE_E_FORMAT, "%s: no pair with response tokens on both sides", path);
         lexie_dpo_data_free(d);
