@@ -1258,6 +1258,85 @@ LEXIE_API lexie_status lexie_pairs_build(lexie_ctx *c, const char *path,
                                          const lexie_pairs_params *p, lexie_pairs_callback cb,
                                          void *user, lexie_error *err);
 
+/* ==== Extraction: entities, relations, events, open IE, tables ==== */
+
+/* ADELIE's extraction tasks.  The model answers in JSON decoded under a
+** grammar mask (the task's JSON Schema), so every answer parses and fits
+** the schema; each span the model writes is then grounded: found in the
+** input and given the input's own offsets.  Formats, prompts and how
+** confidence is computed: docs/formats.md. */
+
+/* How a span was found in the input text. */
+typedef enum lexie_match {
+    LEXIE_MATCH_EXACT = 0,      /* the model's string occurs verbatim */
+    LEXIE_MATCH_NORMALIZED = 1, /* equal after case folding and whitespace collapsing */
+    LEXIE_MATCH_FUZZY = 2,      /* the closest substring by edit distance, score >= a floor */
+    LEXIE_MATCH_NONE = 3        /* not found: no offsets, flagged (never dropped) */
+} lexie_match;
+
+/* Names as written in output lines: "exact", "normalized", "fuzzy", "none". */
+LEXIE_API const char *lexie_match_name(lexie_match m);
+
+/* One grounded span.  With offsets (match != NONE), text is the input's own
+** slice input[start:end] (code points, end exclusive; byte_start/byte_end
+** the same in UTF-8 bytes) and model_text is the model's string where it
+** differs (else NULL).  With match NONE, start = end = byte_start =
+** byte_end = -1, text is NULL and model_text holds the model's string. */
+typedef struct lexie_mention {
+    char *type;       /* the requested type verbatim (an argument's role, a
+                      ** triple slot's name); may be NULL */
+    char *text;       /* input slice, or NULL when match is NONE */
+    char *model_text; /* the model's string when it differs from text, else NULL */
+    int start, end;   /* code points; -1 when not grounded */
+    long byte_start, byte_end;
+    lexie_match match;
+    float match_score; /* 1 for exact and normalized, the alignment score for fuzzy, 0 */
+    float confidence;  /* in [0, 1], from the token probabilities (docs/formats.md) */
+} lexie_mention;
+
+/* A relation between two entities of the same result (indices into
+** entities). */
+typedef struct lexie_relation {
+    int head, tail;
+    char *label;
+    float confidence;
+} lexie_relation;
+
+/* An event: its trigger (trigger.type is the event type) and its
+** arguments (each argument's type is its role). */
+typedef struct lexie_event {
+    lexie_mention trigger;
+    lexie_mention *args;
+    int n_args;
+    float confidence;
+} lexie_event;
+
+/* An open IE triple; time and place are optional (NULL when absent). */
+typedef struct lexie_triple {
+    lexie_mention subject, relation, object;
+    lexie_mention *time, *place;
+    float confidence;
+} lexie_triple;
+
+/* What was extracted from one document.  Arrays are empty (NULL, 0) for
+** the parts a task does not produce. */
+typedef struct lexie_extraction {
+    lexie_mention *entities;
+    int n_entities;
+    lexie_relation *relations;
+    int n_relations;
+    lexie_event *events;
+    int n_events;
+    lexie_triple *triples;
+    int n_triples;
+    int n_chunks;  /* pieces the document was split into (1: whole) */
+    int truncated; /* 1: an answer hit the token budget and was closed early */
+} lexie_extraction;
+
+/* Frees what x holds (not x) and zeroes it; safe on a zeroed result. */
+LEXIE_API void lexie_extraction_clear(lexie_extraction *x);
+LEXIE_API void lexie_mention_clear(lexie_mention *m);
+
 /* ==== Constrained decoding: grammars, JSON Schema, token masks ==== */
 
 /* A compiled grammar: JSON Schema or GBNF turned into a byte-level

@@ -127,4 +127,24 @@ int lx_re_decide_calibrated(const float *probs, const double *prior, int n_label
 lexie_status lx_re_prior_load(const char *path, const lx_re_schema *s, double *prior,
                               lexie_error *err);
 
+/* ==== Extraction results (extraction.c) ==== */
+
+/* Which parts of a lexie_extraction an output line carries. */
+enum {
+    LX_PART_ENTITIES = 1u << 0,
+    LX_PART_RELATIONS = 1u << 1,
+    LX_PART_EVENTS = 1u << 2,
+    LX_PART_TRIPLES = 1u << 3,
+};
+
+/* One mention as a JSON object; type_key names its type member ("type",
+** "role"), NULL to leave it out. */
+void lx_mention_json(lx_jbuf *b, const lexie_mention *m, const char *type_key);
+/* The output line of `lexie extract` for one document (no newline):
+** {"id": <id_json>, "entities": [...], "relations": [...], "events":
+** [...], "triples": [...]} with the parts asked for, then "chunks" when
+** the document was split and "truncated" when an answer was cut.
+** id_json is the id as JSON text (NULL: null). */
+void lx_extraction_json(lx_jbuf *b, const char *id_json, const lexie_extraction *x, unsigned parts);
+
 #endif /* LX_IE_H */

@@ -1,0 +1,170 @@
+/*
+** extraction.c -- the result of extracting from one document (lexie.h:
+** lexie_extraction) and its one JSON form, the output line of `lexie
+** extract` (docs/formats.md).  Every face writes results through
+** lx_extraction_json, so the CLI, Python and reports agree byte for byte.
+*/
+#include "ie/ie.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+const char *lexie_match_name(lexie_match m) {
+    switch (m) {
+    case LEXIE_MATCH_EXACT: return "exact";
+    case LEXIE_MATCH_NORMALIZED: return "normalized";
+    case LEXIE_MATCH_FUZZY: return "fuzzy";
+    case LEXIE_MATCH_NONE: return "none";
+    }
+    return "none";
+}
+
+void lexie_mention_clear(lexie_mention *m) {
+    if (!m) return;
+    free(m->type);
+    free(m->text);
+    free(m->model_text);
+    memset(m, 0, sizeof *m);
+}
+
+static void mention_free(lexie_mention *m) {
+    if (m) {
+        lexie_mention_clear(m);
+        free(m);
+    }
+}
+
+void lexie_extraction_clear(lexie_extraction *x) {
+    if (!x) return;
+    for (int i = 0; i < x->n_entities; i++) lexie_mention_clear(&x->entities[i]);
+    free(x->entities);
+    for (int i = 0; i < x->n_relations; i++) free(x->relations[i].label);
+    free(x->relations);
+    for (int i = 0; i < x->n_events; i++) {
+        lexie_mention_clear(&x->events[i].trigger);
+        for (int j = 0; j < x->events[i].n_args; j++) lexie_mention_clear(&x->events[i].args[j]);
+        free(x->events[i].args);
+    }
+    free(x->events);
+    for (int i = 0; i < x->n_triples; i++) {
+        lexie_triple *t = &x->triples[i];
+        lexie_mention_clear(&t->subject);
+        lexie_mention_clear(&t->relation);
+        lexie_mention_clear(&t->object);
+        mention_free(t->time);
+        mention_free(t->place);
+    }
+    free(x->triples);
+    memset(x, 0, sizeof *x);
+}
+
+/* Confidence is written with 4 decimals: enough to rank, stable to read. */
+static void put_conf(lx_jbuf *b, float c) { lx_jbuf_printf(b, "\"confidence\":%.4f", (double)c); }
+
+/* One mention; type_key names its type ("type", or "role" for an event
+** argument; NULL: no type written, as for triple slots). */
+void lx_mention_json(lx_jbuf *b, const lexie_mention *m, const char *type_key) {
+    lx_jbuf_putc(b, '{');
+    if (type_key) {
+        lx_jbuf_cstr(b, type_key);
+        lx_jbuf_putc(b, ':');
+        lx_jbuf_cstr(b, m->type);
+        lx_jbuf_putc(b, ',');
+    }
+    if (m->match != LEXIE_MATCH_NONE) {
+        lx_jbuf_puts(b, "\"text\":");
+        lx_jbuf_cstr(b, m->text);
+        lx_jbuf_printf(b, ",\"start\":%d,\"end\":%d,\"byte_start\":%ld,\"byte_end\":%ld,", m->start,
+                       m->end, m->byte_start, m->byte_end);
+    }
+    if (m->model_text) {
+        lx_jbuf_puts(b, "\"model_text\":");
+        lx_jbuf_cstr(b, m->model_text);
+        lx_jbuf_putc(b, ',');
+    }
+    lx_jbuf_printf(b, "\"match\":\"%s\",", lexie_match_name(m->match));
+    if (m->match == LEXIE_MATCH_FUZZY)
+        lx_jbuf_printf(b, "\"match_score\":%.4f,", (double)m->match_score);
+    put_conf(b, m->confidence);
+    lx_jbuf_putc(b, '}');
+}
+
+static void put_entities(lx_jbuf *b, const lexie_extraction *x) {
+    lx_jbuf_puts(b, ",\"entities\":[");
+    for (int i = 0; i < x->n_entities; i++) {
+        if (i) lx_jbuf_putc(b, ',');
+        lx_mention_json(b, &x->entities[i], "type");
+    }
+    lx_jbuf_putc(b, ']');
+}
+
+static void put_relations(lx_jbuf *b, const lexie_extraction *x) {
+    lx_jbuf_puts(b, ",\"relations\":[");
+    for (int i = 0; i < x->n_relations; i++) {
+        const lexie_relation *r = &x->relations[i];
+        lx_jbuf_printf(b, "%s{\"head\":%d,\"tail\":%d,\"label\":", i ? "," : "", r->head, r->tail);
+        lx_jbuf_cstr(b, r->label);
+        lx_jbuf_putc(b, ',');
+        put_conf(b, r->confidence);
+        lx_jbuf_putc(b, '}');
+    }
+    lx_jbuf_putc(b, ']');
+}
+
+static void put_events(lx_jbuf *b, const lexie_extraction *x) {
+    lx_jbuf_puts(b, ",\"events\":[");
+    for (int i = 0; i < x->n_events; i++) {
+        const lexie_event *e = &x->events[i];
+        lx_jbuf_puts(b, i ? ",{\"type\":" : "{\"type\":");
+        lx_jbuf_cstr(b, e->trigger.type);
+        lx_jbuf_puts(b, ",\"trigger\":");
+        lx_mention_json(b, &e->trigger, NULL);
+        lx_jbuf_puts(b, ",\"arguments\":[");
+        for (int j = 0; j < e->n_args; j++) {
+            if (j) lx_jbuf_putc(b, ',');
+            lx_mention_json(b, &e->args[j], "role");
+        }
+        lx_jbuf_puts(b, "],");
+        put_conf(b, e->confidence);
+        lx_jbuf_putc(b, '}');
+    }
+    lx_jbuf_putc(b, ']');
+}
+
+static void put_triples(lx_jbuf *b, const lexie_extraction *x) {
+    lx_jbuf_puts(b, ",\"triples\":[");
+    for (int i = 0; i < x->n_triples; i++) {
+        const lexie_triple *t = &x->triples[i];
+        lx_jbuf_puts(b, i ? ",{\"subject\":" : "{\"subject\":");
+        lx_mention_json(b, &t->subject, NULL);
+        lx_jbuf_puts(b, ",\"relation\":");
+        lx_mention_json(b, &t->relation, NULL);
+        lx_jbuf_puts(b, ",\"object\":");
+        lx_mention_json(b, &t->object, NULL);
+        if (t->time) {
+            lx_jbuf_puts(b, ",\"time\":");
+            lx_mention_json(b, t->time, NULL);
+        }
+        if (t->place) {
+            lx_jbuf_puts(b, ",\"place\":");
+            lx_mention_json(b, t->place, NULL);
+        }
+        lx_jbuf_putc(b, ',');
+        put_conf(b, t->confidence);
+        lx_jbuf_putc(b, '}');
+    }
+    lx_jbuf_putc(b, ']');
+}
+
+void lx_extraction_json(lx_jbuf *b, const char *id_json, const lexie_extraction *x,
+                        unsigned parts) {
+    lx_jbuf_puts(b, "{\"id\":");
+    lx_jbuf_puts(b, id_json ? id_json : "null");
+    if (parts & LX_PART_ENTITIES) put_entities(b, x);
+    if (parts & LX_PART_RELATIONS) put_relations(b, x);
+    if (parts & LX_PART_EVENTS) put_events(b, x);
+    if (parts & LX_PART_TRIPLES) put_triples(b, x);
+    if (x->n_chunks > 1) lx_jbuf_printf(b, ",\"chunks\":%d", x->n_chunks);
+    if (x->truncated) lx_jbuf_puts(b, ",\"truncated\":true");
+    lx_jbuf_putc(b, '}');
+}
