@@ -1337,6 +1337,113 @@ typedef struct lexie_extraction {
 LEXIE_API void lexie_extraction_clear(lexie_extraction *x);
 LEXIE_API void lexie_mention_clear(lexie_mention *m);
 
+/* What to extract: a lexie schema file with up to three sections,
+** "entities" (types with optional descriptions), "relations" (a relation
+** schema as above, with its QA4RE templates) and "events" (types with
+** their argument roles).  Format and errors: docs/formats.md.  Immutable
+** after load; threads may share one. */
+typedef struct lexie_ie_schema lexie_ie_schema;
+
+/* Loads a schema file (LEXIE_E_IO), or parses JSON text in memory.
+** LEXIE_E_FORMAT names the JSON path and the fault: a section of the wrong
+** JSON type, an empty or duplicate type or role, a relation type that is
+** not among the entities, a file with none of the three sections, and the
+** relation section's own errors.  NULL and err on failure. */
+LEXIE_API lexie_ie_schema *lexie_ie_schema_load(const char *path, lexie_error *err);
+LEXIE_API lexie_ie_schema *lexie_ie_schema_parse(const char *json, size_t len, lexie_error *err);
+/* A schema of n entity types (each non-empty, no duplicates), for
+** `--types A,B,C`. */
+LEXIE_API lexie_ie_schema *lexie_ie_schema_from_types(const char *const *types, int n,
+                                                      lexie_error *err);
+LEXIE_API void lexie_ie_schema_free(lexie_ie_schema *s);
+LEXIE_API const char *lexie_ie_schema_name(const lexie_ie_schema *s);
+LEXIE_API const char *lexie_ie_schema_sha256(const lexie_ie_schema *s); /* of the source bytes */
+/* Entity types and event types in file order; borrowed strings, NULL out
+** of range. */
+LEXIE_API int lexie_ie_schema_n_entity_types(const lexie_ie_schema *s);
+LEXIE_API const char *lexie_ie_schema_entity_type(const lexie_ie_schema *s, int i);
+LEXIE_API int lexie_ie_schema_n_event_types(const lexie_ie_schema *s);
+LEXIE_API const char *lexie_ie_schema_event_type(const lexie_ie_schema *s, int i);
+/* The relations section (borrowed, lives as long as s), or NULL. */
+LEXIE_API const lexie_re_schema *lexie_ie_schema_relations(const lexie_ie_schema *s);
+
+/* The tasks.  NER: entities of the schema's types.  RE: entities, then
+** relations between them (QA4RE over the type-compatible pairs, or the
+** model writes triples directly).  EVENTS: triggers and arguments of the
+** schema's event types.  OPENIE: (subject, relation, object) triples with
+** optional time and place, no schema needed. */
+typedef enum lexie_task {
+    LEXIE_TASK_NER = 0,
+    LEXIE_TASK_RE = 1,
+    LEXIE_TASK_EVENTS = 2,
+    LEXIE_TASK_OPENIE = 3
+} lexie_task;
+
+typedef struct lexie_extract_params {
+    lexie_task task;
+    int re_generate;         /* RE: 1 the model writes the triples; 0 (default) QA4RE */
+    const char *instruction; /* NULL: the task's default prompt (docs/formats.md) */
+    const char *json_schema; /* NULL: the task's default answer schema; else a JSON Schema
+                             ** whose answers have the default's shape */
+    int max_tokens;          /* per answer; 0: 512 */
+    int chunk_tokens;        /* longest piece of a document, in tokens; 0: what the
+                             ** context leaves after the prompt and max_tokens */
+    int chunk_overlap;       /* sentences neighbouring pieces share; -1: 0; default 1 */
+    int no_chunk;            /* 1: refuse a document that does not fit whole */
+    int batch;               /* documents decoded together; 0: the ctx's n_seq_max - 1 */
+    float fuzzy_min;         /* grounding: lowest fuzzy score kept; 0: 0.8 */
+} lexie_extract_params;
+
+LEXIE_API lexie_extract_params lexie_extract_default_params(void);
+
+/* An extractor over a context: the prompt and answer grammar of one task
+** and schema, compiled once.  c and s are borrowed and must outlive it
+** (s may be NULL for OPENIE).  Used by one thread at a time, and it owns
+** c's KV cache while it extracts (the instruction prefix stays cached
+** between calls).  Errors: LEXIE_E_INVALID (a task the schema has no
+** section for: NER and RE need entity types, RE a relations section,
+** EVENTS event types), the grammar's errors for a bad json_schema. */
+typedef struct lexie_extractor lexie_extractor;
+LEXIE_API lexie_extractor *lexie_extractor_new(lexie_ctx *c, const lexie_ie_schema *s,
+                                               const lexie_extract_params *p, lexie_error *err);
+LEXIE_API void lexie_extractor_free(lexie_extractor *x);
+/* The exact prompt (chat template applied) for a text.  *out malloc'd:
+** free with lexie_free. */
+LEXIE_API lexie_status lexie_extractor_prompt(lexie_extractor *x, const char *text, char **out,
+                                              lexie_error *err);
+/* Extracts from n documents (borrowed UTF-8 texts) into out[0..n) (zeroed
+** by the caller; clear each with lexie_extraction_clear).  A document's
+** own failure (invalid UTF-8, too long with no_chunk) goes to doc_err[i]
+** (doc_err may be NULL: then it fails the call) and leaves out[i] empty;
+** the others go on.  The call fails (and out holds what was finished) on
+** LEXIE_E_NOMEM or a model error. */
+LEXIE_API lexie_status lexie_extract(lexie_extractor *x, const char *const *texts, int n,
+                                     lexie_extraction *out, lexie_error *doc_err, lexie_error *err);
+
+/* On-demand IE: an instruction ("list every drug with its dose") and a
+** text give a table.  cells is row-major, n_rows * n_cols strings. */
+typedef struct lexie_table {
+    char **header;
+    int n_cols;
+    char **cells;
+    int n_rows;
+    int truncated; /* the answer hit max_tokens and was closed early */
+} lexie_table;
+
+LEXIE_API void lexie_table_clear(lexie_table *t);
+/* The table as Markdown (| a | b |) or as JSON {"header": [...], "rows":
+** [[...]]}; *out malloc'd: free with lexie_free. */
+LEXIE_API lexie_status lexie_table_markdown(const lexie_table *t, char **out, lexie_error *err);
+LEXIE_API lexie_status lexie_table_json(const lexie_table *t, char **out, lexie_error *err);
+
+/* Answers instruction over text with a table: the model first writes the
+** header, then rows with exactly that many cells, under grammars, so the
+** answer always parses.  max_tokens 0: 768.  out zeroed by the caller.
+** Errors: LEXIE_E_INVALID (empty instruction), LEXIE_E_UTF8, LEXIE_E_RANGE
+** (the prompt does not fit the context), the model's errors. */
+LEXIE_API lexie_status lexie_ask(lexie_ctx *c, const char *instruction, const char *text,
+                                 int max_tokens, lexie_table *out, lexie_error *err);
+
 /* ==== Constrained decoding: grammars, JSON Schema, token masks ==== */
 
 /* A compiled grammar: JSON Schema or GBNF turned into a byte-level

@@ -73,4 +73,35 @@ lexie_status lx_gcon_step(lx_gcon *k, const lexie_model *m, const float *logits,
                           const lexie_sampler_params *sp, uint64_t *rng, int left, lexie_token *out,
                           lexie_error *err);
 
+/* Appends a token's bytes to t as valid UTF-8; a character cut short
+** waits in pend (room for 3 bytes, *n_pend of them used) for the next
+** token, or becomes U+FFFD when final.  0 when out of memory. */
+int lx_text_append_utf8(lx_buf *t, char *pend, size_t *n_pend, const char *s, size_t n, int final);
+
+/* One answer of lx_generate_batch: the text, and for each sampled token
+** its probability (under the grammar mask, renormalised over the allowed
+** tokens) and the length of text after it, so a caller can tell which
+** tokens wrote which bytes. */
+typedef struct lx_gen_answer {
+    char *text; /* malloc'd, NUL-terminated */
+    float *prob;
+    int *end;
+    int n_tok;
+    lexie_gen_stop why;
+} lx_gen_answer;
+
+void lx_gen_answer_clear(lx_gen_answer *a);
+
+/* Answers n prompts (prompts[i] of np[i] tokens) at once with p's sampler,
+** grammar (each answer its own matcher) and max_tokens; no stop strings.
+** The longest prefix all prompts share is prefilled once into sequence 0;
+** answers then run in sequences 1 .. n_seq_max-1, as many together as the
+** cache holds (with n_seq_max 1, one at a time in sequence 0), one token
+** each per decode.  Every answer's RNG starts at the sampler's seed, and
+** logits do not depend on the batch, so an answer is the same whatever
+** else runs beside it.  out[0..n) zeroed by the caller. */
+lexie_status lx_generate_batch(lexie_ctx *c, const lexie_token *const *prompts, const int *np,
+                               int n, const lexie_gen_params *p, lx_gen_answer *out,
+                               lexie_error *err);
+
 #endif

@@ -28,8 +28,7 @@ lexie_gen_params lexie_gen_default_params(void) {
 
 /* Appends a token's bytes as valid UTF-8; a character cut short waits in
 ** pend (at most 3 bytes) for the next token, or becomes U+FFFD when final. */
-static int text_append_utf8(lx_buf *t, char *pend, size_t *n_pend, const char *s, size_t n,
-                            int final) {
+int lx_text_append_utf8(lx_buf *t, char *pend, size_t *n_pend, const char *s, size_t n, int final) {
     char in[3 + 256], out[3 * sizeof in];
     size_t len = *n_pend, used;
     if (n > sizeof in - len) n = sizeof in - len; /* pieces are at most 256 bytes */
@@ -131,7 +130,7 @@ lexie_status lexie_generate_ex(lexie_ctx *c, const lexie_token *prompt, int n_pr
         n_gen++;
         int len = lx_token_to_piece(m->vocab, t, 0, piece, (int)sizeof piece);
         if (len > (int)sizeof piece) len = (int)sizeof piece;
-        if (len > 0 && !text_append_utf8(&text, pend, &n_pend, piece, (size_t)len, 0)) {
+        if (len > 0 && !lx_text_append_utf8(&text, pend, &n_pend, piece, (size_t)len, 0)) {
             s = lx_fail(err, LEXIE_E_NOMEM, "generate: out of memory");
             break;
         }
@@ -184,7 +183,7 @@ lexie_status lexie_generate_ex(lexie_ctx *c, const lexie_token *prompt, int n_pr
     lx_gcon_free(&gc);
     /* Flush what was held back for stop strings, and a cut-off character. */
     if (s == LEXIE_OK && !stopped) {
-        if (n_pend && !text_append_utf8(&text, pend, &n_pend, "", 0, 1))
+        if (n_pend && !lx_text_append_utf8(&text, pend, &n_pend, "", 0, 1))
             s = lx_fail(err, LEXIE_E_NOMEM, "generate: out of memory");
         else if (text.len > emitted && cb)
             cb(text.data + emitted, text.len - emitted, user);

@@ -168,3 +168,16 @@ void lx_extraction_json(lx_jbuf *b, const char *id_json, const lexie_extraction 
     if (x->truncated) lx_jbuf_puts(b, ",\"truncated\":true");
     lx_jbuf_putc(b, '}');
 }
+
+void *lx_push(void **arr, int *n, size_t elem, lexie_error *err) {
+    void *p = realloc(*arr, ((size_t)*n + 1) * elem);
+    if (!p) {
+        lx_fail(err, LEXIE_E_NOMEM, "extract: out of memory");
+        return NULL;
+    }
+    *arr = p;
+    char *e = (char *)p + (size_t)*n * elem;
+    memset(e, 0, elem);
+    (*n)++;
+    return e;
+}

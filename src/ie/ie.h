@@ -98,6 +98,13 @@ void lx_re_item_to_json(lx_jbuf *b, const lx_re_item *it);
 /* Appends the id as JSON (number or string). */
 void lx_re_id_json(lx_jbuf *b, const char *id, int id_is_num);
 
+/* One input line of `lexie extract`: {"id", "text"}.  *id_json gets the
+** id as JSON text (NULL without one), *text the text (both malloc'd).
+** Errors (LEXIE_E_FORMAT, LEXIE_E_UTF8) start "line N: " when lineno > 0;
+** a bad line may still have given its id. */
+lexie_status lx_doc_line_parse(const char *line, size_t len, int lineno, char **id_json,
+                               char **text, lexie_error *err);
+
 /* Code points in s[0..n) (s valid UTF-8). */
 int lx_ie_cp_count(const char *s, size_t n);
 /* Byte offset of code point cp in s (cp may equal the length). */
@@ -127,6 +134,41 @@ int lx_re_decide_calibrated(const float *probs, const double *prior, int n_label
 lexie_status lx_re_prior_load(const char *path, const lx_re_schema *s, double *prior,
                               lexie_error *err);
 
+/* ==== The lexie schema file: entities, relations, events (ieschema.c) ==== */
+
+typedef struct lx_ie_named {
+    char *name;
+    char *description; /* may be NULL */
+} lx_ie_named;
+
+typedef struct lx_ie_event_type {
+    char *name, *description; /* description may be NULL */
+    lx_ie_named *roles;
+    int n_roles;
+} lx_ie_event_type;
+
+struct lexie_ie_schema {
+    char *name;
+    lx_ie_named *entities; /* entity types, in file order */
+    int n_entities;
+    lx_ie_event_type *events;
+    int n_events;
+    lx_re_schema *rel; /* the relations section, or NULL */
+    char sha256[65];   /* of the source bytes */
+};
+typedef struct lexie_ie_schema lx_ie_schema;
+
+/* Parses a lexie schema file's text (docs/formats.md); name_for_errors
+** prefixes messages.  LEXIE_E_FORMAT names the JSON path and the fault. */
+lx_ie_schema *lx_ie_schema_parse(const char *json, size_t len, const char *name_for_errors,
+                                 lexie_error *err);
+lx_ie_schema *lx_ie_schema_load(const char *path, lexie_error *err);
+/* A schema of entity types only (the CLI's --types A,B,C). */
+lx_ie_schema *lx_ie_schema_from_types(const char *const *types, int n, lexie_error *err);
+void lx_ie_schema_free(lx_ie_schema *s);
+/* Index of an entity type, or -1. */
+int lx_ie_schema_entity(const lx_ie_schema *s, const char *type);
+
 /* ==== Extraction results (extraction.c) ==== */
 
 /* Which parts of a lexie_extraction an output line carries. */
@@ -146,5 +188,10 @@ void lx_mention_json(lx_jbuf *b, const lexie_mention *m, const char *type_key);
 ** the document was split and "truncated" when an answer was cut.
 ** id_json is the id as JSON text (NULL: null). */
 void lx_extraction_json(lx_jbuf *b, const char *id_json, const lexie_extraction *x, unsigned parts);
+
+/* Appends one zeroed element of elem bytes to the array *arr of *n and
+** returns it (NULL and LEXIE_E_NOMEM in err when out of memory).  For
+** result arrays, which grow one item at a time and stay small. */
+void *lx_push(void **arr, int *n, size_t elem, lexie_error *err);
 
 #endif /* LX_IE_H */

@@ -306,6 +306,22 @@ void lexie_re_line_clear(lexie_re_line *l) {
 
 /* The message of e as "line N<sep> message" (the CLI's wording), the
 ** inner message cut at 480 bytes so the whole fits. */
+/* The "id" of a line as JSON text (a number or a quoted string), or NULL
+** when it has none or another type. */
+static lexie_status id_as_json(const lx_json *root, char **out, lexie_error *err) {
+    const lx_json *id = lx_json_get(root, "id");
+    *out = NULL;
+    if (!id || (id->type != LX_JSON_STRING && id->type != LX_JSON_NUMBER)) return LEXIE_OK;
+    lx_jbuf ib = {0};
+    lx_jbuf_value(&ib, id);
+    lexie_status st = lx_jbuf_status(&ib, err);
+    if (st == LEXIE_OK)
+        *out = ib.data;
+    else
+        lx_jbuf_free(&ib);
+    return st;
+}
+
 static void line_message(lexie_error *err, int lineno, const char *sep, const char *m) {
     if (!err || lineno <= 0) return;
     char inner[sizeof err->message];
@@ -329,17 +345,7 @@ lexie_status lexie_re_line_parse(const char *line, size_t len, int lineno, lexie
         line_message(err, lineno, ", ", m);
         return code;
     }
-    const lx_json *id = lx_json_get(lx_json_root(d), "id");
-    lexie_status st = LEXIE_OK;
-    if (id && (id->type == LX_JSON_STRING || id->type == LX_JSON_NUMBER)) {
-        lx_jbuf ib = {0};
-        lx_jbuf_value(&ib, id);
-        st = lx_jbuf_status(&ib, err);
-        if (st == LEXIE_OK)
-            out->id = ib.data;
-        else
-            lx_jbuf_free(&ib);
-    }
+    lexie_status st = id_as_json(lx_json_root(d), &out->id, err);
     lx_re_item it;
     if (st == LEXIE_OK) st = lx_re_item_from_json(lx_json_root(d), &it, err);
     lx_json_doc_free(d);
@@ -351,4 +357,33 @@ lexie_status lexie_re_line_parse(const char *line, size_t len, int lineno, lexie
     out->ex = lx_re_item_example(&it);
     out->label = it.gold;
     return LEXIE_OK;
+}
+
+lexie_status lx_doc_line_parse(const char *line, size_t len, int lineno, char **id_json,
+                               char **text, lexie_error *err) {
+    *id_json = *text = NULL;
+    lexie_error e;
+    lx_json_doc *d = lx_json_parse(line, len, NULL, &e);
+    if (!d) {
+        lexie_status code =
+            e.code == LEXIE_E_UTF8 || e.code == LEXIE_E_NOMEM ? e.code : LEXIE_E_FORMAT;
+        const char *m = e.message;
+        if (lineno > 0 && strncmp(m, "line 1, ", 8) == 0) m += 8;
+        lx_fail(err, code, "%s", e.message);
+        line_message(err, lineno, ", ", m);
+        return code;
+    }
+    const lx_json *root = lx_json_root(d), *t = lx_json_get(root, "text");
+    lexie_status st = id_as_json(root, id_json, err);
+    if (st == LEXIE_OK && root->type != LX_JSON_OBJECT)
+        st = lx_fail(err, LEXIE_E_FORMAT, "the line is not a JSON object");
+    else if (st == LEXIE_OK && (!t || t->type != LX_JSON_STRING))
+        st = lx_fail(err, LEXIE_E_FORMAT, "\"text\" is missing or not a string");
+    else if (st == LEXIE_OK && strlen(t->str) != t->len)
+        st = lx_fail(err, LEXIE_E_FORMAT, "\"text\" holds a NUL character");
+    else if (st == LEXIE_OK && !(*text = lx_strndup(t->str, t->len, err)))
+        st = LEXIE_E_NOMEM;
+    lx_json_doc_free(d);
+    if (st != LEXIE_OK && err) line_message(err, lineno, ": ", err->message);
+    return st;
 }

@@ -8,6 +8,7 @@
 #include "cli.h"
 
 #include "base/base.h"
+#include "eval/eval.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -146,6 +147,18 @@ char *cli_find_schema(const char *arg, lexie_error *err) {
     }
     char *path = NULL;
     return lexie_re_schema_find(arg, dp, nd, &path, err) == LEXIE_OK ? path : NULL;
+}
+
+int cli_model_sha(const char *path, char sha[65], lexie_error *err) {
+    /* The cache names a model <sha256>.gguf after verifying it. */
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    if (strlen(base) == 69 && strcmp(base + 64, ".gguf") == 0) {
+        memcpy(sha, base, 64);
+        sha[64] = 0;
+        if (lx_sha256_hex_ok(sha)) return 0;
+    }
+    return lx_file_sha256(path, sha, err) == LEXIE_OK ? 0 : -1;
 }
 
 /* ==== Command line ==== */

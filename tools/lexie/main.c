@@ -19,6 +19,8 @@ static const command commands[] = {
     {"pull", cmd_pull, "fetch a model into the cache (NAME, default: the default model)"},
     {"models", cmd_models, "list the known models and which are cached"},
     {"path", cmd_path, "print the cached file of a model"},
+    {"extract", cmd_extract, "entities, relations, events, open IE triples, JSONL in/out"},
+    {"ask", cmd_ask, "answer an instruction over a text (stdin) with a table"},
     {"relations", cmd_relations, "classify entity-pair relations, JSONL in/out (--schema FILE)"},
     {"eval", cmd_eval, "evaluate on a benchmark (re --data semeval|gad|tacred)"},
     {"train", cmd_train, "LoRA fine-tuning (sft|dpo --data FILE --out ADAPTER.gguf)"},
