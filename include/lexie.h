@@ -1335,6 +1335,13 @@ typedef struct lexie_extraction {
 
 /* Frees what x holds (not x) and zeroes it; safe on a zeroed result. */
 LEXIE_API void lexie_extraction_clear(lexie_extraction *x);
+/* x as one JSON object, the form of `lexie extract`'s output lines
+** (docs/formats.md) with every part present and no "id": {"entities":
+** [...], "relations": [...], "events": [...], "triples": [...]} (then
+** "chunks", "truncated" when they apply).  *out malloc'd: free with
+** lexie_free.  Errors: LEXIE_E_NOMEM. */
+LEXIE_API lexie_status lexie_extraction_json(const lexie_extraction *x, char **out,
+                                             lexie_error *err);
 LEXIE_API void lexie_mention_clear(lexie_mention *m);
 
 /* What to extract: a lexie schema file with up to three sections,

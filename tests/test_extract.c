@@ -304,6 +304,12 @@ static void test_extract_read_structures(lx_t *t) {
     LX_CHECK_MSG(t, strstr(b.data, "\"place\":{\"text\":\"in Rome\",\"start\":35") != NULL, "%s",
                  b.data);
     lx_jbuf_free(&b);
+    char *all = NULL;
+    LX_REQUIRE(t, lexie_extraction_json(&x, &all, &e) == LEXIE_OK);
+    LX_CHECK_MSG(
+        t, strncmp(all, "{\"entities\":[],\"relations\":[],\"events\":[],\"triples\":[{", 57) == 0,
+        "%s", all);
+    lexie_free(all);
     lexie_extraction_clear(&x);
     lx_gen_answer_clear(&a);
 }

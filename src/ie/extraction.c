@@ -90,7 +90,7 @@ void lx_mention_json(lx_jbuf *b, const lexie_mention *m, const char *type_key) {
 }
 
 static void put_entities(lx_jbuf *b, const lexie_extraction *x) {
-    lx_jbuf_puts(b, ",\"entities\":[");
+    lx_jbuf_puts(b, "\"entities\":[");
     for (int i = 0; i < x->n_entities; i++) {
         if (i) lx_jbuf_putc(b, ',');
         lx_mention_json(b, &x->entities[i], "type");
@@ -99,7 +99,7 @@ static void put_entities(lx_jbuf *b, const lexie_extraction *x) {
 }
 
 static void put_relations(lx_jbuf *b, const lexie_extraction *x) {
-    lx_jbuf_puts(b, ",\"relations\":[");
+    lx_jbuf_puts(b, "\"relations\":[");
     for (int i = 0; i < x->n_relations; i++) {
         const lexie_relation *r = &x->relations[i];
         lx_jbuf_printf(b, "%s{\"head\":%d,\"tail\":%d,\"label\":", i ? "," : "", r->head, r->tail);
@@ -112,7 +112,7 @@ static void put_relations(lx_jbuf *b, const lexie_extraction *x) {
 }
 
 static void put_events(lx_jbuf *b, const lexie_extraction *x) {
-    lx_jbuf_puts(b, ",\"events\":[");
+    lx_jbuf_puts(b, "\"events\":[");
     for (int i = 0; i < x->n_events; i++) {
         const lexie_event *e = &x->events[i];
         lx_jbuf_puts(b, i ? ",{\"type\":" : "{\"type\":");
@@ -132,7 +132,7 @@ static void put_events(lx_jbuf *b, const lexie_extraction *x) {
 }
 
 static void put_triples(lx_jbuf *b, const lexie_extraction *x) {
-    lx_jbuf_puts(b, ",\"triples\":[");
+    lx_jbuf_puts(b, "\"triples\":[");
     for (int i = 0; i < x->n_triples; i++) {
         const lexie_triple *t = &x->triples[i];
         lx_jbuf_puts(b, i ? ",{\"subject\":" : "{\"subject\":");
@@ -156,17 +156,41 @@ static void put_triples(lx_jbuf *b, const lexie_extraction *x) {
     lx_jbuf_putc(b, ']');
 }
 
+/* The parts asked for, the first after a comma when comma is set. */
+static void put_parts(lx_jbuf *b, const lexie_extraction *x, unsigned parts, int comma) {
+    static void (*const put[4])(lx_jbuf *, const lexie_extraction *) = {put_entities, put_relations,
+                                                                        put_events, put_triples};
+    for (int i = 0; i < 4; i++) {
+        if (!(parts & (1u << i))) continue;
+        if (comma) lx_jbuf_putc(b, ',');
+        put[i](b, x);
+        comma = 1;
+    }
+    if (x->n_chunks > 1) lx_jbuf_printf(b, "%s\"chunks\":%d", comma ? "," : "", x->n_chunks);
+    if (x->truncated)
+        lx_jbuf_printf(b, "%s\"truncated\":true", comma || x->n_chunks > 1 ? "," : "");
+}
+
 void lx_extraction_json(lx_jbuf *b, const char *id_json, const lexie_extraction *x,
                         unsigned parts) {
     lx_jbuf_puts(b, "{\"id\":");
     lx_jbuf_puts(b, id_json ? id_json : "null");
-    if (parts & LX_PART_ENTITIES) put_entities(b, x);
-    if (parts & LX_PART_RELATIONS) put_relations(b, x);
-    if (parts & LX_PART_EVENTS) put_events(b, x);
-    if (parts & LX_PART_TRIPLES) put_triples(b, x);
-    if (x->n_chunks > 1) lx_jbuf_printf(b, ",\"chunks\":%d", x->n_chunks);
-    if (x->truncated) lx_jbuf_puts(b, ",\"truncated\":true");
+    put_parts(b, x, parts, 1);
     lx_jbuf_putc(b, '}');
+}
+
+lexie_status lexie_extraction_json(const lexie_extraction *x, char **out, lexie_error *err) {
+    lx_jbuf b = {0};
+    *out = NULL;
+    lx_jbuf_putc(&b, '{');
+    put_parts(&b, x, LX_PART_ENTITIES | LX_PART_RELATIONS | LX_PART_EVENTS | LX_PART_TRIPLES, 0);
+    lx_jbuf_putc(&b, '}');
+    lexie_status st = lx_jbuf_status(&b, err);
+    if (st == LEXIE_OK)
+        *out = b.data;
+    else
+        lx_jbuf_free(&b);
+    return st;
 }
 
 void *lx_push(void **arr, int *n, size_t elem, lexie_error *err) {
