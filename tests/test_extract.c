@@ -236,6 +236,7 @@ static void test_extract_read_entities(lx_t *t) {
                         "\"match\":\"exact\",\"confidence\":0.3000}],\"relations\":[]}") == 0,
                  "%s", b.data);
     x.n_entities = 5;
+    roundtrip(t, &x);
     lx_jbuf_free(&b);
     lexie_extraction_clear(&x);
     LX_CHECK(t, x.entities == NULL && x.n_entities == 0);
@@ -246,6 +247,23 @@ static void test_extract_read_entities(lx_t *t) {
     a.why = LEXIE_GEN_GRAMMAR_CUT;
     LX_CHECK(t, lx_extract_read_answer(&ac, &a, &x, &e) == LEXIE_E_RANGE);
     lx_gen_answer_clear(&a);
+}
+
+/* Written, read back and written again, a result is byte-identical. */
+static void roundtrip(lx_t *t, const lexie_extraction *x) {
+    char *a = NULL, *b = NULL;
+    lexie_error e;
+    lexie_extraction y;
+    LX_REQUIRE(t, lexie_extraction_json(x, &a, &e) == LEXIE_OK);
+    lx_json_doc *d = lx_json_parse(a, strlen(a), NULL, &e);
+    LX_REQUIRE(t, d != NULL);
+    LX_REQUIRE(t, lx_extraction_from_json(lx_json_root(d), &y, &e) == LEXIE_OK);
+    LX_REQUIRE(t, lexie_extraction_json(&y, &b, &e) == LEXIE_OK);
+    LX_CHECK_MSG(t, strcmp(a, b) == 0, "%s\nvs\n%s", a, b);
+    lexie_extraction_clear(&y);
+    lx_json_doc_free(d);
+    lexie_free(a);
+    lexie_free(b);
 }
 
 static void test_extract_read_structures(lx_t *t) {
@@ -266,6 +284,7 @@ static void test_extract_read_structures(lx_t *t) {
     LX_CHECK(t, x.relations[0].tail == x.relations[1].tail);
     LX_CHECK(t, strcmp(x.entities[x.relations[1].head].text, "Bob") == 0);
     LX_CHECK(t, x.entities[x.relations[0].tail].start == 14);
+    roundtrip(t, &x);
     lexie_extraction_clear(&x);
     lx_gen_answer_clear(&a);
 
@@ -287,6 +306,7 @@ static void test_extract_read_structures(lx_t *t) {
     LX_CHECK_CLOSE(t, v->args[0].confidence, 0.9, 1e-6);
     LX_CHECK_CLOSE(t, v->args[1].confidence, 0.2, 1e-6);
     LX_CHECK_CLOSE(t, v->confidence, 0.2, 1e-6);
+    roundtrip(t, &x);
     lexie_extraction_clear(&x);
     lx_gen_answer_clear(&a);
 
@@ -310,6 +330,7 @@ static void test_extract_read_structures(lx_t *t) {
         t, strncmp(all, "{\"entities\":[],\"relations\":[],\"events\":[],\"triples\":[{", 57) == 0,
         "%s", all);
     lexie_free(all);
+    roundtrip(t, &x);
     lexie_extraction_clear(&x);
     lx_gen_answer_clear(&a);
 }

@@ -205,3 +205,110 @@ void *lx_push(void **arr, int *n, size_t elem, lexie_error *err) {
     (*n)++;
     return e;
 }
+
+/* ==== Reading a result back (prediction files) ==== */
+
+static lexie_match match_of(const char *s) {
+    for (int m = LEXIE_MATCH_EXACT; m <= LEXIE_MATCH_NONE; m++)
+        if (s && strcmp(s, lexie_match_name((lexie_match)m)) == 0) return (lexie_match)m;
+    return LEXIE_MATCH_NONE;
+}
+
+static double num_of(const lx_json *o, const char *key, double dflt) {
+    const lx_json *v = lx_json_get(o, key);
+    return v && v->type == LX_JSON_NUMBER ? v->num : dflt;
+}
+
+static lexie_status str_of(const lx_json *o, const char *key, char **out, lexie_error *err) {
+    const char *s = lx_json_string(lx_json_get(o, key));
+    *out = NULL;
+    if (!s) return LEXIE_OK;
+    return (*out = lx_strdup(s, err)) ? LEXIE_OK : LEXIE_E_NOMEM;
+}
+
+/* A mention object as lx_mention_json writes it. */
+static lexie_status mention_from(const lx_json *o, const char *type_key, lexie_mention *m,
+                                 lexie_error *err) {
+    if (!o || o->type != LX_JSON_OBJECT)
+        return lx_fail(err, LEXIE_E_FORMAT, "a span must be a JSON object");
+    lexie_status st = type_key ? str_of(o, type_key, &m->type, err) : LEXIE_OK;
+    if (st == LEXIE_OK) st = str_of(o, "text", &m->text, err);
+    if (st == LEXIE_OK) st = str_of(o, "model_text", &m->model_text, err);
+    if (st != LEXIE_OK) return st;
+    m->match = match_of(lx_json_string(lx_json_get(o, "match")));
+    m->start = (int)num_of(o, "start", -1);
+    m->end = (int)num_of(o, "end", -1);
+    m->byte_start = (long)num_of(o, "byte_start", -1);
+    m->byte_end = (long)num_of(o, "byte_end", -1);
+    m->match_score = (float)num_of(o, "match_score", m->match == LEXIE_MATCH_NONE ? 0 : 1);
+    m->confidence = (float)num_of(o, "confidence", 0);
+    return LEXIE_OK;
+}
+
+static lexie_status event_from(const lx_json *o, lexie_event *e, lexie_error *err) {
+    lexie_status st = mention_from(lx_json_get(o, "trigger"), NULL, &e->trigger, err);
+    if (st == LEXIE_OK) st = str_of(o, "type", &e->trigger.type, err);
+    e->confidence = (float)num_of(o, "confidence", 0);
+    const lx_json *args = lx_json_get(o, "arguments");
+    for (int j = 0; st == LEXIE_OK && args && j < args->n; j++) {
+        lexie_mention *m = lx_push((void **)&e->args, &e->n_args, sizeof *m, err);
+        st = m ? mention_from(args->items[j], "role", m, err) : LEXIE_E_NOMEM;
+    }
+    return st;
+}
+
+static lexie_status triple_from(const lx_json *o, lexie_triple *t, lexie_error *err) {
+    lexie_status st = mention_from(lx_json_get(o, "subject"), NULL, &t->subject, err);
+    if (st == LEXIE_OK) st = mention_from(lx_json_get(o, "relation"), NULL, &t->relation, err);
+    if (st == LEXIE_OK) st = mention_from(lx_json_get(o, "object"), NULL, &t->object, err);
+    t->confidence = (float)num_of(o, "confidence", 0);
+    static const char *opt[2] = {"time", "place"};
+    for (int k = 0; k < 2 && st == LEXIE_OK; k++) {
+        const lx_json *v = lx_json_get(o, opt[k]);
+        if (!v) continue;
+        lexie_mention *m = lx_calloc(1, sizeof *m, err);
+        if (!m) return LEXIE_E_NOMEM;
+        *(k ? &t->place : &t->time) = m;
+        st = mention_from(v, NULL, m, err);
+    }
+    return st;
+}
+
+lexie_status lx_extraction_from_json(const lx_json *o, lexie_extraction *x, lexie_error *err) {
+    memset(x, 0, sizeof *x);
+    if (!o || o->type != LX_JSON_OBJECT)
+        return lx_fail(err, LEXIE_E_FORMAT, "a result must be a JSON object");
+    lexie_status st = LEXIE_OK;
+    const lx_json *a = lx_json_get(o, "entities");
+    for (int i = 0; st == LEXIE_OK && a && i < a->n; i++) {
+        lexie_mention *m = lx_push((void **)&x->entities, &x->n_entities, sizeof *m, err);
+        st = m ? mention_from(a->items[i], "type", m, err) : LEXIE_E_NOMEM;
+    }
+    a = lx_json_get(o, "relations");
+    for (int i = 0; st == LEXIE_OK && a && i < a->n; i++) {
+        lexie_relation *r = lx_push((void **)&x->relations, &x->n_relations, sizeof *r, err);
+        if (!r) return LEXIE_E_NOMEM;
+        r->head = (int)num_of(a->items[i], "head", -1);
+        r->tail = (int)num_of(a->items[i], "tail", -1);
+        r->confidence = (float)num_of(a->items[i], "confidence", 0);
+        st = str_of(a->items[i], "label", &r->label, err);
+        if (st == LEXIE_OK &&
+            (r->head < 0 || r->head >= x->n_entities || r->tail < 0 || r->tail >= x->n_entities))
+            st = lx_fail(err, LEXIE_E_FORMAT, "relations[%d] indexes no entity", i);
+    }
+    a = lx_json_get(o, "events");
+    for (int i = 0; st == LEXIE_OK && a && i < a->n; i++) {
+        lexie_event *e = lx_push((void **)&x->events, &x->n_events, sizeof *e, err);
+        st = e ? event_from(a->items[i], e, err) : LEXIE_E_NOMEM;
+    }
+    a = lx_json_get(o, "triples");
+    for (int i = 0; st == LEXIE_OK && a && i < a->n; i++) {
+        lexie_triple *t = lx_push((void **)&x->triples, &x->n_triples, sizeof *t, err);
+        st = t ? triple_from(a->items[i], t, err) : LEXIE_E_NOMEM;
+    }
+    x->n_chunks = (int)num_of(o, "chunks", 1);
+    const lx_json *tr = lx_json_get(o, "truncated");
+    x->truncated = tr && tr->type == LX_JSON_BOOL && tr->b;
+    if (st != LEXIE_OK) lexie_extraction_clear(x);
+    return st;
+}

@@ -189,6 +189,12 @@ void lx_mention_json(lx_jbuf *b, const lexie_mention *m, const char *type_key);
 ** id_json is the id as JSON text (NULL: null). */
 void lx_extraction_json(lx_jbuf *b, const char *id_json, const lexie_extraction *x, unsigned parts);
 
+/* The inverse of lx_extraction_json, for prediction files: reads the
+** parts o has into x (zeroed first; on failure cleared).  Offsets and
+** numbers are taken as written; LEXIE_E_FORMAT for a part of the wrong
+** shape or a relation indexing no entity. */
+lexie_status lx_extraction_from_json(const lx_json *o, lexie_extraction *x, lexie_error *err);
+
 /* Appends one zeroed element of elem bytes to the array *arr of *n and
 ** returns it (NULL and LEXIE_E_NOMEM in err when out of memory).  For
 ** result arrays, which grow one item at a time and stay small. */
