@@ -17,6 +17,7 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 /* ==== Readers and writers ==== */
 
@@ -166,6 +167,22 @@ int lx_re_preds_find(lx_re_preds *p, const char *id);
 ** array, not {label: p}, keeps a 2,717-example file under 1 MB. */
 void lx_re_pred_line(lx_jbuf *b, const char *id, int id_is_num, const char *gold,
                      const lx_re_schema *s, const lx_re_result *r, double seconds);
+
+/* ==== Resumable runs (predfile.c) ==== */
+
+/* k distinct indices of [0, n) outside excl (may be NULL), from a seeded
+** partial Fisher-Yates shuffle: the first k entries of the malloc'd
+** result (n entries).  NULL when out of memory. */
+int *lx_eval_pick(int n, int k, uint64_t seed, const int *excl);
+/* The first 12 hex digits of the SHA-256 of a run's configuration text. */
+void lx_eval_config_hash(const char *config, size_t len, char out[13]);
+/* Opens (creating) and locks a prediction file for the whole run; a
+** second run of the same configuration fails at once (LEXIE_E_IO). */
+lexie_status lx_predfile_lock(const char *path, int *fd, lexie_error *err);
+/* Appends data with one checked write; a failed write is cut back to
+** *end (where the file ended), so no torn line is left for a resume. */
+lexie_status lx_predfile_append(int fd, const char *data, size_t n, off_t *end, const char *path,
+                                lexie_error *err);
 
 /* The SHA-256 of a file as 64 hex digits (hex needs 65 bytes). */
 lexie_status lx_file_sha256(const char *path, char hex[65], lexie_error *err);

@@ -55,32 +55,6 @@ void lexie_re_eval_result_clear(lexie_re_eval_result *r) {
 
 /* ==== Selection ==== */
 
-/* splitmix64: a small, well-mixed seeded generator. */
-static uint64_t rng_next(uint64_t *s) {
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-}
-
-/* Picks k distinct indices of [0, n) outside excl (k <= n) via a partial
-** Fisher-Yates shuffle; the first k entries of the result. */
-static int *pick(int n, int k, uint64_t seed, const int *excl) {
-    int *a = malloc((size_t)(n > 0 ? n : 1) * sizeof *a), m = 0;
-    if (!a) return NULL;
-    for (int i = 0; i < n; i++)
-        if (!excl || !excl[i]) a[m++] = i;
-    if (k > m) k = m;
-    uint64_t s = seed;
-    for (int i = 0; i < k; i++) {
-        int j = i + (int)(rng_next(&s) % (uint64_t)(m - i));
-        int t = a[i];
-        a[i] = a[j];
-        a[j] = t;
-    }
-    return a;
-}
-
 static int cmp_int(const void *x, const void *y) { return *(const int *)x - *(const int *)y; }
 
 /* Reads the raw train or test file of a dataset. */
@@ -116,7 +90,7 @@ static int *dev_mask(const char *data, const lx_re_data *train) {
     int n = train->n, *mask = calloc((size_t)(n > 0 ? n : 1), sizeof *mask);
     if (!mask) return NULL;
     int pool = strcmp(data, "semeval") == 0 && n > 891 ? n - 891 : n;
-    int *a = pick(pool, DEV_SIZE, DEV_SEED, NULL);
+    int *a = lx_eval_pick(pool, DEV_SIZE, DEV_SEED, NULL);
     if (!a) {
         free(mask);
         return NULL;
@@ -227,7 +201,7 @@ static lexie_status load_inputs(run *r, lexie_error *err) {
         if (is_test || (strcmp(p->split, "dev") == 0) == in_dev) r->sel[r->n_sel++] = i;
     }
     if (p->sample && p->sample < r->n_sel) {
-        int *a = pick(r->n_sel, p->sample, p->seed, NULL);
+        int *a = lx_eval_pick(r->n_sel, p->sample, p->seed, NULL);
         if (!a) return lx_fail(err, LEXIE_E_NOMEM, "out of memory");
         qsort(a, (size_t)p->sample, sizeof *a, cmp_int);
         for (int i = 0; i < p->sample; i++) a[i] = r->sel[a[i]];
@@ -254,7 +228,7 @@ static lexie_status load_inputs(run *r, lexie_error *err) {
 /* Demonstrations: k seeded draws from train outside the dev sample. */
 static lexie_status set_demos(run *r, lexie_error *err) {
     const lexie_re_eval_params *p = r->p;
-    int *a = pick(r->train.n, p->shots, p->seed ^ 0x5eedULL, r->mask);
+    int *a = lx_eval_pick(r->train.n, p->shots, p->seed ^ 0x5eedULL, r->mask);
     if (!a) return lx_fail(err, LEXIE_E_NOMEM, "out of memory");
     lexie_re_example dem[64];
     int dl[64];
@@ -341,13 +315,7 @@ static lexie_status name_files(run *r, lexie_error *err) {
     if (p->lora) lx_jbuf_printf(&b, "|lora=%s|lora_scale=%.9g", r->lora_sha, (double)p->lora_scale);
     lexie_status st = lx_jbuf_status(&b, err);
     if (st == LEXIE_OK) {
-        lx_sha256 h;
-        unsigned char dg[32];
-        lx_sha256_init(&h);
-        lx_sha256_update(&h, b.data, b.len);
-        lx_sha256_final(&h, dg);
-        lx_sha256_hex(dg, r->chash);
-        r->chash[12] = 0;
+        lx_eval_config_hash(b.data, b.len, r->chash);
         lx_jbuf_reset(&b);
         lx_jbuf_printf(&b, "%s/%s-%s-%s%s%s", p->out_dir ? p->out_dir : "results", p->data,
                        p->split, r->method_s, p->free_gen ? "-gen" : "",
@@ -370,22 +338,6 @@ static char *with_suffix(const char *stem, const char *suffix, lexie_error *err)
     char *s = lx_malloc(n, err);
     if (s) snprintf(s, n, "%s%s", stem, suffix);
     return s;
-}
-
-/* Appends b to the prediction file with one checked write.  A failed
-** write (a full disk, a file-size limit) is cut back to end, where the
-** file ended before, so no torn line is left for a resume to trust. */
-static lexie_status append_batch(run *r, const lx_jbuf *b, off_t *end, const char *path,
-                                 lexie_error *err) {
-    if (b->len == 0) return LEXIE_OK;
-    if (lx_write_all(r->pred_fd, b->data, b->len) != 0) {
-        int e = errno;
-        if (ftruncate(r->pred_fd, *end) != 0) { /* best effort: a resume trims a torn tail */
-        }
-        return lx_fail(err, LEXIE_E_IO, "cannot write predictions to %s: %s", path, strerror(e));
-    }
-    *end += (off_t)b->len;
-    return LEXIE_OK;
 }
 
 /* Classifies todo[0..n) (indices into the selection) batch by batch,
@@ -429,7 +381,7 @@ static lexie_status classify_todo(run *r, const int *todo, int n, off_t end, con
             lexie_re_result_clear(&res[j]);
         }
         st = lx_jbuf_status(&b, err);
-        if (st == LEXIE_OK) st = append_batch(r, &b, &end, path, err);
+        if (st == LEXIE_OK) st = lx_predfile_append(r->pred_fd, b.data, b.len, &end, path, err);
         if (st != LEXIE_OK) break;
         out->n_computed += m;
         lexie_re_eval_event ev = {
@@ -440,35 +392,12 @@ static lexie_status classify_todo(run *r, const int *todo, int n, off_t end, con
     return st;
 }
 
-/* Opens and locks the prediction file for the whole run (closed by
-** run_free).  Non-blocking: a second run of the same configuration would
-** compute every example again and write each id twice, so it fails. */
-static lexie_status lock_preds(run *r, const char *path, lexie_error *err) {
-    int fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (fd < 0) return lx_fail(err, LEXIE_E_IO, "cannot write %s: %s", path, strerror(errno));
-    int rc;
-    while ((rc = flock(fd, LOCK_EX | LOCK_NB)) != 0 && errno == EINTR) {
-    }
-    if (rc != 0) {
-        int e = errno;
-        close(fd);
-        if (e == EWOULDBLOCK)
-            return lx_fail(err, LEXIE_E_IO,
-                           "%s is in use by another run of the same evaluation; wait for it to "
-                           "finish (it writes the same predictions), or use another output folder",
-                           path);
-        return lx_fail(err, LEXIE_E_IO, "cannot lock %s: %s", path, strerror(e));
-    }
-    r->pred_fd = fd;
-    return LEXIE_OK;
-}
-
 /* Loads what the file holds (trimming a torn last line), then classifies
 ** what it lacks. */
 static lexie_status predict(run *r, lexie_re_eval_result *out, lexie_error *err) {
     const char *path = out->predictions;
     long good;
-    lexie_status st = lock_preds(r, path, err);
+    lexie_status st = lx_predfile_lock(path, &r->pred_fd, err);
     if (st != LEXIE_OK) return st;
     st = lx_re_preds_load(path, r->schema, &r->preds, &good, err);
     if (st != LEXIE_OK) return st;
