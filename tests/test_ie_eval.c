@@ -383,6 +383,18 @@ static void test_adelie_semeval(lx_t *t) {
     lx_adelie_semeval_score("(dolphin; whole and component; tail)\n(x; y; z)", g, &m, &e);
     LX_CHECK(t, m.tp == 1 && m.gold == 1);
     LX_CHECK(t, lx_adelie_semeval_score("x", "garbage", &m, &e) == LEXIE_E_FORMAT);
+    /* lexie's label on (dolphin, tail) in the answer shape scores as gold. */
+    lx_jbuf b = {0};
+    lx_semeval_answer("dolphin", "tail", "Component-Whole(e2,e1)", &b);
+    LX_CHECK_MSG(t, b.data && !strcmp(b.data, "(dolphin; whole and component; tail)"), "%s",
+                 b.data);
+    memset(&m, 0, sizeof m);
+    lx_adelie_semeval_score(b.data, g, &m, &e);
+    LX_CHECK(t, m.tp == 1 && m.pred == 1 && m.gold == 1);
+    lx_jbuf_reset(&b);
+    lx_semeval_answer("a", "b", "Other", &b);
+    LX_CHECK(t, b.data && b.len == 0);
+    lx_jbuf_free(&b);
 }
 
 static void test_adelie_fewnerd(lx_t *t) {

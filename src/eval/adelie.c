@@ -244,6 +244,22 @@ lexie_status lx_adelie_semeval_score(const char *output, const char *gold, lx_pr
     return rc;
 }
 
+void lx_semeval_answer(const char *e1, const char *e2, const char *label, lx_jbuf *b) {
+    const char *dash = label ? strchr(label, '-') : NULL;
+    const char *par = dash ? strchr(dash, '(') : NULL;
+    int fwd = par && strcmp(par, "(e1,e2)") == 0, rev = par && strcmp(par, "(e2,e1)") == 0;
+    if (!fwd && !rev) {
+        lx_jbuf_add(b, "", 0);
+        return;
+    }
+    char r1[64], r2[64];
+    snprintf(r1, sizeof r1, "%.*s", (int)(dash - label), label);
+    snprintf(r2, sizeof r2, "%.*s", (int)(par - dash - 1), dash + 1);
+    for (char *p = r1; *p; p++) *p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+    for (char *p = r2; *p; p++) *p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+    lx_jbuf_printf(b, "(%s; %s and %s; %s)", e1, fwd ? r1 : r2, fwd ? r2 : r1, e2);
+}
+
 /* ==== Few-NERD ==== */
 
 /* The 66 Few-NERD types as the script lists them ('-' made '_'); "O" is in

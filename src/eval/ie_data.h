@@ -86,8 +86,9 @@ void lx_gold_tuple_clear(lx_gold_tuple *t);
 const char *lx_ie_type_name(const char *tag_type);
 
 /* CoNLL-2003 / NCBI-disease / BC5CDR: `token<TAB>tag` lines, a blank
-** line ending a sentence; -DOCSTART- lines end a sentence and are not
-** tokens.  The text is the tokens joined by single spaces (the files hold
+** line (or one of whitespace only) ending a sentence; -DOCSTART- lines
+** end a sentence and are not tokens.  The text is the tokens joined by single spaces (the files
+*hold
 ** no original spacing).  Tags are O, B-T, I-T (T mapped through
 ** lx_ie_type_name); an I-T that does not continue a T span starts one, as
 ** conlleval does (IOB1 and IOB2 read alike).  Errors: no tab, more than
@@ -103,8 +104,9 @@ lexie_status lx_ie_read_iob(const char *path, lx_ie_set *s, lexie_error *err);
 ** relation and arguments stripped, and arguments holding "C: " (context)
 ** dropped (counted in skipped).  A tuple goes to the sentence with the
 ** same CaRB key (lx_carb_sentence_key); a tuple whose sentence is not in
-** the sentence file is counted in skipped.  Errors: fewer than 3 fields,
-** an empty sentence line. */
+** the sentence file is counted in skipped.  Errors: a gold line with
+** fewer than 2 fields (sentence, relation), over 64 fields, an empty
+** sentence line. */
 lexie_status lx_ie_read_carb(const char *sentences_path, const char *gold_path, lx_ie_set *s,
                              lexie_error *err);
 
@@ -299,6 +301,12 @@ void lx_md_table_free(lx_md_table *t);
 /* Entities as a Few-NERD answer "text: type; text: type; " (model_text
 ** for ungrounded ones), written into b (appended). */
 void lx_fewnerd_answer(const lexie_extraction *x, lx_jbuf *b);
+
+/* A SemEval-2010 label on entities e1, e2 as ADELIE's gold answer shape
+** (adelie.c): "R1-R2(e1,e2)" -> "(e1; r1 and r2; e2)", "R1-R2(e2,e1)" ->
+** "(e1; r2 and r1; e2)" (roles lower-cased, as the scorer reads them);
+** "Other" or any other label -> "" (ADELIE's empty gold).  Appended to b. */
+void lx_semeval_answer(const char *e1, const char *e2, const char *label, lx_jbuf *b);
 
 /* Triples as CaRB tuples: rel = relation, args = subject, object, then
 ** time and place when present; confidence = the triple's.  Text is the

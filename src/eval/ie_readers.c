@@ -274,7 +274,8 @@ lexie_status lx_ie_read_iob(const char *path, lx_ie_set *s, lexie_error *err) {
     lexie_status rc = LEXIE_OK;
     while (rc == LEXIE_OK && (line = next_line(&cur))) {
         ln++;
-        if (!*line || strncmp(line, "-DOCSTART-", 10) == 0)
+        if (!*line || strspn(line, " \t\r\v\f") == strlen(line) ||
+            strncmp(line, "-DOCSTART-", 10) == 0)
             rc = iob_flush(&st, s, err);
         else
             rc = iob_token(&st, line, path, ln, err);
