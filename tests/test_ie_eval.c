@@ -7,6 +7,7 @@
 ** comments), the conversions from lexie_extraction, and the real data sets
 ** when present under $LEXIE_DATA (counts from their SOURCE.md).
 */
+#include "alloc_fail.h"
 #include "eval/ie_data.h"
 #include "lx_test.h"
 
@@ -541,6 +542,85 @@ static void test_real_sets(lx_t *t) {
     }
 }
 
+/* ==== Allocation failures ==== */
+
+/* Reader i on its fixture; the set is freed. */
+static lexie_status read_one(int i) {
+    char p[512], q[512];
+    static const char *const iob[] = {"mini.iob", "mini_bio.iob"};
+    lx_ie_set s = {0};
+    lexie_error e;
+    lexie_status rc;
+    if (i < 2)
+        rc = lx_ie_read_iob(fx(p, sizeof p, iob[i]), &s, &e);
+    else if (i == 2)
+        rc = lx_ie_read_carb(fx(p, sizeof p, "carb_sentences.txt"),
+                             fx(q, sizeof q, "carb_gold.tsv"), &s, &e);
+    else if (i == 3)
+        rc = lx_ie_read_phee(fx(p, sizeof p, "phee.jsonl"), &s, &e);
+    else
+        rc = lx_ie_read_adelie(fx(p, sizeof p, "adelie.jsonl"), &s, &e);
+    lx_ie_set_free(&s);
+    return rc;
+}
+
+/* Every scorer once, on small inputs. */
+static void score_all(void) {
+    lexie_error e;
+    lx_prf m = {0};
+    lx_adelie_semeval_score("(tail; Component and Whole; dolphin)",
+                            "(dolphin; Whole and Component; tail)", &m, &e);
+    lx_adelie_fewnerd_score("[Answer]: a: art_film; b: other_god", "a: art_film; ", 0, &m, &e);
+    lx_odie_counts oc = {0};
+    lx_adelie_ondemand_score("| A b | C |\n|---|---|\n| x | |", "| a | c |\n| x | y |", &oc, &e);
+    lx_md_table tb;
+    if (lx_md_table_parse("| A | B |\n|---|---|\n| 1 | 2 |", &tb, &e) == LEXIE_OK)
+        lx_md_table_free(&tb);
+    const char *a1[] = {"he", "tea"}, *a2[] = {"Bob", "he likes tea"};
+    lx_gold_tuple g[] = {tup("likes", a1, 2, 1), tup("said", a2, 2, 1)};
+    lx_gold_tuple pr[] = {tup("likes", a1, 2, 0.9), tup("said", a2, 2, 0.5)};
+    lx_carb_acc a = {0};
+    lx_carb_score cs;
+    if (lx_carb_add(&a, g, 2, pr, 2, &e) == LEXIE_OK) lx_carb_finish(&a, &cs, &e);
+    lx_carb_acc_free(&a);
+    lexie_mention ga[] = {ment("Effect", 0, 9, NULL)};
+    lexie_event ev[] = {event(ment("Adverse_event", 10, 15, NULL), ga, 1)};
+    lx_phee_counts pc = {0};
+    lx_phee_score(ev, 1, ev, 1, LX_PHEE_TEXT, &pc, &e);
+    lexie_mention en[] = {ment("person", 0, 4, NULL), ment("person", -1, -1, "Bob")};
+    lx_ie_score_entities(en, 2, en, 2, &m, &e);
+}
+
+/* Each reader with its k-th allocation failing, for every k until a run
+** needs fewer: it must fail (never return a partial set as complete) and
+** leave nothing allocated.  The scorers likewise must leave nothing. */
+static void test_alloc_failures(lx_t *t) {
+    for (int i = 0; i < 5; i++) {
+        long n = 0;
+        int failed = 1, k;
+        for (k = 1; failed && k < 100000; k++) {
+            lx_alloc_begin(k, 0);
+            lexie_status rc = read_one(i);
+            long live = lx_alloc_end(&n, &failed);
+            LX_CHECK_MSG(t, live == 0, "reader %d, allocation %d: %ld blocks left", i, k, live);
+            LX_CHECK_MSG(t, !failed || rc != LEXIE_OK, "reader %d, allocation %d failed unseen", i,
+                         k);
+            if (live || (failed && rc == LEXIE_OK)) break;
+        }
+        LX_CHECK_MSG(t, n > 3 && k > 3, "reader %d: %ld allocations", i, n);
+    }
+    long n = 0;
+    int failed = 1;
+    for (int k = 1; failed && k < 100000; k++) {
+        lx_alloc_begin(k, 0);
+        score_all();
+        long live = lx_alloc_end(&n, &failed);
+        LX_CHECK_MSG(t, live == 0, "scorers, allocation %d: %ld blocks left", k, live);
+        if (live) break;
+    }
+    LX_CHECK(t, n > 50);
+}
+
 void suite_ie_eval(void) {
     LX_RUN(test_iob_reader);
     LX_RUN(test_iob_errors);
@@ -557,4 +637,5 @@ void suite_ie_eval(void) {
     LX_RUN(test_md_table);
     LX_RUN(test_conversions);
     LX_RUN(test_real_sets);
+    LX_RUN(test_alloc_failures);
 }

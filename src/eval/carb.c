@@ -221,8 +221,9 @@ void lx_carb_sentence_key(const char *sentence, lx_jbuf *out) {
     lx_jbuf a = {0};
     for (const char *p = sentence; *p; p++)
         if (*p != ' ') lx_jbuf_putc(&a, *p);
+    int oom = a.oom; /* sticky: a is replaced below */
     /* PTB_unescape: each escape replaced in turn, as str.replace does. */
-    for (size_t e = 0; e < LX_ARRAY_LEN(ptb) && a.data; e++) {
+    for (size_t e = 0; e < LX_ARRAY_LEN(ptb) && a.data && !oom; e++) {
         lx_jbuf b = {0};
         size_t el = strlen(ptb[e][1]);
         for (const char *p = a.data; *p;) {
@@ -235,12 +236,13 @@ void lx_carb_sentence_key(const char *sentence, lx_jbuf *out) {
         }
         lx_jbuf_free(&a);
         a = b;
+        oom |= a.oom;
     }
     lx_jbuf_reset(out);
     for (const char *p = a.data ? a.data : ""; *p; p++)
         if (!(*p > 0 && strchr("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~", *p))) lx_jbuf_putc(out, *p);
     if (!out->data) lx_jbuf_add(out, "", 0);
-    if (a.oom) out->oom = 1;
+    if (oom) out->oom = 1;
     lx_jbuf_free(&a);
 }
 

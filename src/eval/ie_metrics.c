@@ -156,6 +156,7 @@ void lx_phee_normalize(const char *s, lx_jbuf *out) {
         i = j + 1;
     }
     if (!out->data) lx_jbuf_add(out, "", 0);
+    if (low.oom || a.oom) out->oom = 1; /* a partial string must not pass as whole */
     lx_jbuf_free(&low);
     lx_jbuf_free(&a);
 }
