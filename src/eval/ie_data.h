@@ -279,10 +279,11 @@ void lx_odie_finish(const lx_odie_counts *c, lx_odie_score *out);
 ** double counting).  -1 on NOMEM. */
 double lx_rouge_lsum(const char *pred, const char *gold);
 
-/* A markdown table: header cells and rows of cells (trimmed), the
-** separator row (cells of '-' and ':') left out.  Lines that do not start
-** with '|' (after spaces) before the table are skipped; the table ends at
-** the first such line after it. */
+/* A markdown table (ie_metrics.c): header cells and rows of cells
+** (trimmed), the separator row (cells of '-' and ':') left out.  The header
+** is the line from the first '|' of the text on (so "[Answer]: | a | b |"
+** reads); rows are the following lines that start with '|' after spaces,
+** up to the first line that does not. */
 typedef struct lx_md_table {
     char **header;
     int n_cols;

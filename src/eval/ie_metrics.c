@@ -1,7 +1,8 @@
 /*
 ** ie_metrics.c -- strict entity F1 and PHEE's event scores over the
 ** extractor's mentions, the text helpers the ADELIE and PHEE scorers share
-** (Python's lower() and split()), and the conversions of a
+** (Python's lower() and split()), a markdown table parser for on-demand
+** answers, and the conversions of a
 ** lexie_extraction into the answer shapes the upstream scorers read.
 **
 ** Both scorers reduce mentions to keys and count a multiset (PHEE) or set
@@ -291,6 +292,106 @@ void lx_phee_counts_finish(lx_phee_counts *c) {
     lx_prf_finish(&c->treatment);
     lx_prf_finish(&c->effect);
     lx_prf_finish(&c->args);
+}
+
+/* ==== Markdown tables ==== */
+
+/* s[0..n) without surrounding str.isspace() characters, in a new string. */
+static char *trim_dup(const char *s, size_t n) {
+    size_t b = 0, e = 0;
+    int l, seen = 0;
+    for (size_t i = 0; i < n; i += (size_t)l)
+        if (!lx_py_space(s + i, &l)) {
+            b = seen ? b : i;
+            seen = 1;
+            e = i + (size_t)l;
+        }
+    return strndup(s + b, seen ? e - b : 0);
+}
+
+void lx_md_table_free(lx_md_table *t) {
+    if (!t) return;
+    for (int i = 0; i < t->n_cols; i++) free(t->header[i]);
+    free(t->header);
+    for (int r = 0; r < t->n_rows; r++) {
+        for (int k = 0; k < t->n_cells[r]; k++) free(t->rows[r][k]);
+        free(t->rows[r]);
+    }
+    free(t->rows);
+    free(t->n_cells);
+    memset(t, 0, sizeof *t);
+}
+
+/* The cells of one table line s[0..n) (starting at its '|'). */
+static char **md_cells(const char *s, size_t n, int *k) {
+    if (n && s[0] == '|') s++, n--;
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r')) n--;
+    if (n && s[n - 1] == '|') n--;
+    int c = 1;
+    for (size_t i = 0; i < n; i++) c += s[i] == '|';
+    if (c > 256) return NULL;
+    char **out = calloc((size_t)c, sizeof *out);
+    for (int i = 0, a = 0; out && i < c; i++) {
+        size_t e = (size_t)a;
+        while (e < n && s[e] != '|') e++;
+        if (!(out[i] = trim_dup(s + a, e - (size_t)a))) {
+            for (int j = 0; j < i; j++) free(out[j]);
+            free(out);
+            return NULL;
+        }
+        a = (int)e + 1;
+    }
+    *k = c;
+    return out;
+}
+
+static int md_separator(char **cells, int k) {
+    for (int i = 0; i < k; i++) {
+        if (!strchr(cells[i], '-')) return 0;
+        if (strspn(cells[i], "-: ") != strlen(cells[i])) return 0;
+    }
+    return 1;
+}
+
+lexie_status lx_md_table_parse(const char *text, lx_md_table *t, lexie_error *err) {
+    memset(t, 0, sizeof *t);
+    const char *p = strchr(text ? text : "", '|');
+    if (!p) return lx_fail(err, LEXIE_E_FORMAT, "no markdown table (no '|')");
+    size_t cap = 0;
+    for (int first = 1; p;) {
+        const char *e = strchr(p, '\n');
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        int k = 0;
+        char **cells = md_cells(p, n, &k);
+        if (!cells) {
+            lx_md_table_free(t);
+            return lx_fail(err, LEXIE_E_NOMEM, "markdown table: out of memory or over 256 columns");
+        }
+        if (first) {
+            t->header = cells;
+            t->n_cols = k;
+            first = 0;
+        } else if (md_separator(cells, k) || t->n_rows >= 100000) {
+            for (int i = 0; i < k; i++) free(cells[i]);
+            free(cells);
+        } else {
+            size_t c2 = cap;
+            if (lx_grow((void **)&t->rows, &cap, (size_t)t->n_rows + 1, sizeof *t->rows, err) ||
+                lx_grow((void **)&t->n_cells, &c2, (size_t)t->n_rows + 1, sizeof *t->n_cells,
+                        err)) {
+                for (int i = 0; i < k; i++) free(cells[i]);
+                free(cells);
+                lx_md_table_free(t);
+                return LEXIE_E_NOMEM;
+            }
+            t->rows[t->n_rows] = cells;
+            t->n_cells[t->n_rows++] = k;
+        }
+        p = e ? e + 1 : NULL;
+        while (p && (*p == ' ' || *p == '\t')) p++;
+        if (p && *p != '|') p = NULL;
+    }
+    return LEXIE_OK;
 }
 
 /* ==== From lexie_extraction ==== */
