@@ -16,6 +16,7 @@ int cmd_models(int argc, char **argv);
 int cmd_path(int argc, char **argv);
 int cmd_relations(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
+int cmd_eval_extract(int argc, char **argv); /* `lexie eval extract`, from cmd_eval */
 int cmd_train(int argc, char **argv);
 int cmd_merge(int argc, char **argv);
 int cmd_pairs(int argc, char **argv);

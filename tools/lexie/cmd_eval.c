@@ -28,6 +28,7 @@ typedef struct {
 static void eval_usage(FILE *f) {
     fprintf(f,
             "usage: lexie eval re --data semeval|gad|tacred [options]\n"
+            "       lexie eval extract --data NAME [options] (see lexie eval extract --help)\n"
             "  --split S          test (default), train or dev (a fixed sample of %d from train)\n"
             "  --method M         qa4re (default) or vanilla\n"
             "  --shots K          few-shot demonstrations drawn from train (default 0)\n"
@@ -238,6 +239,7 @@ static char *resolve_model(const char *model, void *user, lexie_error *err) {
 }
 
 int cmd_eval(int argc, char **argv) {
+    if (argc >= 2 && strcmp(argv[1], "extract") == 0) return cmd_eval_extract(argc, argv);
     eval_opts o;
     int parsed = parse_eval(argc, argv, &o);
     if (parsed <= 0) return parsed < 0 ? 0 : 2;

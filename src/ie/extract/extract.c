@@ -49,7 +49,8 @@ static lexie_status render(lexie_extractor *x, const char *text, char **out_text
                            lexie_token **toks, int *n, lexie_error *err) {
     char *turn = lx_extract_user_turn(x->instruction, text, err);
     if (!turn) return LEXIE_E_NOMEM;
-    lexie_status st = lx_extract_chat(x->c->model, turn, out_text, toks, n, err);
+    lexie_chat_msg msg = {"user", turn};
+    lexie_status st = lx_extract_chat(x->c->model, &msg, 1, out_text, toks, n, err);
     free(turn);
     return st;
 }

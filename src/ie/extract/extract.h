@@ -32,11 +32,12 @@ lexie_status lx_extract_answer_schema(const lx_ie_schema *s, const lexie_extract
 ** is a prefix every document shares).  malloc'd. */
 char *lx_extract_user_turn(const char *instruction, const char *text, lexie_error *err);
 
-/* The one-turn chat prompt of user turn `turn`: *out_text (may be NULL)
-** the rendered text, *toks (may be NULL; malloc'd) its tokens, in which
-** the turn's text stays plain (it cannot become control tokens). */
-lexie_status lx_extract_chat(const lexie_model *m, const char *turn, char **out_text,
-                             lexie_token **toks, int *n, lexie_error *err);
+/* The chat prompt of msgs[0..n_msgs) with the assistant's opening:
+** *out_text (may be NULL) the rendered text, *toks (may be NULL; malloc'd)
+** its tokens, in which message text stays plain (it cannot become control
+** tokens). */
+lexie_status lx_extract_chat(const lexie_model *m, const lexie_chat_msg *msgs, int n_msgs,
+                             char **out_text, lexie_token **toks, int *n, lexie_error *err);
 
 /* What an answer is read against: the document (or chunk) text, its
 ** offset in the whole document, grounding options. */

@@ -346,13 +346,12 @@ lexie_status lx_extract_answer_schema(const lx_ie_schema *s, const lexie_extract
 
 /* ==== The chat prompt ==== */
 
-lexie_status lx_extract_chat(const lexie_model *m, const char *turn, char **out_text,
-                             lexie_token **toks, int *n, lexie_error *err) {
+lexie_status lx_extract_chat(const lexie_model *m, const lexie_chat_msg *msgs, int n_msgs,
+                             char **out_text, lexie_token **toks, int *n, lexie_error *err) {
     char *chat = NULL;
     lexie_span *plain = NULL;
     int n_plain = 0, cap = 0;
-    lexie_chat_msg msg = {"user", turn};
-    lexie_status st = lexie_chat_apply_spans(m, &msg, 1, 1, &chat, &plain, &n_plain, err);
+    lexie_status st = lexie_chat_apply_spans(m, msgs, n_msgs, 1, &chat, &plain, &n_plain, err);
     if (st == LEXIE_OK && toks) {
         size_t len = strlen(chat);
         lexie_error count_err; /* counting ends in LEXIE_E_RANGE by design */
