@@ -66,7 +66,7 @@ static const char *const abbrevs[] = {
     "rep", "hon",  "cf",  "ca",     "viz",  "resp", "eq",   "eqs",  "ref",  "refs"};
 
 /* Whether the period at byte i ends an abbreviation: the ASCII word of
-** letters and dots before it is listed, is one letter (an initial), or is
+** letters and dots before it is listed, is one capital (an initial), or is
 ** dotted with segments of at most two letters ("e.g", "U.S", "Ph.D"). */
 static int abbreviation(const char *s, size_t i) {
     size_t t = i;
@@ -75,7 +75,7 @@ static int abbreviation(const char *s, size_t i) {
     size_t n = i - t;
     if (n == 0) return 0;
     if (t > 0 && (unsigned char)s[t - 1] >= 0x80) return 0; /* part of a non-ASCII word */
-    if (n == 1) return 1;
+    if (n == 1) return isupper((unsigned char)s[t]);        /* an initial, "J. Doe" */
     if (memchr(s + t, '.', n)) {
         size_t seg = 0;
         for (size_t k = t; k < i; k++) {
@@ -126,6 +126,16 @@ static size_t sentence_end(const char *s, size_t n, size_t i) {
     size_t k = skip_space(s, n, j);
     if (k < n && utf8proc_category(cp_at(s, n, k, &l)) == UTF8PROC_CATEGORY_LL) return 0;
     return k;
+}
+
+size_t lx_sentence_next(const char *text, size_t len, size_t from) {
+    size_t l;
+    for (size_t i = from; i < len; i += l) {
+        size_t next = sentence_end(text, len, i);
+        if (next) return next;
+        cp_at(text, len, i, &l);
+    }
+    return len;
 }
 
 /* ==== Counting and cutting ==== */
@@ -215,19 +225,13 @@ static lexie_status add_sentence(planner *p, size_t b0, size_t b1) {
 }
 
 static lexie_status make_units(planner *p) {
-    size_t start = 0, l;
-    for (size_t i = 0; i < p->len;) {
-        size_t next = sentence_end(p->text, p->len, i);
-        if (next) {
-            lexie_status st = add_sentence(p, start, next);
-            if (st) return st;
-            start = i = next;
-        } else {
-            cp_at(p->text, p->len, i, &l);
-            i += l;
-        }
+    for (size_t start = 0; start < p->len;) {
+        size_t next = lx_sentence_next(p->text, p->len, start);
+        lexie_status st = add_sentence(p, start, next);
+        if (st) return st;
+        start = next;
     }
-    return start < p->len ? add_sentence(p, start, p->len) : LEXIE_OK;
+    return LEXIE_OK;
 }
 
 /* ==== Packing ==== */
