@@ -166,7 +166,11 @@ static void test_overlap(lx_t *t) {
 static void test_long_sentence(lx_t *t) {
     /* 25 words, no sentence end: cut at whitespace into 10, 10, 5. */
     char text[256] = "";
-    for (int i = 0; i < 25; i++) snprintf(text + strlen(text), 8, "w%02d ", i);
+    for (int i = 0; i < 25; i++) {
+        char w[4] = {'w', (char)('0' + i / 10), (char)('0' + i % 10), ' '};
+        memcpy(text + 4 * i, w, 4);
+    }
+    text[4 * 25] = 0;
     text[strlen(text) - 1] = 0;
     lx_chunk *c;
     int n;

@@ -160,7 +160,8 @@ static void test_accents_and_marks(lx_t *t) {
 }
 
 static void test_emoji(lx_t *t) {
-    /* "I ❤️ NY 🗽 and 👨‍👩‍👧 family": ❤ + U+FE0F; a ZWJ family of 5 code points.
+    /* "I ❤️ NY 🗽 and 👨‍👩‍👧 family": ❤ + U+FE0F; a ZWJ family of 5 code
+     * points.
      */
     lx_grounder *g = make(t, "I \xe2\x9d\xa4\xef\xb8\x8f NY \xf0\x9f\x97\xbd and "
                              "\xf0\x9f\x91\xa8\xe2\x80\x8d\xf0\x9f\x91\xa9\xe2\x80\x8d\xf0\x9f\x91"

@@ -163,7 +163,7 @@ static lexie_status push_unit(planner *p, size_t b0, size_t b1, int n_tokens) {
 
 /* The longest prefix text[b0..end) that fits max_tokens, end among the
 ** cut points after b0 up to b1 (after each whitespace run when by_word,
-** else every code point); *end = b0 when none fits.  Binary search: a
+** else every code point); *end = b0 when none fits.  Assumes that a
 ** longer prefix does not count fewer tokens. */
 static lexie_status fit(planner *p, size_t b0, size_t b1, int by_word, size_t *end, int *ntok) {
     size_t ne = 0, l;
@@ -176,8 +176,22 @@ static lexie_status fit(planner *p, size_t b0, size_t b1, int by_word, size_t *e
             return LEXIE_E_NOMEM;
         p->ends[ne++] = i;
     }
-    long lo = -1, hi = (long)ne - 1; /* ends[lo] fits (lo = -1: nothing); ends[> hi] do not */
+    /* Galloping, then binary search: the counts stay near the piece's
+    ** size, not the rest of a very long sentence. */
+    long lo = -1, hi = (long)ne - 1; /* ends[lo] fits (-1: nothing); ends[> hi] do not */
     *end = b0;
+    for (long k = 0; k <= hi; k = 2 * k + 1) {
+        int n;
+        lexie_status st = count(p, b0, p->ends[k], &n);
+        if (st) return st;
+        if (n > p->max_tokens) {
+            hi = k - 1;
+            break;
+        }
+        lo = k;
+        *end = p->ends[k];
+        *ntok = n;
+    }
     while (lo < hi) {
         long mid = lo + (hi - lo + 1) / 2;
         int n;

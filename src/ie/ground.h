@@ -73,7 +73,8 @@ typedef struct lx_grounder lx_grounder;
 typedef struct lx_ground_params {
     float fuzzy_min;           /* accept fuzzy at score >= this; 0: 0.8; > 1: never */
     int fuzzy_max_needle;      /* normalised code points; 0: 512; < 0: no fuzzy step */
-    long long fuzzy_max_cells; /* normalised text x needle; 0: 2^26 (about 0.1 s) */
+    long long fuzzy_max_cells; /* normalised text x needle; 0: 2^26 (0.35 s measured
+                               ** for 64 x 1 Mi cells on a shared -O2 core) */
 } lx_ground_params;
 
 lx_ground_params lx_ground_default_params(void);
