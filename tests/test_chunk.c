@@ -6,6 +6,7 @@
 ** and de-duplicated; de-duplication of mentions, triples, events and
 ** relations with the index remap.
 */
+#include "alloc_fail.h"
 #include "ie/ground.h"
 #include "lx_test.h"
 
@@ -381,6 +382,37 @@ static void test_dedupe_others(lx_t *t) {
     LX_CHECK(t, lx_relations_dedupe(rs, NULL, NULL) == LEXIE_E_INVALID);
 }
 
+/* Every allocation of a plan and a de-duplication fails in turn: an
+** error, nothing leaked, nothing half-changed. */
+static void test_chunk_alloc_failures(lx_t *t) {
+    const char *text = "S0 a b. S1 c d. S2 e f. A very long sentence without any end at all here";
+    for (long k = 1; k < 100; k++) {
+        lx_alloc_begin(k, 0);
+        lx_chunk *c = NULL;
+        int n = 0, failed;
+        lexie_error e;
+        lexie_status st = lx_chunk_plan(text, strlen(text), 4, 1, count_words, NULL, &c, &n, &e);
+        LX_CHECK(t, st == LEXIE_OK || (st == LEXIE_E_NOMEM && !c && n == 0));
+        free(c);
+        long n_allocs, leaks = lx_alloc_end(&n_allocs, &failed);
+        LX_CHECK_MSG(t, leaks == 0, "fail_at %ld: %ld leaked", k, leaks);
+        if (!failed) {
+            LX_CHECK(t, st == LEXIE_OK && n == 6);
+            break;
+        }
+    }
+    lexie_mention ms[] = {mk("A", 0, 1, NULL, 0.1f), mk("A", 0, 1, NULL, 0.2f)};
+    int n = 2;
+    lx_alloc_begin(1, 0);
+    LX_CHECK(t, lx_mentions_dedupe(ms, &n, NULL, NULL) == LEXIE_E_NOMEM);
+    long n_allocs;
+    int failed;
+    lx_alloc_end(&n_allocs, &failed);
+    LX_CHECK(t, failed && n == 2 && ms[0].confidence == 0.1f && ms[1].type != NULL);
+    LX_CHECK(t, lx_mentions_dedupe(ms, &n, NULL, NULL) == LEXIE_OK && n == 1);
+    lexie_mention_clear(&ms[0]);
+}
+
 void suite_chunk(void) {
     LX_RUN(test_whole_and_empty);
     LX_RUN(test_abbreviations);
@@ -392,4 +424,5 @@ void suite_chunk(void) {
     LX_RUN(test_merge_across_chunks);
     LX_RUN(test_dedupe);
     LX_RUN(test_dedupe_others);
+    LX_RUN(test_chunk_alloc_failures);
 }

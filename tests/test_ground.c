@@ -148,6 +148,13 @@ static void test_accents_and_marks(lx_t *t) {
     CHECK(g, "M\xc3\xbcller", LEXIE_MATCH_EXACT, 5, 11, 6, 13, "M\xc3\xbcller", NULL);
     CHECK(g, "z\xc3\xbcrich", LEXIE_MATCH_NORMALIZED, 15, 21, 17, 24, "Z\xc3\xbcrich",
           "z\xc3\xbcrich");
+    /* Without the umlaut: fuzzy, 1 - 1/6. */
+    lexie_mention m = {0};
+    LX_REQUIRE(t, lx_ground(g, "Zurich", 6, &m, NULL) == LEXIE_OK);
+    LX_CHECK(t, m.match == LEXIE_MATCH_FUZZY && m.start == 15 && m.end == 21);
+    LX_CHECK(t, m.byte_start == 17 && m.byte_end == 24 && str_eq(m.text, "Z\xc3\xbcrich"));
+    LX_CHECK_CLOSE(t, m.match_score, 1.0 - 1.0 / 6, 1e-6);
+    lexie_mention_clear(&m);
     lx_grounder_free(g);
     /* Decomposed: "Cafe" + U+0301 (5 code points, 6 bytes). */
     g = make(t, "Cafe\xcc\x81 society");
@@ -201,9 +208,19 @@ static void test_fuzzy(lx_t *t) {
     LX_CHECK_CLOSE(t, m.match_score, 1.0 - 1.0 / 8, 1e-6);
     lexie_mention_clear(&m);
     CHECK(g, "Ney York", LEXIE_MATCH_FUZZY, 46, 54, 46, 54, "New York", "Ney York");
+    CHECK(g, "Berlin", NONE_OF("Berlin"));
+    lx_grounder_free(g);
+    /* A repeated misspelling maps to both occurrences, then the first. */
+    g = make(t, "Take ibuprofen at noon; ibuprofen again at night.");
+    LX_REQUIRE(t, g);
+    CHECK(g, "ibuprofin", LEXIE_MATCH_FUZZY, 5, 14, 5, 14, "ibuprofen", "ibuprofin");
+    CHECK(g, "ibuprofin", LEXIE_MATCH_FUZZY, 24, 33, 24, 33, "ibuprofen", "ibuprofin");
+    CHECK(g, "ibuprofin", LEXIE_MATCH_FUZZY, 5, 14, 5, 14, "ibuprofen", "ibuprofin");
+    lx_grounder_free(g);
+    g = make(t, "He lives in New York now.");
+    LX_REQUIRE(t, g);
     /* Two edits in eight: 0.75 < 0.8. */
     CHECK(g, "New Yrok", NONE_OF("New Yrok"));
-    CHECK(g, "Berlin", NONE_OF("Berlin"));
     lx_grounder_free(g);
     /* The floor is a parameter; fuzzy can be bounded away. */
     lx_ground_params p = lx_ground_default_params();
@@ -259,7 +276,7 @@ static void test_none_and_errors(lx_t *t) {
 
 /* Every allocation of a grounder and of its calls fails in turn: an error
 ** comes back, nothing leaks, and the next run succeeds. */
-static void test_alloc_failures(lx_t *t) {
+static void test_ground_alloc_failures(lx_t *t) {
     const char *text = "Caf\xc3\xa9 in Paris, near the NEW York office of ibuprofen.";
     const char *needles[] = {"Paris", "new york", "ibuprofin", "Berlin"};
     for (long k = 1; k < 200; k++) {
@@ -299,5 +316,5 @@ void suite_ground(void) {
     LX_RUN(test_emoji);
     LX_RUN(test_fuzzy);
     LX_RUN(test_none_and_errors);
-    LX_RUN(test_alloc_failures);
+    LX_RUN(test_ground_alloc_failures);
 }
