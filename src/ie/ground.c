@@ -308,7 +308,8 @@ int lx_grounder_n_cp(const lx_grounder *g) { return g ? g->doc.n_cp : 0; }
 
 /* ==== Choosing among occurrences ==== */
 
-/* The best span so far: a larger rank wins, then an earlier position in
+/* The best span so far: a higher score wins (fuzzy only; exact and
+** normalised score 1), then a larger rank, then an earlier position in
 ** the cyclic order from `from`. */
 typedef struct pick {
     int have, rank, s, e;
