@@ -66,7 +66,7 @@ static const char *const abbrevs[] = {
     "rep", "hon",  "cf",  "ca",     "viz",  "resp", "eq",   "eqs",  "ref",  "refs"};
 
 /* Whether the period at byte i ends an abbreviation: the ASCII word of
-** letters and dots before it is listed, is one letter (an initial), or is
+** letters and dots before it is listed, is one capital (an initial), or is
 ** dotted with segments of at most two letters ("e.g", "U.S", "Ph.D"). */
 static int abbreviation(const char *s, size_t i) {
     size_t t = i;
@@ -75,7 +75,7 @@ static int abbreviation(const char *s, size_t i) {
     size_t n = i - t;
     if (n == 0) return 0;
     if (t > 0 && (unsigned char)s[t - 1] >= 0x80) return 0; /* part of a non-ASCII word */
-    if (n == 1) return 1;
+    if (n == 1) return isupper((unsigned char)s[t]);        /* an initial, "J. Doe" */
     if (memchr(s + t, '.', n)) {
         size_t seg = 0;
         for (size_t k = t; k < i; k++) {
@@ -128,6 +128,16 @@ static size_t sentence_end(const char *s, size_t n, size_t i) {
     return k;
 }
 
+size_t lx_sentence_next(const char *text, size_t len, size_t from) {
+    size_t l;
+    for (size_t i = from; i < len; i += l) {
+        size_t next = sentence_end(text, len, i);
+        if (next) return next;
+        cp_at(text, len, i, &l);
+    }
+    return len;
+}
+
 /* ==== Counting and cutting ==== */
 
 static lexie_status count(planner *p, size_t b0, size_t b1, int *out) {
@@ -153,7 +163,7 @@ static lexie_status push_unit(planner *p, size_t b0, size_t b1, int n_tokens) {
 
 /* The longest prefix text[b0..end) that fits max_tokens, end among the
 ** cut points after b0 up to b1 (after each whitespace run when by_word,
-** else every code point); *end = b0 when none fits.  Binary search: a
+** else every code point); *end = b0 when none fits.  Assumes that a
 ** longer prefix does not count fewer tokens. */
 static lexie_status fit(planner *p, size_t b0, size_t b1, int by_word, size_t *end, int *ntok) {
     size_t ne = 0, l;
@@ -166,8 +176,22 @@ static lexie_status fit(planner *p, size_t b0, size_t b1, int by_word, size_t *e
             return LEXIE_E_NOMEM;
         p->ends[ne++] = i;
     }
-    long lo = -1, hi = (long)ne - 1; /* ends[lo] fits (lo = -1: nothing); ends[> hi] do not */
+    /* Galloping, then binary search: the counts stay near the piece's
+    ** size, not the rest of a very long sentence. */
+    long lo = -1, hi = (long)ne - 1; /* ends[lo] fits (-1: nothing); ends[> hi] do not */
     *end = b0;
+    for (long k = 0; k <= hi; k = 2 * k + 1) {
+        int n;
+        lexie_status st = count(p, b0, p->ends[k], &n);
+        if (st) return st;
+        if (n > p->max_tokens) {
+            hi = k - 1;
+            break;
+        }
+        lo = k;
+        *end = p->ends[k];
+        *ntok = n;
+    }
     while (lo < hi) {
         long mid = lo + (hi - lo + 1) / 2;
         int n;
@@ -215,19 +239,13 @@ static lexie_status add_sentence(planner *p, size_t b0, size_t b1) {
 }
 
 static lexie_status make_units(planner *p) {
-    size_t start = 0, l;
-    for (size_t i = 0; i < p->len;) {
-        size_t next = sentence_end(p->text, p->len, i);
-        if (next) {
-            lexie_status st = add_sentence(p, start, next);
-            if (st) return st;
-            start = i = next;
-        } else {
-            cp_at(p->text, p->len, i, &l);
-            i += l;
-        }
+    for (size_t start = 0; start < p->len;) {
+        size_t next = lx_sentence_next(p->text, p->len, start);
+        lexie_status st = add_sentence(p, start, next);
+        if (st) return st;
+        start = next;
     }
-    return start < p->len ? add_sentence(p, start, p->len) : LEXIE_OK;
+    return LEXIE_OK;
 }
 
 /* ==== Packing ==== */

@@ -202,6 +202,9 @@ static lexie_status view_normalize(view *v, const char *s, lexie_error *err) {
 }
 
 static lexie_status view_build(view *v, const char *s, size_t n, lexie_error *err) {
+    /* utf8proc is never handed a NULL buffer. */
+    if (!v->tmp && lx_grow((void **)&v->tmp, &v->cap_tmp, 64, sizeof *v->tmp, err))
+        return LEXIE_E_NOMEM;
     lexie_status st = view_decode(v, s, n, err);
     return st ? st : view_normalize(v, s, err);
 }
@@ -305,7 +308,8 @@ int lx_grounder_n_cp(const lx_grounder *g) { return g ? g->doc.n_cp : 0; }
 
 /* ==== Choosing among occurrences ==== */
 
-/* The best span so far: a larger rank wins, then an earlier position in
+/* The best span so far: a higher score wins (fuzzy only; exact and
+** normalised score 1), then a larger rank, then an earlier position in
 ** the cyclic order from `from`. */
 typedef struct pick {
     int have, rank, s, e;
@@ -548,7 +552,8 @@ static lexie_status find(search *q, const char *s, size_t n, lexie_error *err) {
         if (kmp_table(g, nd->cps, nd->n_cp, err)) return LEXIE_E_NOMEM;
         kmp_scan(q, d->cps, d->n_cp, nd->cps, nd->n_cp, visit_exact);
     }
-    if (q->best.have && q->best.rank == 7 && q->best.pos == 0) return LEXIE_OK;
+    /* Unclaimed, word-bounded and exact: no normalised occurrence ranks as high. */
+    if (q->best.have && q->best.rank == 7) return LEXIE_OK;
     int lo = 0, hi = nd->n_norm;
     while (lo < hi && nd->norm[lo] == ' ') lo++;
     while (hi > lo && nd->norm[hi - 1] == ' ') hi--;
