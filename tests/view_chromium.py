@@ -12,7 +12,8 @@ after the page's script ran:
     flagged and not highlighted;
   - the page's own check, which slices textContent by the marks' UTF-16
     offsets in JavaScript, passed for every highlight;
-  - document text that looks like markup stayed text (one script element).
+  - document text that looks like markup stayed text (one script element);
+  - hovering the first span lights it and the relation that names it.
 Then it saves a screenshot to OUT/view.png.
 
 usage: view_chromium.py [--lexie build/lexie] [--out build]
@@ -69,12 +70,14 @@ class Dom(HTMLParser):
         self.attrs = {}  # (article, data-s) -> attributes of the first fragment
         self.flagged = set()  # (article, data-ss) of flagged list items
         self.selfcheck = None
+        self.hovertest = None
         self.scripts = 0
 
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
         if tag == "body":
             self.selfcheck = a.get("data-selfcheck")
+            self.hovertest = a.get("data-hovertest")
         elif tag == "script":
             self.scripts += 1
         elif tag == "article":
@@ -210,9 +213,13 @@ def main():
             return 1
         url = "file://" + page
         dom = Dom()
-        dom.feed(chromium(binary, os.path.join(tmp, "p1"), "--dump-dom", url).decode("utf-8"))
+        dom.feed(chromium(binary, os.path.join(tmp, "p1"), "--dump-dom",
+                          url + "#lexie-hover-test").decode("utf-8"))
         drawn, n_exact, flagged = expected()
         errors = check(dom, drawn, n_exact, flagged)
+        # Hovering "Barack Obama" lights its mark, its relation and the relation's reference to it.
+        if dom.hovertest != "3":
+            errors.append("hover linking: %r elements lit, want 3" % dom.hovertest)
         os.makedirs(args.out, exist_ok=True)
         png = os.path.abspath(os.path.join(args.out, "view.png"))
         if os.path.exists(png):

@@ -175,7 +175,9 @@ static const char page_css[] =
 ** layer boxes hide layers; the box above the table filters its rows.  On
 ** load it labels each span's last fragment and checks every highlight of
 ** a document shown whole against its UTF-16 offsets (data-u): body gets
-** data-selfcheck="ok N" or "fail K of N", which the Chromium test reads. */
+** data-selfcheck="ok N" or "fail K of N", which the Chromium test reads.
+** With #lexie-hover-test in the URL it hovers the first mark and writes
+** how many elements lit up to data-hovertest (the test's hook). */
 static const char page_js[] =
     "(function () {\n"
     "'use strict';\n"
@@ -241,6 +243,11 @@ static const char page_js[] =
     "  });\n"
     "});\n"
     "body.setAttribute('data-selfcheck', bad ? 'fail ' + bad + ' of ' + n : 'ok ' + n);\n"
+    "if (location.hash === '#lexie-hover-test') {\n"
+    "  var m0 = document.querySelector('mark[data-s]');\n"
+    "  if (m0) m0.dispatchEvent(new MouseEvent('mouseover', {bubbles: true}));\n"
+    "  body.setAttribute('data-hovertest', String(document.querySelectorAll('.hl').length));\n"
+    "}\n"
     "})();\n";
 
 static void base64(lx_jbuf *b, const unsigned char *s, size_t n) {
