@@ -119,7 +119,7 @@ static void each_line(lx_view *v, const char *text, size_t n,
 static void load_docs(lx_view *v, const char *docs, size_t n) {
     v->have_docs = 1;
     each_line(v, docs, n, doc_line);
-    qsort(v->docs, v->n_docs, sizeof *v->docs, by_id);
+    if (v->n_docs > 1) qsort(v->docs, v->n_docs, sizeof *v->docs, by_id);
     size_t w = 0;
     for (size_t i = 0; i < v->n_docs; i++) {
         const lx_view_doc *d = &v->docs[i];

@@ -25,6 +25,7 @@ const char *lx_view_layer_name(int layer) {
 
 void lx_view_escape(lx_jbuf *b, const char *s, size_t n) {
     size_t a = 0;
+    if (n == 0) return;
     for (size_t i = 0; i < n; i++) {
         const char *r;
         switch (s[i]) {
@@ -50,12 +51,13 @@ typedef struct {
     int pos, end, id, idx; /* sort keys and the span's index */
 } key;
 
-/* Opening order: start ascending, then the longest first, then by id. */
+/* Opening order: start ascending, then the longest first, then by id and index. */
 static int by_start(const void *pa, const void *pb) {
     const key *a = pa, *b = pb;
     if (a->pos != b->pos) return a->pos < b->pos ? -1 : 1;
     if (a->end != b->end) return a->end > b->end ? -1 : 1;
-    return (a->id > b->id) - (a->id < b->id);
+    if (a->id != b->id) return a->id < b->id ? -1 : 1;
+    return (a->idx > b->idx) - (a->idx < b->idx); /* deterministic whatever qsort does */
 }
 
 static int by_pos(const void *pa, const void *pb) {
