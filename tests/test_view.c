@@ -411,6 +411,27 @@ static void test_view_rebuild(lx_t *t) {
     LX_CHECK_INT(t, lexie_view_html("", 0, NULL, 0, NULL, NULL, NULL, NULL, &err), LEXIE_E_INVALID);
 }
 
+/* Lists and the table cut a long span's text; the highlight keeps it whole. */
+static void test_view_clipped(lx_t *t) {
+    char res[1024], docs[512], whole[300];
+    memset(whole, 'y', 200);
+    whole[200] = 0;
+    snprintf(docs, sizeof docs, "{\"id\": 1, \"text\": \"%s\"}\n", whole);
+    snprintf(res, sizeof res,
+             "{\"id\": 1, \"entities\": [{\"type\": \"A\", \"text\": \"%s\", \"start\": 0, "
+             "\"end\": 200, \"match\": \"exact\"}]}\n",
+             whole);
+    char *page = NULL;
+    LX_REQUIRE(t, lexie_view_html(res, strlen(res), docs, strlen(docs), NULL, &page, NULL, NULL,
+                                  NULL) == LEXIE_OK);
+    LX_CHECK_INT(t, count(page, whole), 1); /* the highlight */
+    whole[160] = 0;
+    char cut[400];
+    snprintf(cut, sizeof cut, "<td>%s\xE2\x80\xA6</td>", whole);
+    LX_CHECK(t, strstr(page, cut) != NULL); /* the table row */
+    lexie_free(page);
+}
+
 /* The n-th allocation fails, for every n: an out-of-memory error or the
 ** same page, and nothing leaks. */
 static void test_view_alloc_failures(lx_t *t) {
@@ -525,6 +546,7 @@ void suite_view(void) {
     LX_RUN(test_view_gaps);
     LX_RUN(test_view_page);
     LX_RUN(test_view_rebuild);
+    LX_RUN(test_view_clipped);
     LX_RUN(test_view_alloc_failures);
     LX_RUN(test_view_cli);
     LX_RUN(test_view_chromium);

@@ -331,12 +331,24 @@ static void put_reason(lx_view *v, lx_jbuf *b, const vm *m) {
     }
 }
 
-/* The mention's text as the page shows it. */
+#define CLIP_CP 160 /* lists and the table show this much of a span's text */
+
+/* s[0..n) escaped, cut after CLIP_CP code points with an ellipsis (the
+** highlighted text itself is never cut). */
+static void put_clipped(lx_jbuf *b, const char *s, size_t n) {
+    size_t i = 0;
+    for (int k = 0; i < n && k < CLIP_CP; k++) i += (size_t)lx_utf8_len((unsigned char)s[i]);
+    if (i > n) i = n;
+    lx_view_escape(b, s, i);
+    if (i < n) lx_jbuf_puts(b, "\xE2\x80\xA6");
+}
+
+/* The mention's text as the lists and the table show it. */
 static void put_mtext(lx_jbuf *b, const vm *m) {
     if (m->text)
-        lx_view_escape(b, m->text, m->text_len);
+        put_clipped(b, m->text, m->text_len);
     else if (m->model_text)
-        lx_view_escape(b, m->model_text, m->model_len);
+        put_clipped(b, m->model_text, m->model_len);
     else
         lx_jbuf_puts(b, "\xE2\x80\x94");
 }
@@ -564,7 +576,7 @@ static void put_mentions(lx_view *v, int art, int count[4]) {
         lx_jbuf_puts(tb, "</td><td>");
         if (m->model_text && m->text) {
             lx_jbuf_puts(tb, "model wrote \xE2\x80\x9C");
-            lx_view_escape(tb, m->model_text, m->model_len);
+            put_clipped(tb, m->model_text, m->model_len);
             lx_jbuf_puts(tb, "\xE2\x80\x9D ");
         }
         if (m->flag != F_OK) put_reason(v, tb, m);
