@@ -283,52 +283,27 @@ static const char page_docs[] =
     "{\"type\": \"" type "\", \"text\": \"" text "\", \"start\": " #s ", \"end\": " #e             \
     ", \"match\": \"" match "\", \"confidence\": 0.5}"
 
+/* clang-format off */
 static const char page_results[] =
-    "{\"id\": \"a\", \"entities\": [" E("PER", "Ada Lovelace", 0, 12, "exact") ", " E(
-        "PER", "<b>Babbage</b>", 17, 31,
-        "exact") ", " E("LOC", "London", 42, 48,
-                        "fuzzy") ", {\"type\": \"ORG\", \"model_text\": \"Royal\", \"match\": "
-                                 "\"none\", \"confidence\": 0.1}, " E(
-                                     "X", "zz", 40, 99,
-                                     "exact") ", " E("PER", "Ada", 4, 7,
-                                                     "exact") "],"
-                                                              " \"relations\": [{\"head\": 0, "
-                                                              "\"tail\": 1, \"label\": \"met\", "
-                                                              "\"confidence\": 0.7}]}\n"
-                                                              "{\"id\": 7, \"entities\": "
-                                                              "[{\"type\": \"PER\", \"text\": "
-                                                              "\"Zo\\u00eb\", \"start\": 0, "
-                                                              "\"end\": "
-                                                              "3, \"byte_start\": 0, \"byte_end\": "
-                                                              "4, \"match\": \"exact\"}]}\n"
-                                                              "{\"id\": \"nope\", \"entities\": "
-                                                              "[" E(
-                                                                  "PER", "Ada", 0, 3,
-                                                                  "exact") "]}\n"
-                                                                           "{\"id\": \"e\", "
-                                                                           "\"error\": {\"code\": "
-                                                                           "\"format\", "
-                                                                           "\"message\": \"<img "
-                                                                           "src=x "
-                                                                           "onerror=f()>\"}}\n"
-                                                                           "{\"id\": \"cut\", "
-                                                                           "\"entities\": [\n"
-                                                                           "[1, 2]\n"
-                                                                           "{\"id\": \"m\", "
-                                                                           "\"entities\": 5, "
-                                                                           "\"events\": "
-                                                                           "[{\"type\": \"Go\", "
-                                                                           "\"trigger\": " E(
-                                                                               "", "works", 5, 10,
-                                                                               "exact") ", "
-                                                                                        "\"argument"
-                                                                                        "s\": "
-                                                                                        "[{"
-                                                                                        "\"text\": "
-                                                                                        "\"x\", "
-                                                                                        "\"match\":"
-                                                                                        " \"none\"}"
-                                                                                        "]}]}\n";
+    "{\"id\": \"a\", \"entities\": ["
+        E("PER", "Ada Lovelace", 0, 12, "exact") ", "
+        E("PER", "<b>Babbage</b>", 17, 31, "exact") ", "
+        E("LOC", "London", 42, 48, "fuzzy") ", "
+        "{\"type\": \"ORG\", \"model_text\": \"Royal\", \"match\": \"none\", \"confidence\": 0.1}, "
+        E("X", "zz", 40, 99, "exact") ", "
+        E("PER", "Ada", 4, 7, "exact") "], "
+    "\"relations\": [{\"head\": 0, \"tail\": 1, \"label\": \"met\", \"confidence\": 0.7}, "
+        "{\"head\": 0, \"tail\": 9, \"label\": \"x\"}]}\n"
+    "{\"id\": 7, \"entities\": [{\"type\": \"PER\", \"text\": \"Zo\\u00eb\", \"start\": 0, \"end\": 3, "
+        "\"byte_start\": 0, \"byte_end\": 4, \"match\": \"exact\"}]}\n"
+    "{\"id\": \"nope\", \"entities\": [" E("PER", "Ada", 0, 3, "exact") "]}\n"
+    "{\"id\": \"e\", \"error\": {\"code\": \"format\", \"message\": \"<img src=x onerror=f()>\"}}\n"
+    "{\"id\": \"cut\", \"entities\": [\n"
+    "[1, 2]\n"
+    "{\"id\": \"m\", \"entities\": 5, \"events\": [{\"type\": \"Go\", "
+        "\"trigger\": " E("", "works", 5, 10, "exact") ", "
+        "\"arguments\": [{\"text\": \"x\", \"match\": \"none\"}]}]}\n";
+/* clang-format on */
 
 static void test_view_page(lx_t *t) {
     char *page = NULL;
@@ -341,7 +316,7 @@ static void test_view_page(lx_t *t) {
     LX_CHECK_INT(t, strlen(page), n);
     LX_CHECK_INT(t, s.n_docs, 5);          /* a, 7, nope, e, m */
     LX_CHECK_INT(t, s.n_error_lines, 1);   /* e */
-    LX_CHECK_INT(t, s.n_bad_lines, 3);     /* cut, [1, 2], m (entities 5, argument without role) */
+    LX_CHECK_INT(t, s.n_bad_lines, 4);     /* a (relation), cut, [1, 2], m (entities 5, role) */
     LX_CHECK_INT(t, s.n_bad_doc_lines, 3); /* not json, no text, the repeated id */
     LX_CHECK_INT(t, s.n_missing_docs, 2);  /* nope, m */
     LX_CHECK_INT(t, s.n_spans, 6 + 1 + 1 + 2);
@@ -349,7 +324,7 @@ static void test_view_page(lx_t *t) {
     LX_CHECK_INT(t, s.n_match[LEXIE_MATCH_FUZZY], 1);
     LX_CHECK_INT(t, s.n_match[LEXIE_MATCH_NONE], 2);
     /* none, [40, 99), "Ada" at [4, 7) and the role-less argument */
-    LX_CHECK_INT(t, s.n_flagged, 4);
+    LX_CHECK_INT(t, s.n_flagged, 5); /* and the relation to entity 9 */
     /* Only the page's own script; document text and messages stay text. */
     LX_CHECK_INT(t, count(page, "<script"), 1);
     LX_CHECK_INT(t, count(page, "</script>"), 1);
@@ -367,6 +342,7 @@ static void test_view_page(lx_t *t) {
     LX_CHECK(t, strstr(page, "offsets [40, 99) outside the text (49 code points)") != NULL);
     LX_CHECK(t, strstr(page, "data-s=\"4\" data-l") == NULL);  /* the out-of-range one */
     LX_CHECK(t, strstr(page, "<li data-ss=\"0 1\">") != NULL); /* the relation */
+    LX_CHECK(t, strstr(page, "head 0 and tail 9 must index the 6 entities") != NULL);
     LX_CHECK(t, strstr(page, "results line 5:") != NULL);
     LX_CHECK(t, strstr(page, "results line 6: not an object") != NULL);
     LX_CHECK(t, strstr(page, "docs line 3:") != NULL);
@@ -491,7 +467,7 @@ static void test_view_cli(lx_t *t) {
     remove(html);
     snprintf(cmd, sizeof cmd, "%s view %s --docs %s -o %s 2>&1", lx_test_cli(), res, docs, html);
     LX_CHECK_INT(t, run_cmd(cmd, out, sizeof out), 1); /* malformed lines */
-    LX_CHECK_MSG(t, strstr(out, "5 documents") && strstr(out, "3 malformed result lines"), "%s",
+    LX_CHECK_MSG(t, strstr(out, "5 documents") && strstr(out, "4 malformed result lines"), "%s",
                  out);
     size_t n = 0;
     char *page = lx_read_file(html, 0, &n, NULL);

@@ -441,14 +441,22 @@ static void put_relations(lx_view *v, const lx_json *rels, int n_ent, int art) {
         if (!ok) {
             v->st.n_flagged++;
             v->line_bad = 1;
-            lx_jbuf_printf(b,
-                           "<li class=\"flag\">relation %d: malformed (head and tail must "
-                           "index the %d entities; a label is required)</li>",
-                           i, n_ent);
-            lx_jbuf_printf(&v->flagged,
-                           "<li>relation %d: head and tail must index the %d "
-                           "entities, with a label</li>",
-                           i, n_ent);
+            lx_jbuf_reset(&v->tmp);
+            lx_jbuf_printf(&v->tmp, "relation %d: ", i);
+            if (!label) lx_jbuf_puts(&v->tmp, "no label; ");
+            if (!int_of(r, "head", &h) || !int_of(r, "tail", &t))
+                lx_jbuf_puts(&v->tmp, "head and tail must be integers");
+            else
+                lx_jbuf_printf(&v->tmp, "head %lld and tail %lld must index the %d entities",
+                               (long long)h, (long long)t, n_ent);
+            lx_jbuf_puts(b, "<li class=\"flag\">malformed ");
+            lx_jbuf_puts(&v->flagged, "<li>");
+            if (v->tmp.data) {
+                lx_jbuf_add(b, v->tmp.data, v->tmp.len);
+                lx_jbuf_add(&v->flagged, v->tmp.data, v->tmp.len);
+            }
+            lx_jbuf_puts(b, "</li>");
+            lx_jbuf_puts(&v->flagged, "</li>");
             continue;
         }
         lx_jbuf_printf(b, "<li data-ss=\"%d %d\">", (int)h, (int)t);
@@ -470,7 +478,8 @@ static void put_relations(lx_view *v, const lx_json *rels, int n_ent, int art) {
         lx_jbuf_puts(tb, " \xE2\x86\x92 ");
         put_mtext(tb, &v->ms[t]);
         lx_jbuf_puts(tb, "</td><td></td><td></td><td>");
-        put_conf(tb, r);
+        double c;
+        if (num_of(r, "confidence", &c)) lx_jbuf_printf(tb, "%.2f", c);
         lx_jbuf_puts(tb, "</td><td></td></tr>");
     }
     lx_jbuf_puts(b, "</ul>");
@@ -631,11 +640,11 @@ static void put_doc(lx_view *v, const lx_json *r, const char *id, size_t id_len,
              d ? NULL : v->known);
     int n_ent = 0;
     while ((size_t)n_ent < v->n_ms && v->ms[n_ent].layer == LX_VIEW_ENTITY) n_ent++;
+    int count[4] = {0, 0, 0, 0};
+    put_mentions(v, art, count); /* first, so the table lists spans before relations */
     put_relations(v, rels, n_ent, art);
     put_events(v);
     put_triples(v);
-    int count[4] = {0, 0, 0, 0};
-    put_mentions(v, art, count);
     if (v->flagged.len) {
         lx_jbuf_puts(b, "<h3 class=\"flag\">Flagged</h3><ul class=\"flagged\">");
         lx_jbuf_add(b, v->flagged.data, v->flagged.len);
