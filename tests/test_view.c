@@ -354,14 +354,16 @@ static void test_view_page(lx_t *t) {
 }
 
 static void test_view_rebuild(lx_t *t) {
-    static const char res[] = "{\"id\": 1, \"entities\": [" E("A", "Ada", 0, 3, "exact") ", " E(
-        "A", "Lovelace", 4, 12,
-        "exact") ", " E("B", "Adb", 0, 3,
-                        "exact") ", " E("B", "Love", 4, 9,
-                                        "exact") ", "
-                                                 "{\"type\": \"C\", \"start\": 20, \"end\": 22, "
-                                                 "\"match\": \"exact\"}, " E(
-                                                     "D", "far", 5000000, 5000003, "exact") "]}\n";
+    /* clang-format off */
+    static const char res[] =
+        "{\"id\": 1, \"entities\": ["
+            E("A", "Ada", 0, 3, "exact") ", "
+            E("A", "Lovelace", 4, 12, "exact") ", "
+            E("B", "Adb", 0, 3, "exact") ", "            /* disagrees with Ada */
+            E("B", "Love", 4, 9, "exact") ", "           /* 4 code points for 5 */
+            "{\"type\": \"C\", \"start\": 20, \"end\": 22, \"match\": \"exact\"}, " /* no text */
+            E("D", "far", 5000000, 5000003, "exact") "]}\n";
+    /* clang-format on */
     char *page = NULL;
     lexie_view_stats s;
     LX_REQUIRE(t, lexie_view_html(res, sizeof res - 1, NULL, 0, NULL, &page, NULL, &s, NULL) ==
