@@ -1,13 +1,15 @@
 /*
 ** view.h -- the HTML view of extraction results (lexie.h: lexie_view_html,
-** `lexie view`): the pieces the page is built from, exposed for the tests.
+** `lexie view`): the pieces the page is built from (exposed for the tests)
+** and the state that view.c, view_doc.c and view_text.c share.
 **
 ** Highlights are rendered here, in C, not in the browser: the text goes
 ** out escaped once, each span becomes one or more <mark> elements, and no
 ** document text ever reaches a script.  Offsets in the results count code
 ** points; every mark also carries its span's UTF-16 offsets (data-u) into
 ** the text element's textContent, which is what JavaScript indexes, so a
-** script can map a selection back (and the page checks itself with them).
+** script can map a selection back (and the page checks itself with them;
+** a text rebuilt from spans has gap elements, so it is not checked).
 */
 #ifndef LX_VIEW_H
 #define LX_VIEW_H
