@@ -1554,6 +1554,41 @@ LEXIE_API int lexie_matcher_is_terminated(const lexie_matcher *m);
 ** -1 when nothing can: a dead state). */
 LEXIE_API int lexie_matcher_close_bytes(const lexie_matcher *m);
 
+/* ==== HTML view of extraction results ==== */
+
+/* What lexie_view_html found while rendering a page. */
+typedef struct lexie_view_stats {
+    int n_docs;          /* result lines shown, error lines included */
+    int n_error_lines;   /* {"id", "error": {...}} lines */
+    int n_bad_lines;     /* result lines that are not valid (bad JSON, no id, a part or
+                         ** mention of the wrong shape), shown as problems */
+    int n_bad_doc_lines; /* lines of docs that are not {"id", "text"}, or repeat an id */
+    int n_missing_docs;  /* results whose id is not in docs (docs given) */
+    int n_spans;         /* spans read: entities, triggers, arguments, triple slots */
+    int n_match[4];      /* of those, per lexie_match ("match" of the line) */
+    int n_flagged;       /* spans and relations listed as flagged: not grounded, offsets
+                         ** outside the text or not matching it, malformed */
+} lexie_view_stats;
+
+/* Renders the output lines of `lexie extract` (results[0..results_len),
+** JSONL) as one self-contained HTML page (inline CSS and JavaScript, no
+** network; a Content-Security-Policy allows only the page's own script):
+** each document with its spans highlighted in a colour per type, a
+** legend, the relations, events and triples, the flagged spans (match
+** "none" and bad offsets, listed, never highlighted), a table of every
+** extraction and the grounding counts.  docs (JSONL {"id", "text"}, may be
+** NULL) gives the texts, matched by id; without it, or for an id docs
+** lacks, the text is rebuilt from the spans, with gaps.  title may be
+** NULL.  Bad lines are shown as problems and counted in *stats (may be
+** NULL), never an error.  On success *out is a NUL-terminated page of
+** *out_len bytes (out_len may be NULL); free it with lexie_free.
+** Document text is escaped, so it cannot inject markup or script.
+** Errors: LEXIE_E_INVALID (out NULL, results or docs NULL with a length),
+** LEXIE_E_NOMEM.  Thread-safe: no shared state. */
+LEXIE_API lexie_status lexie_view_html(const char *results, size_t results_len, const char *docs,
+                                       size_t docs_len, const char *title, char **out,
+                                       size_t *out_len, lexie_view_stats *stats, lexie_error *err);
+
 #ifdef __cplusplus
 }
 #endif

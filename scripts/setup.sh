@@ -4,7 +4,8 @@
 # the reference tests use (pip).  Safe to run again.
 set -euo pipefail
 
-APT_PACKAGES="build-essential clang clang-format python3 python3-pip libpcre2-dev libutf8proc-dev valgrind"
+# chromium: headless, for the test of `lexie view`'s page (tests/view_chromium.py).
+APT_PACKAGES="build-essential clang clang-format python3 python3-pip libpcre2-dev libutf8proc-dev valgrind chromium"
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 

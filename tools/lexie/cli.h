@@ -22,6 +22,7 @@ int cmd_merge(int argc, char **argv);
 int cmd_pairs(int argc, char **argv);
 int cmd_extract(int argc, char **argv);
 int cmd_ask(int argc, char **argv);
+int cmd_view(int argc, char **argv);
 
 /* Resolves the -m argument: NULL means the default model from the cache
 ** (without downloading; the error tells the user to run `lexie pull`).

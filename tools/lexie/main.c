@@ -26,6 +26,7 @@ static const command commands[] = {
     {"train", cmd_train, "LoRA fine-tuning (sft|dpo --data FILE --out ADAPTER.gguf)"},
     {"merge", cmd_merge, "merge a LoRA adapter into a model (--lora FILE -o OUT.gguf)"},
     {"pairs", cmd_pairs, "DPO preference pairs from sampled answers (--data GOLD.jsonl)"},
+    {"view", cmd_view, "extraction results as one HTML page (OUT.jsonl [--docs DOCS.jsonl])"},
     {"version", NULL, "print the version"},
 };
 
