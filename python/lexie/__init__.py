@@ -18,10 +18,11 @@ repository's build/liblexie.so, else on the system's library path.
             print(e.type, e.text, e.start, e.end, e.match, e.confidence)
         print(m.ask("list every person", "Ann met Bob in Rome.").to_markdown())
 
-        ex = lexie.Extractor(m, "re", schema="news.json")  # compiled once
+        ex = lexie.Extractor(m, "re", schema="news.json")  # a lexie schema file; compiled once
         for x in ex.extract_many(texts):                   # in order
             for r in x.relations:
                 head, tail = x.relation_spans(r)
+                print(head.text, r.label, tail.text, r.confidence)
 
 Every failure raises lexie.LexieError(status, message) with the library's
 message; status is a lexie.Status.  Objects that hold C memory free it on

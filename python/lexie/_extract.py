@@ -409,8 +409,9 @@ class Extractor(Handle):
     model_or_context: a Model (the extractor then makes and owns a Context
     sized as the CLI sizes it: batch + 1 sequences and min(training
     context, 4096 + 1536 * batch) cells, or n_ctx, or the Model's own
-    n_ctx when it was given one) or a Context to borrow (it needs
-    n_seq_max >= batch + 1 to decode batch pieces together).
+    n_ctx when it was given one) or a Context to borrow (the library
+    decodes up to its n_seq_max - 1 document pieces together, so give it
+    n_seq_max >= batch + 1).
     task: "ner", "re", "events" or "openie".  types (a list of entity
     types, or "A,B,C") or schema (an IESchema, a dict, or a schema file
     path or built-in name): one of them, except for "openie", which needs
@@ -422,7 +423,8 @@ class Extractor(Handle):
     budget per piece (0: 512, else 16..65536).  chunk_tokens: longest piece
     of a document (0: what fits, at most 1024).  overlap: sentences
     neighbouring pieces share (0..16).  no_chunk: refuse a document that
-    does not fit whole.  batch: documents decoded together (1..32).
+    does not fit whole.  batch: documents per lexie_extract call in
+    extract_many, as `lexie extract --batch` reads them (1..32).
 
     Closing the Model or Context closes the extractor."""
 
