@@ -34,6 +34,7 @@ from ctypes import (
     c_int,
     c_int8,
     c_int32,
+    c_long,
     c_size_t,
     c_uint64,
     c_void_p,
@@ -260,6 +261,91 @@ class lexie_re_eval_result(Structure):
     ]
 
 
+# Extraction (lexie.h "Extraction: entities, relations, events, open IE,
+# tables").  The package reads results through lexie_extraction_json and
+# lexie_table's fields; the structs are mirrored whole so that arrays of
+# them have the C stride and lexie_extraction_clear frees what C made.
+
+
+class lexie_mention(Structure):
+    _fields_ = [
+        ("type", c_char_p),  # owned by the result: lexie_extraction_clear frees them
+        ("text", c_char_p),
+        ("model_text", c_char_p),
+        ("start", c_int),
+        ("end", c_int),
+        ("byte_start", c_long),
+        ("byte_end", c_long),
+        ("match", c_int),  # lexie_match
+        ("match_score", c_float),
+        ("confidence", c_float),
+    ]
+
+
+class lexie_relation(Structure):
+    _fields_ = [("head", c_int), ("tail", c_int), ("label", c_char_p), ("confidence", c_float)]
+
+
+class lexie_event(Structure):
+    _fields_ = [
+        ("trigger", lexie_mention),
+        ("args", POINTER(lexie_mention)),
+        ("n_args", c_int),
+        ("confidence", c_float),
+    ]
+
+
+class lexie_triple(Structure):
+    _fields_ = [
+        ("subject", lexie_mention),
+        ("relation", lexie_mention),
+        ("object", lexie_mention),
+        ("time", POINTER(lexie_mention)),
+        ("place", POINTER(lexie_mention)),
+        ("confidence", c_float),
+    ]
+
+
+class lexie_extraction(Structure):
+    _fields_ = [
+        ("entities", POINTER(lexie_mention)),
+        ("n_entities", c_int),
+        ("relations", POINTER(lexie_relation)),
+        ("n_relations", c_int),
+        ("events", POINTER(lexie_event)),
+        ("n_events", c_int),
+        ("triples", POINTER(lexie_triple)),
+        ("n_triples", c_int),
+        ("n_chunks", c_int),
+        ("truncated", c_int),
+    ]
+
+
+class lexie_extract_params(Structure):
+    _fields_ = [
+        ("task", c_int),  # lexie_task
+        ("re_generate", c_int),
+        ("instruction", c_char_p),
+        ("json_schema", c_char_p),
+        ("max_tokens", c_int),
+        ("chunk_tokens", c_int),
+        ("chunk_overlap", c_int),
+        ("no_chunk", c_int),
+        ("batch", c_int),
+        ("fuzzy_min", c_float),
+    ]
+
+
+class lexie_table(Structure):
+    _fields_ = [
+        ("header", POINTER(c_char_p)),  # owned by the table: lexie_table_clear frees it
+        ("n_cols", c_int),
+        ("cells", POINTER(c_char_p)),  # row-major, n_rows * n_cols
+        ("n_rows", c_int),
+        ("truncated", c_int),
+    ]
+
+
 # ==== Function table ====
 
 _P = c_void_p  # every opaque handle (lexie_model *, lexie_ctx *, ...)
@@ -396,6 +482,34 @@ _FUNCS = {
     "lexie_re_eval_default_params": (lexie_re_eval_params, []),
     "lexie_re_eval_run": (c_int, [POINTER(lexie_re_eval_params), POINTER(lexie_re_eval_result), _ERR]),
     "lexie_re_eval_result_clear": (None, [POINTER(lexie_re_eval_result)]),
+    # extraction: schemas, extractors, results, tables
+    "lexie_match_name": (c_char_p, [c_int]),
+    "lexie_extraction_clear": (None, [POINTER(lexie_extraction)]),
+    "lexie_extraction_json": (c_int, [POINTER(lexie_extraction), _OUT_STR, _ERR]),
+    "lexie_mention_clear": (None, [POINTER(lexie_mention)]),
+    "lexie_ie_schema_load": (_P, [c_char_p, _ERR]),
+    "lexie_ie_schema_parse": (_P, [c_char_p, c_size_t, _ERR]),
+    "lexie_ie_schema_from_types": (_P, [POINTER(c_char_p), c_int, _ERR]),
+    "lexie_ie_schema_free": (None, [_P]),
+    "lexie_ie_schema_name": (c_char_p, [_P]),
+    "lexie_ie_schema_sha256": (c_char_p, [_P]),
+    "lexie_ie_schema_n_entity_types": (c_int, [_P]),
+    "lexie_ie_schema_entity_type": (c_char_p, [_P, c_int]),
+    "lexie_ie_schema_n_event_types": (c_int, [_P]),
+    "lexie_ie_schema_event_type": (c_char_p, [_P, c_int]),
+    "lexie_ie_schema_relations": (_P, [_P]),  # borrowed lexie_re_schema *, or NULL
+    "lexie_extract_default_params": (lexie_extract_params, []),
+    "lexie_extractor_new": (_P, [_P, _P, POINTER(lexie_extract_params), _ERR]),
+    "lexie_extractor_free": (None, [_P]),
+    "lexie_extractor_prompt": (c_int, [_P, c_char_p, _OUT_STR, _ERR]),
+    "lexie_extract": (
+        c_int,
+        [_P, POINTER(c_char_p), c_int, POINTER(lexie_extraction), POINTER(lexie_error), _ERR],
+    ),
+    "lexie_table_clear": (None, [POINTER(lexie_table)]),
+    "lexie_table_markdown": (c_int, [POINTER(lexie_table), _OUT_STR, _ERR]),
+    "lexie_table_json": (c_int, [POINTER(lexie_table), _OUT_STR, _ERR]),
+    "lexie_ask": (c_int, [_P, c_char_p, c_char_p, c_int, POINTER(lexie_table), _ERR]),
 }
 
 
