@@ -93,6 +93,8 @@ ifeq ($(SAN),1)
 else
 	LEXIE_LIB=$(abspath $(B)/liblexie.so) LEXIE_TEST_FIXTURES=$(B)/fixtures LEXIE_TEST_CLI=$(B)/lexie \
 		python3 python/tests/test_lexie.py
+	LEXIE_LIB=$(abspath $(B)/liblexie.so) LEXIE_TEST_FIXTURES=$(B)/fixtures LEXIE_TEST_CLI=$(B)/lexie \
+		python3 python/tests/test_extract.py
 endif
 
 # Every fuzz target replays its committed seeds and crash reproducers
