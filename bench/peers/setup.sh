@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# bench/peers/setup.sh -- the bench-only virtual environment for
+# bench/maskbench_peers.py: llguidance and xgrammar (the MaskBench peers),
+# transformers/tokenizers to build each GGUF file's tokenizer, gguf.
+# Never part of CI or scripts/setup.sh: the library needs none of this.
+#
+#   bash bench/peers/setup.sh        creates bench/.venv-peers (idempotent)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV=.venv-peers
+[ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+PIP="$VENV/bin/pip --disable-pip-version-check -q"
+$PIP install "llguidance>=1.9" "transformers>=4.45" tokenizers gguf numpy sentencepiece \
+    pydantic ninja tiktoken
+# xgrammar's wheel declares torch (for its GPU bitmask helpers); the CPU
+# paths used here (compiler, matcher, fill_next_token_bitmask into a numpy
+# or CPU tensor) need torch only where imported.  Install xgrammar without
+# its dependencies, then torch only when the import needs it.
+$PIP install --no-deps "xgrammar>=0.1.20"
+$PIP install apache-tvm-ffi typing-extensions
+if ! "$VENV/bin/python" -c "import xgrammar" 2>/dev/null; then
+    $PIP install torch
+fi
+"$VENV/bin/python" -c "import llguidance, xgrammar, transformers; print('peers:', 'llguidance', llguidance.__version__ if hasattr(llguidance, '__version__') else '?', 'xgrammar', xgrammar.__version__, 'transformers', transformers.__version__)"
