@@ -12,13 +12,16 @@ VENV=.venv-peers
 PIP="$VENV/bin/pip --disable-pip-version-check -q"
 $PIP install "llguidance>=1.9" "transformers>=4.45" tokenizers gguf numpy sentencepiece \
     pydantic ninja tiktoken
-# xgrammar's wheel declares torch (for its GPU bitmask helpers); the CPU
-# paths used here (compiler, matcher, fill_next_token_bitmask into a numpy
-# or CPU tensor) need torch only where imported.  Install xgrammar without
-# its dependencies, then torch only when the import needs it.
+# xgrammar declares triton and torch; triton is for GPUs and is left out,
+# but `import xgrammar` imports torch.  PyPI's torch for Linux is the CUDA
+# build (about 5 GB with its nvidia-* wheels; CPU-only wheels are not on
+# PyPI): installed only when the import needs it.
 $PIP install --no-deps "xgrammar>=0.1.20"
 $PIP install apache-tvm-ffi typing-extensions
 if ! "$VENV/bin/python" -c "import xgrammar" 2>/dev/null; then
     $PIP install torch
 fi
-"$VENV/bin/python" -c "import llguidance, xgrammar, transformers; print('peers:', 'llguidance', llguidance.__version__ if hasattr(llguidance, '__version__') else '?', 'xgrammar', xgrammar.__version__, 'transformers', transformers.__version__)"
+"$VENV/bin/python" - <<'PY'
+from importlib.metadata import version
+print("peers:", ", ".join(f"{p} {version(p)}" for p in ("llguidance", "xgrammar", "transformers", "torch")))
+PY
