@@ -21,15 +21,10 @@ void lx_cps_free(lx_cps *s) {
 void lx_cps_add(lx_cps *s, uint32_t lo, uint32_t hi) {
     if (lo > hi || s->oom) return;
     if (hi > 0x10FFFF) hi = 0x10FFFF;
-    if (s->n == s->cap) {
-        int cap = s->cap ? s->cap * 2 : 8;
-        uint32_t(*r)[2] = realloc(s->r, (size_t)cap * sizeof *r);
-        if (!r) {
-            s->oom = 1;
-            return;
-        }
-        s->r = r;
-        s->cap = cap;
+    if (s->n >= LX_GRAM_MAX_N ||
+        lx_grow((void **)&s->r, &s->cap, (size_t)s->n + 1, sizeof *s->r, NULL)) {
+        s->oom = 1;
+        return;
     }
     s->r[s->n][0] = lo;
     s->r[s->n][1] = hi;

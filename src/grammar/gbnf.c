@@ -25,7 +25,8 @@ typedef struct gp {
     size_t n, i;
     char **names;
     int *ids, *defined;
-    int n_names, cap_names;
+    int n_names;
+    size_t cap_names; /* of names, ids and defined (parallel) */
     int depth;
     lexie_error *err;
     int failed;
@@ -90,21 +91,15 @@ static int rule_of(gp *p, const char *name, size_t len, int define) {
             return p->ids[k];
         }
     }
-    if (p->n_names == p->cap_names) {
-        int cap = p->cap_names ? p->cap_names * 2 : 16;
-        char **nm = realloc(p->names, (size_t)cap * sizeof *nm);
-        if (nm) p->names = nm;
-        int *id = realloc(p->ids, (size_t)cap * sizeof *id);
-        if (id) p->ids = id;
-        int *df = realloc(p->defined, (size_t)cap * sizeof *df);
-        if (df) p->defined = df;
-        if (!nm || !id || !df) {
-            p->g->oom = 1;
-            gfail(p, "out of memory");
-            return -1;
-        }
-        p->cap_names = cap;
+    size_t need = (size_t)p->n_names + 1, c1 = p->cap_names, c2 = c1, c3 = c1;
+    if (lx_grow((void **)&p->names, &c1, need, sizeof *p->names, NULL) ||
+        lx_grow((void **)&p->ids, &c2, need, sizeof *p->ids, NULL) ||
+        lx_grow((void **)&p->defined, &c3, need, sizeof *p->defined, NULL)) {
+        p->g->oom = 1;
+        gfail(p, "out of memory");
+        return -1;
     }
+    p->cap_names = LX_MIN(c1, LX_MIN(c2, c3));
     char *copy = lx_strndup(name, len, NULL);
     if (!copy) {
         gfail(p, "out of memory");

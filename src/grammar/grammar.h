@@ -30,6 +30,10 @@
 
 /* An element is an int32: kind in the low 2 bits, argument above. */
 enum { LX_EL_END = 0, LX_EL_SET = 1, LX_EL_RULE = 2 };
+/* Most entries in any of the IR's arrays (elements, sets, rules,
+** alternatives, chains, ranges): indices stay ints and an element's
+** argument fits its 30 bits. */
+#define LX_GRAM_MAX_N (1 << 29)
 #define LX_EL(kind, arg) ((int32_t)(((uint32_t)(arg) << 2) | (uint32_t)(kind)))
 #define LX_EL_KIND(e) ((int)((uint32_t)(e)&3u))
 #define LX_EL_ARG(e) ((int32_t)((uint32_t)(e) >> 2))
@@ -49,7 +53,8 @@ void lx_bset_range(lx_bset *s, unsigned lo, unsigned hi);
 ** it as an alternative.  Start zeroed; free with lx_seq_free. */
 typedef struct lx_seq {
     int32_t *e;
-    int n, cap;
+    int n;
+    size_t cap;
     int oom;
 } lx_seq;
 
@@ -61,18 +66,22 @@ void lx_seq_cat(lx_seq *s, const lx_seq *t);
 
 typedef struct lx_gram {
     int32_t *el; /* [n_el] the alternatives' elements, each run ended by END */
-    int n_el, cap_el;
+    int n_el;
+    size_t cap_el;
     lx_bset *sets; /* [n_sets] */
-    int n_sets, cap_sets;
+    int n_sets;
+    size_t cap_sets;
     int32_t *set_hash; /* [hash_cap] set index + 1, 0 empty: interning */
     int hash_cap;
     /* rules: alternatives as linked lists so rules can gain alternatives
     ** while others are being built (recursion through $ref) */
     int32_t *rule_first, *rule_last; /* [n_rules] first/last alt, -1 none */
     char **rule_name;                /* [n_rules] for messages; may be NULL */
-    int n_rules, cap_rules;
+    int n_rules;
+    size_t cap_rules;
     int32_t *alt_start, *alt_next; /* [n_alts] */
-    int n_alts, cap_alts;
+    int n_alts;
+    size_t cap_alts;
     int root; /* the start rule */
     int oom;
     /* counted repetitions x{lo,hi} (lx_gram_repeat), so a matcher can treat
@@ -81,7 +90,8 @@ typedef struct lx_gram {
     int32_t *ch_lo;        /* lo */
     int32_t *ch_opt_first; /* rule of the last optional copy (opt_1), -1 none */
     int32_t *ch_n_opt;     /* hi - lo */
-    int n_chains, cap_chains;
+    int n_chains;
+    size_t cap_chains;
     /* filled by lx_gram_finish: */
     uint8_t *nullable;   /* [n_rules] */
     int32_t *min_close;  /* [n_el] fewest bytes from element i to its END */
@@ -128,7 +138,8 @@ lexie_status lx_gram_finish(lx_gram *g, lexie_error *err);
 /* A set of code points as ranges; start zeroed. */
 typedef struct lx_cps {
     uint32_t (*r)[2];
-    int n, cap;
+    int n;
+    size_t cap;
     int oom;
 } lx_cps;
 

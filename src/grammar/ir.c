@@ -9,6 +9,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* lx_grow for the IR's int-counted arrays (capacity *cap elements of sz
+** bytes): counts stay under LX_GRAM_MAX_N, so indices fit an int and an
+** element's argument (LX_EL).  1 on success, 0 on failure. */
+static int grow(void **p, size_t *cap, int need, size_t sz) {
+    if (need < 0 || need > LX_GRAM_MAX_N) return 0;
+    return lx_grow(p, cap, (size_t)need, sz, NULL) == LEXIE_OK;
+}
+
 /* ==== Byte sets and sequences ==== */
 
 void lx_bset_range(lx_bset *s, unsigned lo, unsigned hi) {
@@ -22,15 +30,9 @@ void lx_seq_free(lx_seq *s) {
 
 void lx_seq_push(lx_seq *s, int32_t el) {
     if (s->oom) return;
-    if (s->n == s->cap) {
-        int cap = s->cap ? s->cap * 2 : 8;
-        int32_t *e = realloc(s->e, (size_t)cap * sizeof *e);
-        if (!e) {
-            s->oom = 1;
-            return;
-        }
-        s->e = e;
-        s->cap = cap;
+    if (!grow((void **)&s->e, &s->cap, s->n + 1, sizeof *s->e)) {
+        s->oom = 1;
+        return;
     }
     s->e[s->n++] = el;
 }
@@ -38,21 +40,6 @@ void lx_seq_push(lx_seq *s, int32_t el) {
 void lx_seq_cat(lx_seq *s, const lx_seq *t) {
     for (int i = 0; i < t->n; i++) lx_seq_push(s, t->e[i]);
     if (t->oom) s->oom = 1;
-}
-
-/* Grows *p (elements of size sz, capacity *cap) to hold need; 0 on failure. */
-static int grow(void **p, int *cap, int need, size_t sz) {
-    if (need <= *cap) return 1;
-    int c = *cap ? *cap : 16;
-    while (c < need) {
-        if (c > (1 << 28)) return 0;
-        c *= 2;
-    }
-    void *q = realloc(*p, (size_t)c * sz);
-    if (!q) return 0;
-    *p = q;
-    *cap = c;
-    return 1;
 }
 
 /* ==== Grammar ==== */
@@ -92,17 +79,15 @@ void lx_gram_free(lx_gram *g) {
 }
 
 int lx_gram_rule(lx_gram *g, const char *name) {
-    int n = g->n_rules, cap = g->cap_rules;
-    if (n == cap) {
-        int c1 = cap, c2 = cap, c3 = cap;
-        if (!grow((void **)&g->rule_first, &c1, n + 1, sizeof(int32_t)) ||
-            !grow((void **)&g->rule_last, &c2, n + 1, sizeof(int32_t)) ||
-            !grow((void **)&g->rule_name, &c3, n + 1, sizeof(char *))) {
-            g->oom = 1;
-            return -1;
-        }
-        g->cap_rules = c1;
+    int n = g->n_rules;
+    size_t c1 = g->cap_rules, c2 = c1, c3 = c1; /* parallel arrays, one capacity */
+    if (!grow((void **)&g->rule_first, &c1, n + 1, sizeof(int32_t)) ||
+        !grow((void **)&g->rule_last, &c2, n + 1, sizeof(int32_t)) ||
+        !grow((void **)&g->rule_name, &c3, n + 1, sizeof(char *))) {
+        g->oom = 1;
+        return -1;
     }
+    g->cap_rules = LX_MIN(c1, LX_MIN(c2, c3));
     g->rule_first[n] = g->rule_last[n] = -1;
     g->rule_name[n] = name ? lx_strdup(name, NULL) : NULL;
     g->n_rules = n + 1;
@@ -114,19 +99,18 @@ void lx_gram_alt(lx_gram *g, int r, const lx_seq *seq) {
         g->oom = 1;
         return;
     }
-    int ce = g->cap_el;
-    if (!grow((void **)&g->el, &ce, g->n_el + seq->n + 1, sizeof(int32_t))) {
+    if (!grow((void **)&g->el, &g->cap_el, g->n_el + seq->n + 1, sizeof(int32_t))) {
         g->oom = 1;
         return;
     }
-    g->cap_el = ce;
-    int na = g->n_alts, c1 = g->cap_alts, c2 = g->cap_alts;
+    int na = g->n_alts;
+    size_t c1 = g->cap_alts, c2 = c1;
     if (!grow((void **)&g->alt_start, &c1, na + 1, sizeof(int32_t)) ||
         !grow((void **)&g->alt_next, &c2, na + 1, sizeof(int32_t))) {
         g->oom = 1;
         return;
     }
-    g->cap_alts = c1 < c2 ? c1 : c2;
+    g->cap_alts = LX_MIN(c1, c2);
     g->alt_start[na] = g->n_el;
     g->alt_next[na] = -1;
     if (seq->n) memcpy(g->el + g->n_el, seq->e, (size_t)seq->n * sizeof(int32_t));
@@ -169,12 +153,10 @@ int32_t lx_gram_set(lx_gram *g, const lx_bset *s) {
         if (!memcmp(&g->sets[i], s, sizeof *s)) return LX_EL(LX_EL_SET, i);
         k = (k + 1) & (uint64_t)(g->hash_cap - 1);
     }
-    int cs = g->cap_sets;
-    if (!grow((void **)&g->sets, &cs, g->n_sets + 1, sizeof(lx_bset))) {
+    if (!grow((void **)&g->sets, &g->cap_sets, g->n_sets + 1, sizeof(lx_bset))) {
         g->oom = 1;
         return LX_EL(LX_EL_SET, 0);
     }
-    g->cap_sets = cs;
     g->sets[g->n_sets] = *s;
     g->set_hash[k] = ++g->n_sets;
     return LX_EL(LX_EL_SET, g->n_sets - 1);
@@ -201,7 +183,8 @@ int lx_gram_empty(lx_gram *g) {
 
 static void add_chain(lx_gram *g, int32_t pos, int lo, int opt_first, int n_opt) {
     if (g->oom || g->n_alts == 0) return;
-    int n = g->n_chains, c1 = g->cap_chains, c2 = c1, c3 = c1, c4 = c1;
+    int n = g->n_chains;
+    size_t c1 = g->cap_chains, c2 = c1, c3 = c1, c4 = c1;
     if (!grow((void **)&g->ch_pos, &c1, n + 1, sizeof(int32_t)) ||
         !grow((void **)&g->ch_lo, &c2, n + 1, sizeof(int32_t)) ||
         !grow((void **)&g->ch_opt_first, &c3, n + 1, sizeof(int32_t)) ||
@@ -209,7 +192,7 @@ static void add_chain(lx_gram *g, int32_t pos, int lo, int opt_first, int n_opt)
         g->oom = 1;
         return;
     }
-    g->cap_chains = c1;
+    g->cap_chains = LX_MIN(LX_MIN(c1, c2), LX_MIN(c3, c4));
     g->ch_pos[n] = pos;
     g->ch_lo[n] = lo;
     g->ch_opt_first[n] = opt_first;
@@ -374,10 +357,9 @@ lexie_status lx_gram_finish(lx_gram *g, lexie_error *err) {
     if (g->root < 0 || g->root >= g->n_rules)
         return lx_fail(err, LEXIE_E_INTERNAL, "grammar: no root rule");
     /* canonical call positions: [RULE r, END] for every rule, after the alternatives */
-    int n_alt_el = g->n_el, ce = g->cap_el;
-    if (!grow((void **)&g->el, &ce, g->n_el + 2 * g->n_rules + 1, sizeof(int32_t)))
+    int n_alt_el = g->n_el;
+    if (!grow((void **)&g->el, &g->cap_el, g->n_el + 2 * g->n_rules + 1, sizeof(int32_t)))
         return lx_fail(err, LEXIE_E_NOMEM, "grammar: out of memory");
-    g->cap_el = ce;
     g->canon = malloc(((size_t)g->n_rules + 1) * sizeof(int32_t));
     if (!g->canon) return lx_fail(err, LEXIE_E_NOMEM, "grammar: out of memory");
     for (int r = 0; r < g->n_rules; r++) {

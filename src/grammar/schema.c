@@ -33,17 +33,12 @@ static char *arena_keep(sc *c, char *s) {
         lx_fail(c->err, LEXIE_E_NOMEM, "json schema: out of memory");
         return NULL;
     }
-    if (c->n_arena == c->cap_arena) {
-        int cap = c->cap_arena ? c->cap_arena * 2 : 64;
-        char **a = realloc(c->arena, (size_t)cap * sizeof *a);
-        if (!a) {
-            free(s);
-            c->failed = 1;
-            lx_fail(c->err, LEXIE_E_NOMEM, "json schema: out of memory");
-            return NULL;
-        }
-        c->arena = a;
-        c->cap_arena = cap;
+    if (lx_grow((void **)&c->arena, &c->cap_arena, (size_t)c->n_arena + 1, sizeof *c->arena,
+                NULL)) {
+        free(s);
+        c->failed = 1;
+        lx_fail(c->err, LEXIE_E_NOMEM, "json schema: out of memory");
+        return NULL;
     }
     c->arena[c->n_arena++] = s;
     return s;
@@ -283,15 +278,9 @@ static int memo_find(sc *c, const sc_view *v) {
 }
 
 static void memo_add(sc *c, const sc_view *v, int rule) {
-    if (c->n_memo == c->cap_memo) {
-        int cap = c->cap_memo ? c->cap_memo * 2 : 64;
-        sc_memo *m = realloc(c->memo, (size_t)cap * sizeof *m);
-        if (!m) {
-            c->g->oom = 1;
-            return;
-        }
-        c->memo = m;
-        c->cap_memo = cap;
+    if (lx_grow((void **)&c->memo, &c->cap_memo, (size_t)c->n_memo + 1, sizeof *c->memo, NULL)) {
+        c->g->oom = 1;
+        return;
     }
     sc_memo *m = &c->memo[c->n_memo++];
     m->n = v->n;

@@ -1,7 +1,7 @@
 /*
 ** schema.h -- the JSON Schema compiler's shared state (schema.c drives:
-** views, $ref, combinators, keyword checks; schema_gen.c writes the
-** grammars of each type).
+** views, $ref, combinators, keyword checks; schema_gen.c and one file
+** per type, schema_str/num/obj/arr.c, write the grammars of each type).
 **
 ** A *view* is a conjunction of schema objects: allOf members and $ref
 ** targets are flattened into it, so "the schema here" is every object in
@@ -45,9 +45,11 @@ typedef struct sc {
     int32_t e_comma_sep, e_colon_sep;     /* calls of the separator rules */
     int r_comma, r_colon;
     sc_memo *memo;
-    int n_memo, cap_memo;
+    int n_memo;
+    size_t cap_memo;
     char **arena;
-    int n_arena, cap_arena;
+    int n_arena;
+    size_t cap_arena;
     lx_checker *chk;
     int depth;
 } sc;
@@ -61,13 +63,38 @@ void lx_sc_error(sc *c, lexie_status code, const char *ptr, const char *fmt, ...
 const lx_json *lx_sc_get(const sc_view *v, int i, const char *k);
 
 /* schema_gen.c */
+/* The shared rules: bounded whitespace, any JSON value. */
 int lx_sc_ws(sc *c);
 int lx_sc_any(sc *c);
 /* Appends the literal JSON text of value j (Python json.dumps style for
 ** this grammar's separators) to b. */
 void lx_sc_dump(sc *c, lx_jbuf *b, const lx_json *j);
+/* Appends s[0..n) as a JSON string literal, quotes included. */
+void lx_sc_dump_str(lx_jbuf *b, const char *s, size_t n);
 /* Adds to rule r the alternatives of each allowed type (bit mask T_*). */
 void lx_sc_gen_types(sc *c, int r, const sc_view *v, unsigned types);
+/* Rule r gains the one-element alternative e. */
+void lx_sc_alt1(lx_gram *g, int r, int32_t e);
+/* Pushes optional whitespace (nothing in compact modes). */
+void lx_sc_push_ws(sc *c, lx_seq *s);
+/* Pushes the separator ch (',' or ':') with the mode's whitespace. */
+void lx_sc_push_sep(sc *c, lx_seq *s, char ch);
+/* star ::= <each alternative of x> star | "" (no frame per character). */
+int lx_sc_star(lx_gram *g, int x);
+/* The largest (want_min = 0) or smallest non-negative integer keyword k
+** across the view; def when absent.  Errors on a malformed value. */
+long long lx_sc_count_kw(sc *c, const sc_view *v, const char *k, int want_min, long long def);
+static inline int32_t lx_sc_digit(lx_gram *g) { return lx_gram_range(g, '0', '9'); }
+
+/* schema_str.c, schema_num.c, schema_obj.c, schema_arr.c: each adds to
+** rule r the alternatives of its type under view v. */
+int lx_sc_string(sc *c); /* any JSON string, shared */
+int lx_sc_number(sc *c); /* any JSON number (c->r_num), integers (c->r_int), shared */
+void lx_sc_gen_string(sc *c, int r, const sc_view *v);
+/* frac: non-integers allowed too ("number"), else integers only. */
+void lx_sc_gen_number(sc *c, int r, const sc_view *v, int frac);
+void lx_sc_gen_object(sc *c, int r, const sc_view *v);
+void lx_sc_gen_array(sc *c, int r, const sc_view *v);
 
 enum { T_NULL = 1, T_BOOL = 2, T_OBJ = 4, T_ARR = 8, T_STR = 16, T_INT = 32, T_FRAC = 64 };
 #define T_ALL 127u
