@@ -506,6 +506,80 @@ static void test_extract_fixture(lx_t *t) {
     lexie_model_free(m);
 }
 
+/* Relations by QA4RE on entities the answer schema pins to the text's own
+** strings: every relation joins two grounded entities of types its label
+** admits, and a second run gives the same line. */
+static void test_extract_re_pairs(lx_t *t) {
+    lexie_model *m = fixture_model(t);
+    if (!m) return;
+    lexie_ctx *c = fixture_ctx(m, 4, 2048);
+    lexie_error e;
+    lx_ie_schema *s = parse(SCHEMA, &e);
+    LX_REQUIRE(t, c && s);
+    lexie_extract_params p = lexie_extract_default_params();
+    p.task = LEXIE_TASK_RE;
+    p.max_tokens = 400;
+    /* The first three entities are fixed; a fourth is the model's choice. */
+#define ENT(x, y)                                                                                  \
+    "{\"type\":\"object\",\"properties\":{\"text\":{\"const\":\"" x "\"},\"type\":{\"const\":\"" y \
+    "\"}},\"required\":[\"text\",\"type\"],\"additionalProperties\":false}"
+    p.json_schema =
+        "{\"type\":\"object\",\"properties\":{\"entities\":{\"type\":\"array\","
+        "\"minItems\":3,\"maxItems\":4,\"prefixItems\":[" ENT("Ann", "person") "," ENT(
+            "Acme",
+            "organization") "," ENT("Rome",
+                                    "location") "],\"items\":" ENT("Bob",
+                                                                   "person") "}},"
+                                                                             "\"required\":["
+                                                                             "\"entities\"],"
+                                                                             "\"additionalPropertie"
+                                                                             "s\":false}";
+#undef ENT
+    const char *texts[1] = {"Ann works for Acme in Rome, and Bob works for Acme too."};
+    char *lines[2] = {NULL, NULL};
+    lexie_re *re = lexie_re_new(c, s->rel, NULL, &e);
+    LX_REQUIRE(t, re != NULL);
+    lexie_re_example ex = {texts[0], 0, 3, 14, 18, "person", "organization"};
+    lexie_re_result direct = {0};
+    LX_REQUIRE(t, lexie_re_classify(re, &ex, 1, &direct, &e) == LEXIE_OK);
+    lexie_re_free(re);
+    for (int run = 0; run < 2; run++) {
+        lexie_extractor *x = lexie_extractor_new(c, s, &p, &e);
+        LX_REQUIRE(t, x != NULL);
+        lexie_extraction out = {0};
+        lexie_status st = lexie_extract(x, texts, 1, &out, NULL, &e);
+        LX_CHECK_MSG(t, st == LEXIE_OK, "%s", e.message);
+        LX_REQUIRE(t, st == LEXIE_OK);
+        LX_CHECK(t, out.n_entities >= 3);
+        /* Ann -> Acme agrees with QA4RE asked directly (offsets 0-3, 14-18). */
+        int found = -1;
+        for (int i = 0; i < out.n_relations; i++)
+            if (out.relations[i].head == 0 && out.relations[i].tail == 1) found = i;
+        LX_CHECK_MSG(t, (found >= 0) == (direct.label == 0), "extractor %d, direct label %d", found,
+                     direct.label);
+        if (found >= 0) LX_CHECK(t, out.relations[found].confidence == direct.probs[0]);
+        for (int i = 0; i < out.n_relations; i++) {
+            const lexie_relation *r = &out.relations[i];
+            LX_REQUIRE(t, r->head >= 0 && r->head < out.n_entities && r->tail >= 0 &&
+                              r->tail < out.n_entities && r->head != r->tail);
+            LX_CHECK(t, strcmp(r->label, "works_for") == 0);
+            LX_CHECK(t, strcmp(out.entities[r->head].type, "person") == 0);
+            LX_CHECK(t, strcmp(out.entities[r->tail].type, "organization") == 0);
+            LX_CHECK(t, r->confidence > 0 && r->confidence <= 1);
+        }
+        LX_REQUIRE(t, lexie_extraction_json(&out, &lines[run], &e) == LEXIE_OK);
+        lexie_extraction_clear(&out);
+        lexie_extractor_free(x);
+    }
+    LX_CHECK_MSG(t, strcmp(lines[0], lines[1]) == 0, "%s\nvs\n%s", lines[0], lines[1]);
+    lexie_re_result_clear(&direct);
+    lexie_free(lines[0]);
+    lexie_free(lines[1]);
+    lx_ie_schema_free(s);
+    lexie_ctx_free(c);
+    lexie_model_free(m);
+}
+
 void suite_extract(void) {
     LX_RUN(test_extract_schema);
     LX_RUN(test_extract_answer_schemas);
@@ -514,4 +588,5 @@ void suite_extract(void) {
     LX_RUN(test_extract_table_output);
     LX_RUN(test_extract_batch_invariance);
     LX_RUN(test_extract_fixture);
+    LX_RUN(test_extract_re_pairs);
 }

@@ -201,54 +201,74 @@ static lexie_status plan_doc(lexie_extractor *x, const char *text, int d, piece 
 
 /* ==== Relations by QA4RE ==== */
 
-/* Classifies the ordered pairs of grounded entities that lie in one piece
-** and whose types some relation admits. */
+/* The pairs of one piece: ordered pairs of grounded entities inside it,
+** not overlapping, whose types some relation admits, not yet classified
+** (done[h * ne + t]); examples use the piece's text and offsets. */
+static int piece_pairs(const lx_re_schema *rs, const lexie_extraction *out, const lx_chunk *ch,
+                       const char *sub, char *done, int *cand, lexie_re_example *ex, int *hs) {
+    const lexie_mention *e = out->entities;
+    int ne = out->n_entities, n = 0, c0 = ch->cp_start, c1 = ch->cp_end;
+    for (int h = 0; h < ne; h++)
+        for (int t = 0; t < ne; t++) {
+            if (h == t || e[h].match == LEXIE_MATCH_NONE || e[t].match == LEXIE_MATCH_NONE ||
+                done[h * ne + t])
+                continue;
+            int inside = e[h].start >= c0 && e[h].end <= c1 && e[t].start >= c0 && e[t].end <= c1;
+            int overlap = e[h].start < e[t].end && e[t].start < e[h].end;
+            if (!inside || overlap || !lx_re_schema_candidates(rs, e[h].type, e[t].type, cand))
+                continue;
+            done[h * ne + t] = 1;
+            ex[n] =
+                (lexie_re_example){sub,           e[h].start - c0, e[h].end - c0, e[t].start - c0,
+                                   e[t].end - c0, e[h].type,       e[t].type};
+            hs[2 * n] = h;
+            hs[2 * n + 1] = t;
+            n++;
+        }
+    return n;
+}
+
+/* Adds the relations QA4RE finds (not none of the above). */
+static lexie_status add_relations(const lx_re_schema *rs, const lexie_re_result *res, const int *hs,
+                                  int n, lexie_extraction *out, lexie_error *err) {
+    for (int i = 0; i < n; i++) {
+        if (res[i].label == rs->n_rels) continue;
+        lexie_relation *r = lx_push((void **)&out->relations, &out->n_relations, sizeof *r, err);
+        if (!r) return LEXIE_E_NOMEM;
+        *r = (lexie_relation){hs[2 * i], hs[2 * i + 1], NULL, res[i].probs[res[i].label]};
+        if (!(r->label = lx_strdup(rs->rels[res[i].label].label, err))) return LEXIE_E_NOMEM;
+    }
+    return LEXIE_OK;
+}
+
+/* Relations by QA4RE between the entities of document d: each pair is
+** classified once, in the first piece that holds both (a piece, not the
+** whole document, is the sentence context QA4RE reads). */
 static lexie_status classify_pairs(lexie_extractor *x, const char *text, const piece *ps, int n_ps,
                                    int d, lexie_extraction *out, lexie_error *err) {
     const lx_re_schema *rs = x->s->rel;
-    lexie_mention *e = out->entities;
-    int ne = out->n_entities, n_ex = 0;
+    size_t ne = (size_t)out->n_entities;
     int *cand = lx_malloc(((size_t)rs->n_rels + 1) * sizeof *cand, err);
-    lexie_re_example *ex = lx_calloc((size_t)ne * ne + 1, sizeof *ex, err);
-    int *hs = lx_calloc((size_t)ne * ne + 1, sizeof *hs * 2, err);
-    lexie_status st = cand && ex && hs ? LEXIE_OK : LEXIE_E_NOMEM;
-    for (int h = 0; h < ne && st == LEXIE_OK; h++)
-        for (int t = 0; t < ne; t++) {
-            if (h == t || e[h].match == LEXIE_MATCH_NONE || e[t].match == LEXIE_MATCH_NONE)
-                continue;
-            int together = 0;
-            for (int k = 0; k < n_ps && !together; k++) {
-                int c0 = ps[k].ch.cp_start, c1 = ps[k].ch.cp_end;
-                together = ps[k].doc == d && e[h].start >= c0 && e[h].end <= c1 &&
-                           e[t].start >= c0 && e[t].end <= c1;
-            }
-            int overlap = e[h].start < e[t].end && e[t].start < e[h].end;
-            if (!together || overlap || !lx_re_schema_candidates(rs, e[h].type, e[t].type, cand))
-                continue;
-            ex[n_ex] = (lexie_re_example){text,     e[h].start, e[h].end, e[t].start,
-                                          e[t].end, e[h].type,  e[t].type};
-            hs[2 * n_ex] = h;
-            hs[2 * n_ex + 1] = t;
-            n_ex++;
-        }
-    lexie_re_result *res = n_ex ? lx_calloc((size_t)n_ex, sizeof *res, err) : NULL;
-    if (st == LEXIE_OK && n_ex && !res) st = LEXIE_E_NOMEM;
-    if (st == LEXIE_OK && n_ex) st = lexie_re_classify(x->re, ex, n_ex, res, err);
-    for (int i = 0; i < n_ex && st == LEXIE_OK; i++) {
-        if (res[i].label == rs->n_rels) continue; /* none of the above */
-        lexie_relation *r = lx_push((void **)&out->relations, &out->n_relations, sizeof *r, err);
-        if (!r) {
-            st = LEXIE_E_NOMEM;
-            break;
-        }
-        *r = (lexie_relation){hs[2 * i], hs[2 * i + 1], NULL, res[i].probs[res[i].label]};
-        if (!(r->label = lx_strdup(rs->rels[res[i].label].label, err))) st = LEXIE_E_NOMEM;
+    char *done = lx_calloc(ne * ne + 1, 1, err);
+    lexie_re_example *ex = lx_calloc(ne * ne + 1, sizeof *ex, err);
+    int *hs = lx_calloc(ne * ne + 1, 2 * sizeof *hs, err);
+    lexie_re_result *res = lx_calloc(ne * ne + 1, sizeof *res, err);
+    lexie_status st = cand && done && ex && hs && res ? LEXIE_OK : LEXIE_E_NOMEM;
+    for (int k = 0; k < n_ps && st == LEXIE_OK; k++) {
+        if (ps[k].doc != d) continue;
+        const lx_chunk *ch = &ps[k].ch;
+        char *sub = lx_strndup(text + ch->byte_start, ch->byte_end - ch->byte_start, err);
+        int n = sub ? piece_pairs(rs, out, ch, sub, done, cand, ex, hs) : 0;
+        st = !sub ? LEXIE_E_NOMEM : n ? lexie_re_classify(x->re, ex, n, res, err) : LEXIE_OK;
+        if (st == LEXIE_OK) st = add_relations(rs, res, hs, n, out, err);
+        for (int i = 0; i < n; i++) lexie_re_result_clear(&res[i]);
+        free(sub);
     }
-    for (int i = 0; i < n_ex && res; i++) lexie_re_result_clear(&res[i]);
-    free(res);
     free(cand);
+    free(done);
     free(ex);
     free(hs);
+    free(res);
     return st;
 }
 
@@ -323,7 +343,7 @@ static lexie_status extract_all(lexie_extractor *x, const char *const *texts, in
     if (st == LEXIE_OK) st = read_answers(x, texts, ps, n_ps, ans, out, doc_err);
     for (int d = 0; d < n && st == LEXIE_OK; d++) {
         if (doc_err[d].code != LEXIE_OK) continue;
-        if (out[d].n_chunks > 1) st = dedup(&out[d], err);
+        st = dedup(&out[d], err); /* pieces overlap; a model may name a span twice */
         if (st == LEXIE_OK && x->re) st = classify_pairs(x, texts[d], ps, n_ps, d, &out[d], err);
     }
     for (int k = 0; k < n_ps; k++) {
