@@ -17,9 +17,11 @@
 #include "decode/decode.h"
 #include "ie/ie.h"
 
-/* Names the wording of prompts and answer schemas; part of evaluation
-** configuration hashes.  Bump it with any change to prompt.c's text. */
-#define LX_EXTRACT_PROMPT_VERSION "extract-1"
+/* Names the wording of prompts and answer schemas and how answers are
+** read; part of evaluation configuration hashes, so predictions of other
+** versions never mix.  Bump it with any change to prompt.c's text or to
+** what an answer becomes (2: duplicates merged in every document). */
+#define LX_EXTRACT_PROMPT_VERSION "extract-2"
 
 /* The instruction for a task (the user turn before the text) and the
 ** answer's JSON Schema, malloc'd.  p's instruction, when given, replaces
