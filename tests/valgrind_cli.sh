@@ -81,5 +81,42 @@ check pairs -m "$fx/llama_f32.gguf" --data "$tr/sft.jsonl" --n 2 --max-tokens 3 
 check train sft -m "$fx/llama_f32.gguf" --data "$tr/bad.jsonl" --out "$tr/b.gguf"
 check generate -m "$fx/qwen2_f32.gguf" -p hi --lora "$tr/a.gguf"
 rm -rf "$tr"
+# extraction: each task with a bad line and a long document (chunked, then
+# refused with --no-chunk), ask, the HTML view of the output, and eval
+# extract on a hand-made IOB set with its resume.
+ex=$(mktemp -d)
+long=$(printf 'Ann met Bob in Rome. %.0s' $(seq 1 40))
+printf '%s\n' '{"id": 1, "text": "Ann met Bob in Rome."}' 'not json' "{\"id\": 3, \"text\": \"$long\"}" \
+    >"$ex/docs.jsonl"
+printf '%s' '{"entities": ["person", "location"], "relations": [{"label": "r", "template": "{subj} r {obj}"}], "events": [{"type": "Meet", "roles": ["Who"]}]}' >"$ex/s.json"
+chatml='{% for m in messages %}<|im_start|>{{ m.role }}
+{{ m.content }}<|im_end|>
+{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant
+{% endif %}'
+x=(extract -m "$fx/llama_q.gguf" -c 2048 --chat-template "$chatml" -t 1 --max-tokens 24 --batch 2)
+input="$ex/docs.jsonl"
+check "${x[@]}" --task ner --types person,location --chunk-tokens 64
+check "${x[@]}" --task ner --types person,location --chunk-tokens 64 --no-chunk
+check "${x[@]}" --task re --schema "$ex/s.json" --chunk-tokens 64
+check "${x[@]}" --task events --schema "$ex/s.json" --chunk-tokens 64
+check "${x[@]}" --task openie --chunk-tokens 64
+check "${x[@]}" --task events --types person
+"$cli" "${x[@]}" --task ner --types person,location --chunk-tokens 64 <"$input" >"$ex/out.jsonl" 2>/dev/null
+check view "$ex/out.jsonl" --docs "$ex/docs.jsonl" -o "$ex/view.html"
+input=/dev/null
+check view "$ex/out.jsonl"
+printf 'Aspirin 100 mg daily.' >"$ex/doc.txt"
+input="$ex/doc.txt"
+check ask "List drugs" -m "$fx/llama_q.gguf" -c 1024 --chat-template "$chatml" -t 1 --max-tokens 200
+input=/dev/null
+mkdir -p "$ex/data/conll2003"
+cp tests/data/ie/mini.iob "$ex/data/conll2003/test.txt"
+export LEXIE_DATA="$ex/data"
+ee=(eval extract --data conll2003 -m "$fx/llama_q.gguf" -c 2048 --chat-template "$chatml" --out "$ex/out" -t 1 --max-tokens 24 --quiet)
+check "${ee[@]}" --limit 1
+check "${ee[@]}"
+check eval extract --data nope -m "$fx/llama_q.gguf"
+unset LEXIE_DATA
+rm -rf "$ex"
 [ $fail -eq 0 ] && echo "valgrind: CLI clean"
 exit $fail

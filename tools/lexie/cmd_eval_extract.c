@@ -26,8 +26,11 @@ static void usage(FILE *f) {
                "  --limit N          predict at most N more documents this run\n"
                "  --max-tokens N     answer budget (default 512)\n"
                "  -m MODEL           model name or GGUF path (default: the default model)\n"
+               "  --chat-template T  Jinja chat template replacing the model's (joins the hash)\n"
                "  --out DIR          where predictions and reports go (default results)\n"
                "  -t N               threads (default: all cores)\n"
+               "  -c N               KV cells (default: the model's context, at most\n"
+               "                     4096 + 1536 x batch)\n"
                "  --batch B          documents decoded together (default 4)\n"
                "  --quiet            no progress output\n" CLI_LORA_USAGE
                "Data come from $LEXIE_DATA (default ../shared/data).\n");
@@ -62,6 +65,8 @@ static int parse(int argc, char **argv, lx_ie_eval_params *p, const char **model
             p->data = v;
         else if (!strcmp(a, "-m"))
             *model = v;
+        else if (!strcmp(a, "--chat-template"))
+            p->chat_template = v;
         else if (!strcmp(a, "--out"))
             p->out_dir = v;
         else if (!strcmp(a, "--sample") && cli_parse_num(v, 1, 1e7, 1, &x))
@@ -74,6 +79,8 @@ static int parse(int argc, char **argv, lx_ie_eval_params *p, const char **model
             p->max_tokens = (int)x;
         else if (!strcmp(a, "-t") && cli_parse_num(v, 1, 256, 1, &x))
             p->threads = (int)x;
+        else if (!strcmp(a, "-c") && cli_parse_num(v, 64, 1 << 24, 1, &x))
+            p->n_ctx = (int)x;
         else if (!strcmp(a, "--batch") && cli_parse_num(v, 1, 63, 1, &x))
             p->batch = (int)x;
         else

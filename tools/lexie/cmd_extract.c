@@ -42,14 +42,18 @@ static void extract_usage(FILE *f) {
           "  --dump-prompt        print each document's prompt instead of extracting\n"
           "  -m MODEL             model name or GGUF path (default: the default model)\n"
           "  -t N                 threads (default: all cores)\n"
+          "  -c N                 KV cells of the context, shared by the batch (default:\n"
+          "                       the model's context, at most 4096 + 1536 x batch)\n"
+          "  --chat-template TEXT       Jinja chat template replacing the model's own\n"
+          "  --chat-template-file FILE  the same, read from FILE\n"
           "  --max-line BYTES     longest input line (default 16 MiB)\n" CLI_LORA_USAGE,
           f);
 }
 
 typedef struct {
-    const char *model, *types, *schema, *task, *re_method, *json_schema_file;
+    const char *model, *types, *schema, *task, *re_method, *json_schema_file, *tmpl, *tmpl_file;
     lexie_extract_params xp;
-    int threads, batch, dump;
+    int threads, batch, dump, n_ctx;
     size_t max_line;
     cli_lora lora;
 } x_opts;
@@ -83,6 +87,10 @@ static int parse_value(x_opts *o, const char *a, const char *v) {
         o->xp.instruction = v;
     else if (strcmp(a, "--json-schema") == 0)
         o->json_schema_file = v;
+    else if (strcmp(a, "--chat-template") == 0)
+        o->tmpl = v;
+    else if (strcmp(a, "--chat-template-file") == 0)
+        o->tmpl_file = v;
     else if (strcmp(a, "--max-tokens") == 0 && cli_parse_num(v, 16, 65536, 1, &x))
         o->xp.max_tokens = (int)x;
     else if (strcmp(a, "--chunk-tokens") == 0 && cli_parse_num(v, 16, 1 << 20, 1, &x))
@@ -93,6 +101,8 @@ static int parse_value(x_opts *o, const char *a, const char *v) {
         o->batch = (int)x;
     else if (strcmp(a, "-t") == 0 && cli_parse_num(v, 1, 256, 1, &x))
         o->threads = (int)x;
+    else if (strcmp(a, "-c") == 0 && cli_parse_num(v, 64, 1 << 24, 1, &x))
+        o->n_ctx = (int)x;
     else if (strcmp(a, "--max-line") == 0 && cli_parse_num(v, 1, 1 << 30, 1, &x))
         o->max_line = (size_t)x;
     else {
@@ -131,6 +141,10 @@ static int parse_extract(int argc, char **argv, x_opts *o) {
     o->xp.re_generate = o->re_method && strcmp(o->re_method, "generate") == 0;
     if (o->types && o->schema)
         return fprintf(stderr, "lexie extract: give --types or --schema, not both\n"), 2;
+    if (o->tmpl && o->tmpl_file)
+        return fprintf(stderr, "lexie extract: give --chat-template or --chat-template-file, not "
+                               "both\n"),
+               2;
     if (!o->types && !o->schema && o->xp.task != LEXIE_TASK_OPENIE)
         return fprintf(stderr, "lexie extract: --task %s needs --types or --schema\n", o->task), 2;
     return -1;
@@ -312,17 +326,18 @@ static void provenance(const char *cmd, const char *mpath, const lexie_ie_schema
 
 /* Loads the model and makes a context for `batch` sequences beside the
 ** shared prefix.  Prints and returns 0 on failure. */
-static int open_model(const char *cmd, const char *m_arg, int batch, int threads, cli_lora *lora,
-                      char **mpath, lexie_model **m, lexie_ctx **c) {
+static int open_model(const char *cmd, const char *m_arg, const char *tmpl, int n_ctx, int batch,
+                      int threads, cli_lora *lora, char **mpath, lexie_model **m, lexie_ctx **c) {
     lexie_error err;
     lexie_model_params mp = lexie_model_default_params();
+    mp.chat_template = tmpl;
     if (!(*mpath = cli_resolve_model(m_arg, &err)) || !(*m = lexie_model_load(*mpath, &mp, &err))) {
         fprintf(stderr, "lexie %s: %s\n", cmd, err.message);
         return 0;
     }
     lexie_ctx_params cp = lexie_ctx_default_params();
     int train = lexie_model_n_ctx_train(*m);
-    cp.n_ctx = LX_MIN(train > 0 ? train : 4096, 4096 + 1536 * batch);
+    cp.n_ctx = n_ctx > 0 ? n_ctx : LX_MIN(train > 0 ? train : 4096, 4096 + 1536 * batch);
     cp.n_seq_max = batch + 1;
     cp.n_threads = threads;
     if (!(*c = lexie_ctx_new(*m, &cp, &err))) {
@@ -341,7 +356,7 @@ int cmd_extract(int argc, char **argv) {
     lexie_model *m = NULL;
     lexie_ctx *c = NULL;
     lexie_extractor *x = NULL;
-    char *mpath = NULL, *jschema = NULL;
+    char *mpath = NULL, *jschema = NULL, *tmpl = NULL;
     rc = 1;
     if ((o.types || o.schema) && !(s = load_schema(&o, &err))) {
         fprintf(stderr, "lexie extract: %s\n", err.message);
@@ -355,7 +370,9 @@ int cmd_extract(int argc, char **argv) {
         }
         o.xp.json_schema = jschema;
     }
-    if (!open_model("extract", o.model, o.batch, o.threads, &o.lora, &mpath, &m, &c)) goto done;
+    if (!cli_chat_template("extract", o.tmpl, o.tmpl_file, &tmpl) ||
+        !open_model("extract", o.model, tmpl, o.n_ctx, o.batch, o.threads, &o.lora, &mpath, &m, &c))
+        goto done;
     if (!(x = lexie_extractor_new(c, s, &o.xp, &err))) {
         fprintf(stderr, "lexie extract: %s\n", err.message);
         goto done;
@@ -372,6 +389,7 @@ done:
     lexie_ie_schema_free(s);
     free(mpath);
     free(jschema);
+    free(tmpl);
     return rc;
 }
 
@@ -383,7 +401,10 @@ static void ask_usage(FILE *f) {
           "  --format md|json     Markdown (default on a terminal) or JSON (otherwise)\n"
           "  --max-tokens N       answer budget (default 768)\n"
           "  -m MODEL             model name or GGUF path (default: the default model)\n"
-          "  -t N                 threads (default: all cores)\n" CLI_LORA_USAGE,
+          "  -t N                 threads (default: all cores)\n"
+          "  -c N                 KV cells of the context (default: the model's, at most 5632)\n"
+          "  --chat-template TEXT, --chat-template-file FILE   replace the model's "
+          "template\n" CLI_LORA_USAGE,
           f);
 }
 
@@ -407,7 +428,8 @@ static char *read_stdin(void) {
 
 int cmd_ask(int argc, char **argv) {
     const char *instr = NULL, *model = NULL, *format = isatty(1) ? "md" : "json";
-    int threads = 0, max_tokens = 0;
+    const char *tmpl_text = NULL, *tmpl_file = NULL;
+    int threads = 0, max_tokens = 0, n_ctx = 0;
     cli_lora lora = {0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -424,18 +446,26 @@ int cmd_ask(int argc, char **argv) {
             if (bad) return 2;
         } else if (strcmp(a, "-m") == 0)
             model = v;
+        else if (strcmp(a, "--chat-template") == 0)
+            tmpl_text = v;
+        else if (strcmp(a, "--chat-template-file") == 0)
+            tmpl_file = v;
         else if (strcmp(a, "--format") == 0 && (!strcmp(v, "md") || !strcmp(v, "json")))
             format = v;
         else if (strcmp(a, "--max-tokens") == 0 && cli_parse_num(v, 32, 65536, 1, &x))
             max_tokens = (int)x;
         else if (strcmp(a, "-t") == 0 && cli_parse_num(v, 1, 256, 1, &x))
             threads = (int)x;
+        else if (strcmp(a, "-c") == 0 && cli_parse_num(v, 64, 1 << 24, 1, &x))
+            n_ctx = (int)x;
         else
             return fprintf(stderr, "lexie ask: bad option '%s %s' (try --help)\n", a, v), 2;
     }
     if (!instr || !*instr)
         return fprintf(stderr, "lexie ask: give the instruction as the first argument\n"), 2;
-    char *text = read_stdin(), *mpath = NULL, *out = NULL;
+    if (tmpl_text && tmpl_file)
+        return fprintf(stderr, "lexie ask: give --chat-template or --chat-template-file\n"), 2;
+    char *text = read_stdin(), *mpath = NULL, *out = NULL, *tmpl = NULL;
     if (!text)
         return fprintf(stderr, "lexie ask: cannot read standard input (or over 16 MiB)\n"), 1;
     lexie_model *m = NULL;
@@ -443,7 +473,8 @@ int cmd_ask(int argc, char **argv) {
     lexie_table t = {0};
     lexie_error err;
     int rc = 1;
-    if (open_model("ask", model, 1, threads, &lora, &mpath, &m, &c)) {
+    if (cli_chat_template("ask", tmpl_text, tmpl_file, &tmpl) &&
+        open_model("ask", model, tmpl, n_ctx, 1, threads, &lora, &mpath, &m, &c)) {
         provenance("ask", mpath, NULL);
         if (lexie_ask(c, instr, text, max_tokens, &t, &err) != LEXIE_OK ||
             (strcmp(format, "md") == 0 ? lexie_table_markdown(&t, &out, &err)
@@ -463,5 +494,6 @@ int cmd_ask(int argc, char **argv) {
     lexie_model_free(m);
     free(mpath);
     free(text);
+    free(tmpl);
     return rc;
 }
