@@ -692,7 +692,7 @@ def _extract_context(model, batch):
         return ctx
 
 
-def _model_extract(self, text, task="ner", *, types=None, schema=None, **kw):
+def model_extract(self, text, task="ner", *, types=None, schema=None, **kw):
     """Extracts from one text with a fresh Extractor on the model's
     extraction context (made on first use, sized as `lexie extract` sizes
     its context: batch + 1 sequences, min(training context, 4096 + 1536 *
@@ -713,19 +713,3 @@ def _model_extract(self, text, task="ner", *, types=None, schema=None, **kw):
         x.close()
 
 
-def _model_ask(self, instruction, text, max_tokens=0):
-    """Answers instruction over text with a Table (lexie.ask on the
-    model's extraction context, as `lexie ask` does)."""
-    return ask(self, instruction, text, max_tokens)
-
-
-def _context_ask(self, instruction, text, max_tokens=0):
-    """Answers instruction over text with a Table (lexie_ask on this context)."""
-    return ask(self, instruction, text, max_tokens)
-
-
-# Model and Context live in _model.py; their extraction methods are defined
-# here, beside the rest of extraction, and attached once on import.
-Model.extract = _model_extract
-Model.ask = _model_ask
-Context.ask = _context_ask

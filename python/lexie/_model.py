@@ -477,6 +477,19 @@ class Model(Handle):
         """Context.score_tokens on the default context."""
         return self.default_context().score_tokens(prompt, continuations, **kw)
 
+    def extract(self, text, task="ner", *, types=None, schema=None, **kw):
+        """Extracts from one text (lexie._extract.model_extract: entities,
+        relations, events or triples, spans grounded to the text)."""
+        from ._extract import model_extract
+
+        return model_extract(self, text, task, types=types, schema=schema, **kw)
+
+    def ask(self, instruction, text, max_tokens=0):
+        """Answers instruction over text with a Table (lexie.ask)."""
+        from ._extract import ask
+
+        return ask(self, instruction, text, max_tokens)
+
 
 # ==== Context ====
 
@@ -737,6 +750,12 @@ class Context(Handle):
         ex = [math.exp(x - top) for x in lp]
         s = sum(ex)
         return [x / s for x in ex]
+
+    def ask(self, instruction, text, max_tokens=0):
+        """Answers instruction over text with a Table (lexie_ask on this context)."""
+        from ._extract import ask
+
+        return ask(self, instruction, text, max_tokens)
 
     def score_tokens(self, prompt, continuations, *, add_special=True, parse_special=None):
         """Per-token log-probabilities of each continuation after prompt:
