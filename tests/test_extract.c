@@ -220,7 +220,7 @@ static void test_extract_read_entities(lx_t *t) {
     int ends[] = {b0 + 1, b0 + 10, b0 + 20, (int)strlen(ans)};
     float probs[] = {0.9f, 0.3f, 0.8f, 0.6f};
     lx_gen_answer a = fake(ans, ends, probs, 4);
-    lx_answer_ctx ac = {text, strlen(text), 100, 50, 0.0f, LEXIE_TASK_NER};
+    lx_answer_ctx ac = {text, strlen(text), 100, 50, 0.0f};
     lexie_extraction x = {0};
     lexie_error e;
     LX_REQUIRE(t, lx_extract_read_answer(&ac, &a, &x, &e) == LEXIE_OK);
@@ -270,7 +270,7 @@ static void test_extract_read_structures(lx_t *t) {
     const char *text = "Ann works for Acme. Acme hired Bob in Rome.";
     lexie_error e;
     lexie_extraction x = {0};
-    lx_answer_ctx ac = {text, strlen(text), 0, 0, 0.0f, LEXIE_TASK_RE};
+    lx_answer_ctx ac = {text, strlen(text), 0, 0, 0.0f};
     /* Generated relations: "Acme" named twice is one entity. */
     const char *rel = "{\"relations\": [{\"head\": \"Ann\", \"head_type\": \"person\", "
                       "\"relation\": \"works_for\", \"tail\": \"Acme\", \"tail_type\": "
@@ -295,7 +295,6 @@ static void test_extract_read_structures(lx_t *t) {
                      "\"text\": \"Rome\"}]}]}";
     int place = (int)(strstr(ev, "{\"role\": \"Place\"") - ev);
     a = fake(ev, (int[]){place, place + 5, (int)strlen(ev)}, (float[]){0.9f, 0.2f, 0.7f}, 3);
-    ac.task = LEXIE_TASK_EVENTS;
     LX_REQUIRE(t, lx_extract_read_answer(&ac, &a, &x, &e) == LEXIE_OK);
     LX_REQUIRE(t, x.n_events == 1 && x.events[0].n_args == 2);
     lexie_event *v = &x.events[0];
@@ -314,7 +313,6 @@ static void test_extract_read_structures(lx_t *t) {
     const char *tr = "{\"triples\": [{\"subject\": \"Acme\", \"relation\": \"hired\", "
                      "\"object\": \"Bob\", \"place\": \"in Rome\"}]}";
     a = fake(tr, (int[]){(int)strlen(tr)}, (float[]){0.4f}, 1);
-    ac.task = LEXIE_TASK_OPENIE;
     LX_REQUIRE(t, lx_extract_read_answer(&ac, &a, &x, &e) == LEXIE_OK);
     LX_REQUIRE(t, x.n_triples == 1);
     LX_CHECK(t, x.triples[0].time == NULL && x.triples[0].place != NULL);

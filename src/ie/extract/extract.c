@@ -300,12 +300,8 @@ static lexie_status read_answers(lexie_extractor *x, const char *const *texts, c
         int d = ps[k].doc;
         if (doc_err[d].code != LEXIE_OK) continue;
         const lx_chunk *ch = &ps[k].ch;
-        lx_answer_ctx ac = {texts[d] + ch->byte_start,
-                            ch->byte_end - ch->byte_start,
-                            (long)ch->byte_start,
-                            ch->cp_start,
-                            x->p.fuzzy_min,
-                            x->p.task};
+        lx_answer_ctx ac = {texts[d] + ch->byte_start, ch->byte_end - ch->byte_start,
+                            (long)ch->byte_start, ch->cp_start, x->p.fuzzy_min};
         lexie_status st = lx_extract_read_answer(&ac, &ans[k], &out[d], &doc_err[d]);
         if (st == LEXIE_E_NOMEM) return st;
         out[d].n_chunks++;

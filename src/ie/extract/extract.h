@@ -49,7 +49,6 @@ typedef struct lx_answer_ctx {
     long byte_off; /* the piece's offset in the document */
     int cp_off;
     float fuzzy_min;
-    lexie_task task;
 } lx_answer_ctx;
 
 /* Reads a generated answer (JSON of the task's shape; the grammar makes it
