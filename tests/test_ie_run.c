@@ -140,6 +140,18 @@ static void test_ie_run_resume(lx_t *t) {
         "%.*s\nvs\n%.*s", (int)(s_old - l_old), l_old, (int)(s_new - l_new), l_new);
     free(all);
     free(again);
+    /* A report alone: nothing predicted, the same figures, and no lock
+    ** taken (it works beside a run holding the file). */
+    int fd = -1;
+    LX_REQUIRE(t, lx_predfile_lock(r1.predictions, &fd, &e) == LEXIE_OK);
+    lx_ie_eval_result r5;
+    p.report_only = 1;
+    LX_CHECK(t, lx_ie_eval_run(&p, &r5, &e) == LEXIE_OK);
+    LX_CHECK(t, r5.n_computed == 0 && r5.n_resumed == r1.n_docs);
+    LX_CHECK(t, r5.table && r3.table && strcmp(r5.table, r3.table) == 0);
+    p.report_only = 0;
+    close(fd);
+    lx_ie_eval_result_clear(&r5);
     /* Bad parameters. */
     p.data = "nope";
     lx_ie_eval_result r4;

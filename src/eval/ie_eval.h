@@ -83,8 +83,9 @@ typedef struct lx_ie_eval_params {
     const char *out_dir;       /* NULL: results */
     int sample;                /* seeded sample of this many (0: all) */
     uint64_t seed;
-    int limit;  /* stop after this many new predictions (0: none) */
-    int native; /* ADELIE sets: their own chat prompts, parsed as their scripts do */
+    int limit;       /* stop after this many new predictions (0: none) */
+    int native;      /* ADELIE sets: their own chat prompts, parsed as their scripts do */
+    int report_only; /* rebuild the report from the file; predict nothing, lock nothing */
     int max_tokens;
     int batch;
     int threads;

@@ -234,7 +234,7 @@ static lexie_status load_preds(run *r, const char *path, off_t *end, lexie_error
         good = i;
     }
     free(all);
-    if (st == LEXIE_OK && good < len && ftruncate(r->fd, (off_t)good) != 0)
+    if (st == LEXIE_OK && r->fd >= 0 && good < len && ftruncate(r->fd, (off_t)good) != 0)
         st = lx_fail(err, LEXIE_E_IO, "cannot trim %s: %s", path, strerror(errno));
     *end = (off_t)good;
     return st;
@@ -569,13 +569,20 @@ lexie_status lx_ie_eval_run(const lx_ie_eval_params *p, lx_ie_eval_result *out, 
     if (st == LEXIE_OK) st = lx_ie_set_load(r.d, dir ? dir : "../shared/data", &r.set, err);
     if (st == LEXIE_OK) st = select_docs(&r, err);
     if (st == LEXIE_OK) st = load_model(&r, err);
-    if (st == LEXIE_OK) st = make_tasks(&r, err);
+    if (st == LEXIE_OK && !p->report_only) st = make_tasks(&r, err);
     if (st == LEXIE_OK) st = name_files(&r, out, err);
     if (st == LEXIE_OK) mkdir(p->out_dir ? p->out_dir : "results", 0755);
     off_t end = 0;
-    if (st == LEXIE_OK) st = lx_predfile_lock(out->predictions, &r.fd, err);
+    /* A report alone reads the file as it stands, beside a run that may be
+    ** appending to it (a torn last line is left out, not cut). */
+    if (st == LEXIE_OK && !p->report_only) st = lx_predfile_lock(out->predictions, &r.fd, err);
     if (st == LEXIE_OK) st = load_preds(&r, out->predictions, &end, err);
-    if (st == LEXIE_OK) st = predict_todo(&r, end, out, err);
+    if (st == LEXIE_OK && !p->report_only) st = predict_todo(&r, end, out, err);
+    if (st == LEXIE_OK && p->report_only) {
+        out->n_docs = r.n_sel;
+        for (int i = 0; i < r.n_sel; i++)
+            out->n_resumed += find_pred(&r, r.set.docs[r.sel[i]].id) >= 0;
+    }
     /* A report also after a failed batch: what was saved still counts. */
     if (r.m && r.n_pl > 0) {
         lexie_error e2;

@@ -24,6 +24,8 @@ static void usage(FILE *f) {
                "  --sample N         a seeded random sample of N documents, in data order\n"
                "  --seed S           seed of --sample (default 1)\n"
                "  --limit N          predict at most N more documents this run\n"
+               "  --report           rebuild the report from the predictions so far and stop\n"
+               "                     (also while another run appends to them)\n"
                "  --max-tokens N     answer budget (default 512)\n"
                "  -m MODEL           model name or GGUF path (default: the default model)\n"
                "  --chat-template T  Jinja chat template replacing the model's (joins the hash)\n"
@@ -51,6 +53,10 @@ static int parse(int argc, char **argv, lx_ie_eval_params *p, const char **model
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) return usage(stdout), -1;
         if (!strcmp(a, "--native")) {
             p->native = 1;
+            continue;
+        }
+        if (!strcmp(a, "--report")) {
+            p->report_only = 1;
             continue;
         }
         if (!strcmp(a, "--quiet")) {
