@@ -1418,6 +1418,23 @@ LEXIE_API void lexie_extractor_free(lexie_extractor *x);
 ** free with lexie_free. */
 LEXIE_API lexie_status lexie_extractor_prompt(lexie_extractor *x, const char *text, char **out,
                                               lexie_error *err);
+/* Few-shot demonstrations, shown before every document as earlier chat
+** turns (the instruction and a text, then its answer): n texts and their
+** answers, JSON in the task's answer shape (docs/formats.md), any
+** whitespace.  Copied; n = 0 removes them.  They join the shared prompt
+** prefix, so they are computed once, and pieces of long documents get
+** fewer tokens.  Errors: LEXIE_E_INVALID naming the demonstration whose
+** answer is not JSON or does not fit the answer schema (a type, role or
+** label the schema lacks), LEXIE_E_RANGE when the context no longer
+** leaves room for text (the old demonstrations are then gone). */
+LEXIE_API lexie_status lexie_extractor_set_demos(lexie_extractor *x, const char *const *texts,
+                                                 const char *const *answers, int n,
+                                                 lexie_error *err);
+/* lexie_extractor_set_demos from a JSONL file of {"text": string,
+** "answer": object} lines (blank lines skipped).  LEXIE_E_IO for the
+** file, LEXIE_E_FORMAT naming the line of a bad one; then as above. */
+LEXIE_API lexie_status lexie_extractor_load_demos(lexie_extractor *x, const char *path,
+                                                  lexie_error *err);
 /* Extracts from n documents (borrowed UTF-8 texts) into out[0..n) (zeroed
 ** by the caller; clear each with lexie_extraction_clear).  A document's
 ** own failure (invalid UTF-8, too long with no_chunk) goes to doc_err[i]

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char SCHEMA[] =
     "{\"name\": \"news\",\n"
@@ -578,6 +579,87 @@ static void test_extract_re_pairs(lx_t *t) {
     lexie_model_free(m);
 }
 
+/* Few-shot demonstrations: shown as earlier turns in the grammar's own
+** JSON form, checked against the answer schema, removable, and refused
+** when they leave the context no room. */
+static void test_extract_demos(lx_t *t) {
+    lexie_model *m = fixture_model(t);
+    if (!m) return;
+    lexie_ctx *c = fixture_ctx(m, 2, 1024);
+    lexie_error e;
+    lx_ie_schema *s = parse(SCHEMA, &e);
+    LX_REQUIRE(t, c && s);
+    lexie_extract_params p = lexie_extract_default_params();
+    p.max_tokens = 48;
+    lexie_extractor *x = lexie_extractor_new(c, s, &p, &e);
+    LX_REQUIRE(t, x != NULL);
+    const char *texts[2] = {"Ann met Bob.", "Acme hired Cy."};
+    const char *answers[2] = {"{\"entities\":[{\"text\":\"Ann\",\"type\":\"person\"}]}",
+                              "{ \"entities\" : [ ] }"};
+    LX_REQUIRE(t, lexie_extractor_set_demos(x, texts, answers, 2, &e) == LEXIE_OK);
+    char *pr = NULL;
+    LX_REQUIRE(t, lexie_extractor_prompt(x, "Zed left.", &pr, &e) == LEXIE_OK);
+    const char *a0 =
+        strstr(pr, "Text: Ann met Bob.<|im_end|>\n<|im_start|>assistant\n"
+                   "{\"entities\": [{\"text\": \"Ann\", \"type\": \"person\"}]}<|im_end|>");
+    const char *a1 =
+        strstr(pr, "Text: Acme hired Cy.<|im_end|>\n<|im_start|>assistant\n{\"entities\": []}");
+    const char *doc = strstr(pr, "Text: Zed left.<|im_end|>\n<|im_start|>assistant\n");
+    LX_CHECK_MSG(t, a0 && a1 && doc && a0 < a1 && a1 < doc, "%s", pr);
+    lexie_free(pr);
+    const char *texts1[1] = {"Zed left."};
+    lexie_extraction out = {0};
+    LX_CHECK(t, lexie_extract(x, texts1, 1, &out, NULL, &e) == LEXIE_OK);
+    lexie_extraction_clear(&out);
+    /* Answers outside the schema, or not JSON, name the demonstration. */
+    const char *bad[2] = {"{\"entities\": []}",
+                          "{\"entities\": [{\"text\": \"Ann\", \"type\": \"city\"}]}"};
+    LX_CHECK(t, lexie_extractor_set_demos(x, texts, bad, 2, &e) == LEXIE_E_INVALID &&
+                    strstr(e.message, "demonstration 1") && strstr(e.message, "schema"));
+    const char *notjson[1] = {"entities: Ann"};
+    LX_CHECK(t, lexie_extractor_set_demos(x, texts, notjson, 1, &e) == LEXIE_E_INVALID &&
+                    strstr(e.message, "demonstration 0: the answer is not JSON"));
+    /* The refused sets left the good ones in place; n = 0 removes them. */
+    LX_REQUIRE(t, lexie_extractor_prompt(x, "Zed left.", &pr, &e) == LEXIE_OK);
+    LX_CHECK(t, strstr(pr, "Ann met Bob.") != NULL);
+    lexie_free(pr);
+    LX_REQUIRE(t, lexie_extractor_set_demos(x, NULL, NULL, 0, &e) == LEXIE_OK);
+    LX_REQUIRE(t, lexie_extractor_prompt(x, "Zed left.", &pr, &e) == LEXIE_OK);
+    LX_CHECK(t, strstr(pr, "Ann met Bob.") == NULL);
+    lexie_free(pr);
+    /* Demonstrations longer than the context: refused, and none remain. */
+    static char big[6000];
+    memset(big, 0, sizeof big);
+    for (int i = 0; i < 300; i++) strcat(big, "Ann met Bob. ");
+    const char *bt[1] = {big}, *ba[1] = {"{\"entities\": []}"};
+    LX_CHECK(t, lexie_extractor_set_demos(x, bt, ba, 1, &e) == LEXIE_E_RANGE);
+    LX_REQUIRE(t, lexie_extractor_prompt(x, "Zed left.", &pr, &e) == LEXIE_OK);
+    LX_CHECK(t, strstr(pr, "Ann met Bob.") == NULL);
+    lexie_free(pr);
+    /* From a JSONL file; a bad line is named. */
+    char path[] = "/tmp/lexie-demos-XXXXXX";
+    int fd = mkstemp(path);
+    LX_REQUIRE(t, fd >= 0);
+    const char *good = "{\"text\": \"Ann met Bob.\", \"answer\": {\"entities\": []}}\n\n";
+    LX_REQUIRE(t, write(fd, good, strlen(good)) == (ssize_t)strlen(good));
+    LX_CHECK(t, lexie_extractor_load_demos(x, path, &e) == LEXIE_OK);
+    LX_REQUIRE(t, lexie_extractor_prompt(x, "Zed left.", &pr, &e) == LEXIE_OK);
+    LX_CHECK(t, strstr(pr, "Text: Ann met Bob.<|im_end|>") != NULL);
+    lexie_free(pr);
+    const char *badl = "{\"text\": \"x\", \"answer\": \"no\"}\n";
+    LX_REQUIRE(t, write(fd, badl, strlen(badl)) == (ssize_t)strlen(badl));
+    close(fd);
+    LX_CHECK_MSG(
+        t, lexie_extractor_load_demos(x, path, &e) == LEXIE_E_FORMAT && strstr(e.message, ":3:"),
+        "%s", e.message);
+    LX_CHECK(t, lexie_extractor_load_demos(x, "/nonexistent/d.jsonl", &e) == LEXIE_E_IO);
+    remove(path);
+    lexie_extractor_free(x);
+    lx_ie_schema_free(s);
+    lexie_ctx_free(c);
+    lexie_model_free(m);
+}
+
 void suite_extract(void) {
     LX_RUN(test_extract_schema);
     LX_RUN(test_extract_answer_schemas);
@@ -587,4 +669,5 @@ void suite_extract(void) {
     LX_RUN(test_extract_batch_invariance);
     LX_RUN(test_extract_fixture);
     LX_RUN(test_extract_re_pairs);
+    LX_RUN(test_extract_demos);
 }

@@ -520,6 +520,28 @@ class Extractor(Handle):
             self._close_owned()
             raise
 
+    def set_demos(self, demos):
+        """Few-shot demonstrations: a list of (text, answer) pairs, the answer
+        a dict or JSON text in the task's answer shape (lexie_extractor_set_demos:
+        shown before every document; [] removes them).  A demonstration whose
+        answer does not fit the task's schema raises LexieError naming it."""
+        if not isinstance(demos, (list, tuple)):
+            raise ArgumentTypeError(Status.INVALID, f"demos must be a list, not {type(demos).__name__}")
+        texts, answers = [], []
+        for i, d in enumerate(demos):
+            if not isinstance(d, (list, tuple)) or len(d) != 2:
+                raise ArgumentTypeError(Status.INVALID, f"demos[{i}] must be a (text, answer) pair")
+            t, a = d
+            texts.append(to_bytes(t, f"demos[{i}] text"))
+            answers.append(to_bytes(a if isinstance(a, str) else json.dumps(a), f"demos[{i}] answer"))
+        n = len(texts)
+        tv, av = (c_char_p * max(n, 1))(*texts), (c_char_p * max(n, 1))(*answers)
+        L, err = lib(), new_error()
+        with self.context._use():
+            st = L.lexie_extractor_set_demos(self._handle(), tv, av, n, byref(err))
+        if st:
+            raise_for(st, err)
+
     def _free(self, ptr):
         with self.context._lock:
             lib().lexie_extractor_free(ptr)

@@ -502,6 +502,7 @@ _FUNCS = {
     "lexie_extractor_new": (_P, [_P, _P, POINTER(lexie_extract_params), _ERR]),
     "lexie_extractor_free": (None, [_P]),
     "lexie_extractor_prompt": (c_int, [_P, c_char_p, _OUT_STR, _ERR]),
+    "lexie_extractor_set_demos": (c_int, [_P, POINTER(c_char_p), POINTER(c_char_p), c_int, _ERR]),
     "lexie_extract": (
         c_int,
         [_P, POINTER(c_char_p), c_int, POINTER(lexie_extraction), POINTER(lexie_error), _ERR],

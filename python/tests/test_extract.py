@@ -214,6 +214,24 @@ def test_extractor_arguments():
 
 
 @test
+def test_demos():
+    m = tiny()
+    try:
+        x = lexie.Extractor(m, "ner", types=["person", "location"], max_tokens=32)
+        x.set_demos([("Ann met Bob.", {"entities": [{"text": "Ann", "type": "person"}]})])
+        p = x.prompt("Zed left.")
+        want = 'Text: Ann met Bob.<|im_end|>\n<|im_start|>assistant\n{"entities": [{"text": "Ann", "type": "person"}]}'
+        assert want in p and p.index(want) < p.index("Text: Zed left."), p
+        x.extract("Zed left.")
+        expect_error(Status.INVALID, "demonstration 0", x.set_demos, [("a", '{"entities": [{"text": "a", "type": "city"}]}')])
+        expect_arg_error(TypeError, "(text, answer) pair", x.set_demos, ["a"])
+        x.set_demos([])
+        assert "Ann met Bob." not in x.prompt("Zed left.")
+    finally:
+        m.close()
+
+
+@test
 def test_dataclasses_from_a_real_extraction():
     m = tiny()
     try:

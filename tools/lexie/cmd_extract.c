@@ -34,6 +34,7 @@ static void extract_usage(FILE *f) {
           "                       generate (the model writes the triples)\n"
           "  --instruction TEXT   replaces the task's instruction ({types}: the type list)\n"
           "  --json-schema FILE   replaces the answer's JSON Schema (same shape)\n"
+          "  --demos FILE         few-shot demonstrations, JSONL {\"text\", \"answer\"}\n"
           "  --max-tokens N       answer budget per document piece (default 512)\n"
           "  --chunk-tokens N     longest piece of a document (default: what fits, <= 1024)\n"
           "  --overlap S          sentences shared by neighbouring pieces (default 1)\n"
@@ -52,6 +53,7 @@ static void extract_usage(FILE *f) {
 
 typedef struct {
     const char *model, *types, *schema, *task, *re_method, *json_schema_file, *tmpl, *tmpl_file;
+    const char *demos;
     lexie_extract_params xp;
     int threads, batch, dump, n_ctx;
     size_t max_line;
@@ -89,6 +91,8 @@ static int parse_value(x_opts *o, const char *a, const char *v) {
         o->json_schema_file = v;
     else if (strcmp(a, "--chat-template") == 0)
         o->tmpl = v;
+    else if (strcmp(a, "--demos") == 0)
+        o->demos = v;
     else if (strcmp(a, "--chat-template-file") == 0)
         o->tmpl_file = v;
     else if (strcmp(a, "--max-tokens") == 0 && cli_parse_num(v, 16, 65536, 1, &x))
@@ -373,7 +377,8 @@ int cmd_extract(int argc, char **argv) {
     if (!cli_chat_template("extract", o.tmpl, o.tmpl_file, &tmpl) ||
         !open_model("extract", o.model, tmpl, o.n_ctx, o.batch, o.threads, &o.lora, &mpath, &m, &c))
         goto done;
-    if (!(x = lexie_extractor_new(c, s, &o.xp, &err))) {
+    if (!(x = lexie_extractor_new(c, s, &o.xp, &err)) ||
+        (o.demos && lexie_extractor_load_demos(x, o.demos, &err) != LEXIE_OK)) {
         fprintf(stderr, "lexie extract: %s\n", err.message);
         goto done;
     }

@@ -32,6 +32,8 @@ struct lexie_extractor {
     lexie_grammar *g;
     lexie_grammar_vocab *v;
     lexie_re *re;     /* TASK_RE by QA4RE */
+    char **demo;      /* few-shot turns: text, answer, text, answer, ... */
+    int n_demo;       /* pairs */
     int overhead;     /* prompt tokens around the text */
     int piece_tokens; /* the most text tokens a piece may hold */
 };
@@ -45,13 +47,25 @@ lexie_extract_params lexie_extract_default_params(void) {
 
 /* ==== Prompts ==== */
 
+/* The chat: each demonstration as a user turn and the assistant's answer,
+** then the document's turn; every user turn is the instruction and a
+** text, so the demonstrations are a prefix all documents share. */
 static lexie_status render(lexie_extractor *x, const char *text, char **out_text,
                            lexie_token **toks, int *n, lexie_error *err) {
-    char *turn = lx_extract_user_turn(x->instruction, text, err);
-    if (!turn) return LEXIE_E_NOMEM;
-    lexie_chat_msg msg = {"user", turn};
-    lexie_status st = lx_extract_chat(x->c->model, &msg, 1, out_text, toks, n, err);
-    free(turn);
+    int nm = 2 * x->n_demo + 1;
+    lexie_chat_msg *msgs = lx_calloc((size_t)nm, sizeof *msgs, err);
+    char **turns = lx_calloc((size_t)x->n_demo + 1, sizeof *turns, err);
+    lexie_status st = msgs && turns ? LEXIE_OK : LEXIE_E_NOMEM;
+    for (int i = 0; i <= x->n_demo && st == LEXIE_OK; i++) {
+        const char *t = i < x->n_demo ? x->demo[2 * i] : text;
+        if (!(turns[i] = lx_extract_user_turn(x->instruction, t, err))) st = LEXIE_E_NOMEM;
+        msgs[2 * i] = (lexie_chat_msg){"user", turns[i]};
+        if (i < x->n_demo) msgs[2 * i + 1] = (lexie_chat_msg){"assistant", x->demo[2 * i + 1]};
+    }
+    if (st == LEXIE_OK) st = lx_extract_chat(x->c->model, msgs, nm, out_text, toks, n, err);
+    for (int i = 0; turns && i <= x->n_demo; i++) free(turns[i]);
+    free(turns);
+    free(msgs);
     return st;
 }
 
@@ -88,6 +102,24 @@ static lexie_status check_task(const lx_ie_schema *s, const lexie_extract_params
     return lx_fail(err, LEXIE_E_INVALID, "extract: unknown task %d", (int)p->task);
 }
 
+/* The most text tokens a piece may hold: what the context leaves after the
+** prompt (instruction, demonstrations, chat markup) and the answer. */
+static lexie_status set_budget(lexie_extractor *x, lexie_error *err) {
+    lexie_token *t = NULL;
+    lexie_status st = render(x, "", NULL, &t, &x->overhead, err);
+    free(t);
+    if (st != LEXIE_OK) return st;
+    int room = lexie_ctx_n_ctx(x->c) - x->overhead - x->p.max_tokens - 8;
+    x->piece_tokens =
+        x->p.chunk_tokens > 0 ? x->p.chunk_tokens : LX_MIN(room, DEFAULT_PIECE_TOKENS);
+    if (x->piece_tokens > room || x->piece_tokens < 16)
+        return lx_fail(err, LEXIE_E_RANGE,
+                       "extract: the context (%d tokens) leaves %d tokens for text after the "
+                       "prompt (%d) and the answer (%d); give a larger context",
+                       lexie_ctx_n_ctx(x->c), room, x->overhead, x->p.max_tokens);
+    return LEXIE_OK;
+}
+
 static lexie_status setup(lexie_extractor *x, lexie_error *err) {
     lexie_status st = lx_extract_instruction(x->s, &x->p, &x->instruction, err);
     if (st == LEXIE_OK) st = lx_extract_answer_schema(x->s, &x->p, &x->answer_schema, err);
@@ -97,17 +129,7 @@ static lexie_status setup(lexie_extractor *x, lexie_error *err) {
     x->g = lexie_grammar_from_json_schema(x->answer_schema, strlen(x->answer_schema), &gp, err);
     if (!x->g) return lx_fail_prefix(err, "extract: the answer schema: ");
     if (!(x->v = lexie_grammar_vocab_new(x->c->model, err))) return err ? err->code : LEXIE_E_NOMEM;
-    lexie_token *t = NULL;
-    if ((st = render(x, "", NULL, &t, &x->overhead, err)) != LEXIE_OK) return st;
-    free(t);
-    int room = lexie_ctx_n_ctx(x->c) - x->overhead - x->p.max_tokens - 8;
-    x->piece_tokens =
-        x->p.chunk_tokens > 0 ? x->p.chunk_tokens : LX_MIN(room, DEFAULT_PIECE_TOKENS);
-    if (x->piece_tokens > room || x->piece_tokens < 16)
-        return lx_fail(err, LEXIE_E_RANGE,
-                       "extract: the context (%d tokens) leaves %d tokens for text after the "
-                       "prompt (%d) and the answer (%d); give a larger context",
-                       lexie_ctx_n_ctx(x->c), room, x->overhead, x->p.max_tokens);
+    if ((st = set_budget(x, err)) != LEXIE_OK) return st;
     if (x->p.task == LEXIE_TASK_RE && !x->p.re_generate) {
         lexie_re_params rp = lexie_re_default_params();
         if (!(x->re = lexie_re_new(x->c, x->s->rel, &rp, err)))
@@ -138,8 +160,16 @@ lexie_extractor *lexie_extractor_new(lexie_ctx *c, const lexie_ie_schema *s,
     return x;
 }
 
+static void demos_free(lexie_extractor *x) {
+    for (int i = 0; i < 2 * x->n_demo; i++) free(x->demo[i]);
+    free(x->demo);
+    x->demo = NULL;
+    x->n_demo = 0;
+}
+
 void lexie_extractor_free(lexie_extractor *x) {
     if (!x) return;
+    demos_free(x);
     free(x->instruction);
     free(x->answer_schema);
     lexie_grammar_free(x->g);
@@ -370,5 +400,118 @@ lexie_status lexie_extract(lexie_extractor *x, const char *const *texts, int n,
                 break;
             }
     if (!doc_err) free(de);
+    return st;
+}
+
+/* ==== Demonstrations ==== */
+
+lexie_status lexie_extractor_set_demos(lexie_extractor *x, const char *const *texts,
+                                       const char *const *answers, int n, lexie_error *err) {
+    if (!x || n < 0 || (n > 0 && (!texts || !answers)))
+        return lx_fail(err, LEXIE_E_INVALID, "extract: bad demonstrations");
+    char **d = lx_calloc((size_t)2 * n + 1, sizeof *d, err);
+    lexie_matcher *m = n ? lexie_matcher_new(x->g, x->v, err) : NULL;
+    lexie_status st = !d ? LEXIE_E_NOMEM : n && !m ? (err ? err->code : LEXIE_E_NOMEM) : LEXIE_OK;
+    for (int i = 0; i < n && st == LEXIE_OK; i++) {
+        if (!texts[i] || !answers[i] || !lx_utf8_valid(texts[i], strlen(texts[i]), NULL)) {
+            st = lx_fail(err, LEXIE_E_INVALID,
+                         "extract: demonstration %d: no text or answer, "
+                         "or not UTF-8",
+                         i);
+            break;
+        }
+        /* The answer as the model would write it, and it must fit the grammar. */
+        st = lx_extract_answer_normalize(answers[i], &d[2 * i + 1], err);
+        if (st != LEXIE_OK) {
+            lx_fail_prefix(err, "extract: demonstration %d: the answer is not JSON: ", i);
+            if (err && st != LEXIE_E_NOMEM) err->code = LEXIE_E_INVALID;
+            st = st == LEXIE_E_NOMEM ? st : LEXIE_E_INVALID;
+            break;
+        }
+        lexie_matcher_reset(m);
+        if (!lexie_matcher_accept_bytes(m, d[2 * i + 1], strlen(d[2 * i + 1])) ||
+            !lexie_matcher_is_accepting(m))
+            st = lx_fail(err, LEXIE_E_INVALID,
+                         "extract: demonstration %d: the answer does not fit the task's answer "
+                         "schema (types, roles and labels must be the schema's)",
+                         i);
+        else if (!(d[2 * i] = lx_strdup(texts[i], err)))
+            st = LEXIE_E_NOMEM;
+    }
+    lexie_matcher_free(m);
+    if (st != LEXIE_OK) {
+        for (int i = 0; d && i < 2 * n; i++) free(d[i]);
+        free(d);
+        return st;
+    }
+    demos_free(x);
+    x->demo = d;
+    x->n_demo = n;
+    if ((st = set_budget(x, err)) != LEXIE_OK) {
+        demos_free(x); /* too long for the context: none rather than these */
+        set_budget(x, NULL);
+    }
+    return st;
+}
+
+/* One line of a demonstrations file: {"text": "...", "answer": {...}}. */
+static lexie_status demo_line(const char *line, size_t len, const char *path, int lineno,
+                              char **text, char **answer, lexie_error *err) {
+    lx_json_doc *d = lx_json_parse(line, len, NULL, err);
+    if (!d) return lx_fail_prefix(err, "%s:%d: ", path, lineno);
+    const lx_json *t = lx_json_get(lx_json_root(d), "text");
+    const lx_json *a = lx_json_get(lx_json_root(d), "answer");
+    lexie_status st = LEXIE_OK;
+    if (!t || t->type != LX_JSON_STRING || strlen(t->str) != t->len || !a ||
+        a->type != LX_JSON_OBJECT)
+        st = lx_fail(err, LEXIE_E_FORMAT,
+                     "%s:%d: a demonstration is {\"text\": string, \"answer\": object}", path,
+                     lineno);
+    lx_jbuf b = {0};
+    if (st == LEXIE_OK) {
+        lx_jbuf_value(&b, a);
+        st = lx_jbuf_status(&b, err);
+    }
+    if (st == LEXIE_OK && !(*text = lx_strdup(t->str, err))) st = LEXIE_E_NOMEM;
+    if (st == LEXIE_OK)
+        *answer = b.data;
+    else
+        lx_jbuf_free(&b);
+    lx_json_doc_free(d);
+    return st;
+}
+
+lexie_status lexie_extractor_load_demos(lexie_extractor *x, const char *path, lexie_error *err) {
+    size_t len;
+    char *all = lx_read_file(path, (size_t)16 << 20, &len, err);
+    if (!all) return err ? err->code : LEXIE_E_IO;
+    char **texts = NULL, **answers = NULL;
+    int n = 0, lineno = 0;
+    size_t cap = 0, cap2 = 0;
+    lexie_status st = LEXIE_OK;
+    for (char *p = all, *end = all + len; p < end && st == LEXIE_OK;) {
+        char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        lineno++;
+        if (strspn(p, " \t\r") < l) {
+            if ((st = lx_grow((void **)&texts, &cap, (size_t)n + 1, sizeof *texts, err)) ||
+                (st = lx_grow((void **)&answers, &cap2, (size_t)n + 1, sizeof *answers, err)))
+                break;
+            texts[n] = answers[n] = NULL;
+            st = demo_line(p, l, path, lineno, &texts[n], &answers[n], err);
+            n++;
+        }
+        p += l + 1;
+    }
+    free(all);
+    if (st == LEXIE_OK)
+        st = lexie_extractor_set_demos(x, (const char *const *)texts, (const char *const *)answers,
+                                       n, err);
+    for (int i = 0; i < n; i++) {
+        free(texts[i]);
+        free(answers[i]);
+    }
+    free(texts);
+    free(answers);
     return st;
 }

@@ -34,6 +34,11 @@ lexie_status lx_extract_answer_schema(const lx_ie_schema *s, const lexie_extract
 ** is a prefix every document shares).  malloc'd. */
 char *lx_extract_user_turn(const char *instruction, const char *text, lexie_error *err);
 
+/* A JSON answer rewritten as the answer grammar writes JSON (", " and
+** ": " separators, no other whitespace), malloc'd; LEXIE_E_FORMAT when it
+** is not JSON. */
+lexie_status lx_extract_answer_normalize(const char *answer, char **out, lexie_error *err);
+
 /* The chat prompt of msgs[0..n_msgs) with the assistant's opening:
 ** *out_text (may be NULL) the rendered text, *toks (may be NULL; malloc'd)
 ** its tokens, in which message text stays plain (it cannot become control

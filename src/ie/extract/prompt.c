@@ -374,3 +374,40 @@ lexie_status lx_extract_chat(const lexie_model *m, const lexie_chat_msg *msgs, i
         free(chat);
     return st;
 }
+
+/* ==== Answers written as models write them ==== */
+
+/* v with ", " and ": " between items and no other whitespace (the
+** answer grammar's form); keys in their order, numbers as written. */
+static void write_spaced(lx_jbuf *b, const lx_json *v) {
+    if (v->type == LX_JSON_ARRAY || v->type == LX_JSON_OBJECT) {
+        int obj = v->type == LX_JSON_OBJECT;
+        lx_jbuf_putc(b, obj ? '{' : '[');
+        for (int i = 0; i < v->n; i++) {
+            if (i) lx_jbuf_puts(b, ", ");
+            if (obj) {
+                lx_jbuf_str(b, v->keys[i], v->key_lens[i]);
+                lx_jbuf_puts(b, ": ");
+            }
+            write_spaced(b, v->items[i]);
+        }
+        lx_jbuf_putc(b, obj ? '}' : ']');
+    } else {
+        lx_jbuf_value(b, v);
+    }
+}
+
+lexie_status lx_extract_answer_normalize(const char *answer, char **out, lexie_error *err) {
+    *out = NULL;
+    lx_json_doc *d = lx_json_parse(answer, strlen(answer), NULL, err);
+    if (!d) return err ? err->code : LEXIE_E_FORMAT;
+    lx_jbuf b = {0};
+    write_spaced(&b, lx_json_root(d));
+    lx_json_doc_free(d);
+    lexie_status st = lx_jbuf_status(&b, err);
+    if (st == LEXIE_OK)
+        *out = b.data;
+    else
+        lx_jbuf_free(&b);
+    return st;
+}
