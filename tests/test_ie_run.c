@@ -152,6 +152,17 @@ static void test_ie_run_resume(lx_t *t) {
     p.report_only = 0;
     close(fd);
     lx_ie_eval_result_clear(&r5);
+    /* Few-shot: demonstrations from the train split, their own files. */
+    snprintf(path, sizeof path, "%s/conll2003/train.txt", dir);
+    LX_REQUIRE(t, copy_file("tests/data/ie/mini.iob", path));
+    lx_ie_eval_result r6;
+    p.shots = 1;
+    st = lx_ie_eval_run(&p, &r6, &e);
+    LX_CHECK_MSG(t, st == LEXIE_OK, "%s", e.message);
+    LX_CHECK(t, r6.predictions && strstr(r6.predictions, "conll2003-k1-s") != NULL);
+    LX_CHECK(t, r6.n_computed == r1.n_docs);
+    lx_ie_eval_result_clear(&r6);
+    p.shots = 0;
     /* Bad parameters. */
     p.data = "nope";
     lx_ie_eval_result r4;

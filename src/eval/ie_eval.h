@@ -27,6 +27,7 @@ typedef struct lx_ie_setdef {
     const char *files[2]; /* under the data folder; CaRB has two */
     lx_ie_kind kind;
     const char *schema; /* lexie's schema for the set (JSON), or NULL */
+    const char *train;  /* the train split (for --shots), or NULL */
 } lx_ie_setdef;
 
 /* The set named name, or NULL (then lx_ie_setdef_names lists them). */
@@ -35,6 +36,14 @@ const char *lx_ie_setdef_names(void);
 /* Reads the set's gold documents from data_dir. */
 lexie_status lx_ie_set_load(const lx_ie_setdef *d, const char *data_dir, lx_ie_set *s,
                             lexie_error *err);
+/* The set's train split (d->train, read as the test split is).  Errors
+** as lx_ie_set_load's; LEXIE_E_INVALID when the set has none. */
+lexie_status lx_ie_train_load(const lx_ie_setdef *d, const char *data_dir, lx_ie_set *s,
+                              lexie_error *err);
+/* A gold document as the answer lexie's task prompt asks for (entities or
+** events JSON), for few-shot demonstrations.  Appended to b. */
+void lx_ie_gold_answer(const lx_ie_setdef *d, const lx_ie_doc *g, lx_jbuf *b);
+
 /* 1 for the ADELIE sets, which have a native mode (their own prompts). */
 int lx_ie_setdef_has_native(const lx_ie_setdef *d);
 
@@ -86,6 +95,7 @@ typedef struct lx_ie_eval_params {
     int limit;       /* stop after this many new predictions (0: none) */
     int native;      /* ADELIE sets: their own chat prompts, parsed as their scripts do */
     int report_only; /* rebuild the report from the file; predict nothing, lock nothing */
+    int shots;       /* few-shot demonstrations drawn (with seed) from the train split */
     int max_tokens;
     int batch;
     int threads;

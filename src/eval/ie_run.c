@@ -138,12 +138,46 @@ static lexie_status make_tasks(run *r, lexie_error *err) {
     return (r->x = lexie_extractor_new(r->c, r->schema, &xp, err)) ? LEXIE_OK : LEXIE_E_INVALID;
 }
 
+/* --shots K: K training documents drawn with the seed, shown to lexie's
+** extractor as demonstrations (their gold answers in the task's shape). */
+static lexie_status set_shots(run *r, const char *data_dir, lexie_error *err) {
+    const lx_ie_eval_params *p = r->p;
+    if (!p->shots) return LEXIE_OK;
+    if (p->native || !r->x || (r->d->kind != LX_IE_NER && r->d->kind != LX_IE_EVENTS))
+        return lx_fail(err, LEXIE_E_INVALID, "--shots is for the NER sets and PHEE");
+    lx_ie_set train;
+    lexie_status st = lx_ie_train_load(r->d, data_dir, &train, err);
+    int k = LX_MIN(p->shots, train.n);
+    int *pick = st == LEXIE_OK ? lx_eval_pick(train.n, k, p->seed ^ 0x5eedULL, NULL) : NULL;
+    char **texts = lx_calloc((size_t)k + 1, sizeof *texts, err);
+    char **answers = lx_calloc((size_t)k + 1, sizeof *answers, err);
+    if (st == LEXIE_OK && (!pick || !texts || !answers)) st = LEXIE_E_NOMEM;
+    for (int i = 0; i < k && st == LEXIE_OK; i++) {
+        lx_jbuf b = {0};
+        lx_ie_gold_answer(r->d, &train.docs[pick[i]], &b);
+        texts[i] = train.docs[pick[i]].text;
+        answers[i] = b.data;
+        st = lx_jbuf_status(&b, err);
+    }
+    if (st == LEXIE_OK)
+        st = lexie_extractor_set_demos(r->x, (const char *const *)texts,
+                                       (const char *const *)answers, k, err);
+    for (int i = 0; answers && i < k; i++) free(answers[i]);
+    free(texts);
+    free(answers);
+    free(pick);
+    lx_ie_set_free(&train);
+    return st;
+}
+
 static lexie_status name_files(run *r, lx_ie_eval_result *out, lexie_error *err) {
     const lx_ie_eval_params *p = r->p;
     lx_jbuf b = {0};
     lx_jbuf_printf(&b, "lexie-ie-eval 1|%s|model=%s|data=%s|native=%d|max_tokens=%d|numerics=%d",
                    LX_EXTRACT_PROMPT_VERSION, r->model_sha, p->data, p->native, p->max_tokens,
                    LEXIE_NUMERICS_VERSION);
+    /* Only a few-shot run adds to the key: zero-shot hashes stay. */
+    if (p->shots) lx_jbuf_printf(&b, "|shots=%d|seed=%llu", p->shots, (unsigned long long)p->seed);
     if (p->chat_template) {
         lx_jbuf_puts(&b, "|chat_template=");
         lx_jbuf_puts(&b, p->chat_template);
@@ -160,8 +194,10 @@ static lexie_status name_files(run *r, lx_ie_eval_result *out, lexie_error *err)
     if (st == LEXIE_OK) {
         lx_eval_config_hash(b.data, b.len, r->chash);
         lx_jbuf_reset(&b);
-        lx_jbuf_printf(&b, "%s/%s%s%s-%s", p->out_dir ? p->out_dir : "results", p->data,
-                       p->native ? "-native" : "", p->lora ? "-lora" : "", r->chash);
+        lx_jbuf_printf(&b, "%s/%s%s%s", p->out_dir ? p->out_dir : "results", p->data,
+                       p->native ? "-native" : "", p->lora ? "-lora" : "");
+        if (p->shots) lx_jbuf_printf(&b, "-k%d-s%llu", p->shots, (unsigned long long)p->seed);
+        lx_jbuf_printf(&b, "-%s", r->chash);
         st = lx_jbuf_status(&b, err);
     }
     if (st != LEXIE_OK) {
@@ -570,6 +606,7 @@ lexie_status lx_ie_eval_run(const lx_ie_eval_params *p, lx_ie_eval_result *out, 
     if (st == LEXIE_OK) st = select_docs(&r, err);
     if (st == LEXIE_OK) st = load_model(&r, err);
     if (st == LEXIE_OK && !p->report_only) st = make_tasks(&r, err);
+    if (st == LEXIE_OK && !p->report_only) st = set_shots(&r, dir ? dir : "../shared/data", err);
     if (st == LEXIE_OK) st = name_files(&r, out, err);
     if (st == LEXIE_OK) mkdir(p->out_dir ? p->out_dir : "results", 0755);
     off_t end = 0;

@@ -36,22 +36,25 @@ static const char PHEE[] =
     "{\"role\": \"Effect\", \"description\": \"the therapeutic effect\"}]}]}";
 
 static const lx_ie_setdef SETS[] = {
-    {"conll2003", {"conll2003/test.txt", NULL}, LX_IE_NER, CONLL},
-    {"ncbi", {"ncbi_disease_iob/test.tsv", NULL}, LX_IE_NER, NCBI},
-    {"bc5cdr", {"bc5cdr_iob/test.tsv", NULL}, LX_IE_NER, BC5CDR},
-    {"phee", {"phee/test.jsonl", NULL}, LX_IE_EVENTS, PHEE},
-    {"carb", {"carb/dev_sentences.txt", "carb/dev.tsv"}, LX_IE_OPENIE, NULL},
+    {"conll2003", {"conll2003/test.txt", NULL}, LX_IE_NER, CONLL, "conll2003/train.txt"},
+    {"ncbi", {"ncbi_disease_iob/test.tsv", NULL}, LX_IE_NER, NCBI, "ncbi_disease_iob/train.tsv"},
+    {"bc5cdr", {"bc5cdr_iob/test.tsv", NULL}, LX_IE_NER, BC5CDR, "bc5cdr_iob/train.tsv"},
+    {"phee", {"phee/test.jsonl", NULL}, LX_IE_EVENTS, PHEE, "phee/train.jsonl"},
+    {"carb", {"carb/dev_sentences.txt", "carb/dev.tsv"}, LX_IE_OPENIE, NULL, NULL},
     {"adelie-semeval",
      {"adelie_testsets/zeroshot/semeval.jsonl", NULL},
      LX_IE_ADELIE_SEMEVAL,
+     NULL,
      NULL},
     {"adelie-fewnerd",
      {"adelie_testsets/zeroshot/few-nerd-supervised.jsonl", NULL},
      LX_IE_ADELIE_FEWNERD,
+     NULL,
      NULL},
     {"adelie-ondemand",
      {"adelie_testsets/zeroshot/ondemand.jsonl", NULL},
      LX_IE_ADELIE_ONDEMAND,
+     NULL,
      NULL},
 };
 
@@ -79,6 +82,53 @@ lexie_status lx_ie_set_load(const lx_ie_setdef *d, const char *data_dir, lx_ie_s
     case LX_IE_OPENIE: return lx_ie_read_carb(a, b, s, err);
     default: return lx_ie_read_adelie(a, s, err);
     }
+}
+
+lexie_status lx_ie_train_load(const lx_ie_setdef *d, const char *data_dir, lx_ie_set *s,
+                              lexie_error *err) {
+    memset(s, 0, sizeof *s);
+    if (!d->train) return lx_fail(err, LEXIE_E_INVALID, "%s has no train split here", d->name);
+    char a[2048];
+    snprintf(a, sizeof a, "%s/%s", data_dir, d->train);
+    return d->kind == LX_IE_EVENTS ? lx_ie_read_phee(a, s, err) : lx_ie_read_iob(a, s, err);
+}
+
+static void answer_span(lx_jbuf *b, const char *key, const lexie_mention *m) {
+    lx_jbuf_printf(b, "\"%s\": ", key);
+    lx_jbuf_cstr(b, m->text);
+}
+
+void lx_ie_gold_answer(const lx_ie_setdef *d, const lx_ie_doc *g, lx_jbuf *b) {
+    if (d->kind != LX_IE_EVENTS) {
+        lx_jbuf_puts(b, "{\"entities\": [");
+        for (int i = 0; i < g->n_ents; i++) {
+            lx_jbuf_puts(b, i ? ", {" : "{");
+            answer_span(b, "text", &g->ents[i]);
+            lx_jbuf_puts(b, ", \"type\": ");
+            lx_jbuf_cstr(b, g->ents[i].type);
+            lx_jbuf_putc(b, '}');
+        }
+        lx_jbuf_puts(b, "]}");
+        return;
+    }
+    lx_jbuf_puts(b, "{\"events\": [");
+    for (int i = 0; i < g->n_events; i++) {
+        const lexie_event *e = &g->events[i];
+        lx_jbuf_puts(b, i ? ", {\"type\": " : "{\"type\": ");
+        lx_jbuf_cstr(b, e->trigger.type);
+        lx_jbuf_puts(b, ", ");
+        answer_span(b, "trigger", &e->trigger);
+        lx_jbuf_puts(b, ", \"arguments\": [");
+        for (int j = 0; j < e->n_args; j++) {
+            lx_jbuf_puts(b, j ? ", {\"role\": " : "{\"role\": ");
+            lx_jbuf_cstr(b, e->args[j].type);
+            lx_jbuf_puts(b, ", ");
+            answer_span(b, "text", &e->args[j]);
+            lx_jbuf_putc(b, '}');
+        }
+        lx_jbuf_puts(b, "]}");
+    }
+    lx_jbuf_puts(b, "]}");
 }
 
 /* ==== ADELIE prompts, taken apart ==== */

@@ -22,7 +22,9 @@ static void usage(FILE *f) {
                "  --native           ADELIE's sets: their own chat prompts, answers parsed as\n"
                "                     ADELIE's scripts parse them (default: lexie's prompts)\n"
                "  --sample N         a seeded random sample of N documents, in data order\n"
-               "  --seed S           seed of --sample (default 1)\n"
+               "  --shots K          K demonstrations drawn from the train split (NER sets,\n"
+               "                     PHEE), shown before every document\n"
+               "  --seed S           seed of --sample and --shots (default 1)\n"
                "  --limit N          predict at most N more documents this run\n"
                "  --report           rebuild the report from the predictions so far and stop\n"
                "                     (also while another run appends to them)\n"
@@ -77,6 +79,8 @@ static int parse(int argc, char **argv, lx_ie_eval_params *p, const char **model
             p->out_dir = v;
         else if (!strcmp(a, "--sample") && cli_parse_num(v, 1, 1e7, 1, &x))
             p->sample = (int)x;
+        else if (!strcmp(a, "--shots") && cli_parse_num(v, 1, 64, 1, &x))
+            p->shots = (int)x;
         else if (!strcmp(a, "--seed") && cli_parse_num(v, 0, 1e18, 1, &x))
             p->seed = (uint64_t)x;
         else if (!strcmp(a, "--limit") && cli_parse_num(v, 1, 1e7, 1, &x))
