@@ -105,6 +105,11 @@ void lx_re_id_json(lx_jbuf *b, const char *id, int id_is_num);
 lexie_status lx_doc_line_parse(const char *line, size_t len, int lineno, char **id_json,
                                char **text, lexie_error *err);
 
+/* A bad input line's output line, with its newline: {"id": <id_json or
+** null>, "error": {"code": "format"|"utf8"|"invalid"|"range"|"nomem"|
+** "error", "message"}}. */
+void lx_error_line(lx_jbuf *b, const char *id_json, lexie_status code, const char *message);
+
 /* Code points in s[0..n) (s valid UTF-8). */
 int lx_ie_cp_count(const char *s, size_t n);
 /* Byte offset of code point cp in s (cp may equal the length). */

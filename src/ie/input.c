@@ -387,3 +387,22 @@ lexie_status lx_doc_line_parse(const char *line, size_t len, int lineno, char **
     if (st != LEXIE_OK && err) line_message(err, lineno, ": ", err->message);
     return st;
 }
+
+/* The error line of every JSONL command (docs/formats.md): the codes are
+** part of the format, so they are named here once. */
+void lx_error_line(lx_jbuf *b, const char *id_json, lexie_status code, const char *message) {
+    const char *name = "error";
+    switch (code) {
+    case LEXIE_E_FORMAT: name = "format"; break;
+    case LEXIE_E_UTF8: name = "utf8"; break;
+    case LEXIE_E_INVALID: name = "invalid"; break;
+    case LEXIE_E_RANGE: name = "range"; break;
+    case LEXIE_E_NOMEM: name = "nomem"; break;
+    default: break;
+    }
+    lx_jbuf_puts(b, "{\"id\":");
+    lx_jbuf_puts(b, id_json ? id_json : "null");
+    lx_jbuf_printf(b, ",\"error\":{\"code\":\"%s\",\"message\":", name);
+    lx_jbuf_cstr(b, message);
+    lx_jbuf_puts(b, "}}\n");
+}

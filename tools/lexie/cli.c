@@ -262,3 +262,35 @@ int cli_close_out(const char *cmd) {
     if (fclose(stdout) != 0 && !bad) bad = out_failed(cmd, errno);
     return bad;
 }
+
+/* ==== Extraction commands ==== */
+
+void cli_provenance(const char *cmd, const char *mpath, const char *schema_sha) {
+    char sha[65];
+    lexie_error err;
+    if (cli_model_sha(mpath, sha, &err) != 0) snprintf(sha, sizeof sha, "unknown");
+    fprintf(stderr, "lexie %s: lexie %s, model %s (sha256 %s)", cmd, lexie_version(), mpath, sha);
+    if (schema_sha) fprintf(stderr, ", schema sha256 %s", schema_sha);
+    fputc('\n', stderr);
+}
+
+int cli_open_model(const char *cmd, const char *m_arg, const char *tmpl, int n_ctx, int batch,
+                   int threads, cli_lora *lora, char **mpath, lexie_model **m, lexie_ctx **c) {
+    lexie_error err;
+    lexie_model_params mp = lexie_model_default_params();
+    mp.chat_template = tmpl;
+    if (!(*mpath = cli_resolve_model(m_arg, &err)) || !(*m = lexie_model_load(*mpath, &mp, &err))) {
+        fprintf(stderr, "lexie %s: %s\n", cmd, err.message);
+        return 0;
+    }
+    lexie_ctx_params cp = lexie_ctx_default_params();
+    int train = lexie_model_n_ctx_train(*m);
+    cp.n_ctx = n_ctx > 0 ? n_ctx : LX_MIN(train > 0 ? train : 4096, 4096 + 1536 * batch);
+    cp.n_seq_max = batch + 1;
+    cp.n_threads = threads;
+    if (!(*c = lexie_ctx_new(*m, &cp, &err))) {
+        fprintf(stderr, "lexie %s: %s\n", cmd, err.message);
+        return 0;
+    }
+    return cli_apply_lora(cmd, *m, *c, lora);
+}

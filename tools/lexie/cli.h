@@ -69,6 +69,16 @@ void cli_lora_free(cli_lora *l);
     "  --lora FILE        apply a LoRA adapter (GGUF, llama.cpp's layout)\n"                       \
     "  --lora-scale S     scale of the adapter (default 1)\n"
 
+/* The extraction commands' shared steps: cli_open_model loads the model
+** (with a chat template when tmpl is not NULL), makes a context of n_ctx
+** cells (0: the model's context, at most 4096 + 1536 x batch) for batch
+** sequences beside the shared prefix, and applies --lora; it prints and
+** returns 0 on failure.  cli_provenance prints lexie's version and the
+** model's (and the schema's, when not NULL) SHA-256 on stderr. */
+int cli_open_model(const char *cmd, const char *m_arg, const char *tmpl, int n_ctx, int batch,
+                   int threads, cli_lora *lora, char **mpath, lexie_model **m, lexie_ctx **c);
+void cli_provenance(const char *cmd, const char *mpath, const char *schema_sha);
+
 /* The chat template of --chat-template TEXT or --chat-template-file FILE
 ** (at most one of text and file is non-NULL: the caller refuses both).
 ** Sets *out to a malloc'd template (NULL when neither is given) and

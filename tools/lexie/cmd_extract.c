@@ -1,8 +1,7 @@
 /*
 ** cmd_extract.c -- `lexie extract`: entities, relations, events or open
 ** IE triples from each JSONL document {"id", "text"}, one output line per
-** input line in input order (src/ie/extraction.c writes it), and `lexie
-** ask`: an instruction over a text gives a table.
+** input line in input order (src/ie/extraction.c writes it).
 **
 ** A bad line gives {"id", "error": {"code", "message"}}; processing goes
 ** on and the exit status is 1 at the end.  Provenance (version, model and
@@ -174,30 +173,11 @@ static lexie_ie_schema *load_schema(const x_opts *o, lexie_error *err) {
     return s;
 }
 
-static const char *code_name(lexie_status s) {
-    switch (s) {
-    case LEXIE_E_FORMAT: return "format";
-    case LEXIE_E_UTF8: return "utf8";
-    case LEXIE_E_INVALID: return "invalid";
-    case LEXIE_E_RANGE: return "range";
-    case LEXIE_E_NOMEM: return "nomem";
-    default: return "error";
-    }
-}
-
 /* One input line waiting for its batch. */
 typedef struct {
     char *id, *text;
     lexie_error err; /* code != OK: an error line */
 } doc;
-
-static void put_error(lx_jbuf *b, const doc *d) {
-    lx_jbuf_puts(b, "{\"id\":");
-    lx_jbuf_puts(b, d->id ? d->id : "null");
-    lx_jbuf_printf(b, ",\"error\":{\"code\":\"%s\",\"message\":", code_name(d->err.code));
-    lx_jbuf_cstr(b, d->err.message);
-    lx_jbuf_puts(b, "}}\n");
-}
 
 static unsigned task_parts(const lexie_extract_params *p) {
     switch (p->task) {
@@ -246,7 +226,7 @@ static int flush(lexie_extractor *x, const x_opts *o, doc *q, int n) {
         lx_jbuf_reset(&b);
         int mine = k < m && map[k] == i;
         if (q[i].err.code != LEXIE_OK) {
-            put_error(&b, &q[i]);
+            lx_error_line(&b, q[i].id, q[i].err.code, q[i].err.message);
             bad++;
         } else {
             lx_extraction_json(&b, q[i].id, &out[k], task_parts(&o->xp));
@@ -318,39 +298,6 @@ static int run_lines(lexie_extractor *x, const x_opts *o) {
     return failed ? -1 : n_bad;
 }
 
-/* Provenance on stderr: version, model and schema SHA-256. */
-static void provenance(const char *cmd, const char *mpath, const lexie_ie_schema *s) {
-    char sha[65];
-    lexie_error err;
-    if (cli_model_sha(mpath, sha, &err) != 0) snprintf(sha, sizeof sha, "unknown");
-    fprintf(stderr, "lexie %s: lexie %s, model %s (sha256 %s)", cmd, lexie_version(), mpath, sha);
-    if (s) fprintf(stderr, ", schema sha256 %s", lexie_ie_schema_sha256(s));
-    fputc('\n', stderr);
-}
-
-/* Loads the model and makes a context for `batch` sequences beside the
-** shared prefix.  Prints and returns 0 on failure. */
-static int open_model(const char *cmd, const char *m_arg, const char *tmpl, int n_ctx, int batch,
-                      int threads, cli_lora *lora, char **mpath, lexie_model **m, lexie_ctx **c) {
-    lexie_error err;
-    lexie_model_params mp = lexie_model_default_params();
-    mp.chat_template = tmpl;
-    if (!(*mpath = cli_resolve_model(m_arg, &err)) || !(*m = lexie_model_load(*mpath, &mp, &err))) {
-        fprintf(stderr, "lexie %s: %s\n", cmd, err.message);
-        return 0;
-    }
-    lexie_ctx_params cp = lexie_ctx_default_params();
-    int train = lexie_model_n_ctx_train(*m);
-    cp.n_ctx = n_ctx > 0 ? n_ctx : LX_MIN(train > 0 ? train : 4096, 4096 + 1536 * batch);
-    cp.n_seq_max = batch + 1;
-    cp.n_threads = threads;
-    if (!(*c = lexie_ctx_new(*m, &cp, &err))) {
-        fprintf(stderr, "lexie %s: %s\n", cmd, err.message);
-        return 0;
-    }
-    return cli_apply_lora(cmd, *m, *c, lora);
-}
-
 int cmd_extract(int argc, char **argv) {
     x_opts o;
     int rc = parse_extract(argc, argv, &o);
@@ -375,14 +322,15 @@ int cmd_extract(int argc, char **argv) {
         o.xp.json_schema = jschema;
     }
     if (!cli_chat_template("extract", o.tmpl, o.tmpl_file, &tmpl) ||
-        !open_model("extract", o.model, tmpl, o.n_ctx, o.batch, o.threads, &o.lora, &mpath, &m, &c))
+        !cli_open_model("extract", o.model, tmpl, o.n_ctx, o.batch, o.threads, &o.lora, &mpath, &m,
+                        &c))
         goto done;
     if (!(x = lexie_extractor_new(c, s, &o.xp, &err)) ||
         (o.demos && lexie_extractor_load_demos(x, o.demos, &err) != LEXIE_OK)) {
         fprintf(stderr, "lexie extract: %s\n", err.message);
         goto done;
     }
-    provenance("extract", mpath, s);
+    cli_provenance("extract", mpath, s ? lexie_ie_schema_sha256(s) : NULL);
     int n_bad = run_lines(x, &o);
     if (n_bad > 0) fprintf(stderr, "lexie extract: %d line(s) had errors\n", n_bad);
     rc = n_bad ? 1 : 0;
@@ -394,111 +342,6 @@ done:
     lexie_ie_schema_free(s);
     free(mpath);
     free(jschema);
-    free(tmpl);
-    return rc;
-}
-
-/* ==== lexie ask ==== */
-
-static void ask_usage(FILE *f) {
-    fputs("usage: lexie ask \"INSTRUCTION\" [options] < doc.txt\n"
-          "  answers the instruction over the text with a table\n"
-          "  --format md|json     Markdown (default on a terminal) or JSON (otherwise)\n"
-          "  --max-tokens N       answer budget (default 768)\n"
-          "  -m MODEL             model name or GGUF path (default: the default model)\n"
-          "  -t N                 threads (default: all cores)\n"
-          "  -c N                 KV cells of the context (default: the model's, at most 5632)\n"
-          "  --chat-template TEXT, --chat-template-file FILE   replace the model's "
-          "template\n" CLI_LORA_USAGE,
-          f);
-}
-
-/* Reads all of stdin (at most 16 MiB) into a string. */
-static char *read_stdin(void) {
-    lx_buf b = {0};
-    char chunk[65536];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, stdin)) > 0)
-        if (b.len + n > ((size_t)16 << 20) || lx_buf_append(&b, chunk, n, NULL) != LEXIE_OK) {
-            free(b.data);
-            return NULL;
-        }
-    if (ferror(stdin) || lx_buf_append(&b, "", 0, NULL) != LEXIE_OK) {
-        free(b.data);
-        return NULL;
-    }
-    b.data[b.len] = 0;
-    return b.data;
-}
-
-int cmd_ask(int argc, char **argv) {
-    const char *instr = NULL, *model = NULL, *format = isatty(1) ? "md" : "json";
-    const char *tmpl_text = NULL, *tmpl_file = NULL;
-    int threads = 0, max_tokens = 0, n_ctx = 0;
-    cli_lora lora = {0};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        double x;
-        int bad = 0;
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) return ask_usage(stdout), 0;
-        if (a[0] != '-' && !instr) {
-            instr = a;
-            continue;
-        }
-        if (!v) return fprintf(stderr, "lexie ask: unknown option or missing value: '%s'\n", a), 2;
-        i++;
-        if (cli_lora_option("ask", a, v, &lora, &bad)) {
-            if (bad) return 2;
-        } else if (strcmp(a, "-m") == 0)
-            model = v;
-        else if (strcmp(a, "--chat-template") == 0)
-            tmpl_text = v;
-        else if (strcmp(a, "--chat-template-file") == 0)
-            tmpl_file = v;
-        else if (strcmp(a, "--format") == 0 && (!strcmp(v, "md") || !strcmp(v, "json")))
-            format = v;
-        else if (strcmp(a, "--max-tokens") == 0 && cli_parse_num(v, 32, 65536, 1, &x))
-            max_tokens = (int)x;
-        else if (strcmp(a, "-t") == 0 && cli_parse_num(v, 1, 256, 1, &x))
-            threads = (int)x;
-        else if (strcmp(a, "-c") == 0 && cli_parse_num(v, 64, 1 << 24, 1, &x))
-            n_ctx = (int)x;
-        else
-            return fprintf(stderr, "lexie ask: bad option '%s %s' (try --help)\n", a, v), 2;
-    }
-    if (!instr || !*instr)
-        return fprintf(stderr, "lexie ask: give the instruction as the first argument\n"), 2;
-    if (tmpl_text && tmpl_file)
-        return fprintf(stderr, "lexie ask: give --chat-template or --chat-template-file\n"), 2;
-    char *text = read_stdin(), *mpath = NULL, *out = NULL, *tmpl = NULL;
-    if (!text)
-        return fprintf(stderr, "lexie ask: cannot read standard input (or over 16 MiB)\n"), 1;
-    lexie_model *m = NULL;
-    lexie_ctx *c = NULL;
-    lexie_table t = {0};
-    lexie_error err;
-    int rc = 1;
-    if (cli_chat_template("ask", tmpl_text, tmpl_file, &tmpl) &&
-        open_model("ask", model, tmpl, n_ctx, 1, threads, &lora, &mpath, &m, &c)) {
-        provenance("ask", mpath, NULL);
-        if (lexie_ask(c, instr, text, max_tokens, &t, &err) != LEXIE_OK ||
-            (strcmp(format, "md") == 0 ? lexie_table_markdown(&t, &out, &err)
-                                       : lexie_table_json(&t, &out, &err)) != LEXIE_OK)
-            fprintf(stderr, "lexie ask: %s\n", err.message);
-        else {
-            fputs(out, stdout);
-            if (strcmp(format, "json") == 0) fputc('\n', stdout);
-            rc = cli_flush_out("ask") == 0 ? 0 : 1;
-            if (t.truncated) fprintf(stderr, "lexie ask: the table was cut at --max-tokens\n");
-        }
-    }
-    lexie_table_clear(&t);
-    lexie_free(out);
-    lexie_ctx_free(c);
-    cli_lora_free(&lora);
-    lexie_model_free(m);
-    free(mpath);
-    free(text);
     free(tmpl);
     return rc;
 }

@@ -13,6 +13,7 @@
 
 #include "base/base.h"
 #include "base/json.h"
+#include "ie/ie.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -48,31 +49,12 @@ static void rel_usage(FILE *f) {
           f);
 }
 
-static const char *code_name(lexie_status s) {
-    switch (s) {
-    case LEXIE_E_FORMAT: return "format";
-    case LEXIE_E_UTF8: return "utf8";
-    case LEXIE_E_INVALID: return "invalid";
-    case LEXIE_E_RANGE: return "range";
-    case LEXIE_E_NOMEM: return "nomem";
-    default: return "error";
-    }
-}
-
 /* One pending input line: an example to classify, or an error to report. */
 typedef struct {
     lexie_re_line line; /* line.id: the id as it came, or NULL */
     lexie_status st;
     char msg[512];
 } pending;
-
-static void put_error(lx_jbuf *b, const pending *p) {
-    lx_jbuf_puts(b, "{\"id\":");
-    lx_jbuf_puts(b, p->line.id ? p->line.id : "null");
-    lx_jbuf_printf(b, ",\"error\":{\"code\":\"%s\",\"message\":", code_name(p->st));
-    lx_jbuf_cstr(b, p->msg);
-    lx_jbuf_puts(b, "}}\n");
-}
 
 /* Writes {"id", "label", "scores": {label: p > 0}} without the closing
 ** brace, so the caller can add fields. */
@@ -218,7 +200,7 @@ static int flush(lexie_re *re, const lexie_re_schema *s, pending *q, int n, int 
     for (int i = 0; i < n; i++) {
         lx_jbuf_reset(&b);
         if (q[i].st != LEXIE_OK) {
-            put_error(&b, &q[i]);
+            lx_error_line(&b, q[i].line.id, q[i].st, q[i].msg);
             bad++;
             if (k < m && map[k] == i) k++;
             if (hold) {
