@@ -102,6 +102,16 @@ typedef struct lx_gram {
     /* rules with many alternatives: the alternatives each byte can start,
     ** disp_alt[disp_off[disp[r] + b] .. disp_off[disp[r] + b + 1]); disp[r] -1 if none */
     int32_t *disp, *disp_off, *disp_alt;
+    /* any-character loops (a regex's unanchored ends), lx_gram_mark_any:
+    ** (rule, owner) pairs; at finish any_pos[canon[rule]] = owner + 1 for
+    ** a trailing loop of regex rule owner, -1 for a leading one, else 0
+    ** (NULL when none).  A stack there survives every plain byte, and a
+    ** trailing one takes every string the rest of its regex could, so
+    ** the matcher drops those as redundant. */
+    int32_t (*any)[2];
+    int n_any;
+    size_t cap_any;
+    int32_t *any_pos; /* [n_el] */
     int finished;
 } lx_gram;
 
@@ -126,6 +136,11 @@ int lx_gram_empty(lx_gram *g);
 /* Rule matching x{lo,hi} for rule x (hi < 0: unbounded).  x must not be
 ** nullable when hi is unbounded (left recursion otherwise). */
 int lx_gram_repeat(lx_gram *g, int x, int lo, int hi);
+/* Marks rule r as a loop over every JSON string character (each call of
+** it derives any sequence of whole characters).  owner >= 0: r ends an
+** alternative of regex rule owner, called in tail position, and owner is
+** only ever called between two '"' elements; -1: r is a loop elsewhere. */
+void lx_gram_mark_any(lx_gram *g, int r, int owner);
 
 /* Checks and indexes the grammar: LEXIE_E_NOMEM, or LEXIE_E_FORMAT when
 ** a rule can reach itself without consuming input (naming it), and fills
@@ -163,7 +178,10 @@ int lx_utf8_put(uint32_t c, unsigned char *out);
 ** or escaped where JSON requires it).  Unanchored ends match anything, as
 ** JSON Schema's "pattern" does.  min_len and max_len get the lengths in
 ** characters the regex allows (max -1: unbounded).  Returns the rule, or
-** -1 with err filled (LEXIE_E_UNSUPPORTED for a construct not handled). */
+** -1 with err filled (LEXIE_E_UNSUPPORTED for a construct not handled).
+** Its unanchored ends are marked any-character loops (lx_gram_mark_any);
+** callers place the rule between two '"' elements (the matcher checks
+** that before it relies on it). */
 int lx_regex_compile(lx_gram *g, const char *pattern, size_t n, int *min_len, int *max_len,
                      lexie_error *err);
 
@@ -210,7 +228,11 @@ typedef struct lx_gvocab {
     int32_t n_tokens;
     lx_trie full, rest, longt; /* longt: tokens over LX_SHORT bytes */
     uint32_t *plain;           /* [(n_tokens + 31) / 32] bitset of plain tokens */
-    uint32_t *shortm;          /* [(n_tokens + 31) / 32] tokens of 1..LX_SHORT bytes, and EOG */
+    /* plain_le + k * words: the plain tokens of at most k bytes, k = 0 ..
+    ** max_plain (the longest plain token), words = (n_tokens + 31) / 32 */
+    uint32_t *plain_le;
+    int max_plain;
+    uint32_t *shortm; /* [(n_tokens + 31) / 32] tokens of 1..LX_SHORT bytes, and EOG */
     int32_t n_plain;
     int32_t *tok_next; /* [n_tokens] next token with the same bytes, -1 none */
     int32_t *eog;      /* [n_eog] */
@@ -226,6 +248,12 @@ typedef struct lx_gvocab {
 lx_gvocab *lx_gvocab_build(int32_t n_tokens, const char *const *pieces, const int32_t *lens,
                            const int32_t *eog, int n_eog, lexie_error *err);
 void lx_gvocab_free(lx_gvocab *v);
+
+/* Tests only: on, the matcher keeps every stack (no any-loop pruning) and
+** computes masks by the plain walk of the full trie, with none of the
+** shortcuts (caches, plain blocks, length buckets, normalisation): the
+** reference the fast path must equal.  Set it before committing. */
+void lx_matcher_set_exact(lexie_matcher *m, int on);
 
 /* ==== Public objects ==== */
 

@@ -454,8 +454,9 @@ static int parse_seq(rx *p, lx_seq *seq, rlen *len) {
     return 0;
 }
 
-/* Any JSON string character, repeated: for unanchored ends. */
-static int any_star(lx_gram *g) {
+/* Any JSON string character, repeated: for unanchored ends (owner: the
+** pattern rule when this loop ends its alternative, else -1). */
+static int any_star(lx_gram *g, int owner) {
     lx_cps all = {0};
     lx_cps_add(&all, 0, 0x10FFFF);
     int32_t e = jchar(g, &all);
@@ -465,7 +466,13 @@ static int any_star(lx_gram *g) {
     lx_seq_push(&s, e);
     lx_gram_alt(g, x, &s);
     lx_seq_free(&s);
-    return lx_gram_repeat(g, x, 0, -1);
+    int r = lx_gram_repeat(g, x, 0, -1);
+    /* r ::= star ; star ::= x star | "" (the rule made right after r) */
+    if (r >= 0 && r + 1 < g->n_rules) {
+        lx_gram_mark_any(g, r, owner);
+        lx_gram_mark_any(g, r + 1, owner);
+    }
+    return r;
 }
 
 /* ==== Alternations of literals as a trie ====
@@ -572,8 +579,8 @@ static int parse_alt(rx *p, rlen *len, int top) {
                 break;
             }
         }
-        if (top && !anch_start) seq.e[0] = lx_gram_call(any_star(p->g));
-        if (top && !anch_end) lx_seq_push(&seq, lx_gram_call(any_star(p->g)));
+        if (top && !anch_start) seq.e[0] = lx_gram_call(any_star(p->g, -1));
+        if (top && !anch_end) lx_seq_push(&seq, lx_gram_call(any_star(p->g, r)));
         if (top && (!anch_start || !anch_end)) sl.max = -1;
         lx_gram_alt(p->g, r, &seq);
         if (first) {

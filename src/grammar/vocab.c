@@ -47,6 +47,7 @@ void lx_gvocab_free(lx_gvocab *v) {
         free(tr[k]->sfx);
     }
     free(v->plain);
+    free(v->plain_le);
     free(v->shortm);
     free(v->tok_next);
     free(v->eog);
@@ -174,6 +175,25 @@ static lexie_status build_trie(lx_gvocab *v, lx_trie *tr, const srt *order, int3
     return LEXIE_OK;
 }
 
+/* plain_le: the plain tokens of at most k bytes, for each k (a state that
+** takes exactly k more plain bytes, whichever they are, allows those). */
+static lexie_status plain_by_length(lx_gvocab *v, lexie_error *err) {
+    size_t words = ((size_t)v->n_tokens + 31) / 32;
+    v->max_plain = 0;
+    for (int32_t t = 0; t < v->n_tokens; t++)
+        if ((v->plain[t >> 5] >> (t & 31)) & 1)
+            v->max_plain = LX_MAX(v->max_plain, v->piece_len[t]);
+    v->plain_le = calloc(((size_t)v->max_plain + 1) * words, sizeof *v->plain_le);
+    if (!v->plain_le) return lx_fail(err, LEXIE_E_NOMEM, "token trie: out of memory");
+    for (int32_t t = 0; t < v->n_tokens; t++)
+        if ((v->plain[t >> 5] >> (t & 31)) & 1)
+            v->plain_le[(size_t)v->piece_len[t] * words + (size_t)(t >> 5)] |= 1u << (t & 31);
+    for (int k = 1; k <= v->max_plain; k++)
+        for (size_t w = 0; w < words; w++)
+            v->plain_le[(size_t)k * words + w] |= v->plain_le[(size_t)(k - 1) * words + w];
+    return LEXIE_OK;
+}
+
 lx_gvocab *lx_gvocab_build(int32_t n_tokens, const char *const *pieces, const int32_t *lens,
                            const int32_t *eog, int n_eog, lexie_error *err) {
     if (n_tokens <= 0 || n_eog < 0)
@@ -235,6 +255,7 @@ lx_gvocab *lx_gvocab_build(int32_t n_tokens, const char *const *pieces, const in
         v->n_plain++;
     }
     free(order);
+    if (st == LEXIE_OK) st = plain_by_length(v, err);
     if (st != LEXIE_OK) {
         lx_gvocab_free(v);
         return NULL;
