@@ -615,6 +615,15 @@ static const char TWIN_TEXT[] =
     "\"e\": \"my srn:abc:RE! srn:x:CL\", \"f\": \"aaaaaaaaaaaaaaaaaaaaaaaa\", "
     "\"g\": [\"\xc3\xa9\", \"x\xc3\xa9\\n\"], \"xidx\": \"ab\"}";
 
+/* Optional members and extra keys (any key but the declared names). */
+static const char TWIN_SCHEMA2[] =
+    "{\"type\": \"object\", \"properties\": {\"Size Estimate\": {\"type\": \"integer\"}, "
+    "\"Size\": {\"type\": \"string\"}, \"Type\": {\"type\": \"string\", \"maxLength\": 4}, "
+    "\"\xc3\xa9t\xc3\xa9\": {\"type\": [\"string\", \"null\"]}}}";
+static const char TWIN_TEXT2[] =
+    "{\"Size Estimate\": 12, \"Sizer\": \"x\", \"Size\": \"a b\", \"Typ\": 1, "
+    "\"\xc3\xa9t\xc3\xa9\": \"\xc3\xa9\", \"\xc3\xa9\": [\"Size\"]}";
+
 static void test_fast_masks(lx_t *t) {
     lexie_error e;
     lexie_grammar_vocab *v = tiny_vocab();
@@ -623,10 +632,19 @@ static void test_fast_masks(lx_t *t) {
     LX_REQUIRE(t, g);
     twin w;
     LX_REQUIRE(t, twin_open(&w, g, v, N_TINY));
-    int n = (int)strlen(TWIN_TEXT), toks[sizeof TWIN_TEXT];
+    int n = (int)strlen(TWIN_TEXT), toks[sizeof TWIN_TEXT + sizeof TWIN_TEXT2];
     for (int i = 0; i < n; i++) toks[i] = (unsigned char)TWIN_TEXT[i];
     twin_run(t, &w, v, toks, n, 40, 30, "tiny");
     /* the text is a sentence: the exact matcher agrees it may end */
+    LX_CHECK(t, lexie_matcher_is_accepting(w.b));
+    twin_close(&w);
+    lexie_grammar_free(g);
+    g = lexie_grammar_from_json_schema(TWIN_SCHEMA2, strlen(TWIN_SCHEMA2), NULL, &e);
+    LX_REQUIRE(t, g);
+    LX_REQUIRE(t, twin_open(&w, g, v, N_TINY));
+    n = (int)strlen(TWIN_TEXT2);
+    for (int i = 0; i < n; i++) toks[i] = (unsigned char)TWIN_TEXT2[i];
+    twin_run(t, &w, v, toks, n, 40, 30, "tiny, extra keys");
     LX_CHECK(t, lexie_matcher_is_accepting(w.b));
     twin_close(&w);
     lexie_grammar_free(g);

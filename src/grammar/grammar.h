@@ -102,12 +102,13 @@ typedef struct lx_gram {
     /* rules with many alternatives: the alternatives each byte can start,
     ** disp_alt[disp_off[disp[r] + b] .. disp_off[disp[r] + b + 1]); disp[r] -1 if none */
     int32_t *disp, *disp_off, *disp_alt;
-    /* any-character loops (a regex's unanchored ends), lx_gram_mark_any:
-    ** (rule, owner) pairs; at finish any_pos[canon[rule]] = owner + 1 for
-    ** a trailing loop of regex rule owner, -1 for a leading one, else 0
-    ** (NULL when none).  A stack there survives every plain byte, and a
-    ** trailing one takes every string the rest of its regex could, so
-    ** the matcher drops those as redundant. */
+    /* closed rules (lx_gram_mark_any): (rule, owner) pairs; at finish
+    ** any_pos[canon[rule]] = owner + 1 for a trailing any-character loop
+    ** of regex rule owner, else owner (-1 plain-closed, -2 text-closed),
+    ** 0 unmarked (NULL when none).  A stack there survives every plain
+    ** byte (every text character when text-closed or trailing) and stands
+    ** at such a position again; a trailing loop also takes every string
+    ** the rest of its regex could, so the matcher drops those. */
     int32_t (*any)[2];
     int n_any;
     size_t cap_any;
@@ -136,10 +137,13 @@ int lx_gram_empty(lx_gram *g);
 /* Rule matching x{lo,hi} for rule x (hi < 0: unbounded).  x must not be
 ** nullable when hi is unbounded (left recursion otherwise). */
 int lx_gram_repeat(lx_gram *g, int x, int lo, int hi);
-/* Marks rule r as a loop over every JSON string character (each call of
-** it derives any sequence of whole characters).  owner >= 0: r ends an
-** alternative of regex rule owner, called in tail position, and owner is
-** only ever called between two '"' elements; -1: r is a loop elsewhere. */
+/* Marks rule r closed.  owner -1, plain-closed: a call of r (its
+** canonical position) takes every plain byte (printable ASCII but " and
+** \) and then again stands at a call of a plain-closed rule.  -2,
+** text-closed: r is a loop that takes every character a JSON string
+** holds raw (not a control, " or \) and stays at its call.  owner >= 0:
+** text-closed, and r is a loop over every JSON string character (raw or
+** escaped) that ends an alternative of regex rule owner in tail position. */
 void lx_gram_mark_any(lx_gram *g, int r, int owner);
 
 /* Checks and indexes the grammar: LEXIE_E_NOMEM, or LEXIE_E_FORMAT when
@@ -218,16 +222,22 @@ typedef struct lx_trie {
     int32_t *sfx;
 } lx_trie;
 
-/* Two tries: all tokens, and all but the "plain" ones (printable ASCII
-** other than " and \), which a string body takes unchanged: in a state
-** that every plain byte maps to itself, the plain tokens are allowed as a
-** block and only the rest trie is walked. */
+/* Tries: all tokens, all but the "plain" ones (printable ASCII other than
+** " and \), which a string body takes unchanged: in a state that every
+** run of plain bytes leaves alive, the plain tokens are allowed as a
+** block and only the rest trie is walked; and all but the text ones, for
+** states holding a text-closed loop (grammar.h, lx_gram_mark_any). */
 #define LX_SHORT 16 /* tokens this long or shorter cannot see far repetition bounds */
 
 typedef struct lx_gvocab {
     int32_t n_tokens;
     lx_trie full, rest, longt; /* longt: tokens over LX_SHORT bytes */
+    lx_trie rest_text;         /* all but the text tokens */
     uint32_t *plain;           /* [(n_tokens + 31) / 32] bitset of plain tokens */
+    /* [(n_tokens + 31) / 32] text tokens: whole UTF-8 characters, each
+    ** plain or not ASCII (a superset of plain), which any loop over every
+    ** string character takes as a block */
+    uint32_t *text;
     /* plain_le + k * words: the plain tokens of at most k bytes, k = 0 ..
     ** max_plain (the longest plain token), words = (n_tokens + 31) / 32 */
     uint32_t *plain_le;

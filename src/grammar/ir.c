@@ -261,7 +261,7 @@ static int any_positions(lx_gram *g) {
     if (!g->any_pos) return -1;
     for (int k = 0; k < g->n_any; k++) {
         int32_t r = g->any[k][0], owner = g->any[k][1];
-        if (r >= 0 && r < g->n_rules) g->any_pos[g->canon[r]] = owner >= 0 ? owner + 1 : -1;
+        if (r >= 0 && r < g->n_rules) g->any_pos[g->canon[r]] = owner >= 0 ? owner + 1 : owner;
     }
     return 0;
 }

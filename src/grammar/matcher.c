@@ -549,19 +549,23 @@ static int32_t ds_step(lexie_matcher *m, int32_t p, unsigned b) {
     return t < 0 ? -1 : t - 1;
 }
 
-/* 1 when p holds a stack at an any-character loop, which every plain byte
-** keeps (few stacks: the safety valves cannot drop it). */
+/* 2 when p holds a stack at a text-closed rule (grammar.h), which every
+** run of text characters keeps, 1 at a plain-closed one only, else 0
+** (few stacks: the safety valves cannot drop it). */
 static int has_any_loop(const lexie_matcher *m, int32_t p) {
     if (!m->g->any_pos || m->ds_cnt[p] > 64) return 0;
     const stk *s = m->ds_ent + m->ds_off[p];
-    for (int i = 0; i < m->ds_cnt[p]; i++)
-        if (s[i].pos >= 0 && m->g->any_pos[s[i].pos]) return 1;
-    return 0;
+    int level = 0;
+    for (int i = 0; i < m->ds_cnt[p] && level < 2; i++) {
+        int32_t a = s[i].pos >= 0 ? m->g->any_pos[s[i].pos] : 0;
+        if (a) level = a == -1 ? 1 : 2;
+    }
+    return level;
 }
 
-/* 1 when every run of plain bytes (printable ASCII but " and \) leaves
-** state p alive: p holds an any-character loop, or each plain byte maps
-** p to itself. */
+/* Nonzero when every run of plain bytes (printable ASCII but " and \)
+** leaves state p alive: p holds a closed rule's stack, or each plain byte
+** maps p to itself; 2 when every run of text tokens does too. */
 static int plain_all(lexie_matcher *m, int32_t p) {
     if (m->ds_plain[p] < 0) {
         int ok = has_any_loop(m, p);
@@ -692,7 +696,11 @@ int lexie_matcher_fill_mask(lexie_matcher *m, uint32_t *mask, int budget) {
     int count = -1;
     int32_t root = ds_intern(m, ks, nks);
     int k = -1;
-    if (root >= 0 && budget < 0 && plain_all(m, root)) {
+    if (root >= 0 && budget < 0 && plain_all(m, root) == 2) {
+        /* every text token leaves the state alive: allow them as a block */
+        memcpy(mask, m->v->text, (size_t)m->n_words * sizeof *mask);
+        count = walk_dfa(m, &m->v->rest_text, root, 1, mask, budget);
+    } else if (root >= 0 && budget < 0 && plain_all(m, root)) {
         /* every plain token leaves the state alive: allow them as a block */
         memcpy(mask, m->v->plain, (size_t)m->n_words * sizeof *mask);
         count = walk_dfa(m, &m->v->rest, root, 1, mask, budget);

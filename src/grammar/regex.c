@@ -455,7 +455,7 @@ static int parse_seq(rx *p, lx_seq *seq, rlen *len) {
 }
 
 /* Any JSON string character, repeated: for unanchored ends (owner: the
-** pattern rule when this loop ends its alternative, else -1). */
+** pattern rule when this loop ends its alternative, else -2). */
 static int any_star(lx_gram *g, int owner) {
     lx_cps all = {0};
     lx_cps_add(&all, 0, 0x10FFFF);
@@ -579,7 +579,7 @@ static int parse_alt(rx *p, rlen *len, int top) {
                 break;
             }
         }
-        if (top && !anch_start) seq.e[0] = lx_gram_call(any_star(p->g, -1));
+        if (top && !anch_start) seq.e[0] = lx_gram_call(any_star(p->g, -2));
         if (top && !anch_end) lx_seq_push(&seq, lx_gram_call(any_star(p->g, r)));
         if (top && (!anch_start || !anch_end)) sl.max = -1;
         lx_gram_alt(p->g, r, &seq);

@@ -72,6 +72,7 @@ static int jchar(sc *c, int nosur) {
 int lx_sc_string(sc *c) {
     if (c->r_str >= 0) return c->r_str;
     int st = lx_sc_star(c->g, jchar(c, 0));
+    lx_gram_mark_any(c->g, st, -2); /* every plain byte keeps a string body going */
     int r = lx_gram_rule(c->g, "string");
     lx_seq s = {0};
     lx_seq_push(&s, lx_gram_byte(c->g, '"'));
