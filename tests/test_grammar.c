@@ -598,7 +598,8 @@ static void twin_run(lx_t *t, twin *w, const lexie_grammar_vocab *v, const int *
     }
 }
 
-/* Unanchored patterns, alternations, length bounds near and far. */
+/* Unanchored patterns, alternations, length bounds near and far, a short
+** minimum length without maximum. */
 static const char TWIN_SCHEMA[] =
     "{\"type\": \"object\", \"properties\": {\"a\": {\"type\": \"string\", \"maxLength\": 5}, "
     "\"b\": {\"type\": \"string\", \"minLength\": 3, \"maxLength\": 30}, "
@@ -606,14 +607,16 @@ static const char TWIN_SCHEMA[] =
     "\"d\": {\"type\": \"string\", \"pattern\": \"^q.*z$\"}, "
     "\"e\": {\"type\": \"string\", \"pattern\": \"srn:[a-z]+:(RE|CL)\"}, "
     "\"f\": {\"type\": \"string\", \"minLength\": 20}, "
-    "\"g\": {\"type\": \"array\", \"items\": {\"type\": \"string\", \"pattern\": \"\xc3\xa9+\"}}}, "
+    "\"g\": {\"type\": \"array\", \"items\": {\"type\": \"string\", \"pattern\": \"\xc3\xa9+\"}}, "
+    "\"h\": {\"type\": \"string\", \"minLength\": 2}}, "
     "\"patternProperties\": {\"id\": {\"type\": \"string\", \"maxLength\": 3}}, "
-    "\"required\": [\"a\", \"b\", \"c\", \"d\", \"e\", \"f\", \"g\"], "
+    "\"required\": [\"a\", \"b\", \"c\", \"d\", \"e\", \"f\", \"g\", \"h\"], "
     "\"additionalProperties\": false}";
 static const char TWIN_TEXT[] =
     "{\"a\": \"hey\", \"b\": \"abc def\", \"c\": \"zzabzz x1y\", \"d\": \"q1\\\"z\", "
     "\"e\": \"my srn:abc:RE! srn:x:CL\", \"f\": \"aaaaaaaaaaaaaaaaaaaaaaaa\", "
-    "\"g\": [\"\xc3\xa9\", \"x\xc3\xa9\\n\"], \"xidx\": \"ab\"}";
+    "\"g\": [\"\xc3\xa9\", \"x\xc3\xa9\\n\"], \"h\": \"\xc3\xa9"
+    "1\\t\", \"xidx\": \"ab\"}";
 
 /* Optional members and extra keys (any key but the declared names). */
 static const char TWIN_SCHEMA2[] =

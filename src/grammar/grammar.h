@@ -140,8 +140,8 @@ int lx_gram_repeat(lx_gram *g, int x, int lo, int hi);
 /* Marks rule r closed.  owner -1, plain-closed: a call of r (its
 ** canonical position) takes every plain byte (printable ASCII but " and
 ** \) and then again stands at a call of a plain-closed rule.  -2,
-** text-closed: r is a loop that takes every character a JSON string
-** holds raw (not a control, " or \) and stays at its call.  owner >= 0:
+** text-closed: the same for every character a JSON string holds raw (not
+** a control, " or \), landing on a text-closed call.  owner >= 0:
 ** text-closed, and r is a loop over every JSON string character (raw or
 ** escaped) that ends an alternative of regex rule owner in tail position. */
 void lx_gram_mark_any(lx_gram *g, int r, int owner);

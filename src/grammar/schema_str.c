@@ -139,6 +139,34 @@ static const char *const FORMATS_REFUSED[] = {
     "iri",      "iri-reference", "uri-template", "json-pointer", "relative-json-pointer",
     "regex"};
 
+/* Characters x{lo,hi} as a counted chain.  Without an upper bound and
+** with few required copies, as rules that each call the next in tail
+** position, x{k,} ::= x x{k-1,}, down to x* (the loop lx_gram_repeat
+** makes): each is then text-closed (grammar.h), a stack at one takes any
+** text and lands on the next.  Longer chains stay flat for the matcher's
+** normalisation of far positions. */
+static int min_length(sc *c, int lo, int hi) {
+    lx_gram *g = c->g;
+    int x = jchar(c, 1);
+    if (hi >= 0 || lo > 8) return lx_gram_repeat(g, x, lo, hi);
+    int next = lx_gram_repeat(g, x, 0, -1); /* next ::= star; star ::= x star | "" */
+    if (next < 0 || next + 1 >= g->n_rules) return -1;
+    lx_gram_mark_any(g, next, -2);
+    lx_gram_mark_any(g, next + 1, -2);
+    lx_seq s = {0};
+    for (int k = 1; k <= lo; k++) {
+        int b = lx_gram_rule(g, "minlen");
+        s.n = 0;
+        lx_seq_push(&s, lx_gram_call(x));
+        lx_seq_push(&s, lx_gram_call(next));
+        lx_gram_alt(g, b, &s);
+        lx_gram_mark_any(g, b, -2);
+        next = b;
+    }
+    lx_seq_free(&s);
+    return next;
+}
+
 void lx_sc_gen_string(sc *c, int r, const sc_view *v) {
     lx_gram *g = c->g;
     long long lo = lx_sc_count_kw(c, v, "minLength", 0, 0);
@@ -190,7 +218,7 @@ void lx_sc_gen_string(sc *c, int r, const sc_view *v) {
                         MAX_CHAIN);
             return;
         }
-        body = lx_gram_repeat(g, jchar(c, 1), (int)lo, (int)hi);
+        body = min_length(c, (int)lo, (int)hi);
     }
     lx_seq s = {0};
     lx_seq_push(&s, lx_gram_byte(g, '"'));
