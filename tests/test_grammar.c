@@ -659,6 +659,16 @@ static void test_fast_masks(lx_t *t) {
                               1) == want);
         }
     LX_CHECK_INT(t, v->v->max_plain, 4);
+    /* by characters: text tokens (whole UTF-8, no control, quote or backslash) */
+    int e_acute = tok_of("\xc3\xa9");
+    for (int k = 0; k <= v->v->max_text; k++)
+        for (int x = 0; x < N_TINY; x++) {
+            int text = ((v->v->plain[x >> 5] >> (x & 31)) & 1) || x == e_acute;
+            int chars = x == e_acute ? 1 : v->v->piece_len[x];
+            int got = (int)((v->v->text_le[k * ((N_TINY + 31) / 32) + (x >> 5)] >> (x & 31)) & 1);
+            LX_CHECK_MSG(t, got == (text && chars <= k), "text_le[%d], token %d: %d", k, x, got);
+        }
+    LX_CHECK_INT(t, v->v->max_text, 4);
     lexie_grammar_vocab_free(v);
 }
 

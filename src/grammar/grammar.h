@@ -104,11 +104,12 @@ typedef struct lx_gram {
     int32_t *disp, *disp_off, *disp_alt;
     /* closed rules (lx_gram_mark_any): (rule, owner) pairs; at finish
     ** any_pos[canon[rule]] = owner + 1 for a trailing any-character loop
-    ** of regex rule owner, else owner (-1 plain-closed, -2 text-closed),
-    ** 0 unmarked (NULL when none).  A stack there survives every plain
-    ** byte (every text character when text-closed or trailing) and stands
-    ** at such a position again; a trailing loop also takes every string
-    ** the rest of its regex could, so the matcher drops those. */
+    ** of regex rule owner, else owner (-1 plain-closed, -2 text-closed,
+    ** -3 - k a text-chain link with k characters left), 0 unmarked (NULL
+    ** when none).  A stack at a closed rule survives every plain byte
+    ** (every text character when text-closed or trailing) and stands at
+    ** such a position again; a trailing loop also takes every string the
+    ** rest of its regex could, so the matcher drops those. */
     int32_t (*any)[2];
     int n_any;
     size_t cap_any;
@@ -141,7 +142,9 @@ int lx_gram_repeat(lx_gram *g, int x, int lo, int hi);
 ** canonical position) takes every plain byte (printable ASCII but " and
 ** \) and then again stands at a call of a plain-closed rule.  -2,
 ** text-closed: the same for every character a JSON string holds raw (not
-** a control, " or \), landing on a text-closed call.  owner >= 0:
+** a control, " or \), landing on a text-closed call.  -3 - k (k >= 1), a
+** text-chain link: r derives any run of at most k JSON string characters
+** (raw as above, or escaped) and nothing else.  owner >= 0:
 ** text-closed, and r is a loop over every JSON string character (raw or
 ** escaped) that ends an alternative of regex rule owner in tail position. */
 void lx_gram_mark_any(lx_gram *g, int r, int owner);
@@ -242,6 +245,8 @@ typedef struct lx_gvocab {
     ** max_plain (the longest plain token), words = (n_tokens + 31) / 32 */
     uint32_t *plain_le;
     int max_plain;
+    uint32_t *text_le; /* the same for text tokens of at most k characters */
+    int max_text;
     uint32_t *shortm; /* [(n_tokens + 31) / 32] tokens of 1..LX_SHORT bytes, and EOG */
     int32_t n_plain;
     int32_t *tok_next; /* [n_tokens] next token with the same bytes, -1 none */

@@ -558,7 +558,8 @@ static int has_any_loop(const lexie_matcher *m, int32_t p) {
     int level = 0;
     for (int i = 0; i < m->ds_cnt[p] && level < 2; i++) {
         int32_t a = s[i].pos >= 0 ? m->g->any_pos[s[i].pos] : 0;
-        if (a) level = a == -1 ? 1 : 2;
+        if (a == -1) level = 1;
+        if (a == -2 || a > 0) level = 2;
     }
     return level;
 }
@@ -577,6 +578,33 @@ static int plain_all(lexie_matcher *m, int32_t p) {
         m->ds_plain[p] = (int8_t)ok;
     }
     return m->ds_plain[p];
+}
+
+/* K when the text tokens state p keeps alive are exactly those of at
+** most K characters: some stacks stand at text-chain links (grammar.h),
+** K the longest, and every other stack dies on every text byte; else -1. */
+static int text_len(const lexie_matcher *m, int32_t p) {
+    const lx_gram *g = m->g;
+    if (!g->any_pos) return -1;
+    const stk *s = m->ds_ent + m->ds_off[p];
+    int k = -1;
+    for (int i = 0; i < m->ds_cnt[p]; i++) {
+        int32_t pos = s[i].pos;
+        if (pos < 0) continue; /* the accept mark takes nothing */
+        if (g->any_pos[pos] <= -3) {
+            k = LX_MAX(k, -3 - g->any_pos[pos]);
+            continue;
+        }
+        int32_t e = g->el[pos];
+        if (LX_EL_KIND(e) == LX_EL_END) return -1;
+        const lx_bset *f =
+            LX_EL_KIND(e) == LX_EL_SET ? &g->sets[LX_EL_ARG(e)] : &g->first_rule[LX_EL_ARG(e)];
+        /* text starts with a plain byte or one from 0x80 */
+        if (((f->w[0] & ~((1ull << '"') | 0xFFFFFFFFull)) ||
+             (f->w[1] & ~((1ull << ('\\' - 64)) | (1ull << 63))) || f->w[2] || f->w[3]))
+            return -1;
+    }
+    return k < 0 ? -1 : LX_MIN(k, m->v->max_text);
 }
 
 /* The one state every plain byte takes p to: its id, -1 when all kill
@@ -704,6 +732,11 @@ int lexie_matcher_fill_mask(lexie_matcher *m, uint32_t *mask, int budget) {
         /* every plain token leaves the state alive: allow them as a block */
         memcpy(mask, m->v->plain, (size_t)m->n_words * sizeof *mask);
         count = walk_dfa(m, &m->v->rest, root, 1, mask, budget);
+    } else if (root >= 0 && budget < 0 && (k = text_len(m, root)) >= 0) {
+        /* exactly the text tokens of at most k characters */
+        memcpy(mask, m->v->text_le + (size_t)k * (size_t)m->n_words,
+               (size_t)m->n_words * sizeof *mask);
+        count = walk_dfa(m, &m->v->rest_text, root, 0, mask, budget);
     } else if (root >= 0 && budget < 0 && (k = plain_len(m, root)) >= 0) {
         /* exactly the plain tokens of at most k bytes */
         memcpy(mask, m->v->plain_le + (size_t)k * (size_t)m->n_words,

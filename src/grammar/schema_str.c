@@ -148,7 +148,15 @@ static const char *const FORMATS_REFUSED[] = {
 static int min_length(sc *c, int lo, int hi) {
     lx_gram *g = c->g;
     int x = jchar(c, 1);
-    if (hi >= 0 || lo > 8) return lx_gram_repeat(g, x, lo, hi);
+    if (hi >= 0) {
+        /* r ::= x.. opt_n; opt_k ::= x opt_{k-1} | "" made right after r, k = 1.. */
+        int r = lx_gram_repeat(g, x, lo, hi);
+        for (int k = 1; r >= 0 && k <= hi - lo && r + k < g->n_rules; k++)
+            lx_gram_mark_any(g, r + k, -3 - k);
+        if (lo == 0 && hi > 0) lx_gram_mark_any(g, r, -3 - hi);
+        return r;
+    }
+    if (lo > 8) return lx_gram_repeat(g, x, lo, hi);
     int next = lx_gram_repeat(g, x, 0, -1); /* next ::= star; star ::= x star | "" */
     if (next < 0 || next + 1 >= g->n_rules) return -1;
     lx_gram_mark_any(g, next, -2);

@@ -49,6 +49,7 @@ void lx_gvocab_free(lx_gvocab *v) {
     free(v->plain);
     free(v->text);
     free(v->plain_le);
+    free(v->text_le);
     free(v->shortm);
     free(v->tok_next);
     free(v->eog);
@@ -192,8 +193,16 @@ static lexie_status build_trie(lx_gvocab *v, lx_trie *tr, const srt *order, int3
     return LEXIE_OK;
 }
 
+static int n_chars(const lx_gvocab *v, int32_t t) {
+    int n = 0;
+    for (int32_t i = 0; i < v->piece_len[t]; i++)
+        n += ((unsigned char)v->piece[t][i] & 0xC0) != 0x80;
+    return n;
+}
+
 /* plain_le: the plain tokens of at most k bytes, for each k (a state that
-** takes exactly k more plain bytes, whichever they are, allows those). */
+** takes exactly k more plain bytes, whichever they are, allows those);
+** text_le: the text tokens of at most k characters. */
 static lexie_status plain_by_length(lx_gvocab *v, lexie_error *err) {
     size_t words = ((size_t)v->n_tokens + 31) / 32;
     v->max_plain = 0;
@@ -208,6 +217,18 @@ static lexie_status plain_by_length(lx_gvocab *v, lexie_error *err) {
     for (int k = 1; k <= v->max_plain; k++)
         for (size_t w = 0; w < words; w++)
             v->plain_le[(size_t)k * words + w] |= v->plain_le[(size_t)(k - 1) * words + w];
+    /* text tokens by characters (UTF-8 lead bytes) */
+    v->max_text = 0;
+    for (int32_t t = 0; t < v->n_tokens; t++)
+        if ((v->text[t >> 5] >> (t & 31)) & 1) v->max_text = LX_MAX(v->max_text, n_chars(v, t));
+    v->text_le = calloc(((size_t)v->max_text + 1) * words, sizeof *v->text_le);
+    if (!v->text_le) return lx_fail(err, LEXIE_E_NOMEM, "token trie: out of memory");
+    for (int32_t t = 0; t < v->n_tokens; t++)
+        if ((v->text[t >> 5] >> (t & 31)) & 1)
+            v->text_le[(size_t)n_chars(v, t) * words + (size_t)(t >> 5)] |= 1u << (t & 31);
+    for (int k = 1; k <= v->max_text; k++)
+        for (size_t w = 0; w < words; w++)
+            v->text_le[(size_t)k * words + w] |= v->text_le[(size_t)(k - 1) * words + w];
     return LEXIE_OK;
 }
 
