@@ -142,9 +142,9 @@ int lx_gram_repeat(lx_gram *g, int x, int lo, int hi);
 ** canonical position) takes every plain byte (printable ASCII but " and
 ** \) and then again stands at a call of a plain-closed rule.  -2,
 ** text-closed: the same for every character a JSON string holds raw (not
-** a control, " or \), landing on a text-closed call.  -3 - k (k >= 1), a
-** text-chain link: r derives any run of at most k JSON string characters
-** (raw as above, or escaped) and nothing else.  owner >= 0:
+** a control, " or \), landing on a text-closed call.  -3 - k (k >= 0), a
+** text-chain link: the runs of JSON string characters (raw as above, or
+** escaped) that a call of r can begin are those of at most k characters.  owner >= 0:
 ** text-closed, and r is a loop over every JSON string character (raw or
 ** escaped) that ends an alternative of regex rule owner in tail position. */
 void lx_gram_mark_any(lx_gram *g, int r, int owner);

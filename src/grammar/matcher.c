@@ -551,9 +551,9 @@ static int32_t ds_step(lexie_matcher *m, int32_t p, unsigned b) {
 
 /* 2 when p holds a stack at a text-closed rule (grammar.h), which every
 ** run of text characters keeps, 1 at a plain-closed one only, else 0
-** (few stacks: the safety valves cannot drop it). */
+** (not too many stacks: the safety valves cannot drop it). */
 static int has_any_loop(const lexie_matcher *m, int32_t p) {
-    if (!m->g->any_pos || m->ds_cnt[p] > MAX_STACKS / 2) return 0;
+    if (!m->g->any_pos || m->ds_cnt[p] > MAX_STACKS - 16) return 0;
     const stk *s = m->ds_ent + m->ds_off[p];
     int level = 0;
     for (int i = 0; i < m->ds_cnt[p] && level < 2; i++) {

@@ -139,28 +139,34 @@ static const char *const FORMATS_REFUSED[] = {
     "iri",      "iri-reference", "uri-template", "json-pointer", "relative-json-pointer",
     "regex"};
 
-/* Characters x{lo,hi} as a counted chain.  Without an upper bound and
-** with few required copies, as rules that each call the next in tail
-** position, x{k,} ::= x x{k-1,}, down to x* (the loop lx_gram_repeat
-** makes): each is then text-closed (grammar.h), a stack at one takes any
-** text and lands on the next.  Longer chains stay flat for the matcher's
+/* Characters x{lo,hi} as a counted chain.  With few required copies, as
+** rules that each call the next in tail position, x{k,..} ::= x x{k-1,..},
+** down to x* (the loop lx_gram_repeat makes) or x{0,n}: a stack at one
+** then stands at a marked rule (grammar.h): text-closed without an upper
+** bound, a text-chain link with one.  The optional copies of x{0,n} are
+** links too.  Longer required runs stay flat for the matcher's
 ** normalisation of far positions. */
 static int min_length(sc *c, int lo, int hi) {
     lx_gram *g = c->g;
     int x = jchar(c, 1);
-    if (hi >= 0) {
+    int n = hi - lo; /* optional copies when bounded */
+    if (lo > 8) {
         /* r ::= x.. opt_n; opt_k ::= x opt_{k-1} | "" made right after r, k = 1.. */
         int r = lx_gram_repeat(g, x, lo, hi);
-        for (int k = 1; r >= 0 && k <= hi - lo && r + k < g->n_rules; k++)
+        for (int k = 1; r >= 0 && hi >= 0 && k <= n && r + k < g->n_rules; k++)
             lx_gram_mark_any(g, r + k, -3 - k);
-        if (lo == 0 && hi > 0) lx_gram_mark_any(g, r, -3 - hi);
         return r;
     }
-    if (lo > 8) return lx_gram_repeat(g, x, lo, hi);
-    int next = lx_gram_repeat(g, x, 0, -1); /* next ::= star; star ::= x star | "" */
-    if (next < 0 || next + 1 >= g->n_rules) return -1;
-    lx_gram_mark_any(g, next, -2);
-    lx_gram_mark_any(g, next + 1, -2);
+    /* the tail: x* (next ::= star; star ::= x star | "") or x{0,n} */
+    int next = lx_gram_repeat(g, x, 0, hi < 0 ? -1 : n);
+    if (next < 0) return -1;
+    if (hi < 0 && next + 1 < g->n_rules) {
+        lx_gram_mark_any(g, next, -2);
+        lx_gram_mark_any(g, next + 1, -2);
+    }
+    for (int k = 1; hi >= 0 && k <= n && next + k < g->n_rules; k++)
+        lx_gram_mark_any(g, next + k, -3 - k);
+    if (hi >= 0) lx_gram_mark_any(g, next, -3 - n);
     lx_seq s = {0};
     for (int k = 1; k <= lo; k++) {
         int b = lx_gram_rule(g, "minlen");
@@ -168,7 +174,7 @@ static int min_length(sc *c, int lo, int hi) {
         lx_seq_push(&s, lx_gram_call(x));
         lx_seq_push(&s, lx_gram_call(next));
         lx_gram_alt(g, b, &s);
-        lx_gram_mark_any(g, b, -2);
+        lx_gram_mark_any(g, b, hi < 0 ? -2 : -3 - (k + n));
         next = b;
     }
     lx_seq_free(&s);
