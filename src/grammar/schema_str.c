@@ -11,6 +11,7 @@
 #include <string.h>
 
 #define MAX_CHAIN 100000 /* rules in a counted chain (maxLength) */
+#define MAX_LINKS 256    /* longer required runs stay one flat alternative */
 
 /* One JSON string character (raw or escaped); nosur: no \uD800-\uDFFF. */
 static int jchar(sc *c, int nosur) {
@@ -144,13 +145,13 @@ static const char *const FORMATS_REFUSED[] = {
 ** down to x* (the loop lx_gram_repeat makes) or x{0,n}: a stack at one
 ** then stands at a marked rule (grammar.h): text-closed without an upper
 ** bound, a text-chain link with one.  The optional copies of x{0,n} are
-** links too.  Longer required runs stay flat for the matcher's
+** links too.  Required runs over MAX_LINKS stay flat for the matcher's
 ** normalisation of far positions. */
 static int min_length(sc *c, int lo, int hi) {
     lx_gram *g = c->g;
     int x = jchar(c, 1);
     int n = hi - lo; /* optional copies when bounded */
-    if (lo > 8) {
+    if (lo > MAX_LINKS) {
         /* r ::= x.. opt_n; opt_k ::= x opt_{k-1} | "" made right after r, k = 1.. */
         int r = lx_gram_repeat(g, x, lo, hi);
         for (int k = 1; r >= 0 && hi >= 0 && k <= n && r + k < g->n_rules; k++)
