@@ -556,7 +556,7 @@ static int literal_trie(lx_gram *g, int r) {
 static int parse_alt(rx *p, rlen *len, int top) {
     int r = lx_gram_rule(p->g, top ? "pattern" : "group");
     lx_seq seq = {0};
-    int first = 1;
+    int first = 1, loose = 0; /* loose: some alternative starts with .* */
     for (;;) {
         seq.n = 0;
         int anch_start = 0, anch_end = 0;
@@ -580,6 +580,7 @@ static int parse_alt(rx *p, rlen *len, int top) {
             }
         }
         if (top && !anch_start) seq.e[0] = lx_gram_call(any_star(p->g, -2));
+        loose |= top && !anch_start;
         if (top && !anch_end) lx_seq_push(&seq, lx_gram_call(any_star(p->g, r)));
         if (top && (!anch_start || !anch_end)) sl.max = -1;
         lx_gram_alt(p->g, r, &seq);
@@ -597,6 +598,8 @@ static int parse_alt(rx *p, rlen *len, int top) {
         break;
     }
     lx_seq_free(&seq);
+    /* a call of the pattern takes any text into that alternative's .* */
+    if (!p->failed && loose) lx_gram_mark_any(p->g, r, -2);
     if (!p->failed && !top) r = literal_trie(p->g, r);
     return p->failed ? -1 : r;
 }
