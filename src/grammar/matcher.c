@@ -15,6 +15,15 @@
 ** keys and the cache hits whenever the grammar returns to a state, such
 ** as every character inside a plain string).
 **
+** Blocks instead of walks: inside strings most tokens are plain or text
+** (vocab.c) and most states take every such token, or exactly those up to
+** some length.  Rules the front ends mark (lx_gram_mark_any: string
+** bodies, a regex's unanchored ends, extra-key tries, length chains) tell
+** that from the state's stacks alone; then the block is copied and only
+** the trie of the other tokens is walked.  A trailing any-character loop
+** of a regex also drops the stacks of partial matches it subsumes, so the
+** state stops changing with every character.
+**
 ** Safety valves, all of which can only shrink what is accepted, never grow
 ** it: a cap on stacks per set, a cap on expansion work per byte, and a
 ** full frame table; each drops the stacks it cannot hold.
