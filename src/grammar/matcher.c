@@ -694,6 +694,36 @@ static int long_fixup(lexie_matcher *m, uint32_t *mask, int budget) {
     return count;
 }
 
+/* The mask of state ks[0..nks) through the lazy DFA, blocks first (see
+** the header); -1 when the set table fills. */
+static int dfa_mask(lexie_matcher *m, const stk *ks, int nks, uint32_t *mask, int budget) {
+    int count = -1;
+    int32_t root = ds_intern(m, ks, nks);
+    int k = -1;
+    if (root >= 0 && budget < 0 && plain_all(m, root) == 2) {
+        /* every text token leaves the state alive: allow them as a block */
+        memcpy(mask, m->v->text, (size_t)m->n_words * sizeof *mask);
+        count = walk_dfa(m, &m->v->rest_text, root, 1, mask, budget);
+    } else if (root >= 0 && budget < 0 && plain_all(m, root)) {
+        /* every plain token leaves the state alive: allow them as a block */
+        memcpy(mask, m->v->plain, (size_t)m->n_words * sizeof *mask);
+        count = walk_dfa(m, &m->v->rest, root, 1, mask, budget);
+    } else if (root >= 0 && budget < 0 && (k = text_len(m, root)) >= 0) {
+        /* exactly the text tokens of at most k characters */
+        memcpy(mask, m->v->text_le + (size_t)k * (size_t)m->n_words,
+               (size_t)m->n_words * sizeof *mask);
+        count = walk_dfa(m, &m->v->rest_text, root, 0, mask, budget);
+    } else if (root >= 0 && budget < 0 && (k = plain_len(m, root)) >= 0) {
+        /* exactly the plain tokens of at most k bytes */
+        memcpy(mask, m->v->plain_le + (size_t)k * (size_t)m->n_words,
+               (size_t)m->n_words * sizeof *mask);
+        count = walk_dfa(m, &m->v->rest, root, 0, mask, budget);
+    } else if (root >= 0) {
+        count = walk_dfa(m, &m->v->full, root, 0, mask, budget);
+    }
+    return count;
+}
+
 int lexie_matcher_fill_mask(lexie_matcher *m, uint32_t *mask, int budget) {
     memset(mask, 0, (size_t)m->n_words * sizeof *mask);
     if (m->terminated) {
@@ -730,31 +760,13 @@ int lexie_matcher_fill_mask(lexie_matcher *m, uint32_t *mask, int budget) {
             }
         }
     }
-    int count = -1;
-    int32_t root = ds_intern(m, ks, nks);
-    int k = -1;
-    if (root >= 0 && budget < 0 && plain_all(m, root) == 2) {
-        /* every text token leaves the state alive: allow them as a block */
-        memcpy(mask, m->v->text, (size_t)m->n_words * sizeof *mask);
-        count = walk_dfa(m, &m->v->rest_text, root, 1, mask, budget);
-    } else if (root >= 0 && budget < 0 && plain_all(m, root)) {
-        /* every plain token leaves the state alive: allow them as a block */
-        memcpy(mask, m->v->plain, (size_t)m->n_words * sizeof *mask);
-        count = walk_dfa(m, &m->v->rest, root, 1, mask, budget);
-    } else if (root >= 0 && budget < 0 && (k = text_len(m, root)) >= 0) {
-        /* exactly the text tokens of at most k characters */
-        memcpy(mask, m->v->text_le + (size_t)k * (size_t)m->n_words,
-               (size_t)m->n_words * sizeof *mask);
-        count = walk_dfa(m, &m->v->rest_text, root, 0, mask, budget);
-    } else if (root >= 0 && budget < 0 && (k = plain_len(m, root)) >= 0) {
-        /* exactly the plain tokens of at most k bytes */
-        memcpy(mask, m->v->plain_le + (size_t)k * (size_t)m->n_words,
-               (size_t)m->n_words * sizeof *mask);
-        count = walk_dfa(m, &m->v->rest, root, 0, mask, budget);
-    } else if (root >= 0) {
-        count = walk_dfa(m, &m->v->full, root, 0, mask, budget);
+    int count = dfa_mask(m, ks, nks, mask, budget);
+    if (count < 0) { /* the set table filled: start it afresh and try again */
+        ds_clear(m);
+        memset(mask, 0, (size_t)m->n_words * sizeof *mask);
+        count = dfa_mask(m, ks, nks, mask, budget);
     }
-    if (count < 0) { /* the set table filled: start it afresh, walk directly */
+    if (count < 0) { /* one mask fills it: walk directly */
         ds_clear(m);
         memset(mask, 0, (size_t)m->n_words * sizeof *mask);
         count = walk(m, &m->v->full, ks, nks, mask, budget);
