@@ -4,8 +4,12 @@
 ** their pointer, GBNF parsing and matching, token masks on a tiny
 ** fixture vocabulary (checked token by token against committing), tokens
 ** that span elements, closing budgets, and masks over the default model's
-** real vocabulary when it is present.
+** real vocabulary when it is present.  The fast mask paths (any-character
+** loops of unanchored patterns, plain tokens by length near string length
+** bounds, caches) are checked against an exact matcher that walks the
+** whole trie, on the same tokens, step by step.
 */
+#include "grammar/grammar.h"
 #include "lexie.h"
 #include "lx_test.h"
 
@@ -495,6 +499,179 @@ static void test_gbnf(lx_t *t) {
     lexie_grammar_vocab_free(v);
 }
 
+/* ==== Fast masks against the exact reference ==== */
+
+/* A normal matcher and an exact one (lx_matcher_set_exact) fed the same
+** tokens; their masks must be equal at every step. */
+typedef struct twin {
+    lexie_matcher *a, *b;
+    uint32_t *ma, *mb;
+    int nw, n_tok;
+    unsigned long long rng;
+} twin;
+
+static int twin_open(twin *w, const lexie_grammar *g, const lexie_grammar_vocab *v, int n_tok) {
+    lexie_error e;
+    memset(w, 0, sizeof *w);
+    w->a = lexie_matcher_new(g, v, &e);
+    w->b = lexie_matcher_new(g, v, &e);
+    if (!w->a || !w->b) return 0;
+    lx_matcher_set_exact(w->b, 1);
+    w->nw = lexie_matcher_mask_words(w->a);
+    w->n_tok = n_tok;
+    w->ma = calloc((size_t)w->nw, sizeof *w->ma);
+    w->mb = calloc((size_t)w->nw, sizeof *w->mb);
+    w->rng = 88172645463325252ull;
+    return w->ma && w->mb;
+}
+
+static void twin_close(twin *w) {
+    lexie_matcher_free(w->a);
+    lexie_matcher_free(w->b);
+    free(w->ma);
+    free(w->mb);
+}
+
+/* Compares the two masks now; 1 when equal. */
+static int twin_check(lx_t *t, twin *w, const char *where, int step) {
+    int ca = lexie_matcher_fill_mask(w->a, w->ma, -1);
+    int cb = lexie_matcher_fill_mask(w->b, w->mb, -1);
+    for (int x = 0; x < w->n_tok; x++) {
+        int ba = (w->ma[x >> 5] >> (x & 31)) & 1, bb = (w->mb[x >> 5] >> (x & 31)) & 1;
+        if (ba != bb) {
+            LX_CHECK_MSG(t, 0, "%s, step %d: token %d fast %d exact %d", where, step, x, ba, bb);
+            return 0;
+        }
+    }
+    LX_CHECK_MSG(t, ca == cb, "%s, step %d: counts %d and %d", where, step, ca, cb);
+    return ca == cb;
+}
+
+/* Commits token x to both; they must agree. */
+static int twin_take(lx_t *t, twin *w, int x) {
+    int a = lexie_matcher_accept_token(w->a, x), b = lexie_matcher_accept_token(w->b, x);
+    LX_CHECK_MSG(t, a == b, "token %d: fast %d exact %d", x, a, b);
+    return a && b;
+}
+
+/* A random allowed token of the last mask (plain ones three times in
+** four, so strings grow), or -1 when none. */
+static int twin_pick(twin *w, const lexie_grammar_vocab *v) {
+    int n = 0, np = 0;
+    for (int x = 0; x < w->n_tok; x++) {
+        if (!((w->ma[x >> 5] >> (x & 31)) & 1)) continue;
+        n++;
+        np += (v->v->plain[x >> 5] >> (x & 31)) & 1;
+    }
+    if (!n) return -1;
+    w->rng = w->rng * 6364136223846793005ull + 1442695040888963407ull;
+    unsigned r = (unsigned)(w->rng >> 33);
+    int plain = np && (r & 3);
+    int k = (int)((r >> 2) % (unsigned)(plain ? np : n));
+    for (int x = 0; x < w->n_tok; x++) {
+        if (!((w->ma[x >> 5] >> (x & 31)) & 1)) continue;
+        if (plain && !((v->v->plain[x >> 5] >> (x & 31)) & 1)) continue;
+        if (k-- == 0) return x;
+    }
+    return -1;
+}
+
+/* For each cut of toks[0..n): masks along the prefix, then `extra`
+** random allowed tokens after it. */
+static void twin_run(lx_t *t, twin *w, const lexie_grammar_vocab *v, const int *toks, int n,
+                     int n_cuts, int extra, const char *name) {
+    for (int c = 0; c <= n_cuts; c++) {
+        int cut = n_cuts ? (int)((long)n * c / n_cuts) : n;
+        lexie_matcher_reset(w->a);
+        lexie_matcher_reset(w->b);
+        int ok = 1;
+        for (int i = 0; i < cut && ok; i++) {
+            if (c == n_cuts && !twin_check(t, w, name, i)) return;
+            ok = twin_take(t, w, toks[i]);
+            LX_CHECK_MSG(t, ok, "%s: token %d of the valid text refused", name, i);
+        }
+        for (int i = 0; i < extra && ok; i++) {
+            if (!twin_check(t, w, name, cut + i)) return;
+            int x = twin_pick(w, v);
+            ok = x >= 0 && twin_take(t, w, x);
+        }
+    }
+}
+
+/* Unanchored patterns, alternations, length bounds near and far, a short
+** minimum length without maximum. */
+static const char TWIN_SCHEMA[] =
+    "{\"type\": \"object\", \"properties\": {\"a\": {\"type\": \"string\", \"maxLength\": 5}, "
+    "\"b\": {\"type\": \"string\", \"minLength\": 3, \"maxLength\": 30}, "
+    "\"c\": {\"type\": \"string\", \"pattern\": \"ab|x[0-9]+y\"}, "
+    "\"d\": {\"type\": \"string\", \"pattern\": \"^q.*z$\"}, "
+    "\"e\": {\"type\": \"string\", \"pattern\": \"srn:[a-z]+:(RE|CL)\"}, "
+    "\"f\": {\"type\": \"string\", \"minLength\": 20}, "
+    "\"g\": {\"type\": \"array\", \"items\": {\"type\": \"string\", \"pattern\": \"\xc3\xa9+\"}}, "
+    "\"h\": {\"type\": \"string\", \"minLength\": 2}}, "
+    "\"patternProperties\": {\"id\": {\"type\": \"string\", \"maxLength\": 3}}, "
+    "\"required\": [\"a\", \"b\", \"c\", \"d\", \"e\", \"f\", \"g\", \"h\"], "
+    "\"additionalProperties\": false}";
+static const char TWIN_TEXT[] =
+    "{\"a\": \"hey\", \"b\": \"abc def\", \"c\": \"zzabzz x1y\", \"d\": \"q1\\\"z\", "
+    "\"e\": \"my srn:abc:RE! srn:x:CL\", \"f\": \"aaaaaaaaaaaaaaaaaaaaaaaa\", "
+    "\"g\": [\"\xc3\xa9\", \"x\xc3\xa9\\n\"], \"h\": \"\xc3\xa9"
+    "1\\t\", \"xidx\": \"ab\"}";
+
+/* Optional members and extra keys (any key but the declared names). */
+static const char TWIN_SCHEMA2[] =
+    "{\"type\": \"object\", \"properties\": {\"Size Estimate\": {\"type\": \"integer\"}, "
+    "\"Size\": {\"type\": \"string\"}, \"Type\": {\"type\": \"string\", \"maxLength\": 4}, "
+    "\"\xc3\xa9t\xc3\xa9\": {\"type\": [\"string\", \"null\"]}}}";
+static const char TWIN_TEXT2[] =
+    "{\"Size Estimate\": 12, \"Sizer\": \"x\", \"Size\": \"a b\", \"Typ\": 1, "
+    "\"\xc3\xa9t\xc3\xa9\": \"\xc3\xa9\", \"\xc3\xa9\": [\"Size\"]}";
+
+static void test_fast_masks(lx_t *t) {
+    lexie_error e;
+    lexie_grammar_vocab *v = tiny_vocab();
+    LX_REQUIRE(t, v);
+    lexie_grammar *g = lexie_grammar_from_json_schema(TWIN_SCHEMA, strlen(TWIN_SCHEMA), NULL, &e);
+    LX_REQUIRE(t, g);
+    twin w;
+    LX_REQUIRE(t, twin_open(&w, g, v, N_TINY));
+    int n = (int)strlen(TWIN_TEXT), toks[sizeof TWIN_TEXT + sizeof TWIN_TEXT2];
+    for (int i = 0; i < n; i++) toks[i] = (unsigned char)TWIN_TEXT[i];
+    twin_run(t, &w, v, toks, n, 40, 30, "tiny");
+    /* the text is a sentence: the exact matcher agrees it may end */
+    LX_CHECK(t, lexie_matcher_is_accepting(w.b));
+    twin_close(&w);
+    lexie_grammar_free(g);
+    g = lexie_grammar_from_json_schema(TWIN_SCHEMA2, strlen(TWIN_SCHEMA2), NULL, &e);
+    LX_REQUIRE(t, g);
+    LX_REQUIRE(t, twin_open(&w, g, v, N_TINY));
+    n = (int)strlen(TWIN_TEXT2);
+    for (int i = 0; i < n; i++) toks[i] = (unsigned char)TWIN_TEXT2[i];
+    twin_run(t, &w, v, toks, n, 40, 30, "tiny, extra keys");
+    LX_CHECK(t, lexie_matcher_is_accepting(w.b));
+    twin_close(&w);
+    lexie_grammar_free(g);
+    /* length buckets: every plain token of at most k bytes, and no longer one */
+    for (int k = 0; k <= v->v->max_plain; k++)
+        for (int x = 0; x < N_TINY; x++) {
+            int want = ((v->v->plain[x >> 5] >> (x & 31)) & 1) && v->v->piece_len[x] <= k;
+            LX_CHECK(t, (int)((v->v->plain_le[k * ((N_TINY + 31) / 32) + (x >> 5)] >> (x & 31)) &
+                              1) == want);
+        }
+    LX_CHECK_INT(t, v->v->max_plain, 4);
+    /* by characters: text tokens (whole UTF-8, no control, quote or backslash) */
+    int e_acute = tok_of("\xc3\xa9");
+    for (int k = 0; k <= v->v->max_text; k++)
+        for (int x = 0; x < N_TINY; x++) {
+            int text = ((v->v->plain[x >> 5] >> (x & 31)) & 1) || x == e_acute;
+            int chars = x == e_acute ? 1 : v->v->piece_len[x];
+            int got = (int)((v->v->text_le[k * ((N_TINY + 31) / 32) + (x >> 5)] >> (x & 31)) & 1);
+            LX_CHECK_MSG(t, got == (text && chars <= k), "text_le[%d], token %d: %d", k, x, got);
+        }
+    LX_CHECK_INT(t, v->v->max_text, 4);
+    lexie_grammar_vocab_free(v);
+}
+
 /* ==== The real vocabulary ==== */
 
 static void test_real_vocab(lx_t *t) {
@@ -554,6 +731,31 @@ static void test_real_vocab(lx_t *t) {
     lexie_model_free(mo);
 }
 
+/* The fast masks against the exact ones on the real vocabulary. */
+static void test_real_vocab_fast(lx_t *t) {
+    const char *path = lx_test_model();
+    if (!path) LX_SKIP(t, "default model not present");
+    lexie_error e;
+    lexie_model *mo = lexie_model_load(path, NULL, &e);
+    LX_REQUIRE(t, mo);
+    lexie_grammar_vocab *v = lexie_grammar_vocab_new(mo, &e);
+    LX_REQUIRE(t, v);
+    lexie_grammar *g = lexie_grammar_from_json_schema(TWIN_SCHEMA, strlen(TWIN_SCHEMA), NULL, &e);
+    LX_REQUIRE(t, g);
+    lexie_token toks[256];
+    int n = 0;
+    LX_REQUIRE(t, lexie_tokenize(mo, TWIN_TEXT, strlen(TWIN_TEXT), 0, 0, toks, 256, &n, &e) ==
+                      LEXIE_OK);
+    twin w;
+    LX_REQUIRE(t, twin_open(&w, g, v, lexie_model_n_vocab(mo)));
+    twin_run(t, &w, v, toks, n, 6, 6, "real");
+    LX_CHECK(t, lexie_matcher_is_accepting(w.b));
+    twin_close(&w);
+    lexie_grammar_free(g);
+    lexie_grammar_vocab_free(v);
+    lexie_model_free(mo);
+}
+
 void suite_grammar(void) {
     LX_RUN(test_types);
     LX_RUN(test_numbers);
@@ -568,4 +770,6 @@ void suite_grammar(void) {
     LX_RUN(test_closing);
     LX_RUN(test_gbnf);
     LX_RUN(test_real_vocab);
+    LX_RUN(test_fast_masks);
+    LX_RUN(test_real_vocab_fast);
 }

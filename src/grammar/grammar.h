@@ -102,6 +102,18 @@ typedef struct lx_gram {
     /* rules with many alternatives: the alternatives each byte can start,
     ** disp_alt[disp_off[disp[r] + b] .. disp_off[disp[r] + b + 1]); disp[r] -1 if none */
     int32_t *disp, *disp_off, *disp_alt;
+    /* closed rules (lx_gram_mark_any): (rule, owner) pairs; at finish
+    ** any_pos[canon[rule]] = owner + 1 for a trailing any-character loop
+    ** of regex rule owner, else owner (-1 plain-closed, -2 text-closed,
+    ** -3 - k a text-chain link with k characters left), 0 unmarked (NULL
+    ** when none).  A stack at a closed rule survives every plain byte
+    ** (every text character when text-closed or trailing) and stands at
+    ** such a position again; a trailing loop also takes every string the
+    ** rest of its regex could, so the matcher drops those. */
+    int32_t (*any)[2];
+    int n_any;
+    size_t cap_any;
+    int32_t *any_pos; /* [n_el] */
     int finished;
 } lx_gram;
 
@@ -126,6 +138,16 @@ int lx_gram_empty(lx_gram *g);
 /* Rule matching x{lo,hi} for rule x (hi < 0: unbounded).  x must not be
 ** nullable when hi is unbounded (left recursion otherwise). */
 int lx_gram_repeat(lx_gram *g, int x, int lo, int hi);
+/* Marks rule r closed.  owner -1, plain-closed: a call of r (its
+** canonical position) takes every plain byte (printable ASCII but " and
+** \) and then again stands at a call of a plain-closed rule.  -2,
+** text-closed: the same for every character a JSON string holds raw (not
+** a control, " or \), landing on a text-closed call.  -3 - k (k >= 0), a
+** text-chain link: the runs of JSON string characters (raw as above, or
+** escaped) that a call of r can begin are those of at most k characters.  owner >= 0:
+** text-closed, and r is a loop over every JSON string character (raw or
+** escaped) that ends an alternative of regex rule owner in tail position. */
+void lx_gram_mark_any(lx_gram *g, int r, int owner);
 
 /* Checks and indexes the grammar: LEXIE_E_NOMEM, or LEXIE_E_FORMAT when
 ** a rule can reach itself without consuming input (naming it), and fills
@@ -163,7 +185,10 @@ int lx_utf8_put(uint32_t c, unsigned char *out);
 ** or escaped where JSON requires it).  Unanchored ends match anything, as
 ** JSON Schema's "pattern" does.  min_len and max_len get the lengths in
 ** characters the regex allows (max -1: unbounded).  Returns the rule, or
-** -1 with err filled (LEXIE_E_UNSUPPORTED for a construct not handled). */
+** -1 with err filled (LEXIE_E_UNSUPPORTED for a construct not handled).
+** Its unanchored ends are marked any-character loops (lx_gram_mark_any);
+** callers place the rule between two '"' elements (the matcher checks
+** that before it relies on it). */
 int lx_regex_compile(lx_gram *g, const char *pattern, size_t n, int *min_len, int *max_len,
                      lexie_error *err);
 
@@ -200,17 +225,29 @@ typedef struct lx_trie {
     int32_t *sfx;
 } lx_trie;
 
-/* Two tries: all tokens, and all but the "plain" ones (printable ASCII
-** other than " and \), which a string body takes unchanged: in a state
-** that every plain byte maps to itself, the plain tokens are allowed as a
-** block and only the rest trie is walked. */
+/* Tries: all tokens, all but the "plain" ones (printable ASCII other than
+** " and \), which a string body takes unchanged: in a state that every
+** run of plain bytes leaves alive, the plain tokens are allowed as a
+** block and only the rest trie is walked; and all but the text ones, for
+** states holding a text-closed loop (grammar.h, lx_gram_mark_any). */
 #define LX_SHORT 16 /* tokens this long or shorter cannot see far repetition bounds */
 
 typedef struct lx_gvocab {
     int32_t n_tokens;
     lx_trie full, rest, longt; /* longt: tokens over LX_SHORT bytes */
+    lx_trie rest_text;         /* all but the text tokens */
     uint32_t *plain;           /* [(n_tokens + 31) / 32] bitset of plain tokens */
-    uint32_t *shortm;          /* [(n_tokens + 31) / 32] tokens of 1..LX_SHORT bytes, and EOG */
+    /* [(n_tokens + 31) / 32] text tokens: whole UTF-8 characters, each
+    ** plain or not ASCII (a superset of plain), which any loop over every
+    ** string character takes as a block */
+    uint32_t *text;
+    /* plain_le + k * words: the plain tokens of at most k bytes, k = 0 ..
+    ** max_plain (the longest plain token), words = (n_tokens + 31) / 32 */
+    uint32_t *plain_le;
+    int max_plain;
+    uint32_t *text_le; /* the same for text tokens of at most k characters */
+    int max_text;
+    uint32_t *shortm; /* [(n_tokens + 31) / 32] tokens of 1..LX_SHORT bytes, and EOG */
     int32_t n_plain;
     int32_t *tok_next; /* [n_tokens] next token with the same bytes, -1 none */
     int32_t *eog;      /* [n_eog] */
@@ -226,6 +263,12 @@ typedef struct lx_gvocab {
 lx_gvocab *lx_gvocab_build(int32_t n_tokens, const char *const *pieces, const int32_t *lens,
                            const int32_t *eog, int n_eog, lexie_error *err);
 void lx_gvocab_free(lx_gvocab *v);
+
+/* Tests only: on, the matcher keeps every stack (no any-loop pruning) and
+** computes masks by the plain walk of the full trie, with none of the
+** shortcuts (caches, plain blocks, length buckets, normalisation): the
+** reference the fast path must equal.  Set it before committing. */
+void lx_matcher_set_exact(lexie_matcher *m, int on);
 
 /* ==== Public objects ==== */
 

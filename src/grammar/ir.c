@@ -75,6 +75,8 @@ void lx_gram_free(lx_gram *g) {
     free(g->disp);
     free(g->disp_off);
     free(g->disp_alt);
+    free(g->any);
+    free(g->any_pos);
     free(g);
 }
 
@@ -240,7 +242,29 @@ int lx_gram_repeat(lx_gram *g, int x, int lo, int hi) {
     return r;
 }
 
+void lx_gram_mark_any(lx_gram *g, int r, int owner) {
+    if (g->oom || r < 0) return;
+    if (!grow((void **)&g->any, &g->cap_any, g->n_any + 1, sizeof *g->any)) {
+        g->oom = 1;
+        return;
+    }
+    g->any[g->n_any][0] = r;
+    g->any[g->n_any++][1] = owner;
+}
+
 /* ==== Finishing ==== */
+
+/* any_pos from the marked loops (grammar.h); -1 on allocation failure. */
+static int any_positions(lx_gram *g) {
+    if (!g->n_any) return 0;
+    g->any_pos = calloc((size_t)g->n_el + 1, sizeof *g->any_pos);
+    if (!g->any_pos) return -1;
+    for (int k = 0; k < g->n_any; k++) {
+        int32_t r = g->any[k][0], owner = g->any[k][1];
+        if (r >= 0 && r < g->n_rules) g->any_pos[g->canon[r]] = owner >= 0 ? owner + 1 : owner;
+    }
+    return 0;
+}
 
 /* Fixed point: a rule is nullable when one alternative's elements all are,
 ** and rule_min is the fewest bytes any alternative derives. */
@@ -382,7 +406,7 @@ lexie_status lx_gram_finish(lx_gram *g, lexie_error *err) {
     for (int r = 0; r < g->n_rules; r++) g->min_close[g->canon[r]] = g->rule_min[r];
     (void)n_alt_el;
     first_sets(g);
-    if (dispatch(g) != 0) {
+    if (dispatch(g) != 0 || any_positions(g) != 0) {
         free(colour);
         return lx_fail(err, LEXIE_E_NOMEM, "grammar: out of memory");
     }

@@ -15,6 +15,15 @@
 ** keys and the cache hits whenever the grammar returns to a state, such
 ** as every character inside a plain string).
 **
+** Blocks instead of walks: inside strings most tokens are plain or text
+** (vocab.c) and most states take every such token, or exactly those up to
+** some length.  Rules the front ends mark (lx_gram_mark_any: string
+** bodies, a regex's unanchored ends, extra-key tries, length chains) tell
+** that from the state's stacks alone; then the block is copied and only
+** the trie of the other tokens is walked.  A trailing any-character loop
+** of a regex also drops the stacks of partial matches it subsumes, so the
+** state stops changing with every character.
+**
 ** Safety valves, all of which can only shrink what is accepted, never grow
 ** it: a cap on stacks per set, a cap on expansion work per byte, and a
 ** full frame table; each drops the stacks it cannot hold.
@@ -79,7 +88,9 @@ struct lexie_matcher {
     int32_t *ds_off;   /* [DS_CAP] */
     int32_t *ds_cnt;   /* [DS_CAP] */
     int32_t *ds_close; /* [DS_CAP] close cost, -1 unknown */
-    int8_t *ds_plain;  /* [DS_CAP] plain_fixed, -1 unknown */
+    int8_t *ds_plain;  /* [DS_CAP] plain_all, -1 unknown */
+    int16_t *ds_plen;  /* [DS_CAP] plain_len, -2 unknown */
+    int32_t *pl_path;  /* [n_levels] scratch for plain_len */
     uint64_t *ds_key;  /* [DS_CAP] */
     int32_t *ds_tab;   /* [2 * DS_CAP] id + 1 */
     int32_t *trans;    /* [DS_CAP * 256] */
@@ -91,6 +102,7 @@ struct lexie_matcher {
     int32_t *norm; /* [n_el] */
     stk *nk;       /* [MAX_STACKS] the normalised state */
     int n_ds, n_ent;
+    int exact; /* tests: no pruning, masks by the plain trie walk (lx_matcher_set_exact) */
 };
 
 /* ==== Frames ==== */
@@ -270,6 +282,53 @@ static void begin_set(lexie_matcher *m, oset *o) {
     m->budget = EXPAND_BUDGET;
 }
 
+/* 1 when element e is the byte set holding '"' alone. */
+static int quote_el(const lx_gram *g, int32_t e) {
+    if (LX_EL_KIND(e) != LX_EL_SET) return 0;
+    const lx_bset *b = &g->sets[LX_EL_ARG(e)];
+    return b->w[0] == 1ull << '"' && !b->w[1] && !b->w[2] && !b->w[3];
+}
+
+/* 1 when s stands at a trailing any-character loop of a regex called
+** between two quotes (grammar.h): it then takes any whole characters
+** and returns to s.parent. */
+static int any_tail(const lexie_matcher *m, stk s) {
+    const lx_gram *g = m->g;
+    if (s.pos < 0 || g->any_pos[s.pos] <= 0 || s.parent < 0) return 0;
+    int32_t ret = m->fr[s.parent].ret;
+    return ret >= 2 && g->el[ret - 1] == lx_gram_call(g->any_pos[s.pos] - 1) &&
+           quote_el(g, g->el[ret]) && quote_el(g, g->el[ret - 2]);
+}
+
+/* Drops stacks made redundant by a trailing any-character loop u: every
+** other stack inside the same call of the regex (its return chain holds
+** u.parent) stands at a character boundary too (JSON string characters
+** are a prefix code, read from the same opening quote) and can only take
+** whole characters before it returns there, which u takes as well.  Of
+** several such loops the one at the lowest position stays.  The language
+** of the set is unchanged; it just stops growing with partial matches. */
+static void prune_any(lexie_matcher *m, oset *o) {
+    for (int i = 0; i < o->n; i++) {
+        if (!any_tail(m, o->s[i])) continue;
+        int32_t f = o->s[i].parent;
+        int keep = i;
+        for (int j = 0; j < o->n; j++)
+            if (o->s[j].parent == f && o->s[j].pos < o->s[keep].pos && any_tail(m, o->s[j]))
+                keep = j;
+        stk u = o->s[keep];
+        int w = 0;
+        for (int j = 0; j < o->n; j++) {
+            stk x = o->s[j];
+            int inside = 0;
+            if (x.pos != u.pos || x.parent != u.parent) /* frames' parents have lower ids */
+                for (int32_t c = x.parent; c >= f && !inside; c = m->fr[c].parent) inside = c == f;
+            if (!inside) o->s[w++] = x;
+        }
+        o->n = w;
+        return;
+    }
+}
+
 /* o = the stacks of in[0..n) advanced by byte b. */
 static void advance(lexie_matcher *m, const stk *in, int n, unsigned b, oset *o) {
     const lx_gram *g = m->g;
@@ -288,6 +347,7 @@ static void advance(lexie_matcher *m, const stk *in, int n, unsigned b, oset *o)
             consume(m, o, pos, in[i].parent, b);
         }
     }
+    if (g->any_pos && o->n > 1 && !m->exact) prune_any(m, o);
 }
 
 static int has_accept(const stk *s, int n) {
@@ -404,6 +464,7 @@ static int32_t ds_intern(lexie_matcher *m, const stk *s, int n) {
     m->ds_cnt[id] = n;
     m->ds_close[id] = -1;
     m->ds_plain[id] = -1;
+    m->ds_plen[id] = -2;
     memcpy(m->ds_ent + m->n_ent, s, (size_t)n * sizeof *s);
     m->n_ent += n;
     memset(m->trans + (size_t)id * 256, 0, 256 * sizeof *m->trans);
@@ -411,7 +472,7 @@ static int32_t ds_intern(lexie_matcher *m, const stk *s, int n) {
     return id;
 }
 
-static int plain_fixed(lexie_matcher *m, int32_t p);
+static int plain_all(lexie_matcher *m, int32_t p);
 
 /* The trie walk through cached transitions; -1 when the set table fills
 ** (the caller clears it and walks without the cache). */
@@ -419,14 +480,14 @@ static int plain_byte(unsigned b) { return b >= 0x20 && b < 0x7F && b != '"' && 
 
 /* The trie walk through cached transitions; -1 when the set table fills
 ** (the caller clears it and walks without the cache).  In a state that
-** every plain byte maps to itself, the tokens whose remaining bytes are
-** plain are taken from the node's list at once, and only children that
-** lead to some other byte are visited.  Bits may be set twice: callers
+** every run of plain bytes leaves alive (plain_all), the tokens whose
+** remaining bytes are plain are taken from the node's list at once, and
+** only children that lead to some other byte are visited.  Bits may be set twice: callers
 ** count the mask afterwards. */
 static int walk_dfa(lexie_matcher *m, const lx_trie *v, int32_t root, int root_taken,
                     uint32_t *mask, int budget) {
     m->lvid[0] = root;
-    m->pf[0] = (uint8_t)(root_taken && budget < 0 && plain_fixed(m, root));
+    m->pf[0] = (uint8_t)(root_taken && budget < 0 && plain_all(m, root));
     stk *tmp = m->lv; /* scratch for computing one transition */
     int32_t i = 0;
     while (i < v->n_nodes) {
@@ -456,7 +517,7 @@ static int walk_dfa(lexie_matcher *m, const lx_trie *v, int32_t root, int root_t
             continue;
         }
         m->lvid[d] = t - 1;
-        int pf = pfp && pb ? 1 : budget < 0 && plain_fixed(m, t - 1);
+        int pf = pfp && pb ? 1 : budget < 0 && plain_all(m, t - 1);
         m->pf[d] = (uint8_t)pf;
         if (pf) {
             if (!(pfp && pb)) /* else the parent's list held these already */
@@ -497,15 +558,114 @@ static int32_t ds_step(lexie_matcher *m, int32_t p, unsigned b) {
     return t < 0 ? -1 : t - 1;
 }
 
-/* 1 when every plain byte (printable ASCII but " and \) maps state p to itself. */
-static int plain_fixed(lexie_matcher *m, int32_t p) {
+/* 2 when p holds a stack at a text-closed rule (grammar.h), which every
+** run of text characters keeps, 1 at a plain-closed one only, else 0
+** (not too many stacks: the safety valves cannot drop it). */
+static int has_any_loop(const lexie_matcher *m, int32_t p) {
+    if (!m->g->any_pos || m->ds_cnt[p] > MAX_STACKS - 16) return 0;
+    const stk *s = m->ds_ent + m->ds_off[p];
+    int level = 0;
+    for (int i = 0; i < m->ds_cnt[p] && level < 2; i++) {
+        int32_t a = s[i].pos >= 0 ? m->g->any_pos[s[i].pos] : 0;
+        if (a == -1) level = 1;
+        if (a == -2 || a > 0) level = 2;
+    }
+    return level;
+}
+
+/* Nonzero when every run of plain bytes (printable ASCII but " and \)
+** leaves state p alive: p holds a closed rule's stack, or each plain byte
+** maps p to itself; 2 when every run of text tokens does too. */
+static int plain_all(lexie_matcher *m, int32_t p) {
     if (m->ds_plain[p] < 0) {
-        int ok = 1;
-        for (unsigned b = 0x20; b < 0x7F && ok; b++)
-            if (b != '"' && b != '\\') ok = ds_step(m, p, b) == p;
+        int ok = has_any_loop(m, p);
+        if (!ok) {
+            ok = 1;
+            for (unsigned b = 0x20; b < 0x7F && ok; b++)
+                if (b != '"' && b != '\\') ok = ds_step(m, p, b) == p;
+        }
         m->ds_plain[p] = (int8_t)ok;
     }
     return m->ds_plain[p];
+}
+
+/* K when the text tokens state p keeps alive are exactly those of at
+** most K characters: some stacks stand at text-chain links (grammar.h),
+** K the longest, and every other stack dies on every text byte; else -1. */
+static int text_len(const lexie_matcher *m, int32_t p) {
+    const lx_gram *g = m->g;
+    if (!g->any_pos) return -1;
+    const stk *s = m->ds_ent + m->ds_off[p];
+    int k = -1;
+    for (int i = 0; i < m->ds_cnt[p]; i++) {
+        int32_t pos = s[i].pos;
+        if (pos < 0) continue; /* the accept mark takes nothing */
+        if (g->any_pos[pos] <= -3) {
+            k = LX_MAX(k, -3 - g->any_pos[pos]);
+            continue;
+        }
+        int32_t e = g->el[pos];
+        if (LX_EL_KIND(e) == LX_EL_END) return -1;
+        const lx_bset *f =
+            LX_EL_KIND(e) == LX_EL_SET ? &g->sets[LX_EL_ARG(e)] : &g->first_rule[LX_EL_ARG(e)];
+        /* text starts with a plain byte or one from 0x80 */
+        if (((f->w[0] & ~((1ull << '"') | 0xFFFFFFFFull)) ||
+             (f->w[1] & ~((1ull << ('\\' - 64)) | (1ull << 63))) || f->w[2] || f->w[3]))
+            return -1;
+    }
+    return k < 0 ? -1 : LX_MIN(k, m->v->max_text);
+}
+
+/* The one state every plain byte takes p to: its id, -1 when all kill
+** it, -2 when they differ (or the table is full). */
+static int32_t plain_next(lexie_matcher *m, int32_t p) {
+    int32_t q = ds_step(m, p, 0x20);
+    for (unsigned b = 0x21; b < 0x7F && q > -2; b++)
+        if (b != '"' && b != '\\' && ds_step(m, p, b) != q) q = -2;
+    return q;
+}
+
+/* How many plain bytes state p takes, whichever they are: k when every
+** run of up to k plain bytes leaves it alive and every longer run kills
+** it (capped at the longest plain token: then all are allowed), -1 when
+** it depends on the bytes.  Length-bounded strings near a bound: the
+** plain tokens allowed are then those of at most k bytes. */
+static int plain_len(lexie_matcher *m, int32_t p) {
+    int cap = m->v->max_plain, n = 0, k;
+    int32_t q = p;
+    for (;;) {
+        if (m->ds_plen[q] != -2) { /* known: path[n - 1] takes one byte more */
+            k = m->ds_plen[q];
+            if (n == 0) return k;
+            if (k >= 0) k = LX_MIN(k + 1, cap);
+            break;
+        }
+        if (n > cap) { /* alive after cap bytes: known for p only */
+            m->ds_plen[p] = (int16_t)cap;
+            return cap;
+        }
+        m->pl_path[n++] = q;
+        if (plain_all(m, q)) {
+            k = cap;
+            break;
+        }
+        int32_t nx = plain_next(m, q);
+        if (nx == -1) {
+            k = 0;
+            break;
+        }
+        if (nx < 0) { /* bytes differ (or the table is full) */
+            k = -1;
+            break;
+        }
+        q = nx;
+    }
+    /* path[n - 1] takes k; each earlier state one byte more */
+    for (int i = n - 1; i >= 0; i--) {
+        m->ds_plen[m->pl_path[i]] = (int16_t)k;
+        if (k >= 0) k = LX_MIN(k + 1, cap);
+    }
+    return m->ds_plen[p];
 }
 
 static uint64_t state_hash(const stk *s, int n) {
@@ -534,6 +694,36 @@ static int long_fixup(lexie_matcher *m, uint32_t *mask, int budget) {
     return count;
 }
 
+/* The mask of state ks[0..nks) through the lazy DFA, blocks first (see
+** the header); -1 when the set table fills. */
+static int dfa_mask(lexie_matcher *m, const stk *ks, int nks, uint32_t *mask, int budget) {
+    int count = -1;
+    int32_t root = ds_intern(m, ks, nks);
+    int k = -1;
+    if (root >= 0 && budget < 0 && plain_all(m, root) == 2) {
+        /* every text token leaves the state alive: allow them as a block */
+        memcpy(mask, m->v->text, (size_t)m->n_words * sizeof *mask);
+        count = walk_dfa(m, &m->v->rest_text, root, 1, mask, budget);
+    } else if (root >= 0 && budget < 0 && plain_all(m, root)) {
+        /* every plain token leaves the state alive: allow them as a block */
+        memcpy(mask, m->v->plain, (size_t)m->n_words * sizeof *mask);
+        count = walk_dfa(m, &m->v->rest, root, 1, mask, budget);
+    } else if (root >= 0 && budget < 0 && (k = text_len(m, root)) >= 0) {
+        /* exactly the text tokens of at most k characters */
+        memcpy(mask, m->v->text_le + (size_t)k * (size_t)m->n_words,
+               (size_t)m->n_words * sizeof *mask);
+        count = walk_dfa(m, &m->v->rest_text, root, 0, mask, budget);
+    } else if (root >= 0 && budget < 0 && (k = plain_len(m, root)) >= 0) {
+        /* exactly the plain tokens of at most k bytes */
+        memcpy(mask, m->v->plain_le + (size_t)k * (size_t)m->n_words,
+               (size_t)m->n_words * sizeof *mask);
+        count = walk_dfa(m, &m->v->rest, root, 0, mask, budget);
+    } else if (root >= 0) {
+        count = walk_dfa(m, &m->v->full, root, 0, mask, budget);
+    }
+    return count;
+}
+
 int lexie_matcher_fill_mask(lexie_matcher *m, uint32_t *mask, int budget) {
     memset(mask, 0, (size_t)m->n_words * sizeof *mask);
     if (m->terminated) {
@@ -542,6 +732,11 @@ int lexie_matcher_fill_mask(lexie_matcher *m, uint32_t *mask, int budget) {
         return c;
     }
     int accepting = has_accept(m->cur, m->n_cur);
+    if (m->exact) {
+        int c = walk(m, &m->v->full, m->cur, m->n_cur, mask, budget);
+        for (int i = 0; i < m->v->n_eog && accepting; i++) set_tok(m->v, mask, m->v->eog[i], &c);
+        return c;
+    }
     const stk *ks = m->cur; /* the state the mask is computed from */
     int nks = m->n_cur;
     int normed = 0;
@@ -565,16 +760,13 @@ int lexie_matcher_fill_mask(lexie_matcher *m, uint32_t *mask, int budget) {
             }
         }
     }
-    int count = -1;
-    int32_t root = ds_intern(m, ks, nks);
-    if (root >= 0 && budget < 0 && plain_fixed(m, root)) {
-        /* every plain token loops back here: allow them as a block */
-        memcpy(mask, m->v->plain, (size_t)m->n_words * sizeof *mask);
-        count = walk_dfa(m, &m->v->rest, root, 1, mask, budget);
-    } else if (root >= 0) {
-        count = walk_dfa(m, &m->v->full, root, 0, mask, budget);
+    int count = dfa_mask(m, ks, nks, mask, budget);
+    if (count < 0) { /* the set table filled: start it afresh and try again */
+        ds_clear(m);
+        memset(mask, 0, (size_t)m->n_words * sizeof *mask);
+        count = dfa_mask(m, ks, nks, mask, budget);
     }
-    if (count < 0) { /* the set table filled: start it afresh, walk directly */
+    if (count < 0) { /* one mask fills it: walk directly */
         ds_clear(m);
         memset(mask, 0, (size_t)m->n_words * sizeof *mask);
         count = walk(m, &m->v->full, ks, nks, mask, budget);
@@ -686,6 +878,8 @@ lexie_matcher *lexie_matcher_new(const lexie_grammar *gr, const lexie_grammar_vo
     m->ds_cnt = malloc(DS_CAP * sizeof *m->ds_cnt);
     m->ds_close = malloc(DS_CAP * sizeof *m->ds_close);
     m->ds_plain = malloc(DS_CAP * sizeof *m->ds_plain);
+    m->ds_plen = malloc(DS_CAP * sizeof *m->ds_plen);
+    m->pl_path = malloc(((size_t)vo->v->max_plain + 2) * sizeof *m->pl_path);
     m->ds_key = malloc(DS_CAP * sizeof *m->ds_key);
     m->ds_tab = calloc(2 * DS_CAP, sizeof *m->ds_tab);
     m->trans = malloc((size_t)DS_CAP * 256 * sizeof *m->trans);
@@ -693,7 +887,7 @@ lexie_matcher *lexie_matcher_new(const lexie_grammar *gr, const lexie_grammar_vo
     m->pf = malloc((size_t)m->n_levels * sizeof *m->pf);
     int ok = m->cur && m->fr && m->fr_hash && m->lv && m->lv_n && m->dd_key && m->dd_gen &&
              m->ds_ent && m->ds_off && m->ds_cnt && m->ds_close && m->ds_plain && m->ds_key &&
-             m->ds_tab && m->trans && m->lvid && m->pf;
+             m->ds_tab && m->trans && m->lvid && m->pf && m->ds_plen && m->pl_path;
     for (int i = 0; i < CACHE_N && ok; i++) {
         m->cache[i].bits = malloc((size_t)m->n_words * sizeof(uint32_t));
         ok = m->cache[i].bits != NULL;
@@ -725,6 +919,8 @@ void lexie_matcher_free(lexie_matcher *m) {
     free(m->ds_cnt);
     free(m->ds_close);
     free(m->ds_plain);
+    free(m->ds_plen);
+    free(m->pl_path);
     free(m->ds_key);
     free(m->ds_tab);
     free(m->trans);
@@ -734,6 +930,10 @@ void lexie_matcher_free(lexie_matcher *m) {
     free(m->nk);
     for (int i = 0; i < CACHE_N; i++) free(m->cache[i].bits);
     free(m);
+}
+
+void lx_matcher_set_exact(lexie_matcher *m, int on) {
+    if (m) m->exact = on;
 }
 
 int lexie_matcher_mask_words(const lexie_matcher *m) { return m ? m->n_words : 0; }

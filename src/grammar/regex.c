@@ -454,8 +454,9 @@ static int parse_seq(rx *p, lx_seq *seq, rlen *len) {
     return 0;
 }
 
-/* Any JSON string character, repeated: for unanchored ends. */
-static int any_star(lx_gram *g) {
+/* Any JSON string character, repeated: for unanchored ends (owner: the
+** pattern rule when this loop ends its alternative, else -2). */
+static int any_star(lx_gram *g, int owner) {
     lx_cps all = {0};
     lx_cps_add(&all, 0, 0x10FFFF);
     int32_t e = jchar(g, &all);
@@ -465,7 +466,13 @@ static int any_star(lx_gram *g) {
     lx_seq_push(&s, e);
     lx_gram_alt(g, x, &s);
     lx_seq_free(&s);
-    return lx_gram_repeat(g, x, 0, -1);
+    int r = lx_gram_repeat(g, x, 0, -1);
+    /* r ::= star ; star ::= x star | "" (the rule made right after r) */
+    if (r >= 0 && r + 1 < g->n_rules) {
+        lx_gram_mark_any(g, r, owner);
+        lx_gram_mark_any(g, r + 1, owner);
+    }
+    return r;
 }
 
 /* ==== Alternations of literals as a trie ====
@@ -549,7 +556,7 @@ static int literal_trie(lx_gram *g, int r) {
 static int parse_alt(rx *p, rlen *len, int top) {
     int r = lx_gram_rule(p->g, top ? "pattern" : "group");
     lx_seq seq = {0};
-    int first = 1;
+    int first = 1, loose = 0; /* loose: some alternative starts with .* */
     for (;;) {
         seq.n = 0;
         int anch_start = 0, anch_end = 0;
@@ -572,8 +579,9 @@ static int parse_alt(rx *p, rlen *len, int top) {
                 break;
             }
         }
-        if (top && !anch_start) seq.e[0] = lx_gram_call(any_star(p->g));
-        if (top && !anch_end) lx_seq_push(&seq, lx_gram_call(any_star(p->g)));
+        if (top && !anch_start) seq.e[0] = lx_gram_call(any_star(p->g, -2));
+        loose |= top && !anch_start;
+        if (top && !anch_end) lx_seq_push(&seq, lx_gram_call(any_star(p->g, r)));
         if (top && (!anch_start || !anch_end)) sl.max = -1;
         lx_gram_alt(p->g, r, &seq);
         if (first) {
@@ -590,6 +598,8 @@ static int parse_alt(rx *p, rlen *len, int top) {
         break;
     }
     lx_seq_free(&seq);
+    /* a call of the pattern takes any text into that alternative's .* */
+    if (!p->failed && loose) lx_gram_mark_any(p->g, r, -2);
     if (!p->failed && !top) r = literal_trie(p->g, r);
     return p->failed ? -1 : r;
 }

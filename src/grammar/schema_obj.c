@@ -61,6 +61,18 @@ static int key_except(sc *c, char **names, size_t *lens, int n, int depth, const
         int cr = lx_gram_cps(g, &raw);
         lx_cps_free(&raw);
         int rest = lx_sc_star(g, cr);
+        /* every plain byte continues a name or leaves them all: both stay
+        ** closed (grammar.h) */
+        lx_gram_mark_any(g, rest, -2);
+        /* short names: every node below has its children (depth < 256);
+        ** names going on in ASCII only: every other character leaves them */
+        int short_names = 1, ascii = 1;
+        for (int i = 0; i < n; i++) {
+            short_names &= lens[i] < 256;
+            if (lens[i] < plen || memcmp(names[i], pfx, plen)) continue;
+            for (size_t k = plen; k < lens[i]; k++) ascii &= (unsigned char)names[i][k] < 0x80;
+        }
+        if (short_names) lx_gram_mark_any(g, r, ascii ? -2 : -1);
         for (int a = g->rule_first[cr]; a >= 0; a = g->alt_next[a]) {
             s.n = 0;
             int first = 1;

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #define MAX_CHAIN 100000 /* rules in a counted chain (maxLength) */
+#define MAX_LINKS 256    /* longer required runs stay one flat alternative */
 
 /* One JSON string character (raw or escaped); nosur: no \uD800-\uDFFF. */
 static int jchar(sc *c, int nosur) {
@@ -72,6 +73,7 @@ static int jchar(sc *c, int nosur) {
 int lx_sc_string(sc *c) {
     if (c->r_str >= 0) return c->r_str;
     int st = lx_sc_star(c->g, jchar(c, 0));
+    lx_gram_mark_any(c->g, st, -2); /* every plain byte keeps a string body going */
     int r = lx_gram_rule(c->g, "string");
     lx_seq s = {0};
     lx_seq_push(&s, lx_gram_byte(c->g, '"'));
@@ -138,6 +140,48 @@ static const char *const FORMATS_REFUSED[] = {
     "iri",      "iri-reference", "uri-template", "json-pointer", "relative-json-pointer",
     "regex"};
 
+/* Characters x{lo,hi} as a counted chain.  With few required copies, as
+** rules that each call the next in tail position, x{k,..} ::= x x{k-1,..},
+** down to x* (the loop lx_gram_repeat makes) or x{0,n}: a stack at one
+** then stands at a marked rule (grammar.h): text-closed without an upper
+** bound, a text-chain link with one.  The optional copies of x{0,n} are
+** links too.  Required runs over MAX_LINKS stay flat for the matcher's
+** normalisation of far positions. */
+static int min_length(sc *c, int lo, int hi) {
+    lx_gram *g = c->g;
+    int x = jchar(c, 1);
+    int n = hi - lo; /* optional copies when bounded */
+    if (lo > MAX_LINKS) {
+        /* r ::= x.. opt_n; opt_k ::= x opt_{k-1} | "" made right after r, k = 1.. */
+        int r = lx_gram_repeat(g, x, lo, hi);
+        for (int k = 1; r >= 0 && hi >= 0 && k <= n && r + k < g->n_rules; k++)
+            lx_gram_mark_any(g, r + k, -3 - k);
+        return r;
+    }
+    /* the tail: x* (next ::= star; star ::= x star | "") or x{0,n} */
+    int next = lx_gram_repeat(g, x, 0, hi < 0 ? -1 : n);
+    if (next < 0) return -1;
+    if (hi < 0 && next + 1 < g->n_rules) {
+        lx_gram_mark_any(g, next, -2);
+        lx_gram_mark_any(g, next + 1, -2);
+    }
+    for (int k = 1; hi >= 0 && k <= n && next + k < g->n_rules; k++)
+        lx_gram_mark_any(g, next + k, -3 - k);
+    if (hi >= 0) lx_gram_mark_any(g, next, -3 - n);
+    lx_seq s = {0};
+    for (int k = 1; k <= lo; k++) {
+        int b = lx_gram_rule(g, "minlen");
+        s.n = 0;
+        lx_seq_push(&s, lx_gram_call(x));
+        lx_seq_push(&s, lx_gram_call(next));
+        lx_gram_alt(g, b, &s);
+        lx_gram_mark_any(g, b, hi < 0 ? -2 : -3 - (k + n));
+        next = b;
+    }
+    lx_seq_free(&s);
+    return next;
+}
+
 void lx_sc_gen_string(sc *c, int r, const sc_view *v) {
     lx_gram *g = c->g;
     long long lo = lx_sc_count_kw(c, v, "minLength", 0, 0);
@@ -189,7 +233,7 @@ void lx_sc_gen_string(sc *c, int r, const sc_view *v) {
                         MAX_CHAIN);
             return;
         }
-        body = lx_gram_repeat(g, jchar(c, 1), (int)lo, (int)hi);
+        body = min_length(c, (int)lo, (int)hi);
     }
     lx_seq s = {0};
     lx_seq_push(&s, lx_gram_byte(g, '"'));

@@ -36,8 +36,8 @@ void lx_gvocab_free(lx_gvocab *v) {
         for (int32_t i = 0; i < v->n_tokens; i++) free(v->piece[i]);
     free(v->piece);
     free(v->piece_len);
-    lx_trie *tr[3] = {&v->full, &v->rest, &v->longt};
-    for (int k = 0; k < 3; k++) {
+    lx_trie *tr[4] = {&v->full, &v->rest, &v->longt, &v->rest_text};
+    for (int k = 0; k < 4; k++) {
         free(tr[k]->byte);
         free(tr[k]->depth);
         free(tr[k]->skip);
@@ -47,6 +47,9 @@ void lx_gvocab_free(lx_gvocab *v) {
         free(tr[k]->sfx);
     }
     free(v->plain);
+    free(v->text);
+    free(v->plain_le);
+    free(v->text_le);
     free(v->shortm);
     free(v->tok_next);
     free(v->eog);
@@ -60,6 +63,24 @@ static int is_plain(const char *p, int32_t len) {
         if (c < 0x20 || c > 0x7E || c == '"' || c == '\\') return 0;
     }
     return 1;
+}
+
+/* Text: whole UTF-8 characters, none of them a control, " or \ (plain
+** bytes and bytes from 0x80): what any JSON string body takes raw. */
+static int is_text(const char *p, int32_t len) {
+    for (int32_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)p[i];
+        if (c < 0x80 && !is_plain(p + i, 1)) return 0;
+    }
+    return lx_utf8_valid(p, (size_t)len, NULL);
+}
+
+/* Tokens a trie leaves out: mode 1 plain ones, 2 short ones, 3 text ones. */
+static int left_out(const lx_gvocab *v, int32_t t, int mode) {
+    const char *p = v->piece[t];
+    int32_t len = v->piece_len[t];
+    return (mode == 1 && is_plain(p, len)) || (mode == 2 && len <= LX_SHORT) ||
+           (mode == 3 && is_text(p, len));
 }
 
 /* The plain-suffix lists: each token joins the list of every node on its
@@ -84,8 +105,7 @@ static int build_sfx(lx_gvocab *v, lx_trie *tr, const srt *order, int32_t n, int
     for (int pass = 0; pass < 2; pass++) {
         for (int32_t k = 0; k < n; k++) {
             int32_t t = order[k].t, len = v->piece_len[t];
-            if ((rest == 1 && is_plain(v->piece[t], len)) || (rest == 2 && len <= LX_SHORT))
-                continue;
+            if (left_out(v, t, rest)) continue;
             int32_t lnp = -1;
             for (int32_t b = 0; b < len; b++)
                 if (!is_plain(v->piece[t] + b, 1)) lnp = b;
@@ -136,8 +156,7 @@ static lexie_status build_trie(lx_gvocab *v, lx_trie *tr, const srt *order, int3
         int32_t t = order[k].t;
         const char *p = v->piece[t];
         int32_t len = v->piece_len[t];
-        if (rest == 1 && is_plain(p, len)) continue;
-        if (rest == 2 && len <= LX_SHORT) continue;
+        if (left_out(v, t, rest)) continue;
         int lcp = 0;
         while (prev && lcp < len && lcp < prev_len && lcp < depth && p[lcp] == prev[lcp]) lcp++;
         while (depth > lcp) tr->skip[path[--depth]] = nn; /* close finished subtrees */
@@ -171,6 +190,45 @@ static lexie_status build_trie(lx_gvocab *v, lx_trie *tr, const srt *order, int3
             ok = tr->desc_plain[j] && is_plain((const char *)&tr->byte[j], 1);
         tr->desc_plain[i] = (uint8_t)ok;
     }
+    return LEXIE_OK;
+}
+
+static int n_chars(const lx_gvocab *v, int32_t t) {
+    int n = 0;
+    for (int32_t i = 0; i < v->piece_len[t]; i++)
+        n += ((unsigned char)v->piece[t][i] & 0xC0) != 0x80;
+    return n;
+}
+
+/* plain_le: the plain tokens of at most k bytes, for each k (a state that
+** takes exactly k more plain bytes, whichever they are, allows those);
+** text_le: the text tokens of at most k characters. */
+static lexie_status plain_by_length(lx_gvocab *v, lexie_error *err) {
+    size_t words = ((size_t)v->n_tokens + 31) / 32;
+    v->max_plain = 0;
+    for (int32_t t = 0; t < v->n_tokens; t++)
+        if ((v->plain[t >> 5] >> (t & 31)) & 1)
+            v->max_plain = LX_MAX(v->max_plain, v->piece_len[t]);
+    v->plain_le = calloc(((size_t)v->max_plain + 1) * words, sizeof *v->plain_le);
+    if (!v->plain_le) return lx_fail(err, LEXIE_E_NOMEM, "token trie: out of memory");
+    for (int32_t t = 0; t < v->n_tokens; t++)
+        if ((v->plain[t >> 5] >> (t & 31)) & 1)
+            v->plain_le[(size_t)v->piece_len[t] * words + (size_t)(t >> 5)] |= 1u << (t & 31);
+    for (int k = 1; k <= v->max_plain; k++)
+        for (size_t w = 0; w < words; w++)
+            v->plain_le[(size_t)k * words + w] |= v->plain_le[(size_t)(k - 1) * words + w];
+    /* text tokens by characters (UTF-8 lead bytes) */
+    v->max_text = 0;
+    for (int32_t t = 0; t < v->n_tokens; t++)
+        if ((v->text[t >> 5] >> (t & 31)) & 1) v->max_text = LX_MAX(v->max_text, n_chars(v, t));
+    v->text_le = calloc(((size_t)v->max_text + 1) * words, sizeof *v->text_le);
+    if (!v->text_le) return lx_fail(err, LEXIE_E_NOMEM, "token trie: out of memory");
+    for (int32_t t = 0; t < v->n_tokens; t++)
+        if ((v->text[t >> 5] >> (t & 31)) & 1)
+            v->text_le[(size_t)n_chars(v, t) * words + (size_t)(t >> 5)] |= 1u << (t & 31);
+    for (int k = 1; k <= v->max_text; k++)
+        for (size_t w = 0; w < words; w++)
+            v->text_le[(size_t)k * words + w] |= v->text_le[(size_t)(k - 1) * words + w];
     return LEXIE_OK;
 }
 
@@ -219,6 +277,7 @@ lx_gvocab *lx_gvocab_build(int32_t n_tokens, const char *const *pieces, const in
     lexie_status st = build_trie(v, &v->full, order, n, 0, err);
     if (st == LEXIE_OK) st = build_trie(v, &v->rest, order, n, 1, err);
     if (st == LEXIE_OK) st = build_trie(v, &v->longt, order, n, 2, err);
+    if (st == LEXIE_OK) st = build_trie(v, &v->rest_text, order, n, 3, err);
     v->shortm = calloc(((size_t)n_tokens + 31) / 32, sizeof *v->shortm);
     if (st == LEXIE_OK && !v->shortm) st = lx_fail(err, LEXIE_E_NOMEM, "token trie: out of memory");
     for (int32_t k = 0; k < n && st == LEXIE_OK; k++)
@@ -227,14 +286,18 @@ lx_gvocab *lx_gvocab_build(int32_t n_tokens, const char *const *pieces, const in
     for (int k = 0; k < v->n_eog && st == LEXIE_OK; k++)
         v->shortm[v->eog[k] >> 5] |= 1u << (v->eog[k] & 31);
     v->plain = calloc(((size_t)n_tokens + 31) / 32, sizeof *v->plain);
-    if (st == LEXIE_OK && !v->plain) st = lx_fail(err, LEXIE_E_NOMEM, "token trie: out of memory");
+    v->text = calloc(((size_t)n_tokens + 31) / 32, sizeof *v->text);
+    if (st == LEXIE_OK && (!v->plain || !v->text))
+        st = lx_fail(err, LEXIE_E_NOMEM, "token trie: out of memory");
     for (int32_t k = 0; k < n && st == LEXIE_OK; k++) {
         int32_t t = order[k].t;
+        if (is_text(v->piece[t], v->piece_len[t])) v->text[t >> 5] |= 1u << (t & 31);
         if (!is_plain(v->piece[t], v->piece_len[t])) continue;
         v->plain[t >> 5] |= 1u << (t & 31);
         v->n_plain++;
     }
     free(order);
+    if (st == LEXIE_OK) st = plain_by_length(v, err);
     if (st != LEXIE_OK) {
         lx_gvocab_free(v);
         return NULL;
