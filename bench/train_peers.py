@@ -5,9 +5,10 @@ LoRA and batch, measured in the same run, with one table.
 
     bash bench/peers/train_setup.sh    # once: bench/.venv-train (never in CI)
     make -j2                           # build/lexie and build/liblexie.so
-    bench/.venv-train/bin/python bench/train_peers.py \\
+    OMP_WAIT_POLICY=PASSIVE bench/.venv-train/bin/python bench/train_peers.py \\
         [--model smollm2-135m-instruct] [--batch 8] [--seq-len 128] [--steps 3] \\
-        [--warmup 1] [--rounds 2] [--threads 2] [--peers lexie,peft,trl] [--out DIR]
+        [--warmup 1] [--rounds 2] [--threads 2] [--peers lexie,peft,trl-nogc,trl:1] \\
+        [--out DIR] [--table RUNS.json]
 
 The model is the GGUF file lexie trains (~/.cache/lexie/models/MODEL/*.gguf);
 the peers load that same file with transformers (from_pretrained(dir,
@@ -42,6 +43,14 @@ included).  On a shared machine wall time depends on the load; CPU time
 much less (but a thread spinning while it waits counts as CPU time).
 "tok/s cpu" = tokens / (CPU seconds / threads): the speed with every
 thread on its own core.
+
+Threads on a loaded machine: torch's OpenMP threads spin while they wait
+at a barrier, so with 2 threads on 2 busy shared cores a torch step took
+2-4x the CPU time and about 3x the wall time of the same step with
+OMP_WAIT_POLICY=PASSIVE or on 1 thread (measured; docs/training.md).
+Run the peers' figures with OMP_WAIT_POLICY=PASSIVE (it changes nothing
+in lexie, which has no OpenMP) or --threads 1 unless the machine is
+idle.  --table RUNS.json prints the table of an earlier run again.
 
 Known differences, kept because each is the tool's default behaviour:
 lexie keeps only each layer's input and recomputes the layer in the
@@ -371,6 +380,7 @@ def summary(runs, warmup):
     wall = sum(s["wall"] for s in timed)
     cpu = sum(s["cpu"] for s in timed)
     return {"tokens": tok, "wall": wall, "cpu": cpu, "n": len(timed),
+            "best_cpu": min(s["cpu"] / s["tokens"] for s in timed),
             "rss": max(r["rss_mb"] for r in runs),
             "loss0": statistics.mean(r["steps"][0]["loss"] for r in runs
                                      if r["steps"][0]["loss"] is not None)
@@ -394,6 +404,7 @@ def main():
     ap.add_argument("--lexie", default=os.path.join(ROOT, "build", "lexie"))
     ap.add_argument("--out", default=os.path.join(ROOT, "build", "train-peers"))
     ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--table", metavar="RUNS.json", help="print the table of an earlier run")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--spec", help=argparse.SUPPRESS)
     a = ap.parse_args()
@@ -405,6 +416,12 @@ def main():
         print("RESULT " + json.dumps(res), flush=True)
         return
 
+    if a.table:
+        with open(a.table) as f:
+            r = json.load(f)
+        report(r["threads"], r["batch"], r["seq_len"], r["warmup"], r["n_loss"], r["gguf"],
+               r["runs"])
+        return
     cap = {}  # "NAME:N": NAME runs in the first N rounds only
     for x in a.peers.split(","):
         name, _, n = x.partition(":")
@@ -462,42 +479,77 @@ def main():
                   + (f", hf tokenizer agrees on {r['tokenizer_agrees']}/{len(toks)}"
                      if "tokenizer_agrees" in r else ""), flush=True)
     with open(os.path.join(work, "runs.json"), "w") as f:
-        json.dump(runs, f, indent=1)
+        json.dump({"threads": a.threads, "batch": a.batch, "seq_len": a.seq_len,
+                   "warmup": a.warmup, "n_loss": n_loss, "gguf": os.path.join(gguf_dir, ggufs[0]),
+                   "runs": runs}, f, indent=1)
+    report(a.threads, a.batch, a.seq_len, a.warmup, n_loss, os.path.join(gguf_dir, ggufs[0]),
+           runs)
 
-    S = {p: summary(runs[p], a.warmup) for p in peers}
+
+def sgemm_peak(seconds=3.0):
+    """torch's (MKL's) fp32 product, 1024 x 1024 x 1024 on one thread, in
+    GFLOP per CPU second: the best of a few, as a measured reference for
+    what one core does here."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.set_num_threads(1)
+    a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
+    torch.mm(a, b)
+    best, t_end = 0.0, time.process_time() + seconds
+    while time.process_time() < t_end:
+        c0 = time.process_time()
+        for _ in range(4):
+            torch.mm(a, b)
+        best = max(best, 4 * 2.0 * 1024 ** 3 / (time.process_time() - c0) / 1e9)
+    return best
+
+
+def report(threads, batch, seq_len, warmup, n_loss, gguf_path, runs):
+    """The table and the FLOP rates from the runs of every framework."""
+    peers = list(runs)
+    S = {p: summary(runs[p], warmup) for p in peers}
     print()
     print("| framework | timed steps | tokens/step | s/step wall | tok/s wall | "
-          "tok/s cpu | lexie x (wall) | lexie x (cpu) | peak RSS | loss step 1 | load avg |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+          "tok/s cpu | lexie x (wall) | lexie x (cpu) | tok/s cpu, best step | lexie x (best) | "
+          "peak RSS | loss step 1 | load avg |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     L = S.get("lexie")
     for p in peers:
         s = S[p]
         tw = s["tokens"] / s["wall"]
-        tc = s["tokens"] / (s["cpu"] / a.threads)
+        tc = s["tokens"] / (s["cpu"] / threads)
         if L:
             xw = (L["tokens"] / L["wall"]) / tw
-            xc = (L["tokens"] / (L["cpu"] / a.threads)) / tc
-        print(f"| {p} | {s['n']} | {a.batch * a.seq_len} | {s['wall'] / s['n']:.1f} | {tw:.1f} | "
+            xc = (L["tokens"] / (L["cpu"] / threads)) / tc
+            xb = s["best_cpu"] / L["best_cpu"]
+        print(f"| {p} | {s['n']} | {batch * seq_len} | {s['wall'] / s['n']:.1f} | {tw:.1f} | "
               f"{tc:.1f} | " + (f"{xw:.2f} | {xc:.2f}" if L else "- | -") +
+              f" | {threads / s['best_cpu']:.1f} | " + (f"{xb:.2f}" if L else "-") +
               f" | {s['rss']:.0f} MB | {s['loss0']:.3f} | "
               f"{min(s['loads']):.1f}-{max(s['loads']):.1f} |")
     for p in peers:
         print(f"{p}: {runs[p][0].get('note', '')}")
     if L:
-        hp = hparams(os.path.join(gguf_dir, ggufs[0]))
-        nl = n_loss * a.batch
-        fl = step_flops(hp, a.batch, a.seq_len, nl, 3.0, nl)
+        hp = hparams(gguf_path)
+        nl = n_loss * batch
+        fl = step_flops(hp, batch, seq_len, nl, 3.0, nl)
         per_step_cpu = L["cpu"] / L["n"]
         print(f"lexie: {fl / 1e9:.1f} GFLOP a step (src/train/trainer.c step_flops, "
               f"checkpointing on): {fl / 1e9 / per_step_cpu:.1f} GFLOP/s of CPU time "
-              f"(per busy core), {fl / 1e9 / (L['wall'] / L['n']):.1f} GFLOP/s wall; the fp32 "
-              f"product kernel peaks at about 54 GFLOP/s per core here (docs/training.md)")
+              f"(per busy core), {fl / 1e9 / (L['wall'] / L['n']):.1f} GFLOP/s wall; lexie's fp32 "
+              f"product kernel: about 54 GFLOP/s per core (docs/training.md)")
+        peak = sgemm_peak()
+        if peak:
+            print(f"measured now: torch.mm fp32 1024^3 on one thread, best {peak:.1f} GFLOP per "
+                  f"CPU second")
         for p in peers:
             if p == "lexie":
                 continue
             # the same formula for the peer's work: no recompute, head on every token
             passes = 3.0 if "gradient_checkpointing=True" in runs[p][0].get("note", "") else 2.0
-            pf = step_flops(hp, a.batch, a.seq_len, nl, passes, a.batch * a.seq_len)
+            pf = step_flops(hp, batch, seq_len, nl, passes, batch * seq_len)
             s = S[p]
             print(f"{p}: ~{pf / 1e9:.1f} GFLOP a step by the same formula ({passes:.0f} passes, "
                   f"head on all tokens): {pf / 1e9 / (s['cpu'] / s['n']):.1f} GFLOP/s of CPU "
