@@ -169,6 +169,8 @@ def run_lexie(a, gguf_dir, data_path, work, tag):
         sys.exit(f"train_peers: lexie failed ({p.returncode}): {' '.join(cmd)}\n{err}")
     with open(log) as f:
         lines = [json.loads(x) for x in f]
+    if len(cpu_at) == len(lines) - 1:  # the last line came just before the exit:
+        cpu_at.append(ru.ru_utime + ru.ru_stime)  # its step plus saving the adapter
     if len(lines) != a.warmup + a.steps or len(cpu_at) != len(lines):
         sys.exit(f"train_peers: lexie logged {len(lines)} steps, sampled {len(cpu_at)}")
     ntok = a.batch * a.seq_len
