@@ -329,22 +329,30 @@ static void line_message(lexie_error *err, int lineno, const char *sep, const ch
     snprintf(err->message, sizeof err->message, "line %d%s%.480s", lineno, sep, inner);
 }
 
+/* Parses one JSONL line; a parse error says "line N, column C" with the
+** caller's line number (the parser saw one line, so its "line 1" is it). */
+static lx_json_doc *parse_line(const char *line, size_t len, int lineno, lexie_status *st,
+                               lexie_error *err) {
+    lexie_error e;
+    lx_json_doc *d = lx_json_parse(line, len, NULL, &e);
+    *st = LEXIE_OK;
+    if (d) return d;
+    lexie_status code = e.code == LEXIE_E_UTF8 || e.code == LEXIE_E_NOMEM ? e.code : LEXIE_E_FORMAT;
+    const char *m = e.message;
+    if (lineno > 0 && strncmp(m, "line 1, ", 8) == 0) m += 8;
+    lx_fail(err, code, "%s", e.message);
+    line_message(err, lineno, ", ", m);
+    *st = code;
+    return NULL;
+}
+
 lexie_status lexie_re_line_parse(const char *line, size_t len, int lineno, lexie_re_line *out,
                                  lexie_error *err) {
     if (!line || !out) return lx_fail(err, LEXIE_E_INVALID, "lexie_re_line_parse: NULL argument");
     memset(out, 0, sizeof *out);
-    lexie_error e;
-    lx_json_doc *d = lx_json_parse(line, len, NULL, &e);
-    if (!d) {
-        lexie_status code =
-            e.code == LEXIE_E_UTF8 || e.code == LEXIE_E_NOMEM ? e.code : LEXIE_E_FORMAT;
-        /* The parser saw one line: "line 1, column C" is this line's column. */
-        const char *m = e.message;
-        if (lineno > 0 && strncmp(m, "line 1, ", 8) == 0) m += 8;
-        lx_fail(err, code, "%s", e.message);
-        line_message(err, lineno, ", ", m);
-        return code;
-    }
+    lexie_status pst;
+    lx_json_doc *d = parse_line(line, len, lineno, &pst, err);
+    if (!d) return pst;
     lexie_status st = id_as_json(lx_json_root(d), &out->id, err);
     lx_re_item it;
     if (st == LEXIE_OK) st = lx_re_item_from_json(lx_json_root(d), &it, err);
@@ -362,17 +370,9 @@ lexie_status lexie_re_line_parse(const char *line, size_t len, int lineno, lexie
 lexie_status lx_doc_line_parse(const char *line, size_t len, int lineno, char **id_json,
                                char **text, lexie_error *err) {
     *id_json = *text = NULL;
-    lexie_error e;
-    lx_json_doc *d = lx_json_parse(line, len, NULL, &e);
-    if (!d) {
-        lexie_status code =
-            e.code == LEXIE_E_UTF8 || e.code == LEXIE_E_NOMEM ? e.code : LEXIE_E_FORMAT;
-        const char *m = e.message;
-        if (lineno > 0 && strncmp(m, "line 1, ", 8) == 0) m += 8;
-        lx_fail(err, code, "%s", e.message);
-        line_message(err, lineno, ", ", m);
-        return code;
-    }
+    lexie_status pst;
+    lx_json_doc *d = parse_line(line, len, lineno, &pst, err);
+    if (!d) return pst;
     const lx_json *root = lx_json_root(d), *t = lx_json_get(root, "text");
     lexie_status st = id_as_json(root, id_json, err);
     if (st == LEXIE_OK && root->type != LX_JSON_OBJECT)
