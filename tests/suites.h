@@ -2,6 +2,7 @@
 ** tests/test_name.c. */
 SUITE(base)
 SUITE(kernels)
+SUITE(pack)
 SUITE(gguf)
 SUITE(model_ref)
 SUITE(qwen_ref)

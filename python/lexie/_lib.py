@@ -50,7 +50,7 @@ class lexie_error(Structure):
 
 
 class lexie_model_params(Structure):
-    _fields_ = [("chat_template", c_char_p)]
+    _fields_ = [("chat_template", c_char_p), ("keep_layout", c_int)]
 
 
 class lexie_chat_msg(Structure):

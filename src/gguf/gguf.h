@@ -91,6 +91,12 @@ lx_gguf *lx_gguf_open_memory(const void *buf, size_t size, lexie_error *err);
 
 void lx_gguf_close(lx_gguf *g);
 
+/* Says that the bytes [p, p + n) of a mapped file's tensor data will not
+** be read for a while (the model packed a copy of them): their whole pages
+** leave memory, to be read again from the file if touched.  A no-op for
+** lx_gguf_open_memory handles and for ranges outside the mapping. */
+void lx_gguf_release(lx_gguf *g, const void *p, size_t n);
+
 uint32_t lx_gguf_version(const lx_gguf *g);
 uint32_t lx_gguf_alignment(const lx_gguf *g);
 /* File offset where the tensor data section starts. */

@@ -30,6 +30,9 @@
 ** fails cleanly.  Parsing is single-pass and recursive only for nested
 ** arrays, whose depth is bounded.
 */
+/* madvise (Linux, BSDs): not in POSIX, whose posix_madvise DONTNEED glibc
+** ignores. */
+#define _DEFAULT_SOURCE
 #include "gguf/gguf_impl.h"
 #include "kernels/kernels.h"
 
@@ -638,6 +641,18 @@ lx_gguf *lx_gguf_open(const char *path, lexie_error *err) {
         return NULL;
     }
     return g;
+}
+
+void lx_gguf_release(lx_gguf *g, const void *p, size_t n) {
+    if (!g || !g->map || !p) return;
+    const uintptr_t lo = (uintptr_t)g->map, hi = lo + g->map_size,
+                    page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t a = (uintptr_t)p, b = a + n;
+    if (a < lo || b > hi || b < a) return;
+    a = (a + page - 1) / page * page; /* whole pages inside the range only */
+    b = b / page * page;
+    /* MAP_PRIVATE and never written: dropped pages read back from the file. */
+    if (b > a) madvise((void *)a, b - a, MADV_DONTNEED);
 }
 
 void lx_gguf_close(lx_gguf *g) {

@@ -36,6 +36,9 @@ typedef enum lx_type {
     LX_TYPE_Q8_K = 15,
     LX_TYPE_BF16 = 30,
     LX_TYPE_COUNT = 40, /* bound for tables; not a type */
+    /* lexie's own layouts, built at load time (pack.c): never in a file,
+    ** so lx_type_traits_get knows none of them. */
+    LX_TYPE_Q4_K_X16 = 64, /* Q4_K, rows interleaved in groups of 16 */
 } lx_type;
 
 typedef enum lx_isa {
@@ -288,7 +291,51 @@ lx_gemm_fn lx_gemm_get(int type, lx_isa isa);
 ** not depend on the batch: see matmul.c. */
 lx_gemm_fn lx_gemm_col_get(int type, lx_isa isa);
 
+/* ==== Packed weights (pack.c) ==== */
+
+/* A packed layout interleaves the rows of a weight matrix in groups of
+** LX_PACK_ROWS for the tiles of one ISA family (see pack.c for why and for
+** the layout).  It is built once, at load time, from the file's layout,
+** and lx_matmul takes it as a weight type of its own: its outputs are
+** batch-invariant too, and differ from the file layout's by float
+** summation order only.  Nothing but lx_matmul reads it. */
+#define LX_PACK_ROWS 16
+
+typedef struct {
+    uint16_t d[LX_PACK_ROWS], dmin[LX_PACK_ROWS];
+    uint8_t sc[8][LX_PACK_ROWS];
+    uint8_t m[4][LX_PACK_ROWS][2];
+    uint8_t qs[8][4][4 * LX_PACK_ROWS];
+} lx_block_q4_k_x16;
+
+/* The packed type of a file type (-1: none), and back. */
+int lx_pack_type(int type);
+int lx_pack_source(int packed);
+/* Whether packing type pays on isa: a packed kernel exists there. */
+int lx_pack_pays(int type, lx_isa isa);
+/* Bytes of the packed form of an n_rows x n_cols matrix of file type
+** `type`; 0 when it has no packed type or the shape does not fit (n_rows
+** a multiple of LX_PACK_ROWS, n_cols of the block size). */
+size_t lx_pack_size(int type, int64_t n_rows, int64_t n_cols);
+/* Writes the packed form of w (n_rows rows of lx_row_size(type, n_cols)
+** bytes) to out, lx_pack_size bytes (64-byte aligned for speed).  Writes
+** nothing where lx_pack_size is 0. */
+void lx_pack(int type, const void *w, int64_t n_rows, int64_t n_cols, void *out);
+/* Bytes per row of a packed matrix: a group of LX_PACK_ROWS rows starts
+** every LX_PACK_ROWS such rows.  0 for a shape it cannot hold. */
+size_t lx_pack_row_size(int packed, int64_t n_cols);
+
 /* ==== Kernels-internal: one table per ISA (src/kernels only) ==== */
+
+/* A packed type's kernels, as lx_gemm_fn over one group of LX_PACK_ROWS
+** rows: the tile (LX_GEMM_RN activation rows) and the column (one); bx
+** unused.  Every ISA's give the same bits (pack.c's arithmetic). */
+typedef struct {
+    lx_gemm_fn tile, col;
+} lx_pack_kernels;
+/* isa clamped to lx_isa_best(); the plain-C kernels where isa has none. */
+lx_pack_kernels lx_pack_kernels_get(int packed, lx_isa isa);
+lx_pack_kernels lx_pack_avx512_get(int packed);
 
 /* lx_fp16_to_f32 for hot scalar loops, bit for bit the same: the 15 bits
 ** below the sign, moved into float position, times 2^112 rebias the
@@ -325,6 +372,8 @@ typedef struct {
     float d, dmin;
 } lx_k_unpacked;
 void lx_k_unpack(int type, const void *block, lx_k_unpacked *u);
+/* The 6-bit scale and min of sub-block j (< 8) of Q4_K/Q5_K's scales[12]. */
+void lx_k4_scale_min(int j, const uint8_t *scales, int16_t *sc, int16_t *m);
 
 /* The reference (de)quantizers of the K types (types_k.c). */
 void lx_q2_k_to_float(const void *x, float *y, int64_t n);

@@ -32,6 +32,8 @@
 #define ROWS_PER_CHUNK 16   /* weight rows a thread takes at a time (batches) */
 #define CHUNKS_PER_THREAD 4 /* for a few activation rows: long runs, some slack */
 #define BATCH_GROUP 16      /* activation rows kept hot together */
+_Static_assert(ROWS_PER_CHUNK % LX_PACK_ROWS == 0 && ROWS_PER_CHUNK % LX_GEMM_RM == 0,
+               "chunks hold whole tiles");
 
 typedef struct {
     const uint8_t *w; /* n_rows rows of w_row bytes */
@@ -43,6 +45,7 @@ typedef struct {
     lx_vec_dot_fn dot;
     lx_gemm_fn gemm; /* NULL: dots only */
     lx_gemm_fn col;  /* the tile's one-activation-row form; NULL: dots */
+    int64_t rm;      /* weight rows per tile */
     atomic_llong next_chunk;
     int64_t chunk_rows;
     /* quantization step */
@@ -51,8 +54,14 @@ typedef struct {
     lx_from_float_fn quantize;
 } mm_job;
 
+/* The traits of a file type, or of the file type a packed one came from. */
+static const lx_type_traits *traits_of(int type) {
+    const int src = lx_pack_source(type);
+    return lx_type_traits_get(src >= 0 ? src : type);
+}
+
 size_t lx_matmul_qbuf_size(int type, int64_t n_cols, int64_t n_batch) {
-    const lx_type_traits *t = lx_type_traits_get(type);
+    const lx_type_traits *t = traits_of(type);
     if (!t || n_batch < 0 || t->vec_dot_type == LX_TYPE_F32) return 0;
     size_t row = lx_row_size(t->vec_dot_type, n_cols), out;
     if (!lx_mul_ok(row, (size_t)n_batch, &out)) return 0;
@@ -74,18 +83,19 @@ static void dots(mm_job *j, int64_t r0, int64_t r1, int64_t b0, int64_t b1) {
     }
 }
 
-/* Weight rows [r, r + LX_GEMM_RM) x activation row b, as the tile would
+/* Weight rows [r, r + j->rm) x activation row b, as the tile would
 ** compute them: the column kernel, or dots where those equal the tile. */
 static void column(mm_job *j, int64_t r, int64_t b) {
     if (j->col)
         j->col(j->n_cols, &j->y[b * j->n_rows + r], (size_t)j->n_rows, j->w + (size_t)r * j->w_row,
                j->w_row, j->q + (size_t)b * j->q_row, j->q_row);
     else
-        dots(j, r, r + LX_GEMM_RM, b, b + 1);
+        dots(j, r, r + j->rm, b, b + 1);
 }
 
 /* Fewer than LX_GEMM_RM weight rows left (no model seen has them): each
-** row as the first of a column whose other rows repeat it. */
+** row as the first of a column whose other rows repeat it.  (Packed types
+** never get here: their row counts are whole groups.) */
 static void ragged_rows(mm_job *j, int64_t r0, int64_t r1, int64_t b0, int64_t b1) {
     if (!j->col) {
         dots(j, r0, r1, b0, b1);
@@ -111,7 +121,7 @@ static void rows_chunk(mm_job *j, int64_t r0, int64_t r1) {
             continue;
         }
         int64_t r = r0;
-        for (; r + LX_GEMM_RM <= r1; r += LX_GEMM_RM) {
+        for (; r + j->rm <= r1; r += j->rm) {
             int64_t b = b0;
             for (; b + LX_GEMM_RN <= b1; b += LX_GEMM_RN)
                 j->gemm(j->n_cols, &j->y[b * j->n_rows + r], (size_t)j->n_rows,
@@ -146,19 +156,30 @@ static void run(lx_pool *pool, lx_pool_fn fn, void *arg) {
 
 void lx_matmul_isa(lx_pool *pool, lx_isa isa, const void *w, int type, int64_t n_rows,
                    int64_t n_cols, const float *x, int64_t n_batch, float *y, void *qbuf) {
-    const lx_type_traits *t = lx_type_traits_get(type);
+    const lx_type_traits *t = traits_of(type);
     if (!t || n_rows <= 0 || n_cols <= 0 || n_batch <= 0) return;
     mm_job j;
     memset(&j, 0, sizeof j);
     j.w = w;
-    j.w_row = lx_row_size(type, n_cols);
     j.n_rows = n_rows;
     j.n_cols = n_cols;
     j.n_batch = n_batch;
     j.y = y;
-    j.dot = lx_vec_dot_get(type, isa);
-    j.gemm = lx_gemm_get(type, isa);
-    j.col = j.gemm ? lx_gemm_col_get(type, isa) : NULL;
+    if (lx_pack_source(type) >= 0) {
+        /* A packed layout: whole groups of rows, its tile for everything. */
+        if (n_rows % LX_PACK_ROWS) return;
+        const lx_pack_kernels k = lx_pack_kernels_get(type, isa);
+        j.w_row = lx_pack_row_size(type, n_cols);
+        j.gemm = k.tile;
+        j.col = k.col;
+        j.rm = LX_PACK_ROWS;
+    } else {
+        j.w_row = lx_row_size(type, n_cols);
+        j.dot = lx_vec_dot_get(type, isa);
+        j.gemm = lx_gemm_get(type, isa);
+        j.col = j.gemm ? lx_gemm_col_get(type, isa) : NULL;
+        j.rm = LX_GEMM_RM;
+    }
     const int nth = pool ? lx_pool_size(pool) : 1;
     if (t->vec_dot_type == LX_TYPE_F32) {
         j.q = (const uint8_t *)x;
@@ -171,7 +192,9 @@ void lx_matmul_isa(lx_pool *pool, lx_isa isa, const void *w, int type, int64_t n
         j.quantize = lx_quantize_get(t->vec_dot_type, isa);
     }
     /* A shape the caller failed to check: nothing sensible to compute. */
-    if (!j.dot || !j.w_row || !j.q_row || (!j.quantize && t->vec_dot_type != LX_TYPE_F32)) return;
+    if ((!j.dot && !j.col) || !j.w_row || !j.q_row ||
+        (!j.quantize && t->vec_dot_type != LX_TYPE_F32))
+        return;
     if (j.quantize) {
         /* One row is a few microseconds: not worth waking the pool for. */
         if (n_batch >= 2 && nth > 1)

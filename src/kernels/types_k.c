@@ -34,7 +34,7 @@ static int clampi(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v;
 ** the low 6 bits of bytes 0-3 (scales) and 4-7 (mins), the last four in
 ** the nibbles of bytes 8-11 with their top two bits in the spare top bits
 ** of bytes 0-7. */
-static void scale_min_k4(int j, const uint8_t *q, int16_t *sc, int16_t *m) {
+void lx_k4_scale_min(int j, const uint8_t *q, int16_t *sc, int16_t *m) {
     if (j < 4) {
         *sc = q[j] & 63;
         *m = q[j + 4] & 63;
@@ -95,7 +95,7 @@ void lx_k_unpack(int type, const void *block, lx_k_unpacked *u) {
         u->n_sub = 8;
         u->d = lx_fp16_to_f32(x4->d);
         u->dmin = lx_fp16_to_f32(x4->dmin);
-        for (int j = 0; j < 8; j++) scale_min_k4(j, scales, &u->sc[j], &u->m[j]);
+        for (int j = 0; j < 8; j++) lx_k4_scale_min(j, scales, &u->sc[j], &u->m[j]);
         for (int k = 0; k < LX_QK_K; k++) {
             int q = (qs[32 * (k / 64) + k % 32] >> (4 * ((k / 32) % 2))) & 0x0f;
             /* Q5_K's fifth bit of element k: bit k/32 of qh[k%32]. */
@@ -298,7 +298,7 @@ static void q45_k_from_float(const float *x, lx_block_q4_k *y4, lx_block_q5_k *y
     const float d = lx_fp16_to_f32(*pd), dmin = lx_fp16_to_f32(*pdmin);
     for (int j = 0; j < 8; j++) {
         int16_t s, m;
-        scale_min_k4(j, scales, &s, &m);
+        lx_k4_scale_min(j, scales, &s, &m);
         const float dl = d * s, ml = dmin * m;
         for (int l = 0; l < 32; l++)
             L[32 * j + l] = dl ? (uint8_t)clampi(nearest((x[32 * j + l] + ml) / dl), 0, nmax) : 0;

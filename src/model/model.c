@@ -95,8 +95,8 @@ lexie_status lx_bind(const lexie_model *m, lx_tensor *t, int required, int64_t n
     if (ne1 == 1 && gt->type != LX_TYPE_F32)
         return lx_fail(err, LEXIE_E_UNSUPPORTED, "model: vector tensor '%s' must be F32, not %s",
                        name, lx_type_name(gt->type));
-    t->data = gt->data;
-    t->type = gt->type;
+    t->data = t->mm = gt->data;
+    t->type = t->mm_type = gt->type;
     memcpy(t->ne, gt->ne, sizeof t->ne);
     t->name = gt->name;
     return LEXIE_OK;
@@ -189,6 +189,60 @@ static lexie_status check_float_hparams(const lexie_model *m, lexie_error *err) 
     return LEXIE_OK;
 }
 
+/* ==== Packing ==== */
+
+/* The weights lx_linear multiplies by. */
+static int linear_weights(lexie_model *m, lx_tensor **out) {
+    int n = 0;
+    out[n++] = &m->output;
+    for (int i = 0; i < m->hp.n_layer; i++) {
+        lx_layer *L = &m->layers[i];
+        lx_tensor *ts[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
+        for (size_t k = 0; k < LX_ARRAY_LEN(ts); k++) out[n++] = ts[k];
+    }
+    return n;
+}
+
+#define PACK_ALIGN 64 /* a cache line: the packed blocks are multiples of it */
+
+/* Packs every linear weight whose type has a packed layout that pays on
+** the active ISA (kernels/pack.c) into one allocation, then releases the
+** file pages it came from, so memory holds one copy: a tensor at a time
+** is read, packed and dropped, and peak memory stays near the file's
+** size.  The packed copy is what prompt processing runs on; decoding
+** reads it too (an output must not depend on the batch it came in). */
+static lexie_status pack_weights(lexie_model *m, lexie_error *err) {
+    const lx_isa isa = lx_isa_active();
+    lx_tensor **ts = lx_malloc((1 + 7 * (size_t)m->hp.n_layer) * sizeof *ts, err);
+    if (!ts) return LEXIE_E_NOMEM;
+    const int n = linear_weights(m, ts);
+    size_t total = 0;
+    for (int i = 0; i < n; i++) {
+        const lx_tensor *t = ts[i];
+        const size_t sz = lx_pack_size(t->type, t->ne[1], t->ne[0]);
+        if (t->data && lx_pack_pays(t->type, isa) && sz)
+            total += (sz + PACK_ALIGN - 1) & ~(size_t)(PACK_ALIGN - 1);
+    }
+    if (total && !(m->packed = lx_malloc(total + PACK_ALIGN, err))) {
+        free(ts);
+        return LEXIE_E_NOMEM;
+    }
+    uint8_t *at =
+        (uint8_t *)(((uintptr_t)m->packed + PACK_ALIGN - 1) & ~(uintptr_t)(PACK_ALIGN - 1));
+    for (int i = 0; i < n && total; i++) {
+        lx_tensor *t = ts[i];
+        const size_t sz = lx_pack_size(t->type, t->ne[1], t->ne[0]);
+        if (!t->data || !lx_pack_pays(t->type, isa) || !sz || t->mm != t->data) continue;
+        lx_pack(t->type, t->data, t->ne[1], t->ne[0], at);
+        t->mm = at;
+        t->mm_type = lx_pack_type(t->type);
+        lx_gguf_release(m->gguf, t->data, lx_row_size(t->type, t->ne[0]) * (size_t)t->ne[1]);
+        at += (sz + PACK_ALIGN - 1) & ~(size_t)(PACK_ALIGN - 1);
+    }
+    free(ts);
+    return LEXIE_OK;
+}
+
 /* ==== Load ==== */
 
 lexie_model_params lexie_model_default_params(void) {
@@ -249,6 +303,7 @@ lexie_model *lexie_model_load(const char *path, const lexie_model_params *p, lex
                 m->hp.n_vocab, lx_vocab_n_tokens(m->vocab));
         goto fail;
     }
+    if (!p->keep_layout && pack_weights(m, err) != LEXIE_OK) goto fail;
     return m;
 fail:
     if (err && err->code != LEXIE_OK && !strstr(err->message, path))
@@ -260,6 +315,7 @@ fail:
 void lexie_model_free(lexie_model *m) {
     if (!m) return;
     free(m->layers);
+    free(m->packed);
     lx_vocab_free(m->vocab);
     free(m->chat_template);
     for (int i = 0; i < m->n_meta; i++) free(m->meta_vals[i]);

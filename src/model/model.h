@@ -21,12 +21,17 @@
 #define LX_MAX_LAYERS 512
 #define LX_MAX_SEQ 64
 
-/* A weight: a view into the mapped file. */
+/* A weight: a view into the mapped file, and what lx_linear multiplies
+** by: the same view, or a packed copy built at load (kernels/pack.c) whose
+** file pages were then released.  Everything but lx_linear (embedding
+** lookup, training, merging) reads data. */
 typedef struct lx_tensor {
     const void *data;
     int type;      /* lx_type */
     int64_t ne[4]; /* ne[0] = row length */
     const char *name;
+    const void *mm; /* data, or the packed copy (owned by the model) */
+    int mm_type;    /* type, or the packed type */
 } lx_tensor;
 
 /* Hyperparameters, all from metadata. */
@@ -82,6 +87,7 @@ struct lexie_model {
     lx_tensor output;     /* (n_embd, n_vocab); tok_embd when tied */
     lx_tensor rope_freqs; /* optional (n_rot/2) per-pair angle divisors */
     lx_layer *layers;     /* n_layer */
+    void *packed;         /* owned: every packed weight (lx_tensor.mm), or NULL */
 };
 
 /* ==== KV cache ==== */

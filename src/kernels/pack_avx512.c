@@ -1,0 +1,112 @@
+/*
+** pack_avx512.c -- the AVX-512 VNNI kernels of the packed layouts
+** (pack.c): one group of 16 weight rows against one or four activation
+** rows, the 16 rows in the 16 int32 lanes of a register.
+**
+** Per 32-quant sub-block: four 64-byte loads give eight registers of
+** unsigned quants (low and high nibbles); each activation row then takes
+** eight vpdpbusd, each with its four activation bytes broadcast from
+** memory, and one vpmulld by the 16 rows' scales.  The mins cost four
+** vpdpwssd a super-block.  Lane r computes exactly pack.c's sums for row
+** r, in its order, so the results are that kernel's bits.
+*/
+#include "kernels.h"
+
+#include <immintrin.h>
+#include <string.h>
+
+#define RN LX_GEMM_RN
+
+/* Four activation bytes in every int32 lane. */
+static inline __m512i bcast4(const int8_t *p) {
+    int32_t v;
+    memcpy(&v, p, sizeof v);
+    return _mm512_set1_epi32(v);
+}
+
+#define PRAGMA(x) _Pragma(#x)
+#define UNROLL(n) PRAGMA(GCC unroll n)
+#define FOR_Y UNROLL(4) for (int c = 0; c < ny; c++)
+
+/* The group's 16 rows against ny (1 or RN) activation rows, inlined into
+** the tile and the column with ny a constant, every loop unrolled so the
+** arrays live in registers. */
+static inline __attribute__((always_inline)) void
+rows_q4_k_x16(int64_t n, float *s, size_t lds, const void *vx, const void *vy, size_t by, int ny) {
+    const lx_block_q4_k_x16 *x = vx;
+    const __m512i low = _mm512_set1_epi8(0x0f);
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m512 acc[RN];
+    FOR_Y acc[c] = _mm512_setzero_ps();
+    for (int64_t i = 0; i < n / LX_QK_K; i++, x++) {
+        const lx_block_q8_k *y[RN];
+        __m512i isum[RN], imin[RN];
+        FOR_Y {
+            y[c] = (const lx_block_q8_k *)((const uint8_t *)vy + (size_t)c * by) + i;
+            isum[c] = imin[c] = _mm512_setzero_si512();
+        }
+        UNROLL(2) for (int j = 0; j < 8; j++) {
+            __m512i w[8];
+            UNROLL(4) for (int u = 0; u < 4; u++) {
+                const __m512i p = _mm512_loadu_si512(x->qs[j][u]);
+                w[u] = _mm512_and_si512(p, low);
+                w[u + 4] = _mm512_and_si512(_mm512_srli_epi16(p, 4), low);
+            }
+            const __m512i sc = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)x->sc[j]));
+            FOR_Y {
+                const int8_t *a = y[c]->qs + 32 * j;
+                __m512i t = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w[0], bcast4(a));
+                UNROLL(8)
+                for (int q = 1; q < 8; q++) t = _mm512_dpbusd_epi32(t, w[q], bcast4(a + 4 * q));
+                isum[c] = _mm512_add_epi32(isum[c], _mm512_mullo_epi32(t, sc));
+            }
+        }
+        /* Mins: the activation sub-block sums, bsums paired, as int16
+        ** pairs (sub-blocks 2p, 2p + 1) in dword p. */
+        __m512i m[4];
+        UNROLL(4)
+        for (int p = 0; p < 4; p++) {
+            m[p] = _mm512_cvtepu8_epi16(_mm256_loadu_si256((const __m256i *)x->m[p]));
+        }
+        FOR_Y {
+            const __m256i bs = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)y[c]->bsums),
+                                                 ones); /* 8 x int32 */
+            const __m512i bz = _mm512_castsi128_si512(
+                _mm_packs_epi32(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1)));
+            UNROLL(4)
+            for (int p = 0; p < 4; p++) {
+                const __m512i pair = _mm512_permutexvar_epi32(_mm512_set1_epi32(p), bz);
+                imin[c] = _mm512_dpwssd_epi32(imin[c], m[p], pair);
+            }
+        }
+        const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)x->d));
+        const __m512 dmin = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)x->dmin));
+        FOR_Y {
+            const __m512 dy = _mm512_set1_ps(y[c]->d);
+            acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[c]), _mm512_mul_ps(d, dy), acc[c]);
+            acc[c] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(imin[c]), _mm512_mul_ps(dmin, dy), acc[c]);
+        }
+    }
+    FOR_Y _mm512_storeu_ps(s + (size_t)c * lds, acc[c]);
+}
+
+static void tile_q4_k_x16(int64_t n, float *s, size_t lds, const void *vx, size_t bx,
+                          const void *vy, size_t by) {
+    (void)bx;
+    rows_q4_k_x16(n, s, lds, vx, vy, by, RN);
+}
+
+static void col_q4_k_x16(int64_t n, float *s, size_t lds, const void *vx, size_t bx, const void *vy,
+                         size_t by) {
+    (void)bx;
+    rows_q4_k_x16(n, s, lds, vx, vy, by, 1);
+}
+
+lx_pack_kernels lx_pack_avx512_get(int packed) {
+    lx_pack_kernels k = {NULL, NULL};
+    if (packed == LX_TYPE_Q4_K_X16) {
+        k.tile = tile_q4_k_x16;
+        k.col = col_q4_k_x16;
+    }
+    return k;
+}

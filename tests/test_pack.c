@@ -1,0 +1,200 @@
+/*
+** test_pack.c -- the packed weight layouts (src/kernels/pack.c): which
+** shapes pack, the packed matmul against the file layout's, every ISA's
+** packed kernel against the plain-C one bit for bit, batch invariance, and
+** the integer sums at their extremes.
+*/
+#include "kernels/kernels.h"
+#include "lx_test.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The packed and the file layout's kernels sum the same integers in
+** another float order: relative to sum |w * a| + sum |dmin m * bsum * d|. */
+#define LX_TOL_PACK 1e-5
+
+static uint64_t rng = 0x2545f4914f6cdd1dULL;
+
+static double urand(void) {
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return (double)(rng >> 11) * 0x1p-53;
+}
+
+static void fill(float *x, int64_t n, float scale) {
+    for (int64_t i = 0; i < n; i++) {
+        double g = urand() + urand() + urand() + urand() - 2.0;
+        if (urand() < 0.01) g *= 20;
+        x[i] = (float)(g * scale);
+    }
+}
+
+static void *q4_k_new(const float *wf, int64_t n_rows, int64_t n_cols) {
+    void *w = malloc(lx_row_size(LX_TYPE_Q4_K, n_cols) * n_rows);
+    lx_type_traits_get(LX_TYPE_Q4_K)->from_float(wf, w, n_rows * n_cols);
+    return w;
+}
+
+static void *pack_new(const void *w, int64_t n_rows, int64_t n_cols) {
+    const size_t n = lx_pack_size(LX_TYPE_Q4_K, n_rows, n_cols);
+    void *p = aligned_alloc(64, (n + 63) / 64 * 64);
+    lx_pack(LX_TYPE_Q4_K, w, n_rows, n_cols, p);
+    return p;
+}
+
+static void test_pack_shapes(lx_t *t) {
+    LX_CHECK_INT(t, lx_pack_type(LX_TYPE_Q4_K), LX_TYPE_Q4_K_X16);
+    LX_CHECK_INT(t, lx_pack_source(LX_TYPE_Q4_K_X16), LX_TYPE_Q4_K);
+    LX_CHECK_INT(t, lx_pack_type(LX_TYPE_Q4_1), -1);
+    LX_CHECK_INT(t, lx_pack_source(LX_TYPE_Q4_K), -1);
+    /* Not a file type: a GGUF tensor can never claim it. */
+    LX_CHECK(t, lx_type_traits_get(LX_TYPE_Q4_K_X16) == NULL);
+    LX_CHECK_INT(t, lx_pack_row_size(LX_TYPE_Q4_K_X16, 512), 2 * 148);
+    LX_CHECK_INT(t, lx_pack_size(LX_TYPE_Q4_K, 32, 512), 32 * 2 * 148);
+    LX_CHECK_INT(t, lx_pack_size(LX_TYPE_Q4_K, 24, 512), 0); /* not whole groups */
+    LX_CHECK_INT(t, lx_pack_size(LX_TYPE_Q4_K, 16, 300), 0); /* not whole super-blocks */
+    LX_CHECK_INT(t, lx_pack_size(LX_TYPE_Q4_K, 0, 256), 0);
+    LX_CHECK_INT(t, lx_pack_size(LX_TYPE_Q6_K, 16, 256), 0);
+    LX_CHECK(t, !lx_pack_pays(LX_TYPE_Q4_1, lx_isa_best()));
+    LX_CHECK(t, !lx_pack_pays(LX_TYPE_Q4_K, LX_ISA_SCALAR));
+}
+
+/* Packed matmul on every ISA: bit for bit the plain-C packed kernel, and
+** within LX_TOL_PACK of the file layout's matmul on the same activations. */
+static void test_pack_matmul(lx_t *t) {
+    lexie_error err;
+    lx_pool *pool3 = lx_pool_new(3, &err);
+    LX_REQUIRE(t, pool3);
+    const int64_t n_rows = 48, n_cols = 768, nb = 9;
+    float *wf = malloc(n_rows * n_cols * sizeof *wf), *x = malloc(nb * n_cols * sizeof *x);
+    float *y = malloc(n_rows * nb * sizeof *y);
+    float *yfile = malloc(n_rows * nb * sizeof *yfile), *wd = malloc(n_cols * sizeof *wd);
+    void *qbuf = malloc(lx_matmul_qbuf_size(LX_TYPE_Q4_K_X16, n_cols, nb));
+    LX_CHECK_INT(t, lx_matmul_qbuf_size(LX_TYPE_Q4_K_X16, n_cols, nb),
+                 lx_matmul_qbuf_size(LX_TYPE_Q4_K, n_cols, nb));
+    fill(wf, n_rows * n_cols, 0.05f);
+    fill(x, nb * n_cols, 1.0f);
+    void *w = q4_k_new(wf, n_rows, n_cols), *p = pack_new(w, n_rows, n_cols);
+    for (int isa = 0; isa <= (int)lx_isa_best(); isa++) {
+        lx_matmul_isa(pool3, (lx_isa)isa, p, LX_TYPE_Q4_K_X16, n_rows, n_cols, x, nb, y, qbuf);
+        /* The activations are quantized by each ISA's quantizer, which may
+        ** round differently from the scalar one: bits are compared on the
+        ** scalar path's own activations below. */
+        lx_matmul_isa(pool3, (lx_isa)isa, w, LX_TYPE_Q4_K, n_rows, n_cols, x, nb, yfile, qbuf);
+        int bad = 0;
+        for (int64_t b = 0; b < nb && !bad; b++)
+            for (int64_t r = 0; r < n_rows && !bad; r++) {
+                lx_type_traits_get(LX_TYPE_Q4_K)
+                    ->to_float((const uint8_t *)w + r * lx_row_size(LX_TYPE_Q4_K, n_cols), wd,
+                               n_cols);
+                double mag = 0;
+                for (int64_t c = 0; c < n_cols; c++) mag += fabs((double)wd[c] * x[b * n_cols + c]);
+                const float got = y[b * n_rows + r], want = yfile[b * n_rows + r];
+                bad = !(fabs(got - want) <= LX_TOL_PACK * mag + 1e-6);
+                LX_CHECK_MSG(t, !bad, "%s b=%lld r=%lld: packed %.9g, file layout %.9g",
+                             lx_isa_name((lx_isa)isa), (long long)b, (long long)r, got, want);
+            }
+    }
+    /* Bits: each ISA's packed kernels on one set of quantized activations. */
+    lx_block_q8_k *q = malloc(lx_row_size(LX_TYPE_Q8_K, n_cols) * 4);
+    for (int b = 0; b < 4; b++)
+        lx_type_traits_get(LX_TYPE_Q8_K)
+            ->from_float(x + b * n_cols, q + b * (n_cols / 256), n_cols);
+    float sref[4 * 16], s[4 * 16];
+    const lx_pack_kernels kref = lx_pack_kernels_get(LX_TYPE_Q4_K_X16, LX_ISA_SCALAR);
+    const size_t by = lx_row_size(LX_TYPE_Q8_K, n_cols);
+    const uint8_t *g1 = (const uint8_t *)p + 16 * lx_pack_row_size(LX_TYPE_Q4_K_X16, n_cols);
+    kref.tile(n_cols, sref, 16, g1, 0, q, by);
+    for (int isa = 0; isa <= (int)lx_isa_best(); isa++) {
+        const lx_pack_kernels k = lx_pack_kernels_get(LX_TYPE_Q4_K_X16, (lx_isa)isa);
+        LX_REQUIRE(t, k.tile && k.col);
+        memset(s, 0, sizeof s);
+        k.tile(n_cols, s, 16, g1, 0, q, by);
+        LX_CHECK_MSG(t, memcmp(s, sref, sizeof s) == 0, "%s tile", lx_isa_name((lx_isa)isa));
+        for (int b = 0; b < 4; b++) {
+            k.col(n_cols, s, 0, g1, 0, (const uint8_t *)q + b * by, 0);
+            LX_CHECK_MSG(t, memcmp(s, sref + 16 * b, 16 * sizeof *s) == 0, "%s column %d",
+                         lx_isa_name((lx_isa)isa), b);
+        }
+    }
+    /* Rows that are not whole groups: nothing is written. */
+    y[0] = 123.0f;
+    lx_matmul_isa(NULL, lx_isa_best(), p, LX_TYPE_Q4_K_X16, 40, n_cols, x, 1, y, qbuf);
+    LX_CHECK(t, y[0] == 123.0f);
+    free(wf), free(x), free(y), free(yfile), free(wd), free(qbuf), free(w), free(p);
+    free(q);
+    lx_pool_free(pool3);
+}
+
+/* Each output of a batch is bit for bit what its row gives alone. */
+static void test_pack_invariant(lx_t *t) {
+    lexie_error err;
+    lx_pool *pool3 = lx_pool_new(3, &err);
+    LX_REQUIRE(t, pool3);
+    enum { NB = 11 };
+    const int64_t n_rows = 64, n_cols = 512;
+    float *wf = malloc(n_rows * n_cols * sizeof *wf), *x = malloc(NB * n_cols * sizeof *x);
+    float *y1 = malloc(n_rows * sizeof *y1), *y = malloc(n_rows * NB * sizeof *y);
+    void *qbuf = malloc(lx_matmul_qbuf_size(LX_TYPE_Q4_K_X16, n_cols, NB));
+    fill(wf, n_rows * n_cols, 0.05f);
+    fill(x, NB * n_cols, 1.0f);
+    void *w = q4_k_new(wf, n_rows, n_cols), *p = pack_new(w, n_rows, n_cols);
+    for (int isa = 0; isa <= (int)lx_isa_best(); isa++) {
+        int bad = 0;
+        for (int64_t nb = 1; nb <= NB && !bad; nb++)
+            for (int th = 0; th < 2 && !bad; th++) {
+                const float *xs = x + (NB - nb) * n_cols;
+                lx_matmul_isa(th ? pool3 : NULL, (lx_isa)isa, p, LX_TYPE_Q4_K_X16, n_rows, n_cols,
+                              xs, nb, y, qbuf);
+                for (int64_t b = 0; b < nb && !bad; b++) {
+                    lx_matmul_isa(NULL, (lx_isa)isa, p, LX_TYPE_Q4_K_X16, n_rows, n_cols,
+                                  xs + b * n_cols, 1, y1, qbuf);
+                    bad = memcmp(y1, y + b * n_rows, n_rows * sizeof *y1) != 0;
+                    LX_CHECK_MSG(t, !bad, "%s: row %lld of a batch of %lld (%d threads)",
+                                 lx_isa_name((lx_isa)isa), (long long)b, (long long)nb, th ? 3 : 1);
+                }
+            }
+    }
+    free(wf), free(x), free(y1), free(y), free(qbuf), free(w), free(p);
+    lx_pool_free(pool3);
+}
+
+/* The largest integer sums: every quant 15, every scale and min 63,
+** activations at -128, d and dmin 1: exact in every ISA's int32 lanes. */
+static void test_pack_extremes(lx_t *t) {
+    enum { NSB = 35 }; /* 8,960 columns, the widest matmul seen */
+    const int64_t n_cols = NSB * 256;
+    lx_block_q4_k *w = calloc(16 * NSB, sizeof *w);
+    for (int i = 0; i < 16 * NSB; i++) {
+        w[i].d = w[i].dmin = lx_f32_to_fp16(1.0f);
+        memset(w[i].scales, 0xff, sizeof w[i].scales); /* 6-bit 63s */
+        memset(w[i].qs, 0xff, sizeof w[i].qs);
+    }
+    lx_block_q8_k *y = calloc(NSB, sizeof *y);
+    for (int i = 0; i < NSB; i++) {
+        y[i].d = 1.0f;
+        memset(y[i].qs, 0x80, sizeof y[i].qs);
+        for (int k = 0; k < 16; k++) y[i].bsums[k] = -128 * 16;
+    }
+    void *p = pack_new(w, 16, n_cols);
+    /* Per super-block: isum = 8 * 63 * 32 * 15 * -128, imin = 8 * 63 * 32 * -128. */
+    const double want = NSB * (8.0 * 63 * 32 * 15 * -128 - 8.0 * 63 * 32 * -128);
+    for (int isa = 0; isa <= (int)lx_isa_best(); isa++) {
+        float s[16];
+        lx_pack_kernels_get(LX_TYPE_Q4_K_X16, (lx_isa)isa).col(n_cols, s, 0, p, 0, y, 0);
+        for (int r = 0; r < 16; r++)
+            LX_CHECK_MSG(t, fabs(s[r] - want) <= 1e-6 * fabs(want), "%s row %d: %.9g != %.9g",
+                         lx_isa_name((lx_isa)isa), r, s[r], want);
+    }
+    free(w), free(y), free(p);
+}
+
+void suite_pack(void) {
+    LX_RUN(test_pack_shapes);
+    LX_RUN(test_pack_matmul);
+    LX_RUN(test_pack_invariant);
+    LX_RUN(test_pack_extremes);
+}
