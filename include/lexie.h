@@ -149,6 +149,11 @@ LEXIE_API int lexie_model_n_ctx_train(const lexie_model *m);
 LEXIE_API int lexie_model_n_embd(const lexie_model *m);
 /* Transformer blocks (<arch>.block_count). */
 LEXIE_API int lexie_model_n_layer(const lexie_model *m);
+/* How many weight matrices the load repacked for faster kernels (see
+** lexie_model_params.keep_layout); 0 when all run in the file's layout.
+** Their arithmetic differs from the file layout's by float rounding, so
+** saved evaluation runs key their predictions on it too. */
+LEXIE_API int lexie_model_n_packed(const lexie_model *m);
 /* The string metadata value of key (e.g. "general.license"), or NULL if
 ** the key is absent or its value is not a string.  key must not be NULL
 ** and is borrowed for the call; the result is borrowed and lives as long

@@ -12,13 +12,15 @@
 ** changed with the company a line kept (issue 10, item 8).
 **
 ** This runs on the tiny fixture models (llama with Q4_1/Q8_0 weights, float
-** llama, qwen3 with q/k norms, gemma3 with its sliding window) and on the
+** llama, qwen3 with q/k norms, gemma3 with its sliding window, a llama
+** with Q4_K/Q6_K weights that the load packs) and on the
 ** default model when it is cached (the active ISA path only, for time), on
 ** every ISA path the CPU has (invariance must hold within a path; the paths
 ** differ from each other).
 ** Tokens are pseudo-random ids, so no tokenizer is involved.
 */
 #include "kernels/kernels.h"
+#include "kq_fixture.h"
 #include "lexie.h"
 #include "lx_test.h"
 #include "ref_fixture.h"
@@ -26,6 +28,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define N_OTHER 9      /* other sequences at most */
 #define MAX_LEN 24     /* tokens per prompt */
@@ -234,6 +237,14 @@ static void test_invariance_llama_f32(lx_t *t) { fixture(t, "llama_f32"); }
 static void test_invariance_qwen3_q(lx_t *t) { fixture(t, "qwen3_q"); }
 static void test_invariance_gemma3(lx_t *t) { fixture(t, "gemma3_f32"); }
 
+/* Q4_K and Q6_K weights that the load packs (kernels/pack.c). */
+static void test_invariance_packed(lx_t *t) {
+    char path[256];
+    if (!kq_fixture_write(path, sizeof path)) LX_SKIP(t, "llama_f32.gguf fixture missing");
+    check_model(t, "packed K-quant llama", path, 1);
+    unlink(path);
+}
+
 static void test_invariance_default_model(lx_t *t) {
     const char *path = lx_test_model();
     if (!path) LX_SKIP(t, "the default model is not cached");
@@ -245,5 +256,6 @@ void suite_invariance(void) {
     LX_RUN(test_invariance_llama_f32);
     LX_RUN(test_invariance_qwen3_q);
     LX_RUN(test_invariance_gemma3);
+    LX_RUN(test_invariance_packed);
     LX_RUN(test_invariance_default_model);
 }

@@ -59,7 +59,8 @@
 **   0.5b    scalar/AVX2/AVX-512 0.33-0.83 (top logits 8-27); 7/7; 221-223
 **           of 224; 0.28-0.43
 **   1.5b    AVX2/AVX-512 0.34-0.39 (top logits 15-24); 6/6; 187-190 of
-**           192; 0.38-0.54
+**           192; 0.38-0.54.  With its Q4_K and Q6_K weights packed at load
+**           (kernels/pack.c; AVX-512): 0.33; 6/6; 189 of 192; 0.68
 **   gemma3  AVX2/AVX-512 0.86-0.91 (top logits 3-28); 6-7/7 (AVX2 misses
 **           non_ascii, where llama.cpp's top two are 0.15 apart); 216-217
 **           of 224; 0.52-0.69

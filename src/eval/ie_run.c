@@ -176,6 +176,8 @@ static lexie_status name_files(run *r, lx_ie_eval_result *out, lexie_error *err)
     lx_jbuf_printf(&b, "lexie-ie-eval 1|%s|model=%s|data=%s|native=%d|max_tokens=%d|numerics=%d",
                    LX_EXTRACT_PROMPT_VERSION, r->model_sha, p->data, p->native, p->max_tokens,
                    LEXIE_NUMERICS_VERSION);
+    /* Packed weights sum in another order (kernels/pack.c). */
+    if (lexie_model_n_packed(r->m)) lx_jbuf_puts(&b, "|packed=x16");
     /* Only a few-shot run adds to the key: zero-shot hashes stay. */
     if (p->shots) lx_jbuf_printf(&b, "|shots=%d|seed=%llu", p->shots, (unsigned long long)p->seed);
     if (p->chat_template) {
@@ -547,9 +549,9 @@ static lexie_status report(run *r, lx_ie_eval_result *out, lexie_error *err) {
     lx_jbuf_cstr(&j, lexie_model_name(r->m));
     lx_jbuf_printf(&j,
                    ",\"model_sha256\":\"%s\",\"selected\":%d,\"sample\":%d,\"seed\":%llu,"
-                   "\"max_tokens\":%d,\"batch\":%d,\"numerics\":%d",
+                   "\"max_tokens\":%d,\"batch\":%d,\"numerics\":%d,\"packed\":%d",
                    r->model_sha, r->n_sel, p->sample, (unsigned long long)p->seed, p->max_tokens,
-                   p->batch, LEXIE_NUMERICS_VERSION);
+                   p->batch, LEXIE_NUMERICS_VERSION, lexie_model_n_packed(r->m));
     if (r->schema)
         lx_jbuf_printf(&j, ",\"schema_sha256\":\"%s\"", lexie_ie_schema_sha256(r->schema));
     lx_jbuf_printf(&x, "%s on %s (%s prompts), %d of %d selected documents predicted\n", p->data,

@@ -306,6 +306,8 @@ static lexie_status name_files(run *r, lexie_error *err) {
     if (p->method == LEXIE_RE_VANILLA && !p->free_gen) lx_jbuf_puts(&b, "|answers=constrained");
     /* Arithmetic 1 is the unmarked original, so its files keep their names. */
     if (LEXIE_NUMERICS_VERSION > 1) lx_jbuf_printf(&b, "|numerics=%d", LEXIE_NUMERICS_VERSION);
+    /* Packed weights sum in another order (kernels/pack.c). */
+    if (lexie_model_n_packed(r->model)) lx_jbuf_puts(&b, "|packed=x16");
     if (p->chat_template) {
         /* A replaced template changes every prompt: its text joins the hash. */
         lx_jbuf_puts(&b, "|chat_template=");

@@ -39,6 +39,7 @@ typedef enum lx_type {
     /* lexie's own layouts, built at load time (pack.c): never in a file,
     ** so lx_type_traits_get knows none of them. */
     LX_TYPE_Q4_K_X16 = 64, /* Q4_K, rows interleaved in groups of 16 */
+    LX_TYPE_Q6_K_X16 = 65, /* Q6_K, likewise */
 } lx_type;
 
 typedef enum lx_isa {
@@ -307,6 +308,13 @@ typedef struct {
     uint8_t m[4][LX_PACK_ROWS][2];
     uint8_t qs[8][4][4 * LX_PACK_ROWS];
 } lx_block_q4_k_x16;
+typedef struct {
+    uint8_t ql[16][2][4 * LX_PACK_ROWS];
+    uint8_t qh[16][4 * LX_PACK_ROWS];
+    int8_t sc[16][LX_PACK_ROWS];
+    uint16_t d[LX_PACK_ROWS];
+    uint8_t pad[32]; /* to a whole number of cache lines; zero */
+} lx_block_q6_k_x16;
 
 /* The packed type of a file type (-1: none), and back. */
 int lx_pack_type(int type);

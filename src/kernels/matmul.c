@@ -10,7 +10,9 @@
 ** each output exactly as the tile does; types without tiles use the dot
 ** kernel for every output.  So an output depends on its weight row and its
 ** activation row alone, never on how many rows came with it (batch
-** invariance, tested in test_kernels.c and test_invariance.c).  Threads
+** invariance, tested in test_kernels.c and test_invariance.c).  A packed
+** weight (pack.c) is taken in groups of 16 rows by its own tile and
+** column, which follow the same rule.  Threads
 ** take chunks of weight rows from a shared counter, so a thread that was
 ** descheduled for a moment does not hold the others up at the end.
 **

@@ -1,8 +1,8 @@
 /*
-** pack.c -- weights repacked at load time for batched matmul: the layout
-** of Q4_K in groups of 16 interleaved rows ("Q4_K x16"), the packer, and
-** the plain-C kernel that defines the arithmetic every ISA's kernel for the
-** layout reproduces bit for bit.
+** pack.c -- weights repacked at load time for batched matmul: the layouts
+** of Q4_K and Q6_K in groups of 16 interleaved rows ("x16"), the packers,
+** and the plain-C kernels that define the arithmetic every ISA's kernel for
+** a layout reproduces bit for bit.
 **
 ** Why a second layout.  A prompt's matmul is bound by compute, and in the
 ** file's layout the integer work of a K type is two instructions per 64
@@ -41,6 +41,18 @@
 ** rounding, and the order is fixed, so the SIMD kernel, which does the same
 ** per lane, gives the same bits as this one; results differ from the
 ** file layout's kernels by float summation order only.
+**
+** Q6_K x16 (3,392 bytes a group and super-block: 212 a row against 210)
+** follows the same plan with 16 sub-blocks of 16 quants and a signed
+** scale each:
+**   ql[j][h][4r+b]  low four bits: low nibble quant 16j + 8h + b of row r,
+**                   high nibble quant 16j + 8h + 4 + b
+**   qh[j][4r+b]     bits 2t, 2t + 1: top two bits of quant 16j + 4t + b
+**   sc[j][r]        row r's int8 scale of sub-block j;  d[r] as in the file
+** and the stored quants are q + 32 (0..63, unsigned for vpdpbusd), so
+**   isum = sum_j sc_j * (q . y.qs - 32 * y.bsums[j])   over sub-block j
+**   acc  = fma((float)isum, d * y.d, acc)
+** (|isum| < 2^28.)
 */
 #include "kernels.h"
 
@@ -50,18 +62,38 @@
 #define R LX_PACK_ROWS
 
 _Static_assert(sizeof(lx_block_q4_k_x16) == 2368, "q4_K x16 block");
-_Static_assert(sizeof(lx_block_q4_k_x16) % 64 == 0, "blocks keep 64-byte alignment");
+_Static_assert(sizeof(lx_block_q6_k_x16) == 3392, "q6_K x16 block");
+_Static_assert(sizeof(lx_block_q4_k_x16) % 64 == 0 && sizeof(lx_block_q6_k_x16) % 64 == 0,
+               "blocks keep 64-byte alignment");
 
 /* ==== The layouts ==== */
 
-int lx_pack_type(int type) { return type == LX_TYPE_Q4_K ? LX_TYPE_Q4_K_X16 : -1; }
+static const struct {
+    int type, packed;
+    size_t block; /* bytes a group of R rows and a super-block */
+} layouts[] = {
+    {LX_TYPE_Q4_K, LX_TYPE_Q4_K_X16, sizeof(lx_block_q4_k_x16)},
+    {LX_TYPE_Q6_K, LX_TYPE_Q6_K_X16, sizeof(lx_block_q6_k_x16)},
+};
 
-int lx_pack_source(int packed) { return packed == LX_TYPE_Q4_K_X16 ? LX_TYPE_Q4_K : -1; }
+int lx_pack_type(int type) {
+    for (size_t i = 0; i < LX_ARRAY_LEN(layouts); i++)
+        if (layouts[i].type == type) return layouts[i].packed;
+    return -1;
+}
+
+int lx_pack_source(int packed) {
+    for (size_t i = 0; i < LX_ARRAY_LEN(layouts); i++)
+        if (layouts[i].packed == packed) return layouts[i].type;
+    return -1;
+}
 
 size_t lx_pack_row_size(int packed, int64_t n_cols) {
-    if (packed != LX_TYPE_Q4_K_X16 || n_cols <= 0 || n_cols % LX_QK_K) return 0;
-    size_t out;
-    if (!lx_mul_ok((size_t)(n_cols / LX_QK_K), sizeof(lx_block_q4_k_x16) / R, &out)) return 0;
+    size_t block = 0, out;
+    for (size_t i = 0; i < LX_ARRAY_LEN(layouts); i++)
+        if (layouts[i].packed == packed) block = layouts[i].block;
+    if (!block || n_cols <= 0 || n_cols % LX_QK_K) return 0;
+    if (!lx_mul_ok((size_t)(n_cols / LX_QK_K), block / R, &out)) return 0;
     return out;
 }
 
@@ -72,6 +104,16 @@ size_t lx_pack_size(int type, int64_t n_rows, int64_t n_cols) {
     if (!row || n_rows <= 0 || n_rows % R || !lx_mul_ok(row, (size_t)n_rows, &out)) return 0;
     return out;
 }
+
+/* ==== The packers ==== */
+
+/* Four bytes at p as a uint32, and back. */
+static uint32_t get4(const uint8_t *p) {
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+static void put4(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
 
 /* Rows r0..r0+15 of a Q4_K matrix (row bytes apart), super-block i.  In
 ** the file, sub-block j's 32 quants are the low (j even) or high (j odd)
@@ -89,13 +131,36 @@ static void pack_q4_k_block(const uint8_t *w, size_t row, int64_t i, lx_block_q4
             /* Four quants at a time: nibbles of four bytes in a uint32. */
             const uint8_t *q = b->qs + 32 * (j / 2);
             const unsigned sh = 4 * (j % 2);
-            for (int u = 0; u < 4; u++) {
-                uint32_t lo, hi;
-                memcpy(&lo, q + 4 * u, 4);
-                memcpy(&hi, q + 16 + 4 * u, 4);
-                const uint32_t v = (lo >> sh & 0x0f0f0f0fu) | (hi >> sh & 0x0f0f0f0fu) << 4;
-                memcpy(&out->qs[j][u][4 * r], &v, 4);
+            for (int u = 0; u < 4; u++)
+                put4(&out->qs[j][u][4 * r], (get4(q + 4 * u) >> sh & 0x0f0f0f0fu) |
+                                                (get4(q + 16 + 4 * u) >> sh & 0x0f0f0f0fu) << 4);
+        }
+    }
+}
+
+/* Rows r0..r0+15 of a Q6_K matrix, super-block i.  In the file, quant
+** 128h + 32g + l has its low four bits in ql[64h + 32(g % 2) + l] (high
+** nibble for g >= 2) and its top two at bit 2g of qh[32h + l]; so the 16
+** quants of sub-block j = 8h + 2g + e (l = 16e + k) are contiguous bytes
+** of both, and four of them are handled at a time. */
+static void pack_q6_k_block(const uint8_t *w, size_t row, int64_t i, lx_block_q6_k_x16 *out) {
+    memset(out->pad, 0, sizeof out->pad);
+    for (int r = 0; r < R; r++) {
+        const lx_block_q6_k *b = (const lx_block_q6_k *)(w + (size_t)r * row) + i;
+        out->d[r] = b->d;
+        for (int j = 0; j < 16; j++) {
+            const int h = j / 8, g = (j / 2) % 4, e = j % 2;
+            const uint8_t *ql = b->ql + 64 * h + 32 * (g % 2) + 16 * e;
+            const uint8_t *qh = b->qh + 32 * h + 16 * e;
+            uint32_t lo[4], hi[4];
+            for (int t = 0; t < 4; t++) {
+                lo[t] = get4(ql + 4 * t) >> (4 * (g / 2)) & 0x0f0f0f0fu;
+                hi[t] = get4(qh + 4 * t) >> (2 * g) & 0x03030303u;
             }
+            out->sc[j][r] = b->scales[j];
+            put4(&out->ql[j][0][4 * r], lo[0] | lo[1] << 4);
+            put4(&out->ql[j][1][4 * r], lo[2] | lo[3] << 4);
+            put4(&out->qh[j][4 * r], hi[0] | hi[1] << 2 | hi[2] << 4 | hi[3] << 6);
         }
     }
 }
@@ -104,10 +169,17 @@ void lx_pack(int type, const void *w, int64_t n_rows, int64_t n_cols, void *out)
     if (!lx_pack_size(type, n_rows, n_cols)) return;
     const size_t row = lx_row_size(type, n_cols);
     const int64_t nsb = n_cols / LX_QK_K;
-    lx_block_q4_k_x16 *o = out;
-    for (int64_t g = 0; g < n_rows / R; g++)
-        for (int64_t i = 0; i < nsb; i++)
-            pack_q4_k_block((const uint8_t *)w + (size_t)(g * R) * row, row, i, o++);
+    lx_block_q4_k_x16 *o4 = out;
+    lx_block_q6_k_x16 *o6 = out;
+    for (int64_t g = 0; g < n_rows / R; g++) {
+        const uint8_t *wg = (const uint8_t *)w + (size_t)(g * R) * row;
+        for (int64_t i = 0; i < nsb; i++) {
+            if (type == LX_TYPE_Q4_K)
+                pack_q4_k_block(wg, row, i, o4++);
+            else
+                pack_q6_k_block(wg, row, i, o6++);
+        }
+    }
 }
 
 /* ==== The reference kernel ==== */
@@ -131,39 +203,65 @@ static void sb_q4_k_x16(const lx_block_q4_k_x16 *x, const lx_block_q8_k *y, floa
     }
 }
 
-/* The tile (LX_GEMM_RN activation rows) and the column (one), as
-** lx_gemm_fn: s[c * lds + r] for the group's 16 rows; bx is unused. */
-static void rows_q4_k_x16(int64_t n, float *s, size_t lds, const void *vx, const void *vy,
-                          size_t by, int ny) {
-    for (int c = 0; c < ny; c++) {
-        const lx_block_q4_k_x16 *x = vx;
-        const lx_block_q8_k *y = (const lx_block_q8_k *)((const uint8_t *)vy + (size_t)c * by);
-        float acc[R] = {0};
-        for (int64_t i = 0; i < n / LX_QK_K; i++) sb_q4_k_x16(&x[i], &y[i], acc);
-        memcpy(s + (size_t)c * lds, acc, sizeof acc);
+/* Q6_K x16: the stored quant of row r at column 16j + k. */
+static int q6_at(const lx_block_q6_k_x16 *x, int r, int j, int k) {
+    const int t = k / 4, b = k % 4;
+    const int lo = x->ql[j][t / 2][4 * r + b] >> (4 * (t % 2)) & 0x0f;
+    return lo | (x->qh[j][4 * r + b] >> (2 * t) & 3) << 4;
+}
+
+static void sb_q6_k_x16(const lx_block_q6_k_x16 *x, const lx_block_q8_k *y, float *acc) {
+    for (int r = 0; r < R; r++) {
+        int32_t isum = 0;
+        for (int j = 0; j < 16; j++) {
+            int32_t p = -32 * y->bsums[j];
+            for (int k = 0; k < 16; k++) p += q6_at(x, r, j, k) * y->qs[16 * j + k];
+            isum += x->sc[j][r] * p;
+        }
+        acc[r] = fmaf((float)isum, lx_fp16_to_f32(x->d[r]) * y->d, acc[r]);
     }
 }
 
-static void tile_q4_k_x16(int64_t n, float *s, size_t lds, const void *vx, size_t bx,
-                          const void *vy, size_t by) {
-    (void)bx;
-    rows_q4_k_x16(n, s, lds, vx, vy, by, LX_GEMM_RN);
-}
+/* The tile (LX_GEMM_RN activation rows) and the column (one), as
+** lx_gemm_fn: s[c * lds + r] for the group's 16 rows; bx is unused. */
+#define ROWS(name, btype, sb)                                                                      \
+    static void name(int64_t n, float *s, size_t lds, const void *vx, const void *vy, size_t by,   \
+                     int ny) {                                                                     \
+        for (int c = 0; c < ny; c++) {                                                             \
+            const btype *x = vx;                                                                   \
+            const lx_block_q8_k *y =                                                               \
+                (const lx_block_q8_k *)((const uint8_t *)vy + (size_t)c * by);                     \
+            float acc[R] = {0};                                                                    \
+            for (int64_t i = 0; i < n / LX_QK_K; i++) sb(&x[i], &y[i], acc);                       \
+            memcpy(s + (size_t)c * lds, acc, sizeof acc);                                          \
+        }                                                                                          \
+    }                                                                                              \
+    static void name##_tile(int64_t n, float *s, size_t lds, const void *vx, size_t bx,            \
+                            const void *vy, size_t by) {                                           \
+        (void)bx;                                                                                  \
+        name(n, s, lds, vx, vy, by, LX_GEMM_RN);                                                   \
+    }                                                                                              \
+    static void name##_col(int64_t n, float *s, size_t lds, const void *vx, size_t bx,             \
+                           const void *vy, size_t by) {                                            \
+        (void)bx;                                                                                  \
+        name(n, s, lds, vx, vy, by, 1);                                                            \
+    }
 
-static void col_q4_k_x16(int64_t n, float *s, size_t lds, const void *vx, size_t bx, const void *vy,
-                         size_t by) {
-    (void)bx;
-    rows_q4_k_x16(n, s, lds, vx, vy, by, 1);
-}
+ROWS(rows_q4_k_x16, lx_block_q4_k_x16, sb_q4_k_x16)
+ROWS(rows_q6_k_x16, lx_block_q6_k_x16, sb_q6_k_x16)
 
 lx_pack_kernels lx_pack_kernels_get(int packed, lx_isa isa) {
     lx_pack_kernels k = {NULL, NULL};
-    if (packed != LX_TYPE_Q4_K_X16) return k;
+    if (lx_pack_source(packed) < 0) return k;
     if (isa > lx_isa_best()) isa = lx_isa_best();
     if (isa >= LX_ISA_AVX512) k = lx_pack_avx512_get(packed);
-    if (!k.tile) {
-        k.tile = tile_q4_k_x16;
-        k.col = col_q4_k_x16;
+    if (k.tile) return k;
+    if (packed == LX_TYPE_Q4_K_X16) {
+        k.tile = rows_q4_k_x16_tile;
+        k.col = rows_q4_k_x16_col;
+    } else {
+        k.tile = rows_q6_k_x16_tile;
+        k.col = rows_q6_k_x16_col;
     }
     return k;
 }

@@ -1,9 +1,10 @@
 /*
 ** pack_avx512.c -- the AVX-512 VNNI kernels of the packed layouts
-** (pack.c): one group of 16 weight rows against one or four activation
-** rows, the 16 rows in the 16 int32 lanes of a register.
+** (pack.c), Q4_K x16 and Q6_K x16: one group of 16 weight rows against
+** one or four activation rows, the 16 rows in the 16 int32 lanes of a
+** register.
 **
-** Per 32-quant sub-block: four 64-byte loads give eight registers of
+** Q4_K, per 32-quant sub-block: four 64-byte loads give eight registers of
 ** unsigned quants (low and high nibbles); each activation row then takes
 ** eight vpdpbusd, each with its four activation bytes broadcast from
 ** memory, and one vpmulld by the 16 rows' scales.  The mins cost four
@@ -90,6 +91,59 @@ rows_q4_k_x16(int64_t n, float *s, size_t lds, const void *vx, const void *vy, s
     FOR_Y _mm512_storeu_ps(s + (size_t)c * lds, acc[c]);
 }
 
+/* Q6_K x16: per sub-block of 16 quants, two loads of low nibbles and one
+** of top bits give four registers of 0..63, vpternlogd merging each low
+** nibble with its top bits; the offset of 32 starts each sub-block's sum
+** at -32 * bsum, so no correction remains. */
+static inline __attribute__((always_inline)) void
+rows_q6_k_x16(int64_t n, float *s, size_t lds, const void *vx, const void *vy, size_t by, int ny) {
+    const lx_block_q6_k_x16 *x = vx;
+    const __m512i low = _mm512_set1_epi8(0x0f), top = _mm512_set1_epi8(0x30);
+    __m512 acc[RN];
+    FOR_Y acc[c] = _mm512_setzero_ps();
+    for (int64_t i = 0; i < n / LX_QK_K; i++, x++) {
+        const lx_block_q8_k *y[RN];
+        __m512i isum[RN];
+        int32_t off[RN][16]; /* -32 * bsums */
+        FOR_Y {
+            y[c] = (const lx_block_q8_k *)((const uint8_t *)vy + (size_t)c * by) + i;
+            isum[c] = _mm512_setzero_si512();
+            const __m512i b =
+                _mm512_cvtepi16_epi32(_mm256_loadu_si256((const __m256i *)y[c]->bsums));
+            _mm512_storeu_si512(off[c],
+                                _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(b, 5)));
+        }
+        UNROLL(2) for (int j = 0; j < 16; j++) {
+            const __m512i l0 = _mm512_loadu_si512(x->ql[j][0]);
+            const __m512i l1 = _mm512_loadu_si512(x->ql[j][1]);
+            const __m512i h = _mm512_loadu_si512(x->qh[j]);
+            /* a | (b & c): ternary-logic table 0xf8. */
+            __m512i w[4];
+            w[0] = _mm512_ternarylogic_epi32(_mm512_and_si512(l0, low), _mm512_slli_epi16(h, 4),
+                                             top, 0xf8);
+            w[1] = _mm512_ternarylogic_epi32(_mm512_and_si512(_mm512_srli_epi16(l0, 4), low),
+                                             _mm512_slli_epi16(h, 2), top, 0xf8);
+            w[2] = _mm512_ternarylogic_epi32(_mm512_and_si512(l1, low), h, top, 0xf8);
+            w[3] = _mm512_ternarylogic_epi32(_mm512_and_si512(_mm512_srli_epi16(l1, 4), low),
+                                             _mm512_srli_epi16(h, 2), top, 0xf8);
+            const __m512i sc = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)x->sc[j]));
+            FOR_Y {
+                const int8_t *a = y[c]->qs + 16 * j;
+                __m512i t = _mm512_set1_epi32(off[c][j]);
+                UNROLL(4)
+                for (int q = 0; q < 4; q++) t = _mm512_dpbusd_epi32(t, w[q], bcast4(a + 4 * q));
+                isum[c] = _mm512_add_epi32(isum[c], _mm512_mullo_epi32(t, sc));
+            }
+        }
+        const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)x->d));
+        FOR_Y {
+            const __m512 dy = _mm512_set1_ps(y[c]->d);
+            acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[c]), _mm512_mul_ps(d, dy), acc[c]);
+        }
+    }
+    FOR_Y _mm512_storeu_ps(s + (size_t)c * lds, acc[c]);
+}
+
 static void tile_q4_k_x16(int64_t n, float *s, size_t lds, const void *vx, size_t bx,
                           const void *vy, size_t by) {
     (void)bx;
@@ -102,11 +156,26 @@ static void col_q4_k_x16(int64_t n, float *s, size_t lds, const void *vx, size_t
     rows_q4_k_x16(n, s, lds, vx, vy, by, 1);
 }
 
+static void tile_q6_k_x16(int64_t n, float *s, size_t lds, const void *vx, size_t bx,
+                          const void *vy, size_t by) {
+    (void)bx;
+    rows_q6_k_x16(n, s, lds, vx, vy, by, RN);
+}
+
+static void col_q6_k_x16(int64_t n, float *s, size_t lds, const void *vx, size_t bx, const void *vy,
+                         size_t by) {
+    (void)bx;
+    rows_q6_k_x16(n, s, lds, vx, vy, by, 1);
+}
+
 lx_pack_kernels lx_pack_avx512_get(int packed) {
     lx_pack_kernels k = {NULL, NULL};
     if (packed == LX_TYPE_Q4_K_X16) {
         k.tile = tile_q4_k_x16;
         k.col = col_q4_k_x16;
+    } else if (packed == LX_TYPE_Q6_K_X16) {
+        k.tile = tile_q6_k_x16;
+        k.col = col_q6_k_x16;
     }
     return k;
 }

@@ -236,6 +236,7 @@ static lexie_status pack_weights(lexie_model *m, lexie_error *err) {
         lx_pack(t->type, t->data, t->ne[1], t->ne[0], at);
         t->mm = at;
         t->mm_type = lx_pack_type(t->type);
+        m->n_packed++;
         lx_gguf_release(m->gguf, t->data, lx_row_size(t->type, t->ne[0]) * (size_t)t->ne[1]);
         at += (sz + PACK_ALIGN - 1) & ~(size_t)(PACK_ALIGN - 1);
     }
@@ -331,6 +332,7 @@ int lexie_model_n_vocab(const lexie_model *m) { return m->hp.n_vocab; }
 int lexie_model_n_ctx_train(const lexie_model *m) { return m->hp.n_ctx_train; }
 int lexie_model_n_embd(const lexie_model *m) { return m->hp.n_embd; }
 int lexie_model_n_layer(const lexie_model *m) { return m->hp.n_layer; }
+int lexie_model_n_packed(const lexie_model *m) { return m->n_packed; }
 
 const char *lexie_model_meta_str(const lexie_model *m, const char *key) {
     for (int i = 0; i < m->n_meta; i++)

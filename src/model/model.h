@@ -88,6 +88,7 @@ struct lexie_model {
     lx_tensor rope_freqs; /* optional (n_rot/2) per-pair angle divisors */
     lx_layer *layers;     /* n_layer */
     void *packed;         /* owned: every packed weight (lx_tensor.mm), or NULL */
+    int n_packed;         /* weights that point into it */
 };
 
 /* ==== KV cache ==== */
