@@ -37,7 +37,7 @@ static void fill(float *x, int64_t n, float scale) {
     }
 }
 
-static const int packable[] = {LX_TYPE_Q4_K, LX_TYPE_Q6_K};
+static const int packable[] = {LX_TYPE_Q4_K, LX_TYPE_Q6_K, LX_TYPE_Q4_1};
 
 static void *quant_new(int type, const float *wf, int64_t n_rows, int64_t n_cols) {
     void *w = malloc(lx_row_size(type, n_cols) * n_rows);
@@ -55,7 +55,9 @@ static void *pack_new(int type, const void *w, int64_t n_rows, int64_t n_cols) {
 static void test_pack_shapes(lx_t *t) {
     LX_CHECK_INT(t, lx_pack_type(LX_TYPE_Q4_K), LX_TYPE_Q4_K_X16);
     LX_CHECK_INT(t, lx_pack_source(LX_TYPE_Q4_K_X16), LX_TYPE_Q4_K);
-    LX_CHECK_INT(t, lx_pack_type(LX_TYPE_Q4_1), -1);
+    LX_CHECK_INT(t, lx_pack_type(LX_TYPE_Q4_1), LX_TYPE_Q4_1_X16);
+    LX_CHECK_INT(t, lx_pack_type(LX_TYPE_Q4_0), -1);
+    LX_CHECK_INT(t, lx_pack_size(LX_TYPE_Q4_1, 32, 96), 32 * 3 * 20);
     LX_CHECK_INT(t, lx_pack_source(LX_TYPE_Q4_K), -1);
     /* Not a file type: a GGUF tensor can never claim it. */
     LX_CHECK(t, lx_type_traits_get(LX_TYPE_Q4_K_X16) == NULL);
@@ -69,7 +71,7 @@ static void test_pack_shapes(lx_t *t) {
     LX_CHECK(t, lx_type_traits_get(LX_TYPE_Q6_K_X16) == NULL);
     LX_CHECK_INT(t, lx_pack_size(LX_TYPE_Q6_K, 16, 256), 16 * 212);
     LX_CHECK_INT(t, lx_pack_size(LX_TYPE_Q5_K, 16, 256), 0);
-    LX_CHECK(t, !lx_pack_pays(LX_TYPE_Q4_1, lx_isa_best()));
+    LX_CHECK(t, !lx_pack_pays(LX_TYPE_Q4_0, lx_isa_best()));
     LX_CHECK(t, !lx_pack_pays(LX_TYPE_Q4_K, LX_ISA_SCALAR));
 }
 
@@ -110,13 +112,13 @@ static void check_pack_matmul(lx_t *t, int type) {
             }
     }
     /* Bits: each ISA's packed kernels on one set of quantized activations. */
-    lx_block_q8_k *q = malloc(lx_row_size(LX_TYPE_Q8_K, n_cols) * 4);
+    const int vt = lx_type_traits_get(type)->vec_dot_type;
+    const size_t by = lx_row_size(vt, n_cols);
+    uint8_t *q = malloc(by * 4);
     for (int b = 0; b < 4; b++)
-        lx_type_traits_get(LX_TYPE_Q8_K)
-            ->from_float(x + b * n_cols, q + b * (n_cols / 256), n_cols);
+        lx_type_traits_get(vt)->from_float(x + b * n_cols, q + b * by, n_cols);
     float sref[4 * 16], s[4 * 16];
     const lx_pack_kernels kref = lx_pack_kernels_get(pt, LX_ISA_SCALAR);
-    const size_t by = lx_row_size(LX_TYPE_Q8_K, n_cols);
     const uint8_t *g1 = (const uint8_t *)p + 16 * lx_pack_row_size(pt, n_cols);
     kref.tile(n_cols, sref, 16, g1, 0, q, by);
     for (int isa = 0; isa <= (int)lx_isa_best(); isa++) {
@@ -127,7 +129,7 @@ static void check_pack_matmul(lx_t *t, int type) {
         LX_CHECK_MSG(t, memcmp(s, sref, sizeof s) == 0, "%s %s tile", lx_type_name(type),
                      lx_isa_name((lx_isa)isa));
         for (int b = 0; b < 4; b++) {
-            k.col(n_cols, s, 0, g1, 0, (const uint8_t *)q + b * by, 0);
+            k.col(n_cols, s, 0, g1, 0, q + b * by, 0);
             LX_CHECK_MSG(t, memcmp(s, sref + 16 * b, 16 * sizeof *s) == 0, "%s %s column %d",
                          lx_type_name(type), lx_isa_name((lx_isa)isa), b);
         }

@@ -40,6 +40,7 @@ typedef enum lx_type {
     ** so lx_type_traits_get knows none of them. */
     LX_TYPE_Q4_K_X16 = 64, /* Q4_K, rows interleaved in groups of 16 */
     LX_TYPE_Q6_K_X16 = 65, /* Q6_K, likewise */
+    LX_TYPE_Q4_1_X16 = 66, /* Q4_1, likewise */
 } lx_type;
 
 typedef enum lx_isa {
@@ -315,6 +316,10 @@ typedef struct {
     uint16_t d[LX_PACK_ROWS];
     uint8_t pad[32]; /* to a whole number of cache lines; zero */
 } lx_block_q6_k_x16;
+typedef struct {
+    uint16_t d[LX_PACK_ROWS], m[LX_PACK_ROWS];
+    uint8_t qs[4][4 * LX_PACK_ROWS];
+} lx_block_q4_1_x16;
 
 /* The packed type of a file type (-1: none), and back. */
 int lx_pack_type(int type);

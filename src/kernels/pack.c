@@ -1,6 +1,6 @@
 /*
 ** pack.c -- weights repacked at load time for batched matmul: the layouts
-** of Q4_K and Q6_K in groups of 16 interleaved rows ("x16"), the packers,
+** of Q4_K, Q6_K and Q4_1 in groups of 16 interleaved rows ("x16"), the packers,
 ** and the plain-C kernels that define the arithmetic every ISA's kernel for
 ** a layout reproduces bit for bit.
 **
@@ -53,6 +53,12 @@
 **   isum = sum_j sc_j * (q . y.qs - 32 * y.bsums[j])   over sub-block j
 **   acc  = fma((float)isum, d * y.d, acc)
 ** (|isum| < 2^28.)
+**
+** Q4_1 x16 (320 bytes a group and block of 32: 20 a row, as in the file)
+** holds d[r] and m[r] and the quants as qs[u][4r+b] (low nibble quant
+** 4u + b, high nibble 16 + 4u + b: the file's own byte), and with Q8_1
+** activations (d, s = d * sum of the quants)
+**   acc = fma((float)(q . y.qs), d * y.d, acc);  acc = fma(m, y.s, acc)
 */
 #include "kernels.h"
 
@@ -63,17 +69,21 @@
 
 _Static_assert(sizeof(lx_block_q4_k_x16) == 2368, "q4_K x16 block");
 _Static_assert(sizeof(lx_block_q6_k_x16) == 3392, "q6_K x16 block");
-_Static_assert(sizeof(lx_block_q4_k_x16) % 64 == 0 && sizeof(lx_block_q6_k_x16) % 64 == 0,
+_Static_assert(sizeof(lx_block_q4_1_x16) == 320, "q4_1 x16 block");
+_Static_assert(sizeof(lx_block_q4_k_x16) % 64 == 0 && sizeof(lx_block_q6_k_x16) % 64 == 0 &&
+                   sizeof(lx_block_q4_1_x16) % 64 == 0,
                "blocks keep 64-byte alignment");
 
 /* ==== The layouts ==== */
 
 static const struct {
     int type, packed;
-    size_t block; /* bytes a group of R rows and a super-block */
+    size_t block; /* bytes a group of R rows and a block of the type */
+    int cols;     /* columns a block */
 } layouts[] = {
-    {LX_TYPE_Q4_K, LX_TYPE_Q4_K_X16, sizeof(lx_block_q4_k_x16)},
-    {LX_TYPE_Q6_K, LX_TYPE_Q6_K_X16, sizeof(lx_block_q6_k_x16)},
+    {LX_TYPE_Q4_K, LX_TYPE_Q4_K_X16, sizeof(lx_block_q4_k_x16), LX_QK_K},
+    {LX_TYPE_Q6_K, LX_TYPE_Q6_K_X16, sizeof(lx_block_q6_k_x16), LX_QK_K},
+    {LX_TYPE_Q4_1, LX_TYPE_Q4_1_X16, sizeof(lx_block_q4_1_x16), LX_QK},
 };
 
 int lx_pack_type(int type) {
@@ -90,10 +100,11 @@ int lx_pack_source(int packed) {
 
 size_t lx_pack_row_size(int packed, int64_t n_cols) {
     size_t block = 0, out;
+    int cols = 0;
     for (size_t i = 0; i < LX_ARRAY_LEN(layouts); i++)
-        if (layouts[i].packed == packed) block = layouts[i].block;
-    if (!block || n_cols <= 0 || n_cols % LX_QK_K) return 0;
-    if (!lx_mul_ok((size_t)(n_cols / LX_QK_K), block / R, &out)) return 0;
+        if (layouts[i].packed == packed) block = layouts[i].block, cols = layouts[i].cols;
+    if (!block || n_cols <= 0 || n_cols % cols) return 0;
+    if (!lx_mul_ok((size_t)(n_cols / cols), block / R, &out)) return 0;
     return out;
 }
 
@@ -165,19 +176,33 @@ static void pack_q6_k_block(const uint8_t *w, size_t row, int64_t i, lx_block_q6
     }
 }
 
+/* Rows r0..r0+15 of a Q4_1 matrix, block i: the file's byte 4u + b holds
+** quants 4u + b and 16 + 4u + b, just as the packed byte does. */
+static void pack_q4_1_block(const uint8_t *w, size_t row, int64_t i, lx_block_q4_1_x16 *out) {
+    for (int r = 0; r < R; r++) {
+        const lx_block_q4_1 *b = (const lx_block_q4_1 *)(w + (size_t)r * row) + i;
+        out->d[r] = b->d;
+        out->m[r] = b->m;
+        for (int u = 0; u < 4; u++) memcpy(&out->qs[u][4 * r], b->qs + 4 * u, 4);
+    }
+}
+
 void lx_pack(int type, const void *w, int64_t n_rows, int64_t n_cols, void *out) {
     if (!lx_pack_size(type, n_rows, n_cols)) return;
     const size_t row = lx_row_size(type, n_cols);
-    const int64_t nsb = n_cols / LX_QK_K;
+    const int64_t nb = n_cols / lx_type_traits_get(type)->blck_size;
     lx_block_q4_k_x16 *o4 = out;
     lx_block_q6_k_x16 *o6 = out;
+    lx_block_q4_1_x16 *o1 = out;
     for (int64_t g = 0; g < n_rows / R; g++) {
         const uint8_t *wg = (const uint8_t *)w + (size_t)(g * R) * row;
-        for (int64_t i = 0; i < nsb; i++) {
+        for (int64_t i = 0; i < nb; i++) {
             if (type == LX_TYPE_Q4_K)
                 pack_q4_k_block(wg, row, i, o4++);
-            else
+            else if (type == LX_TYPE_Q6_K)
                 pack_q6_k_block(wg, row, i, o6++);
+            else
+                pack_q4_1_block(wg, row, i, o1++);
         }
     }
 }
@@ -222,17 +247,29 @@ static void sb_q6_k_x16(const lx_block_q6_k_x16 *x, const lx_block_q8_k *y, floa
     }
 }
 
+static void blk_q4_1_x16(const lx_block_q4_1_x16 *x, const lx_block_q8_1 *y, float *acc) {
+    const float dy = lx_fp16_to_f32(y->d), sy = lx_fp16_to_f32(y->s);
+    for (int r = 0; r < R; r++) {
+        int32_t p = 0;
+        for (int k = 0; k < 16; k++) {
+            const uint8_t q = x->qs[k / 4][4 * r + k % 4];
+            p += (q & 0x0f) * y->qs[k] + (q >> 4) * y->qs[16 + k];
+        }
+        acc[r] = fmaf((float)p, lx_fp16_to_f32(x->d[r]) * dy, acc[r]);
+        acc[r] = fmaf(lx_fp16_to_f32(x->m[r]), sy, acc[r]);
+    }
+}
+
 /* The tile (LX_GEMM_RN activation rows) and the column (one), as
 ** lx_gemm_fn: s[c * lds + r] for the group's 16 rows; bx is unused. */
-#define ROWS(name, btype, sb)                                                                      \
+#define ROWS(name, btype, ytype, qk, sb)                                                           \
     static void name(int64_t n, float *s, size_t lds, const void *vx, const void *vy, size_t by,   \
                      int ny) {                                                                     \
         for (int c = 0; c < ny; c++) {                                                             \
             const btype *x = vx;                                                                   \
-            const lx_block_q8_k *y =                                                               \
-                (const lx_block_q8_k *)((const uint8_t *)vy + (size_t)c * by);                     \
+            const ytype *y = (const ytype *)((const uint8_t *)vy + (size_t)c * by);                \
             float acc[R] = {0};                                                                    \
-            for (int64_t i = 0; i < n / LX_QK_K; i++) sb(&x[i], &y[i], acc);                       \
+            for (int64_t i = 0; i < n / (qk); i++) sb(&x[i], &y[i], acc);                          \
             memcpy(s + (size_t)c * lds, acc, sizeof acc);                                          \
         }                                                                                          \
     }                                                                                              \
@@ -247,8 +284,9 @@ static void sb_q6_k_x16(const lx_block_q6_k_x16 *x, const lx_block_q8_k *y, floa
         name(n, s, lds, vx, vy, by, 1);                                                            \
     }
 
-ROWS(rows_q4_k_x16, lx_block_q4_k_x16, sb_q4_k_x16)
-ROWS(rows_q6_k_x16, lx_block_q6_k_x16, sb_q6_k_x16)
+ROWS(rows_q4_k_x16, lx_block_q4_k_x16, lx_block_q8_k, LX_QK_K, sb_q4_k_x16)
+ROWS(rows_q6_k_x16, lx_block_q6_k_x16, lx_block_q8_k, LX_QK_K, sb_q6_k_x16)
+ROWS(rows_q4_1_x16, lx_block_q4_1_x16, lx_block_q8_1, LX_QK, blk_q4_1_x16)
 
 lx_pack_kernels lx_pack_kernels_get(int packed, lx_isa isa) {
     lx_pack_kernels k = {NULL, NULL};
@@ -259,9 +297,12 @@ lx_pack_kernels lx_pack_kernels_get(int packed, lx_isa isa) {
     if (packed == LX_TYPE_Q4_K_X16) {
         k.tile = rows_q4_k_x16_tile;
         k.col = rows_q4_k_x16_col;
-    } else {
+    } else if (packed == LX_TYPE_Q6_K_X16) {
         k.tile = rows_q6_k_x16_tile;
         k.col = rows_q6_k_x16_col;
+    } else {
+        k.tile = rows_q4_1_x16_tile;
+        k.col = rows_q4_1_x16_col;
     }
     return k;
 }

@@ -1,6 +1,6 @@
 /*
 ** pack_avx512.c -- the AVX-512 VNNI kernels of the packed layouts
-** (pack.c), Q4_K x16 and Q6_K x16: one group of 16 weight rows against
+** (pack.c), Q4_K, Q6_K and Q4_1 x16: one group of 16 weight rows against
 ** one or four activation rows, the 16 rows in the 16 int32 lanes of a
 ** register.
 **
@@ -144,6 +144,38 @@ rows_q6_k_x16(int64_t n, float *s, size_t lds, const void *vx, const void *vy, s
     FOR_Y _mm512_storeu_ps(s + (size_t)c * lds, acc[c]);
 }
 
+/* Q4_1 x16: a block of 32 is one Q4_K sub-block without the scale; the
+** activation's fp16 d and s are broadcast and widened per block. */
+static inline __attribute__((always_inline)) void
+rows_q4_1_x16(int64_t n, float *s, size_t lds, const void *vx, const void *vy, size_t by, int ny) {
+    const lx_block_q4_1_x16 *x = vx;
+    const __m512i low = _mm512_set1_epi8(0x0f);
+    __m512 acc[RN];
+    FOR_Y acc[c] = _mm512_setzero_ps();
+    UNROLL(2) for (int64_t i = 0; i < n / LX_QK; i++, x++) {
+        __m512i w[8];
+        UNROLL(4) for (int u = 0; u < 4; u++) {
+            const __m512i p = _mm512_loadu_si512(x->qs[u]);
+            w[u] = _mm512_and_si512(p, low);
+            w[u + 4] = _mm512_and_si512(_mm512_srli_epi16(p, 4), low);
+        }
+        const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)x->d));
+        const __m512 m = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)x->m));
+        FOR_Y {
+            const lx_block_q8_1 *y =
+                (const lx_block_q8_1 *)((const uint8_t *)vy + (size_t)c * by) + i;
+            __m512i t = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w[0], bcast4(y->qs));
+            UNROLL(8)
+            for (int q = 1; q < 8; q++) t = _mm512_dpbusd_epi32(t, w[q], bcast4(y->qs + 4 * q));
+            const __m512 dy = _mm512_cvtph_ps(_mm256_set1_epi16((short)y->d));
+            const __m512 sy = _mm512_cvtph_ps(_mm256_set1_epi16((short)y->s));
+            acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(t), _mm512_mul_ps(d, dy), acc[c]);
+            acc[c] = _mm512_fmadd_ps(m, sy, acc[c]);
+        }
+    }
+    FOR_Y _mm512_storeu_ps(s + (size_t)c * lds, acc[c]);
+}
+
 static void tile_q4_k_x16(int64_t n, float *s, size_t lds, const void *vx, size_t bx,
                           const void *vy, size_t by) {
     (void)bx;
@@ -168,6 +200,18 @@ static void col_q6_k_x16(int64_t n, float *s, size_t lds, const void *vx, size_t
     rows_q6_k_x16(n, s, lds, vx, vy, by, 1);
 }
 
+static void tile_q4_1_x16(int64_t n, float *s, size_t lds, const void *vx, size_t bx,
+                          const void *vy, size_t by) {
+    (void)bx;
+    rows_q4_1_x16(n, s, lds, vx, vy, by, RN);
+}
+
+static void col_q4_1_x16(int64_t n, float *s, size_t lds, const void *vx, size_t bx, const void *vy,
+                         size_t by) {
+    (void)bx;
+    rows_q4_1_x16(n, s, lds, vx, vy, by, 1);
+}
+
 lx_pack_kernels lx_pack_avx512_get(int packed) {
     lx_pack_kernels k = {NULL, NULL};
     if (packed == LX_TYPE_Q4_K_X16) {
@@ -176,6 +220,9 @@ lx_pack_kernels lx_pack_avx512_get(int packed) {
     } else if (packed == LX_TYPE_Q6_K_X16) {
         k.tile = tile_q6_k_x16;
         k.col = col_q6_k_x16;
+    } else if (packed == LX_TYPE_Q4_1_X16) {
+        k.tile = tile_q4_1_x16;
+        k.col = col_q4_1_x16;
     }
     return k;
 }
