@@ -104,23 +104,28 @@ static void bench_matmul(lx_pool *pool, int type, int quick) {
                gflops / pre_scalar);
         fflush(stdout);
     }
-    /* The packed layout where one pays (what a model load builds). */
+    /* The packed layout on each ISA where it pays (what a model load builds). */
     const int pt = lx_pack_type(type);
-    if (lx_pack_pays(type, lx_isa_best())) {
-        void *pd = aligned_alloc(64, lx_pack_size(type, dec_rows, dec_cols));
-        void *pp = aligned_alloc(64, lx_pack_size(type, pre_rows, pre_cols));
-        lx_pack(type, wd, dec_rows, dec_cols, pd);
-        lx_pack(type, wp, pre_rows, pre_cols, pp);
-        mm_case d = {pool, lx_isa_best(), pt, pd, dec_rows, dec_cols, 1, x, y, qbuf};
-        mm_case p = {pool, lx_isa_best(), pt, pp, pre_rows, pre_cols, pre_batch, x, y, qbuf};
+    void *pd = NULL, *pp = NULL;
+    for (int isa = 0; isa <= (int)lx_isa_best(); isa++) {
+        if (!lx_pack_pays(type, (lx_isa)isa)) continue;
+        if (!pd) {
+            pd = aligned_alloc(64, lx_pack_size(type, dec_rows, dec_cols));
+            pp = aligned_alloc(64, lx_pack_size(type, pre_rows, pre_cols));
+            lx_pack(type, wd, dec_rows, dec_cols, pd);
+            lx_pack(type, wp, pre_rows, pre_cols, pp);
+        }
+        mm_case d = {pool, (lx_isa)isa, pt, pd, dec_rows, dec_cols, 1, x, y, qbuf};
+        mm_case p = {pool, (lx_isa)isa, pt, pp, pre_rows, pre_cols, pre_batch, x, y, qbuf};
         double td = time_matmul(&d), tp = time_matmul(&p);
         double gbs = (double)lx_pack_size(type, dec_rows, dec_cols) / td / 1e9;
         double gflops = 2.0 * (double)pre_rows * (double)pre_cols * (double)pre_batch / tp / 1e9;
         printf("%-5s %-7s decode %7.2f GB/s (x%5.2f)   prefill %8.2f GFLOP/s (x%6.2f)  packed\n",
-               lx_type_name(type), lx_isa_name(lx_isa_best()), gbs, gbs / dec_scalar, gflops,
+               lx_type_name(type), lx_isa_name((lx_isa)isa), gbs, gbs / dec_scalar, gflops,
                gflops / pre_scalar);
-        free(pd), free(pp);
+        fflush(stdout);
     }
+    free(pd), free(pp);
     free(wd), free(wp), free(x), free(y), free(qbuf);
 }
 

@@ -349,6 +349,7 @@ typedef struct {
 /* isa clamped to lx_isa_best(); the plain-C kernels where isa has none. */
 lx_pack_kernels lx_pack_kernels_get(int packed, lx_isa isa);
 lx_pack_kernels lx_pack_avx512_get(int packed);
+lx_pack_kernels lx_pack_avx2_get(int packed);
 
 /* lx_fp16_to_f32 for hot scalar loops, bit for bit the same: the 15 bits
 ** below the sign, moved into float position, times 2^112 rebias the

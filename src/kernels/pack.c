@@ -293,6 +293,7 @@ lx_pack_kernels lx_pack_kernels_get(int packed, lx_isa isa) {
     if (lx_pack_source(packed) < 0) return k;
     if (isa > lx_isa_best()) isa = lx_isa_best();
     if (isa >= LX_ISA_AVX512) k = lx_pack_avx512_get(packed);
+    if (!k.tile && isa >= LX_ISA_AVX2) k = lx_pack_avx2_get(packed);
     if (k.tile) return k;
     if (packed == LX_TYPE_Q4_K_X16) {
         k.tile = rows_q4_k_x16_tile;
@@ -310,5 +311,6 @@ lx_pack_kernels lx_pack_kernels_get(int packed, lx_isa isa) {
 int lx_pack_pays(int type, lx_isa isa) {
     const int p = lx_pack_type(type);
     if (isa > lx_isa_best()) isa = lx_isa_best();
-    return p >= 0 && isa >= LX_ISA_AVX512 && lx_pack_avx512_get(p).tile != NULL;
+    return p >= 0 && ((isa >= LX_ISA_AVX512 && lx_pack_avx512_get(p).tile) ||
+                      (isa >= LX_ISA_AVX2 && lx_pack_avx2_get(p).tile));
 }
