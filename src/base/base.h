@@ -46,6 +46,11 @@ void *lx_malloc(size_t size, lexie_error *err);
 void *lx_calloc(size_t n, size_t size, lexie_error *err);
 char *lx_strdup(const char *s, lexie_error *err);
 char *lx_strndup(const char *s, size_t n, lexie_error *err);
+/* size bytes aligned to 2 MB for a large array read end to end (model
+** weights), which the OS is asked to back with huge pages (Linux THP in
+** its "madvise" mode; only advice): streaming a gigabyte through 4 KB
+** pages misses the TLB every 4 KB.  Free with free(). */
+void *lx_malloc_huge(size_t size, lexie_error *err);
 
 /* Returns 1 and stores a*b in *out when it fits in size_t, else 0. */
 int lx_mul_ok(size_t a, size_t b, size_t *out);

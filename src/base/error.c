@@ -4,11 +4,14 @@
 ** The library never prints: every failure is a status code plus a message
 ** that lx_fail writes into the caller's lexie_error.
 */
+/* madvise: not in POSIX. */
+#define _DEFAULT_SOURCE
 #include "base.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 const char *lexie_version(void) { return LEXIE_VERSION_STRING; }
 int lexie_version_number(void) { return LEXIE_VERSION_NUMBER; }
@@ -77,6 +80,19 @@ int lx_mul_ok(size_t a, size_t b, size_t *out) {
 void *lx_malloc(size_t size, lexie_error *err) {
     void *p = malloc(size ? size : 1);
     if (!p) lx_fail(err, LEXIE_E_NOMEM, "out of memory allocating %zu bytes", size);
+    return p;
+}
+
+void *lx_malloc_huge(size_t size, lexie_error *err) {
+    const size_t huge = (size_t)2 << 20;
+    void *p = NULL;
+    if (posix_memalign(&p, huge, size ? size : 1) != 0) {
+        lx_fail(err, LEXIE_E_NOMEM, "out of memory allocating %zu bytes", size);
+        return NULL;
+    }
+#ifdef MADV_HUGEPAGE
+    (void)madvise(p, size ? size : 1, MADV_HUGEPAGE);
+#endif
     return p;
 }
 

@@ -203,7 +203,7 @@ static int linear_weights(lexie_model *m, lx_tensor **out) {
     return n;
 }
 
-#define PACK_ALIGN 64 /* a cache line: the packed blocks are multiples of it */
+#define PACK_ALIGN 64 /* a cache line: each packed weight starts on one */
 
 /* Packs every linear weight whose type has a packed layout that pays on
 ** the active ISA (kernels/pack.c) into one allocation, then releases the
@@ -223,12 +223,11 @@ static lexie_status pack_weights(lexie_model *m, lexie_error *err) {
         if (t->data && lx_pack_pays(t->type, isa) && sz)
             total += (sz + PACK_ALIGN - 1) & ~(size_t)(PACK_ALIGN - 1);
     }
-    if (total && !(m->packed = lx_malloc(total + PACK_ALIGN, err))) {
+    if (total && !(m->packed = lx_malloc_huge(total, err))) {
         free(ts);
         return LEXIE_E_NOMEM;
     }
-    uint8_t *at =
-        (uint8_t *)(((uintptr_t)m->packed + PACK_ALIGN - 1) & ~(uintptr_t)(PACK_ALIGN - 1));
+    uint8_t *at = m->packed;
     for (int i = 0; i < n && total; i++) {
         lx_tensor *t = ts[i];
         const size_t sz = lx_pack_size(t->type, t->ne[1], t->ne[0]);
