@@ -37,7 +37,7 @@ static void fill(float *x, int64_t n, float scale) {
     }
 }
 
-static const int packable[] = {LX_TYPE_Q4_K, LX_TYPE_Q6_K, LX_TYPE_Q4_1};
+static const int packable[] = {LX_TYPE_Q4_K, LX_TYPE_Q6_K, LX_TYPE_Q4_1, LX_TYPE_Q8_0};
 
 static void *quant_new(int type, const float *wf, int64_t n_rows, int64_t n_cols) {
     void *w = malloc(lx_row_size(type, n_cols) * n_rows);
@@ -57,6 +57,8 @@ static void test_pack_shapes(lx_t *t) {
     LX_CHECK_INT(t, lx_pack_source(LX_TYPE_Q4_K_X16), LX_TYPE_Q4_K);
     LX_CHECK_INT(t, lx_pack_type(LX_TYPE_Q4_1), LX_TYPE_Q4_1_X16);
     LX_CHECK_INT(t, lx_pack_type(LX_TYPE_Q4_0), -1);
+    LX_CHECK_INT(t, lx_pack_type(LX_TYPE_Q8_0), LX_TYPE_Q8_0_X16);
+    LX_CHECK(t, !lx_pack_pays(LX_TYPE_Q8_0, LX_ISA_AVX2)); /* maddubs would saturate */
     LX_CHECK_INT(t, lx_pack_size(LX_TYPE_Q4_1, 32, 96), 32 * 3 * 20);
     LX_CHECK_INT(t, lx_pack_source(LX_TYPE_Q4_K), -1);
     /* Not a file type: a GGUF tensor can never claim it. */
@@ -189,7 +191,7 @@ static void test_pack_invariant(lx_t *t) {
 /* The largest integer sums, exact in every ISA's int32 lanes, over 8,960
 ** columns (the widest matmul seen), activations all -128, d and dmin 1.
 ** Q4_K: every quant 15, every scale and min 63.  Q6_K: every stored quant
-** 0 (value -32), every scale -128. */
+** 0 (value -32), every scale -128.  Q8_0 below. */
 static void test_pack_extremes(lx_t *t) {
     enum { NSB = 35 };
     const int64_t n_cols = NSB * 256;
@@ -225,6 +227,27 @@ static void test_pack_extremes(lx_t *t) {
         }
         free(p);
     }
+    /* Q8_0: weights and activations all -128 (a file may hold -128; the
+    ** kernels flip the activations' sign bit): 32 * 16384 a block. */
+    lx_block_q8_0 *w8 = calloc(16 * 8 * NSB, sizeof *w8), *y8 = calloc(8 * NSB, sizeof *y8);
+    for (int i = 0; i < 16 * 8 * NSB; i++) {
+        w8[i].d = lx_f32_to_fp16(1.0f);
+        memset(w8[i].qs, 0x80, sizeof w8[i].qs);
+    }
+    for (int i = 0; i < 8 * NSB; i++) {
+        y8[i].d = lx_f32_to_fp16(1.0f);
+        memset(y8[i].qs, 0x80, sizeof y8[i].qs);
+    }
+    void *p8 = pack_new(LX_TYPE_Q8_0, w8, 16, n_cols);
+    const double want8 = 8.0 * NSB * 32 * 16384;
+    for (int isa = 0; isa <= (int)lx_isa_best(); isa++) {
+        float s[16];
+        lx_pack_kernels_get(LX_TYPE_Q8_0_X16, (lx_isa)isa).col(n_cols, s, 0, p8, 0, y8, 0);
+        for (int r = 0; r < 16; r++)
+            LX_CHECK_MSG(t, s[r] == want8, "Q8_0 %s row %d: %.9g != %.9g", lx_isa_name((lx_isa)isa),
+                         r, s[r], want8);
+    }
+    free(w8), free(y8), free(p8);
     free(w4), free(w6), free(y);
 }
 

@@ -41,6 +41,7 @@ typedef enum lx_type {
     LX_TYPE_Q4_K_X16 = 64, /* Q4_K, rows interleaved in groups of 16 */
     LX_TYPE_Q6_K_X16 = 65, /* Q6_K, likewise */
     LX_TYPE_Q4_1_X16 = 66, /* Q4_1, likewise */
+    LX_TYPE_Q8_0_X16 = 67, /* Q8_0, likewise */
 } lx_type;
 
 typedef enum lx_isa {
@@ -320,6 +321,11 @@ typedef struct {
     uint16_t d[LX_PACK_ROWS], m[LX_PACK_ROWS];
     uint8_t qs[4][4 * LX_PACK_ROWS];
 } lx_block_q4_1_x16;
+typedef struct {
+    uint16_t d[LX_PACK_ROWS];
+    int16_t sum[LX_PACK_ROWS]; /* of the row's 32 quants */
+    int8_t qs[8][4 * LX_PACK_ROWS];
+} lx_block_q8_0_x16;
 
 /* The packed type of a file type (-1: none), and back. */
 int lx_pack_type(int type);

@@ -1,6 +1,6 @@
 /*
 ** pack.c -- weights repacked at load time for batched matmul: the layouts
-** of Q4_K, Q6_K and Q4_1 in groups of 16 interleaved rows ("x16"), the packers,
+** of Q4_K, Q6_K, Q4_1 and Q8_0 in groups of 16 interleaved rows ("x16"), the packers,
 ** and the plain-C kernels that define the arithmetic every ISA's kernel for
 ** a layout reproduces bit for bit.
 **
@@ -59,6 +59,13 @@
 ** 4u + b, high nibble 16 + 4u + b: the file's own byte), and with Q8_1
 ** activations (d, s = d * sum of the quants)
 **   acc = fma((float)(q . y.qs), d * y.d, acc);  acc = fma(m, y.s, acc)
+**
+** Q8_0 x16 (576 bytes a group and block: 36 a row against 34) holds d[r],
+** the quants as qs[t][4r+b] (quant 4t + b) and each row's quant sum.  Its
+** quants are signed, so the kernels make the activations unsigned
+** instead (a + 128 is a ^ 0x80) and take 128 * sum off again; with Q8_0
+** activations
+**   acc = fma((float)(q . y.qs), d * y.d, acc)
 */
 #include "kernels.h"
 
@@ -70,8 +77,9 @@
 _Static_assert(sizeof(lx_block_q4_k_x16) == 2368, "q4_K x16 block");
 _Static_assert(sizeof(lx_block_q6_k_x16) == 3392, "q6_K x16 block");
 _Static_assert(sizeof(lx_block_q4_1_x16) == 320, "q4_1 x16 block");
+_Static_assert(sizeof(lx_block_q8_0_x16) == 576, "q8_0 x16 block");
 _Static_assert(sizeof(lx_block_q4_k_x16) % 64 == 0 && sizeof(lx_block_q6_k_x16) % 64 == 0 &&
-                   sizeof(lx_block_q4_1_x16) % 64 == 0,
+                   sizeof(lx_block_q4_1_x16) % 64 == 0 && sizeof(lx_block_q8_0_x16) % 64 == 0,
                "blocks keep 64-byte alignment");
 
 /* ==== The layouts ==== */
@@ -84,6 +92,7 @@ static const struct {
     {LX_TYPE_Q4_K, LX_TYPE_Q4_K_X16, sizeof(lx_block_q4_k_x16), LX_QK_K},
     {LX_TYPE_Q6_K, LX_TYPE_Q6_K_X16, sizeof(lx_block_q6_k_x16), LX_QK_K},
     {LX_TYPE_Q4_1, LX_TYPE_Q4_1_X16, sizeof(lx_block_q4_1_x16), LX_QK},
+    {LX_TYPE_Q8_0, LX_TYPE_Q8_0_X16, sizeof(lx_block_q8_0_x16), LX_QK},
 };
 
 int lx_pack_type(int type) {
@@ -187,6 +196,19 @@ static void pack_q4_1_block(const uint8_t *w, size_t row, int64_t i, lx_block_q4
     }
 }
 
+/* Rows r0..r0+15 of a Q8_0 matrix, block i: quants four at a time, and
+** each row's sum for the kernels' offset (see the top). */
+static void pack_q8_0_block(const uint8_t *w, size_t row, int64_t i, lx_block_q8_0_x16 *out) {
+    for (int r = 0; r < R; r++) {
+        const lx_block_q8_0 *b = (const lx_block_q8_0 *)(w + (size_t)r * row) + i;
+        int sum = 0;
+        for (int k = 0; k < LX_QK; k++) sum += b->qs[k];
+        out->d[r] = b->d;
+        out->sum[r] = (int16_t)sum;
+        for (int t = 0; t < 8; t++) memcpy(&out->qs[t][4 * r], b->qs + 4 * t, 4);
+    }
+}
+
 void lx_pack(int type, const void *w, int64_t n_rows, int64_t n_cols, void *out) {
     if (!lx_pack_size(type, n_rows, n_cols)) return;
     const size_t row = lx_row_size(type, n_cols);
@@ -194,6 +216,7 @@ void lx_pack(int type, const void *w, int64_t n_rows, int64_t n_cols, void *out)
     lx_block_q4_k_x16 *o4 = out;
     lx_block_q6_k_x16 *o6 = out;
     lx_block_q4_1_x16 *o1 = out;
+    lx_block_q8_0_x16 *o8 = out;
     for (int64_t g = 0; g < n_rows / R; g++) {
         const uint8_t *wg = (const uint8_t *)w + (size_t)(g * R) * row;
         for (int64_t i = 0; i < nb; i++) {
@@ -201,8 +224,10 @@ void lx_pack(int type, const void *w, int64_t n_rows, int64_t n_cols, void *out)
                 pack_q4_k_block(wg, row, i, o4++);
             else if (type == LX_TYPE_Q6_K)
                 pack_q6_k_block(wg, row, i, o6++);
-            else
+            else if (type == LX_TYPE_Q4_1)
                 pack_q4_1_block(wg, row, i, o1++);
+            else
+                pack_q8_0_block(wg, row, i, o8++);
         }
     }
 }
@@ -260,6 +285,15 @@ static void blk_q4_1_x16(const lx_block_q4_1_x16 *x, const lx_block_q8_1 *y, flo
     }
 }
 
+static void blk_q8_0_x16(const lx_block_q8_0_x16 *x, const lx_block_q8_0 *y, float *acc) {
+    const float dy = lx_fp16_to_f32(y->d);
+    for (int r = 0; r < R; r++) {
+        int32_t p = 0;
+        for (int k = 0; k < LX_QK; k++) p += x->qs[k / 4][4 * r + k % 4] * y->qs[k];
+        acc[r] = fmaf((float)p, lx_fp16_to_f32(x->d[r]) * dy, acc[r]);
+    }
+}
+
 /* The tile (LX_GEMM_RN activation rows) and the column (one), as
 ** lx_gemm_fn: s[c * lds + r] for the group's 16 rows; bx is unused. */
 #define ROWS(name, btype, ytype, qk, sb)                                                           \
@@ -287,6 +321,7 @@ static void blk_q4_1_x16(const lx_block_q4_1_x16 *x, const lx_block_q8_1 *y, flo
 ROWS(rows_q4_k_x16, lx_block_q4_k_x16, lx_block_q8_k, LX_QK_K, sb_q4_k_x16)
 ROWS(rows_q6_k_x16, lx_block_q6_k_x16, lx_block_q8_k, LX_QK_K, sb_q6_k_x16)
 ROWS(rows_q4_1_x16, lx_block_q4_1_x16, lx_block_q8_1, LX_QK, blk_q4_1_x16)
+ROWS(rows_q8_0_x16, lx_block_q8_0_x16, lx_block_q8_0, LX_QK, blk_q8_0_x16)
 
 lx_pack_kernels lx_pack_kernels_get(int packed, lx_isa isa) {
     lx_pack_kernels k = {NULL, NULL};
@@ -301,9 +336,12 @@ lx_pack_kernels lx_pack_kernels_get(int packed, lx_isa isa) {
     } else if (packed == LX_TYPE_Q6_K_X16) {
         k.tile = rows_q6_k_x16_tile;
         k.col = rows_q6_k_x16_col;
-    } else {
+    } else if (packed == LX_TYPE_Q4_1_X16) {
         k.tile = rows_q4_1_x16_tile;
         k.col = rows_q4_1_x16_col;
+    } else {
+        k.tile = rows_q8_0_x16_tile;
+        k.col = rows_q8_0_x16_col;
     }
     return k;
 }

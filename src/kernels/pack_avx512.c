@@ -1,6 +1,6 @@
 /*
 ** pack_avx512.c -- the AVX-512 VNNI kernels of the packed layouts
-** (pack.c), Q4_K, Q6_K and Q4_1 x16: one group of 16 weight rows against
+** (pack.c), Q4_K, Q6_K, Q4_1 and Q8_0 x16: one group of 16 weight rows against
 ** one or four activation rows, the 16 rows in the 16 int32 lanes of a
 ** register.
 **
@@ -190,6 +190,34 @@ rows_q4_1_x16(int64_t n, float *s, size_t lds, const void *vx, const void *vy, s
     FOR_Y _mm512_storeu_ps(s + (size_t)c * lds, acc[c]);
 }
 
+/* Q8_0 x16: signed quants, so the activations are the unsigned side of
+** vpdpbusd (a ^ 0x80 = a + 128) and 128 * the rows' sums come off. */
+static inline __attribute__((always_inline)) void
+rows_q8_0_x16(int64_t n, float *s, size_t lds, const void *vx, const void *vy, size_t by, int ny) {
+    const lx_block_q8_0_x16 *x = vx;
+    const __m512i flip = _mm512_set1_epi8((char)0x80);
+    __m512 acc[RN];
+    FOR_Y acc[c] = _mm512_setzero_ps();
+    UNROLL(2) for (int64_t i = 0; i < n / LX_QK; i++, x++) {
+        if (ny == 1) PREFETCH(x, PF_BYTES);
+        const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)x->d));
+        const __m512i off = _mm512_slli_epi32(
+            _mm512_cvtepi16_epi32(_mm256_loadu_si256((const __m256i *)x->sum)), 7);
+        FOR_Y {
+            const lx_block_q8_0 *y =
+                (const lx_block_q8_0 *)((const uint8_t *)vy + (size_t)c * by) + i;
+            __m512i t = _mm512_sub_epi32(_mm512_setzero_si512(), off);
+            UNROLL(8) for (int q = 0; q < 8; q++) {
+                const __m512i a = _mm512_xor_si512(bcast4(y->qs + 4 * q), flip);
+                t = _mm512_dpbusd_epi32(t, a, _mm512_loadu_si512(x->qs[q]));
+            }
+            const __m512 dy = _mm512_cvtph_ps(_mm256_set1_epi16((short)y->d));
+            acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(t), _mm512_mul_ps(d, dy), acc[c]);
+        }
+    }
+    FOR_Y _mm512_storeu_ps(s + (size_t)c * lds, acc[c]);
+}
+
 static void tile_q4_k_x16(int64_t n, float *s, size_t lds, const void *vx, size_t bx,
                           const void *vy, size_t by) {
     (void)bx;
@@ -226,6 +254,18 @@ static void col_q4_1_x16(int64_t n, float *s, size_t lds, const void *vx, size_t
     rows_q4_1_x16(n, s, lds, vx, vy, by, 1);
 }
 
+static void tile_q8_0_x16(int64_t n, float *s, size_t lds, const void *vx, size_t bx,
+                          const void *vy, size_t by) {
+    (void)bx;
+    rows_q8_0_x16(n, s, lds, vx, vy, by, RN);
+}
+
+static void col_q8_0_x16(int64_t n, float *s, size_t lds, const void *vx, size_t bx, const void *vy,
+                         size_t by) {
+    (void)bx;
+    rows_q8_0_x16(n, s, lds, vx, vy, by, 1);
+}
+
 lx_pack_kernels lx_pack_avx512_get(int packed) {
     lx_pack_kernels k = {NULL, NULL};
     if (packed == LX_TYPE_Q4_K_X16) {
@@ -237,6 +277,9 @@ lx_pack_kernels lx_pack_avx512_get(int packed) {
     } else if (packed == LX_TYPE_Q4_1_X16) {
         k.tile = tile_q4_1_x16;
         k.col = col_q4_1_x16;
+    } else if (packed == LX_TYPE_Q8_0_X16) {
+        k.tile = tile_q8_0_x16;
+        k.col = col_q8_0_x16;
     }
     return k;
 }
