@@ -749,6 +749,19 @@ static void test_float_ops(lx_t *t) {
                 double g = a[i], r = g / (1.0 + exp(-g)) * b[i];
                 LX_CHECK_CLOSE(t, y[i], r, 2e-6 * fabs(r) + 1e-37);
             }
+            /* max and scale: exact, so equal to the plain loops; a NaN
+            ** counts in max only in first place. */
+            for (int nan_at = -1; nan_at < 2 && n > 0; nan_at++) {
+                if (nan_at >= 0) a[nan_at ? 0 : n / 2] = NAN; /* inside, then first too */
+                float m = a[0];
+                for (int i = 1; i < n; i++) m = a[i] > m ? a[i] : m;
+                const float got = ops->max(a, n);
+                LX_CHECK_MSG(t, got == m || (isnan(got) && isnan(m)), "%s max n=%d nan_at=%d", nm,
+                             n, nan_at);
+            }
+            memcpy(y, b, n * sizeof *y);
+            ops->scale(y, 0.3f, n);
+            for (int i = 0; i < n; i++) LX_CHECK(t, y[i] == b[i] * 0.3f);
         }
         /* exp over the whole range, and its edges. */
         float e[N];

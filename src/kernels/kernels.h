@@ -273,6 +273,11 @@ typedef struct lx_float_ops {
                      int n, int hd, float scale, float *s, size_t ns);
     void (*sum_rows)(float *y, int nq, const float *w, size_t ns, const float *x, size_t stride,
                      const int32_t *idx, int n, int hd);
+    /* The largest of x[0..n), n >= 1, as the loop m = x[0]; m = x[i] > m
+    ** ? x[i] : m gives it (a NaN counts only in x[0]). */
+    float (*max)(const float *x, int64_t n);
+    /* x[i] *= a */
+    void (*scale)(float *x, float a, int64_t n);
 } lx_float_ops;
 const lx_float_ops *lx_float_ops_get(lx_isa isa);
 

@@ -53,8 +53,19 @@ static void sum_rows_scalar(float *y, int nq, const float *w, size_t ns, const f
     }
 }
 
+static float max_scalar(const float *x, int64_t n) {
+    float m = x[0];
+    for (int64_t i = 1; i < n; i++) m = x[i] > m ? x[i] : m;
+    return m;
+}
+
+static void scale_scalar(float *x, float a, int64_t n) {
+    for (int64_t i = 0; i < n; i++) x[i] *= a;
+}
+
 static const lx_float_ops ops_scalar = {dot_scalar,     axpy_scalar,     swiglu_scalar,
-                                        exp_sum_scalar, dot_rows_scalar, sum_rows_scalar};
+                                        exp_sum_scalar, dot_rows_scalar, sum_rows_scalar,
+                                        max_scalar,     scale_scalar};
 
 const lx_float_ops *lx_float_ops_get(lx_isa isa) {
     lx_isa best = lx_isa_best();
@@ -96,13 +107,12 @@ void lx_swiglu(float *gate, const float *up, int64_t n) {
 ** sums it feeds.  NaN inputs stay NaN. */
 void lx_softmax(float *x, int64_t n) {
     if (n <= 0) return;
-    float m = x[0];
-    for (int64_t i = 1; i < n; i++) m = x[i] > m ? x[i] : m;
+    const lx_float_ops *ops = lx_float_ops_get(lx_isa_active());
+    const float m = ops->max(x, n);
     if (m == -INFINITY) {
         for (int64_t i = 0; i < n; i++) x[i] = 1.0f / (float)n;
         return;
     }
-    const double sum = lx_float_ops_get(lx_isa_active())->exp_sum(x, n, m);
-    const float inv = (float)(1.0 / sum);
-    for (int64_t i = 0; i < n; i++) x[i] *= inv;
+    const double sum = ops->exp_sum(x, n, m);
+    ops->scale(x, (float)(1.0 / sum), n);
 }

@@ -126,6 +126,27 @@ static void sum_rows(float *y, int nq, const float *w, size_t ns, const float *x
     }
 }
 
-static const lx_float_ops ops = {dot, axpy, swiglu, exp_sum, dot_rows, sum_rows};
+/* max_ps(x, m) keeps m where x is NaN, as the scalar loop does; m
+** starts at x[0] everywhere, so a NaN there stays. */
+static float max(const float *x, int64_t n) {
+    __m256 m = _mm256_set1_ps(x[0]);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) m = _mm256_max_ps(_mm256_loadu_ps(x + i), m);
+    float lanes[8];
+    _mm256_storeu_ps(lanes, m);
+    float r = lanes[0];
+    for (int k = 1; k < 8; k++) r = lanes[k] > r ? lanes[k] : r;
+    for (; i < n; i++) r = x[i] > r ? x[i] : r;
+    return r;
+}
+
+static void scale(float *x, float a, int64_t n) {
+    const __m256 va = _mm256_set1_ps(a);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), va));
+    for (; i < n; i++) x[i] *= a;
+}
+
+static const lx_float_ops ops = {dot, axpy, swiglu, exp_sum, dot_rows, sum_rows, max, scale};
 
 const lx_float_ops *lx_float_ops_avx2(void) { return &ops; }

@@ -220,6 +220,30 @@ static void sum_rows(float *y, int nq, const float *w, size_t ns, const float *x
         }
 }
 
-static const lx_float_ops ops = {dot, axpy, swiglu, exp_sum, dot_rows, sum_rows};
+/* max_ps(x, m) keeps m where x is NaN, as the scalar loop does; m
+** starts at x[0] everywhere, so a NaN there stays. */
+static float max(const float *x, int64_t n) {
+    __m512 m = _mm512_set1_ps(x[0]);
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) m = _mm512_max_ps(_mm512_loadu_ps(x + i), m);
+    if (i < n) m = _mm512_max_ps(_mm512_mask_loadu_ps(m, tail_mask(n - i), x + i), m);
+    float lanes[16];
+    _mm512_storeu_ps(lanes, m);
+    float r = lanes[0];
+    for (int k = 1; k < 16; k++) r = lanes[k] > r ? lanes[k] : r;
+    return r;
+}
+
+static void scale(float *x, float a, int64_t n) {
+    const __m512 va = _mm512_set1_ps(a);
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(x + i, _mm512_mul_ps(_mm512_loadu_ps(x + i), va));
+    if (i < n) {
+        const __mmask16 k = tail_mask(n - i);
+        _mm512_mask_storeu_ps(x + i, k, _mm512_mul_ps(_mm512_maskz_loadu_ps(k, x + i), va));
+    }
+}
+
+static const lx_float_ops ops = {dot, axpy, swiglu, exp_sum, dot_rows, sum_rows, max, scale};
 
 const lx_float_ops *lx_float_ops_avx512(void) { return &ops; }
