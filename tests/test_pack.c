@@ -116,10 +116,10 @@ static void check_pack_matmul(lx_t *t, int type) {
     /* Bits: each ISA's packed kernels on one set of quantized activations. */
     const int vt = lx_type_traits_get(type)->vec_dot_type;
     const size_t by = lx_row_size(vt, n_cols);
-    uint8_t *q = malloc(by * 4);
-    for (int b = 0; b < 4; b++)
+    uint8_t *q = malloc(by * LX_PACK_RN);
+    for (int b = 0; b < LX_PACK_RN; b++)
         lx_type_traits_get(vt)->from_float(x + b * n_cols, q + b * by, n_cols);
-    float sref[4 * 16], s[4 * 16];
+    float sref[LX_PACK_RN * 16], s[LX_PACK_RN * 16];
     const lx_pack_kernels kref = lx_pack_kernels_get(pt, LX_ISA_SCALAR);
     const uint8_t *g1 = (const uint8_t *)p + 16 * lx_pack_row_size(pt, n_cols);
     kref.tile(n_cols, sref, 16, g1, 0, q, by);
@@ -130,7 +130,7 @@ static void check_pack_matmul(lx_t *t, int type) {
         k.tile(n_cols, s, 16, g1, 0, q, by);
         LX_CHECK_MSG(t, memcmp(s, sref, sizeof s) == 0, "%s %s tile", lx_type_name(type),
                      lx_isa_name((lx_isa)isa));
-        for (int b = 0; b < 4; b++) {
+        for (int b = 0; b < LX_PACK_RN; b++) {
             k.col(n_cols, s, 0, g1, 0, q + b * by, 0);
             LX_CHECK_MSG(t, memcmp(s, sref + 16 * b, 16 * sizeof *s) == 0, "%s %s column %d",
                          lx_type_name(type), lx_isa_name((lx_isa)isa), b);

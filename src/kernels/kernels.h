@@ -308,6 +308,7 @@ lx_gemm_fn lx_gemm_col_get(int type, lx_isa isa);
 ** batch-invariant too, and differ from the file layout's by float
 ** summation order only.  Nothing but lx_matmul reads it. */
 #define LX_PACK_ROWS 16
+#define LX_PACK_RN 8 /* activation rows of a packed type's tile */
 
 typedef struct {
     uint16_t d[LX_PACK_ROWS], dmin[LX_PACK_ROWS];
@@ -352,7 +353,7 @@ size_t lx_pack_row_size(int packed, int64_t n_cols);
 /* ==== Kernels-internal: one table per ISA (src/kernels only) ==== */
 
 /* A packed type's kernels, as lx_gemm_fn over one group of LX_PACK_ROWS
-** rows: the tile (LX_GEMM_RN activation rows) and the column (one); bx
+** rows: the tile (LX_PACK_RN activation rows) and the column (one); bx
 ** unused.  Every ISA's give the same bits (pack.c's arithmetic). */
 typedef struct {
     lx_gemm_fn tile, col;

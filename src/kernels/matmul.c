@@ -47,7 +47,7 @@ typedef struct {
     lx_vec_dot_fn dot;
     lx_gemm_fn gemm; /* NULL: dots only */
     lx_gemm_fn col;  /* the tile's one-activation-row form; NULL: dots */
-    int64_t rm;      /* weight rows per tile */
+    int64_t rm, rn;  /* weight and activation rows per tile */
     atomic_llong next_chunk;
     int64_t chunk_rows;
     /* quantization step */
@@ -125,7 +125,7 @@ static void rows_chunk(mm_job *j, int64_t r0, int64_t r1) {
         int64_t r = r0;
         for (; r + j->rm <= r1; r += j->rm) {
             int64_t b = b0;
-            for (; b + LX_GEMM_RN <= b1; b += LX_GEMM_RN)
+            for (; b + j->rn <= b1; b += j->rn)
                 j->gemm(j->n_cols, &j->y[b * j->n_rows + r], (size_t)j->n_rows,
                         j->w + (size_t)r * j->w_row, j->w_row, j->q + (size_t)b * j->q_row,
                         j->q_row);
@@ -175,12 +175,14 @@ void lx_matmul_isa(lx_pool *pool, lx_isa isa, const void *w, int type, int64_t n
         j.gemm = k.tile;
         j.col = k.col;
         j.rm = LX_PACK_ROWS;
+        j.rn = LX_PACK_RN;
     } else {
         j.w_row = lx_row_size(type, n_cols);
         j.dot = lx_vec_dot_get(type, isa);
         j.gemm = lx_gemm_get(type, isa);
         j.col = j.gemm ? lx_gemm_col_get(type, isa) : NULL;
         j.rm = LX_GEMM_RM;
+        j.rn = LX_GEMM_RN;
     }
     const int nth = pool ? lx_pool_size(pool) : 1;
     if (t->vec_dot_type == LX_TYPE_F32) {
@@ -207,7 +209,7 @@ void lx_matmul_isa(lx_pool *pool, lx_isa isa, const void *w, int type, int64_t n
     /* Fewer activation rows than a tile: every output is one dot call
     ** whatever the chunking, so the chunks can be long (see the top). */
     j.chunk_rows = ROWS_PER_CHUNK;
-    if (n_batch < LX_GEMM_RN) {
+    if (n_batch < j.rn) {
         const int64_t per = ((int64_t)CHUNKS_PER_THREAD * nth);
         const int64_t cr = (n_rows + per - 1) / per;
         j.chunk_rows =

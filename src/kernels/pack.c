@@ -294,7 +294,7 @@ static void blk_q8_0_x16(const lx_block_q8_0_x16 *x, const lx_block_q8_0 *y, flo
     }
 }
 
-/* The tile (LX_GEMM_RN activation rows) and the column (one), as
+/* The tile (LX_PACK_RN activation rows) and the column (one), as
 ** lx_gemm_fn: s[c * lds + r] for the group's 16 rows; bx is unused. */
 #define ROWS(name, btype, ytype, qk, sb)                                                           \
     static void name(int64_t n, float *s, size_t lds, const void *vx, const void *vy, size_t by,   \
@@ -310,7 +310,7 @@ static void blk_q8_0_x16(const lx_block_q8_0_x16 *x, const lx_block_q8_0 *y, flo
     static void name##_tile(int64_t n, float *s, size_t lds, const void *vx, size_t bx,            \
                             const void *vy, size_t by) {                                           \
         (void)bx;                                                                                  \
-        name(n, s, lds, vx, vy, by, LX_GEMM_RN);                                                   \
+        name(n, s, lds, vx, vy, by, LX_PACK_RN);                                                   \
     }                                                                                              \
     static void name##_col(int64_t n, float *s, size_t lds, const void *vx, size_t bx,             \
                            const void *vy, size_t by) {                                            \

@@ -16,12 +16,12 @@
 #include <immintrin.h>
 #include <string.h>
 
-#define RN LX_GEMM_RN
+#define RN LX_PACK_RN
 #define H 8 /* rows a half */
 
 #define PRAGMA(x) _Pragma(#x)
 #define UNROLL(n) PRAGMA(GCC unroll n)
-#define FOR_Y UNROLL(4) for (int c = 0; c < ny; c++)
+#define FOR_Y UNROLL(8) for (int c = 0; c < ny; c++)
 
 static inline __m256i bcast4(const int8_t *p) {
     int32_t v;

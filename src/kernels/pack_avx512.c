@@ -16,7 +16,7 @@
 #include <immintrin.h>
 #include <string.h>
 
-#define RN LX_GEMM_RN
+#define RN LX_PACK_RN
 
 /* Four activation bytes in every int32 lane. */
 static inline __m512i bcast4(const int8_t *p) {
@@ -27,7 +27,7 @@ static inline __m512i bcast4(const int8_t *p) {
 
 #define PRAGMA(x) _Pragma(#x)
 #define UNROLL(n) PRAGMA(GCC unroll n)
-#define FOR_Y UNROLL(4) for (int c = 0; c < ny; c++)
+#define FOR_Y UNROLL(8) for (int c = 0; c < ny; c++)
 
 /* Decoding streams the weights once: the column asks for the lines
 ** PF_BYTES ahead, so a matrix's lines do not wait for the hardware
