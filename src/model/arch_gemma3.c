@@ -80,10 +80,6 @@ static lexie_status load(lexie_model *m, lexie_error *err) {
 
 /* ==== Forward ==== */
 
-static void add_rows(float *x, const float *y, size_t n) {
-    for (size_t i = 0; i < n; i++) x[i] += y[i];
-}
-
 static void forward(lexie_ctx *c) {
     const lexie_model *m = c->model;
     const lx_hparams *hp = &m->hp;
@@ -100,29 +96,29 @@ static void forward(lexie_ctx *c) {
         int local = layer_is_local(hp, il);
 
         /* Attention block. */
-        lx_norm_rows(&L->attn_norm, c->x, c->xb, n, d, hp->norm_eps);
+        lx_norm_rows(c, &L->attn_norm, c->x, c->xb, n, d, hp->norm_eps);
         lx_linear(c, &L->wq, c->xb, c->q, n);
         lx_linear(c, &L->wk, c->xb, c->k, n);
         lx_linear(c, &L->wv, c->xb, c->v, n);
-        lx_norm_rows(&L->q_norm, c->q, c->q, n * hp->n_head, hd, hp->norm_eps);
-        lx_norm_rows(&L->k_norm, c->k, c->k, n * hp->n_head_kv, hd, hp->norm_eps);
+        lx_norm_rows(c, &L->q_norm, c->q, c->q, n * hp->n_head, hd, hp->norm_eps);
+        lx_norm_rows(c, &L->k_norm, c->k, c->k, n * hp->n_head_kv, hd, hp->norm_eps);
         if (local)
             lx_rope_ex(c, c->q, c->k, opts.neox, hp->rope_base_swa, 1.0f);
         else
             lx_rope_ex(c, c->q, c->k, opts.neox, hp->rope_base, hp->rope_scale);
         lx_attention_ex(c, il, c->q, c->k, c->v, c->xb, hp->attn_scale, local ? hp->n_swa : 0);
         lx_linear(c, &L->wo, c->xb, c->hb, n);
-        lx_norm_rows(&L->attn_post_norm, c->hb, c->hb, n, d, hp->norm_eps);
-        add_rows(c->x, c->hb, nd);
+        lx_norm_rows(c, &L->attn_post_norm, c->hb, c->hb, n, d, hp->norm_eps);
+        lx_add_rows(c, c->x, c->hb, n, d);
 
         /* Feed-forward block. */
-        lx_norm_rows(&L->ffn_norm, c->x, c->xb, n, d, hp->norm_eps);
+        lx_norm_rows(c, &L->ffn_norm, c->x, c->xb, n, d, hp->norm_eps);
         lx_linear(c, &L->w_gate, c->xb, c->hb, n);
         lx_linear(c, &L->w_up, c->xb, c->hb2, n);
-        lx_geglu(c->hb, c->hb2, (int64_t)n * hp->n_ff);
+        lx_glu_rows(c, c->hb, c->hb2, n, hp->n_ff, 1);
         lx_linear(c, &L->w_down, c->hb, c->xb, n);
-        lx_norm_rows(&L->ffn_post_norm, c->xb, c->xb, n, d, hp->norm_eps);
-        add_rows(c->x, c->xb, nd);
+        lx_norm_rows(c, &L->ffn_post_norm, c->xb, c->xb, n, d, hp->norm_eps);
+        lx_add_rows(c, c->x, c->xb, n, d);
     }
     lx_output(c);
 

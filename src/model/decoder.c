@@ -130,8 +130,12 @@ void lx_decoder_forward(lexie_ctx *c, const lx_decoder_opts *o) {
     for (int il = 0; il < hp->n_layer; il++) {
         const lx_layer *L = &m->layers[il];
 
-        /* Attention block. */
-        lx_norm_rows(&L->attn_norm, c->x, c->xb, n, d, hp->norm_eps);
+        /* Attention block (the previous layer's FFN residual is added as
+        ** its input is normalised). */
+        if (il == 0)
+            lx_norm_rows(c, &L->attn_norm, c->x, c->xb, n, d, hp->norm_eps);
+        else
+            lx_add_norm_rows(c, c->x, c->xb, &L->attn_norm, c->xb, n, d, hp->norm_eps);
         lx_linear(c, &L->wq, c->xb, c->q, n);
         lx_linear(c, &L->wk, c->xb, c->k, n);
         lx_linear(c, &L->wv, c->xb, c->v, n);
@@ -139,21 +143,20 @@ void lx_decoder_forward(lexie_ctx *c, const lx_decoder_opts *o) {
         lx_add_bias(&L->bk, c->k, n, hp->n_head_kv * hp->head_dim);
         lx_add_bias(&L->bv, c->v, n, hp->n_head_kv * hp->head_dim);
         if (L->q_norm.data) {
-            lx_norm_rows(&L->q_norm, c->q, c->q, n * hp->n_head, hp->head_dim, hp->norm_eps);
-            lx_norm_rows(&L->k_norm, c->k, c->k, n * hp->n_head_kv, hp->head_dim, hp->norm_eps);
+            lx_norm_rows(c, &L->q_norm, c->q, c->q, n * hp->n_head, hp->head_dim, hp->norm_eps);
+            lx_norm_rows(c, &L->k_norm, c->k, c->k, n * hp->n_head_kv, hp->head_dim, hp->norm_eps);
         }
         lx_rope(c, c->q, c->k, o->neox);
         lx_attention(c, il, c->q, c->k, c->v, c->xb);
         lx_linear(c, &L->wo, c->xb, c->hb, n);
-        for (size_t i = 0; i < (size_t)n * d; i++) c->x[i] += c->hb[i];
 
         /* Feed-forward block. */
-        lx_norm_rows(&L->ffn_norm, c->x, c->xb, n, d, hp->norm_eps);
+        lx_add_norm_rows(c, c->x, c->hb, &L->ffn_norm, c->xb, n, d, hp->norm_eps);
         lx_linear(c, &L->w_gate, c->xb, c->hb, n);
         lx_linear(c, &L->w_up, c->xb, c->hb2, n);
-        lx_swiglu(c->hb, c->hb2, (int64_t)n * ff);
+        lx_glu_rows(c, c->hb, c->hb2, n, ff, 0);
         lx_linear(c, &L->w_down, c->hb, c->xb, n);
-        for (size_t i = 0; i < (size_t)n * d; i++) c->x[i] += c->xb[i];
     }
+    lx_add_rows(c, c->x, c->xb, n, d);
     lx_output(c);
 }

@@ -26,9 +26,97 @@ void lx_add_bias(const lx_tensor *b, float *y, int n, int len) {
         for (int j = 0; j < len; j++) y[(size_t)i * len + j] += bv[j];
 }
 
-void lx_norm_rows(const lx_tensor *w, const float *x, float *out, int n, int len, float eps) {
-    for (int i = 0; i < n; i++)
-        lx_rmsnorm(out + (size_t)i * len, x + (size_t)i * len, w ? w->data : NULL, len, eps);
+/* ==== Row-wise work on the pool ==== */
+
+/* Below this many rows per thread, waking the pool costs more than the
+** work (decoding has one row). */
+#define PAR_MIN_ROWS 4
+
+typedef struct {
+    lx_rows_fn fn;
+    void *arg;
+    int n;
+} rows_job;
+
+static void rows_worker(void *v, int ith, int nth) {
+    const rows_job *j = v;
+    const int per = (j->n + nth - 1) / nth, r0 = ith * per, r1 = LX_MIN(j->n, r0 + per);
+    if (r0 < r1) j->fn(j->arg, r0, r1);
+}
+
+void lx_par_rows(lexie_ctx *c, int n, lx_rows_fn fn, void *arg) {
+    if (n < PAR_MIN_ROWS * lx_pool_size(c->pool)) {
+        if (n > 0) fn(arg, 0, n);
+        return;
+    }
+    rows_job j = {fn, arg, n};
+    lx_pool_run(c->pool, rows_worker, &j);
+}
+
+typedef struct {
+    const float *w, *x, *add;
+    float *out, *sum;
+    int len;
+    float eps;
+} norm_job;
+
+static void norm_rows(void *v, int r0, int r1) {
+    const norm_job *j = v;
+    for (size_t i = (size_t)r0; i < (size_t)r1; i++) {
+        const size_t at = i * (size_t)j->len;
+        if (j->add)
+            for (int k = 0; k < j->len; k++) j->sum[at + k] += j->add[at + k];
+        lx_rmsnorm(j->out + at, j->x + at, j->w, j->len, j->eps);
+    }
+}
+
+void lx_norm_rows(lexie_ctx *c, const lx_tensor *w, const float *x, float *out, int n, int len,
+                  float eps) {
+    norm_job j = {w ? w->data : NULL, x, NULL, out, NULL, len, eps};
+    lx_par_rows(c, n, norm_rows, &j);
+}
+
+void lx_add_norm_rows(lexie_ctx *c, float *x, const float *add, const lx_tensor *w, float *out,
+                      int n, int len, float eps) {
+    norm_job j = {w ? w->data : NULL, x, add, out, x, len, eps};
+    lx_par_rows(c, n, norm_rows, &j);
+}
+
+typedef struct {
+    float *x;
+    const float *add;
+    int len;
+} add_job;
+
+static void add_rows(void *v, int r0, int r1) {
+    const add_job *j = v;
+    for (size_t i = (size_t)r0 * j->len; i < (size_t)r1 * j->len; i++) j->x[i] += j->add[i];
+}
+
+void lx_add_rows(lexie_ctx *c, float *x, const float *add, int n, int len) {
+    add_job j = {x, add, len};
+    lx_par_rows(c, n, add_rows, &j);
+}
+
+typedef struct {
+    float *gate;
+    const float *up;
+    int len;
+    int gelu;
+} glu_job;
+
+static void glu_rows(void *v, int r0, int r1) {
+    const glu_job *j = v;
+    const size_t at = (size_t)r0 * j->len, n = (size_t)(r1 - r0) * j->len;
+    if (j->gelu)
+        lx_geglu(j->gate + at, j->up + at, (int64_t)n);
+    else
+        lx_swiglu(j->gate + at, j->up + at, (int64_t)n);
+}
+
+void lx_glu_rows(lexie_ctx *c, float *gate, const float *up, int n, int len, int gelu) {
+    glu_job j = {gate, up, len, gelu};
+    lx_par_rows(c, n, glu_rows, &j);
 }
 
 void lx_embed(lexie_ctx *c) {
@@ -77,17 +165,29 @@ void lx_rope(lexie_ctx *c, float *q, float *k, int neox) {
     lx_rope_ex(c, q, k, neox, c->model->hp.rope_base, c->model->hp.rope_scale);
 }
 
-void lx_rope_ex(lexie_ctx *c, float *q, float *k, int neox, float base, float pos_scale) {
-    const lx_hparams *hp = &c->model->hp;
-    int hd = hp->head_dim;
-    rope_fill_cache(c, base, pos_scale);
-    for (int i = 0; i < c->n_tokens; i++) {
-        const float *rc = c->rope_cache + (size_t)i * hp->n_rot;
+typedef struct {
+    lexie_ctx *c;
+    float *q, *k;
+    int neox;
+} rope_job;
+
+static void rope_rows(void *v, int i0, int i1) {
+    const rope_job *j = v;
+    const lx_hparams *hp = &j->c->model->hp;
+    const int hd = hp->head_dim;
+    for (int i = i0; i < i1; i++) {
+        const float *rc = j->c->rope_cache + (size_t)i * hp->n_rot;
         for (int h = 0; h < hp->n_head; h++)
-            rope_head(q + ((size_t)i * hp->n_head + h) * hd, rc, hp->n_rot, neox);
+            rope_head(j->q + ((size_t)i * hp->n_head + h) * hd, rc, hp->n_rot, j->neox);
         for (int h = 0; h < hp->n_head_kv; h++)
-            rope_head(k + ((size_t)i * hp->n_head_kv + h) * hd, rc, hp->n_rot, neox);
+            rope_head(j->k + ((size_t)i * hp->n_head_kv + h) * hd, rc, hp->n_rot, j->neox);
     }
+}
+
+void lx_rope_ex(lexie_ctx *c, float *q, float *k, int neox, float base, float pos_scale) {
+    rope_fill_cache(c, base, pos_scale);
+    rope_job j = {c, q, k, neox};
+    lx_par_rows(c, c->n_tokens, rope_rows, &j);
 }
 
 /* ==== Attention ==== */
@@ -228,6 +328,6 @@ void lx_output(lexie_ctx *c) {
     for (int i = 0; i < c->n_tokens; i++)
         if (c->out_of[i] >= 0)
             memmove(c->xb + (size_t)r++ * d, c->x + (size_t)i * d, (size_t)d * sizeof(float));
-    lx_norm_rows(&m->out_norm, c->xb, c->xb, c->n_out, d, m->hp.norm_eps);
+    lx_norm_rows(c, &m->out_norm, c->xb, c->xb, c->n_out, d, m->hp.norm_eps);
     lx_linear(c, &m->output, c->xb, c->logits, c->n_out);
 }

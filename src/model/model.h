@@ -198,7 +198,21 @@ void lx_add_bias(const lx_tensor *b, float *y, int n, int len);
 /* Token embeddings of the batch into c->x. */
 void lx_embed(lexie_ctx *c);
 /* RMS-normalises n rows of len floats from x into out, times weight w. */
-void lx_norm_rows(const lx_tensor *w, const float *x, float *out, int n, int len, float eps);
+void lx_norm_rows(lexie_ctx *c, const lx_tensor *w, const float *x, float *out, int n, int len,
+                  float eps);
+/* Row-wise work split into contiguous ranges of rows over c's pool (each
+** row computed alone: results do not depend on the split); one thread
+** for a few rows, where waking the pool costs more. */
+typedef void (*lx_rows_fn)(void *arg, int r0, int r1);
+void lx_par_rows(lexie_ctx *c, int n, lx_rows_fn fn, void *arg);
+/* x += add, then out = RMS-norm(x) * w, row by row (the residual and the
+** next norm in one pass). */
+void lx_add_norm_rows(lexie_ctx *c, float *x, const float *add, const lx_tensor *w, float *out,
+                      int n, int len, float eps);
+/* x += add, rows of len. */
+void lx_add_rows(lexie_ctx *c, float *x, const float *add, int n, int len);
+/* gate = act(gate) * up over n rows of len: SwiGLU, or GeGLU (gelu). */
+void lx_glu_rows(lexie_ctx *c, float *gate, const float *up, int n, int len, int gelu);
 /* Rotates q (n, n_head*hd) and k (n, n_kv*hd) in place by each token's
 ** position.  neox: rotate halves (x[i], x[i+hd/2]) instead of pairs. */
 void lx_rope(lexie_ctx *c, float *q, float *k, int neox);
