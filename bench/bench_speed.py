@@ -29,8 +29,9 @@ Smoke test (small sizes, one repeat):
 Options: --models (catalog names or GGUF paths; default the default
 smollm2-135m-instruct Q4_1 and qwen2.5-coder-1.5b-instruct Q4_K_M),
 --threads 1,2, --repeats 3, --n-prompt 512, --n-gen 128, --batched 1,2,4,8,
---engines, --flash-attn (the peers' flash attention; default off, F32 KV
-cache like lexie), --venv (default bench/.venv-speed), --json OUT.
+--engines, --flash-attn (the peers' flash attention; default off, with an
+F32 KV cache like lexie's, except ik_llama.cpp, which without flash
+attention only takes an F16 V cache and keeps its F16 default), --venv (default bench/.venv-speed), --json OUT.
 
 Same token ids in every engine: a deterministic prompt of ordinary tokens;
 lexie's decode samples greedily, the peers feed fixed tokens (the cost of a
@@ -43,6 +44,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import statistics
 import struct
 import subprocess
@@ -83,7 +85,8 @@ def peer_llamacpp(a):
         t_decode = time.perf_counter() - t0
         runs.append({"prefill_tok_s": a.n_prompt / t_prefill,
                      "decode_tok_s": a.n_gen / t_decode})
-    return {"package": "llama-cpp-python " + version("llama-cpp-python"), "runs": runs}
+    return {"package": "llama-cpp-python " + version("llama-cpp-python"), "runs": runs,
+            "kv_cache": "F32"}
 
 
 def peer_ik(a, rtr):
@@ -104,7 +107,10 @@ def peer_ik(a, rtr):
     cp.n_ubatch = min(a.n_prompt, 512)
     cp.n_seq_max = 1
     cp.n_threads = cp.n_threads_batch = a.threads
-    cp.type_k = cp.type_v = 0  # F32, as lexie's cache
+    if a.flash_attn:
+        cp.type_k = cp.type_v = 0  # F32, as lexie's cache
+    # Without flash attention ik_llama.cpp refuses any V cache but F16
+    # ("V cache quantization requires flash_attn"): its default F16 stays.
     cp.flash_attn = a.flash_attn
     cp.logits_all = False
     ctx = C.llama_init_from_model(model, cp)
@@ -134,7 +140,8 @@ def peer_ik(a, rtr):
         t_decode = time.perf_counter() - t0
         runs.append({"prefill_tok_s": a.n_prompt / t_prefill,
                      "decode_tok_s": a.n_gen / t_decode})
-    return {"package": "ik-llama-cpp-python " + version("ik-llama-cpp-python"), "runs": runs}
+    return {"package": "ik-llama-cpp-python " + version("ik-llama-cpp-python"), "runs": runs,
+            "kv_cache": "F32" if a.flash_attn else "F16"}
 
 
 def peer_main(a):
@@ -258,6 +265,14 @@ def run_peer(a, engine, model, threads):
         if line.startswith("BENCH_RESULT "):
             r = json.loads(line[len("BENCH_RESULT "):])
             r["error"] = None
+            # What ik_llama.cpp says of itself: how many tensors -rtr
+            # repacked (none for a type without a repacked layout), and
+            # whether its build has the AVX-512 kernels.
+            log = out.stdout + out.stderr
+            n = re.search(r"Repacked (\d+) tensors", log)
+            if engine.startswith("ik_"):
+                r["repacked_tensors"] = int(n.group(1)) if n else 0
+                r["avx512_kernels"] = "HAVE_FANCY_SIMD is NOT defined" not in log
             return r
     tail = (out.stderr.strip().splitlines() or [""])[-1]
     return {"runs": [], "error": f"exit {out.returncode}: {tail}"[:300]}
@@ -274,6 +289,10 @@ def median(runs, key):
 
 def fmt(v, spec="9.1f"):
     return format(v, spec) if v is not None else "n/a".rjust(int(spec.split(".")[0]))
+
+
+def fmtx(v, width):
+    return (f"{v:.2f}x" if v is not None else "n/a").rjust(width)
 
 
 def ratio(x, y):
@@ -300,10 +319,17 @@ def print_model(m, a):
         rp = ratio(lx["prefill_tok_s"], row["prefill_tok_s"])
         rd = ratio(lx["decode_tok_s"], row["decode_tok_s"])
         peer = row["engine"] != "lexie"
-        extra = (f" {fmt(rp, '18.2f')}x {fmt(rd, '6.2f')}x" if peer else "")
+        extra = f" {fmtx(rp, 19)} {fmtx(rd, 7)}" if peer else ""
+        notes = [row["error"]] if row["error"] else []
+        if peer and row["runs"]:
+            notes.append(f"KV {row['kv_cache']}")
+            if row["avx512_kernels"] is False:
+                notes.append("AVX2 build")
+            if row["engine"].endswith("-rtr"):
+                notes.append(f"{row['repacked_tensors']} tensors repacked")
         print(f"{row['threads']:>3} {row['engine']:18} {fmt(row['prefill_tok_s'], '13.1f')} "
               f"{fmt(row['decode_tok_s'], '12.1f')}{extra}"
-              + (f"   [{row['error']}]" if row["error"] else ""))
+              + (f"   [{'; '.join(notes)}]" if notes else ""))
     if m["decode_bound_tok_s"]:
         print(f"decode bound: {m['bandwidth_gb_s']:.2f} GB/s (one thread) / "
               f"{m['bytes_per_token'] / 1e9:.3f} GB = {m['decode_bound_tok_s']:.1f} tok/s; lexie "
@@ -351,6 +377,9 @@ def drive(a):
                 else:
                     r = run_peer(a, e, path, t)
                 row = {"engine": e, "threads": t, "package": r.get("package"),
+                       "kv_cache": r.get("kv_cache", "F32"),
+                       "repacked_tensors": r.get("repacked_tensors"),
+                       "avx512_kernels": r.get("avx512_kernels"),
                        "prefill_tok_s": median(r["runs"], "prefill_tok_s"),
                        "decode_tok_s": median(r["runs"], "decode_tok_s"),
                        "runs": r["runs"], "error": r["error"]}
