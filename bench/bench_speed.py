@@ -16,7 +16,7 @@ a percent of it, and lexie's batched decoding: aggregate tokens/s for 1, 2,
 4 and 8 sequences sharing the prompt, one token per sequence per decode,
 with the ratio to one sequence.
 
-Run (the full benchmark, a few tens of minutes on 2 cores; the machine
+Run (the full benchmark, roughly 20-30 minutes on 2 cores; the machine
 should be otherwise idle):
 
     make -j2 && make bench && bash bench/peers/speed_setup.sh
@@ -38,7 +38,10 @@ lexie's decode samples greedily, the peers feed fixed tokens (the cost of a
 step does not depend on the token).  Each peer runs in its own subprocess
 (the venv's python running this file with --peer), all repeats after one
 model load, so one crashing loses only its own row.  The peers' packages
-come from bench/peers/speed_setup.sh, never from CI.
+come from bench/peers/speed_setup.sh, never from CI.  ik_llama.cpp is the
+PyPI wheel's generic AVX2 build unless IK_NATIVE=1 speed_setup.sh built
+libllama for this CPU (bench/.venv-speed/ik-lib.path names it); the table
+says which ran.
 """
 import argparse
 import json
@@ -158,8 +161,9 @@ def peer_main(a):
 
 # ---- the driver ----
 
-def sh(cmd, timeout=None):
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+def sh(cmd, timeout=None, env=None):
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=ROOT,
+                          env=env)
 
 
 def resolve_model(name):
@@ -257,8 +261,14 @@ def run_peer(a, engine, model, threads):
     cmd = [py, os.path.abspath(__file__), "--peer", engine, "--model", model,
            "--threads", str(threads), "--n-prompt", str(a.n_prompt), "--n-gen", str(a.n_gen),
            "--repeats", str(a.repeats)] + (["--flash-attn"] if a.flash_attn else [])
+    env, lib = dict(os.environ), None
+    lib_file = os.path.join(a.venv, "ik-lib.path")  # IK_NATIVE=1 speed_setup.sh
+    if engine.startswith("ik_") and os.path.exists(lib_file):
+        with open(lib_file) as f:
+            lib = f.read().strip()
+        env["IK_LLAMA_CPP_LIB_PATH"] = lib
     try:
-        out = sh(cmd, timeout=PEER_TIMEOUT_S)
+        out = sh(cmd, timeout=PEER_TIMEOUT_S, env=env)
     except subprocess.TimeoutExpired:
         return {"runs": [], "error": "timed out"}
     for line in reversed(out.stdout.splitlines()):
@@ -273,6 +283,7 @@ def run_peer(a, engine, model, threads):
             if engine.startswith("ik_"):
                 r["repacked_tensors"] = int(n.group(1)) if n else 0
                 r["avx512_kernels"] = "HAVE_FANCY_SIMD is NOT defined" not in log
+                r["library"] = lib or "the wheel's (AVX2)"
             return r
     tail = (out.stderr.strip().splitlines() or [""])[-1]
     return {"runs": [], "error": f"exit {out.returncode}: {tail}"[:300]}
@@ -325,6 +336,8 @@ def print_model(m, a):
             notes.append(f"KV {row['kv_cache']}")
             if row["avx512_kernels"] is False:
                 notes.append("AVX2 build")
+            elif row["avx512_kernels"]:
+                notes.append("native build")
             if row["engine"].endswith("-rtr"):
                 notes.append(f"{row['repacked_tensors']} tensors repacked")
         print(f"{row['threads']:>3} {row['engine']:18} {fmt(row['prefill_tok_s'], '13.1f')} "
@@ -380,6 +393,7 @@ def drive(a):
                        "kv_cache": r.get("kv_cache", "F32"),
                        "repacked_tensors": r.get("repacked_tensors"),
                        "avx512_kernels": r.get("avx512_kernels"),
+                       "library": r.get("library"),
                        "prefill_tok_s": median(r["runs"], "prefill_tok_s"),
                        "decode_tok_s": median(r["runs"], "decode_tok_s"),
                        "runs": r["runs"], "error": r["error"]}
