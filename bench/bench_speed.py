@@ -19,7 +19,7 @@ with the ratio to one sequence.
 Run (the full benchmark, roughly 20-30 minutes on 2 cores; the machine
 should be otherwise idle):
 
-    make -j2 && make bench && bash bench/peers/speed_setup.sh
+    make -j2 && make bench && IK_NATIVE=1 bash bench/peers/speed_setup.sh
     python3 bench/bench_speed.py --json speed.json
 
 Smoke test (small sizes, one repeat):
@@ -284,6 +284,8 @@ def run_peer(a, engine, model, threads):
                 r["repacked_tensors"] = int(n.group(1)) if n else 0
                 r["avx512_kernels"] = "HAVE_FANCY_SIMD is NOT defined" not in log
                 r["library"] = lib or "the wheel's (AVX2)"
+                if lib:
+                    r["package"] += " (libllama built for this CPU)"
             return r
     tail = (out.stderr.strip().splitlines() or [""])[-1]
     return {"runs": [], "error": f"exit {out.returncode}: {tail}"[:300]}
