@@ -87,8 +87,10 @@ static void bench_matmul(lx_pool *pool, int type, int quick) {
     float *y =
         malloc((size_t)(pre_batch * (dec_rows > pre_rows ? dec_rows : pre_rows)) * sizeof *y);
     fill(x, pre_batch * pre_cols);
-    size_t qs = lx_matmul_qbuf_size(type, pre_cols, pre_batch);
-    size_t qd = lx_matmul_qbuf_size(type, dec_cols, 1);
+    /* Room for the packed type's activation rows too (lx_pack_act_extra). */
+    const int qt = lx_pack_type(type) >= 0 ? lx_pack_type(type) : type;
+    size_t qs = lx_matmul_qbuf_size(qt, pre_cols, pre_batch);
+    size_t qd = lx_matmul_qbuf_size(qt, dec_cols, 1);
     void *qbuf = malloc((qs > qd ? qs : qd) + 1);
     const double wbytes = (double)lx_row_size(type, dec_cols) * (double)dec_rows;
     double dec_scalar = 0, pre_scalar = 0;

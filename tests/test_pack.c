@@ -89,7 +89,9 @@ static void check_pack_matmul(lx_t *t, int type) {
     float *y = malloc(n_rows * nb * sizeof *y);
     float *yfile = malloc(n_rows * nb * sizeof *yfile), *wd = malloc(n_cols * sizeof *wd);
     void *qbuf = malloc(lx_matmul_qbuf_size(pt, n_cols, nb));
-    LX_CHECK_INT(t, lx_matmul_qbuf_size(pt, n_cols, nb), lx_matmul_qbuf_size(type, n_cols, nb));
+    /* The packed type's activation rows: the file type's, plus its extra. */
+    LX_CHECK_INT(t, lx_matmul_qbuf_size(pt, n_cols, nb),
+                 lx_matmul_qbuf_size(type, n_cols, nb) + nb * lx_pack_act_extra(pt, n_cols));
     fill(wf, n_rows * n_cols, 0.05f);
     fill(x, nb * n_cols, 1.0f);
     void *w = quant_new(type, wf, n_rows, n_cols), *p = pack_new(type, w, n_rows, n_cols);
@@ -115,10 +117,12 @@ static void check_pack_matmul(lx_t *t, int type) {
     }
     /* Bits: each ISA's packed kernels on one set of quantized activations. */
     const int vt = lx_type_traits_get(type)->vec_dot_type;
-    const size_t by = lx_row_size(vt, n_cols);
+    const size_t by = lx_row_size(vt, n_cols) + lx_pack_act_extra(pt, n_cols);
     uint8_t *q = malloc(by * LX_PACK_RN);
-    for (int b = 0; b < LX_PACK_RN; b++)
+    for (int b = 0; b < LX_PACK_RN; b++) {
         lx_type_traits_get(vt)->from_float(x + b * n_cols, q + b * by, n_cols);
+        lx_pack_act_prep(pt, q + b * by, n_cols);
+    }
     float sref[LX_PACK_RN * 16], s[LX_PACK_RN * 16];
     const lx_pack_kernels kref = lx_pack_kernels_get(pt, LX_ISA_SCALAR);
     const uint8_t *g1 = (const uint8_t *)p + 16 * lx_pack_row_size(pt, n_cols);

@@ -202,7 +202,8 @@ uint16_t lx_f32_to_bf16(float f); /* round to nearest even */
 /* y[b*n_rows + r] = sum_c W[r][c] * x[b*n_cols + c] for b < n_batch.
 ** W is n_rows rows of type `type`, each lx_row_size(type, n_cols) bytes.
 ** qbuf is caller scratch of lx_matmul_qbuf_size(type, n_cols, n_batch)
-** bytes where x is quantized once.  Work is split over the pool's threads
+** bytes where x is quantized once (a packed type's size: see
+** lx_pack_act_extra).  Work is split over the pool's threads
 ** by rows.  Uses lx_isa_active(). */
 size_t lx_matmul_qbuf_size(int type, int64_t n_cols, int64_t n_batch);
 void lx_matmul(lx_pool *pool, const void *w, int type, int64_t n_rows, int64_t n_cols,
@@ -349,6 +350,13 @@ void lx_pack(int type, const void *w, int64_t n_rows, int64_t n_cols, void *out)
 /* Bytes per row of a packed matrix: a group of LX_PACK_ROWS rows starts
 ** every LX_PACK_ROWS such rows.  0 for a shape it cannot hold. */
 size_t lx_pack_row_size(int packed, int64_t n_cols);
+
+/* Bytes a packed type's kernels want after each quantized activation row
+** (0 for most), and the step that fills them once the row is quantized:
+** Q4_1 x16 takes the Q8_1 blocks' d and s as floats, so its tiles need
+** not widen two fp16 values per block and activation row. */
+size_t lx_pack_act_extra(int type, int64_t n_cols);
+void lx_pack_act_prep(int packed, void *row, int64_t n_cols);
 
 /* ==== Kernels-internal: one table per ISA (src/kernels only) ==== */
 

@@ -48,6 +48,7 @@ typedef struct {
     lx_gemm_fn gemm; /* NULL: dots only */
     lx_gemm_fn col;  /* the tile's one-activation-row form; NULL: dots */
     int64_t rm, rn;  /* weight and activation rows per tile */
+    int packed;      /* the packed type, or -1 */
     atomic_llong next_chunk;
     int64_t chunk_rows;
     /* quantization step */
@@ -62,18 +63,28 @@ static const lx_type_traits *traits_of(int type) {
     return lx_type_traits_get(src >= 0 ? src : type);
 }
 
+/* Bytes of one quantized activation row: the vec_dot_type's row, plus
+** what a packed type's kernels want beside it (lx_pack_act_extra). */
+static size_t act_row_size(int type, const lx_type_traits *t, int64_t n_cols) {
+    const size_t row = lx_row_size(t->vec_dot_type, n_cols);
+    return row ? row + lx_pack_act_extra(type, n_cols) : 0;
+}
+
 size_t lx_matmul_qbuf_size(int type, int64_t n_cols, int64_t n_batch) {
     const lx_type_traits *t = traits_of(type);
     if (!t || n_batch < 0 || t->vec_dot_type == LX_TYPE_F32) return 0;
-    size_t row = lx_row_size(t->vec_dot_type, n_cols), out;
+    size_t row = act_row_size(type, t, n_cols), out;
     if (!lx_mul_ok(row, (size_t)n_batch, &out)) return 0;
     return out;
 }
 
 static void quantize_worker(void *arg, int ith, int nth) {
     mm_job *j = arg;
-    for (int64_t b = ith; b < j->n_batch; b += nth)
-        j->quantize(j->x + b * j->n_cols, j->qbuf + (size_t)b * j->q_row, j->n_cols);
+    for (int64_t b = ith; b < j->n_batch; b += nth) {
+        uint8_t *row = j->qbuf + (size_t)b * j->q_row;
+        j->quantize(j->x + b * j->n_cols, row, j->n_cols);
+        if (j->packed >= 0) lx_pack_act_prep(j->packed, row, j->n_cols);
+    }
 }
 
 /* Rows [r0, r1) x activation rows [b0, b1) with the dot kernel. */
@@ -167,7 +178,8 @@ void lx_matmul_isa(lx_pool *pool, lx_isa isa, const void *w, int type, int64_t n
     j.n_cols = n_cols;
     j.n_batch = n_batch;
     j.y = y;
-    if (lx_pack_source(type) >= 0) {
+    j.packed = lx_pack_source(type) >= 0 ? type : -1;
+    if (j.packed >= 0) {
         /* A packed layout: whole groups of rows, its tile for everything. */
         if (n_rows % LX_PACK_ROWS) return;
         const lx_pack_kernels k = lx_pack_kernels_get(type, isa);
@@ -192,7 +204,7 @@ void lx_matmul_isa(lx_pool *pool, lx_isa isa, const void *w, int type, int64_t n
         j.x = x;
         j.qbuf = qbuf;
         j.q = qbuf;
-        j.q_row = lx_row_size(t->vec_dot_type, n_cols);
+        j.q_row = act_row_size(type, t, n_cols);
         j.quantize = lx_quantize_get(t->vec_dot_type, isa);
     }
     /* A shape the caller failed to check: nothing sensible to compute. */

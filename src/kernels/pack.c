@@ -232,6 +232,24 @@ void lx_pack(int type, const void *w, int64_t n_rows, int64_t n_cols, void *out)
     }
 }
 
+/* ==== Activation rows ==== */
+
+size_t lx_pack_act_extra(int type, int64_t n_cols) {
+    if (type != LX_TYPE_Q4_1_X16 || n_cols <= 0 || n_cols % LX_QK) return 0;
+    return (size_t)(n_cols / LX_QK) * 2 * sizeof(float);
+}
+
+/* Q4_1 x16: after the n / 32 Q8_1 blocks, their d and s as float pairs. */
+void lx_pack_act_prep(int packed, void *row, int64_t n_cols) {
+    if (!lx_pack_act_extra(packed, n_cols)) return;
+    const lx_block_q8_1 *b = row;
+    float *f = (float *)(b + n_cols / LX_QK);
+    for (int64_t i = 0; i < n_cols / LX_QK; i++) {
+        f[2 * i] = lx_fp16_to_f32(b[i].d);
+        f[2 * i + 1] = lx_fp16_to_f32(b[i].s);
+    }
+}
+
 /* ==== The reference kernel ==== */
 
 /* One super-block of rows r < 16 against activation block y: the

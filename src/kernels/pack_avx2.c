@@ -155,12 +155,14 @@ static inline __attribute__((always_inline)) void rows_q4_1_x16(int64_t n, float
         }
         const __m256 d = half_to_ps(x->d + H * h), m = half_to_ps(x->m + H * h);
         FOR_Y {
-            const lx_block_q8_1 *y =
-                (const lx_block_q8_1 *)((const uint8_t *)vy + (size_t)c * by) + i;
+            const lx_block_q8_1 *row =
+                (const lx_block_q8_1 *)((const uint8_t *)vy + (size_t)c * by);
+            const lx_block_q8_1 *y = row + i;
+            const float *f = (const float *)(row + n / LX_QK) + 2 * i; /* d, s */
             __m256i t = _mm256_setzero_si256();
             UNROLL(8) for (int q = 0; q < 8; q++) t = dp(t, w[q], bcast4(y->qs + 4 * q));
-            const __m256 dy = _mm256_set1_ps(lx_fp16_to_f32_inline(y->d));
-            const __m256 sy = _mm256_set1_ps(lx_fp16_to_f32_inline(y->s));
+            const __m256 dy = _mm256_set1_ps(f[0]);
+            const __m256 sy = _mm256_set1_ps(f[1]);
             acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(t), _mm256_mul_ps(d, dy), acc[c]);
             acc[c] = _mm256_fmadd_ps(m, sy, acc[c]);
         }

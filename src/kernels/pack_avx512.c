@@ -173,7 +173,7 @@ rows_q6_k_x16(int64_t n, float *s, size_t lds, const void *vx, const void *vy, s
 }
 
 /* Q4_1 x16: a block of 32 is one Q4_K sub-block without the scale; the
-** activation's fp16 d and s are broadcast and widened per block. */
+** activation's d and s come as floats after its row (lx_pack_act_prep). */
 static inline __attribute__((always_inline)) void
 rows_q4_1_x16(int64_t n, float *s, size_t lds, const void *vx, const void *vy, size_t by, int ny) {
     const lx_block_q4_1_x16 *x = vx;
@@ -191,15 +191,16 @@ rows_q4_1_x16(int64_t n, float *s, size_t lds, const void *vx, const void *vy, s
         const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)x->d));
         const __m512 m = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)x->m));
         FOR_Y {
-            const lx_block_q8_1 *y =
-                (const lx_block_q8_1 *)((const uint8_t *)vy + (size_t)c * by) + i;
+            const lx_block_q8_1 *row =
+                (const lx_block_q8_1 *)((const uint8_t *)vy + (size_t)c * by);
+            const lx_block_q8_1 *y = row + i;
+            const float *f = (const float *)(row + n / LX_QK) + 2 * i; /* d, s */
             __m512i t = dp4(_mm512_setzero_si512(), w[0], y->qs);
             UNROLL(8)
             for (int q = 1; q < 8; q++) t = dp4(t, w[q], y->qs + 4 * q);
-            const __m512 dy = _mm512_cvtph_ps(_mm256_set1_epi16((short)y->d));
-            const __m512 sy = _mm512_cvtph_ps(_mm256_set1_epi16((short)y->s));
-            acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(t), _mm512_mul_ps(d, dy), acc[c]);
-            acc[c] = _mm512_fmadd_ps(m, sy, acc[c]);
+            acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(t), _mm512_mul_ps(d, _mm512_set1_ps(f[0])),
+                                     acc[c]);
+            acc[c] = _mm512_fmadd_ps(m, _mm512_set1_ps(f[1]), acc[c]);
         }
     }
     FOR_Y _mm512_storeu_ps(s + (size_t)c * lds, acc[c]);

@@ -101,10 +101,10 @@ lexie_ctx *lexie_ctx_new(const lexie_model *m, const lexie_ctx_params *pp, lexie
         const lx_layer *L = &m->layers[il];
         const lx_tensor *ws[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
         for (size_t j = 0; j < LX_ARRAY_LEN(ws); j++)
-            qmax = LX_MAX(qmax, lx_matmul_qbuf_size(ws[j]->type, ws[j]->ne[0], (int64_t)nb));
+            qmax = LX_MAX(qmax, lx_matmul_qbuf_size(ws[j]->mm_type, ws[j]->ne[0], (int64_t)nb));
     }
     for (size_t j = 0; j < LX_ARRAY_LEN(all); j++)
-        qmax = LX_MAX(qmax, lx_matmul_qbuf_size(all[j]->type, all[j]->ne[0], (int64_t)nb));
+        qmax = LX_MAX(qmax, lx_matmul_qbuf_size(all[j]->mm_type, all[j]->ne[0], (int64_t)nb));
     if (!(c->qbuf = lx_malloc(qmax, err))) goto fail;
     return c;
 fail:
