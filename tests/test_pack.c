@@ -232,8 +232,10 @@ static void test_pack_extremes(lx_t *t) {
         free(p);
     }
     /* Q8_0: weights and activations all -128 (a file may hold -128; the
-    ** kernels flip the activations' sign bit): 32 * 16384 a block. */
-    lx_block_q8_0 *w8 = calloc(16 * 8 * NSB, sizeof *w8), *y8 = calloc(8 * NSB, sizeof *y8);
+    ** packed quants are stored + 128): 32 * 16384 a block. */
+    lx_block_q8_0 *w8 = calloc(16 * 8 * NSB, sizeof *w8);
+    lx_block_q8_0 *y8 =
+        calloc(1, lx_row_size(LX_TYPE_Q8_0, n_cols) + lx_pack_act_extra(LX_TYPE_Q8_0_X16, n_cols));
     for (int i = 0; i < 16 * 8 * NSB; i++) {
         w8[i].d = lx_f32_to_fp16(1.0f);
         memset(w8[i].qs, 0x80, sizeof w8[i].qs);
@@ -242,6 +244,7 @@ static void test_pack_extremes(lx_t *t) {
         y8[i].d = lx_f32_to_fp16(1.0f);
         memset(y8[i].qs, 0x80, sizeof y8[i].qs);
     }
+    lx_pack_act_prep(LX_TYPE_Q8_0_X16, y8, n_cols);
     void *p8 = pack_new(LX_TYPE_Q8_0, w8, 16, n_cols);
     const double want8 = 8.0 * NSB * 32 * 16384;
     for (int isa = 0; isa <= (int)lx_isa_best(); isa++) {

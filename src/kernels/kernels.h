@@ -330,8 +330,8 @@ typedef struct {
 } lx_block_q4_1_x16;
 typedef struct {
     uint16_t d[LX_PACK_ROWS];
-    int16_t sum[LX_PACK_ROWS]; /* of the row's 32 quants */
-    int8_t qs[8][4 * LX_PACK_ROWS];
+    uint8_t pad[32];                 /* to a whole number of cache lines; zero */
+    uint8_t qs[8][4 * LX_PACK_ROWS]; /* quant + 128 */
 } lx_block_q8_0_x16;
 
 /* The packed type of a file type (-1: none), and back. */
@@ -352,9 +352,9 @@ void lx_pack(int type, const void *w, int64_t n_rows, int64_t n_cols, void *out)
 size_t lx_pack_row_size(int packed, int64_t n_cols);
 
 /* Bytes a packed type's kernels want after each quantized activation row
-** (0 for most), and the step that fills them once the row is quantized:
-** Q4_1 x16 takes the Q8_1 blocks' d and s as floats, so its tiles need
-** not widen two fp16 values per block and activation row. */
+** (0 for most), and the step that fills them once the row is quantized
+** (see pack.c: per-block values the tiles would otherwise recompute for
+** every group of weight rows). */
 size_t lx_pack_act_extra(int type, int64_t n_cols);
 void lx_pack_act_prep(int packed, void *row, int64_t n_cols);
 

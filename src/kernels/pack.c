@@ -60,12 +60,16 @@
 ** activations (d, s = d * sum of the quants)
 **   acc = fma((float)(q . y.qs), d * y.d, acc);  acc = fma(m, y.s, acc)
 **
-** Q8_0 x16 (576 bytes a group and block: 36 a row against 34) holds d[r],
-** the quants as qs[t][4r+b] (quant 4t + b) and each row's quant sum.  Its
-** quants are signed, so the kernels make the activations unsigned
-** instead (a + 128 is a ^ 0x80) and take 128 * sum off again; with Q8_0
-** activations
+** Q8_0 x16 (576 bytes a group and block: 36 a row against 34) holds d[r]
+** and the quants as qs[t][4r+b] = quant 4t + b + 128 (unsigned, for
+** vpdpbusd's unsigned side), so q . a = qs . a - 128 * sum(a), the sums
+** coming with the activations; with Q8_0 activations
 **   acc = fma((float)(q . y.qs), d * y.d, acc)
+**
+** Activation rows (lx_pack_act_prep): Q4_1 x16's carry each block's d and
+** s as floats after the row, Q8_0 x16's each block's -128 * sum(qs) and d
+** (an int32 and a float), so the tiles need not widen fp16 values or sum
+** bytes per block and activation row.
 */
 #include "kernels.h"
 
@@ -196,16 +200,15 @@ static void pack_q4_1_block(const uint8_t *w, size_t row, int64_t i, lx_block_q4
     }
 }
 
-/* Rows r0..r0+15 of a Q8_0 matrix, block i: quants four at a time, and
-** each row's sum for the kernels' offset (see the top). */
+/* Rows r0..r0+15 of a Q8_0 matrix, block i: quants four at a time, made
+** unsigned (q ^ 0x80 = q + 128; see the top). */
 static void pack_q8_0_block(const uint8_t *w, size_t row, int64_t i, lx_block_q8_0_x16 *out) {
+    memset(out->pad, 0, sizeof out->pad);
     for (int r = 0; r < R; r++) {
         const lx_block_q8_0 *b = (const lx_block_q8_0 *)(w + (size_t)r * row) + i;
-        int sum = 0;
-        for (int k = 0; k < LX_QK; k++) sum += b->qs[k];
         out->d[r] = b->d;
-        out->sum[r] = (int16_t)sum;
-        for (int t = 0; t < 8; t++) memcpy(&out->qs[t][4 * r], b->qs + 4 * t, 4);
+        for (int t = 0; t < 8; t++)
+            put4(&out->qs[t][4 * r], get4((const uint8_t *)b->qs + 4 * t) ^ 0x80808080u);
     }
 }
 
@@ -235,18 +238,32 @@ void lx_pack(int type, const void *w, int64_t n_rows, int64_t n_cols, void *out)
 /* ==== Activation rows ==== */
 
 size_t lx_pack_act_extra(int type, int64_t n_cols) {
-    if (type != LX_TYPE_Q4_1_X16 || n_cols <= 0 || n_cols % LX_QK) return 0;
-    return (size_t)(n_cols / LX_QK) * 2 * sizeof(float);
+    if ((type != LX_TYPE_Q4_1_X16 && type != LX_TYPE_Q8_0_X16) || n_cols <= 0 || n_cols % LX_QK)
+        return 0;
+    return (size_t)(n_cols / LX_QK) * 8; /* two 4-byte values a block */
 }
 
-/* Q4_1 x16: after the n / 32 Q8_1 blocks, their d and s as float pairs. */
 void lx_pack_act_prep(int packed, void *row, int64_t n_cols) {
     if (!lx_pack_act_extra(packed, n_cols)) return;
-    const lx_block_q8_1 *b = row;
-    float *f = (float *)(b + n_cols / LX_QK);
-    for (int64_t i = 0; i < n_cols / LX_QK; i++) {
-        f[2 * i] = lx_fp16_to_f32(b[i].d);
-        f[2 * i + 1] = lx_fp16_to_f32(b[i].s);
+    const int64_t nb = n_cols / LX_QK;
+    if (packed == LX_TYPE_Q4_1_X16) {
+        const lx_block_q8_1 *b = row;
+        uint8_t *f = (uint8_t *)(b + nb);
+        for (int64_t i = 0; i < nb; i++) {
+            const float v[2] = {lx_fp16_to_f32(b[i].d), lx_fp16_to_f32(b[i].s)};
+            memcpy(f + 8 * i, v, 8);
+        }
+    } else {
+        const lx_block_q8_0 *b = row;
+        uint8_t *f = (uint8_t *)(b + nb);
+        for (int64_t i = 0; i < nb; i++) {
+            int32_t sum = 0;
+            for (int k = 0; k < LX_QK; k++) sum += b[i].qs[k];
+            const int32_t off = -128 * sum;
+            const float d = lx_fp16_to_f32(b[i].d);
+            memcpy(f + 8 * i, &off, 4);
+            memcpy(f + 8 * i + 4, &d, 4);
+        }
     }
 }
 
@@ -307,7 +324,7 @@ static void blk_q8_0_x16(const lx_block_q8_0_x16 *x, const lx_block_q8_0 *y, flo
     const float dy = lx_fp16_to_f32(y->d);
     for (int r = 0; r < R; r++) {
         int32_t p = 0;
-        for (int k = 0; k < LX_QK; k++) p += x->qs[k / 4][4 * r + k % 4] * y->qs[k];
+        for (int k = 0; k < LX_QK; k++) p += (x->qs[k / 4][4 * r + k % 4] - 128) * y->qs[k];
         acc[r] = fmaf((float)p, lx_fp16_to_f32(x->d[r]) * dy, acc[r]);
     }
 }

@@ -158,7 +158,8 @@ static inline __attribute__((always_inline)) void rows_q4_1_x16(int64_t n, float
             const lx_block_q8_1 *row =
                 (const lx_block_q8_1 *)((const uint8_t *)vy + (size_t)c * by);
             const lx_block_q8_1 *y = row + i;
-            const float *f = (const float *)(row + n / LX_QK) + 2 * i; /* d, s */
+            float f[2]; /* d, s */
+            memcpy(f, (const uint8_t *)(row + n / LX_QK) + 8 * i, sizeof f);
             __m256i t = _mm256_setzero_si256();
             UNROLL(8) for (int q = 0; q < 8; q++) t = dp(t, w[q], bcast4(y->qs + 4 * q));
             const __m256 dy = _mm256_set1_ps(f[0]);

@@ -194,7 +194,8 @@ rows_q4_1_x16(int64_t n, float *s, size_t lds, const void *vx, const void *vy, s
             const lx_block_q8_1 *row =
                 (const lx_block_q8_1 *)((const uint8_t *)vy + (size_t)c * by);
             const lx_block_q8_1 *y = row + i;
-            const float *f = (const float *)(row + n / LX_QK) + 2 * i; /* d, s */
+            float f[2]; /* d, s */
+            memcpy(f, (const uint8_t *)(row + n / LX_QK) + 8 * i, sizeof f);
             __m512i t = dp4(_mm512_setzero_si512(), w[0], y->qs);
             UNROLL(8)
             for (int q = 1; q < 8; q++) t = dp4(t, w[q], y->qs + 4 * q);
@@ -206,29 +207,31 @@ rows_q4_1_x16(int64_t n, float *s, size_t lds, const void *vx, const void *vy, s
     FOR_Y _mm512_storeu_ps(s + (size_t)c * lds, acc[c]);
 }
 
-/* Q8_0 x16: signed quants, so the activations are the unsigned side of
-** vpdpbusd (a ^ 0x80 = a + 128) and 128 * the rows' sums come off. */
+/* Q8_0 x16: the quants are stored + 128, so each sum starts at -128 *
+** sum(a), which comes after the activation row with its block's d. */
 static inline __attribute__((always_inline)) void
 rows_q8_0_x16(int64_t n, float *s, size_t lds, const void *vx, const void *vy, size_t by, int ny) {
     const lx_block_q8_0_x16 *x = vx;
-    const __m512i flip = _mm512_set1_epi8((char)0x80);
     __m512 acc[RN];
     FOR_Y acc[c] = _mm512_setzero_ps();
     UNROLL(2) for (int64_t i = 0; i < n / LX_QK; i++, x++) {
         PREFETCH(x, PF_BYTES);
         const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)x->d));
-        const __m512i off = _mm512_slli_epi32(
-            _mm512_cvtepi16_epi32(_mm256_loadu_si256((const __m256i *)x->sum)), 7);
+        __m512i w[8];
+        UNROLL(8) for (int q = 0; q < 8; q++) w[q] = _mm512_loadu_si512(x->qs[q]);
         FOR_Y {
-            const lx_block_q8_0 *y =
-                (const lx_block_q8_0 *)((const uint8_t *)vy + (size_t)c * by) + i;
-            __m512i t = _mm512_sub_epi32(_mm512_setzero_si512(), off);
-            UNROLL(8) for (int q = 0; q < 8; q++) {
-                const __m512i a = _mm512_xor_si512(bcast4(y->qs + 4 * q), flip);
-                t = _mm512_dpbusd_epi32(t, a, _mm512_loadu_si512(x->qs[q]));
-            }
-            const __m512 dy = _mm512_cvtph_ps(_mm256_set1_epi16((short)y->d));
-            acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(t), _mm512_mul_ps(d, dy), acc[c]);
+            const lx_block_q8_0 *row =
+                (const lx_block_q8_0 *)((const uint8_t *)vy + (size_t)c * by);
+            const lx_block_q8_0 *y = row + i;
+            const uint8_t *e = (const uint8_t *)(row + n / LX_QK) + 8 * i; /* off, d */
+            int32_t off;
+            float dy;
+            memcpy(&off, e, 4);
+            memcpy(&dy, e + 4, 4);
+            __m512i t = _mm512_set1_epi32(off);
+            UNROLL(8) for (int q = 0; q < 8; q++) t = dp4(t, w[q], y->qs + 4 * q);
+            acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(t), _mm512_mul_ps(d, _mm512_set1_ps(dy)),
+                                     acc[c]);
         }
     }
     FOR_Y _mm512_storeu_ps(s + (size_t)c * lds, acc[c]);
