@@ -194,6 +194,46 @@ static void roundtrip(lx_t *t, const lexie_extraction *x) {
     lexie_free(b);
 }
 
+/* Numbers a result file may carry that no C type holds, or that mean
+** nothing (a fractional offset, a confidence of 2): a format error naming
+** the key, never a conversion (CI's fuzzer found a byte_end of 4e93). */
+static void test_extract_result_numbers(lx_t *t) {
+    static const struct {
+        const char *json, *key; /* key: the error must name it; NULL: accepted */
+    } cases[] = {
+        {"{\"entities\": [{\"text\": \"a\", \"byte_end\": 4.44e93}]}", "byte_end"},
+        {"{\"entities\": [{\"text\": \"a\", \"start\": -1e300}]}", "start"},
+        {"{\"entities\": [{\"text\": \"a\", \"end\": 2.5}]}", "end"},
+        {"{\"entities\": [{\"text\": \"a\", \"byte_start\": \"3\"}]}", "byte_start"},
+        {"{\"entities\": [{\"text\": \"a\", \"confidence\": 2}]}", "confidence"},
+        {"{\"entities\": [{\"text\": \"a\", \"match_score\": 1e40}]}", "match_score"},
+        {"{\"entities\": [{\"text\": \"a\"}], \"relations\": [{\"head\": 1e19, \"tail\": 0}]}",
+         "head"},
+        {"{\"chunks\": 1e12}", "chunks"},
+        {"{\"chunks\": 0}", "chunks"},
+        {"{\"entities\": [{\"text\": \"a\", \"start\": null, \"end\": 3, \"confidence\": 0.5}], "
+         "\"chunks\": 2}",
+         NULL},
+    };
+    for (size_t i = 0; i < LX_ARRAY_LEN(cases); i++) {
+        lexie_error e;
+        lexie_extraction x;
+        lx_json_doc *d = lx_json_parse(cases[i].json, strlen(cases[i].json), NULL, &e);
+        LX_REQUIRE(t, d != NULL);
+        const lexie_status st = lx_extraction_from_json(lx_json_root(d), &x, &e);
+        if (cases[i].key)
+            LX_CHECK_MSG(t, st == LEXIE_E_FORMAT && strstr(e.message, cases[i].key),
+                         "case %zu: %d %s", i, st, st ? e.message : "");
+        else
+            LX_CHECK_MSG(t,
+                         st == LEXIE_OK && x.n_entities == 1 && x.entities[0].start == -1 &&
+                             x.entities[0].end == 3 && x.n_chunks == 2,
+                         "case %zu: %s", i, st ? e.message : "");
+        if (st == LEXIE_OK) lexie_extraction_clear(&x);
+        lx_json_doc_free(d);
+    }
+}
+
 /* A fake answer: text cut into tokens at the given byte ends, with the
 ** given probabilities. */
 static lx_gen_answer fake(const char *text, const int *ends, const float *probs, int n) {
@@ -663,6 +703,7 @@ static void test_extract_demos(lx_t *t) {
 void suite_extract(void) {
     LX_RUN(test_extract_schema);
     LX_RUN(test_extract_answer_schemas);
+    LX_RUN(test_extract_result_numbers);
     LX_RUN(test_extract_read_entities);
     LX_RUN(test_extract_read_structures);
     LX_RUN(test_extract_table_output);

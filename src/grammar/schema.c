@@ -9,6 +9,7 @@
 */
 #include "grammar/schema.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -252,14 +253,14 @@ static unsigned type_bits(sc *c, const lx_json *t, const char *ptr) {
 
 /* Type bits a JSON value has. */
 static unsigned value_type(const lx_json *j) {
-    int64_t i;
     switch (j->type) {
     case LX_JSON_NULL: return T_NULL;
     case LX_JSON_BOOL: return T_BOOL;
     case LX_JSON_OBJECT: return T_OBJ;
     case LX_JSON_ARRAY: return T_ARR;
     case LX_JSON_STRING: return T_STR;
-    default: return lx_json_int(j, &i) || (j->num == (double)(int64_t)j->num) ? T_INT : T_FRAC;
+    /* A whole number of any size is an integer (no cast: 1e300 fits no C type). */
+    default: return j->num == floor(j->num) ? T_INT : T_FRAC;
     }
 }
 

@@ -6,6 +6,8 @@
 */
 #include "ie/ie.h"
 
+#include <limits.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -214,9 +216,37 @@ static lexie_match match_of(const char *s) {
     return LEXIE_MATCH_NONE;
 }
 
-static double num_of(const lx_json *o, const char *key, double dflt) {
+/* A number member in [lo, hi] (whole when whole is set), or dflt when it
+** is absent or null.  Anything else is a format error naming the key: a
+** double outside a C type's range must never be converted to it. */
+static lexie_status num_in(const lx_json *o, const char *key, double dflt, double lo, double hi,
+                           int whole, double *out, lexie_error *err) {
     const lx_json *v = lx_json_get(o, key);
-    return v && v->type == LX_JSON_NUMBER ? v->num : dflt;
+    *out = dflt;
+    if (!v || v->type == LX_JSON_NULL) return LEXIE_OK;
+    if (v->type != LX_JSON_NUMBER || !(v->num >= lo && v->num <= hi) ||
+        (whole && v->num != floor(v->num)))
+        return lx_fail(err, LEXIE_E_FORMAT, "'%s' must be a %s from %g to %g", key,
+                       whole ? "whole number" : "number", lo, hi);
+    *out = v->num;
+    return LEXIE_OK;
+}
+
+/* Offsets and indexes: whole numbers from -1 (none) to INT_MAX. */
+static lexie_status int_of(const lx_json *o, const char *key, long *out, lexie_error *err) {
+    double d;
+    lexie_status st = num_in(o, key, -1, -1, INT_MAX, 1, &d, err);
+    *out = (long)d;
+    return st;
+}
+
+/* Confidences and match scores: probabilities. */
+static lexie_status unit_of(const lx_json *o, const char *key, double dflt, float *out,
+                            lexie_error *err) {
+    double d;
+    lexie_status st = num_in(o, key, dflt, 0, 1, 0, &d, err);
+    *out = (float)d;
+    return st;
 }
 
 static lexie_status str_of(const lx_json *o, const char *key, char **out, lexie_error *err) {
@@ -236,19 +266,23 @@ static lexie_status mention_from(const lx_json *o, const char *type_key, lexie_m
     if (st == LEXIE_OK) st = str_of(o, "model_text", &m->model_text, err);
     if (st != LEXIE_OK) return st;
     m->match = match_of(lx_json_string(lx_json_get(o, "match")));
-    m->start = (int)num_of(o, "start", -1);
-    m->end = (int)num_of(o, "end", -1);
-    m->byte_start = (long)num_of(o, "byte_start", -1);
-    m->byte_end = (long)num_of(o, "byte_end", -1);
-    m->match_score = (float)num_of(o, "match_score", m->match == LEXIE_MATCH_NONE ? 0 : 1);
-    m->confidence = (float)num_of(o, "confidence", 0);
-    return LEXIE_OK;
+    long start, end;
+    st = int_of(o, "start", &start, err);
+    if (st == LEXIE_OK) st = int_of(o, "end", &end, err);
+    if (st == LEXIE_OK) st = int_of(o, "byte_start", &m->byte_start, err);
+    if (st == LEXIE_OK) st = int_of(o, "byte_end", &m->byte_end, err);
+    if (st == LEXIE_OK)
+        st = unit_of(o, "match_score", m->match == LEXIE_MATCH_NONE ? 0 : 1, &m->match_score, err);
+    if (st == LEXIE_OK) st = unit_of(o, "confidence", 0, &m->confidence, err);
+    m->start = (int)start;
+    m->end = (int)end;
+    return st;
 }
 
 static lexie_status event_from(const lx_json *o, lexie_event *e, lexie_error *err) {
     lexie_status st = mention_from(lx_json_get(o, "trigger"), NULL, &e->trigger, err);
     if (st == LEXIE_OK) st = str_of(o, "type", &e->trigger.type, err);
-    e->confidence = (float)num_of(o, "confidence", 0);
+    if (st == LEXIE_OK) st = unit_of(o, "confidence", 0, &e->confidence, err);
     const lx_json *args = lx_json_get(o, "arguments");
     for (int j = 0; st == LEXIE_OK && args && j < args->n; j++) {
         lexie_mention *m = lx_push((void **)&e->args, &e->n_args, sizeof *m, err);
@@ -261,7 +295,7 @@ static lexie_status triple_from(const lx_json *o, lexie_triple *t, lexie_error *
     lexie_status st = mention_from(lx_json_get(o, "subject"), NULL, &t->subject, err);
     if (st == LEXIE_OK) st = mention_from(lx_json_get(o, "relation"), NULL, &t->relation, err);
     if (st == LEXIE_OK) st = mention_from(lx_json_get(o, "object"), NULL, &t->object, err);
-    t->confidence = (float)num_of(o, "confidence", 0);
+    if (st == LEXIE_OK) st = unit_of(o, "confidence", 0, &t->confidence, err);
     static const char *opt[2] = {"time", "place"};
     for (int k = 0; k < 2 && st == LEXIE_OK; k++) {
         const lx_json *v = lx_json_get(o, opt[k]);
@@ -288,9 +322,13 @@ lexie_status lx_extraction_from_json(const lx_json *o, lexie_extraction *x, lexi
     for (int i = 0; st == LEXIE_OK && a && i < a->n; i++) {
         lexie_relation *r = lx_push((void **)&x->relations, &x->n_relations, sizeof *r, err);
         if (!r) return LEXIE_E_NOMEM;
-        r->head = (int)num_of(a->items[i], "head", -1);
-        r->tail = (int)num_of(a->items[i], "tail", -1);
-        r->confidence = (float)num_of(a->items[i], "confidence", 0);
+        long head, tail;
+        st = int_of(a->items[i], "head", &head, err);
+        if (st == LEXIE_OK) st = int_of(a->items[i], "tail", &tail, err);
+        if (st == LEXIE_OK) st = unit_of(a->items[i], "confidence", 0, &r->confidence, err);
+        if (st != LEXIE_OK) break;
+        r->head = (int)head;
+        r->tail = (int)tail;
         st = str_of(a->items[i], "label", &r->label, err);
         if (st == LEXIE_OK &&
             (r->head < 0 || r->head >= x->n_entities || r->tail < 0 || r->tail >= x->n_entities))
@@ -306,7 +344,9 @@ lexie_status lx_extraction_from_json(const lx_json *o, lexie_extraction *x, lexi
         lexie_triple *t = lx_push((void **)&x->triples, &x->n_triples, sizeof *t, err);
         st = t ? triple_from(a->items[i], t, err) : LEXIE_E_NOMEM;
     }
-    x->n_chunks = (int)num_of(o, "chunks", 1);
+    double chunks = 1;
+    if (st == LEXIE_OK) st = num_in(o, "chunks", 1, 1, INT_MAX, 1, &chunks, err);
+    x->n_chunks = (int)chunks;
     const lx_json *tr = lx_json_get(o, "truncated");
     x->truncated = tr && tr->type == LX_JSON_BOOL && tr->b;
     if (st != LEXIE_OK) lexie_extraction_clear(x);
