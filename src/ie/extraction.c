@@ -266,7 +266,7 @@ static lexie_status mention_from(const lx_json *o, const char *type_key, lexie_m
     if (st == LEXIE_OK) st = str_of(o, "model_text", &m->model_text, err);
     if (st != LEXIE_OK) return st;
     m->match = match_of(lx_json_string(lx_json_get(o, "match")));
-    long start, end;
+    long start = -1, end = -1;
     st = int_of(o, "start", &start, err);
     if (st == LEXIE_OK) st = int_of(o, "end", &end, err);
     if (st == LEXIE_OK) st = int_of(o, "byte_start", &m->byte_start, err);
@@ -322,7 +322,7 @@ lexie_status lx_extraction_from_json(const lx_json *o, lexie_extraction *x, lexi
     for (int i = 0; st == LEXIE_OK && a && i < a->n; i++) {
         lexie_relation *r = lx_push((void **)&x->relations, &x->n_relations, sizeof *r, err);
         if (!r) return LEXIE_E_NOMEM;
-        long head, tail;
+        long head = -1, tail = -1;
         st = int_of(a->items[i], "head", &head, err);
         if (st == LEXIE_OK) st = int_of(a->items[i], "tail", &tail, err);
         if (st == LEXIE_OK) st = unit_of(a->items[i], "confidence", 0, &r->confidence, err);

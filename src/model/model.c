@@ -246,7 +246,7 @@ static lexie_status pack_weights(lexie_model *m, lexie_error *err) {
 /* ==== Load ==== */
 
 lexie_model_params lexie_model_default_params(void) {
-    lexie_model_params p = {NULL};
+    lexie_model_params p = {NULL, 0};
     return p;
 }
 
