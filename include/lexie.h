@@ -104,10 +104,11 @@ typedef struct lexie_model_params {
     const char *chat_template;
     /* 1: multiply by the weights in the file's layout.  0 (the default):
     ** where the CPU has kernels for a packed layout (Q4_K, Q6_K and Q4_1
-    ** weights with AVX2 or AVX-512 VNNI), the load repacks those weights
-    ** once (about a second for a 1 GB model) and releases the file's copy
-    ** from memory; prompt processing then runs 2-4x faster.  Outputs
-    ** differ from the file layout's by float rounding. */
+    ** weights with AVX2 or AVX-512 VNNI, Q8_0 with AVX-512 VNNI), the load
+    ** repacks those weights once (about a second for a 1 GB model) and
+    ** releases the file's copy from memory; prompt processing then runs
+    ** 2-4x faster.  Outputs differ from the file layout's by float
+    ** rounding. */
     int keep_layout;
 } lexie_model_params;
 
