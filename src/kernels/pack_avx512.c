@@ -1,7 +1,7 @@
 /*
 ** pack_avx512.c -- the AVX-512 VNNI kernels of the packed layouts
 ** (pack.c), Q4_K, Q6_K, Q4_1 and Q8_0 x16: one group of 16 weight rows against
-** one or four activation rows, the 16 rows in the 16 int32 lanes of a
+** one or eight activation rows, the 16 rows in the 16 int32 lanes of a
 ** register.
 **
 ** Q4_K, per 32-quant sub-block: four 64-byte loads give eight registers of
