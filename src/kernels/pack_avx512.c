@@ -232,53 +232,23 @@ rows_q8_0_x16(int64_t n, float *s, size_t lds, const void *vx, const void *vy, s
     FOR_Y _mm512_storeu_ps(s + (size_t)c * lds, acc[c]);
 }
 
-static void tile_q4_k_x16(int64_t n, float *s, size_t lds, const void *vx, size_t bx,
-                          const void *vy, size_t by) {
-    (void)bx;
-    rows_q4_k_x16(n, s, lds, vx, vy, by, RN);
-}
+/* Tile (RN activation rows) and column (one) of each type. */
+#define KERNELS(name)                                                                              \
+    static void tile_##name(int64_t n, float *s, size_t lds, const void *vx, size_t bx,            \
+                            const void *vy, size_t by) {                                           \
+        (void)bx;                                                                                  \
+        rows_##name(n, s, lds, vx, vy, by, RN);                                                    \
+    }                                                                                              \
+    static void col_##name(int64_t n, float *s, size_t lds, const void *vx, size_t bx,             \
+                           const void *vy, size_t by) {                                            \
+        (void)bx;                                                                                  \
+        rows_##name(n, s, lds, vx, vy, by, 1);                                                     \
+    }
 
-static void col_q4_k_x16(int64_t n, float *s, size_t lds, const void *vx, size_t bx, const void *vy,
-                         size_t by) {
-    (void)bx;
-    rows_q4_k_x16(n, s, lds, vx, vy, by, 1);
-}
-
-static void tile_q6_k_x16(int64_t n, float *s, size_t lds, const void *vx, size_t bx,
-                          const void *vy, size_t by) {
-    (void)bx;
-    rows_q6_k_x16(n, s, lds, vx, vy, by, RN);
-}
-
-static void col_q6_k_x16(int64_t n, float *s, size_t lds, const void *vx, size_t bx, const void *vy,
-                         size_t by) {
-    (void)bx;
-    rows_q6_k_x16(n, s, lds, vx, vy, by, 1);
-}
-
-static void tile_q4_1_x16(int64_t n, float *s, size_t lds, const void *vx, size_t bx,
-                          const void *vy, size_t by) {
-    (void)bx;
-    rows_q4_1_x16(n, s, lds, vx, vy, by, RN);
-}
-
-static void col_q4_1_x16(int64_t n, float *s, size_t lds, const void *vx, size_t bx, const void *vy,
-                         size_t by) {
-    (void)bx;
-    rows_q4_1_x16(n, s, lds, vx, vy, by, 1);
-}
-
-static void tile_q8_0_x16(int64_t n, float *s, size_t lds, const void *vx, size_t bx,
-                          const void *vy, size_t by) {
-    (void)bx;
-    rows_q8_0_x16(n, s, lds, vx, vy, by, RN);
-}
-
-static void col_q8_0_x16(int64_t n, float *s, size_t lds, const void *vx, size_t bx, const void *vy,
-                         size_t by) {
-    (void)bx;
-    rows_q8_0_x16(n, s, lds, vx, vy, by, 1);
-}
+KERNELS(q4_k_x16)
+KERNELS(q6_k_x16)
+KERNELS(q4_1_x16)
+KERNELS(q8_0_x16)
 
 lx_pack_kernels lx_pack_avx512_get(int packed) {
     lx_pack_kernels k = {NULL, NULL};
