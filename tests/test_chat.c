@@ -250,6 +250,12 @@ static void test_chat_expressions(lx_t *t) {
                 "4 [2, 3] [4, 3, 2, 1] \xc3\xa9 cba");
     expect_expr(t, __LINE__, "{{ messages[0].role }} {{ messages[0]['content'] }} {{ nope }}.",
                 "user x .");
+    /* Floats beyond int64 saturate (converting them is undefined in C; a fuzz finding). */
+    expect_expr(t, __LINE__,
+                "{{ (10.0 ** 300)|int }} {{ (0 - 10.0 ** 300)|int }} {{ 2.9|int }} {{ -2.9|int }}",
+                "9223372036854775807 -9223372036854775808 2 -2");
+    expect_expr(t, __LINE__, "{{ (-9223372036854775807 - 1)|abs }} {{ 10.0 ** 19 == 1 }}",
+                "-9223372036854775808 False");
 }
 
 static void test_chat_statements(lx_t *t) {

@@ -350,8 +350,10 @@ jv lx_chat_filter(jx *c, const jnode *at, jv v, int n, const jv *args, const cha
     }
     if (is_name(at, "abs")) {
         if (v.t == JV_FLOAT) return (jv){.t = JV_FLOAT, .u.f = v.u.f < 0 ? -v.u.f : v.u.f};
-        if (lx_chat_is_num(v))
-            return lx_chat_val_int(lx_chat_inum(v) < 0 ? -lx_chat_inum(v) : lx_chat_inum(v));
+        if (lx_chat_is_num(v)) {
+            int64_t i = lx_chat_inum(v); /* -INT64_MIN overflows; keep it, as unary minus does */
+            return lx_chat_val_int(i < 0 && i != INT64_MIN ? -i : i);
+        }
     }
     if (v.t == JV_STR) {
         if (is_name(at, "trim")) return strip(c, v, a0 ? *a0 : (jv){.t = JV_UNDEF}, 1, 1);

@@ -145,8 +145,16 @@ int lx_chat_is_num(jv v) { return v.t == JV_INT || v.t == JV_FLOAT || v.t == JV_
 static double num_value(jv v) {
     return v.t == JV_FLOAT ? v.u.f : v.t == JV_INT ? (double)v.u.i : v.u.b;
 }
+/* A float converts by truncation, as Python's int() does; NaN gives 0 and a
+   float beyond int64's range saturates, since converting it is undefined. */
 int64_t lx_chat_inum(jv v) {
-    return v.t == JV_INT ? v.u.i : v.t == JV_BOOL ? v.u.b : (int64_t)v.u.f;
+    if (v.t == JV_INT) return v.u.i;
+    if (v.t == JV_BOOL) return v.u.b;
+    double f = v.u.f;
+    if (f != f) return 0;
+    if (f >= 9223372036854775808.0) return INT64_MAX;
+    if (f <= -9223372036854775808.0) return INT64_MIN;
+    return (int64_t)f;
 }
 
 static int eq(jx *c, jv a, jv b);
