@@ -209,6 +209,31 @@ static void test_generate_sampler_filters(lx_t *t) {
     gen_close(&f);
 }
 
+/* Greedy picks the first of tied maxima; a NaN counts only at index 0 (as
+** the plain loop "x[i] > x[best]" decides), -0 equals +0. */
+static void test_generate_greedy_argmax(lx_t *t) {
+    gen_fx f;
+    if (!gen_open(t, &f)) return;
+    int nv = lexie_model_n_vocab(f.m);
+    float *x = malloc((size_t)nv * sizeof *x);
+    LX_REQUIRE(t, x);
+    static const int at[] = {0, 1, 15, 16, 17, 100};
+    for (size_t k = 0; k < LX_ARRAY_LEN(at); k++) {
+        for (int i = 0; i < nv; i++) x[i] = -1.0f - (float)(i % 7);
+        const int a = at[k], b = nv - 1 - (int)k;
+        x[a] = x[b] = 2.0f; /* a tie: the first wins */
+        LX_CHECK_INT(t, lexie_sample(f.m, x, NULL, NULL), a);
+        x[a] = NAN; /* a NaN after index 0 is passed over */
+        LX_CHECK_INT(t, lexie_sample(f.m, x, NULL, NULL), a == 0 ? 0 : b);
+    }
+    for (int i = 0; i < nv; i++) x[i] = -INFINITY;
+    x[3] = -0.0f;
+    x[9] = 0.0f;
+    LX_CHECK_INT(t, lexie_sample(f.m, x, NULL, NULL), 3);
+    free(x);
+    gen_close(&f);
+}
+
 /* Constrained decoding by hand: X = [5, end], Y = [5, 6, end], Z = [7, end].
 ** Step 0 splits 5 / 7 as 0.6 : 0.2 (0.75 : 0.25); after 5, end / 6 as
 ** 0.3 : 0.1 (0.75 : 0.25); a step with one way on is certain.  Sequence
@@ -236,4 +261,5 @@ void suite_generate(void) {
     LX_RUN(test_generate_seeded);
     LX_RUN(test_generate_stop);
     LX_RUN(test_generate_sampler_filters);
+    LX_RUN(test_generate_greedy_argmax);
 }

@@ -792,7 +792,8 @@ static void test_float_ops(lx_t *t) {
 ** sizes with and without a tail and past the register limit (264), row
 ** counts around the group of sixteen, and 1 to 6 queries per KV head
 ** (more than sum_rows' four at a time); a row's score must not depend on
-** which other rows share its call. */
+** which other rows share its call, and a weighted sum split into two calls
+** must equal one call. */
 static void test_attention_rows(lx_t *t) {
     enum { ROWS = 1900, MAXD = 264, STRIDE = MAXD + 8, MAXQ = 6, NS = 1808 };
     static float x[ROWS * STRIDE], q[MAXQ * MAXD], s[MAXQ * NS], y[MAXQ * MAXD], w[MAXQ * NS];
@@ -813,7 +814,17 @@ static void test_attention_rows(lx_t *t) {
                     fill(w, MAXQ * NS, 0.5f);
                     for (int r = 0; r < n; r++) idx[r] = (int32_t)((r * 17 + 5) % ROWS);
                     ops->dot_rows(q, nq, x, STRIDE, idx, n, hd, 0.125f, s, NS);
+                    memset(y, 0, sizeof y);
                     ops->sum_rows(y, nq, w, NS, x, STRIDE, idx, n, hd);
+                    /* Split at k and continued: the same sums, bit for bit. */
+                    for (int k = 0; k <= n; k += n / 3 + 1) {
+                        static float y2[MAXQ * MAXD];
+                        memset(y2, 0, sizeof y2);
+                        ops->sum_rows(y2, nq, w, NS, x, STRIDE, idx, k, hd);
+                        ops->sum_rows(y2, nq, w + k, NS, x, STRIDE, idx + k, n - k, hd);
+                        LX_CHECK_MSG(t, memcmp(y, y2, (size_t)nq * hd * sizeof *y) == 0,
+                                     "%s sum_rows split at %d, hd=%d n=%d nq=%d", nm, k, hd, n, nq);
+                    }
                     for (int j = 0; j < nq; j++) {
                         const float *qj = q + j * hd;
                         for (int r = 0; r < n; r++) {

@@ -24,11 +24,16 @@ static uint64_t rng_next(uint64_t *s) {
     return z ^ (z >> 31);
 }
 
+/* The first index of the largest logit, as the loop "if (x[i] > x[best])
+** best = i" finds it: the vectorized max (same rule for NaN: only x[0]
+** counts), then the first element equal to it.  Greedy decoding calls
+** this once a token per sequence, over the whole vocabulary. */
 static int argmax(const float *x, int n) {
-    int best = 0;
-    for (int i = 1; i < n; i++)
-        if (x[i] > x[best]) best = i;
-    return best;
+    const float m = lx_float_ops_get(lx_isa_active())->max(x, n);
+    if (m != m) return 0;
+    int i = 0;
+    while (x[i] != m) i++;
+    return i;
 }
 
 static int count_at_least(const float *x, int n, float t) {

@@ -268,8 +268,10 @@ typedef struct lx_float_ops {
     /* Attention of nq queries (q + j * hd, the heads that share one KV
     ** head) against cached rows: row t is x + idx[t] * stride, hd floats.
     ** dot_rows: s[j * ns + t] = scale * dot(query j, row t), t < n.
-    ** sum_rows: y + j * hd = sum over t of w[j * ns + t] * row t
-    ** (overwritten).  Each row is read once for all nq queries. */
+    ** sum_rows: y + j * hd += sum over t of w[j * ns + t] * row t, added
+    ** to y one row at a time in order, so a sum split into two calls over
+    ** [0, k) and [k, n) equals one call over [0, n) bit for bit (the caller
+    ** zeroes y first).  Each row is read once for all nq queries. */
     void (*dot_rows)(const float *q, int nq, const float *x, size_t stride, const int32_t *idx,
                      int n, int hd, float scale, float *s, size_t ns);
     void (*sum_rows)(float *y, int nq, const float *w, size_t ns, const float *x, size_t stride,

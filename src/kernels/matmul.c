@@ -221,7 +221,7 @@ void lx_matmul_isa(lx_pool *pool, lx_isa isa, const void *w, int type, int64_t n
     /* Fewer activation rows than a tile: every output is one dot call
     ** whatever the chunking, so the chunks can be long (see the top). */
     j.chunk_rows = ROWS_PER_CHUNK;
-    if (n_batch < j.rn) {
+    if (n_batch <= BATCH_GROUP) {
         const int64_t per = ((int64_t)CHUNKS_PER_THREAD * nth);
         const int64_t cr = (n_rows + per - 1) / per;
         j.chunk_rows =

@@ -48,7 +48,6 @@ static void sum_rows_scalar(float *y, int nq, const float *w, size_t ns, const f
                             size_t stride, const int32_t *idx, int n, int hd) {
     for (int j = 0; j < nq; j++) {
         float *yj = y + (size_t)j * hd;
-        for (int i = 0; i < hd; i++) yj[i] = 0.0f;
         for (int t = 0; t < n; t++) axpy_scalar(yj, w[j * ns + t], x + (size_t)idx[t] * stride, hd);
     }
 }

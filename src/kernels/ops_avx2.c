@@ -13,7 +13,6 @@
 
 #include <immintrin.h>
 #include <math.h>
-#include <string.h>
 
 static inline float hsum_ps(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -121,7 +120,6 @@ static void sum_rows(float *y, int nq, const float *w, size_t ns, const float *x
                      const int32_t *idx, int n, int hd) {
     for (int j = 0; j < nq; j++) {
         float *yj = y + (size_t)j * hd;
-        memset(yj, 0, (size_t)hd * sizeof *yj);
         for (int t = 0; t < n; t++) axpy(yj, w[j * ns + t], x + (size_t)idx[t] * stride, hd);
     }
 }

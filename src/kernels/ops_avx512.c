@@ -110,13 +110,12 @@ static inline __mmask16 mask_left(int left) { return left <= 0 ? (__mmask16)0 : 
 static inline __m512 hsum16(const __m512 *v) {
     __m512 t[8], u[4];
     /* Per 128-bit block: [a0+a2, b0+b2, a1+a3, b1+b3] for a = v[2i], b = v[2i+1]. */
-    for (int i = 0; i < 8; i++)
-        t[i] = _mm512_add_ps(_mm512_unpacklo_ps(v[2 * i], v[2 * i + 1]),
-                             _mm512_unpackhi_ps(v[2 * i], v[2 * i + 1]));
+    _Pragma("GCC unroll 8") for (int i = 0; i < 8; i++) t[i] = _mm512_add_ps(
+        _mm512_unpacklo_ps(v[2 * i], v[2 * i + 1]), _mm512_unpackhi_ps(v[2 * i], v[2 * i + 1]));
     /* Per block: the four vectors 4j..4j+3, each summed over the block. */
-    for (int j = 0; j < 4; j++)
-        u[j] = _mm512_add_ps(_mm512_shuffle_ps(t[2 * j], t[2 * j + 1], _MM_SHUFFLE(1, 0, 1, 0)),
-                             _mm512_shuffle_ps(t[2 * j], t[2 * j + 1], _MM_SHUFFLE(3, 2, 3, 2)));
+    _Pragma("GCC unroll 4") for (int j = 0; j < 4; j++) u[j] =
+        _mm512_add_ps(_mm512_shuffle_ps(t[2 * j], t[2 * j + 1], _MM_SHUFFLE(1, 0, 1, 0)),
+                      _mm512_shuffle_ps(t[2 * j], t[2 * j + 1], _MM_SHUFFLE(3, 2, 3, 2)));
     /* Add the four blocks of each u[j] and put u[j]'s sums in block j. */
     __m512 x01 = _mm512_add_ps(_mm512_shuffle_f32x4(u[0], u[1], _MM_SHUFFLE(1, 0, 1, 0)),
                                _mm512_shuffle_f32x4(u[0], u[1], _MM_SHUFFLE(3, 2, 3, 2)));
@@ -176,8 +175,8 @@ static void dot_rows(const float *q, int nq, const float *x, size_t stride, cons
 }
 
 /* NJ (a constant where it is inlined) queries' 64 output floats from b,
-** accumulated in registers over all rows in order (the arithmetic of
-** repeated axpy), each row read once for the NJ queries. */
+** accumulated in registers from y's values over all rows in order (the
+** arithmetic of repeated axpy), each row read once for the NJ queries. */
 static inline __attribute__((always_inline)) void sum_block(float *y, int NJ, const float *w,
                                                             size_t ns, const float *x,
                                                             size_t stride, const int32_t *idx,
@@ -186,7 +185,8 @@ static inline __attribute__((always_inline)) void sum_block(float *y, int NJ, co
     __m512 a[4][4];
     _Pragma("GCC unroll 4") for (int c = 0; c < 4; c++) {
         m[c] = mask_left(hd - b - 16 * c);
-        _Pragma("GCC unroll 4") for (int j = 0; j < NJ; j++) a[j][c] = _mm512_setzero_ps();
+        _Pragma("GCC unroll 4") for (int j = 0; j < NJ; j++) a[j][c] =
+            _mm512_maskz_loadu_ps(m[c], y + (size_t)j * hd + b + 16 * c);
     }
     for (int t = 0; t < n; t++) {
         const float *r = x + (size_t)idx[t] * stride + b;

@@ -85,10 +85,13 @@ lexie_ctx *lexie_ctx_new(const lexie_model *m, const lexie_ctx_params *pp, lexie
     if (!(c->v = alloc_floats(nb, (size_t)kv_dim, err))) goto fail;
     if (!(c->hb = alloc_floats(nb, (size_t)LX_MAX(hp->n_ff, hp->n_embd), err))) goto fail;
     if (!(c->hb2 = alloc_floats(nb, (size_t)hp->n_ff, err))) goto fail;
-    /* Attention scores: one row per query head of a KV group, per thread. */
+    /* Attention, per thread: a score row per query head of a KV group for
+    ** each token of a set (layers.c), the set's cell lists and queries. */
     const size_t group = (size_t)(hp->n_head / LX_MAX(hp->n_head_kv, 1));
-    if (!(c->att = alloc_floats(nt * group, nc, err))) goto fail;
-    if (!(c->vis = lx_calloc(nt * nc, sizeof(int32_t), err))) goto fail;
+    const size_t set = nt * LX_ATT_TOKENS;
+    if (!(c->att = alloc_floats(set * group, nc, err))) goto fail;
+    if (!(c->vis = lx_calloc(set * nc, sizeof(int32_t), err))) goto fail;
+    if (!(c->att_qy = alloc_floats(set * group, (size_t)hp->head_dim, err))) goto fail;
     if (!(c->rope_cache = alloc_floats(nb, (size_t)LX_MAX(hp->n_rot, 2), err))) goto fail;
     if (!(c->logits = alloc_floats(nb, (size_t)hp->n_vocab, err))) goto fail;
 
@@ -121,9 +124,9 @@ void lexie_ctx_free(lexie_ctx *c) {
     free(c->scratch);
     free(c->kv.k);
     free(c->kv.v);
-    void *bufs[] = {c->tok, c->pos, c->seq, c->cell, c->want,       c->out_of,
-                    c->x,   c->xb,  c->q,   c->k,    c->v,          c->hb,
-                    c->hb2, c->att, c->vis, c->qbuf, c->rope_cache, c->logits};
+    void *bufs[] = {c->tok, c->pos,    c->seq,  c->cell,       c->want,  c->out_of, c->x,
+                    c->xb,  c->q,      c->k,    c->v,          c->hb,    c->hb2,    c->att,
+                    c->vis, c->att_qy, c->qbuf, c->rope_cache, c->logits};
     for (size_t i = 0; i < LX_ARRAY_LEN(bufs); i++) free(bufs[i]);
     free(c->lora_tmp);
     free(c);

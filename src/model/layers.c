@@ -238,47 +238,81 @@ static void sort_by_pos(int32_t *v, int n, const int32_t *pos) {
     }
 }
 
-/* One thread's share of the (token, KV head) pairs: the query heads that
-** share a KV head are done together, so each cached row is read once. */
+/* Token i's visible cells, in position order, into vis; returns how many:
+** its sequence's cells at positions up to its own and, with a sliding
+** window, after p - window (llama.cpp masks a key when p - pos >= window). */
+static int visible_cells(const lexie_ctx *c, int i, int window, int32_t *vis) {
+    const lx_kv *kv = &c->kv;
+    const uint64_t bit = 1ULL << c->seq[i];
+    const int32_t p = c->pos[i], lo_pos = window > 0 && p >= window ? p - window + 1 : 0;
+    int n = 0;
+    for (int cell = 0; cell < kv->n_cells; cell++)
+        if ((kv->seq[cell] & bit) && kv->pos[cell] >= lo_pos && kv->pos[cell] <= p) vis[n++] = cell;
+    sort_by_pos(vis, n, kv->pos);
+    return n;
+}
+
+/* One thread's share of the units (a set of up to LX_ATT_TOKENS tokens,
+** one KV head).  The query heads of every token in the set are taken
+** together over the cells all their lists begin with (sequences decoded
+** side by side after one shared prompt; neighbours in a prompt), so each
+** of those rows is read once for the set; each token then finishes alone
+** on the rest of its list.  Scores do not depend on which rows share a
+** call, and sum_rows continues a sum exactly where it stopped, so a
+** token's output is the same bits with or without company (batch
+** invariance).  The gathered queries and outputs share one scratch
+** buffer: the queries are dead once the scores exist. */
 static void attention_worker(void *arg, int ith, int nth) {
     att_job *j = arg;
     lexie_ctx *c = j->c;
     const lx_hparams *hp = &c->model->hp;
     const lx_kv *kv = &c->kv;
-    int hd = hp->head_dim, group = hp->n_head / hp->n_head_kv;
-    float *att = c->att + (size_t)ith * group * kv->n_cells;
-    int32_t *vis = c->vis + (size_t)ith * kv->n_cells;
-    const float *kc = kv->k + (size_t)j->il * kv->n_cells * kv->kv_dim;
-    const float *vc = kv->v + (size_t)j->il * kv->n_cells * kv->kv_dim;
-    int last_tok = -1, n_vis = 0;
+    const int hd = hp->head_dim, group = hp->n_head / hp->n_head_kv, n_kv = hp->n_head_kv;
+    const size_t ns = (size_t)kv->n_cells, kvd = (size_t)kv->kv_dim, qd = (size_t)hp->n_head * hd;
+    float *att = c->att + (size_t)ith * LX_ATT_TOKENS * group * ns;
+    int32_t *vis = c->vis + (size_t)ith * LX_ATT_TOKENS * ns;
+    float *qy = c->att_qy + (size_t)ith * LX_ATT_TOKENS * group * hd;
+    const float *kc = kv->k + (size_t)j->il * ns * kvd;
+    const float *vc = kv->v + (size_t)j->il * ns * kvd;
     const lx_float_ops *ops = lx_float_ops_get(lx_isa_active());
+    int n_vis[LX_ATT_TOKENS], shared = 0, last_set = -1;
 
-    int total = c->n_tokens * hp->n_head_kv;
-    int per = (total + nth - 1) / nth;
-    int lo = ith * per, hi = LX_MIN(total, lo + per);
-    for (int idx = lo; idx < hi; idx++) {
-        int i = idx / hp->n_head_kv, g = idx % hp->n_head_kv;
-        if (i != last_tok) {
-            /* The cells token i sees: its sequence, positions up to its own
-            ** and, with a sliding window, after p - window (llama.cpp masks
-            ** a key when p - pos >= window). */
-            uint64_t bit = 1ULL << c->seq[i];
-            int32_t p = c->pos[i];
-            int32_t lo_pos = j->window > 0 && p >= j->window ? p - j->window + 1 : 0;
-            n_vis = 0;
-            for (int cell = 0; cell < kv->n_cells; cell++)
-                if ((kv->seq[cell] & bit) && kv->pos[cell] >= lo_pos && kv->pos[cell] <= p)
-                    vis[n_vis++] = cell;
-            sort_by_pos(vis, n_vis, kv->pos);
-            last_tok = i;
+    const int n_sets = (c->n_tokens + LX_ATT_TOKENS - 1) / LX_ATT_TOKENS;
+    const int total = n_sets * n_kv, per = (total + nth - 1) / nth;
+    const int lo = ith * per, hi = LX_MIN(total, lo + per);
+    for (int u = lo; u < hi; u++) {
+        const int set = u / n_kv, g = u % n_kv, i0 = set * LX_ATT_TOKENS;
+        const int nt = LX_MIN(LX_ATT_TOKENS, c->n_tokens - i0), nq = nt * group;
+        if (set != last_set) {
+            for (int t = 0; t < nt; t++)
+                n_vis[t] = visible_cells(c, i0 + t, j->window, vis + t * ns);
+            shared = n_vis[0];
+            for (int t = 1; t < nt; t++) {
+                int k = 0;
+                while (k < shared && k < n_vis[t] && vis[t * ns + k] == vis[k]) k++;
+                shared = k;
+            }
+            last_set = set;
         }
-        const size_t head0 = (size_t)i * hp->n_head + (size_t)g * group;
-        const size_t ns = (size_t)kv->n_cells;
-        ops->dot_rows(j->q + head0 * hd, group, kc + (size_t)g * hd, (size_t)kv->kv_dim, vis, n_vis,
-                      hd, j->scale, att, ns);
-        for (int h = 0; h < group; h++) lx_softmax(att + h * ns, n_vis);
-        ops->sum_rows(j->out + head0 * hd, group, att, ns, vc + (size_t)g * hd, (size_t)kv->kv_dim,
-                      vis, n_vis, hd);
+        const float *kg = kc + (size_t)g * hd, *vg = vc + (size_t)g * hd;
+        for (int t = 0; t < nt; t++)
+            memcpy(qy + (size_t)t * group * hd,
+                   j->q + (size_t)(i0 + t) * qd + (size_t)g * group * hd,
+                   (size_t)group * hd * sizeof *qy);
+        ops->dot_rows(qy, nq, kg, kvd, vis, shared, hd, j->scale, att, ns);
+        for (int t = 0; t < nt; t++)
+            ops->dot_rows(qy + (size_t)t * group * hd, group, kg, kvd, vis + t * ns + shared,
+                          n_vis[t] - shared, hd, j->scale, att + t * group * ns + shared, ns);
+        for (int r = 0; r < nq; r++) lx_softmax(att + r * ns, n_vis[r / group]);
+        memset(qy, 0, (size_t)nq * hd * sizeof *qy);
+        ops->sum_rows(qy, nq, att, ns, vg, kvd, vis, shared, hd);
+        for (int t = 0; t < nt; t++) {
+            float *yt = qy + (size_t)t * group * hd;
+            ops->sum_rows(yt, group, att + t * group * ns + shared, ns, vg, kvd,
+                          vis + t * ns + shared, n_vis[t] - shared, hd);
+            memcpy(j->out + (size_t)(i0 + t) * qd + (size_t)g * group * hd, yt,
+                   (size_t)group * hd * sizeof *yt);
+        }
     }
 }
 

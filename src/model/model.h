@@ -20,6 +20,9 @@
 
 #define LX_MAX_LAYERS 512
 #define LX_MAX_SEQ 64
+/* Tokens whose queries attention takes together against one KV head, so
+** the cells their lists share are read once for all of them (layers.c). */
+#define LX_ATT_TOKENS 4
 
 /* A weight: a view into the mapped file, and what lx_linear multiplies
 ** by: the same view, or a packed copy built at load (kernels/pack.c) whose
@@ -132,8 +135,9 @@ struct lexie_ctx {
     float *v;          /* (n_batch, kv_dim) */
     float *hb;         /* (n_batch, max(n_ff, n_embd)) */
     float *hb2;        /* (n_batch, n_ff) */
-    float *att;        /* (n_threads, n_cells) attention scores */
-    int32_t *vis;      /* (n_threads, n_cells) visible cells of a query */
+    float *att;        /* (n_threads, LX_ATT_TOKENS * group, n_cells) scores */
+    int32_t *vis;      /* (n_threads, LX_ATT_TOKENS, n_cells) visible cells */
+    float *att_qy;     /* (n_threads, LX_ATT_TOKENS * group, hd) queries, outputs */
     void *qbuf;        /* quantized activations for lx_matmul */
     float *rope_cache; /* (n_batch, n_rot) cos/sin pairs for this batch */
 
