@@ -790,15 +790,15 @@ static void test_float_ops(lx_t *t) {
 
 /* The attention loops against a double-precision reference, for head
 ** sizes with and without a tail and past the register limit (264), row
-** counts around the group of sixteen, and 1 to 6 queries per KV head
-** (more than sum_rows' four at a time); a row's score must not depend on
+** counts around the group of sixteen, and 1 to 8 queries per KV head
+** (more than sum_rows' six at a time); a row's score must not depend on
 ** which other rows share its call, and a weighted sum split into two calls
 ** must equal one call. */
 static void test_attention_rows(lx_t *t) {
-    enum { ROWS = 1900, MAXD = 264, STRIDE = MAXD + 8, MAXQ = 6, NS = 1808 };
+    enum { ROWS = 1900, MAXD = 264, STRIDE = MAXD + 8, MAXQ = 8, NS = 1808 };
     static float x[ROWS * STRIDE], q[MAXQ * MAXD], s[MAXQ * NS], y[MAXQ * MAXD], w[MAXQ * NS];
     static const int hds[] = {64, 72, 128, 256, 264}, ns[] = {0, 1, 15, 16, 17, 37, 1800};
-    static const int nqs[] = {1, 3, 6};
+    static const int nqs[] = {1, 3, 6, 8};
     static int32_t idx[ROWS];
     float one;
     rng_seed(29);

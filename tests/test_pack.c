@@ -192,6 +192,61 @@ static void test_pack_invariant(lx_t *t) {
     for (size_t i = 0; i < LX_ARRAY_LEN(packable); i++) check_pack_invariant(t, packable[i]);
 }
 
+/* Weights multiplied in one pass (lx_matmul_multi) give each output what
+** lx_matmul gives alone: packed Q4_K and Q6_K and a file Q4_K with a ragged
+** edge share Q8_K activations; Q4_1 packed and plain do not share theirs
+** (the packed rows carry side data), and a set that mixes them is refused. */
+static void test_pack_multi(lx_t *t) {
+    lexie_error err;
+    lx_pool *pool3 = lx_pool_new(3, &err);
+    LX_REQUIRE(t, pool3);
+    enum { NB = 11, COLS = 512, MAXR = 64 };
+    static const struct {
+        int type, packed, rows;
+    } parts[] = {{LX_TYPE_Q4_K, 1, 64}, {LX_TYPE_Q6_K, 1, 32}, {LX_TYPE_Q4_K, 0, 38}};
+    static float wf[MAXR * COLS], x[NB * COLS], y[3][NB * MAXR], y1[NB * MAXR];
+    void *w[3], *mm[3];
+    int type[3];
+    fill(x, NB * COLS, 1.0f);
+    for (int k = 0; k < 3; k++) {
+        fill(wf, parts[k].rows * COLS, 0.05f);
+        w[k] = quant_new(parts[k].type, wf, parts[k].rows, COLS);
+        mm[k] = parts[k].packed ? pack_new(parts[k].type, w[k], parts[k].rows, COLS) : w[k];
+        type[k] = parts[k].packed ? lx_pack_type(parts[k].type) : parts[k].type;
+    }
+    void *qbuf = malloc(lx_matmul_qbuf_size(type[0], COLS, NB));
+    LX_CHECK(t, lx_matmul_shares_act(type[0], type[1]) && lx_matmul_shares_act(type[0], type[2]));
+    LX_CHECK(t, !lx_matmul_shares_act(lx_pack_type(LX_TYPE_Q4_1), LX_TYPE_Q4_1));
+    LX_CHECK(t, !lx_matmul_shares_act(lx_pack_type(LX_TYPE_Q4_1), lx_pack_type(LX_TYPE_Q8_0)));
+    LX_CHECK(t, !lx_matmul_shares_act(LX_TYPE_Q4_K, LX_TYPE_Q8_0));
+    for (int isa = 0; isa <= (int)lx_isa_best(); isa++)
+        for (int nb = 1; nb <= NB; nb += 5)
+            for (int th = 0; th < 2; th++) {
+                lx_matmul_out o[3];
+                for (int k = 0; k < 3; k++)
+                    o[k] = (lx_matmul_out){mm[k], type[k], parts[k].rows, y[k]};
+                lx_matmul_multi_isa(th ? pool3 : NULL, (lx_isa)isa, o, 3, COLS, x, nb, qbuf);
+                for (int k = 0; k < 3; k++) {
+                    lx_matmul_isa(NULL, (lx_isa)isa, mm[k], type[k], parts[k].rows, COLS, x, nb, y1,
+                                  qbuf);
+                    LX_CHECK_MSG(t, memcmp(y1, y[k], (size_t)nb * parts[k].rows * sizeof *y1) == 0,
+                                 "%s part %d of 3, %d rows, %d threads", lx_isa_name((lx_isa)isa),
+                                 k, nb, th ? 3 : 1);
+                }
+            }
+    /* A set whose activations differ: nothing is written. */
+    y[0][0] = y[1][0] = 123.0f;
+    const lx_matmul_out bad[2] = {{mm[0], type[0], 64, y[0]}, {w[0], LX_TYPE_Q8_0, 32, y[1]}};
+    lx_matmul_multi(NULL, bad, 2, COLS, x, 1, qbuf);
+    LX_CHECK(t, y[0][0] == 123.0f && y[1][0] == 123.0f);
+    for (int k = 0; k < 3; k++) {
+        if (mm[k] != w[k]) free(mm[k]);
+        free(w[k]);
+    }
+    free(qbuf);
+    lx_pool_free(pool3);
+}
+
 /* The largest integer sums, exact in every ISA's int32 lanes, over 8,960
 ** columns (the widest matmul seen), activations all -128, d and dmin 1.
 ** Q4_K: every quant 15, every scale and min 63.  Q6_K: every stored quant
@@ -337,6 +392,7 @@ void suite_pack(void) {
     LX_RUN(test_pack_shapes);
     LX_RUN(test_pack_matmul);
     LX_RUN(test_pack_invariant);
+    LX_RUN(test_pack_multi);
     LX_RUN(test_pack_extremes);
     LX_RUN(test_pack_model);
 }

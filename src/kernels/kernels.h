@@ -209,6 +209,24 @@ size_t lx_matmul_qbuf_size(int type, int64_t n_cols, int64_t n_batch);
 void lx_matmul(lx_pool *pool, const void *w, int type, int64_t n_rows, int64_t n_cols,
                const float *x, int64_t n_batch, float *y, void *qbuf);
 
+/* Several weights that read the same activations (q, k and v; gate and
+** up): x is quantized once and all their rows go to the pool in one pass,
+** so a decoding step wakes the threads once instead of once a weight.
+** Each output is what lx_matmul would give.  The weights must share the
+** activation format (lx_matmul_shares_act with the first), else nothing is
+** written; qbuf is sized for the first's type. */
+#define LX_MATMUL_MAX_PARTS 4
+typedef struct {
+    const void *w;
+    int type;
+    int64_t n_rows;
+    float *y; /* (n_batch, n_rows) */
+} lx_matmul_out;
+void lx_matmul_multi(lx_pool *pool, const lx_matmul_out *outs, int n_outs, int64_t n_cols,
+                     const float *x, int64_t n_batch, void *qbuf);
+/* Whether activations quantized for type a serve type b as they are. */
+int lx_matmul_shares_act(int type_a, int type_b);
+
 /* ==== Float ops ==== */
 
 /* out = x / sqrt(mean(x^2) + eps) * w  (w may be NULL: no scaling) */
@@ -256,6 +274,8 @@ lx_isa lx_isa_from_env(const char *value);
 ** benchmarks can run every path in one process. */
 void lx_matmul_isa(lx_pool *pool, lx_isa isa, const void *w, int type, int64_t n_rows,
                    int64_t n_cols, const float *x, int64_t n_batch, float *y, void *qbuf);
+void lx_matmul_multi_isa(lx_pool *pool, lx_isa isa, const lx_matmul_out *outs, int n_outs,
+                         int64_t n_cols, const float *x, int64_t n_batch, void *qbuf);
 
 /* The float ops of one ISA (clamped to lx_isa_best()); lx_dot_f32 and
 ** friends use lx_float_ops_get(lx_isa_active()). */

@@ -31,32 +31,40 @@
 #include <stdatomic.h>
 #include <string.h>
 
-#define ROWS_PER_CHUNK 16   /* weight rows a thread takes at a time (batches) */
-#define CHUNKS_PER_THREAD 4 /* for a few activation rows: long runs, some slack */
-#define BATCH_GROUP 16      /* activation rows kept hot together */
+#define ROWS_PER_CHUNK 16          /* weight rows a thread takes at a time (batches) */
+#define CHUNKS_PER_THREAD 4        /* for a few activation rows: long runs, some slack */
+#define BATCH_GROUP 16             /* activation rows kept hot together */
+#define QUANTIZE_PAR_MIN (1 << 15) /* activation elements worth quantizing on the pool */
 _Static_assert(ROWS_PER_CHUNK % LX_PACK_ROWS == 0 && ROWS_PER_CHUNK % LX_GEMM_RM == 0,
                "chunks hold whole tiles");
 
+/* One weight of a job and where its outputs go. */
 typedef struct {
     const uint8_t *w; /* n_rows rows of w_row bytes */
     size_t w_row;
-    int64_t n_rows, n_cols, n_batch;
-    const uint8_t *q; /* n_batch activation rows of q_row bytes */
-    size_t q_row;
+    int64_t n_rows;
     float *y;
     lx_vec_dot_fn dot;
     lx_gemm_fn gemm; /* NULL: dots only */
     lx_gemm_fn col;  /* the tile's one-activation-row form; NULL: dots */
     int64_t rm, rn;  /* weight and activation rows per tile */
-    int packed;      /* the packed type, or -1 */
+    int64_t chunk_rows, n_chunks;
+} mm_part;
+
+/* Weights that read the same activations, quantized once. */
+typedef struct {
+    mm_part part[LX_MATMUL_MAX_PARTS];
+    int n_parts;
+    int64_t n_cols, n_batch;
+    const uint8_t *q; /* n_batch activation rows of q_row bytes */
+    size_t q_row;
+    int packed; /* the packed type whose side data the rows carry, or -1 */
     atomic_llong next_chunk;
-    int64_t chunk_rows;
     /* quantization step */
     const float *x;
     uint8_t *qbuf;
     lx_from_float_fn quantize;
 } mm_job;
-
 /* The traits of a file type, or of the file type a packed one came from. */
 static const lx_type_traits *traits_of(int type) {
     const int src = lx_pack_source(type);
@@ -88,74 +96,80 @@ static void quantize_worker(void *arg, int ith, int nth) {
 }
 
 /* Rows [r0, r1) x activation rows [b0, b1) with the dot kernel. */
-static void dots(mm_job *j, int64_t r0, int64_t r1, int64_t b0, int64_t b1) {
+static void dots(const mm_job *j, const mm_part *p, int64_t r0, int64_t r1, int64_t b0,
+                 int64_t b1) {
     for (int64_t r = r0; r < r1; r++) {
-        const uint8_t *wr = j->w + (size_t)r * j->w_row;
+        const uint8_t *wr = p->w + (size_t)r * p->w_row;
         for (int64_t b = b0; b < b1; b++)
-            j->dot(j->n_cols, &j->y[b * j->n_rows + r], wr, j->q + (size_t)b * j->q_row);
+            p->dot(j->n_cols, &p->y[b * p->n_rows + r], wr, j->q + (size_t)b * j->q_row);
     }
 }
 
-/* Weight rows [r, r + j->rm) x activation row b, as the tile would
+/* Weight rows [r, r + p->rm) x activation row b, as the tile would
 ** compute them: the column kernel, or dots where those equal the tile. */
-static void column(mm_job *j, int64_t r, int64_t b) {
-    if (j->col)
-        j->col(j->n_cols, &j->y[b * j->n_rows + r], (size_t)j->n_rows, j->w + (size_t)r * j->w_row,
-               j->w_row, j->q + (size_t)b * j->q_row, j->q_row);
+static void column(const mm_job *j, const mm_part *p, int64_t r, int64_t b) {
+    if (p->col)
+        p->col(j->n_cols, &p->y[b * p->n_rows + r], (size_t)p->n_rows, p->w + (size_t)r * p->w_row,
+               p->w_row, j->q + (size_t)b * j->q_row, j->q_row);
     else
-        dots(j, r, r + j->rm, b, b + 1);
+        dots(j, p, r, r + p->rm, b, b + 1);
 }
 
 /* Fewer than LX_GEMM_RM weight rows left (no model seen has them): each
 ** row as the first of a column whose other rows repeat it.  (Packed types
 ** never get here: their row counts are whole groups.) */
-static void ragged_rows(mm_job *j, int64_t r0, int64_t r1, int64_t b0, int64_t b1) {
-    if (!j->col) {
-        dots(j, r0, r1, b0, b1);
+static void ragged_rows(const mm_job *j, const mm_part *p, int64_t r0, int64_t r1, int64_t b0,
+                        int64_t b1) {
+    if (!p->col) {
+        dots(j, p, r0, r1, b0, b1);
         return;
     }
     float s[LX_GEMM_RM];
     for (int64_t r = r0; r < r1; r++)
         for (int64_t b = b0; b < b1; b++) {
-            j->col(j->n_cols, s, 1, j->w + (size_t)r * j->w_row, 0, j->q + (size_t)b * j->q_row,
+            p->col(j->n_cols, s, 1, p->w + (size_t)r * p->w_row, 0, j->q + (size_t)b * j->q_row,
                    j->q_row);
-            j->y[b * j->n_rows + r] = s[0];
+            p->y[b * p->n_rows + r] = s[0];
         }
 }
 
 /* Where a type has tiles, every output is computed with the tile's
 ** arithmetic, in a whole tile or a column, so no output depends on how
 ** many activation rows came with it (batch invariance). */
-static void rows_chunk(mm_job *j, int64_t r0, int64_t r1) {
+static void rows_chunk(const mm_job *j, const mm_part *p, int64_t r0, int64_t r1) {
     for (int64_t b0 = 0; b0 < j->n_batch; b0 += BATCH_GROUP) {
         const int64_t b1 = LX_MIN(b0 + BATCH_GROUP, j->n_batch);
-        if (!j->gemm) {
-            dots(j, r0, r1, b0, b1);
+        if (!p->gemm) {
+            dots(j, p, r0, r1, b0, b1);
             continue;
         }
         int64_t r = r0;
-        for (; r + j->rm <= r1; r += j->rm) {
+        for (; r + p->rm <= r1; r += p->rm) {
             int64_t b = b0;
-            for (; b + j->rn <= b1; b += j->rn)
-                j->gemm(j->n_cols, &j->y[b * j->n_rows + r], (size_t)j->n_rows,
-                        j->w + (size_t)r * j->w_row, j->w_row, j->q + (size_t)b * j->q_row,
+            for (; b + p->rn <= b1; b += p->rn)
+                p->gemm(j->n_cols, &p->y[b * p->n_rows + r], (size_t)p->n_rows,
+                        p->w + (size_t)r * p->w_row, p->w_row, j->q + (size_t)b * j->q_row,
                         j->q_row);
-            for (; b < b1; b++) column(j, r, b);
+            for (; b < b1; b++) column(j, p, r, b);
         }
-        if (r < r1) ragged_rows(j, r, r1, b0, b1);
+        if (r < r1) ragged_rows(j, p, r, r1, b0, b1);
     }
 }
 
+/* Chunks are numbered through the parts in turn. */
 static void matmul_worker(void *arg, int ith, int nth) {
     mm_job *j = arg;
-    const int64_t cr = j->chunk_rows;
-    const int64_t n_chunks = (j->n_rows + cr - 1) / cr;
+    int64_t total = 0;
+    for (int k = 0; k < j->n_parts; k++) total += j->part[k].n_chunks;
     /* First chunk by thread number, the rest first come, first served. */
     int64_t c = ith;
     (void)nth;
-    while (c < n_chunks) {
-        const int64_t r0 = c * cr;
-        rows_chunk(j, r0, LX_MIN(r0 + cr, j->n_rows));
+    while (c < total) {
+        int64_t k = 0, cc = c;
+        while (cc >= j->part[k].n_chunks) cc -= j->part[k++].n_chunks;
+        const mm_part *p = &j->part[k];
+        const int64_t r0 = cc * p->chunk_rows;
+        rows_chunk(j, p, r0, LX_MIN(r0 + p->chunk_rows, p->n_rows));
         c = atomic_fetch_add(&j->next_chunk, 1);
     }
 }
@@ -167,36 +181,71 @@ static void run(lx_pool *pool, lx_pool_fn fn, void *arg) {
         fn(arg, 0, 1);
 }
 
-void lx_matmul_isa(lx_pool *pool, lx_isa isa, const void *w, int type, int64_t n_rows,
-                   int64_t n_cols, const float *x, int64_t n_batch, float *y, void *qbuf) {
+/* The packed type whose side data activation rows for `type` carry, or -1. */
+static int act_prep_type(int type) { return lx_pack_act_extra(type, LX_QK) ? type : -1; }
+
+int lx_matmul_shares_act(int type_a, int type_b) {
+    const lx_type_traits *a = traits_of(type_a), *b = traits_of(type_b);
+    return a && b && a->vec_dot_type == b->vec_dot_type &&
+           act_prep_type(type_a) == act_prep_type(type_b);
+}
+
+/* Fills part p for weight o; 0 when its shape or type has no kernel. */
+static int part_init(mm_part *p, const lx_matmul_out *o, lx_isa isa, int64_t n_cols,
+                     int64_t n_batch, int nth) {
+    memset(p, 0, sizeof *p);
+    p->w = o->w;
+    p->n_rows = o->n_rows;
+    p->y = o->y;
+    if (o->n_rows <= 0) return 0;
+    if (lx_pack_source(o->type) >= 0) {
+        /* A packed layout: whole groups of rows, its tile for everything. */
+        if (o->n_rows % LX_PACK_ROWS) return 0;
+        const lx_pack_kernels k = lx_pack_kernels_get(o->type, isa);
+        p->w_row = lx_pack_row_size(o->type, n_cols);
+        p->gemm = k.tile;
+        p->col = k.col;
+        p->rm = LX_PACK_ROWS;
+        p->rn = LX_PACK_RN;
+    } else {
+        p->w_row = lx_row_size(o->type, n_cols);
+        p->dot = lx_vec_dot_get(o->type, isa);
+        p->gemm = lx_gemm_get(o->type, isa);
+        p->col = p->gemm ? lx_gemm_col_get(o->type, isa) : NULL;
+        p->rm = LX_GEMM_RM;
+        p->rn = LX_GEMM_RN;
+    }
+    if ((!p->dot && !p->col) || !p->w_row) return 0;
+    /* A few activation rows: every weight byte is used a few times only,
+    ** so streaming decides, and each thread wants long runs (see the top). */
+    p->chunk_rows = ROWS_PER_CHUNK;
+    if (n_batch <= BATCH_GROUP) {
+        const int64_t per = ((int64_t)CHUNKS_PER_THREAD * nth);
+        const int64_t cr = (p->n_rows + per - 1) / per;
+        p->chunk_rows =
+            LX_MAX(ROWS_PER_CHUNK, (cr + ROWS_PER_CHUNK - 1) / ROWS_PER_CHUNK * ROWS_PER_CHUNK);
+    }
+    p->n_chunks = (p->n_rows + p->chunk_rows - 1) / p->chunk_rows;
+    return 1;
+}
+
+void lx_matmul_multi_isa(lx_pool *pool, lx_isa isa, const lx_matmul_out *outs, int n_outs,
+                         int64_t n_cols, const float *x, int64_t n_batch, void *qbuf) {
+    if (n_outs < 1 || n_outs > LX_MATMUL_MAX_PARTS || n_cols <= 0 || n_batch <= 0) return;
+    const int type = outs[0].type;
     const lx_type_traits *t = traits_of(type);
-    if (!t || n_rows <= 0 || n_cols <= 0 || n_batch <= 0) return;
+    if (!t) return;
+    for (int k = 1; k < n_outs; k++)
+        if (!lx_matmul_shares_act(type, outs[k].type)) return;
     mm_job j;
     memset(&j, 0, sizeof j);
-    j.w = w;
-    j.n_rows = n_rows;
+    const int nth = pool ? lx_pool_size(pool) : 1;
+    j.n_parts = n_outs;
     j.n_cols = n_cols;
     j.n_batch = n_batch;
-    j.y = y;
-    j.packed = lx_pack_source(type) >= 0 ? type : -1;
-    if (j.packed >= 0) {
-        /* A packed layout: whole groups of rows, its tile for everything. */
-        if (n_rows % LX_PACK_ROWS) return;
-        const lx_pack_kernels k = lx_pack_kernels_get(type, isa);
-        j.w_row = lx_pack_row_size(type, n_cols);
-        j.gemm = k.tile;
-        j.col = k.col;
-        j.rm = LX_PACK_ROWS;
-        j.rn = LX_PACK_RN;
-    } else {
-        j.w_row = lx_row_size(type, n_cols);
-        j.dot = lx_vec_dot_get(type, isa);
-        j.gemm = lx_gemm_get(type, isa);
-        j.col = j.gemm ? lx_gemm_col_get(type, isa) : NULL;
-        j.rm = LX_GEMM_RM;
-        j.rn = LX_GEMM_RN;
-    }
-    const int nth = pool ? lx_pool_size(pool) : 1;
+    for (int k = 0; k < n_outs; k++)
+        if (!part_init(&j.part[k], &outs[k], isa, n_cols, n_batch, nth)) return;
+    j.packed = act_prep_type(type);
     if (t->vec_dot_type == LX_TYPE_F32) {
         j.q = (const uint8_t *)x;
         j.q_row = (size_t)n_cols * sizeof(float);
@@ -206,29 +255,28 @@ void lx_matmul_isa(lx_pool *pool, lx_isa isa, const void *w, int type, int64_t n
         j.q = qbuf;
         j.q_row = act_row_size(type, t, n_cols);
         j.quantize = lx_quantize_get(t->vec_dot_type, isa);
-    }
-    /* A shape the caller failed to check: nothing sensible to compute. */
-    if ((!j.dot && !j.col) || !j.w_row || !j.q_row ||
-        (!j.quantize && t->vec_dot_type != LX_TYPE_F32))
-        return;
-    if (j.quantize) {
-        /* One row is a few microseconds: not worth waking the pool for. */
-        if (n_batch >= 2 && nth > 1)
+        /* A shape the caller failed to check: nothing sensible to compute. */
+        if (!j.q_row || !j.quantize) return;
+        /* A row takes about a nanosecond an element; waking the pool costs
+        ** microseconds, more than a few decoding rows take alone. */
+        if (n_batch * n_cols >= QUANTIZE_PAR_MIN && nth > 1)
             run(pool, quantize_worker, &j);
         else
             quantize_worker(&j, 0, 1);
     }
-    /* Fewer activation rows than a tile: every output is one dot call
-    ** whatever the chunking, so the chunks can be long (see the top). */
-    j.chunk_rows = ROWS_PER_CHUNK;
-    if (n_batch <= BATCH_GROUP) {
-        const int64_t per = ((int64_t)CHUNKS_PER_THREAD * nth);
-        const int64_t cr = (n_rows + per - 1) / per;
-        j.chunk_rows =
-            LX_MAX(ROWS_PER_CHUNK, (cr + ROWS_PER_CHUNK - 1) / ROWS_PER_CHUNK * ROWS_PER_CHUNK);
-    }
     atomic_init(&j.next_chunk, nth);
     run(pool, matmul_worker, &j);
+}
+
+void lx_matmul_isa(lx_pool *pool, lx_isa isa, const void *w, int type, int64_t n_rows,
+                   int64_t n_cols, const float *x, int64_t n_batch, float *y, void *qbuf) {
+    const lx_matmul_out o = {w, type, n_rows, y};
+    lx_matmul_multi_isa(pool, isa, &o, 1, n_cols, x, n_batch, qbuf);
+}
+
+void lx_matmul_multi(lx_pool *pool, const lx_matmul_out *outs, int n_outs, int64_t n_cols,
+                     const float *x, int64_t n_batch, void *qbuf) {
+    lx_matmul_multi_isa(pool, lx_isa_active(), outs, n_outs, n_cols, x, n_batch, qbuf);
 }
 
 void lx_matmul(lx_pool *pool, const void *w, int type, int64_t n_rows, int64_t n_cols,

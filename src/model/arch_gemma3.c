@@ -97,9 +97,9 @@ static void forward(lexie_ctx *c) {
 
         /* Attention block. */
         lx_norm_rows(c, &L->attn_norm, c->x, c->xb, n, d, hp->norm_eps);
-        lx_linear(c, &L->wq, c->xb, c->q, n);
-        lx_linear(c, &L->wk, c->xb, c->k, n);
-        lx_linear(c, &L->wv, c->xb, c->v, n);
+        const lx_tensor *qkv[] = {&L->wq, &L->wk, &L->wv};
+        float *const qkv_out[] = {c->q, c->k, c->v};
+        lx_linear_many(c, c->xb, n, 3, qkv, qkv_out);
         lx_norm_rows(c, &L->q_norm, c->q, c->q, n * hp->n_head, hd, hp->norm_eps);
         lx_norm_rows(c, &L->k_norm, c->k, c->k, n * hp->n_head_kv, hd, hp->norm_eps);
         if (local)
@@ -113,8 +113,9 @@ static void forward(lexie_ctx *c) {
 
         /* Feed-forward block. */
         lx_norm_rows(c, &L->ffn_norm, c->x, c->xb, n, d, hp->norm_eps);
-        lx_linear(c, &L->w_gate, c->xb, c->hb, n);
-        lx_linear(c, &L->w_up, c->xb, c->hb2, n);
+        const lx_tensor *gate_up[] = {&L->w_gate, &L->w_up};
+        float *const gate_up_out[] = {c->hb, c->hb2};
+        lx_linear_many(c, c->xb, n, 2, gate_up, gate_up_out);
         lx_glu_rows(c, c->hb, c->hb2, n, hp->n_ff, 1);
         lx_linear(c, &L->w_down, c->hb, c->xb, n);
         lx_norm_rows(c, &L->ffn_post_norm, c->xb, c->xb, n, d, hp->norm_eps);

@@ -136,9 +136,9 @@ void lx_decoder_forward(lexie_ctx *c, const lx_decoder_opts *o) {
             lx_norm_rows(c, &L->attn_norm, c->x, c->xb, n, d, hp->norm_eps);
         else
             lx_add_norm_rows(c, c->x, c->xb, &L->attn_norm, c->xb, n, d, hp->norm_eps);
-        lx_linear(c, &L->wq, c->xb, c->q, n);
-        lx_linear(c, &L->wk, c->xb, c->k, n);
-        lx_linear(c, &L->wv, c->xb, c->v, n);
+        const lx_tensor *qkv[] = {&L->wq, &L->wk, &L->wv};
+        float *const qkv_out[] = {c->q, c->k, c->v};
+        lx_linear_many(c, c->xb, n, 3, qkv, qkv_out);
         lx_add_bias(&L->bq, c->q, n, hp->n_head * hp->head_dim);
         lx_add_bias(&L->bk, c->k, n, hp->n_head_kv * hp->head_dim);
         lx_add_bias(&L->bv, c->v, n, hp->n_head_kv * hp->head_dim);
@@ -152,8 +152,9 @@ void lx_decoder_forward(lexie_ctx *c, const lx_decoder_opts *o) {
 
         /* Feed-forward block. */
         lx_add_norm_rows(c, c->x, c->hb, &L->ffn_norm, c->xb, n, d, hp->norm_eps);
-        lx_linear(c, &L->w_gate, c->xb, c->hb, n);
-        lx_linear(c, &L->w_up, c->xb, c->hb2, n);
+        const lx_tensor *gate_up[] = {&L->w_gate, &L->w_up};
+        float *const gate_up_out[] = {c->hb, c->hb2};
+        lx_linear_many(c, c->xb, n, 2, gate_up, gate_up_out);
         lx_glu_rows(c, c->hb, c->hb2, n, ff, 0);
         lx_linear(c, &L->w_down, c->hb, c->xb, n);
     }

@@ -19,6 +19,20 @@ void lx_linear(lexie_ctx *c, const lx_tensor *w, const float *x, float *y, int n
     if (c->lora) lx_lora_linear(c, w, x, y, n);
 }
 
+void lx_linear_many(lexie_ctx *c, const float *x, int n, int k, const lx_tensor *const w[],
+                    float *const y[]) {
+    for (int a = 0, b; a < k; a = b) {
+        lx_matmul_out o[LX_MATMUL_MAX_PARTS];
+        for (b = a; b < k && b - a < LX_MATMUL_MAX_PARTS &&
+                    lx_matmul_shares_act(w[a]->mm_type, w[b]->mm_type);
+             b++)
+            o[b - a] = (lx_matmul_out){w[b]->mm, w[b]->mm_type, w[b]->ne[1], y[b]};
+        lx_matmul_multi(c->pool, o, b - a, w[a]->ne[0], x, n, c->qbuf);
+    }
+    if (c->lora)
+        for (int i = 0; i < k; i++) lx_lora_linear(c, w[i], x, y[i], n);
+}
+
 void lx_add_bias(const lx_tensor *b, float *y, int n, int len) {
     if (!b->data) return;
     const float *bv = b->data;

@@ -197,6 +197,10 @@ lexie_status lx_bind(const lexie_model *m, lx_tensor *t, int required, int64_t n
 
 /* y (n, rows) = W x for the n tokens in x (n, cols). */
 void lx_linear(lexie_ctx *c, const lx_tensor *w, const float *x, float *y, int n);
+/* lx_linear for k weights that read the same x (q, k, v; gate, up): x is
+** quantized once and the pool woken once where their types allow. */
+void lx_linear_many(lexie_ctx *c, const float *x, int n, int k, const lx_tensor *const w[],
+                    float *const y[]);
 /* Adds a bias vector b (len) to each of n rows of y. */
 void lx_add_bias(const lx_tensor *b, float *y, int n, int len);
 /* Token embeddings of the batch into c->x. */
