@@ -291,12 +291,19 @@ static void attention_worker(void *arg, int ith, int nth) {
     const lx_float_ops *ops = lx_float_ops_get(lx_isa_active());
     int n_vis[LX_ATT_TOKENS], shared = 0, last_set = -1;
 
-    const int n_sets = (c->n_tokens + LX_ATT_TOKENS - 1) / LX_ATT_TOKENS;
+    /* Sets of at most LX_ATT_TOKENS, as many as a multiple of the threads
+    ** where the tokens allow, so that each thread gets the same work (four
+    ** tokens on two threads: two sets of two, not one set of four over
+    ** three KV heads). */
+    int n_sets = (c->n_tokens + LX_ATT_TOKENS - 1) / LX_ATT_TOKENS;
+    n_sets = LX_MIN(c->n_tokens, (n_sets + nth - 1) / nth * nth);
+    const int set_size = (c->n_tokens + n_sets - 1) / n_sets;
+    n_sets = (c->n_tokens + set_size - 1) / set_size;
     const int total = n_sets * n_kv, per = (total + nth - 1) / nth;
     const int lo = ith * per, hi = LX_MIN(total, lo + per);
     for (int u = lo; u < hi; u++) {
-        const int set = u / n_kv, g = u % n_kv, i0 = set * LX_ATT_TOKENS;
-        const int nt = LX_MIN(LX_ATT_TOKENS, c->n_tokens - i0), nq = nt * group;
+        const int set = u / n_kv, g = u % n_kv, i0 = set * set_size;
+        const int nt = LX_MIN(set_size, c->n_tokens - i0), nq = nt * group;
         if (set != last_set) {
             for (int t = 0; t < nt; t++)
                 n_vis[t] = visible_cells(c, i0 + t, j->window, vis + t * ns);
