@@ -24,25 +24,27 @@ static inline __attribute__((always_inline)) void tile(const int mr, int K, floa
                                                        const float *B, ptrdiff_t ldb, float *C,
                                                        ptrdiff_t ldc, const __mmask16 m[NV]) {
     __m512 acc[MR][NV];
-    for (int r = 0; r < MR; r++)
-        for (int q = 0; q < NV; q++) acc[r][q] = _mm512_setzero_ps();
+    _Pragma("GCC unroll 8") for (int r = 0; r < MR; r++)
+        _Pragma("GCC unroll 4") for (int q = 0; q < NV; q++) acc[r][q] = _mm512_setzero_ps();
     for (int k = 0; k < K; k++) {
         const float *b = B + (ptrdiff_t)k * ldb;
         __m512 bv[NV];
-        for (int q = 0; q < NV; q++) bv[q] = _mm512_maskz_loadu_ps(m[q], b + 16 * q);
-        for (int r = 0; r < mr; r++) {
+        _Pragma("GCC unroll 4") for (int q = 0; q < NV; q++) bv[q] =
+            _mm512_maskz_loadu_ps(m[q], b + 16 * q);
+        _Pragma("GCC unroll 8") for (int r = 0; r < mr; r++) {
             __m512 a = _mm512_set1_ps(A[(ptrdiff_t)r * rsa + (ptrdiff_t)k * csa]);
-            for (int q = 0; q < NV; q++) acc[r][q] = _mm512_fmadd_ps(a, bv[q], acc[r][q]);
+            _Pragma("GCC unroll 4") for (int q = 0; q < NV; q++) acc[r][q] =
+                _mm512_fmadd_ps(a, bv[q], acc[r][q]);
         }
     }
     __m512 va = _mm512_set1_ps(alpha);
-    for (int r = 0; r < mr; r++)
-        for (int q = 0; q < NV; q++) {
-            if (!m[q]) continue;
-            float *c = C + (ptrdiff_t)r * ldc + 16 * q;
-            __m512 cv = _mm512_maskz_loadu_ps(m[q], c);
-            _mm512_mask_storeu_ps(c, m[q], _mm512_fmadd_ps(va, acc[r][q], cv));
-        }
+    _Pragma("GCC unroll 8") for (int r = 0; r < mr; r++)
+        _Pragma("GCC unroll 4") for (int q = 0; q < NV; q++) {
+        if (!m[q]) continue;
+        float *c = C + (ptrdiff_t)r * ldc + 16 * q;
+        __m512 cv = _mm512_maskz_loadu_ps(m[q], c);
+        _mm512_mask_storeu_ps(c, m[q], _mm512_fmadd_ps(va, acc[r][q], cv));
+    }
 }
 
 static void gemm(int M, int N, int K, float alpha, const float *A, ptrdiff_t rsa, ptrdiff_t csa,
