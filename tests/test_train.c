@@ -101,6 +101,41 @@ static void test_gemm(lx_t *t) {
     lx_pool_free(pool);
 }
 
+/* Dropout: about p of the elements zeroed, the rest scaled by 1 / (1 - p)
+** exactly, and the same bits from the AVX-512 lanes as from the plain loop,
+** tails included. */
+static void test_dropout(lx_t *t) {
+    enum { N = 100003 };
+    float *src = malloc(sizeof(float) * N), *a = malloc(sizeof(float) * N);
+    float *b = malloc(sizeof(float) * N);
+    LX_REQUIRE(t, src && a && b);
+    fill(src, N, 1.0f);
+    static const size_t lens[] = {0, 1, 7, 8, 9, 1000, N};
+    static const float ps[] = {0.05f, 0.5f};
+    for (size_t pi = 0; pi < LX_ARRAY_LEN(ps); pi++)
+        for (size_t li = 0; li < LX_ARRAY_LEN(lens); li++) {
+            const size_t n = lens[li];
+            lx_isa_override(LX_ISA_SCALAR);
+            lx_tdropout(0x1234 + li, ps[pi], src, a, n);
+            lx_isa_override((int)lx_isa_best());
+            lx_tdropout(0x1234 + li, ps[pi], src, b, n);
+            LX_CHECK_MSG(t, n == 0 || memcmp(a, b, n * sizeof *a) == 0, "p %g, n %zu", ps[pi], n);
+            if (n != N) continue;
+            size_t zeros = 0, bad = 0;
+            for (size_t i = 0; i < n; i++) {
+                if (a[i] == 0.0f && src[i] != 0.0f)
+                    zeros++;
+                else if (a[i] != src[i] * (1.0f / (1.0f - ps[pi])))
+                    bad++;
+            }
+            LX_CHECK_INT(t, (int)bad, 0);
+            LX_CHECK_MSG(t, fabs((double)zeros / n - ps[pi]) < 0.01, "dropped %zu of %zu at p %g",
+                         zeros, n, ps[pi]);
+        }
+    lx_isa_override(-1);
+    free(src), free(a), free(b);
+}
+
 /* ==== Op gradients ==== */
 
 /* y = f(x); the loss is sum(g * y), so dL/dy = g. */
@@ -495,6 +530,7 @@ static void test_dropout_grads(lx_t *t) {
 
 void suite_train(void) {
     LX_RUN(test_gemm);
+    LX_RUN(test_dropout);
     LX_RUN(test_op_grads);
     LX_RUN(test_forward_vs_reference);
     LX_RUN(test_model_grads);

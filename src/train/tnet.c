@@ -55,23 +55,11 @@ struct lx_tnet {
 
 /* ==== LoRA pieces ==== */
 
-static uint64_t mix64(uint64_t x) {
-    x += 0x9e3779b97f4a7c15ull;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-    return x ^ (x >> 31);
-}
-
 /* dst = src * keep / (1 - p) with a mask fixed by (pass, layer, target). */
 static void dropout(const lx_tnet *t, int il, int tg, const float *src, float *dst, int n,
                     int cols) {
-    uint64_t key = mix64(t->seed ^ mix64(t->pass * 1315423911ull + (uint64_t)il * 8 + tg));
-    uint32_t thr = (uint32_t)((double)t->dropout * 4294967296.0);
-    float keep = 1.0f / (1.0f - t->dropout);
-    for (size_t i = 0; i < (size_t)n * cols; i++) {
-        uint32_t r = (uint32_t)(mix64(key + i) >> 32);
-        dst[i] = r >= thr ? src[i] * keep : 0.0f;
-    }
+    uint64_t key = lx_tmix64(t->seed ^ lx_tmix64(t->pass * 1315423911ull + (uint64_t)il * 8 + tg));
+    lx_tdropout(key, t->dropout, src, dst, (size_t)n * cols);
 }
 
 static const lx_lora_pair *pair_of(const lx_tnet *t, int il, int tg) {

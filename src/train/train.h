@@ -36,6 +36,16 @@ lx_tgemm_fn lx_tgemm_avx512_get(void);
 
 /* ==== Ops, forward and backward (tops.c) ==== */
 
+/* splitmix64's output function of x + 0x9e37...: the hash behind dropout
+** masks, data shuffles and every other seeded choice of training. */
+uint64_t lx_tmix64(uint64_t x);
+/* Dropout: dst[i] = src[i] / (1 - p) where the high half of
+** splitmix64(key + i) is at least p * 2^32, else 0 (dst may be src).  The
+** same bits on every ISA (tdrop_avx512.c does eight lanes at a time). */
+void lx_tdropout(uint64_t key, float p, const float *src, float *dst, size_t n);
+void lx_tdropout_avx512(uint64_t key, uint32_t thr, float keep, const float *src, float *dst,
+                        size_t n);
+
 /* Rows [r0, r1) of a weight dequantized to fp32: into dst as (r1 - r0,
 ** ne[0]), or transposed, as (ne[0], r1 - r0). */
 void lx_tdequant(lx_pool *pool, const lx_tensor *w, int64_t r0, int64_t r1, float *dst,
