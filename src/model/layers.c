@@ -15,8 +15,7 @@
 /* ==== Linear layers and norms ==== */
 
 void lx_linear(lexie_ctx *c, const lx_tensor *w, const float *x, float *y, int n) {
-    lx_matmul(c->pool, w->mm, w->mm_type, w->ne[1], w->ne[0], x, n, y, c->qbuf);
-    if (c->lora) lx_lora_linear(c, w, x, y, n);
+    lx_linear_many(c, x, n, 1, &w, &y);
 }
 
 void lx_linear_many(lexie_ctx *c, const float *x, int n, int k, const lx_tensor *const w[],

@@ -1,17 +1,14 @@
 /*
 ** tgemm_avx512.c -- the AVX-512 kernel of lx_tgemm: C += alpha A B.
 **
-** A tile of C of MR rows by NV vectors of 16 columns lives in MR * NV
-** registers; each k loads NV vectors of B's row k and broadcasts one
-** element of A per row, so the tile does MR * NV FMAs per NV + MR loads.
-** k runs in blocks of KC so that the block of B (KC x 16 NV floats) stays
-** in L2 while every row tile of A passes over it.  Ragged right edges use
-** masked loads and stores.  (One thread of this machine, 256 x 576 x 576:
-** 8 x 48 tiles 54 GFLOP/s of CPU time, 4 x 64 tiles 52, a bare FMA loop
-** 45: the kernel runs at what this CPU gives.)  The loops carry unroll
-** pragmas: without them GCC -O2 kept the 24 accumulators on the stack, and
-** training products ran at 59 GFLOP/s on two threads instead of 103
-** (build/bench/bench_train, the default model, 8 x 128 tokens).
+** A tile of C of up to 16 rows by up to 3 vectors of 16 columns lives in
+** registers; each k loads the tile's vectors of B's row k and broadcasts one
+** element of A per row.  k runs in blocks of KC; each panel of B (KC rows,
+** up to 48 columns) is first copied contiguous and zero-padded, so the
+** tiles read it with aligned loads, in order, and ragged right edges need
+** masks only where C is stored.  The loops carry unroll pragmas: without
+** them GCC -O2 kept the sums on the stack.  One thread, 1024 x 576 x 576:
+** 144 GFLOP/s (85 before packing, torch.mm on MKL 161; docs/training.md).
 */
 #include "train/train.h"
 
