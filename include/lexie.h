@@ -680,6 +680,10 @@ LEXIE_API lexie_status lexie_model_install(const char *name, const char *path,
 **     label set: decoding may only take tokens that continue some label, so
 **     a label's probability is the product of its steps' probabilities
 **     renormalised over those tokens (no penalty for a long label).
+**   compact: vanilla without the label list: the sentence, the two
+**     entities and the label as the answer, scored as vanilla.  A short
+**     prompt for a model tuned on the schema's labels (lexie train sft on
+**     lexie_re_sft_line's lines); zero-shot it can only guess.
 ** The schema format is documented in docs/formats.md. */
 
 /* A relation schema: labels, templates with {subj} and {obj}, allowed
@@ -707,7 +711,11 @@ LEXIE_API const char *lexie_re_schema_sha256(const lexie_re_schema *s); /* of th
 LEXIE_API int lexie_re_schema_n_warnings(const lexie_re_schema *s);
 LEXIE_API const char *lexie_re_schema_warning(const lexie_re_schema *s, int i);
 
-typedef enum lexie_re_method { LEXIE_RE_QA4RE = 0, LEXIE_RE_VANILLA = 1 } lexie_re_method;
+typedef enum lexie_re_method {
+    LEXIE_RE_QA4RE = 0,
+    LEXIE_RE_VANILLA = 1,
+    LEXIE_RE_COMPACT = 2
+} lexie_re_method;
 
 typedef struct lexie_re_params {
     lexie_re_method method;
@@ -770,6 +778,17 @@ LEXIE_API lexie_status lexie_re_set_demos(lexie_re *r, const lexie_re_example *d
 ** with.  *out is malloc'd: free with lexie_free. */
 LEXIE_API lexie_status lexie_re_prompt(lexie_re *r, const lexie_re_example *ex, char **out,
                                        lexie_error *err);
+/* A training example that teaches exactly that prompt: one line of chat
+** JSONL, {"messages": [...]} without a newline, as `lexie train sft` reads:
+** the demonstrations' turns, the example's user turn, then the assistant's
+** answer for gold label `label` (its option letter under QA4RE, the gold
+** option offered even where the types would leave it out; its name under
+** vanilla and compact).  Rendered with the model's chat template, the
+** messages give the scored prompt followed by the answer.  *out is
+** malloc'd: free with lexie_free.  LEXIE_E_INVALID for a label outside
+** 0 .. n_labels-1 or a bad span. */
+LEXIE_API lexie_status lexie_re_sft_line(lexie_re *r, const lexie_re_example *ex, int label,
+                                         char **out, lexie_error *err);
 /* Classifies n examples into out[0..n) (zero them first; clear each with
 ** lexie_re_result_clear).  LEXIE_E_INVALID for a span outside its text,
 ** LEXIE_E_UTF8 for bad text; on error, results already written stay. */
@@ -903,6 +922,10 @@ typedef struct lexie_re_eval_params {
     ** so predictions with and without it never share a file. */
     const char *lora;
     float lora_scale;
+    /* A path: write the selection as training data for `lexie train sft`
+    ** (one lexie_re_sft_line per example, its gold label the answer),
+    ** atomically, and classify nothing.  Only n_examples is set in *out. */
+    const char *sft_out;
 } lexie_re_eval_params;
 
 /* Defaults: split "test", method QA4RE, seed 1, n_permute 1, batch 8,

@@ -443,6 +443,32 @@ static void test_eval_resume(lx_t *t) {
     LX_CHECK_INT(t, run_eval(dir, args, out, sizeof out), 0);
     snprintf(rpath, sizeof rpath, "%.*s-prior.report.txt", (int)(strlen(preds) - 6), preds);
     LX_CHECK_MSG(t, access(rpath, R_OK) == 0, "no %s", rpath);
+    /* --export-sft: the selection as chat JSONL with the gold answers, one
+    ** line per example (GAD's 1/0 are association / none), nothing classified. */
+    snprintf(args, sizeof args, base, model, dir, "sft");
+    snprintf(args + strlen(args), sizeof args - strlen(args),
+             " --method compact --export-sft '%s/sft.jsonl'", dir);
+    LX_CHECK_INT(t, run_eval(dir, args, out, sizeof out), 0);
+    LX_CHECK_MSG(t, strstr(out, "4 examples written to"), "%s", out);
+    snprintf(p, sizeof p, "%s/sft.jsonl", dir);
+    size_t sft_len = 0;
+    char *sft = lx_read_file(p, 1 << 20, &sft_len, &e);
+    LX_REQUIRE(t, sft);
+    LX_CHECK_INT(t, count_lines(sft), 4);
+    LX_CHECK_MSG(t,
+                 strncmp(sft,
+                         "{\"messages\": [{\"role\": \"user\", \"content\": \"Classify the "
+                         "relationship between the two entities.\\n\\nSentence: [@GENE$] in "
+                         "[@DISEASE$].",
+                         110) == 0,
+                 "%s", sft);
+    const char *second = strchr(sft, '\n');
+    static const char yes[] = "{\"role\": \"assistant\", \"content\": \"association\"}]}\n";
+    LX_CHECK(t, second && strstr(sft, yes) == second + 1 - strlen(yes));
+    LX_CHECK(t, second && strstr(second, "\"content\": \"no_association\"}]}\n"));
+    free(sft);
+    snprintf(p, sizeof p, "%s/sft", dir);
+    LX_CHECK_MSG(t, access(p, F_OK) != 0, "%s made a prediction folder", p);
     free(s1);
     free(s2);
     free(s3);

@@ -190,6 +190,15 @@ static void test_render(lx_t *t) {
            "Relationship:";
     LX_CHECK_MSG(t, strcmp(out, want) == 0, "got:\n%s", out);
     free(out);
+    /* Compact: vanilla without the label list. */
+    LX_REQUIRE(t, lx_re_render_turn(s, LX_RE_COMPACT, &ZOE, NULL, 0, 1, &out, &e) == LEXIE_OK);
+    want = "Classify the relationship between the two entities.\n\n"
+           "Sentence: [Zo\xc3\xab] moved to [Paris].\n"
+           "Entity 1: Zo\xc3\xab\n"
+           "Entity 2: Paris\n"
+           "Relationship:";
+    LX_CHECK_MSG(t, strcmp(out, want) == 0, "got:\n%s", out);
+    free(out);
     /* Unmarked, and the tail before the head. */
     lx_re_input rev = {"Paris is home to Zo\xc3\xab", 17, 20, 0, 5, NULL, NULL};
     LX_REQUIRE(t, lx_re_render_turn(s, LX_RE_VANILLA, &rev, NULL, 0, 0, &out, &e) == LEXIE_OK);
@@ -440,6 +449,85 @@ static void test_vanilla_and_demos(lx_t *t) {
     lx_re_schema_free(s);
 }
 
+/* Renders a lexie_re_sft_line's messages but the last through the fake
+** chat with the generation prompt, and returns the last one's content. */
+static char *render_sft(lx_t *t, const char *line, char **answer) {
+    lexie_error e;
+    lx_json_doc *d = lx_json_parse(line, strlen(line), NULL, &e);
+    *answer = NULL;
+    if (!d) {
+        LX_CHECK_MSG(t, 0, "not JSON: %s", line);
+        return NULL;
+    }
+    const lx_json *m = lx_json_get(lx_json_root(d), "messages");
+    char *text = NULL;
+    if (m && m->type == LX_JSON_ARRAY && m->n >= 2) {
+        lexie_chat_msg msgs[16];
+        int n = m->n < 16 ? m->n : 16;
+        for (int i = 0; i < n; i++) {
+            msgs[i].role = lx_json_string(lx_json_get(lx_json_at(m, i), "role"));
+            msgs[i].content = lx_json_string(lx_json_get(lx_json_at(m, i), "content"));
+        }
+        LX_CHECK(t, strcmp(msgs[n - 1].role, "assistant") == 0);
+        *answer = lx_strdup(msgs[n - 1].content, &e);
+        f_chat(NULL, msgs, n - 1, 1, &text, NULL, NULL, &e);
+    }
+    lx_json_doc_free(d);
+    return text;
+}
+
+static void test_sft_lines(lx_t *t) {
+    lx_re_schema *s = toy(t);
+    LX_REQUIRE(t, s);
+    fake f = {"works_for", NULL, 0, 0, 0, 0};
+    lx_re_backend b = fake_backend(&f, 1);
+    lexie_error e;
+    lx_re_input d = {"Ann works at Acme.", 0, 3, 13, 17, "PER", "ORG"};
+    int dl = 1;
+    /* Each method, with and without a demonstration: the line's messages
+    ** render to exactly the scored prompt, then the gold answer. */
+    const lx_re_method methods[3] = {LX_RE_QA4RE, LX_RE_VANILLA, LX_RE_COMPACT};
+    const char *want[3] = {"B", "born_in", "born_in"}; /* PER/LOC offers lives_in, born_in */
+    for (int mi = 0; mi < 3; mi++)
+        for (int demos = 0; demos < 2; demos++) {
+            lx_re_params p = lx_re_default_params();
+            p.method = methods[mi];
+            lx_re_clf *c = lx_re_clf_new(s, &b, &p, &e);
+            LX_REQUIRE(t, c);
+            if (demos) LX_REQUIRE(t, lx_re_clf_set_demos(c, &d, &dl, 1, &e) == LEXIE_OK);
+            char *line = NULL, *prompt = NULL, *answer = NULL;
+            LX_REQUIRE(t, lx_re_clf_sft_line(c, &ZOE, 2, &line, &e) == LEXIE_OK);
+            LX_CHECK(t, strchr(line, '\n') == NULL);
+            LX_REQUIRE(t, lx_re_clf_prompt(c, &ZOE, 0, &prompt, &e) == LEXIE_OK);
+            char *rendered = render_sft(t, line, &answer);
+            LX_CHECK_MSG(t, rendered && strcmp(rendered, prompt) == 0, "method %d: %s\nvs\n%s", mi,
+                         rendered ? rendered : "(null)", prompt);
+            LX_CHECK_MSG(t, answer && strcmp(answer, want[mi]) == 0, "method %d: answer %s", mi,
+                         answer ? answer : "(null)");
+            free(rendered);
+            free(answer);
+            free(line);
+            free(prompt);
+            /* A gold label the types leave out is offered anyway (QA4RE),
+            ** and its letter is the answer. */
+            LX_REQUIRE(t, lx_re_clf_sft_line(c, &ZOE, 1, &line, &e) == LEXIE_OK);
+            rendered = render_sft(t, line, &answer);
+            if (methods[mi] == LX_RE_QA4RE) {
+                LX_CHECK(t, rendered && strstr(rendered, "C. [Zo\xc3\xab] works for [Paris]\n"));
+                LX_CHECK(t, answer && strcmp(answer, "C") == 0);
+            } else {
+                LX_CHECK(t, answer && strcmp(answer, "works_for") == 0);
+            }
+            free(rendered);
+            free(answer);
+            free(line);
+            LX_CHECK(t, lx_re_clf_sft_line(c, &ZOE, 4, &line, &e) == LEXIE_E_INVALID);
+            LX_CHECK(t, lx_re_clf_sft_line(c, &ZOE, -1, &line, &e) == LEXIE_E_INVALID);
+            lx_re_clf_free(c);
+        }
+    lx_re_schema_free(s);
+}
+
 static void test_permutations(lx_t *t) {
     lx_re_schema *s = toy(t);
     LX_REQUIRE(t, s);
@@ -637,6 +725,7 @@ void suite_re(void) {
     LX_RUN(test_classify_single_letters);
     LX_RUN(test_classify_multi_token_letters);
     LX_RUN(test_vanilla_and_demos);
+    LX_RUN(test_sft_lines);
     LX_RUN(test_permutations);
     LX_RUN(test_free_gen_and_parse);
     LX_RUN(test_real_model);

@@ -243,6 +243,7 @@ class lexie_re_eval_params(Structure):
         ("user", c_void_p),
         ("lora", c_char_p),
         ("lora_scale", ctypes.c_float),
+        ("sft_out", c_char_p),
     ]
 
 

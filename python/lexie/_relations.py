@@ -261,7 +261,7 @@ def _error_dict(id_, i, e):
 
 # ==== The extractor ====
 
-_METHODS = {"qa4re": 0, "vanilla": 1}
+_METHODS = {"qa4re": 0, "vanilla": 1, "compact": 2}
 
 
 class RelationExtractor(Handle):
@@ -303,7 +303,7 @@ class RelationExtractor(Handle):
         self._ptr = None
         self._owned = []
         if method not in _METHODS:
-            raise LexieError(Status.INVALID, f"method must be 'qa4re' or 'vanilla', not {method!r}")
+            raise LexieError(Status.INVALID, f"method must be 'qa4re', 'vanilla' or 'compact', not {method!r}")
         batch = check_int(batch, "batch", 1, 63)
         n_permute = check_int(n_permute, "n_permute", 1, 64)
         none_threshold = check_float(none_threshold, "none_threshold", 0.0, 1.0)
@@ -533,6 +533,7 @@ def evaluate_relations(
     n_threads=0,
     chat_template=None,
     on_event=None,
+    export_sft=None,
 ):
     """Runs (or resumes) `lexie eval re` through the library's runner
     (lexie_re_eval_run): the same selection, prediction file (named by the
@@ -543,6 +544,9 @@ def evaluate_relations(
     or None (the default model).  schema: a file or built-in name (None: the
     one named like data).  on_event(dict) (optional) gets {"kind":
     "warning"|"start"|"progress"|"example_error", ...} as the run goes.
+    export_sft: a path; the selection is written there as chat JSONL for
+    `lexie train sft` (each prompt with its gold answer) and nothing is
+    classified (only "n_examples" is then meaningful).
 
     Returns {"predictions", "report_json", "report_txt" (paths), "table"
     (the readable report), "n_examples", "n_resumed", "n_computed",
@@ -550,7 +554,7 @@ def evaluate_relations(
     from ._model import resolve_model
 
     if method not in _METHODS:
-        raise LexieError(Status.INVALID, f"method must be 'qa4re' or 'vanilla', not {method!r}")
+        raise LexieError(Status.INVALID, f"method must be 'qa4re', 'vanilla' or 'compact', not {method!r}")
     L, err = lib(), new_error()
     p = L.lexie_re_eval_default_params()
     keep = []  # bytes the params point into, alive for the call
@@ -567,6 +571,7 @@ def evaluate_relations(
     p.model = s(resolve_model(model))
     p.chat_template, p.out_dir, p.prior_path = s(chat_template), s(out_dir), s(prior)
     p.command = s("lexie.evaluate_relations")
+    p.sft_out = s(export_sft)
     p.method, p.shots = _METHODS[method], check_int(shots, "shots", 0, 64)
     p.seed = check_int(seed, "seed", 0, 2**64 - 1)
     p.limit, p.sample = check_int(limit, "limit", 0, 2**31 - 1), check_int(sample, "sample", 0, 2**31 - 1)

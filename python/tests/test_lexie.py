@@ -800,6 +800,14 @@ def test_evaluate_relations_resumes_like_cli():
                 return [(x["id"], x["label"], x["probs"]) for x in map(json.loads, f)]
 
         assert probs(cli_preds) == probs(r2["predictions"])
+        # export_sft writes the selection as chat JSONL with the gold answers.
+        sft = os.path.join(d, "sft.jsonl")
+        r3 = lexie.evaluate_relations("gad", method="compact", export_sft=sft, **kw)
+        assert r3["n_examples"] == 3 and r3["n_computed"] == 0, r3
+        with open(sft) as f:
+            lines = [json.loads(x) for x in f]
+        assert [x["messages"][-1]["content"] for x in lines] == ["association", "no_association", "association"]
+        assert lines[0]["messages"][0]["content"].startswith("Classify the relationship between the two entities.")
         expect_error(Status.INVALID, "unknown dataset", lexie.evaluate_relations, "nope", schema="gad", **kw)
 
 

@@ -152,8 +152,9 @@ static lexie_status check_params(const lexie_re_eval_params *p, lexie_error *err
         (strcmp(p->split, "test") && strcmp(p->split, "train") && strcmp(p->split, "dev")))
         return lx_fail(err, LEXIE_E_INVALID, "split must be test, train or dev");
     if (!p->schema_path) return lx_fail(err, LEXIE_E_INVALID, "no schema given");
-    if (p->method != LEXIE_RE_QA4RE && p->method != LEXIE_RE_VANILLA)
-        return lx_fail(err, LEXIE_E_INVALID, "method must be qa4re or vanilla");
+    if (p->method != LEXIE_RE_QA4RE && p->method != LEXIE_RE_VANILLA &&
+        p->method != LEXIE_RE_COMPACT)
+        return lx_fail(err, LEXIE_E_INVALID, "method must be qa4re, vanilla or compact");
     if (p->threshold < 0 || p->threshold > 1)
         return lx_fail(err, LEXIE_E_INVALID, "threshold wants a number in (0, 1]");
     if ((p->threshold > 0) + (p->calibrate || p->prior_path) > 1)
@@ -303,7 +304,7 @@ static lexie_status name_files(run *r, lexie_error *err) {
         p->shots, p->shots ? (unsigned long long)p->seed : 0ULL, p->n_permute, p->free_gen);
     /* Vanilla answers were once scored by their sequence probability;
     ** constrained decoding gives other numbers, so another file. */
-    if (p->method == LEXIE_RE_VANILLA && !p->free_gen) lx_jbuf_puts(&b, "|answers=constrained");
+    if (p->method != LEXIE_RE_QA4RE && !p->free_gen) lx_jbuf_puts(&b, "|answers=constrained");
     /* Arithmetic 1 is the unmarked original, so its files keep their names. */
     if (LEXIE_NUMERICS_VERSION > 1) lx_jbuf_printf(&b, "|numerics=%d", LEXIE_NUMERICS_VERSION);
     /* Packed weights sum in another order (kernels/pack.c). */
@@ -597,6 +598,31 @@ static lexie_status report(run *r, lexie_re_eval_result *out, lexie_error *err) 
 
 /* ==== The run ==== */
 
+/* The selection as training data: one lexie_re_sft_line per example with
+** its gold label, written atomically to p->sft_out. */
+static lexie_status export_sft(run *r, lexie_re_eval_result *out, lexie_error *err) {
+    out->n_examples = r->n_sel;
+    lx_jbuf b = {0};
+    lexie_status st = LEXIE_OK;
+    for (int i = 0; i < r->n_sel && st == LEXIE_OK; i++) {
+        const lx_re_item *it = &r->src->items[r->sel[i]];
+        lexie_re_example ex = lx_re_item_example(it);
+        char *line = NULL;
+        st = lexie_re_sft_line(r->re, &ex, r->gold[i], &line, err);
+        if (st != LEXIE_OK) {
+            lx_fail_prefix(err, "example %s: ", it->id);
+            break;
+        }
+        lx_jbuf_puts(&b, line);
+        lx_jbuf_putc(&b, '\n');
+        free(line);
+    }
+    if (st == LEXIE_OK) st = lx_jbuf_status(&b, err);
+    if (st == LEXIE_OK) st = lx_write_file_atomic(r->p->sft_out, b.data ? b.data : "", b.len, err);
+    lx_jbuf_free(&b);
+    return st;
+}
+
 static lexie_status dump_prompt(run *r, lexie_re_eval_result *out, lexie_error *err) {
     out->n_examples = r->n_sel;
     if (r->n_sel == 0) return LEXIE_OK;
@@ -614,11 +640,13 @@ lexie_status lexie_re_eval_run(const lexie_re_eval_params *p, lexie_re_eval_resu
     memset(&r, 0, sizeof r);
     r.p = p;
     r.pred_fd = -1;
-    r.method_s = p->method == LEXIE_RE_VANILLA ? "vanilla" : "qa4re";
+    r.method_s = p->method == LEXIE_RE_VANILLA   ? "vanilla"
+                 : p->method == LEXIE_RE_COMPACT ? "compact"
+                                                 : "qa4re";
     st = load_inputs(&r, err);
     if (st == LEXIE_OK) st = load_model(&r, err);
-    if (st == LEXIE_OK && p->dump_prompt) {
-        st = dump_prompt(&r, out, err);
+    if (st == LEXIE_OK && (p->dump_prompt || p->sft_out)) {
+        st = p->dump_prompt ? dump_prompt(&r, out, err) : export_sft(&r, out, err);
         run_free(&r);
         return st;
     }

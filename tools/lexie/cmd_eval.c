@@ -17,7 +17,7 @@
 
 typedef struct {
     const char *model, *data, *split, *schema, *out, *method_s, *chat_template, *prior;
-    const char *chat_template_file;
+    const char *chat_template_file, *export_sft;
     int method, shots, permute, free_gen, limit, sample, threads, batch, dump_prompt, quiet;
     int calibrate;
     uint64_t seed;
@@ -30,7 +30,8 @@ static void eval_usage(FILE *f) {
             "usage: lexie eval re --data semeval|gad|tacred [options]\n"
             "       lexie eval extract --data NAME [options] (see lexie eval extract --help)\n"
             "  --split S          test (default), train or dev (a fixed sample of %d from train)\n"
-            "  --method M         qa4re (default) or vanilla\n"
+            "  --method M         qa4re (default), vanilla, or compact (no label list;\n"
+            "                     for a model tuned with --export-sft's data)\n"
             "  --shots K          few-shot demonstrations drawn from train (default 0)\n"
             "  --seed S           seed for demonstrations and --sample (default 1)\n"
             "  --limit N          the first N examples only (of the sample, with --sample)\n"
@@ -53,6 +54,8 @@ static void eval_usage(FILE *f) {
             "  -t N               threads (default: all cores)\n"
             "  --batch B          examples decoded together (default 8)\n"
             "  --dump-prompt      print the first example's exact prompt and exit\n"
+            "  --export-sft FILE  write the selection as chat JSONL for lexie train sft\n"
+            "                     (each prompt with its gold answer) and exit\n"
             "  --quiet            no progress output\n"
             "Data come from $LEXIE_DATA (default ../shared/data).\n",
             500);
@@ -125,6 +128,8 @@ static int parse_eval(int argc, char **argv, eval_opts *o) {
                 o->out = v;
             else if (strcmp(a, "--prior") == 0)
                 o->prior = v;
+            else if (strcmp(a, "--export-sft") == 0)
+                o->export_sft = v;
             else if (strcmp(a, "--method") == 0)
                 o->method_s = v;
             else if (strcmp(a, "--shots") == 0) {
@@ -168,8 +173,10 @@ static int parse_eval(int argc, char **argv, eval_opts *o) {
         o->method = LEXIE_RE_QA4RE;
     else if (strcmp(o->method_s, "vanilla") == 0)
         o->method = LEXIE_RE_VANILLA;
+    else if (strcmp(o->method_s, "compact") == 0)
+        o->method = LEXIE_RE_COMPACT;
     else {
-        fprintf(stderr, "lexie eval re: --method must be qa4re or vanilla\n");
+        fprintf(stderr, "lexie eval re: --method must be qa4re, vanilla or compact\n");
         return 0;
     }
     if ((o->calibrate != 0) + (o->threshold > 0) + (o->prior != NULL) > 1) {
@@ -278,6 +285,7 @@ int cmd_eval(int argc, char **argv) {
     p.batch = o.batch;
     p.n_threads = o.threads;
     p.dump_prompt = o.dump_prompt;
+    p.sft_out = o.export_sft;
     p.on_event = on_event;
     p.user = &ui;
     lexie_re_eval_result r = {0};
@@ -289,6 +297,10 @@ int cmd_eval(int argc, char **argv) {
     } else if (o.dump_prompt) {
         if (r.prompt) printf("%s\n", r.prompt);
         rc = r.prompt ? 0 : 1;
+    } else if (o.export_sft) {
+        if (!o.quiet)
+            fprintf(stderr, "lexie eval: %d examples written to %s\n", r.n_examples, o.export_sft);
+        rc = 0;
     } else {
         fputs(r.table, stdout);
         if (!r.report_written)

@@ -26,7 +26,7 @@ static void rel_usage(FILE *f) {
           "  input lines: {\"id\", \"text\", \"head\": {\"start\", \"end\", \"type\"}, \"tail\": "
           "{...}}\n"
           "  (offsets in code points, end exclusive), or text with <e1>..</e1> <e2>..</e2>\n"
-          "  --method M         qa4re (default) or vanilla\n"
+          "  --method M         qa4re (default), vanilla or compact (for a tuned model)\n"
           "  --permute P        QA4RE: average over P cyclic option orders (default 1)\n"
           "  --free-gen         generate the answer and parse it, instead of scoring\n"
           "  --threshold T      predict the none label iff its probability >= T\n"
@@ -305,8 +305,10 @@ static int parse_relations(int argc, char **argv, rel_opts *o) {
         o->rp.method = LEXIE_RE_QA4RE;
     else if (strcmp(o->method, "vanilla") == 0)
         o->rp.method = LEXIE_RE_VANILLA;
+    else if (strcmp(o->method, "compact") == 0)
+        o->rp.method = LEXIE_RE_COMPACT;
     else {
-        fprintf(stderr, "lexie relations: --method must be qa4re or vanilla\n");
+        fprintf(stderr, "lexie relations: --method must be qa4re, vanilla or compact\n");
         return 2;
     }
     if ((o->calibrate || o->prior) && (o->rp.free_gen || o->rp.none_threshold > 0 || o->dump)) {

@@ -139,6 +139,12 @@ lexie_status lexie_re_prompt(lexie_re *r, const lexie_re_example *ex, char **out
     return lx_re_clf_prompt(r->clf, ex, 0, out, err);
 }
 
+lexie_status lexie_re_sft_line(lexie_re *r, const lexie_re_example *ex, int label, char **out,
+                               lexie_error *err) {
+    if (!r || !ex || !out) return lx_fail(err, LEXIE_E_INVALID, "lexie_re_sft_line: NULL argument");
+    return lx_re_clf_sft_line(r->clf, ex, label, out, err);
+}
+
 lexie_status lexie_re_classify(lexie_re *r, const lexie_re_example *ex, int n, lexie_re_result *out,
                                lexie_error *err) {
     if (!r || (n > 0 && (!ex || !out)))

@@ -188,7 +188,8 @@ lx_re_clf *lx_re_clf_new(const lx_re_schema *s, const lx_re_backend *b, const lx
     if (c->p.max_gen_tokens <= 0) c->p.max_gen_tokens = 16;
     if (c->p.n_permute <= 0) c->p.n_permute = 1;
     if (c->p.batch <= 0) c->p.batch = 8;
-    if (c->p.method != LX_RE_QA4RE && c->p.method != LX_RE_VANILLA) {
+    if (c->p.method != LX_RE_QA4RE && c->p.method != LX_RE_VANILLA &&
+        c->p.method != LX_RE_COMPACT) {
         lx_fail(err, LEXIE_E_INVALID, "classifier: unknown method %d", (int)c->p.method);
         free(c);
         return NULL;
@@ -298,58 +299,85 @@ static int options_for(const lx_re_clf *c, const lx_re_input *in, int perm, int 
     return n;
 }
 
+/* The chat messages of one example: the demonstrations' turns, then in's
+** user turn under permutation perm (fills opts and *n_opts; with gold !=
+** -1 that label is offered even where the types leave it out), then with
+** gold != -1 the assistant's answer for it.  msgs[0 .. *n_msgs) point
+** into owned[], which the caller frees (free_messages).  */
+typedef struct {
+    lexie_chat_msg *msgs;
+    char **owned;
+    int n;
+} messages;
+
+static void free_messages(messages *m) {
+    if (m->owned)
+        for (int i = 0; i < m->n; i++) free(m->owned[i]);
+    free(m->owned);
+    free(m->msgs);
+    memset(m, 0, sizeof *m);
+}
+
+/* The answer that teaches gold among opts[0..n): its letter (QA4RE) or
+** name, malloc'd. */
+static char *answer_text(const lx_re_clf *c, int gold, const int *opts, int n, lexie_error *err) {
+    if (c->p.method != LX_RE_QA4RE) return lx_strdup(lx_re_schema_label(c->s, gold), err);
+    char letter[8] = "";
+    for (int k = 0; k < n; k++)
+        if (opts[k] == gold) lx_re_letter(k, letter);
+    return lx_strdup(letter, err);
+}
+
+static lexie_status build_messages(lx_re_clf *c, const lx_re_input *in, int perm, int gold,
+                                   int *opts, int *n_opts, messages *m, lexie_error *err) {
+    const lx_re_schema *s = c->s;
+    int cap = 2 * c->n_demos + 2;
+    memset(m, 0, sizeof *m);
+    m->msgs = lx_calloc((size_t)cap, sizeof *m->msgs, err);
+    m->owned = lx_calloc((size_t)cap, sizeof *m->owned, err);
+    int *dopts = lx_calloc((size_t)s->n_rels + 2, sizeof *dopts, err);
+    lexie_status st = (m->msgs && m->owned && dopts) ? LEXIE_OK : LEXIE_E_NOMEM;
+    for (int d = 0; d < c->n_demos && st == LEXIE_OK; d++) {
+        int dg = c->demo_labels[d];
+        int nd = options_for(c, &c->demos[d], 0, dg, dopts);
+        st = lx_re_render_turn(s, c->p.method, &c->demos[d], dopts, nd, c->p.mark, &m->owned[m->n],
+                               err);
+        if (st != LEXIE_OK) {
+            lx_fail_prefix(err, "demo %d: ", d);
+            break;
+        }
+        m->msgs[m->n] = (lexie_chat_msg){"user", m->owned[m->n]};
+        m->n++;
+        if (!(m->owned[m->n] = answer_text(c, dg, dopts, nd, err))) st = LEXIE_E_NOMEM;
+        m->msgs[m->n] = (lexie_chat_msg){"assistant", m->owned[m->n]};
+        m->n++;
+    }
+    if (st == LEXIE_OK) {
+        *n_opts = options_for(c, in, perm, gold, opts);
+        st = lx_re_render_turn(s, c->p.method, in, opts, *n_opts, c->p.mark, &m->owned[m->n], err);
+        if (st == LEXIE_OK) m->msgs[m->n] = (lexie_chat_msg){"user", m->owned[m->n]};
+        m->n++;
+    }
+    if (st == LEXIE_OK && gold >= 0) {
+        if (!(m->owned[m->n] = answer_text(c, gold, opts, *n_opts, err))) st = LEXIE_E_NOMEM;
+        m->msgs[m->n] = (lexie_chat_msg){"assistant", m->owned[m->n]};
+        m->n++;
+    }
+    free(dopts);
+    if (st != LEXIE_OK) free_messages(m);
+    return st;
+}
+
 /* Renders the chat prompt for in under permutation perm; fills opts.
 ** *user (malloc'd; user and n_user may be NULL) gets the ranges of *text
 ** that are message text: the sentence, entities, labels, answers. */
 static lexie_status build_prompt(lx_re_clf *c, const lx_re_input *in, int perm, int *opts,
                                  int *n_opts, char **text, lexie_span **user, int *n_user,
                                  lexie_error *err) {
-    const lx_re_schema *s = c->s;
-    int n_msgs = 2 * c->n_demos + 1;
-    lexie_chat_msg *msgs = lx_calloc((size_t)n_msgs, sizeof *msgs, err);
-    char **owned = lx_calloc((size_t)n_msgs, sizeof *owned, err);
-    int *dopts = lx_calloc((size_t)s->n_rels + 2, sizeof *dopts, err);
-    lexie_status st = (msgs && owned && dopts) ? LEXIE_OK : LEXIE_E_NOMEM;
-    char letter[8];
-    for (int d = 0; d < c->n_demos && st == LEXIE_OK; d++) {
-        int gold = c->demo_labels[d];
-        int nd = options_for(c, &c->demos[d], 0, gold, dopts);
-        st = lx_re_render_turn(s, c->p.method, &c->demos[d], dopts, nd, c->p.mark, &owned[2 * d],
-                               err);
-        if (st != LEXIE_OK) {
-            lx_fail_prefix(err, "demo %d: ", d);
-            break;
-        }
-        msgs[2 * d] = (lexie_chat_msg){"user", owned[2 * d]};
-        const char *answer = lx_re_schema_label(s, gold);
-        if (c->p.method == LX_RE_QA4RE) {
-            for (int k = 0; k < nd; k++)
-                if (dopts[k] == gold) lx_re_letter(k, letter);
-            answer = letter;
-        }
-        msgs[2 * d + 1] = (lexie_chat_msg){"assistant", answer};
-        if (c->p.method == LX_RE_QA4RE) {
-            /* letter is reused: keep a copy for this turn. */
-            if (!(owned[2 * d + 1] = lx_strdup(letter, err)))
-                st = LEXIE_E_NOMEM;
-            else
-                msgs[2 * d + 1].content = owned[2 * d + 1];
-        }
-    }
-    if (st == LEXIE_OK) {
-        *n_opts = options_for(c, in, perm, -1, opts);
-        st = lx_re_render_turn(s, c->p.method, in, opts, *n_opts, c->p.mark, &owned[n_msgs - 1],
-                               err);
-    }
-    if (st == LEXIE_OK) {
-        msgs[n_msgs - 1] = (lexie_chat_msg){"user", owned[n_msgs - 1]};
-        st = c->b.chat(c->b.user, msgs, n_msgs, 1, text, user, n_user, err);
-    }
-    if (owned)
-        for (int i = 0; i < n_msgs; i++) free(owned[i]);
-    free(owned);
-    free(msgs);
-    free(dopts);
+    messages m;
+    lexie_status st = build_messages(c, in, perm, -1, opts, n_opts, &m, err);
+    if (st == LEXIE_OK) st = c->b.chat(c->b.user, m.msgs, m.n, 1, text, user, n_user, err);
+    free_messages(&m);
     return st;
 }
 
@@ -360,6 +388,38 @@ lexie_status lx_re_clf_prompt(lx_re_clf *c, const lx_re_input *in, int perm, cha
     lexie_status st = build_prompt(c, in, perm, opts, &n, out, NULL, NULL, err);
     free(opts);
     return st;
+}
+
+lexie_status lx_re_clf_sft_line(lx_re_clf *c, const lx_re_input *in, int gold, char **out,
+                                lexie_error *err) {
+    *out = NULL;
+    if (gold < 0 || gold > c->s->n_rels)
+        return lx_fail(err, LEXIE_E_INVALID, "label %d is outside the schema's %d labels", gold,
+                       c->s->n_rels + 1);
+    int *opts = lx_calloc((size_t)c->s->n_rels + 2, sizeof *opts, err), n;
+    if (!opts) return LEXIE_E_NOMEM;
+    messages m;
+    lexie_status st = build_messages(c, in, 0, gold, opts, &n, &m, err);
+    free(opts);
+    if (st != LEXIE_OK) return st;
+    lx_jbuf b = {0};
+    lx_jbuf_puts(&b, "{\"messages\": [");
+    for (int i = 0; i < m.n; i++) {
+        lx_jbuf_puts(&b, i ? ", {\"role\": " : "{\"role\": ");
+        lx_jbuf_cstr(&b, m.msgs[i].role);
+        lx_jbuf_puts(&b, ", \"content\": ");
+        lx_jbuf_cstr(&b, m.msgs[i].content);
+        lx_jbuf_putc(&b, '}');
+    }
+    lx_jbuf_puts(&b, "]}");
+    free_messages(&m);
+    st = lx_jbuf_status(&b, err);
+    if (st != LEXIE_OK) {
+        lx_jbuf_free(&b);
+        return st;
+    }
+    *out = b.data;
+    return LEXIE_OK;
 }
 
 /* ==== Deciding and parsing ==== */
@@ -383,7 +443,7 @@ int lx_re_parse_answer(const lx_re_schema *s, lx_re_method m, const int *opts, i
     while (*a == ' ' || *a == '\n' || *a == '\t' || *a == '*' || *a == '"' ||
            (*a == '-' && a[1] == ' '))
         a++;
-    if (m == LX_RE_VANILLA) {
+    if (m != LX_RE_QA4RE) {
         /* The longest label at the earliest position (case-insensitive):
         ** small models often wrap it ("The relationship is X"). */
         for (const char *p = a; *p; p++) {

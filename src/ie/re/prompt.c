@@ -25,6 +25,14 @@
 **   Entity 2: chairs
 **   Relationship:
 **
+** Compact (for a model tuned on the labels; no list):
+**   Classify the relationship between the two entities.
+**
+**   Sentence: ...
+**   Entity 1: company
+**   Entity 2: chairs
+**   Relationship:
+**
 ** The wording is lexie's own.  Everything that does not depend on the
 ** example (the instruction, the label list) comes first, so that prompts
 ** share a prefix the engine computes once.
@@ -40,6 +48,7 @@ static const char QA4RE_QUESTION[] =
 static const char VANILLA_INSTRUCTION[] =
     "Classify the relationship between two entities of a sentence. "
     "The possible relationships are:\n";
+static const char COMPACT_INSTRUCTION[] = "Classify the relationship between the two entities.\n";
 
 void lx_re_letter(int i, char *buf) {
     /* Bijective base 26: 0 -> A, 25 -> Z, 26 -> AA, 701 -> ZZ, 702 -> AAA. */
@@ -194,8 +203,13 @@ lexie_status lx_re_render_turn(const lx_re_schema *s, lx_re_method m, const lx_r
         }
         lx_jbuf_puts(&b, QA4RE_QUESTION);
     } else {
-        lx_jbuf_puts(&b, VANILLA_INSTRUCTION);
-        for (int i = 0; i <= s->n_rels; i++) lx_jbuf_printf(&b, "- %s\n", lx_re_schema_label(s, i));
+        if (m == LX_RE_COMPACT) {
+            lx_jbuf_puts(&b, COMPACT_INSTRUCTION);
+        } else {
+            lx_jbuf_puts(&b, VANILLA_INSTRUCTION);
+            for (int i = 0; i <= s->n_rels; i++)
+                lx_jbuf_printf(&b, "- %s\n", lx_re_schema_label(s, i));
+        }
         lx_jbuf_puts(&b, "\nSentence: ");
         add_marked(&b, in, mark);
         lx_jbuf_printf(&b, "\nEntity 1: %s\nEntity 2: %s\nRelationship:", subj, obj);

@@ -26,6 +26,7 @@
 typedef lexie_re_method lx_re_method;
 #define LX_RE_QA4RE LEXIE_RE_QA4RE
 #define LX_RE_VANILLA LEXIE_RE_VANILLA
+#define LX_RE_COMPACT LEXIE_RE_COMPACT
 
 /* One example as the prompt code sees it (the public struct): the text and
 ** the two entity spans in code points, end exclusive. */
@@ -37,7 +38,8 @@ void lx_re_letter(int i, char *buf);
 
 /* The user-turn text for one example.  QA4RE: opts[0..n_opts) are label
 ** indices in the order they are offered (the none label last, usually).
-** Vanilla: the whole label list is offered; opts is ignored.  mark: put
+** Vanilla: the whole label list is offered; opts is ignored.  Compact:
+** vanilla without the label list.  mark: put
 ** [brackets] around the entities in the sentence (and in QA4RE options).
 ** *out is malloc'd.  LEXIE_E_INVALID for spans outside the text. */
 lexie_status lx_re_render_turn(const lx_re_schema *s, lx_re_method m, const lx_re_input *in,
@@ -110,11 +112,15 @@ lexie_status lx_re_clf_set_demos(lx_re_clf *c, const lx_re_input *demos, const i
 ** option order of permutation perm (0: schema order).  *out malloc'd. */
 lexie_status lx_re_clf_prompt(lx_re_clf *c, const lx_re_input *in, int perm, char **out,
                               lexie_error *err);
+/* The chat JSONL line that teaches that prompt (permutation 0) with gold
+** label gold as the answer (see lexie_re_sft_line).  *out malloc'd. */
+lexie_status lx_re_clf_sft_line(lx_re_clf *c, const lx_re_input *in, int gold, char **out,
+                                lexie_error *err);
 /* Classifies n examples; out[i] is filled (clear with lx_re_result_clear). */
 lexie_status lx_re_clf_run(lx_re_clf *c, const lx_re_input *in, int n, lx_re_result *out,
                            lexie_error *err);
 /* Parses a generated answer: a letter among the n_opts offered (QA4RE) or
-** a label (vanilla).  Returns the label index, or -1 when unparseable. */
+** a label (vanilla, compact).  Returns the label index, or -1 when unparseable. */
 int lx_re_parse_answer(const lx_re_schema *s, lx_re_method m, const int *opts, int n_opts,
                        const char *answer);
 
