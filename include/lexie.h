@@ -980,7 +980,10 @@ LEXIE_API void lexie_re_eval_result_clear(lexie_re_eval_result *r);
 ** An adapter borrows its model, which must outlive it. */
 typedef struct lexie_adapter lexie_adapter;
 
-/* Loads the adapter at path for m.  NULL and err on failure: unreadable
+/* Loads the adapter at path for m; path may also be a training checkpoint
+** (`lexie train --save-every`), whose adapter as of that step is read and
+** whose optimizer state is skipped, so a run can be evaluated while it
+** goes on.  NULL and err on failure: unreadable
 ** file (LEXIE_E_IO), not a LoRA adapter, an architecture other than m's or
 ** shapes that do not fit m (LEXIE_E_FORMAT), a tensor that adapts
 ** something other than a block projection (LEXIE_E_UNSUPPORTED). */

@@ -146,15 +146,22 @@ static int parse_name(const char *name, int n_layer, int *il, int *t, int *is_b)
     return -1;
 }
 
-static lexie_status check_header(const lexie_model *m, const lx_gguf *g, float *alpha,
+/* Reads the header; *ck is 1 for a training checkpoint, whose adapter
+** is read the same way once AdamW's moments are skipped. */
+static lexie_status check_header(const lexie_model *m, const lx_gguf *g, float *alpha, int *ck,
                                  lexie_error *err) {
     lx_str s;
-    if (lx_gguf_get_str(g, "general.type", &s, err) ||
-        !(s.len == 7 && memcmp(s.ptr, "adapter", 7) == 0))
+    static const char ck_type[] = LX_LORA_CHECKPOINT_TYPE;
+    if (lx_gguf_get_str(g, "general.type", &s, err))
         return lx_fail(err, LEXIE_E_FORMAT, "lora: general.type is not 'adapter'");
-    if (lx_gguf_get_str(g, "adapter.type", &s, err) ||
-        !(s.len == 4 && memcmp(s.ptr, "lora", 4) == 0))
-        return lx_fail(err, LEXIE_E_FORMAT, "lora: adapter.type is not 'lora'");
+    *ck = s.len == sizeof ck_type - 1 && memcmp(s.ptr, ck_type, s.len) == 0;
+    if (!*ck) {
+        if (!(s.len == 7 && memcmp(s.ptr, "adapter", 7) == 0))
+            return lx_fail(err, LEXIE_E_FORMAT, "lora: general.type is not 'adapter'");
+        if (lx_gguf_get_str(g, "adapter.type", &s, err) ||
+            !(s.len == 4 && memcmp(s.ptr, "lora", 4) == 0))
+            return lx_fail(err, LEXIE_E_FORMAT, "lora: adapter.type is not 'lora'");
+    }
     const char *arch = lexie_model_arch(m);
     if (lx_gguf_get_str(g, "general.architecture", &s, err) || s.len != strlen(arch) ||
         memcmp(s.ptr, arch, s.len) != 0)
@@ -167,11 +174,19 @@ static lexie_status check_header(const lexie_model *m, const lx_gguf *g, float *
     return LEXIE_OK;
 }
 
+/* A checkpoint's optimizer state, which an adapter leaves out. */
+static int is_moment(int ck, const char *name) {
+    size_t n = strlen(name);
+    return ck && n > 7 &&
+           (strcmp(name + n - 7, ".adam_m") == 0 || strcmp(name + n - 7, ".adam_v") == 0);
+}
+
 /* First pass: ranks and shapes of every tensor, checked against the base. */
-static lexie_status read_shapes(lexie_adapter *a, const lx_gguf *g, lexie_error *err) {
+static lexie_status read_shapes(lexie_adapter *a, const lx_gguf *g, int ck, lexie_error *err) {
     for (int64_t i = 0; i < lx_gguf_n_tensors(g); i++) {
         const lx_gguf_tensor *te = lx_gguf_tensor_at(g, i);
         int il, t, is_b;
+        if (is_moment(ck, te->name)) continue;
         if (parse_name(te->name, a->n_layer, &il, &t, &is_b))
             return lx_fail(err, LEXIE_E_UNSUPPORTED, "lora: tensor '%s' adapts no block projection",
                            te->name);
@@ -205,12 +220,15 @@ lexie_adapter *lexie_adapter_load(const lexie_model *m, const char *path, lexie_
         return NULL;
     }
     lexie_adapter *a = adapter_shell(m, err);
-    if (!a || check_header(m, g, &a->alpha, err) || read_shapes(a, g, err) || alloc_pairs(a, err))
+    int ck = 0;
+    if (!a || check_header(m, g, &a->alpha, &ck, err) || read_shapes(a, g, ck, err) ||
+        alloc_pairs(a, err))
         goto fail;
     int found[2] = {0, 0};
     for (int64_t i = 0; i < lx_gguf_n_tensors(g); i++) {
         const lx_gguf_tensor *te = lx_gguf_tensor_at(g, i);
         int il, t, is_b;
+        if (is_moment(ck, te->name)) continue;
         parse_name(te->name, a->n_layer, &il, &t, &is_b);
         lx_lora_pair *p = lx_lora_at(a, il, t);
         const lx_type_traits *tr = lx_type_traits_get(te->type);

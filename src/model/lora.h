@@ -50,6 +50,11 @@ struct lexie_adapter {
 ** ("attn_q", ...). */
 const lx_tensor *lx_lora_base(const lexie_model *m, int il, int t);
 const char *lx_lora_target_name(int t);
+
+/* general.type of a training checkpoint (src/train/checkpoint.c): the
+** adapter's tensors plus AdamW's moments ("<tensor>.adam_m", ".adam_v").
+** lexie_adapter_load reads the adapter out of one and skips the moments. */
+#define LX_LORA_CHECKPOINT_TYPE "lexie.train.checkpoint"
 /* The pair for (il, t). */
 static inline lx_lora_pair *lx_lora_at(const lexie_adapter *a, int il, int t) {
     return &a->pairs[(size_t)il * LX_LORA_N_TARGET + t];

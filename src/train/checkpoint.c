@@ -16,7 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#define CK_TYPE "lexie.train.checkpoint"
+#define CK_TYPE LX_LORA_CHECKPOINT_TYPE
 
 static const char *const KEYS[] = {"lexie.train.step", "lexie.train.epoch", "lexie.train.cursor",
                                    "lexie.train.pass", "lexie.train.seed"};
