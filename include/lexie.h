@@ -1287,8 +1287,9 @@ typedef struct lexie_pair_out {
 typedef int (*lexie_pairs_callback)(const lexie_pair_out *pr, void *user);
 
 /* ADELIE's pair builder over the JSONL gold file at path: each line
-** ({"instruction", "input"?, "output"} or {"prompt", "output"}) becomes a
-** user turn in c's model's chat template; p->n answers are sampled in
+** ({"instruction", "input"?, "output"}, {"prompt", "output"}, or
+** {"messages": [one user turn, the gold assistant turn]}) becomes a user
+** turn in c's model's chat template, its text never control tokens; p->n answers are sampled in
 ** sequence 0 of c (with whatever adapter c has), scored against "output",
 ** and the best and worst reported through cb.  Errors: LEXIE_E_INVALID
 ** (params), LEXIE_E_IO (file), LEXIE_E_FORMAT naming the path and line,

@@ -334,6 +334,16 @@ static void test_pairs(lx_t *t) {
     LX_CHECK_INT(t, s1.n, 3);
     LX_CHECK(t, s1.ok && s2.ok);
     for (int i = 0; i < 3; i++) LX_CHECK(t, strcmp(s1.json[i], s2.json[i]) == 0);
+    /* A chat line of one user turn and the gold answer is the same line as
+    ** {"prompt", "output"}: the same samples, the same pair. */
+    write_text(gold, "{\"instruction\": \"Say hi\", \"output\": \"the a e o t h\"}\n"
+                     "{\"messages\": [{\"role\": \"user\", \"content\": \"Name a color\"}, "
+                     "{\"role\": \"assistant\", \"content\": \"the a e o t h\"}]}\n");
+    seen s3 = {0, 0, 1, {""}};
+    LX_CHECK(t, c && lexie_pairs_build(c, gold, &pp, on_pair, &s3, &e) == LEXIE_OK);
+    LX_CHECK_INT(t, s3.n, 2);
+    LX_CHECK_MSG(t, strcmp(s3.json[1], s1.json[1]) == 0, "%s\nvs\n%s", s3.json[1], s1.json[1]);
+    write_text(gold, GOLD);
     pp.n = 1;
     LX_CHECK(t, c && lexie_pairs_build(c, gold, &pp, on_pair, &s1, &e) == LEXIE_E_INVALID);
     lexie_ctx_free(c);
@@ -364,6 +374,11 @@ static void test_pairs(lx_t *t) {
     snprintf(args, sizeof args, "pairs -m %s --data %s --n 2 --max-tokens 2 -t 1", model, gold);
     LX_CHECK_INT(t, run_cli(args, o, sizeof o), 1);
     LX_CHECK_MSG(t, strstr(o, "line 2") != NULL, "%s", o);
+    /* A chat line must be exactly a user turn and the gold answer. */
+    write_text(gold, "{\"messages\": [{\"role\": \"user\", \"content\": \"a\"}]}\n");
+    LX_CHECK_INT(t, run_cli(args, o, sizeof o), 1);
+    LX_CHECK_MSG(t, strstr(o, "line 1") && strstr(o, "one user turn then one assistant turn"), "%s",
+                 o);
     remove(gold);
     remove(p1);
     remove(p2);

@@ -8,7 +8,9 @@
 **
 ** Gold lines are instruction data ({"instruction", "input"?, "output"},
 ** the prompt being the instruction, a blank line and the input, as the
-** training data renders it) or {"prompt", "output"}.  Sample k of line i
+** training data renders it), {"prompt", "output"}, or a chat of one user
+** turn and the gold assistant turn ({"messages": [...]}, as `lexie eval re
+** --export-sft` writes).  Sample k of line i
 ** is seeded by (seed, i, k), so a run repeats exactly.
 */
 #include "base/json.h"
@@ -37,9 +39,35 @@ static uint64_t mix64(uint64_t x) {
     return x ^ (x >> 31);
 }
 
+/* A chat line {"messages": [user turn, assistant turn]} (as `lexie eval re
+** --export-sft` writes them): the prompt and gold are the two contents.
+** Returns 0 when o has no "messages". */
+static int chat_gold(const lx_json *o, const char **prompt, const char **gold, int *bad) {
+    const lx_json *m = lx_json_get(o, "messages");
+    if (!m) return 0;
+    const lx_json *u = lx_json_at(m, 0), *a = lx_json_at(m, 1);
+    const char *ur = lx_json_string(lx_json_get(u, "role"));
+    const char *ar = lx_json_string(lx_json_get(a, "role"));
+    *prompt = lx_json_string(lx_json_get(u, "content"));
+    *gold = lx_json_string(lx_json_get(a, "content"));
+    *bad = m->type != LX_JSON_ARRAY || m->n != 2 || !ur || strcmp(ur, "user") != 0 || !ar ||
+           strcmp(ar, "assistant") != 0 || !*prompt || !*gold;
+    return 1;
+}
+
 /* The prompt (malloc'd) and gold output (borrowed from doc) of one line. */
 static lexie_status read_gold(const lx_json *o, char **prompt, const char **gold,
                               lexie_error *err) {
+    const char *chat_prompt = NULL;
+    int bad = 0;
+    if (chat_gold(o, &chat_prompt, gold, &bad)) {
+        if (bad)
+            return lx_fail(err, LEXIE_E_FORMAT,
+                           "\"messages\" must be one user turn then one assistant turn (the "
+                           "gold answer), with string roles and contents");
+        *prompt = lx_strdup(chat_prompt, err);
+        return *prompt ? LEXIE_OK : LEXIE_E_NOMEM;
+    }
     const char *ins = lx_json_string(lx_json_get(o, "instruction"));
     const char *pr = lx_json_string(lx_json_get(o, "prompt"));
     const lx_json *in = lx_json_get(o, "input");
@@ -47,7 +75,7 @@ static lexie_status read_gold(const lx_json *o, char **prompt, const char **gold
     if (!*gold || !ins == !pr || (in && in->type != LX_JSON_STRING && in->type != LX_JSON_NULL))
         return lx_fail(err, LEXIE_E_FORMAT,
                        "a line needs \"output\" and one of \"instruction\" (with an optional "
-                       "\"input\") or \"prompt\", as strings");
+                       "\"input\") or \"prompt\", as strings; or \"messages\"");
     const char *tail = ins ? lx_json_string(in) : NULL, *head = ins ? ins : pr;
     if (tail && !*tail) tail = NULL;
     size_t n = strlen(head) + (tail ? strlen(tail) + 2 : 0) + 1;
@@ -56,21 +84,25 @@ static lexie_status read_gold(const lx_json *o, char **prompt, const char **gold
     return LEXIE_OK;
 }
 
-/* The tokens of prompt as a user turn with the generation prompt. */
+/* The tokens of prompt as a user turn with the generation prompt; the
+** prompt's own text never becomes control tokens (lexie_tokenize_chat). */
 static lexie_token *render(const lexie_model *m, const char *prompt, int *n, lexie_error *err) {
     lexie_chat_msg msg = {"user", prompt};
     char *text = NULL;
-    if (lexie_chat_apply(m, &msg, 1, 1, &text, err)) return NULL;
+    lexie_span *user = NULL;
+    int n_user = 0;
+    if (lexie_chat_apply_spans(m, &msg, 1, 1, &text, &user, &n_user, err)) return NULL;
     size_t len = strlen(text);
     int cap = 0;
     lexie_token *t = NULL;
-    lexie_status s = lexie_tokenize(m, text, len, 1, 1, NULL, 0, &cap, err);
+    lexie_status s = lexie_tokenize_chat(m, text, len, 1, user, n_user, NULL, 0, &cap, err);
     if ((!s || s == LEXIE_E_RANGE) && (t = lx_malloc(sizeof *t * (size_t)(cap + 1), err)) &&
-        lexie_tokenize(m, text, len, 1, 1, t, cap, n, err)) {
+        lexie_tokenize_chat(m, text, len, 1, user, n_user, t, cap, n, err)) {
         free(t);
         t = NULL;
     }
     lexie_free(text);
+    lexie_free(user);
     return t;
 }
 

@@ -302,8 +302,8 @@ static int options_for(const lx_re_clf *c, const lx_re_input *in, int perm, int 
 /* The chat messages of one example: the demonstrations' turns, then in's
 ** user turn under permutation perm (fills opts and *n_opts; with gold !=
 ** -1 that label is offered even where the types leave it out), then with
-** gold != -1 the assistant's answer for it.  msgs[0 .. *n_msgs) point
-** into owned[], which the caller frees (free_messages).  */
+** gold != -1 the assistant's answer for it.  msgs[0 .. n) point into
+** owned[], which the caller frees (free_messages). */
 typedef struct {
     lexie_chat_msg *msgs;
     char **owned;
