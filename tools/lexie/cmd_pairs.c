@@ -13,8 +13,9 @@
 static void pairs_usage(FILE *f) {
     fputs(
         "usage: lexie pairs -m MODEL --data GOLD.jsonl [options] > pairs.jsonl\n"
-        "  GOLD.jsonl lines: {\"instruction\", \"input\"?, \"output\"} or {\"prompt\", "
-        "\"output\"}\n"
+        "  GOLD.jsonl lines: {\"instruction\", \"input\"?, \"output\"}, {\"prompt\", "
+        "\"output\"},\n"
+        "    or {\"messages\": [user turn, gold assistant turn]} (eval re --export-sft)\n"
         "  -m MODEL           model name or GGUF path (default: the default model)\n" CLI_LORA_USAGE
         "  --n N              answers sampled per prompt (default 5)\n"
         "  --temp T           sampling temperature (default 1.0)\n"
