@@ -14,6 +14,10 @@
 #    200 dev sentences (results/train/semeval-sft/).
 # 3. `lexie eval re --method compact` on test with the adapter (resumable
 #    like every eval run), and without it (zero-shot, the same prompt).
+# 4. DPO after SFT: `lexie pairs` samples 5 answers from the SFT model for
+#    the first 1,000 train lines and keeps best/worst by exact match; `lexie
+#    train dpo` starts from the SFT adapter with it as the reference; then
+#    the seeded 1,000 test sentences with the DPO adapter.
 #
 # Work files (data, checkpoints, the adapter: tens of MB) go to $RUN_DIR
 # (default ../runs/semeval-sft-MODEL); the log and the reports to
@@ -44,3 +48,16 @@ fi
 "$LEXIE" eval re --data semeval --method compact -m "$MODEL" --lora "$ADAPTER" -t "$T" \
     --out "$OUT"
 "$LEXIE" eval re --data semeval --method compact -m "$MODEL" -t "$T" --out "$OUT"
+
+DPO="$RUN/dpo-lr5e-5.gguf"
+if [ ! -s "$DPO" ]; then
+    head -n 1000 "$RUN/train.jsonl" > "$RUN/gold1000.jsonl"
+    "$LEXIE" pairs -m "$MODEL" --lora "$ADAPTER" --data "$RUN/gold1000.jsonl" --n 5 --temp 1.0 \
+        --metric exact --min-gap 0.1 --max-tokens 16 -t "$T" > "$RUN/pairs1000.jsonl.tmp"
+    mv "$RUN/pairs1000.jsonl.tmp" "$RUN/pairs1000.jsonl"
+    "$LEXIE" train dpo -m "$MODEL" --data "$RUN/pairs1000.jsonl" --out "$DPO" \
+        --init-lora "$ADAPTER" --ref-lora "$ADAPTER" --beta 0.1 --epochs 1 --lr 5e-5 -t "$T" \
+        --save-every 10 --log "$OUT/$MODEL-dpo-lr5e-5.log.jsonl" --resume
+fi
+"$LEXIE" eval re --data semeval --method compact -m "$MODEL" --lora "$DPO" -t "$T" \
+    --sample 1000 --out "$OUT"
