@@ -163,6 +163,11 @@ static void test_type_filter(lx_t *t) {
 /* "Zoë moved to Paris.": Zoë = [0, 3), Paris = [13, 18) in code points. */
 static const lx_re_input ZOE = {"Zo\xc3\xab moved to Paris.", 0, 3, 13, 18, "PER", "LOC"};
 
+/* How the vanilla and compact turns of ZOE end. */
+#define ZOE_TURN_TAIL                                                                              \
+    "Sentence: [Zo\xc3\xab] moved to [Paris].\nEntity 1: Zo\xc3\xab\nEntity 2: "                   \
+    "Paris\nRelationship:"
+
 static void test_render(lx_t *t) {
     lx_re_schema *s = toy(t);
     LX_REQUIRE(t, s);
@@ -183,20 +188,12 @@ static void test_render(lx_t *t) {
     LX_REQUIRE(t, lx_re_render_turn(s, LX_RE_VANILLA, &ZOE, NULL, 0, 1, &out, &e) == LEXIE_OK);
     want = "Classify the relationship between two entities of a sentence. The possible "
            "relationships are:\n"
-           "- lives_in\n- works_for\n- born_in\n- none\n\n"
-           "Sentence: [Zo\xc3\xab] moved to [Paris].\n"
-           "Entity 1: Zo\xc3\xab\n"
-           "Entity 2: Paris\n"
-           "Relationship:";
+           "- lives_in\n- works_for\n- born_in\n- none\n\n" ZOE_TURN_TAIL;
     LX_CHECK_MSG(t, strcmp(out, want) == 0, "got:\n%s", out);
     free(out);
     /* Compact: vanilla without the label list. */
     LX_REQUIRE(t, lx_re_render_turn(s, LX_RE_COMPACT, &ZOE, NULL, 0, 1, &out, &e) == LEXIE_OK);
-    want = "Classify the relationship between the two entities.\n\n"
-           "Sentence: [Zo\xc3\xab] moved to [Paris].\n"
-           "Entity 1: Zo\xc3\xab\n"
-           "Entity 2: Paris\n"
-           "Relationship:";
+    want = "Classify the relationship between the two entities.\n\n" ZOE_TURN_TAIL;
     LX_CHECK_MSG(t, strcmp(out, want) == 0, "got:\n%s", out);
     free(out);
     /* Unmarked, and the tail before the head. */

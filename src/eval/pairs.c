@@ -84,34 +84,13 @@ static lexie_status read_gold(const lx_json *o, char **prompt, const char **gold
     return LEXIE_OK;
 }
 
-/* The tokens of prompt as a user turn with the generation prompt; the
-** prompt's own text never becomes control tokens (lexie_tokenize_chat). */
-static lexie_token *render(const lexie_model *m, const char *prompt, int *n, lexie_error *err) {
-    lexie_chat_msg msg = {"user", prompt};
-    char *text = NULL;
-    lexie_span *user = NULL;
-    int n_user = 0;
-    if (lexie_chat_apply_spans(m, &msg, 1, 1, &text, &user, &n_user, err)) return NULL;
-    size_t len = strlen(text);
-    int cap = 0;
-    lexie_token *t = NULL;
-    lexie_status s = lexie_tokenize_chat(m, text, len, 1, user, n_user, NULL, 0, &cap, err);
-    if ((!s || s == LEXIE_E_RANGE) && (t = lx_malloc(sizeof *t * (size_t)(cap + 1), err)) &&
-        lexie_tokenize_chat(m, text, len, 1, user, n_user, t, cap, n, err)) {
-        free(t);
-        t = NULL;
-    }
-    lexie_free(text);
-    lexie_free(user);
-    return t;
-}
-
 /* Samples p->n answers to one prompt, scores them and reports the pair. */
 static lexie_status one(lexie_ctx *c, const lexie_pairs_params *p, int line, const char *prompt,
                         const char *gold, lexie_pairs_callback cb, void *user, int *stop,
                         lexie_error *err) {
     int n_tok = 0;
-    lexie_token *tok = render(c->model, prompt, &n_tok, err);
+    lexie_chat_msg msg = {"user", prompt};
+    lexie_token *tok = lx_chat_tokens(c->model, &msg, 1, 1, &n_tok, err);
     if (!tok) return err ? err->code : LEXIE_E_INTERNAL;
     char *ans[64] = {0};
     double score[64];

@@ -379,6 +379,26 @@ lexie_status lexie_tokenize_chat(const lexie_model *m, const char *text, size_t 
                              n_user, out, n_max, n_out, err);
 }
 
+lexie_token *lx_chat_tokens(const lexie_model *m, const lexie_chat_msg *msgs, int n, int gen,
+                            int *n_tok, lexie_error *err) {
+    char *text = NULL;
+    lexie_span *user = NULL;
+    int n_user = 0, cap = 0;
+    lexie_token *t = NULL;
+    if (lexie_chat_apply_spans(m, msgs, n, gen, &text, &user, &n_user, err)) return NULL;
+    size_t len = strlen(text);
+    lexie_status s = lexie_tokenize_chat(m, text, len, 1, user, n_user, NULL, 0, &cap, err);
+    if ((s == LEXIE_OK || s == LEXIE_E_RANGE) &&
+        (t = lx_malloc(sizeof *t * (size_t)(cap ? cap : 1), err)) &&
+        lexie_tokenize_chat(m, text, len, 1, user, n_user, t, cap, n_tok, err)) {
+        free(t);
+        t = NULL;
+    }
+    lexie_free(text);
+    lexie_free(user);
+    return t;
+}
+
 lexie_status lexie_chat_apply_spans(const lexie_model *m, const lexie_chat_msg *msgs, int n_msgs,
                                     int add_generation_prompt, char **out, lexie_span **user,
                                     int *n_user, lexie_error *err) {

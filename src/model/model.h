@@ -157,6 +157,13 @@ struct lexie_ctx {
 ** 0, 1, ...  (the reusable prefix). */
 int lx_kv_cached_prefix(lexie_ctx *c, int seq, const int32_t *toks, int n);
 
+/* msgs[0..n) rendered with m's chat template (with the generation prompt
+** when gen) and tokenized, BOS as the model wants: the template's markup
+** becomes control tokens, message text never does (lexie_tokenize_chat).
+** Malloc'd, *n_tok tokens; NULL and err on failure. */
+lexie_token *lx_chat_tokens(const lexie_model *m, const lexie_chat_msg *msgs, int n, int gen,
+                            int *n_tok, lexie_error *err);
+
 /* ==== Architectures ==== */
 
 struct lx_arch {

@@ -41,36 +41,12 @@ const lexie_train_example *lexie_train_data_examples(const lexie_train_data *d) 
 int lexie_train_data_truncated(const lexie_train_data *d) { return d->n_truncated; }
 int lexie_train_data_dropped(const lexie_train_data *d) { return d->n_dropped; }
 
-/* msgs[0..k) rendered with the chat template (with the generation prompt
-** when gen) and tokenized, BOS as the model wants: the template's markup
-** becomes control tokens, message text never does (a response holding
-** "<|im_end|>" is trained as those characters).  Malloc'd. */
-static lexie_token *render_tokens(const lexie_model *m, const lexie_chat_msg *msgs, int k, int gen,
-                                  int *n, lexie_error *err) {
-    char *text = NULL;
-    lexie_span *user = NULL;
-    int n_user = 0, cap = 0;
-    lexie_token *t = NULL;
-    if (lexie_chat_apply_spans(m, msgs, k, gen, &text, &user, &n_user, err)) return NULL;
-    size_t len = strlen(text);
-    lexie_status s = lexie_tokenize_chat(m, text, len, 1, user, n_user, NULL, 0, &cap, err);
-    if ((s == LEXIE_OK || s == LEXIE_E_RANGE) &&
-        (t = lx_malloc(sizeof *t * (size_t)(cap ? cap : 1), err)) &&
-        lexie_tokenize_chat(m, text, len, 1, user, n_user, t, cap, n, err)) {
-        free(t);
-        t = NULL;
-    }
-    lexie_free(text);
-    lexie_free(user);
-    return t;
-}
-
 /* The token count of msgs[0..k) rendered (with the generation prompt when
 ** gen), after checking that those tokens begin full[0..n_full). */
 static lexie_status prefix_len(const lexie_model *m, const lexie_chat_msg *msgs, int k, int gen,
                                const lexie_token *full, int n_full, int *out, lexie_error *err) {
     int n = 0;
-    lexie_token *t = render_tokens(m, msgs, k, gen, &n, err);
+    lexie_token *t = lx_chat_tokens(m, msgs, k, gen, &n, err);
     if (!t) return err ? err->code : LEXIE_E_INTERNAL;
     int ok = n <= n_full && memcmp(t, full, sizeof *t * (size_t)n) == 0;
     free(t);
@@ -88,7 +64,7 @@ static lexie_status build(const lexie_model *m, const lexie_chat_msg *msgs, int 
                           lexie_train_example *ex, int *truncated, lexie_error *err) {
     lexie_status s = LEXIE_OK;
     int n = 0;
-    lexie_token *tok = render_tokens(m, msgs, n_msgs, 0, &n, err);
+    lexie_token *tok = lx_chat_tokens(m, msgs, n_msgs, 0, &n, err);
     if (!tok) return err ? err->code : LEXIE_E_INTERNAL;
     int8_t *mask = lx_calloc((size_t)(n ? n : 1), 1, err);
     if (!mask) {
