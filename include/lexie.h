@@ -1458,6 +1458,15 @@ LEXIE_API void lexie_extractor_free(lexie_extractor *x);
 ** free with lexie_free. */
 LEXIE_API lexie_status lexie_extractor_prompt(lexie_extractor *x, const char *text, char **out,
                                               lexie_error *err);
+/* One line of training data for `lexie train sft`: {"messages": [...]},
+** the chat lexie_extractor_prompt renders for text (demonstrations
+** included) followed by answer as the assistant's turn, written as the
+** task's grammar makes the model write it (", " and ": " separators).  The
+** answer is JSON in the task's answer shape; LEXIE_E_INVALID where it is
+** not JSON or does not fit the answer schema, LEXIE_E_UTF8 for bad text.
+** *out malloc'd: free with lexie_free. */
+LEXIE_API lexie_status lexie_extractor_sft_line(lexie_extractor *x, const char *text,
+                                                const char *answer, char **out, lexie_error *err);
 /* Few-shot demonstrations, shown before every document as earlier chat
 ** turns (the instruction and a text, then its answer): n texts and their
 ** answers, JSON in the task's answer shape (docs/formats.md), any

@@ -651,6 +651,36 @@ static void test_extract_demos(lx_t *t) {
     lexie_extraction out = {0};
     LX_CHECK(t, lexie_extract(x, texts1, 1, &out, NULL, &e) == LEXIE_OK);
     lexie_extraction_clear(&out);
+    /* Training data: exactly the prompt's chat, then the answer in the
+    ** grammar's form; an answer outside the schema is refused. */
+    char *line = NULL;
+    LX_REQUIRE(t, lexie_extractor_sft_line(
+                      x, "Zed left.", "{ \"entities\" : [{\"text\":\"Zed\",\"type\":\"person\"}] }",
+                      &line, &e) == LEXIE_OK);
+    lx_json_doc *jd = lx_json_parse(line, strlen(line), NULL, &e);
+    const lx_json *ms = jd ? lx_json_get(lx_json_root(jd), "messages") : NULL;
+    LX_REQUIRE(t, ms && ms->n == 6);
+    lexie_chat_msg cm[6];
+    for (int i = 0; i < 6; i++)
+        cm[i] = (lexie_chat_msg){lx_json_string(lx_json_get(ms->items[i], "role")),
+                                 lx_json_string(lx_json_get(ms->items[i], "content"))};
+    char *chat = NULL;
+    LX_REQUIRE(t, lexie_extractor_prompt(x, "Zed left.", &pr, &e) == LEXIE_OK);
+    LX_REQUIRE(t, lexie_chat_apply(m, cm, 5, 1, &chat, &e) == LEXIE_OK);
+    LX_CHECK_MSG(t, strcmp(chat, pr) == 0, "%s\nvs\n%s", chat, pr);
+    LX_CHECK(t, strcmp(cm[5].role, "assistant") == 0 &&
+                    strcmp(cm[5].content,
+                           "{\"entities\": [{\"text\": \"Zed\", \"type\": \"person\"}]}") == 0);
+    lexie_free(chat);
+    lexie_free(pr);
+    lexie_free(line);
+    lx_json_doc_free(jd);
+    LX_CHECK(t, lexie_extractor_sft_line(x, "Zed left.",
+                                         "{\"entities\": [{\"text\": \"Zed\", "
+                                         "\"type\": \"city\"}]}",
+                                         &line, &e) == LEXIE_E_INVALID &&
+                    line == NULL && strstr(e.message, "training line"));
+    LX_CHECK(t, lexie_extractor_sft_line(x, "Zed left.", "Zed", &line, &e) == LEXIE_E_INVALID);
     /* Answers outside the schema, or not JSON, name the demonstration. */
     const char *bad[2] = {"{\"entities\": []}",
                           "{\"entities\": [{\"text\": \"Ann\", \"type\": \"city\"}]}"};

@@ -7,10 +7,12 @@
 ** figures each time.
 */
 #include "base/base.h"
+#include "base/json.h"
 #include "eval/ie_eval.h"
 #include "lexie.h"
 #include "lx_test.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -180,7 +182,170 @@ static void test_ie_run_resume(lx_t *t) {
     LX_CHECK(t, system(cmd) == 0);
 }
 
+/* PubMedQA: the reader, the scores by hand, a run on the fixture model
+** (every decision is yes, no or maybe under the grammar), and the train
+** split exported as training data in exactly the asked prompt. */
+static void test_ie_run_pubmedqa(lx_t *t) {
+    lx_ie_set s;
+    memset(&s, 0, sizeof s);
+    lexie_error e;
+    LX_REQUIRE(t, lx_ie_read_pubmedqa("tests/data/ie/pubmedqa.json", 0, &s, &e) == LEXIE_OK);
+    LX_REQUIRE(t, s.n == 3);
+    LX_CHECK(t, strcmp(s.docs[0].id, "1001") == 0 && strcmp(s.docs[2].gold_answer, "maybe") == 0);
+    /* Paragraphs one a line, after their labels; a missing label is none. */
+    LX_CHECK_MSG(t,
+                 strcmp(s.docs[2].text, "METHODS: A survey of 120 café workers gave mixed "
+                                        "results.\nSleep was shorter on weekdays only.") == 0,
+                 "%s", s.docs[2].text);
+    char *q = lx_pubmedqa_prompt(&s.docs[1], 0, &e);
+    LX_CHECK_MSG(t,
+                 q && strstr(q, "with yes, no or maybe.\n\nAbstract:\nRESULTS: We followed") &&
+                     strstr(q, "\n\nQuestion: Is coffee intake linked to hip fracture?\nAnswer"),
+                 "%s", q ? q : "");
+    free(q);
+    lx_ie_set_free(&s);
+    LX_REQUIRE(t, lx_ie_read_pubmedqa("tests/data/ie/pubmedqa.json", 1, &s, &e) == LEXIE_OK);
+    LX_CHECK(t,
+             strcmp(s.docs[1].gold_answer, "Coffee intake was not linked to hip fracture.") == 0);
+    lx_ie_set_free(&s);
+    /* Bad files name what is wrong. */
+    char bad[] = "/tmp/lexie-pqa-XXXXXX";
+    int fd = mkstemp(bad);
+    LX_REQUIRE(t, fd >= 0);
+    const char *txt = "{\"7\": {\"QUESTION\": \"q\", \"CONTEXTS\": [\"c\"], "
+                      "\"final_decision\": \"perhaps\", \"LONG_ANSWER\": \"a\"}}";
+    LX_REQUIRE(t, write(fd, txt, strlen(txt)) == (ssize_t)strlen(txt));
+    close(fd);
+    LX_CHECK_MSG(t,
+                 lx_ie_read_pubmedqa(bad, 0, &s, &e) == LEXIE_E_FORMAT &&
+                     strstr(e.message, "\"7\"") && strstr(e.message, "perhaps"),
+                 "%s", e.message);
+    lx_ie_set_free(&s);
+    LX_CHECK(t, lx_ie_read_pubmedqa(bad, 1, &s, &e) == LEXIE_OK && s.n == 1);
+    lx_ie_set_free(&s);
+    remove(bad);
+    LX_CHECK(t, lx_ie_read_pubmedqa("tests/data/ie/phee.jsonl", 0, &s, &e) == LEXIE_E_FORMAT);
+    lx_ie_set_free(&s);
+
+    /* Scores by hand: gold yes -> yes, no; gold no -> no; gold maybe ->
+    ** yes, "Maybe " (case and space do not count), "perhaps" (none). */
+    lx_pqa_counts c;
+    memset(&c, 0, sizeof c);
+    const char *gold[6] = {"yes", "yes", "no", "maybe", "maybe", "maybe"};
+    const char *ans[6] = {"yes", "no", "no", "yes", "Maybe ", "perhaps"};
+    for (int i = 0; i < 6; i++) LX_CHECK(t, lx_pqa_add(&c, 0, ans[i], gold[i], &e) == LEXIE_OK);
+    LX_CHECK(t, lx_pqa_add(&c, 0, "yes", "sure", &e) == LEXIE_E_FORMAT);
+    lx_pqa_score sc;
+    lx_pqa_finish(&c, &sc);
+    /* F1 yes 2/4, no 2/3, maybe 2/4 (1 right, 1 predicted, 3 gold) */
+    LX_CHECK(t, sc.n == 6 && fabs(sc.accuracy - 0.5) < 1e-12);
+    LX_CHECK(t, fabs(sc.f1[0] - 0.5) < 1e-12 && fabs(sc.f1[1] - 2.0 / 3) < 1e-12 &&
+                    fabs(sc.f1[2] - 0.5) < 1e-12);
+    LX_CHECK(t, fabs(sc.macro_f1 - (0.5 + 2.0 / 3 + 0.5) / 3) < 1e-12);
+    memset(&c, 0, sizeof c);
+    LX_CHECK(t, lx_pqa_add(&c, 1, "a b c", "a b c", &e) == LEXIE_OK);
+    LX_CHECK(t, lx_pqa_add(&c, 1, "x y", "a b", &e) == LEXIE_OK);
+    lx_pqa_finish(&c, &sc);
+    LX_CHECK(t, sc.n == 2 && fabs(sc.rouge_l - 0.5) < 1e-12);
+
+    /* A run on the fixture model. */
+    char model[512], dir[] = "/tmp/lexie-ie-pqa-XXXXXX", path[600];
+    snprintf(model, sizeof model, "%s/llama_q.gguf", lx_test_fixtures());
+    if (access(model, R_OK) != 0) LX_SKIP(t, "fixture %s absent (run make test)", model);
+    LX_REQUIRE(t, mkdtemp(dir) != NULL);
+    snprintf(path, sizeof path, "%s/pubmedqa", dir);
+    mkdir(path, 0755);
+    snprintf(path, sizeof path, "%s/pubmedqa/test.json", dir);
+    LX_REQUIRE(t, copy_file("tests/data/ie/pubmedqa.json", path));
+    lx_ie_eval_params p;
+    memset(&p, 0, sizeof p);
+    p.data = "pubmedqa";
+    p.data_dir = dir;
+    p.model = model;
+    p.chat_template = CHATML;
+    p.out_dir = dir;
+    p.max_tokens = 4;
+    p.batch = 2;
+    p.threads = 1;
+    p.n_ctx = 2048;
+    lx_ie_eval_result r;
+    lexie_status st = lx_ie_eval_run(&p, &r, &e);
+    LX_CHECK_MSG(t, st == LEXIE_OK, "%s", e.message);
+    LX_REQUIRE(t, st == LEXIE_OK && r.n_computed == 3);
+    LX_CHECK_MSG(t, strstr(r.table, "valid outputs 3 (100.0%)") && strstr(r.table, "macro-F1"),
+                 "%s", r.table);
+    size_t n;
+    char *all = lx_read_file(r.predictions, 1 << 20, &n, &e);
+    LX_REQUIRE(t, all != NULL);
+    int words = 0;
+    for (char *l = all; *l; l = strchr(l, '\n') + 1) {
+        words += strstr(l, "\"answer\":\"yes\"") == strstr(l, "\"answer\":\"") ||
+                 strstr(l, "\"answer\":\"no\"") == strstr(l, "\"answer\":\"") ||
+                 strstr(l, "\"answer\":\"maybe\"") == strstr(l, "\"answer\":\"");
+        if (!strchr(l, '\n')) break;
+    }
+    LX_CHECK_MSG(t, words == 3, "%s", all);
+    free(all);
+    lx_ie_eval_result_clear(&r);
+    p.data = "pubmedqa-conclusion";
+    st = lx_ie_eval_run(&p, &r, &e);
+    LX_CHECK_MSG(t, st == LEXIE_OK && r.n_computed == 3 && strstr(r.table, "ROUGE-L"), "%s",
+                 st == LEXIE_OK ? r.table : e.message);
+    lx_ie_eval_result_clear(&r);
+    /* --split train --export-sft: the prompt, then the gold answer. */
+    LX_CHECK(t, lx_ie_eval_run(&(lx_ie_eval_params){.data = "pubmedqa",
+                                                    .data_dir = dir,
+                                                    .model = model,
+                                                    .train = 1,
+                                                    .batch = 1,
+                                                    .max_tokens = 4},
+                               &r, &e) == LEXIE_E_IO);
+    lx_ie_eval_result_clear(&r);
+    snprintf(path, sizeof path, "%s/pubmedqa/train_dev.json", dir);
+    LX_REQUIRE(t, copy_file("tests/data/ie/pubmedqa.json", path));
+    char sft[700];
+    snprintf(sft, sizeof sft, "%s/sft.jsonl", dir);
+    p.data = "pubmedqa";
+    p.train = 1;
+    p.sft_out = sft;
+    st = lx_ie_eval_run(&p, &r, &e);
+    LX_CHECK_MSG(t, st == LEXIE_OK && r.n_docs == 3, "%s", e.message);
+    lx_ie_eval_result_clear(&r);
+    all = lx_read_file(sft, 1 << 20, &n, &e);
+    LX_REQUIRE(t, all != NULL);
+    LX_REQUIRE(t, lx_ie_read_pubmedqa("tests/data/ie/pubmedqa.json", 0, &s, &e) == LEXIE_OK);
+    int lines = 0;
+    for (char *l = all, *nl; (nl = strchr(l, '\n')); l = nl + 1, lines++) {
+        lx_json_doc *jd = lx_json_parse(l, (size_t)(nl - l), NULL, &e);
+        const lx_json *ms = jd ? lx_json_get(lx_json_root(jd), "messages") : NULL;
+        LX_REQUIRE(t, ms && ms->n == 2);
+        const char *user = lx_json_string(lx_json_get(ms->items[0], "content"));
+        const char *answer = lx_json_string(lx_json_get(ms->items[1], "content"));
+        int found = 0;
+        for (int i = 0; i < s.n; i++) {
+            char *want = lx_pubmedqa_prompt(&s.docs[i], 0, &e);
+            if (want && strcmp(want, user) == 0)
+                found = strcmp(answer, s.docs[i].gold_answer) == 0 ? 1 : -1;
+            free(want);
+        }
+        LX_CHECK_MSG(t, found == 1, "line %d: %.*s", lines, (int)(nl - l), l);
+        lx_json_doc_free(jd);
+    }
+    LX_CHECK(t, lines == 3);
+    free(all);
+    lx_ie_set_free(&s);
+    /* Not for what has no gold answer in its prompt's shape. */
+    p.data = "carb";
+    p.train = 0;
+    LX_CHECK(t, lx_ie_eval_run(&p, &r, &e) == LEXIE_E_INVALID && strstr(e.message, "--export-sft"));
+    lx_ie_eval_result_clear(&r);
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    LX_CHECK(t, system(cmd) == 0);
+}
+
 void suite_ie_run(void) {
     LX_RUN(test_ie_run_adelie_prompts);
     LX_RUN(test_ie_run_resume);
+    LX_RUN(test_ie_run_pubmedqa);
 }

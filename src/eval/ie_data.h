@@ -57,7 +57,9 @@ typedef struct lx_ie_doc {
     int n_tuples;
     lx_chat_turn *turns; /* ADELIE: the prompt turns, gold answer removed */
     int n_turns;
-    char *gold_answer; /* ADELIE: the final assistant message, verbatim */
+    char *gold_answer; /* ADELIE: the final assistant message, verbatim;
+                       ** PubMedQA: the decision or the conclusion */
+    char *question;    /* PubMedQA: the research question (text: the abstract) */
 } lx_ie_doc;
 
 /* What a reader read but did not keep: counted and the first one named. */
@@ -127,6 +129,18 @@ lexie_status lx_ie_read_phee(const char *path, lx_ie_set *s, lexie_error *err);
 ** "content"}, ...]}; the last message must be the assistant's (the gold
 ** answer), the ones before it are the prompt. */
 lexie_status lx_ie_read_adelie(const char *path, lx_ie_set *s, lexie_error *err);
+
+/* PubMedQA's expert-labelled JSON: one object whose members, keyed by
+** PubMed id (the document ids, in file order), hold "QUESTION",
+** "CONTEXTS" (the abstract's paragraphs but its conclusion), "LABELS"
+** (their section names), "final_decision" (yes, no or maybe) and
+** "LONG_ANSWER" (the conclusion).  The text is the paragraphs one a line,
+** each after its label and ": " when LABELS has one for it.  gold_answer
+** is the decision, or with conclusion the LONG_ANSWER.  Errors: a member
+** without a string QUESTION, a non-empty array of string CONTEXTS, a
+** decision other than yes/no/maybe, a string LONG_ANSWER.  Other members
+** (MESHES, YEAR, ...) are not read. */
+lexie_status lx_ie_read_pubmedqa(const char *path, int conclusion, lx_ie_set *s, lexie_error *err);
 
 /* ==== Counts ==== */
 
@@ -296,6 +310,41 @@ typedef struct lx_md_table {
 ** columns, 100,000 rows. */
 lexie_status lx_md_table_parse(const char *text, lx_md_table *t, lexie_error *err);
 void lx_md_table_free(lx_md_table *t);
+
+/* ==== PubMedQA (pubmedqa.c) ==== */
+
+/* The user turn lexie asks a PubMedQA question with: the abstract, the
+** question, and what to answer (the decision: yes, no or maybe; or the
+** conclusion).  Documented in docs/formats.md.  Malloc'd; NULL on NOMEM. */
+char *lx_pubmedqa_prompt(const lx_ie_doc *d, int conclusion, lexie_error *err);
+
+/* The decisions' grammar (GBNF): exactly yes, no or maybe. */
+extern const char LX_PUBMEDQA_GBNF[];
+
+/* Decisions: confusion counts by gold (rows) and answer (columns) over
+** yes, no, maybe, and a fourth column for an answer that is none of them
+** (wrong for accuracy, no class's prediction); conclusions: the sum of
+** ROUGE-L F (lexie_text_similarity) over n_long answers. */
+typedef struct lx_pqa_counts {
+    int64_t conf[3][4];
+    double rouge_l;
+    int64_t n_long;
+} lx_pqa_counts;
+
+/* Adds one answer: a decision (trimmed, case-folded) or a conclusion
+** scored against gold.  LEXIE_E_FORMAT for a gold decision that is not
+** yes/no/maybe; NOMEM. */
+lexie_status lx_pqa_add(lx_pqa_counts *c, int conclusion, const char *answer, const char *gold,
+                        lexie_error *err);
+/* Accuracy and macro-F1 (the mean of the three classes' F1, as
+** scikit-learn's f1_score(average="macro") over yes/no/maybe), in [0, 1];
+** or the mean ROUGE-L. */
+typedef struct lx_pqa_score {
+    double accuracy, macro_f1, f1[3];
+    double rouge_l;
+    int64_t n;
+} lx_pqa_score;
+void lx_pqa_finish(const lx_pqa_counts *c, lx_pqa_score *out);
 
 /* ==== From lexie_extraction to the answer shapes (ie_metrics.c) ==== */
 

@@ -20,6 +20,8 @@ typedef enum lx_ie_kind {
     LX_IE_ADELIE_SEMEVAL,  /* ADELIE's SemEval triples */
     LX_IE_ADELIE_FEWNERD,  /* ADELIE's Few-NERD */
     LX_IE_ADELIE_ONDEMAND, /* ADELIE's on-demand tables */
+    LX_IE_PUBMEDQA,        /* PubMedQA decisions: accuracy, macro-F1 */
+    LX_IE_PUBMEDQA_LONG,   /* PubMedQA conclusions: ROUGE-L */
 } lx_ie_kind;
 
 typedef struct lx_ie_setdef {
@@ -27,7 +29,7 @@ typedef struct lx_ie_setdef {
     const char *files[2]; /* under the data folder; CaRB has two */
     lx_ie_kind kind;
     const char *schema; /* lexie's schema for the set (JSON), or NULL */
-    const char *train;  /* the train split (for --shots), or NULL */
+    const char *train;  /* the train split (--shots, --split train), or NULL */
 } lx_ie_setdef;
 
 /* The set named name, or NULL (then lx_ie_setdef_names lists them). */
@@ -46,6 +48,8 @@ void lx_ie_gold_answer(const lx_ie_setdef *d, const lx_ie_doc *g, lx_jbuf *b);
 
 /* 1 for the ADELIE sets, which have a native mode (their own prompts). */
 int lx_ie_setdef_has_native(const lx_ie_setdef *d);
+/* 1 for the PubMedQA sets (a prompt of their own, lx_pubmedqa_prompt). */
+int lx_ie_setdef_is_pubmedqa(const lx_ie_setdef *d);
 
 /* What a run adds up. */
 typedef struct lx_ie_tally {
@@ -53,6 +57,7 @@ typedef struct lx_ie_tally {
     lx_phee_counts phee; /* EVENTS */
     lx_carb_acc carb;    /* OPENIE */
     lx_odie_counts odie; /* ADELIE on-demand */
+    lx_pqa_counts pqa;   /* PubMedQA */
     int64_t n_docs, n_valid, n_truncated;
     int64_t spans[4]; /* by lexie_match */
     double seconds;
@@ -87,6 +92,10 @@ void lx_adelie_input_clear(lx_adelie_input *in);
 typedef struct lx_ie_eval_params {
     const char *data;          /* a set name */
     const char *data_dir;      /* NULL: $LEXIE_DATA, else ../shared/data */
+    int train;                 /* the set's train split instead of its test split */
+    const char *sft_out;       /* a path: write the selection as chat JSONL for
+                               ** lexie train sft (each prompt, then its gold
+                               ** answer), atomically, and predict nothing */
     const char *model;         /* GGUF path */
     const char *chat_template; /* NULL: the model's; else replaces it (and joins the hash) */
     const char *out_dir;       /* NULL: results */

@@ -49,6 +49,7 @@ static void doc_clear(lx_ie_doc *d) {
     }
     free(d->turns);
     free(d->gold_answer);
+    free(d->question);
     memset(d, 0, sizeof *d);
 }
 
@@ -664,4 +665,77 @@ static lexie_status adelie_line(const lx_json *o, lx_ie_set *s, lx_ie_doc *d, co
 
 lexie_status lx_ie_read_adelie(const char *path, lx_ie_set *s, lexie_error *err) {
     return each_jsonl(path, s, adelie_line, err);
+}
+
+/* ==== PubMedQA ==== */
+
+static lexie_status pubmedqa_doc(const char *key, const lx_json *o, int conclusion, lx_ie_doc *d,
+                                 const char *where, lexie_error *err) {
+    const char *q = lx_json_string(lx_json_get(o, "QUESTION"));
+    const char *dec = lx_json_string(lx_json_get(o, "final_decision"));
+    const char *lng = lx_json_string(lx_json_get(o, "LONG_ANSWER"));
+    const lx_json *ctx = lx_json_get(o, "CONTEXTS"), *lab = lx_json_get(o, "LABELS");
+    const char *gold = conclusion ? lng : dec;
+    if (!q || !ctx || ctx->type != LX_JSON_ARRAY || ctx->n < 1 || !gold)
+        return lx_fail(err, LEXIE_E_FORMAT,
+                       "%s: want a string \"QUESTION\", a non-empty \"CONTEXTS\" array and a "
+                       "string \"%s\"",
+                       where, conclusion ? "LONG_ANSWER" : "final_decision");
+    if (!conclusion && strcmp(dec, "yes") && strcmp(dec, "no") && strcmp(dec, "maybe"))
+        return lx_fail(err, LEXIE_E_FORMAT, "%s: final_decision \"%.20s\" is not yes, no or maybe",
+                       where, dec);
+    lx_jbuf b = {0};
+    for (int i = 0; i < ctx->n; i++) {
+        const char *para = lx_json_string(ctx->items[i]);
+        const char *label = lx_json_string(lx_json_at(lab, i));
+        if (!para) {
+            lx_jbuf_free(&b);
+            return lx_fail(err, LEXIE_E_FORMAT, "%s: CONTEXTS[%d] is not a string", where, i);
+        }
+        if (i) lx_jbuf_putc(&b, '\n');
+        if (label && *label) lx_jbuf_printf(&b, "%s: ", label);
+        lx_jbuf_puts(&b, para);
+    }
+    if (lx_jbuf_status(&b, err) != LEXIE_OK) return LEXIE_E_NOMEM;
+    d->text = b.data;
+    if (!(d->id = lx_strdup(key, err)) || !(d->question = lx_strdup(q, err)) ||
+        !(d->gold_answer = lx_strdup(gold, err)))
+        return LEXIE_E_NOMEM;
+    return LEXIE_OK;
+}
+
+lexie_status lx_ie_read_pubmedqa(const char *path, int conclusion, lx_ie_set *s, lexie_error *err) {
+    size_t n;
+    char *buf = slurp(path, &n, err);
+    if (!buf) return err ? err->code : LEXIE_E_IO;
+    lx_json_limits lim = {16, (size_t)64 << 20, 0};
+    lx_json_doc *jd = lx_json_parse(buf, n, &lim, err);
+    free(buf);
+    if (!jd) {
+        if (err && err->code != LEXIE_E_NOMEM) err->code = LEXIE_E_FORMAT;
+        return lx_fail_prefix(err, "%s: ", path);
+    }
+    const lx_json *root = lx_json_root(jd);
+    lexie_status rc =
+        root->type == LX_JSON_OBJECT
+            ? LEXIE_OK
+            : lx_fail(err, LEXIE_E_FORMAT, "%s: want one object keyed by PubMed id", path);
+    for (int i = 0; i < root->n && rc == LEXIE_OK; i++) {
+        char where[300];
+        snprintf(where, sizeof where, "%s: \"%.40s\" (line %d)", path, root->keys[i],
+                 root->items[i]->line);
+        lx_ie_doc d;
+        memset(&d, 0, sizeof d);
+        d.line = root->items[i]->line;
+        if (root->items[i]->type != LX_JSON_OBJECT || strlen(root->keys[i]) != root->key_lens[i])
+            rc = lx_fail(err, LEXIE_E_FORMAT, "%s: want an object", where);
+        if (rc == LEXIE_OK)
+            rc = pubmedqa_doc(root->keys[i], root->items[i], conclusion, &d, where, err);
+        if (rc == LEXIE_OK)
+            rc = set_push(s, &d, err);
+        else
+            doc_clear(&d);
+    }
+    lx_json_doc_free(jd);
+    return rc;
 }

@@ -36,6 +36,8 @@ typedef struct run {
     char *x_key; /* Few-NERD: the type list x was made for */
     lexie_re_schema *rs;
     lexie_re *re;
+    lexie_grammar *g; /* PubMedQA decisions: yes, no or maybe */
+    lexie_grammar_vocab *gv;
     int fd;
     /* What the prediction file holds: parsed lines and their ids. */
     lx_json_doc **pl;
@@ -46,6 +48,8 @@ typedef struct run {
 static void run_free(run *r) {
     lexie_extractor_free(r->x);
     lexie_re_free(r->re);
+    lexie_grammar_free(r->g);
+    lexie_grammar_vocab_free(r->gv);
     lexie_ctx_free(r->c);
     lexie_adapter_free(r->ad);
     lexie_model_free(r->m);
@@ -123,6 +127,12 @@ static lexie_status make_tasks(run *r, lexie_error *err) {
             return err ? err->code : LEXIE_E_FORMAT;
         break;
     case LX_IE_OPENIE: xp.task = LEXIE_TASK_OPENIE; break;
+    case LX_IE_PUBMEDQA:
+        if (!(r->g = lexie_grammar_from_gbnf(LX_PUBMEDQA_GBNF, strlen(LX_PUBMEDQA_GBNF), "root",
+                                             err)) ||
+            !(r->gv = lexie_grammar_vocab_new(r->m, err)))
+            return err ? err->code : LEXIE_E_NOMEM;
+        return LEXIE_OK;
     case LX_IE_ADELIE_SEMEVAL: {
         char *path = NULL;
         lexie_status st = lexie_re_schema_find("semeval", NULL, 0, &path, err);
@@ -178,7 +188,8 @@ static lexie_status name_files(run *r, lx_ie_eval_result *out, lexie_error *err)
                    LEXIE_NUMERICS_VERSION);
     /* Packed weights sum in another order (kernels/pack.c). */
     if (lexie_model_n_packed(r->m)) lx_jbuf_puts(&b, "|packed=x16");
-    /* Only a few-shot run adds to the key: zero-shot hashes stay. */
+    /* Only a few-shot or train-split run adds to the key: other hashes stay. */
+    if (p->train) lx_jbuf_puts(&b, "|split=train");
     if (p->shots) lx_jbuf_printf(&b, "|shots=%d|seed=%llu", p->shots, (unsigned long long)p->seed);
     if (p->chat_template) {
         lx_jbuf_puts(&b, "|chat_template=");
@@ -196,8 +207,9 @@ static lexie_status name_files(run *r, lx_ie_eval_result *out, lexie_error *err)
     if (st == LEXIE_OK) {
         lx_eval_config_hash(b.data, b.len, r->chash);
         lx_jbuf_reset(&b);
-        lx_jbuf_printf(&b, "%s/%s%s%s", p->out_dir ? p->out_dir : "results", p->data,
-                       p->native ? "-native" : "", p->lora ? "-lora" : "");
+        lx_jbuf_printf(&b, "%s/%s%s%s%s", p->out_dir ? p->out_dir : "results", p->data,
+                       p->train ? "-train" : "", p->native ? "-native" : "",
+                       p->lora ? "-lora" : "");
         if (p->shots) lx_jbuf_printf(&b, "-k%d-s%llu", p->shots, (unsigned long long)p->seed);
         lx_jbuf_printf(&b, "-%s", r->chash);
         st = lx_jbuf_status(&b, err);
@@ -313,23 +325,44 @@ static char *pred_line(const char *id, const char *output_json, const char *answ
     return b.data;
 }
 
-/* ADELIE's own prompts, answered freely (greedy), all at once. */
-static lexie_status predict_native(run *r, batch *bt, lexie_error *err) {
+/* The chat a document is asked with, where it is a chat: ADELIE's own
+** turns (--native), or PubMedQA's one user turn (*owned, malloc'd).
+** msgs holds 16. */
+static lexie_status doc_chat(const run *r, const lx_ie_doc *d, lexie_chat_msg *msgs, int *n,
+                             char **owned, lexie_error *err) {
+    *owned = NULL;
+    if (lx_ie_setdef_is_pubmedqa(r->d)) {
+        if (!(*owned = lx_pubmedqa_prompt(d, r->d->kind == LX_IE_PUBMEDQA_LONG, err)))
+            return LEXIE_E_NOMEM;
+        msgs[0] = (lexie_chat_msg){"user", *owned};
+        *n = 1;
+        return LEXIE_OK;
+    }
+    *n = LX_MIN(d->n_turns, 16);
+    for (int k = 0; k < *n; k++) msgs[k] = (lexie_chat_msg){d->turns[k].role, d->turns[k].content};
+    return LEXIE_OK;
+}
+
+/* Chat prompts (ADELIE's own, PubMedQA's) answered greedily, all at
+** once; PubMedQA's decisions under their grammar. */
+static lexie_status predict_chat(run *r, batch *bt, lexie_error *err) {
     lexie_token *toks[64] = {0};
     int np[64] = {0};
     lx_gen_answer ans[64];
     memset(ans, 0, sizeof ans);
     lexie_status st = LEXIE_OK;
     for (int i = 0; i < bt->n && st == LEXIE_OK; i++) {
-        const lx_ie_doc *d = bt->doc[i];
         lexie_chat_msg msgs[16];
-        int n = LX_MIN(d->n_turns, 16);
-        for (int k = 0; k < n; k++)
-            msgs[k] = (lexie_chat_msg){d->turns[k].role, d->turns[k].content};
-        st = lx_extract_chat(r->m, msgs, n, NULL, &toks[i], &np[i], err);
+        char *owned = NULL;
+        int n = 0;
+        st = doc_chat(r, bt->doc[i], msgs, &n, &owned, err);
+        if (st == LEXIE_OK) st = lx_extract_chat(r->m, msgs, n, NULL, &toks[i], &np[i], err);
+        free(owned);
     }
     lexie_gen_params gp = lexie_gen_default_params();
     gp.max_tokens = r->p->max_tokens;
+    gp.grammar = r->g;
+    gp.grammar_vocab = r->gv;
     double t0 = lx_time_now();
     if (st == LEXIE_OK)
         st = lx_generate_batch(r->c, (const lexie_token *const *)toks, np, bt->n, &gp, ans, err);
@@ -475,7 +508,7 @@ static lexie_status predict_ondemand(run *r, batch *bt, lx_ie_eval_result *out, 
 }
 
 static lexie_status predict_batch(run *r, batch *bt, lx_ie_eval_result *out, lexie_error *err) {
-    if (r->p->native) return predict_native(r, bt, err);
+    if (r->p->native || lx_ie_setdef_is_pubmedqa(r->d)) return predict_chat(r, bt, err);
     switch (r->d->kind) {
     case LX_IE_ADELIE_FEWNERD: return predict_fewnerd(r, bt, out, err);
     case LX_IE_ADELIE_SEMEVAL: return predict_semeval(r, bt, out, err);
@@ -526,6 +559,44 @@ static lexie_status predict_todo(run *r, off_t end, lx_ie_eval_result *out, lexi
             p->on_progress(k + bt.n, n, t_all > 0 ? (k + bt.n) / t_all : 0, p->user);
     }
     free(todo);
+    return st;
+}
+
+/* ==== Training data ==== */
+
+/* The selection as chat JSONL for lexie train sft: each document's exact
+** prompt (lexie's extractor with its demonstrations, or the chat of
+** doc_chat), then its gold answer as the assistant's turn. */
+static lexie_status export_sft(run *r, lx_ie_eval_result *out, lexie_error *err) {
+    lx_jbuf all = {0};
+    lexie_status st = LEXIE_OK;
+    for (int i = 0; i < r->n_sel && st == LEXIE_OK; i++) {
+        const lx_ie_doc *d = &r->set.docs[r->sel[i]];
+        char *line = NULL;
+        if (r->x) {
+            lx_jbuf a = {0};
+            lx_ie_gold_answer(r->d, d, &a);
+            st = lx_jbuf_status(&a, err);
+            if (st == LEXIE_OK) st = lexie_extractor_sft_line(r->x, d->text, a.data, &line, err);
+            lx_jbuf_free(&a);
+        } else {
+            lexie_chat_msg msgs[17];
+            char *owned = NULL;
+            int n = 0;
+            st = doc_chat(r, d, msgs, &n, &owned, err);
+            msgs[n++] = (lexie_chat_msg){"assistant", d->gold_answer};
+            if (st == LEXIE_OK && !(line = lx_chat_sft_line(msgs, n, err))) st = LEXIE_E_NOMEM;
+            free(owned);
+        }
+        if (st != LEXIE_OK) lx_fail_prefix(err, "%s: ", d->id);
+        lx_jbuf_puts(&all, line ? line : "");
+        lx_jbuf_putc(&all, '\n');
+        lexie_free(line);
+    }
+    if (st == LEXIE_OK) st = lx_jbuf_status(&all, err);
+    if (st == LEXIE_OK) st = lx_write_file_atomic(r->p->sft_out, all.data, all.len, err);
+    if (st == LEXIE_OK) out->n_docs = r->n_sel;
+    lx_jbuf_free(&all);
     return st;
 }
 
@@ -590,6 +661,15 @@ static lexie_status check_params(const lx_ie_eval_params *p, const lx_ie_setdef 
                        p->data ? p->data : "", lx_ie_setdef_names());
     if (p->native && !lx_ie_setdef_has_native(*d))
         return lx_fail(err, LEXIE_E_INVALID, "--native is for the ADELIE sets only");
+    if (p->train && !(*d)->train)
+        return lx_fail(err, LEXIE_E_INVALID, "%s has no train split here", (*d)->name);
+    /* Training data needs a prompt whose answer is the gold one as it
+    ** stands: lexie's extractor (NER, events), a chat (--native, PubMedQA). */
+    if (p->sft_out && (p->report_only || !((*d)->kind == LX_IE_NER || (*d)->kind == LX_IE_EVENTS ||
+                                           p->native || lx_ie_setdef_is_pubmedqa(*d))))
+        return lx_fail(err, LEXIE_E_INVALID,
+                       "--export-sft is for the NER sets, PHEE, PubMedQA and --native (and not "
+                       "with --report)");
     if (!p->model) return lx_fail(err, LEXIE_E_INVALID, "no model");
     if (p->batch < 1 || p->batch > 63 || p->max_tokens < 1 || p->sample < 0 || p->limit < 0)
         return lx_fail(err, LEXIE_E_INVALID, "batch 1..63, max_tokens >= 1, sample and limit >= 0");
@@ -604,11 +684,19 @@ lexie_status lx_ie_eval_run(const lx_ie_eval_params *p, lx_ie_eval_result *out, 
     r.fd = -1;
     const char *dir = p->data_dir ? p->data_dir : getenv("LEXIE_DATA");
     lexie_status st = check_params(p, &r.d, err);
-    if (st == LEXIE_OK) st = lx_ie_set_load(r.d, dir ? dir : "../shared/data", &r.set, err);
+    const char *data = dir ? dir : "../shared/data";
+    if (st == LEXIE_OK)
+        st = p->train ? lx_ie_train_load(r.d, data, &r.set, err)
+                      : lx_ie_set_load(r.d, data, &r.set, err);
     if (st == LEXIE_OK) st = select_docs(&r, err);
     if (st == LEXIE_OK) st = load_model(&r, err);
     if (st == LEXIE_OK && !p->report_only) st = make_tasks(&r, err);
-    if (st == LEXIE_OK && !p->report_only) st = set_shots(&r, dir ? dir : "../shared/data", err);
+    if (st == LEXIE_OK && !p->report_only) st = set_shots(&r, data, err);
+    if (p->sft_out) {
+        if (st == LEXIE_OK) st = export_sft(&r, out, err);
+        run_free(&r);
+        return st;
+    }
     if (st == LEXIE_OK) st = name_files(&r, out, err);
     if (st == LEXIE_OK) mkdir(p->out_dir ? p->out_dir : "results", 0755);
     off_t end = 0;

@@ -56,6 +56,12 @@ static const lx_ie_setdef SETS[] = {
      LX_IE_ADELIE_ONDEMAND,
      NULL,
      NULL},
+    {"pubmedqa", {"pubmedqa/test.json", NULL}, LX_IE_PUBMEDQA, NULL, "pubmedqa/train_dev.json"},
+    {"pubmedqa-conclusion",
+     {"pubmedqa/test.json", NULL},
+     LX_IE_PUBMEDQA_LONG,
+     NULL,
+     "pubmedqa/train_dev.json"},
 };
 
 const lx_ie_setdef *lx_ie_setdef_find(const char *name) {
@@ -65,10 +71,30 @@ const lx_ie_setdef *lx_ie_setdef_find(const char *name) {
 }
 
 const char *lx_ie_setdef_names(void) {
-    return "conll2003, ncbi, bc5cdr, phee, carb, adelie-semeval, adelie-fewnerd, adelie-ondemand";
+    return "conll2003, ncbi, bc5cdr, phee, carb, adelie-semeval, adelie-fewnerd, adelie-ondemand, "
+           "pubmedqa, pubmedqa-conclusion";
 }
 
-int lx_ie_setdef_has_native(const lx_ie_setdef *d) { return d->kind >= LX_IE_ADELIE_SEMEVAL; }
+int lx_ie_setdef_has_native(const lx_ie_setdef *d) {
+    return d->kind >= LX_IE_ADELIE_SEMEVAL && d->kind <= LX_IE_ADELIE_ONDEMAND;
+}
+
+int lx_ie_setdef_is_pubmedqa(const lx_ie_setdef *d) {
+    return d->kind == LX_IE_PUBMEDQA || d->kind == LX_IE_PUBMEDQA_LONG;
+}
+
+/* Reads path as set d's documents are read. */
+static lexie_status read_set(const lx_ie_setdef *d, const char *a, const char *b, lx_ie_set *s,
+                             lexie_error *err) {
+    switch (d->kind) {
+    case LX_IE_NER: return lx_ie_read_iob(a, s, err);
+    case LX_IE_EVENTS: return lx_ie_read_phee(a, s, err);
+    case LX_IE_OPENIE: return lx_ie_read_carb(a, b, s, err);
+    case LX_IE_PUBMEDQA:
+    case LX_IE_PUBMEDQA_LONG: return lx_ie_read_pubmedqa(a, d->kind == LX_IE_PUBMEDQA_LONG, s, err);
+    default: return lx_ie_read_adelie(a, s, err);
+    }
+}
 
 lexie_status lx_ie_set_load(const lx_ie_setdef *d, const char *data_dir, lx_ie_set *s,
                             lexie_error *err) {
@@ -76,12 +102,7 @@ lexie_status lx_ie_set_load(const lx_ie_setdef *d, const char *data_dir, lx_ie_s
     snprintf(a, sizeof a, "%s/%s", data_dir, d->files[0]);
     if (d->files[1]) snprintf(b, sizeof b, "%s/%s", data_dir, d->files[1]);
     memset(s, 0, sizeof *s);
-    switch (d->kind) {
-    case LX_IE_NER: return lx_ie_read_iob(a, s, err);
-    case LX_IE_EVENTS: return lx_ie_read_phee(a, s, err);
-    case LX_IE_OPENIE: return lx_ie_read_carb(a, b, s, err);
-    default: return lx_ie_read_adelie(a, s, err);
-    }
+    return read_set(d, a, d->files[1] ? b : NULL, s, err);
 }
 
 lexie_status lx_ie_train_load(const lx_ie_setdef *d, const char *data_dir, lx_ie_set *s,
@@ -90,7 +111,7 @@ lexie_status lx_ie_train_load(const lx_ie_setdef *d, const char *data_dir, lx_ie
     if (!d->train) return lx_fail(err, LEXIE_E_INVALID, "%s has no train split here", d->name);
     char a[2048];
     snprintf(a, sizeof a, "%s/%s", data_dir, d->train);
-    return d->kind == LX_IE_EVENTS ? lx_ie_read_phee(a, s, err) : lx_ie_read_iob(a, s, err);
+    return read_set(d, a, NULL, s, err);
 }
 
 static void answer_span(lx_jbuf *b, const char *key, const lexie_mention *m) {
@@ -342,6 +363,9 @@ static lexie_status score_answer(lx_ie_tally *t, const lx_ie_setdef *d, const lx
         if (st == LEXIE_OK) lx_odie_counts_add(&t->odie, &c);
         return st;
     }
+    case LX_IE_PUBMEDQA:
+    case LX_IE_PUBMEDQA_LONG:
+        return lx_pqa_add(&t->pqa, d->kind == LX_IE_PUBMEDQA_LONG, answer, g->gold_answer, err);
     default: return lx_fail(err, LEXIE_E_INTERNAL, "no answer scoring for %s", d->name);
     }
 }
@@ -418,6 +442,27 @@ static lexie_status figures(lx_ie_tally *t, const lx_ie_setdef *d, lx_jbuf *j, l
         lx_jbuf_printf(
             x, "header (token overlap) P %5.1f  R %5.1f  F1 %5.1f\ncontent ROUGE-Lsum %5.1f\n",
             100 * s.header_p, 100 * s.header_r, 100 * s.header_f1, 100 * s.rouge_lsum);
+    } else if (d->kind == LX_IE_PUBMEDQA) {
+        lx_pqa_score s;
+        lx_pqa_finish(&t->pqa, &s);
+        lx_jbuf_printf(j,
+                       ",\"accuracy\":%.4f,\"macro_f1\":%.4f,\"f1\":{\"yes\":%.4f,\"no\":%.4f,"
+                       "\"maybe\":%.4f},\"confusion\":[",
+                       s.accuracy, s.macro_f1, s.f1[0], s.f1[1], s.f1[2]);
+        for (int g = 0; g < 3; g++)
+            lx_jbuf_printf(j, "%s[%lld,%lld,%lld,%lld]", g ? "," : "", (long long)t->pqa.conf[g][0],
+                           (long long)t->pqa.conf[g][1], (long long)t->pqa.conf[g][2],
+                           (long long)t->pqa.conf[g][3]);
+        lx_jbuf_puts(j, "]");
+        lx_jbuf_printf(x, "accuracy %5.1f  macro-F1 %5.1f  (F1 yes %.1f, no %.1f, maybe %.1f)\n",
+                       100 * s.accuracy, 100 * s.macro_f1, 100 * s.f1[0], 100 * s.f1[1],
+                       100 * s.f1[2]);
+    } else if (d->kind == LX_IE_PUBMEDQA_LONG) {
+        lx_pqa_score s;
+        lx_pqa_finish(&t->pqa, &s);
+        lx_jbuf_printf(j, ",\"rouge_l\":%.4f", s.rouge_l);
+        lx_jbuf_printf(x, "ROUGE-L %5.1f (mean F over %lld conclusions)\n", 100 * s.rouge_l,
+                       (long long)s.n);
     } else {
         prf_json(j, "micro", &t->prf);
         prf_txt(x, d->kind == LX_IE_NER ? "strict entities" : "ADELIE scoring", &t->prf);

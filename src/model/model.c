@@ -4,6 +4,7 @@
 */
 #include "model.h"
 
+#include "base/json.h"
 #include "chat/chat.h"
 
 #include <math.h>
@@ -397,6 +398,24 @@ lexie_token *lx_chat_tokens(const lexie_model *m, const lexie_chat_msg *msgs, in
     lexie_free(text);
     lexie_free(user);
     return t;
+}
+
+char *lx_chat_sft_line(const lexie_chat_msg *msgs, int n, lexie_error *err) {
+    lx_jbuf b = {0};
+    lx_jbuf_puts(&b, "{\"messages\": [");
+    for (int i = 0; i < n; i++) {
+        lx_jbuf_puts(&b, i ? ", {\"role\": " : "{\"role\": ");
+        lx_jbuf_cstr(&b, msgs[i].role);
+        lx_jbuf_puts(&b, ", \"content\": ");
+        lx_jbuf_cstr(&b, msgs[i].content);
+        lx_jbuf_putc(&b, '}');
+    }
+    lx_jbuf_puts(&b, "]}");
+    if (lx_jbuf_status(&b, err) != LEXIE_OK) {
+        lx_jbuf_free(&b);
+        return NULL;
+    }
+    return b.data;
 }
 
 lexie_status lexie_chat_apply_spans(const lexie_model *m, const lexie_chat_msg *msgs, int n_msgs,

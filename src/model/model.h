@@ -164,6 +164,11 @@ int lx_kv_cached_prefix(lexie_ctx *c, int seq, const int32_t *toks, int n);
 lexie_token *lx_chat_tokens(const lexie_model *m, const lexie_chat_msg *msgs, int n, int gen,
                             int *n_tok, lexie_error *err);
 
+/* msgs[0..n) as one line of chat training data, `{"messages": [{"role",
+** "content"}, ...]}` (what lexie train sft reads; no newline).  Malloc'd;
+** NULL and err (LEXIE_E_NOMEM) on failure. */
+char *lx_chat_sft_line(const lexie_chat_msg *msgs, int n, lexie_error *err);
+
 /* ==== Architectures ==== */
 
 struct lx_arch {

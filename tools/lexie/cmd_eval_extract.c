@@ -1,6 +1,8 @@
 /*
 ** cmd_eval_extract.c -- `lexie eval extract`: the extraction benchmarks
-** (CoNLL-2003, NCBI-disease, BC5CDR, PHEE, CaRB, ADELIE's held-out sets).
+** (CoNLL-2003, NCBI-disease, BC5CDR, PHEE, CaRB, ADELIE's held-out sets)
+** and PubMedQA's decisions and conclusions (BioInstruct's QA and
+** generation).
 ** Parses the options, prints progress, and leaves the work to the
 ** library's resumable runner (src/eval/ie_run.c): predictions go to a
 ** JSONL file named by a hash of the configuration, so a stopped run
@@ -18,9 +20,15 @@
 static void usage(FILE *f) {
     fprintf(f, "usage: lexie eval extract --data NAME [options]\n"
                "  NAME: conll2003, ncbi, bc5cdr (strict entity F1), phee (events), carb (open\n"
-               "        IE), adelie-semeval, adelie-fewnerd, adelie-ondemand (ADELIE's sets)\n"
+               "        IE), adelie-semeval, adelie-fewnerd, adelie-ondemand (ADELIE's sets),\n"
+               "        pubmedqa (yes/no/maybe: accuracy, macro-F1), pubmedqa-conclusion\n"
+               "        (the abstract's conclusion: ROUGE-L)\n"
                "  --native           ADELIE's sets: their own chat prompts, answers parsed as\n"
                "                     ADELIE's scripts parse them (default: lexie's prompts)\n"
+               "  --split S          test (default) or train (NER sets, PHEE, PubMedQA)\n"
+               "  --export-sft FILE  write the selection as chat JSONL for lexie train sft\n"
+               "                     (each exact prompt, then its gold answer) and exit;\n"
+               "                     NER sets, PHEE, PubMedQA and --native\n"
                "  --sample N         a seeded random sample of N documents, in data order\n"
                "  --shots K          K demonstrations drawn from the train split (NER sets,\n"
                "                     PHEE), shown before every document\n"
@@ -77,6 +85,10 @@ static int parse(int argc, char **argv, lx_ie_eval_params *p, const char **model
             p->chat_template = v;
         else if (!strcmp(a, "--out"))
             p->out_dir = v;
+        else if (!strcmp(a, "--export-sft"))
+            p->sft_out = v;
+        else if (!strcmp(a, "--split") && (!strcmp(v, "test") || !strcmp(v, "train")))
+            p->train = !strcmp(v, "train");
         else if (!strcmp(a, "--sample") && cli_parse_num(v, 1, 1e7, 1, &x))
             p->sample = (int)x;
         else if (!strcmp(a, "--shots") && cli_parse_num(v, 1, 64, 1, &x))
@@ -123,6 +135,8 @@ int cmd_eval_extract(int argc, char **argv) {
     if (!quiet && isatty(2)) p.on_progress = progress;
     lx_ie_eval_result res;
     lexie_status st = lx_ie_eval_run(&p, &res, &err);
+    if (st == LEXIE_OK && p.sft_out)
+        fprintf(stderr, "lexie eval: %d training lines written to %s\n", res.n_docs, p.sft_out);
     if (res.table) fputs(res.table, stdout);
     if (res.predictions)
         fprintf(stderr, "lexie eval: predictions %s (%d resumed, %d computed, %d failed)\n",

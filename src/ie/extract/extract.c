@@ -48,24 +48,40 @@ lexie_extract_params lexie_extract_default_params(void) {
 /* ==== Prompts ==== */
 
 /* The chat: each demonstration as a user turn and the assistant's answer,
-** then the document's turn; every user turn is the instruction and a
-** text, so the demonstrations are a prefix all documents share. */
-static lexie_status render(lexie_extractor *x, const char *text, char **out_text,
-                           lexie_token **toks, int *n, lexie_error *err) {
-    int nm = 2 * x->n_demo + 1;
-    lexie_chat_msg *msgs = lx_calloc((size_t)nm, sizeof *msgs, err);
-    char **turns = lx_calloc((size_t)x->n_demo + 1, sizeof *turns, err);
-    lexie_status st = msgs && turns ? LEXIE_OK : LEXIE_E_NOMEM;
+** then the document's turn and, for training data, its answer; every user
+** turn is the instruction and a text, so the demonstrations are a prefix
+** all documents share.  *msgs and *turns (the user turns, n_demo + 1)
+** malloc'd; the caller frees them with free_chat. */
+static lexie_status build_chat(const lexie_extractor *x, const char *text, const char *answer,
+                               lexie_chat_msg **msgs, char ***turns, int *nm, lexie_error *err) {
+    *nm = 2 * x->n_demo + 1 + (answer != NULL);
+    *msgs = lx_calloc((size_t)*nm, sizeof **msgs, err);
+    *turns = lx_calloc((size_t)x->n_demo + 1, sizeof **turns, err);
+    lexie_status st = *msgs && *turns ? LEXIE_OK : LEXIE_E_NOMEM;
     for (int i = 0; i <= x->n_demo && st == LEXIE_OK; i++) {
         const char *t = i < x->n_demo ? x->demo[2 * i] : text;
-        if (!(turns[i] = lx_extract_user_turn(x->instruction, t, err))) st = LEXIE_E_NOMEM;
-        msgs[2 * i] = (lexie_chat_msg){"user", turns[i]};
-        if (i < x->n_demo) msgs[2 * i + 1] = (lexie_chat_msg){"assistant", x->demo[2 * i + 1]};
+        if (!((*turns)[i] = lx_extract_user_turn(x->instruction, t, err))) st = LEXIE_E_NOMEM;
+        (*msgs)[2 * i] = (lexie_chat_msg){"user", (*turns)[i]};
+        if (i < x->n_demo) (*msgs)[2 * i + 1] = (lexie_chat_msg){"assistant", x->demo[2 * i + 1]};
     }
-    if (st == LEXIE_OK) st = lx_extract_chat(x->c->model, msgs, nm, out_text, toks, n, err);
+    if (answer) (*msgs)[*nm - 1] = (lexie_chat_msg){"assistant", answer};
+    return st;
+}
+
+static void free_chat(const lexie_extractor *x, lexie_chat_msg *msgs, char **turns) {
     for (int i = 0; turns && i <= x->n_demo; i++) free(turns[i]);
     free(turns);
     free(msgs);
+}
+
+static lexie_status render(lexie_extractor *x, const char *text, char **out_text,
+                           lexie_token **toks, int *n, lexie_error *err) {
+    lexie_chat_msg *msgs;
+    char **turns;
+    int nm;
+    lexie_status st = build_chat(x, text, NULL, &msgs, &turns, &nm, err);
+    if (st == LEXIE_OK) st = lx_extract_chat(x->c->model, msgs, nm, out_text, toks, n, err);
+    free_chat(x, msgs, turns);
     return st;
 }
 
@@ -75,6 +91,50 @@ lexie_status lexie_extractor_prompt(lexie_extractor *x, const char *text, char *
     if (!text || !lx_utf8_valid(text, strlen(text), NULL))
         return lx_fail(err, LEXIE_E_UTF8, "extract: the text is not valid UTF-8");
     return render(x, text, out, NULL, NULL, err);
+}
+
+/* An answer as the model writes it under the task's grammar (*norm,
+** malloc'd), or LEXIE_E_INVALID naming what (what: "demonstration 3"). */
+static lexie_status fit_answer(lexie_matcher *m, const char *answer, const char *what, char **norm,
+                               lexie_error *err) {
+    lexie_status st = lx_extract_answer_normalize(answer, norm, err);
+    if (st != LEXIE_OK) {
+        if (st == LEXIE_E_NOMEM) return st;
+        lx_fail_prefix(err, "extract: %s: the answer is not JSON: ", what);
+        if (err) err->code = LEXIE_E_INVALID;
+        return LEXIE_E_INVALID;
+    }
+    lexie_matcher_reset(m);
+    if (!lexie_matcher_accept_bytes(m, *norm, strlen(*norm)) || !lexie_matcher_is_accepting(m)) {
+        free(*norm);
+        *norm = NULL;
+        return lx_fail(err, LEXIE_E_INVALID,
+                       "extract: %s: the answer does not fit the task's answer schema (types, "
+                       "roles and labels must be the schema's)",
+                       what);
+    }
+    return LEXIE_OK;
+}
+
+lexie_status lexie_extractor_sft_line(lexie_extractor *x, const char *text, const char *answer,
+                                      char **out, lexie_error *err) {
+    if (out) *out = NULL;
+    if (!x || !text || !answer || !out)
+        return lx_fail(err, LEXIE_E_INVALID, "lexie_extractor_sft_line: NULL argument");
+    if (!lx_utf8_valid(text, strlen(text), NULL))
+        return lx_fail(err, LEXIE_E_UTF8, "extract: the text is not valid UTF-8");
+    lexie_matcher *m = lexie_matcher_new(x->g, x->v, err);
+    if (!m) return err ? err->code : LEXIE_E_NOMEM;
+    char *norm = NULL, **turns = NULL;
+    lexie_chat_msg *msgs = NULL;
+    int nm = 0;
+    lexie_status st = fit_answer(m, answer, "training line", &norm, err);
+    lexie_matcher_free(m);
+    if (st == LEXIE_OK) st = build_chat(x, text, norm, &msgs, &turns, &nm, err);
+    if (st == LEXIE_OK && !(*out = lx_chat_sft_line(msgs, nm, err))) st = LEXIE_E_NOMEM;
+    free_chat(x, msgs, turns);
+    free(norm);
+    return st;
 }
 
 /* ==== Creation ==== */
@@ -420,23 +480,11 @@ lexie_status lexie_extractor_set_demos(lexie_extractor *x, const char *const *te
                          i);
             break;
         }
-        /* The answer as the model would write it, and it must fit the grammar. */
-        st = lx_extract_answer_normalize(answers[i], &d[2 * i + 1], err);
-        if (st != LEXIE_OK) {
-            lx_fail_prefix(err, "extract: demonstration %d: the answer is not JSON: ", i);
-            if (err && st != LEXIE_E_NOMEM) err->code = LEXIE_E_INVALID;
-            st = st == LEXIE_E_NOMEM ? st : LEXIE_E_INVALID;
-            break;
-        }
-        lexie_matcher_reset(m);
-        if (!lexie_matcher_accept_bytes(m, d[2 * i + 1], strlen(d[2 * i + 1])) ||
-            !lexie_matcher_is_accepting(m))
-            st = lx_fail(err, LEXIE_E_INVALID,
-                         "extract: demonstration %d: the answer does not fit the task's answer "
-                         "schema (types, roles and labels must be the schema's)",
-                         i);
-        else if (!(d[2 * i] = lx_strdup(texts[i], err)))
-            st = LEXIE_E_NOMEM;
+        char what[32];
+        snprintf(what, sizeof what, "demonstration %d", i);
+        st = fit_answer(m, answers[i], what, &d[2 * i + 1], err);
+        if (st != LEXIE_OK) break;
+        if (!(d[2 * i] = lx_strdup(texts[i], err))) st = LEXIE_E_NOMEM;
     }
     lexie_matcher_free(m);
     if (st != LEXIE_OK) {

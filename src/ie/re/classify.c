@@ -402,24 +402,9 @@ lexie_status lx_re_clf_sft_line(lx_re_clf *c, const lx_re_input *in, int gold, c
     lexie_status st = build_messages(c, in, 0, gold, opts, &n, &m, err);
     free(opts);
     if (st != LEXIE_OK) return st;
-    lx_jbuf b = {0};
-    lx_jbuf_puts(&b, "{\"messages\": [");
-    for (int i = 0; i < m.n; i++) {
-        lx_jbuf_puts(&b, i ? ", {\"role\": " : "{\"role\": ");
-        lx_jbuf_cstr(&b, m.msgs[i].role);
-        lx_jbuf_puts(&b, ", \"content\": ");
-        lx_jbuf_cstr(&b, m.msgs[i].content);
-        lx_jbuf_putc(&b, '}');
-    }
-    lx_jbuf_puts(&b, "]}");
+    *out = lx_chat_sft_line(m.msgs, m.n, err);
     free_messages(&m);
-    st = lx_jbuf_status(&b, err);
-    if (st != LEXIE_OK) {
-        lx_jbuf_free(&b);
-        return st;
-    }
-    *out = b.data;
-    return LEXIE_OK;
+    return *out ? LEXIE_OK : LEXIE_E_NOMEM;
 }
 
 /* ==== Deciding and parsing ==== */
