@@ -24,10 +24,12 @@
 # 3. Each test with the adapter and without it, the same prompts: NCBI
 #    (all 940) and BC5CDR (seeded 1,000) strict entity F1, GAD test (534)
 #    F1, PubMedQA test (500) accuracy and macro-F1, and the conclusions'
-#    ROUGE-L.  Evaluations resume like every eval run.
+#    ROUGE-L.  Evaluations resume like every eval run; they write to
+#    results/ as any eval does, so the runs without the adapter are the
+#    README's own rows where those exist (the same command and hash).
 #
 # Work files go to $RUN_DIR (default ../runs/bioinstruct-MODEL); the
-# training log and the reports to results/train/bioinstruct/.
+# training log to results/train/bioinstruct/.
 set -euo pipefail
 MODEL=${1:-smollm2-135m-instruct}
 LR=${2:-1e-3}
@@ -67,14 +69,13 @@ fi
 for lora in "" "--lora $ADAPTER"; do
     # shellcheck disable=SC2086
     {
-        "$LEXIE" eval extract --data pubmedqa -m "$MODEL" $lora --max-tokens 4 --batch 4 -t "$T" \
-            --out "$OUT"
-        "$LEXIE" eval re --data gad --method vanilla -m "$MODEL" $lora -t "$T" --out "$OUT"
+        "$LEXIE" eval extract --data pubmedqa -m "$MODEL" $lora --max-tokens 4 --batch 4 -t "$T"
+        "$LEXIE" eval re --data gad --method vanilla -m "$MODEL" $lora -t "$T"
         "$LEXIE" eval extract --data pubmedqa-conclusion -m "$MODEL" $lora --max-tokens 160 \
-            --batch 4 -t "$T" --out "$OUT"
+            --batch 4 -t "$T"
         "$LEXIE" eval extract --data ncbi --sample 1000 -m "$MODEL" $lora --max-tokens 256 \
-            --batch 4 -t "$T" --out "$OUT"
+            --batch 4 -t "$T"
         "$LEXIE" eval extract --data bc5cdr --sample 1000 -m "$MODEL" $lora --max-tokens 256 \
-            --batch 4 -t "$T" --out "$OUT"
+            --batch 4 -t "$T"
     }
 done
