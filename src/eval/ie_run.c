@@ -356,7 +356,8 @@ static lexie_status predict_chat(run *r, batch *bt, lexie_error *err) {
         char *owned = NULL;
         int n = 0;
         st = doc_chat(r, bt->doc[i], msgs, &n, &owned, err);
-        if (st == LEXIE_OK) st = lx_extract_chat(r->m, msgs, n, NULL, &toks[i], &np[i], err);
+        if (st == LEXIE_OK && !(toks[i] = lx_chat_tokens(r->m, msgs, n, 1, &np[i], NULL, err)))
+            st = err ? err->code : LEXIE_E_NOMEM;
         free(owned);
     }
     lexie_gen_params gp = lexie_gen_default_params();

@@ -90,7 +90,7 @@ static lexie_status one(lexie_ctx *c, const lexie_pairs_params *p, int line, con
                         lexie_error *err) {
     int n_tok = 0;
     lexie_chat_msg msg = {"user", prompt};
-    lexie_token *tok = lx_chat_tokens(c->model, &msg, 1, 1, &n_tok, err);
+    lexie_token *tok = lx_chat_tokens(c->model, &msg, 1, 1, &n_tok, NULL, err);
     if (!tok) return err ? err->code : LEXIE_E_INTERNAL;
     char *ans[64] = {0};
     double score[64];

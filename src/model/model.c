@@ -381,21 +381,27 @@ lexie_status lexie_tokenize_chat(const lexie_model *m, const char *text, size_t 
 }
 
 lexie_token *lx_chat_tokens(const lexie_model *m, const lexie_chat_msg *msgs, int n, int gen,
-                            int *n_tok, lexie_error *err) {
-    char *text = NULL;
+                            int *n_tok, char **text, lexie_error *err) {
+    char *chat = NULL;
     lexie_span *user = NULL;
     int n_user = 0, cap = 0;
     lexie_token *t = NULL;
-    if (lexie_chat_apply_spans(m, msgs, n, gen, &text, &user, &n_user, err)) return NULL;
-    size_t len = strlen(text);
-    lexie_status s = lexie_tokenize_chat(m, text, len, 1, user, n_user, NULL, 0, &cap, err);
+    if (text) *text = NULL;
+    if (lexie_chat_apply_spans(m, msgs, n, gen, &chat, &user, &n_user, err)) return NULL;
+    size_t len = strlen(chat);
+    lexie_error count_err; /* counting ends in LEXIE_E_RANGE by design */
+    lexie_status s = lexie_tokenize_chat(m, chat, len, 1, user, n_user, NULL, 0, &cap, &count_err);
+    if (s != LEXIE_OK && s != LEXIE_E_RANGE && err) *err = count_err;
     if ((s == LEXIE_OK || s == LEXIE_E_RANGE) &&
         (t = lx_malloc(sizeof *t * (size_t)(cap ? cap : 1), err)) &&
-        lexie_tokenize_chat(m, text, len, 1, user, n_user, t, cap, n_tok, err)) {
+        lexie_tokenize_chat(m, chat, len, 1, user, n_user, t, cap, n_tok, err)) {
         free(t);
         t = NULL;
     }
-    lexie_free(text);
+    if (t && text)
+        *text = chat;
+    else
+        lexie_free(chat);
     lexie_free(user);
     return t;
 }

@@ -160,9 +160,10 @@ int lx_kv_cached_prefix(lexie_ctx *c, int seq, const int32_t *toks, int n);
 /* msgs[0..n) rendered with m's chat template (with the generation prompt
 ** when gen) and tokenized, BOS as the model wants: the template's markup
 ** becomes control tokens, message text never does (lexie_tokenize_chat).
-** Malloc'd, *n_tok tokens; NULL and err on failure. */
+** Malloc'd, *n_tok tokens; *text (may be NULL) gets the rendered text,
+** malloc'd.  NULL and err on failure. */
 lexie_token *lx_chat_tokens(const lexie_model *m, const lexie_chat_msg *msgs, int n, int gen,
-                            int *n_tok, lexie_error *err);
+                            int *n_tok, char **text, lexie_error *err);
 
 /* msgs[0..n) as one line of chat training data, `{"messages": [{"role",
 ** "content"}, ...]}` (what lexie train sft reads; no newline).  Malloc'd;

@@ -46,7 +46,7 @@ int lexie_train_data_dropped(const lexie_train_data *d) { return d->n_dropped; }
 static lexie_status prefix_len(const lexie_model *m, const lexie_chat_msg *msgs, int k, int gen,
                                const lexie_token *full, int n_full, int *out, lexie_error *err) {
     int n = 0;
-    lexie_token *t = lx_chat_tokens(m, msgs, k, gen, &n, err);
+    lexie_token *t = lx_chat_tokens(m, msgs, k, gen, &n, NULL, err);
     if (!t) return err ? err->code : LEXIE_E_INTERNAL;
     int ok = n <= n_full && memcmp(t, full, sizeof *t * (size_t)n) == 0;
     free(t);
@@ -64,7 +64,7 @@ static lexie_status build(const lexie_model *m, const lexie_chat_msg *msgs, int 
                           lexie_train_example *ex, int *truncated, lexie_error *err) {
     lexie_status s = LEXIE_OK;
     int n = 0;
-    lexie_token *tok = lx_chat_tokens(m, msgs, n_msgs, 0, &n, err);
+    lexie_token *tok = lx_chat_tokens(m, msgs, n_msgs, 0, &n, NULL, err);
     if (!tok) return err ? err->code : LEXIE_E_INTERNAL;
     int8_t *mask = lx_calloc((size_t)(n ? n : 1), 1, err);
     if (!mask) {

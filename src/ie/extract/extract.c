@@ -80,7 +80,12 @@ static lexie_status render(lexie_extractor *x, const char *text, char **out_text
     char **turns;
     int nm;
     lexie_status st = build_chat(x, text, NULL, &msgs, &turns, &nm, err);
-    if (st == LEXIE_OK) st = lx_extract_chat(x->c->model, msgs, nm, out_text, toks, n, err);
+    if (st == LEXIE_OK && toks)
+        st = (*toks = lx_chat_tokens(x->c->model, msgs, nm, 1, n, out_text, err))
+                 ? LEXIE_OK
+                 : (err ? err->code : LEXIE_E_NOMEM);
+    else if (st == LEXIE_OK)
+        st = lexie_chat_apply(x->c->model, msgs, nm, 1, out_text, err);
     free_chat(x, msgs, turns);
     return st;
 }

@@ -39,13 +39,6 @@ char *lx_extract_user_turn(const char *instruction, const char *text, lexie_erro
 ** is not JSON. */
 lexie_status lx_extract_answer_normalize(const char *answer, char **out, lexie_error *err);
 
-/* The chat prompt of msgs[0..n_msgs) with the assistant's opening:
-** *out_text (may be NULL) the rendered text, *toks (may be NULL; malloc'd)
-** its tokens, in which message text stays plain (it cannot become control
-** tokens). */
-lexie_status lx_extract_chat(const lexie_model *m, const lexie_chat_msg *msgs, int n_msgs,
-                             char **out_text, lexie_token **toks, int *n, lexie_error *err);
-
 /* What an answer is read against: the document (or chunk) text, its
 ** offset in the whole document, grounding options. */
 typedef struct lx_answer_ctx {

@@ -344,37 +344,6 @@ lexie_status lx_extract_answer_schema(const lx_ie_schema *s, const lexie_extract
     return st;
 }
 
-/* ==== The chat prompt ==== */
-
-lexie_status lx_extract_chat(const lexie_model *m, const lexie_chat_msg *msgs, int n_msgs,
-                             char **out_text, lexie_token **toks, int *n, lexie_error *err) {
-    char *chat = NULL;
-    lexie_span *plain = NULL;
-    int n_plain = 0, cap = 0;
-    lexie_status st = lexie_chat_apply_spans(m, msgs, n_msgs, 1, &chat, &plain, &n_plain, err);
-    if (st == LEXIE_OK && toks) {
-        size_t len = strlen(chat);
-        lexie_error count_err; /* counting ends in LEXIE_E_RANGE by design */
-        st = lexie_tokenize_chat(m, chat, len, 1, plain, n_plain, NULL, 0, &cap, &count_err);
-        if (st != LEXIE_E_RANGE && st != LEXIE_OK && err) *err = count_err;
-        if (st == LEXIE_E_RANGE || st == LEXIE_OK) {
-            *toks = lx_malloc((size_t)(cap > 0 ? cap : 1) * sizeof **toks, err);
-            st = *toks ? lexie_tokenize_chat(m, chat, len, 1, plain, n_plain, *toks, cap, n, err)
-                       : LEXIE_E_NOMEM;
-            if (st != LEXIE_OK) {
-                free(*toks);
-                *toks = NULL;
-            }
-        }
-    }
-    free(plain);
-    if (st == LEXIE_OK && out_text)
-        *out_text = chat;
-    else
-        free(chat);
-    return st;
-}
-
 /* ==== Answers written as models write them ==== */
 
 /* v with ", " and ": " between items and no other whitespace (the

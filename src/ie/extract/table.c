@@ -156,9 +156,10 @@ lexie_status lexie_ask(lexie_ctx *c, const char *instruction, const char *text, 
     lexie_grammar_vocab *v = g ? lexie_grammar_vocab_new(c->model, err) : NULL;
     lexie_status st = lx_jbuf_status(&turn, err);
     if (st == LEXIE_OK)
-        st = v ? lx_extract_chat(c->model, &(lexie_chat_msg){"user", turn.data}, 1, NULL, &toks, &n,
-                                 err)
-               : (err ? err->code : LEXIE_E_NOMEM);
+        st = v && (toks = lx_chat_tokens(c->model, &(lexie_chat_msg){"user", turn.data}, 1, 1, &n,
+                                         NULL, err))
+                 ? LEXIE_OK
+                 : (err ? err->code : LEXIE_E_NOMEM);
     if (st == LEXIE_OK) st = gen(c, toks, n, g, v, max_tokens / 4, &head, &why, err);
     if (st == LEXIE_OK && why == LEXIE_GEN_GRAMMAR_CUT)
         st = lx_fail(err, LEXIE_E_RANGE, "ask: the header did not fit its token budget");
