@@ -152,6 +152,16 @@ int lx_sha256_hex_ok(const char *s);
 /* The hash of data[0..n) in one call, as 64 lowercase hex digits. */
 void lx_sha256_hex_of(const void *data, size_t n, char hex[65]);
 
+/* ==== Seeded randomness (rng.c) ==== */
+
+/* splitmix64's output function of x + 0x9e3779b97f4a7c15: a well-mixed
+** hash of a counter, behind every seeded choice (samples of a data set,
+** sampling tokens, dropout masks, shuffles), so one seed gives one run on
+** every machine. */
+uint64_t lx_mix64(uint64_t x);
+/* splitmix64 as a generator: the next value from state *s. */
+uint64_t lx_rng_next(uint64_t *s);
+
 /* ==== UTF-8 ==== */
 
 /* Returns 1 if s[0..n) is valid UTF-8 (no overlongs, no surrogates, nothing

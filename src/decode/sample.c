@@ -16,14 +16,6 @@ lexie_sampler_params lexie_sampler_default_params(void) {
     return p;
 }
 
-/* splitmix64: small, fast and good enough for sampling. */
-static uint64_t rng_next(uint64_t *s) {
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-}
-
 /* The first index of the largest logit, as the loop "if (x[i] > x[best])
 ** best = i" finds it: the vectorized max (same rule for NaN: only x[0]
 ** counts), then the first element equal to it.  Greedy decoding calls
@@ -89,7 +81,7 @@ lexie_token lexie_sample(const lexie_model *m, const float *logits, const lexie_
         t = lo;
         total = mass_at_least(logits, n, t, mx, inv_temp);
     }
-    double r = (double)(rng_next(state) >> 11) * (1.0 / 9007199254740992.0) * total;
+    double r = (double)(lx_rng_next(state) >> 11) * (1.0 / 9007199254740992.0) * total;
     double acc = 0.0;
     int last = best;
     for (int i = 0; i < n; i++) {

@@ -32,13 +32,6 @@ lexie_pairs_params lexie_pairs_default_params(void) {
     return p;
 }
 
-static uint64_t mix64(uint64_t x) {
-    x += 0x9e3779b97f4a7c15ull;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-    return x ^ (x >> 31);
-}
-
 /* A chat line {"messages": [user turn, assistant turn]} (as `lexie eval re
 ** --export-sft` writes them): the prompt and gold are the two contents.
 ** Returns 0 when o has no "messages". */
@@ -100,7 +93,7 @@ static lexie_status one(lexie_ctx *c, const lexie_pairs_params *p, int line, con
         lexie_gen_params gp = lexie_gen_default_params();
         gp.max_tokens = p->max_tokens;
         gp.sampler.temperature = p->temperature;
-        gp.sampler.seed = mix64(p->seed ^ mix64(((uint64_t)line << 8) + (uint64_t)k));
+        gp.sampler.seed = lx_mix64(p->seed ^ lx_mix64(((uint64_t)line << 8) + (uint64_t)k));
         if ((s = lexie_generate(c, tok, n_tok, &gp, NULL, NULL, &ans[k], NULL, err))) break;
         score[k] = lexie_text_similarity(p->metric, ans[k], gold);
         if (score[k] < 0) s = lx_fail(err, LEXIE_E_NOMEM, "pairs: out of memory");

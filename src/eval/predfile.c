@@ -16,14 +16,6 @@
 #include <sys/file.h>
 #include <unistd.h>
 
-/* splitmix64: a small, well-mixed seeded generator. */
-static uint64_t rng_next(uint64_t *s) {
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-}
-
 int *lx_eval_pick(int n, int k, uint64_t seed, const int *excl) {
     int *a = malloc((size_t)(n > 0 ? n : 1) * sizeof *a), m = 0;
     if (!a) return NULL;
@@ -32,7 +24,7 @@ int *lx_eval_pick(int n, int k, uint64_t seed, const int *excl) {
     if (k > m) k = m;
     uint64_t s = seed;
     for (int i = 0; i < k; i++) {
-        int j = i + (int)(rng_next(&s) % (uint64_t)(m - i));
+        int j = i + (int)(lx_rng_next(&s) % (uint64_t)(m - i));
         int t = a[i];
         a[i] = a[j];
         a[j] = t;

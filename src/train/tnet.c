@@ -58,7 +58,7 @@ struct lx_tnet {
 /* dst = src * keep / (1 - p) with a mask fixed by (pass, layer, target). */
 static void dropout(const lx_tnet *t, int il, int tg, const float *src, float *dst, int n,
                     int cols) {
-    uint64_t key = lx_tmix64(t->seed ^ lx_tmix64(t->pass * 1315423911ull + (uint64_t)il * 8 + tg));
+    uint64_t key = lx_mix64(t->seed ^ lx_mix64(t->pass * 1315423911ull + (uint64_t)il * 8 + tg));
     lx_tdropout(key, t->dropout, src, dst, (size_t)n * cols);
 }
 

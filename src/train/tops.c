@@ -14,13 +14,6 @@
 
 /* ==== Dropout ==== */
 
-uint64_t lx_tmix64(uint64_t x) {
-    x += 0x9e3779b97f4a7c15ull;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-    return x ^ (x >> 31);
-}
-
 void lx_tdropout(uint64_t key, float p, const float *src, float *dst, size_t n) {
     const uint32_t thr = (uint32_t)((double)p * 4294967296.0);
     const float keep = 1.0f / (1.0f - p);
@@ -29,7 +22,7 @@ void lx_tdropout(uint64_t key, float p, const float *src, float *dst, size_t n) 
         return;
     }
     for (size_t i = 0; i < n; i++) {
-        uint32_t r = (uint32_t)(lx_tmix64(key + i) >> 32);
+        uint32_t r = (uint32_t)(lx_mix64(key + i) >> 32);
         dst[i] = r >= thr ? src[i] * keep : 0.0f;
     }
 }

@@ -36,9 +36,6 @@ lx_tgemm_fn lx_tgemm_avx512_get(void);
 
 /* ==== Ops, forward and backward (tops.c) ==== */
 
-/* splitmix64's output function of x + 0x9e37...: the hash behind dropout
-** masks, data shuffles and every other seeded choice of training. */
-uint64_t lx_tmix64(uint64_t x);
 /* Dropout: dst[i] = src[i] / (1 - p) where the high half of
 ** splitmix64(key + i) is at least p * 2^32, else 0 (dst may be src).  The
 ** same bits on every ISA (tdrop_avx512.c does eight lanes at a time). */

@@ -45,9 +45,9 @@ static void init_lora(lexie_adapter *a, uint64_t seed) {
         lx_lora_pair *p = &a->pairs[i];
         if (p->rank <= 0) continue;
         float bound = 1.0f / sqrtf((float)p->n_in);
-        uint64_t key = lx_tmix64(seed ^ lx_tmix64((uint64_t)i + 1));
+        uint64_t key = lx_mix64(seed ^ lx_mix64((uint64_t)i + 1));
         for (size_t j = 0; j < (size_t)p->rank * p->n_in; j++) {
-            double u = (double)(lx_tmix64(key + j) >> 11) * 0x1p-53; /* [0, 1) */
+            double u = (double)(lx_mix64(key + j) >> 11) * 0x1p-53; /* [0, 1) */
             p->a[j] = (float)((2.0 * u - 1.0) * bound);
         }
         memset(p->b, 0, (size_t)p->rank * p->n_out * sizeof(float));
@@ -256,9 +256,9 @@ lexie_status lexie_trainer_eval(lexie_trainer *t, const lexie_train_example *ex,
 /* The order of epoch e: a Fisher-Yates shuffle seeded by (seed, e). */
 void lx_trainer_epoch_order(uint64_t seed, long e, int *order, int n) {
     for (int i = 0; i < n; i++) order[i] = i;
-    uint64_t key = lx_tmix64(seed ^ lx_tmix64(0x5eedull + (uint64_t)e));
+    uint64_t key = lx_mix64(seed ^ lx_mix64(0x5eedull + (uint64_t)e));
     for (int i = n - 1; i > 0; i--) {
-        int j = (int)(lx_tmix64(key + (uint64_t)i) % (uint64_t)(i + 1));
+        int j = (int)(lx_mix64(key + (uint64_t)i) % (uint64_t)(i + 1));
         int tmp = order[i];
         order[i] = order[j];
         order[j] = tmp;
