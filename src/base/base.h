@@ -90,6 +90,15 @@ void lx_buf_free(lx_buf *b);
 ** name the path. */
 char *lx_read_file(const char *path, size_t max_bytes, size_t *n, lexie_error *err);
 
+/* lx_read_file for a text data set: refused, naming the path, when it
+** holds a NUL byte (LEXIE_E_FORMAT) or invalid UTF-8 (LEXIE_E_UTF8, at
+** which byte). */
+char *lx_read_text_file(const char *path, size_t max_bytes, size_t *n, lexie_error *err);
+
+/* The next line of a buffer read whole, split in place (the '\n', and a
+** '\r' before it, become NUL); *cur moves past it.  NULL at the end. */
+char *lx_next_line(char **cur);
+
 /* Replaces the file at path with data[0..n), mode 0644, atomically: the
 ** bytes go to "<dir>/.<stem>-XXXXXX" (stem: the file name up to its first
 ** '.'; a cleaner may remove such leftovers of a crash), are synced, and

@@ -110,6 +110,37 @@ int lx_write_all(int fd, const void *data, size_t n) {
     return 0;
 }
 
+char *lx_read_text_file(const char *path, size_t max_bytes, size_t *n, lexie_error *err) {
+    char *buf = lx_read_file(path, max_bytes, n, err);
+    size_t bad;
+    if (buf && memchr(buf, 0, *n)) {
+        free(buf);
+        lx_fail(err, LEXIE_E_FORMAT, "%s: contains a NUL byte", path);
+        return NULL;
+    }
+    if (buf && !lx_utf8_valid(buf, *n, &bad)) {
+        free(buf);
+        lx_fail(err, LEXIE_E_UTF8, "%s: invalid UTF-8 at byte %zu", path, bad);
+        return NULL;
+    }
+    return buf;
+}
+
+char *lx_next_line(char **cur) {
+    char *s = *cur;
+    if (!s || !*s) return NULL;
+    char *nl = strchr(s, '\n');
+    if (nl) {
+        *nl = 0;
+        *cur = nl + 1;
+    } else {
+        *cur = s + strlen(s);
+    }
+    size_t l = strlen(s);
+    if (l && s[l - 1] == '\r') s[l - 1] = 0;
+    return s;
+}
+
 lexie_status lx_write_file_atomic(const char *path, const void *data, size_t n, lexie_error *err) {
     char *tmp = tmp_template(path, err);
     if (!tmp) return LEXIE_E_NOMEM;

@@ -103,39 +103,7 @@ static lexie_status mention_make(lexie_mention *m, const char *type, const char 
     return LEXIE_OK;
 }
 
-/* ==== Files and lines ==== */
-
-static char *slurp(const char *path, size_t *n, lexie_error *err) {
-    char *buf = lx_read_file(path, MAX_FILE, n, err);
-    size_t bad;
-    if (buf && memchr(buf, 0, *n)) {
-        free(buf);
-        lx_fail(err, LEXIE_E_FORMAT, "%s: contains a NUL byte", path);
-        return NULL;
-    }
-    if (buf && !lx_utf8_valid(buf, *n, &bad)) {
-        free(buf);
-        lx_fail(err, LEXIE_E_UTF8, "%s: invalid UTF-8 at byte %zu", path, bad);
-        return NULL;
-    }
-    return buf;
-}
-
-/* The next line of the buffer, split in place (\n or \r\n), or NULL. */
-static char *next_line(char **cur) {
-    char *s = *cur;
-    if (!s || !*s) return NULL;
-    char *nl = strchr(s, '\n');
-    if (nl) {
-        *nl = 0;
-        *cur = nl + 1;
-    } else {
-        *cur = s + strlen(s);
-    }
-    size_t l = strlen(s);
-    if (l && s[l - 1] == '\r') s[l - 1] = 0;
-    return s;
-}
+/* ==== Lines ==== */
 
 /* Python's str.strip() for ASCII whitespace, in place. */
 static char *strip(char *s) {
@@ -266,14 +234,14 @@ static lexie_status iob_token(iob_state *st, char *line, const char *path, int l
 
 lexie_status lx_ie_read_iob(const char *path, lx_ie_set *s, lexie_error *err) {
     size_t n;
-    char *buf = slurp(path, &n, err);
+    char *buf = lx_read_text_file(path, MAX_FILE, &n, err);
     if (!buf) return err ? err->code : LEXIE_E_IO;
     iob_state st;
     memset(&st, 0, sizeof st);
     char *cur = buf, *line;
     int ln = 0;
     lexie_status rc = LEXIE_OK;
-    while (rc == LEXIE_OK && (line = next_line(&cur))) {
+    while (rc == LEXIE_OK && (line = lx_next_line(&cur))) {
         ln++;
         if (!*line || strspn(line, " \t\r\v\f") == strlen(line) ||
             strncmp(line, "-DOCSTART-", 10) == 0)
@@ -305,12 +273,12 @@ static int cmp_key(const void *a, const void *b) {
 
 static lexie_status carb_sentences(const char *path, lx_ie_set *s, lexie_error *err) {
     size_t n;
-    char *buf = slurp(path, &n, err);
+    char *buf = lx_read_text_file(path, MAX_FILE, &n, err);
     if (!buf) return err ? err->code : LEXIE_E_IO;
     char *cur = buf, *line;
     int ln = 0;
     lexie_status rc = LEXIE_OK;
-    while (rc == LEXIE_OK && (line = next_line(&cur))) {
+    while (rc == LEXIE_OK && (line = lx_next_line(&cur))) {
         ln++;
         if (!*strip(line)) {
             rc = lx_fail(err, LEXIE_E_FORMAT, "%s:%d: empty sentence line", path, ln);
@@ -384,13 +352,13 @@ static int find_key(const key_ix *ix, int n, const char *key) {
 static lexie_status carb_gold(const char *path, lx_ie_set *s, const key_ix *ix, int nix,
                               lexie_error *err) {
     size_t n;
-    char *buf = slurp(path, &n, err);
+    char *buf = lx_read_text_file(path, MAX_FILE, &n, err);
     if (!buf) return err ? err->code : LEXIE_E_IO;
     char *cur = buf, *line;
     int ln = 0;
     lexie_status rc = LEXIE_OK;
     lx_jbuf key = {0};
-    while (rc == LEXIE_OK && (line = next_line(&cur))) {
+    while (rc == LEXIE_OK && (line = lx_next_line(&cur))) {
         ln++;
         lx_gold_tuple t;
         rc = carb_tuple(line, path, ln, s, &t, err);
@@ -447,13 +415,13 @@ typedef lexie_status (*jsonl_fn)(const lx_json *o, lx_ie_set *s, lx_ie_doc *d, c
 ** fills d; the document is then pushed.  Errors get "path:line: ". */
 static lexie_status each_jsonl(const char *path, lx_ie_set *s, jsonl_fn fn, lexie_error *err) {
     size_t n;
-    char *buf = slurp(path, &n, err);
+    char *buf = lx_read_text_file(path, MAX_FILE, &n, err);
     if (!buf) return err ? err->code : LEXIE_E_IO;
     lx_json_limits lim = {64, (size_t)64 << 20, 0};
     char *cur = buf, *line;
     int ln = 0;
     lexie_status rc = LEXIE_OK;
-    while (rc == LEXIE_OK && (line = next_line(&cur))) {
+    while (rc == LEXIE_OK && (line = lx_next_line(&cur))) {
         ln++;
         if (!*strip(line)) {
             skip(s, path, ln, "blank line");
@@ -706,7 +674,7 @@ static lexie_status pubmedqa_doc(const char *key, const lx_json *o, int conclusi
 
 lexie_status lx_ie_read_pubmedqa(const char *path, int conclusion, lx_ie_set *s, lexie_error *err) {
     size_t n;
-    char *buf = slurp(path, &n, err);
+    char *buf = lx_read_text_file(path, MAX_FILE, &n, err);
     if (!buf) return err ? err->code : LEXIE_E_IO;
     lx_json_limits lim = {16, (size_t)64 << 20, 0};
     lx_json_doc *jd = lx_json_parse(buf, n, &lim, err);

@@ -13,54 +13,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ==== Files ==== */
-
-/* The whole file, refused when it holds a NUL byte or invalid UTF-8. */
-static char *slurp(const char *path, size_t *n, lexie_error *err) {
-    char *buf = lx_read_file(path, 0, n, err);
-    size_t bad;
-    if (buf && memchr(buf, 0, *n)) {
-        free(buf);
-        lx_fail(err, LEXIE_E_FORMAT, "%s: contains a NUL byte", path);
-        return NULL;
-    }
-    if (buf && !lx_utf8_valid(buf, *n, &bad)) {
-        free(buf);
-        lx_fail(err, LEXIE_E_UTF8, "%s: invalid UTF-8 at byte %zu", path, bad);
-        return NULL;
-    }
-    return buf;
-}
-
-/* Splits buf in place into lines (\n or \r\n); returns the next line or
-** NULL at the end. */
-static char *next_line(char **cur) {
-    char *s = *cur;
-    if (!s || !*s) return NULL;
-    char *nl = strchr(s, '\n');
-    if (nl) {
-        *nl = 0;
-        *cur = nl + 1;
-    } else {
-        *cur = s + strlen(s);
-    }
-    size_t l = strlen(s);
-    if (l && s[l - 1] == '\r') s[l - 1] = 0;
-    return s;
-}
-
 /* ==== SemEval ==== */
 
 lexie_status lx_read_semeval(const char *path, lx_re_data *d, lexie_error *err) {
     size_t n;
-    char *buf = slurp(path, &n, err);
+    char *buf = lx_read_text_file(path, 0, &n, err);
     if (!buf) return err ? err->code : LEXIE_E_IO;
     char *cur = buf, *line;
     int lineno = 0, have = 0;
     lx_re_item it;
     memset(&it, 0, sizeof it);
     lexie_status st = LEXIE_OK;
-    while (st == LEXIE_OK && (line = next_line(&cur))) {
+    while (st == LEXIE_OK && (line = lx_next_line(&cur))) {
         lineno++;
         if (!*line) continue;
         char *tab = strchr(line, '\t');
@@ -112,12 +76,12 @@ lexie_status lx_write_semeval(FILE *f, const lx_re_data *d, lexie_error *err) {
 
 lexie_status lx_read_semeval_key(const char *path, lx_re_data *d, lexie_error *err) {
     size_t n;
-    char *buf = slurp(path, &n, err);
+    char *buf = lx_read_text_file(path, 0, &n, err);
     if (!buf) return err ? err->code : LEXIE_E_IO;
     char *cur = buf, *line;
     int lineno = 0;
     lexie_status st = LEXIE_OK;
-    while (st == LEXIE_OK && (line = next_line(&cur))) {
+    while (st == LEXIE_OK && (line = lx_next_line(&cur))) {
         lineno++;
         if (!*line) continue;
         char *tab = strchr(line, '\t');
@@ -152,14 +116,14 @@ static lexie_status gad_span(const char *text, const char *mask, int *s, int *e)
 
 lexie_status lx_read_gad(const char *path, const char *id_prefix, lx_re_data *d, lexie_error *err) {
     size_t n;
-    char *buf = slurp(path, &n, err);
+    char *buf = lx_read_text_file(path, 0, &n, err);
     if (!buf) return err ? err->code : LEXIE_E_IO;
     char *cur = buf, *line;
     int lineno = 0, header = strncmp(buf, "index\t", 6) == 0, row = 0;
     lexie_status st = LEXIE_OK;
     lx_re_item it;
     memset(&it, 0, sizeof it);
-    while (st == LEXIE_OK && (line = next_line(&cur))) {
+    while (st == LEXIE_OK && (line = lx_next_line(&cur))) {
         lineno++;
         if (!*line || (header && lineno == 1)) continue;
         char *cols[3];
