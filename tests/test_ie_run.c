@@ -86,26 +86,41 @@ static int copy_file(const char *from, const char *to) {
     return ok;
 }
 
-static void test_ie_run_resume(lx_t *t) {
-    char model[512], dir[] = "/tmp/lexie-ie-run-XXXXXX", path[600];
-    snprintf(model, sizeof model, "%s/llama_q.gguf", lx_test_fixtures());
-    if (access(model, R_OK) != 0) LX_SKIP(t, "fixture %s absent (run make test)", model);
-    LX_REQUIRE(t, mkdtemp(dir) != NULL);
-    snprintf(path, sizeof path, "%s/conll2003", dir);
+/* Copies the data file src to dir/name (name's folder made first). */
+static int put_data(const char *dir, const char *name, const char *src) {
+    char path[700];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    char *slash = strrchr(path, '/');
+    *slash = 0;
     mkdir(path, 0755);
-    snprintf(path, sizeof path, "%s/conll2003/test.txt", dir);
-    LX_REQUIRE(t, copy_file("tests/data/ie/mini.iob", path));
+    *slash = '/';
+    return copy_file(src, path);
+}
+
+/* The runner's parameters for a run on the fixture model in dir. */
+static lx_ie_eval_params fixture_params(const char *data, const char *dir, const char *model,
+                                        int max_tokens) {
     lx_ie_eval_params p;
     memset(&p, 0, sizeof p);
-    p.data = "conll2003";
+    p.data = data;
     p.data_dir = dir;
     p.model = model;
     p.chat_template = CHATML;
     p.out_dir = dir;
-    p.max_tokens = 24;
+    p.max_tokens = max_tokens;
     p.batch = 2;
     p.threads = 1;
     p.n_ctx = 2048;
+    return p;
+}
+
+static void test_ie_run_resume(lx_t *t) {
+    char model[512], dir[] = "/tmp/lexie-ie-run-XXXXXX";
+    snprintf(model, sizeof model, "%s/llama_q.gguf", lx_test_fixtures());
+    if (access(model, R_OK) != 0) LX_SKIP(t, "fixture %s absent (run make test)", model);
+    LX_REQUIRE(t, mkdtemp(dir) != NULL);
+    LX_REQUIRE(t, put_data(dir, "conll2003/test.txt", "tests/data/ie/mini.iob"));
+    lx_ie_eval_params p = fixture_params("conll2003", dir, model, 24);
     lx_ie_eval_result r1, r2, r3;
     lexie_error e;
     lexie_status st = lx_ie_eval_run(&p, &r1, &e);
@@ -155,8 +170,7 @@ static void test_ie_run_resume(lx_t *t) {
     close(fd);
     lx_ie_eval_result_clear(&r5);
     /* Few-shot: demonstrations from the train split, their own files. */
-    snprintf(path, sizeof path, "%s/conll2003/train.txt", dir);
-    LX_REQUIRE(t, copy_file("tests/data/ie/mini.iob", path));
+    LX_REQUIRE(t, put_data(dir, "conll2003/train.txt", "tests/data/ie/mini.iob"));
     lx_ie_eval_result r6;
     p.shots = 1;
     st = lx_ie_eval_run(&p, &r6, &e);
@@ -249,25 +263,12 @@ static void test_ie_run_pubmedqa(lx_t *t) {
     LX_CHECK(t, sc.n == 2 && fabs(sc.rouge_l - 0.5) < 1e-12);
 
     /* A run on the fixture model. */
-    char model[512], dir[] = "/tmp/lexie-ie-pqa-XXXXXX", path[600];
+    char model[512], dir[] = "/tmp/lexie-ie-pqa-XXXXXX";
     snprintf(model, sizeof model, "%s/llama_q.gguf", lx_test_fixtures());
     if (access(model, R_OK) != 0) LX_SKIP(t, "fixture %s absent (run make test)", model);
     LX_REQUIRE(t, mkdtemp(dir) != NULL);
-    snprintf(path, sizeof path, "%s/pubmedqa", dir);
-    mkdir(path, 0755);
-    snprintf(path, sizeof path, "%s/pubmedqa/test.json", dir);
-    LX_REQUIRE(t, copy_file("tests/data/ie/pubmedqa.json", path));
-    lx_ie_eval_params p;
-    memset(&p, 0, sizeof p);
-    p.data = "pubmedqa";
-    p.data_dir = dir;
-    p.model = model;
-    p.chat_template = CHATML;
-    p.out_dir = dir;
-    p.max_tokens = 4;
-    p.batch = 2;
-    p.threads = 1;
-    p.n_ctx = 2048;
+    LX_REQUIRE(t, put_data(dir, "pubmedqa/test.json", "tests/data/ie/pubmedqa.json"));
+    lx_ie_eval_params p = fixture_params("pubmedqa", dir, model, 4);
     lx_ie_eval_result r;
     lexie_status st = lx_ie_eval_run(&p, &r, &e);
     LX_CHECK_MSG(t, st == LEXIE_OK, "%s", e.message);
@@ -301,8 +302,7 @@ static void test_ie_run_pubmedqa(lx_t *t) {
                                                     .max_tokens = 4},
                                &r, &e) == LEXIE_E_IO);
     lx_ie_eval_result_clear(&r);
-    snprintf(path, sizeof path, "%s/pubmedqa/train_dev.json", dir);
-    LX_REQUIRE(t, copy_file("tests/data/ie/pubmedqa.json", path));
+    LX_REQUIRE(t, put_data(dir, "pubmedqa/train_dev.json", "tests/data/ie/pubmedqa.json"));
     char sft[700];
     snprintf(sft, sizeof sft, "%s/sft.jsonl", dir);
     p.data = "pubmedqa";
