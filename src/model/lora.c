@@ -312,6 +312,30 @@ lexie_status lexie_ctx_set_adapter(lexie_ctx *c, const lexie_adapter *a, float s
     return LEXIE_OK;
 }
 
+/* y += s * B (A x) for rows r0..r1 of a prompt, each row on its own (u is
+** that row's rank-long scratch), so the rows may go to different threads
+** and a row's sums are the same whatever the batch. */
+typedef struct {
+    const lx_lora_pair *p;
+    float s;
+    const float *x;
+    float *y, *u;
+} lora_job;
+
+static void lora_rows(void *arg, int r0, int r1) {
+    const lora_job *j = arg;
+    const lx_lora_pair *p = j->p;
+    for (int i = r0; i < r1; i++) {
+        const float *xi = j->x + (size_t)i * p->n_in;
+        float *ui = j->u + (size_t)i * p->rank;
+        for (int r = 0; r < p->rank; r++)
+            ui[r] = lx_dot_f32(p->a + (size_t)r * p->n_in, xi, p->n_in);
+        float *yi = j->y + (size_t)i * p->n_out;
+        for (int o = 0; o < p->n_out; o++)
+            yi[o] += j->s * lx_dot_f32(p->b + (size_t)o * p->rank, ui, p->rank);
+    }
+}
+
 void lx_lora_linear(lexie_ctx *c, const lx_tensor *w, const float *x, float *y, int n) {
     const lexie_adapter *a = c->lora;
     const lexie_model *m = c->model;
@@ -329,15 +353,6 @@ void lx_lora_linear(lexie_ctx *c, const lx_tensor *w, const float *x, float *y, 
     if (t == LX_LORA_N_TARGET) return;
     const lx_lora_pair *p = lx_lora_at(a, (int)il, t);
     if (p->rank <= 0) return;
-    float s = c->lora_scale * lx_lora_pair_scale(a, p);
-    float *u = c->lora_tmp;
-    for (int i = 0; i < n; i++) {
-        const float *xi = x + (size_t)i * p->n_in;
-        float *ui = u + (size_t)i * p->rank;
-        for (int r = 0; r < p->rank; r++)
-            ui[r] = lx_dot_f32(p->a + (size_t)r * p->n_in, xi, p->n_in);
-        float *yi = y + (size_t)i * p->n_out;
-        for (int o = 0; o < p->n_out; o++)
-            yi[o] += s * lx_dot_f32(p->b + (size_t)o * p->rank, ui, p->rank);
-    }
+    lora_job j = {p, c->lora_scale * lx_lora_pair_scale(a, p), x, y, c->lora_tmp};
+    lx_par_rows(c, n, lora_rows, &j);
 }
