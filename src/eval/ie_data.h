@@ -319,7 +319,7 @@ void lx_md_table_free(lx_md_table *t);
 char *lx_pubmedqa_prompt(const lx_ie_doc *d, int conclusion, lexie_error *err);
 
 /* The decisions' grammar (GBNF): exactly yes, no or maybe. */
-extern const char LX_PUBMEDQA_GBNF[];
+extern const char lx_pubmedqa_gbnf[];
 
 /* Decisions: confusion counts by gold (rows) and answer (columns) over
 ** yes, no, maybe, and a fourth column for an answer that is none of them

@@ -128,7 +128,7 @@ static lexie_status make_tasks(run *r, lexie_error *err) {
         break;
     case LX_IE_OPENIE: xp.task = LEXIE_TASK_OPENIE; break;
     case LX_IE_PUBMEDQA:
-        if (!(r->g = lexie_grammar_from_gbnf(LX_PUBMEDQA_GBNF, strlen(LX_PUBMEDQA_GBNF), "root",
+        if (!(r->g = lexie_grammar_from_gbnf(lx_pubmedqa_gbnf, strlen(lx_pubmedqa_gbnf), "root",
                                              err)) ||
             !(r->gv = lexie_grammar_vocab_new(r->m, err)))
             return err ? err->code : LEXIE_E_NOMEM;

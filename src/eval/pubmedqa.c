@@ -4,7 +4,7 @@
 ** macro-F1, conclusion ROUGE-L).  The reader is in ie_readers.c.
 **
 ** Why a grammar for the decision: a small model asked "yes, no or maybe"
-** often answers with a sentence; under LX_PUBMEDQA_GBNF every answer is
+** often answers with a sentence; under lx_pubmedqa_gbnf every answer is
 ** one of the three words, so the score measures the choice, not the
 ** phrasing.  The conclusion is free text (greedy), scored by ROUGE-L.
 */
@@ -12,7 +12,7 @@
 
 #include <string.h>
 
-const char LX_PUBMEDQA_GBNF[] = "root ::= \"yes\" | \"no\" | \"maybe\"\n";
+const char lx_pubmedqa_gbnf[] = "root ::= \"yes\" | \"no\" | \"maybe\"\n";
 
 static const char *const DECISIONS[3] = {"yes", "no", "maybe"};
 
