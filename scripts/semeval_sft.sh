@@ -5,6 +5,12 @@
 #
 #   scripts/semeval_sft.sh [MODEL=smollm2-135m-instruct] [LR=1e-3] [THREADS=2]
 #
+# For a bigger model, whose epoch takes hours, three variables shrink the run:
+#   STEPS=N      train N steps instead of one epoch: the first 8N sentences of
+#                the seeded shuffle, a random sample of train
+#   SAMPLE=N     score the seeded N test sentences instead of all 2,717
+#   DPO=0        stop after SFT
+#
 # 1. `lexie eval re --split train --method compact --export-sft`: the 7,500
 #    train sentences outside the dev sample, each as the exact chat the
 #    compact prompt is scored with, plus its gold label.
@@ -37,17 +43,27 @@ if [ ! -s "$RUN/train.jsonl" ]; then
         --export-sft "$RUN/train.jsonl"
 fi
 
-ADAPTER="$RUN/lora-lr$LR.gguf"
+LENGTH=(--epochs 1)
+TAG=lr$LR
+if [ -n "${STEPS:-}" ]; then
+    LENGTH=(--steps "$STEPS")
+    TAG=lr$LR-s$STEPS
+fi
+TEST=()
+if [ -n "${SAMPLE:-}" ]; then TEST=(--sample "$SAMPLE"); fi
+
+ADAPTER="$RUN/lora-$TAG.gguf"
 if [ ! -s "$ADAPTER" ]; then
     start=$(date +%s)
-    "$LEXIE" train sft -m "$MODEL" --data "$RUN/train.jsonl" --out "$ADAPTER" --epochs 1 \
-        --lr "$LR" -t "$T" --save-every 25 --log "$OUT/$MODEL-lr$LR.log.jsonl" --resume
+    "$LEXIE" train sft -m "$MODEL" --data "$RUN/train.jsonl" --out "$ADAPTER" "${LENGTH[@]}" \
+        --lr "$LR" -t "$T" --save-every 20 --log "$OUT/$MODEL-$TAG.log.jsonl" --resume
     echo "training (this invocation): $(($(date +%s) - start)) s wall" >&2
 fi
 
 "$LEXIE" eval re --data semeval --method compact -m "$MODEL" --lora "$ADAPTER" -t "$T" \
-    --out "$OUT"
-"$LEXIE" eval re --data semeval --method compact -m "$MODEL" -t "$T" --out "$OUT"
+    "${TEST[@]}" --out "$OUT"
+"$LEXIE" eval re --data semeval --method compact -m "$MODEL" -t "$T" "${TEST[@]}" --out "$OUT"
+if [ "${DPO:-1}" = 0 ]; then exit 0; fi
 
 DPO="$RUN/dpo-lr5e-5.gguf"
 if [ ! -s "$DPO" ]; then

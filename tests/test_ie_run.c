@@ -292,6 +292,15 @@ static void test_ie_run_pubmedqa(lx_t *t) {
     st = lx_ie_eval_run(&p, &r, &e);
     LX_CHECK_MSG(t, st == LEXIE_OK && r.n_computed == 3 && strstr(r.table, "ROUGE-L"), "%s",
                  st == LEXIE_OK ? r.table : e.message);
+    /* Conclusions cut by --max-tokens 4 are marked and counted. */
+    int cut = 0;
+    all = st == LEXIE_OK ? lx_read_file(r.predictions, 1 << 20, &n, &e) : NULL;
+    for (char *l = all; l && (l = strstr(l, "\"truncated\":true")); l++) cut++;
+    char want_cut[64];
+    snprintf(want_cut, sizeof want_cut, "truncated %d,", cut);
+    LX_CHECK_MSG(t, cut > 0 && st == LEXIE_OK && strstr(r.table, want_cut), "%d: %s", cut,
+                 st == LEXIE_OK ? r.table : e.message);
+    free(all);
     lx_ie_eval_result_clear(&r);
     /* --split train --export-sft: the prompt, then the gold answer. */
     LX_CHECK(t, lx_ie_eval_run(&(lx_ie_eval_params){.data = "pubmedqa",

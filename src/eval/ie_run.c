@@ -301,7 +301,7 @@ typedef struct batch {
 } batch;
 
 static char *pred_line(const char *id, const char *output_json, const char *answer,
-                       const char *table_json, double seconds, lexie_error *err) {
+                       const char *table_json, int truncated, double seconds, lexie_error *err) {
     lx_jbuf b = {0};
     lx_jbuf_puts(&b, "{\"id\":");
     lx_jbuf_cstr(&b, id);
@@ -317,6 +317,7 @@ static char *pred_line(const char *id, const char *output_json, const char *answ
         lx_jbuf_puts(&b, ",\"table\":");
         lx_jbuf_puts(&b, table_json);
     }
+    if (truncated) lx_jbuf_puts(&b, ",\"truncated\":true");
     lx_jbuf_printf(&b, ",\"seconds\":%.4f}\n", seconds);
     if (lx_jbuf_status(&b, err) != LEXIE_OK) {
         lx_jbuf_free(&b);
@@ -370,6 +371,9 @@ static lexie_status predict_chat(run *r, batch *bt, lexie_error *err) {
     bt->seconds = lx_time_now() - t0;
     for (int i = 0; i < bt->n; i++) {
         if (st == LEXIE_OK && !(bt->line[i] = pred_line(bt->doc[i]->id, NULL, ans[i].text, NULL,
+                                                        ans[i].why == LEXIE_GEN_MAX_TOKENS ||
+                                                            ans[i].why == LEXIE_GEN_CTX_FULL ||
+                                                            ans[i].why == LEXIE_GEN_GRAMMAR_CUT,
                                                         bt->seconds / bt->n, err)))
             st = LEXIE_E_NOMEM;
         free(toks[i]);
@@ -393,7 +397,7 @@ static lexie_status predict_extract(lexie_extractor *x, batch *bt, const char **
             doc_failed(out, bt->doc[i], de[i].message);
         } else if (st == LEXIE_OK && (st = lexie_extraction_json(&res[i], &js, err)) == LEXIE_OK &&
                    !(bt->line[i] =
-                         pred_line(bt->doc[i]->id, js, NULL, NULL, bt->seconds / bt->n, err))) {
+                         pred_line(bt->doc[i]->id, js, NULL, NULL, 0, bt->seconds / bt->n, err))) {
             st = LEXIE_E_NOMEM;
         }
         lexie_free(js);
@@ -467,7 +471,7 @@ static lexie_status predict_semeval(run *r, batch *bt, lx_ie_eval_result *out, l
             lx_jbuf a = {0};
             if (e1 && e2) lx_semeval_answer(e1, e2, lexie_re_schema_label(r->rs, res[k].label), &a);
             if (!e1 || !e2 || a.oom ||
-                !(bt->line[i] = pred_line(bt->doc[i]->id, NULL, a.data ? a.data : "", NULL,
+                !(bt->line[i] = pred_line(bt->doc[i]->id, NULL, a.data ? a.data : "", NULL, 0,
                                           bt->seconds / m, err)))
                 st = LEXIE_E_NOMEM;
             free(e1);
@@ -497,7 +501,7 @@ static lexie_status predict_ondemand(run *r, batch *bt, lx_ie_eval_result *out, 
                    (st = lexie_table_json(&t, &js, err)) == LEXIE_OK) {
             double dt = lx_time_now() - t0;
             bt->seconds += dt;
-            if (!(bt->line[i] = pred_line(bt->doc[i]->id, NULL, md, js, dt, err)))
+            if (!(bt->line[i] = pred_line(bt->doc[i]->id, NULL, md, js, t.truncated, dt, err)))
                 st = LEXIE_E_NOMEM;
         }
         lexie_free(md);

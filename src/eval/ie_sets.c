@@ -387,6 +387,8 @@ lexie_status lx_ie_tally_add(lx_ie_tally *t, const lx_ie_setdef *d, const lx_ie_
         return st;
     }
     if (!answer) return LEXIE_OK; /* invalid: counted in n_docs only */
+    const lx_json *cut = lx_json_get(pred, "truncated");
+    t->n_truncated += cut && cut->type == LX_JSON_BOOL && cut->b;
     /* Lexie's tables and SemEval answers come from grammars: valid by
     ** construction when present.  Native answers are free text. */
     t->n_valid += !native;
