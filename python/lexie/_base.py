@@ -13,6 +13,7 @@ instead of passing a dangling pointer to C.
 
 import ctypes
 import enum
+import json
 import math
 import numbers
 import os
@@ -207,7 +208,9 @@ class Handle:
 
     Subclasses set self._ptr (a nonzero int) and implement _free(ptr).  A
     child registers with its parents through _adopt(); closing a parent
-    closes the children first.  Thread-safe: close() may race with itself.
+    closes the children first.  Objects made for this one alone (an
+    extractor's own context and schema) go in self._owned and are closed
+    after it, newest first.  Thread-safe: close() may race with itself.
     """
 
     _kind = "object"
@@ -248,6 +251,12 @@ class Handle:
                 ptr, self._ptr = self._ptr, None
                 if ptr:
                     self._free(ptr)
+                self._close_owned()
+
+    def _close_owned(self):
+        owned, self._owned = getattr(self, "_owned", []), []
+        for o in reversed(owned):
+            o.close()
 
     def _free(self, ptr):  # pragma: no cover - every subclass overrides it
         raise NotImplementedError
@@ -267,6 +276,35 @@ class Handle:
             self.close()
         except Exception:
             pass
+
+
+class SchemaHandle(Handle):
+    """Base of the schema objects: immutable, made by load(path) or
+    parse(source); _c names the C object ("lexie_re_schema" has
+    lexie_re_schema_load, _parse and _free) and _wrap(ptr) reads its
+    attributes."""
+
+    _kind = "schema"
+    _c = ""
+
+    @classmethod
+    def _make(cls, fn, *args):
+        err = new_error()
+        ptr = getattr(lib(), f"{cls._c}_{fn}")(*args, ctypes.byref(err))
+        if not ptr:
+            raise_for(err.code, err)
+        return cls._wrap(ptr)
+
+    @classmethod
+    def parse(cls, source):
+        """A schema from JSON text (str or bytes) or a dict."""
+        if isinstance(source, dict):
+            source = json.dumps(source, ensure_ascii=False)
+        data = to_bytes(source, "schema JSON")
+        return cls._make("parse", data, len(data))
+
+    def _free(self, ptr):
+        getattr(lib(), f"{self._c}_free")(ptr)
 
 
 def c_float_list(ptr, n):

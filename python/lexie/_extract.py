@@ -28,6 +28,7 @@ from ._base import (
     ArgumentTypeError,
     ArgumentValueError,
     Handle,
+    SchemaHandle,
     LexieError,
     Status,
     check,
@@ -251,7 +252,7 @@ def _table(t):
 # ==== Schemas ====
 
 
-class IESchema(Handle):
+class IESchema(SchemaHandle):
     """What to extract: a lexie schema file with "entities", "relations"
     and "events" sections (docs/formats.md, "The lexie schema file").
     Immutable; threads may share one.  Make one with IESchema.load(path or
@@ -261,7 +262,7 @@ class IESchema(Handle):
     entity_types, event_types (file order) and relation_labels (the
     relations section's labels, without its none label; [] when absent)."""
 
-    _kind = "schema"
+    _c = "lexie_ie_schema"
 
     def __init__(self, *_a, **_k):
         raise TypeError("use IESchema.load(path), IESchema.parse(json_or_dict) or IESchema.from_types(types)")
@@ -295,24 +296,7 @@ class IESchema(Handle):
         no '/' and no .json ending is looked up among the built-in schemas
         ($LEXIE_SCHEMAS, ./schemas, the repository's schemas/).  Errors
         (LexieError FORMAT) name the file and the JSON path."""
-        p = _schema_path(path)
-        err = new_error()
-        ptr = lib().lexie_ie_schema_load(to_path(p), byref(err))
-        if not ptr:
-            raise_for(err.code, err)
-        return cls._wrap(ptr)
-
-    @classmethod
-    def parse(cls, source):
-        """A schema from JSON text (str or bytes) or a dict."""
-        if isinstance(source, dict):
-            source = json.dumps(source, ensure_ascii=False)
-        data = to_bytes(source, "schema JSON")
-        err = new_error()
-        ptr = lib().lexie_ie_schema_parse(data, len(data), byref(err))
-        if not ptr:
-            raise_for(err.code, err)
-        return cls._wrap(ptr)
+        return cls._make("load", to_path(_schema_path(path)))
 
     @classmethod
     def from_types(cls, types):
@@ -331,14 +315,7 @@ class IESchema(Handle):
             )
         enc = [to_bytes(t, "a type") for t in types]
         arr = (c_char_p * max(1, len(enc)))(*enc)
-        err = new_error()
-        ptr = lib().lexie_ie_schema_from_types(arr, len(enc), byref(err))
-        if not ptr:
-            raise_for(err.code, err)
-        return cls._wrap(ptr)
-
-    def _free(self, ptr):
-        lib().lexie_ie_schema_free(ptr)
+        return cls._make("from_types", arr, len(enc))
 
     def __repr__(self):
         if self.closed:
@@ -545,16 +522,6 @@ class Extractor(Handle):
     def _free(self, ptr):
         with self.context._lock:
             lib().lexie_extractor_free(ptr)
-
-    def _close_owned(self):
-        owned, self._owned = self._owned, []
-        for o in reversed(owned):
-            o.close()
-
-    def close(self):
-        """Frees the extractor, and the context and schema it made for itself."""
-        super().close()
-        self._close_owned()
 
     def __repr__(self):
         if self.closed:

@@ -21,6 +21,7 @@ from ctypes import POINTER, byref, c_int, c_void_p
 from . import _lib
 from ._base import (
     Handle,
+    SchemaHandle,
     LexieError,
     Status,
     check,
@@ -52,7 +53,7 @@ def _schema_path(arg):
     return os.path.normpath(os.fsdecode(p))
 
 
-class RelationSchema(Handle):
+class RelationSchema(SchemaHandle):
     """A relation schema: labels with templates, type constraints and a
     none-of-the-above label (format: docs/formats.md).  Immutable; threads
     may share one.  Make one with RelationSchema.load() or .parse().
@@ -61,7 +62,7 @@ class RelationSchema(Handle):
     then the none label), relations (without the none label), none_label,
     none_index, name, sha256 (of the source bytes), warnings."""
 
-    _kind = "schema"
+    _c = "lexie_re_schema"
 
     def __init__(self, *_a, **_k):
         raise TypeError("use RelationSchema.load(path_or_name) or RelationSchema.parse(json)")
@@ -85,27 +86,7 @@ class RelationSchema(Handle):
     def load(cls, path):
         """Loads a schema file, or a built-in schema by name ("semeval",
         "tacred", "gad": a name has no '/' and no .json ending)."""
-        p = _schema_path(path)
-        err = new_error()
-        ptr = lib().lexie_re_schema_load(to_path(p), byref(err))
-        if not ptr:
-            raise_for(err.code, err)
-        return cls._wrap(ptr)
-
-    @classmethod
-    def parse(cls, source):
-        """A schema from JSON text (str or bytes) or from a dict."""
-        if isinstance(source, dict):
-            source = json.dumps(source, ensure_ascii=False)
-        data = to_bytes(source, "schema JSON")
-        err = new_error()
-        ptr = lib().lexie_re_schema_parse(data, len(data), byref(err))
-        if not ptr:
-            raise_for(err.code, err)
-        return cls._wrap(ptr)
-
-    def _free(self, ptr):
-        lib().lexie_re_schema_free(ptr)
+        return cls._make("load", to_path(_schema_path(path)))
 
     def index(self, label):
         """The index of a label name (LexieError(NOT_FOUND) if none)."""
@@ -351,16 +332,6 @@ class RelationExtractor(Handle):
     def _free(self, ptr):
         with self.context._lock:
             lib().lexie_re_free(ptr)
-
-    def _close_owned(self):
-        owned, self._owned = self._owned, []
-        for o in owned:
-            o.close()
-
-    def close(self):
-        """Frees the extractor, and the context/schema it made for itself."""
-        super().close()
-        self._close_owned()
 
     def __repr__(self):
         state = "closed" if self.closed else f"{self.method} on '{self.schema.name}'"
