@@ -242,6 +242,16 @@ static void test_objects(lx_t *t) {
           "\"additionalProperties\": {\"type\": \"string\"}}",
           L("{}", "{\"a\": 1}", "{\"a\": 1, \"b\": \"x\"}", "{\"ab\": \"x\"}", "{\"b\": \"x\"}"),
           L("{\"b\": 1}", "{\"a\": \"x\"}", "{\"a\": 1, \"a\": \"x\"}"));
+    /* ... also keys that leave a declared name inside a character: e-grave (c3 a8)
+    ** and U+4E00 (e4 b8 80) begin like the names e-acute (c3 a9) and U+4E01 (e4 b8 81) */
+    CASES(t,
+          "{\"type\": \"object\", \"properties\": {\"\xc3\xa9\": {\"type\": \"integer\"}, "
+          "\"\xe4\xb8\x81\": {\"type\": \"integer\"}}, \"additionalProperties\": {\"type\": "
+          "\"string\"}}",
+          L("{\"\xc3\xa9\": 1}", "{\"\xc3\xa8\": \"x\"}", "{\"\xc3\xa8z\": \"x\"}",
+            "{\"\xe4\xb8\x80\": \"x\"}", "{\"\xe4\xbf\x80\": \"x\"}", "{\"\xe4\xb8\x81\": 2}"),
+          L("{\"\xc3\xa9\": \"x\"}", "{\"\xe4\xb8\x81\": \"x\"}", "{\"\xc3\x28\": \"x\"}",
+            "{\"\xe4\xb8\": \"x\"}"));
     CASES(t,
           "{\"type\": \"object\", \"patternProperties\": {\"^x-\": {\"type\": \"integer\"}}, "
           "\"additionalProperties\": false}",

@@ -18,10 +18,25 @@ typedef struct prop {
     sc_view v;
 } prop;
 
+/* The characters a key holds raw (*cr: one of them; *rest: any run of
+** them).  Every plain byte continues such a run, so *rest stays closed
+** (grammar.h). */
+static void key_chars(lx_gram *g, int *cr, int *rest) {
+    lx_cps raw = {0};
+    lx_cps_add(&raw, 0x20, 0x21);
+    lx_cps_add(&raw, 0x23, 0x5B);
+    lx_cps_add(&raw, 0x5D, 0x10FFFF);
+    *cr = lx_gram_cps(g, &raw);
+    lx_cps_free(&raw);
+    *rest = lx_sc_star(g, *cr);
+    lx_gram_mark_any(g, *rest, -2);
+}
+
 /* A JSON string of any key except names[0..n) (each its JSON-escaped
-** contents), closing quote included; no escapes (stricter). */
-static int key_except(sc *c, char **names, size_t *lens, int n, int depth, const char *pfx,
-                      size_t plen) {
+** contents), closing quote included; no escapes (stricter).  The rule of
+** the trie node pfx; cr and rest are key_chars'. */
+static int key_except(sc *c, char **names, size_t *lens, int n, int cr, int rest, int depth,
+                      const char *pfx, size_t plen) {
     lx_gram *g = c->g;
     int r = lx_gram_rule(g, "keyx");
     lx_seq s = {0};
@@ -34,7 +49,10 @@ static int key_except(sc *c, char **names, size_t *lens, int n, int depth, const
         else
             lx_bset_add(&next, (unsigned char)names[i][plen]);
     }
-    if (!is_name) {
+    /* the key ends here: a key that a name goes on from, unless inside a character */
+    int at_boundary =
+        plen == 0 || ((unsigned char)pfx[plen - 1] < 0x80) || (lx_utf8_valid(pfx, plen, NULL));
+    if (!is_name && at_boundary) {
         lx_seq_push(&s, lx_gram_byte(g, '"'));
         lx_gram_alt(g, r, &s);
     }
@@ -44,26 +62,38 @@ static int key_except(sc *c, char **names, size_t *lens, int n, int depth, const
         char buf[260];
         memcpy(buf, pfx, plen);
         buf[plen] = (char)b;
-        int child = key_except(c, names, lens, n, depth + 1, buf, plen + 1);
+        int child = key_except(c, names, lens, n, cr, rest, depth + 1, buf, plen + 1);
         s.n = 0;
         lx_seq_push(&s, lx_gram_byte(g, b));
         lx_seq_push(&s, lx_gram_call(child));
         lx_gram_alt(g, r, &s);
     }
     /* elsewhere: a character not starting any name continuation, then anything */
-    int at_boundary =
-        plen == 0 || ((unsigned char)pfx[plen - 1] < 0x80) || (lx_utf8_valid(pfx, plen, NULL));
-    if (at_boundary) {
-        lx_cps raw = {0};
-        lx_cps_add(&raw, 0x20, 0x21);
-        lx_cps_add(&raw, 0x23, 0x5B);
-        lx_cps_add(&raw, 0x5D, 0x10FFFF);
-        int cr = lx_gram_cps(g, &raw);
-        lx_cps_free(&raw);
-        int rest = lx_sc_star(g, cr);
-        /* every plain byte continues a name or leaves them all: both stay
-        ** closed (grammar.h) */
-        lx_gram_mark_any(g, rest, -2);
+    if (!at_boundary) {
+        /* inside a character: a next byte that no name takes here (of
+        ** those UTF-8 allows after this lead), the character's other
+        ** bytes, then anything */
+        size_t j = plen - 1;
+        while (j > 0 && ((unsigned char)pfx[j] & 0xC0) == 0x80) j--;
+        unsigned lead = (unsigned char)pfx[j], lo = 0x80, hi = 0xBF;
+        size_t len = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : 2, done = plen - j;
+        if (done == 1 && lead == 0xE0) lo = 0xA0;
+        if (done == 1 && lead == 0xED) hi = 0x9F;
+        if (done == 1 && lead == 0xF0) lo = 0x90;
+        if (done == 1 && lead == 0xF4) hi = 0x8F;
+        lx_bset fs = {{0, 0, 0, 0}};
+        int any = 0;
+        for (unsigned b = lo; b <= hi; b++)
+            if (!lx_bset_has(&next, b)) lx_bset_add(&fs, b), any = 1;
+        if (any && done < len) {
+            s.n = 0;
+            lx_seq_push(&s, lx_gram_set(g, &fs));
+            for (size_t k = done + 1; k < len; k++) lx_seq_push(&s, lx_gram_range(g, 0x80, 0xBF));
+            lx_seq_push(&s, lx_gram_call(rest));
+            lx_seq_push(&s, lx_gram_byte(g, '"'));
+            lx_gram_alt(g, r, &s);
+        }
+    } else {
         /* short names: every node below has its children (depth < 256);
         ** names going on in ASCII only: every other character leaves them */
         int short_names = 1, ascii = 1;
@@ -358,7 +388,9 @@ static int32_t extra_key(obj *o) {
             lx_jbuf_add(&all, o->kb.data + 1, kl - 2);
         }
         for (int k = 0; k < n && !all.oom; k++) names[k] = all.data + offs[k];
-        if (!all.oom) key = key_except(o->c, names, lens, n, 0, "", 0);
+        int cr, rest;
+        key_chars(o->c->g, &cr, &rest);
+        if (!all.oom) key = key_except(o->c, names, lens, n, cr, rest, 0, "", 0);
     }
     free(offs);
     free(names);
