@@ -37,7 +37,8 @@ static void fill(float *x, int64_t n, float scale) {
     }
 }
 
-static const int packable[] = {LX_TYPE_Q4_K, LX_TYPE_Q6_K, LX_TYPE_Q4_1, LX_TYPE_Q8_0};
+static const int packable[] = {LX_TYPE_Q4_K, LX_TYPE_Q6_K, LX_TYPE_Q4_1, LX_TYPE_Q8_0,
+                               LX_TYPE_Q5_0};
 
 static void *quant_new(int type, const float *wf, int64_t n_rows, int64_t n_cols) {
     void *w = malloc(lx_row_size(type, n_cols) * n_rows);
@@ -58,6 +59,9 @@ static void test_pack_shapes(lx_t *t) {
     LX_CHECK_INT(t, lx_pack_type(LX_TYPE_Q4_1), LX_TYPE_Q4_1_X16);
     LX_CHECK_INT(t, lx_pack_type(LX_TYPE_Q4_0), -1);
     LX_CHECK_INT(t, lx_pack_type(LX_TYPE_Q8_0), LX_TYPE_Q8_0_X16);
+    /* Q5_0 goes into Q8_0's layout, whose activations stay Q8_0's */
+    LX_CHECK_INT(t, lx_pack_type(LX_TYPE_Q5_0), LX_TYPE_Q8_0_X16);
+    LX_CHECK_INT(t, lx_pack_source(LX_TYPE_Q8_0_X16), LX_TYPE_Q8_0);
     LX_CHECK(t, !lx_pack_pays(LX_TYPE_Q8_0, LX_ISA_AVX2)); /* maddubs would saturate */
     LX_CHECK_INT(t, lx_pack_size(LX_TYPE_Q4_1, 32, 96), 32 * 3 * 20);
     LX_CHECK_INT(t, lx_pack_source(LX_TYPE_Q4_K), -1);

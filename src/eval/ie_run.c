@@ -186,8 +186,7 @@ static lexie_status name_files(run *r, lx_ie_eval_result *out, lexie_error *err)
     lx_jbuf_printf(&b, "lexie-ie-eval 1|%s|model=%s|data=%s|native=%d|max_tokens=%d|numerics=%d",
                    LX_EXTRACT_PROMPT_VERSION, r->model_sha, p->data, p->native, p->max_tokens,
                    LEXIE_NUMERICS_VERSION);
-    /* Packed weights sum in another order (kernels/pack.c). */
-    if (lexie_model_n_packed(r->m)) lx_jbuf_puts(&b, "|packed=x16");
+    lx_jbuf_puts(&b, lx_model_pack_key(r->m));
     /* Only a few-shot or train-split run adds to the key: other hashes stay. */
     if (p->train) lx_jbuf_puts(&b, "|split=train");
     if (p->shots) lx_jbuf_printf(&b, "|shots=%d|seed=%llu", p->shots, (unsigned long long)p->seed);

@@ -18,6 +18,7 @@
 #include "eval.h"
 
 #include "base/base.h"
+#include "model/model.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -307,8 +308,7 @@ static lexie_status name_files(run *r, lexie_error *err) {
     if (p->method != LEXIE_RE_QA4RE && !p->free_gen) lx_jbuf_puts(&b, "|answers=constrained");
     /* Arithmetic 1 is the unmarked original, so its files keep their names. */
     if (LEXIE_NUMERICS_VERSION > 1) lx_jbuf_printf(&b, "|numerics=%d", LEXIE_NUMERICS_VERSION);
-    /* Packed weights sum in another order (kernels/pack.c). */
-    if (lexie_model_n_packed(r->model)) lx_jbuf_puts(&b, "|packed=x16");
+    lx_jbuf_puts(&b, lx_model_pack_key(r->model));
     if (p->chat_template) {
         /* A replaced template changes every prompt: its text joins the hash. */
         lx_jbuf_puts(&b, "|chat_template=");

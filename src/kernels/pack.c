@@ -1,6 +1,7 @@
 /*
 ** pack.c -- weights repacked at load time for batched matmul: the layouts
-** of Q4_K, Q6_K, Q4_1 and Q8_0 in groups of 16 interleaved rows ("x16"), the packers,
+** of Q4_K, Q6_K, Q4_1 and Q8_0 in groups of 16 interleaved rows ("x16"), the packers
+** (Q5_0 packs into Q8_0's layout),
 ** and the plain-C kernels that define the arithmetic every ISA's kernel for
 ** a layout reproduces bit for bit.
 **
@@ -65,6 +66,8 @@
 ** vpdpbusd's unsigned side), so q . a = qs . a - 128 * sum(a), the sums
 ** coming with the activations; with Q8_0 activations
 **   acc = fma((float)(q . y.qs), d * y.d, acc)
+** Q5_0 (x = (q - 16) d, q in 0..31, with the same Q8_0 activations) packs
+** into this layout too, losslessly: q - 16 is a Q8_0 quant with the same d.
 **
 ** Activation rows (lx_pack_act_prep): Q4_1 x16's carry each block's d and
 ** s as floats after the row, Q8_0 x16's each block's -128 * sum(qs) and d
@@ -97,6 +100,8 @@ static const struct {
     {LX_TYPE_Q6_K, LX_TYPE_Q6_K_X16, sizeof(lx_block_q6_k_x16), LX_QK_K},
     {LX_TYPE_Q4_1, LX_TYPE_Q4_1_X16, sizeof(lx_block_q4_1_x16), LX_QK},
     {LX_TYPE_Q8_0, LX_TYPE_Q8_0_X16, sizeof(lx_block_q8_0_x16), LX_QK},
+    /* after Q8_0: the layout's source, for its activations, stays Q8_0 */
+    {LX_TYPE_Q5_0, LX_TYPE_Q8_0_X16, sizeof(lx_block_q8_0_x16), LX_QK},
 };
 
 int lx_pack_type(int type) {
@@ -212,6 +217,22 @@ static void pack_q8_0_block(const uint8_t *w, size_t row, int64_t i, lx_block_q8
     }
 }
 
+/* Rows r0..r0+15 of a Q5_0 matrix, block i, into Q8_0's layout: quant
+** j's low four bits are nibble j % 16 of qs, its fifth bit j of qh; the
+** Q8_0 quant q - 16, made unsigned, is q + 112. */
+static void pack_q5_0_block(const uint8_t *w, size_t row, int64_t i, lx_block_q8_0_x16 *out) {
+    memset(out->pad, 0, sizeof out->pad);
+    for (int r = 0; r < R; r++) {
+        const lx_block_q5_0 *b = (const lx_block_q5_0 *)(w + (size_t)r * row) + i;
+        out->d[r] = b->d;
+        for (int j = 0; j < LX_QK; j++) {
+            const unsigned lo = j < 16 ? b->qs[j] & 0x0f : b->qs[j - 16] >> 4;
+            const unsigned hi = (unsigned)(b->qh[j / 8] >> (j % 8) & 1);
+            out->qs[j / 4][4 * r + j % 4] = (uint8_t)((lo | hi << 4) + 112);
+        }
+    }
+}
+
 void lx_pack(int type, const void *w, int64_t n_rows, int64_t n_cols, void *out) {
     if (!lx_pack_size(type, n_rows, n_cols)) return;
     const size_t row = lx_row_size(type, n_cols);
@@ -229,6 +250,8 @@ void lx_pack(int type, const void *w, int64_t n_rows, int64_t n_cols, void *out)
                 pack_q6_k_block(wg, row, i, o6++);
             else if (type == LX_TYPE_Q4_1)
                 pack_q4_1_block(wg, row, i, o1++);
+            else if (type == LX_TYPE_Q5_0)
+                pack_q5_0_block(wg, row, i, o8++);
             else
                 pack_q8_0_block(wg, row, i, o8++);
         }

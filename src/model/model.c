@@ -237,6 +237,7 @@ static lexie_status pack_weights(lexie_model *m, lexie_error *err) {
         t->mm = at;
         t->mm_type = lx_pack_type(t->type);
         m->n_packed++;
+        m->n_packed_q5_0 += t->type == LX_TYPE_Q5_0;
         lx_gguf_release(m->gguf, t->data, lx_row_size(t->type, t->ne[0]) * (size_t)t->ne[1]);
         at += (sz + PACK_ALIGN - 1) & ~(size_t)(PACK_ALIGN - 1);
     }
@@ -333,6 +334,12 @@ int lexie_model_n_ctx_train(const lexie_model *m) { return m->hp.n_ctx_train; }
 int lexie_model_n_embd(const lexie_model *m) { return m->hp.n_embd; }
 int lexie_model_n_layer(const lexie_model *m) { return m->hp.n_layer; }
 int lexie_model_n_packed(const lexie_model *m) { return m->n_packed; }
+
+const char *lx_model_pack_key(const lexie_model *m) {
+    /* Packing Q5_0 came later: models without it keep their key. */
+    if (m->n_packed_q5_0) return "|packed=x16|q5_0=x16";
+    return m->n_packed ? "|packed=x16" : "";
+}
 
 const char *lexie_model_meta_str(const lexie_model *m, const char *key) {
     for (int i = 0; i < m->n_meta; i++)

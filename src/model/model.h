@@ -92,6 +92,7 @@ struct lexie_model {
     lx_layer *layers;     /* n_layer */
     void *packed;         /* owned: every packed weight (lx_tensor.mm), or NULL */
     int n_packed;         /* weights that point into it */
+    int n_packed_q5_0;    /* of those, Q5_0 ones (in Q8_0's layout) */
 };
 
 /* ==== KV cache ==== */
@@ -193,6 +194,10 @@ void lx_decoder_forward(lexie_ctx *c, const lx_decoder_opts *o);
 
 /* The architecture registered under name, or NULL. */
 const lx_arch *lx_arch_find(const char *name);
+
+/* What the load's packing adds to a saved run's key ("" when nothing was
+** packed): packed weights sum in another order (kernels/pack.c). */
+const char *lx_model_pack_key(const lexie_model *m);
 
 /* ==== Helpers for architecture files ==== */
 
