@@ -763,6 +763,23 @@ static void test_float_ops(lx_t *t) {
             ops->scale(y, 0.3f, n);
             for (int i = 0; i < n; i++) LX_CHECK(t, y[i] == b[i] * 0.3f);
         }
+        /* dot_add: bit for bit each row's dot, rounded times s, then added
+        ** (what a loop of dots gives); rows of 1, 16 and 24 (a tail). */
+        for (int k = 1; k <= 24; k += k == 1 ? 15 : 8) {
+            const int rows = N / k;
+            fill(a, rows * k, 1.0f);
+            fill(b, k, 1.0f);
+            fill(y, rows, 1.0f);
+            memcpy(y0, y, rows * sizeof *y);
+            ops->dot_add(y, a, b, k, rows, 0.37f);
+            int same = 1;
+            for (int o = 0; o < rows; o++) {
+                const float p = 0.37f * ops->dot(a + (size_t)o * k, b, k);
+                y0[o] += p;
+                same &= memcmp(&y[o], &y0[o], sizeof *y) == 0;
+            }
+            LX_CHECK_MSG(t, same, "%s dot_add k=%d", nm, k);
+        }
         /* exp over the whole range, and its edges. */
         float e[N];
         for (int i = 0; i < N; i++) e[i] = -110.0f + 200.0f * (float)i / N;

@@ -301,6 +301,10 @@ typedef struct lx_float_ops {
     float (*max)(const float *x, int64_t n);
     /* x[i] *= a */
     void (*scale)(float *x, float a, int64_t n);
+    /* y[o] += s * dot(b + o * k, u, k) for o < n, each dot this table's
+    ** own, the product rounded before the sum (a LoRA's B against its
+    ** rank-long middle: one call instead of n). */
+    void (*dot_add)(float *y, const float *b, const float *u, int k, int64_t n, float s);
 } lx_float_ops;
 const lx_float_ops *lx_float_ops_get(lx_isa isa);
 

@@ -62,9 +62,16 @@ static void scale_scalar(float *x, float a, int64_t n) {
     for (int64_t i = 0; i < n; i++) x[i] *= a;
 }
 
+static void dot_add_scalar(float *y, const float *b, const float *u, int k, int64_t n, float s) {
+    for (int64_t o = 0; o < n; o++) {
+        const float t = s * dot_scalar(b + o * k, u, k);
+        y[o] += t;
+    }
+}
+
 static const lx_float_ops ops_scalar = {dot_scalar,     axpy_scalar,     swiglu_scalar,
                                         exp_sum_scalar, dot_rows_scalar, sum_rows_scalar,
-                                        max_scalar,     scale_scalar};
+                                        max_scalar,     scale_scalar,    dot_add_scalar};
 
 const lx_float_ops *lx_float_ops_get(lx_isa isa) {
     lx_isa best = lx_isa_best();

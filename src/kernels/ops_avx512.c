@@ -252,6 +252,15 @@ static void scale(float *x, float a, int64_t n) {
     }
 }
 
-static const lx_float_ops ops = {dot, axpy, swiglu, exp_sum, dot_rows, sum_rows, max, scale};
+/* A separate product and sum: no FMA may join them (ops.c's rounding). */
+static void dot_add(float *y, const float *b, const float *u, int k, int64_t n, float s) {
+    for (int64_t o = 0; o < n; o++) {
+        const float t = s * dot(b + o * k, u, k);
+        y[o] += t;
+    }
+}
+
+static const lx_float_ops ops = {dot,      axpy, swiglu, exp_sum, dot_rows,
+                                 sum_rows, max,  scale,  dot_add};
 
 const lx_float_ops *lx_float_ops_avx512(void) { return &ops; }

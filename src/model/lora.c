@@ -325,14 +325,12 @@ typedef struct {
 static void lora_rows(void *arg, int r0, int r1) {
     const lora_job *j = arg;
     const lx_lora_pair *p = j->p;
+    const lx_float_ops *ops = lx_float_ops_get(lx_isa_active());
     for (int i = r0; i < r1; i++) {
         const float *xi = j->x + (size_t)i * p->n_in;
         float *ui = j->u + (size_t)i * p->rank;
-        for (int r = 0; r < p->rank; r++)
-            ui[r] = lx_dot_f32(p->a + (size_t)r * p->n_in, xi, p->n_in);
-        float *yi = j->y + (size_t)i * p->n_out;
-        for (int o = 0; o < p->n_out; o++)
-            yi[o] += j->s * lx_dot_f32(p->b + (size_t)o * p->rank, ui, p->rank);
+        for (int r = 0; r < p->rank; r++) ui[r] = ops->dot(p->a + (size_t)r * p->n_in, xi, p->n_in);
+        ops->dot_add(j->y + (size_t)i * p->n_out, p->b, ui, p->rank, p->n_out, j->s);
     }
 }
 
