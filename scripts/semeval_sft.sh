@@ -14,10 +14,11 @@
 # 1. `lexie eval re --split train --method compact --export-sft`: the 7,500
 #    train sentences outside the dev sample, each as the exact chat the
 #    compact prompt is scored with, plus its gold label.
-# 2. `lexie train sft`, one epoch, checkpointed every 25 steps (--resume
-#    continues a killed run).  The learning rate was chosen on dev: at step
-#    225, 2e-4 reached dev micro-F1 36.0 and 1e-3 reached 50.3 on the first
-#    200 dev sentences (results/train/semeval-sft/).
+# 2. `lexie train sft`, one epoch, checkpointed every 20 steps (--resume
+#    continues a killed run).  The learning rate was chosen on dev (the
+#    first 200 sentences, results/train/semeval-sft/lr-choice/): for the
+#    default model at step 225, 2e-4 reached micro-F1 36.0 and 1e-3 50.3;
+#    for the 0.5B model (STEPS=200) at step 40, 2e-4 31.4 and 1e-3 25.6.
 # 3. `lexie eval re --method compact` on test with the adapter (resumable
 #    like every eval run), and without it (zero-shot, the same prompt).
 # 4. DPO after SFT: `lexie pairs` samples 5 answers from the SFT model for
