@@ -196,6 +196,39 @@ static void test_ie_run_resume(lx_t *t) {
     LX_CHECK(t, system(cmd) == 0);
 }
 
+/* Each line of a PubMedQA --export-sft file is one question's prompt
+** (lx_pubmedqa_prompt) and its gold decision; three lines. */
+static void check_pqa_sft(lx_t *t, const char *sft) {
+    lexie_error e;
+    lx_ie_set s;
+    memset(&s, 0, sizeof s);
+    size_t n;
+    char *all;
+    all = lx_read_file(sft, 1 << 20, &n, &e);
+    LX_REQUIRE(t, all != NULL);
+    LX_REQUIRE(t, lx_ie_read_pubmedqa("tests/data/ie/pubmedqa.json", 0, &s, &e) == LEXIE_OK);
+    int lines = 0;
+    for (char *l = all, *nl; (nl = strchr(l, '\n')); l = nl + 1, lines++) {
+        lx_json_doc *jd = lx_json_parse(l, (size_t)(nl - l), NULL, &e);
+        const lx_json *ms = jd ? lx_json_get(lx_json_root(jd), "messages") : NULL;
+        LX_REQUIRE(t, ms && ms->n == 2);
+        const char *user = lx_json_string(lx_json_get(ms->items[0], "content"));
+        const char *answer = lx_json_string(lx_json_get(ms->items[1], "content"));
+        int found = 0;
+        for (int i = 0; i < s.n; i++) {
+            char *want = lx_pubmedqa_prompt(&s.docs[i], 0, &e);
+            if (want && strcmp(want, user) == 0)
+                found = strcmp(answer, s.docs[i].gold_answer) == 0 ? 1 : -1;
+            free(want);
+        }
+        LX_CHECK_MSG(t, found == 1, "line %d: %.*s", lines, (int)(nl - l), l);
+        lx_json_doc_free(jd);
+    }
+    LX_CHECK(t, lines == 3);
+    free(all);
+    lx_ie_set_free(&s);
+}
+
 /* PubMedQA: the reader, the scores by hand, a run on the fixture model
 ** (every decision is yes, no or maybe under the grammar), and the train
 ** split exported as training data in exactly the asked prompt. */
@@ -320,29 +353,7 @@ static void test_ie_run_pubmedqa(lx_t *t) {
     st = lx_ie_eval_run(&p, &r, &e);
     LX_CHECK_MSG(t, st == LEXIE_OK && r.n_docs == 3, "%s", e.message);
     lx_ie_eval_result_clear(&r);
-    all = lx_read_file(sft, 1 << 20, &n, &e);
-    LX_REQUIRE(t, all != NULL);
-    LX_REQUIRE(t, lx_ie_read_pubmedqa("tests/data/ie/pubmedqa.json", 0, &s, &e) == LEXIE_OK);
-    int lines = 0;
-    for (char *l = all, *nl; (nl = strchr(l, '\n')); l = nl + 1, lines++) {
-        lx_json_doc *jd = lx_json_parse(l, (size_t)(nl - l), NULL, &e);
-        const lx_json *ms = jd ? lx_json_get(lx_json_root(jd), "messages") : NULL;
-        LX_REQUIRE(t, ms && ms->n == 2);
-        const char *user = lx_json_string(lx_json_get(ms->items[0], "content"));
-        const char *answer = lx_json_string(lx_json_get(ms->items[1], "content"));
-        int found = 0;
-        for (int i = 0; i < s.n; i++) {
-            char *want = lx_pubmedqa_prompt(&s.docs[i], 0, &e);
-            if (want && strcmp(want, user) == 0)
-                found = strcmp(answer, s.docs[i].gold_answer) == 0 ? 1 : -1;
-            free(want);
-        }
-        LX_CHECK_MSG(t, found == 1, "line %d: %.*s", lines, (int)(nl - l), l);
-        lx_json_doc_free(jd);
-    }
-    LX_CHECK(t, lines == 3);
-    free(all);
-    lx_ie_set_free(&s);
+    check_pqa_sft(t, sft);
     /* Not for what has no gold answer in its prompt's shape. */
     p.data = "carb";
     p.train = 0;
