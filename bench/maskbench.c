@@ -7,7 +7,12 @@
 ** mask (timed), reject if the token is outside it, commit it.  A valid
 ** instance must end in an accepting state; an invalid one must be rejected.
 **
-**   build/bench/maskbench -m MODEL [-t SECONDS] [FILE|DIR]...
+**   build/bench/maskbench -m MODEL [-t SECONDS] [-f] [FILE|DIR]...
+**
+** One matcher serves a file's instances, reset between them, as one
+** serves the documents of an extraction run: its mask cache and lazy DFA
+** carry over.  -f (fresh) makes a new matcher for every instance instead
+** (not timed), so every instance starts cold.
 **
 ** stdout: one JSON line per file {"id", "compile_error" (only when
 ** refused), "compile_us", "tests", "passed", "false_reject",
@@ -123,6 +128,7 @@ typedef struct run {
     const lexie_model *m;
     const lexie_grammar_vocab *v;
     double limit;
+    int fresh; /* -f: a new matcher per instance */
     uint32_t *mask;
     lexie_token *toks;
     int cap_toks;
@@ -195,6 +201,14 @@ static void one_file(run *R, const char *path) {
         if (s != LEXIE_OK) {
             fprintf(stderr, "maskbench: %.*s test %d: %s\n", (int)idlen, base, k, err.message);
             continue;
+        }
+        if (R->fresh && k > 0) {
+            lexie_matcher_free(mt);
+            mt = lexie_matcher_new(g, R->v, &err);
+            if (!mt) {
+                fprintf(stderr, "maskbench: %s\n", err.message);
+                exit(1);
+            }
         }
         lexie_matcher_reset(mt);
         int ok = 1;
@@ -289,19 +303,21 @@ static void one_path(run *R, const char *path) {
 int main(int argc, char **argv) {
     const char *model = NULL;
     double limit = 60;
-    int first = 1;
+    int first = 1, fresh = 0;
     for (; first < argc && argv[first][0] == '-'; first++) {
         if (!strcmp(argv[first], "-m") && first + 1 < argc) {
             model = argv[++first];
         } else if (!strcmp(argv[first], "-t") && first + 1 < argc) {
             limit = atof(argv[++first]);
+        } else if (!strcmp(argv[first], "-f")) {
+            fresh = 1;
         } else {
-            fprintf(stderr, "usage: maskbench -m MODEL [-t SECONDS_PER_FILE] [FILE|DIR]...\n");
+            fprintf(stderr, "usage: maskbench -m MODEL [-t SECONDS_PER_FILE] [-f] [FILE|DIR]...\n");
             return 2;
         }
     }
     if (!model || first >= argc) {
-        fprintf(stderr, "usage: maskbench -m MODEL [-t SECONDS_PER_FILE] [FILE|DIR]...\n");
+        fprintf(stderr, "usage: maskbench -m MODEL [-t SECONDS_PER_FILE] [-f] [FILE|DIR]...\n");
         return 2;
     }
     lexie_error err;
@@ -326,7 +342,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "maskbench: vocabulary of %d tokens prepared in %.0f ms\n",
             lexie_grammar_vocab_n_tokens(v), (now_us() - t0) / 1000);
     stats st = {0};
-    run R = {m, v, limit, NULL, NULL, 0, &st};
+    run R = {m, v, limit, fresh, NULL, NULL, 0, &st};
     R.mask = malloc(((size_t)lexie_grammar_vocab_n_tokens(v) + 31) / 32 * sizeof *R.mask);
     for (int i = first; i < argc; i++) one_path(&R, argv[i]);
     double cp50 = pct(st.compile, st.n_compile, 50);

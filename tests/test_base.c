@@ -1,6 +1,6 @@
 /*
 ** test_base.c -- errors, growable buffers, whole files, UTF-8 validation,
-** SHA-256 and the thread pool.
+** SHA-256, bit counts and the thread pool.
 */
 #include "base/base.h"
 #include "lx_test.h"
@@ -266,6 +266,22 @@ typedef struct {
     int hits[8];
 } pool_arg;
 
+/* Bit counts: both counts agree with a bit-by-bit one on edge words and
+** seeded random ones, at every length up to 70 words. */
+static void test_bits(lx_t *t) {
+    uint32_t w[70] = {0, 1, 0x80000000u, 0xFFFFFFFFu, 0x55555555u, 0xAAAAAAAAu, 0x0F0F0F0Fu};
+    uint64_t rng = 7;
+    for (int i = 7; i < 70; i++) w[i] = (uint32_t)lx_rng_next(&rng);
+    int64_t naive = 0;
+    LX_CHECK_INT(t, lx_bits_count(w, 0), 0);
+    for (size_t n = 1; n <= 70; n++) {
+        for (int b = 0; b < 32; b++) naive += (w[n - 1] >> b) & 1u;
+        LX_CHECK_INT(t, lx_bits_count(w, n), naive);
+        LX_CHECK_INT(t, lx_bits_count_portable(w, n), naive);
+    }
+    LX_CHECK_INT(t, lx_bits_count(w + 3, 1), 32);
+}
+
 static void pool_fn(void *v, int ith, int nth) {
     pool_arg *a = v;
     (void)nth;
@@ -294,5 +310,6 @@ void suite_base(void) {
     LX_RUN(test_sha256_split);
     LX_RUN(test_utf8);
     LX_RUN(test_utf8_sanitize);
+    LX_RUN(test_bits);
     LX_RUN(test_pool);
 }

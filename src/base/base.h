@@ -1,7 +1,7 @@
 /*
 ** base.h -- internal helpers every lexie module uses: error reporting,
 ** checked allocation, growable buffers, whole files, UTF-8 validation,
-** SHA-256, a thread pool and timing.  (JSON is in json.h.)
+** SHA-256, bit counts, a thread pool and timing.  (JSON is in json.h.)
 **
 ** Internal names are lx_<module>_<verb>; nothing here is public API.
 */
@@ -187,6 +187,13 @@ int lx_utf8_len(unsigned char c);
 ** left for the caller's next call (*used tells how many bytes were
 ** consumed), or replaced too when final.  Returns the bytes written. */
 size_t lx_utf8_sanitize(const char *s, size_t n, int final, char *out, size_t *used);
+
+/* ==== Bitsets (bits.c) ==== */
+
+/* The set bits of w[0..n): with the POPCNT instruction where the CPU has
+** it, else a portable count (lx_bits_count_portable, the same number). */
+int64_t lx_bits_count(const uint32_t *w, size_t n);
+int64_t lx_bits_count_portable(const uint32_t *w, size_t n);
 
 /* ==== Time ==== */
 

@@ -10,10 +10,12 @@
 ** A mask walks the vocabulary's trie depth-first, advancing the parent's
 ** stack set by each node's byte; an empty set skips the node's subtree.
 ** Every buffer is allocated when the matcher is made: per-depth stack
-** sets, the frame table, and a small cache of recent masks keyed by the
-** committed stack set (frames are hash-consed, so equal states have equal
-** keys and the cache hits whenever the grammar returns to a state, such
-** as every character inside a plain string).
+** sets, the frame table, and a cache of masks keyed by the committed
+** stack set (frames are hash-consed, so equal states have equal keys and
+** the cache hits whenever the grammar returns to a state, such as every
+** character inside a plain string, or the same place in the next
+** document).  The cache is set-associative and sized in bytes, so a small
+** vocabulary keeps more masks than a large one.
 **
 ** Blocks instead of walks: inside strings most tokens are plain or text
 ** (vocab.c) and most states take every such token, or exactly those up to
@@ -34,13 +36,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_STACKS 256       /* stacks per set */
-#define EXPAND_BUDGET 20000  /* expansion steps per advanced byte */
-#define FRAME_BITS 17        /* frame table: 2^17 frames */
-#define CACHE_N 16           /* cached masks */
-#define CACHE_KEY 32         /* states with more stacks are not cached */
-#define DS_CAP 4096          /* interned stack sets (lazy DFA states) */
-#define DS_POOL (DS_CAP * 8) /* their stacks */
+#define MAX_STACKS 256        /* stacks per set */
+#define EXPAND_BUDGET 20000   /* expansion steps per advanced byte */
+#define FRAME_BITS 17         /* frame table: 2^17 frames */
+#define CACHE_BYTES (4 << 20) /* mask cache: about this much mask memory */
+#define CACHE_WAYS 4          /* entries per set: a state may sit in any */
+#define CACHE_KEY 32          /* states with more stacks are not cached */
+#define DS_CAP 4096           /* interned stack sets (lazy DFA states) */
+#define DS_POOL (DS_CAP * 8)  /* their stacks */
 
 typedef struct stk {
     int32_t pos, parent;
@@ -79,9 +82,12 @@ struct lexie_matcher {
     uint32_t *dd_gen;
     uint32_t gen;
     int budget; /* expansion steps left for this byte */
-    /* mask cache */
-    centry cache[CACHE_N];
-    int cache_next;
+    /* mask cache: set h % n_sets is entries [set * CACHE_WAYS, + CACHE_WAYS),
+    ** refilled round-robin (victim[set]) */
+    centry *cache;
+    uint32_t *cache_bits; /* [n_sets * CACHE_WAYS * n_words] */
+    uint8_t *victim;      /* [n_sets] */
+    int n_sets;
     /* lazy DFA over stack sets: interned sets and their byte transitions
     ** (trans[id * 256 + b]: 0 unknown, -1 dead, else target id + 1) */
     stk *ds_ent;       /* [DS_POOL] */
@@ -123,7 +129,7 @@ static void ds_clear(lexie_matcher *m) {
 static void frames_clear(lexie_matcher *m) {
     m->n_fr = 0;
     memset(m->fr_hash, 0, (size_t)(2 * m->cap_fr) * sizeof *m->fr_hash);
-    for (int i = 0; i < CACHE_N; i++) m->cache[i].n = -1;
+    for (int i = 0; i < m->n_sets * CACHE_WAYS; i++) m->cache[i].n = -1;
     ds_clear(m);
 }
 
@@ -689,9 +695,7 @@ static int long_fixup(lexie_matcher *m, uint32_t *mask, int budget) {
         for (int i = 0; i < m->v->n_eog && has_accept(m->cur, m->n_cur); i++)
             mask[m->v->eog[i] >> 5] |= 1u << (m->v->eog[i] & 31);
     }
-    int count = 0;
-    for (int w = 0; w < m->n_words; w++) count += __builtin_popcount(mask[w]);
-    return count;
+    return (int)lx_bits_count(mask, (size_t)m->n_words);
 }
 
 /* The mask of state ks[0..nks) through the lazy DFA, blocks first (see
@@ -749,11 +753,12 @@ int lexie_matcher_fill_mask(lexie_matcher *m, uint32_t *mask, int budget) {
         }
     }
     uint64_t h = 0;
-    int cacheable = budget < 0 && nks <= CACHE_KEY;
+    int cacheable = budget < 0 && nks <= CACHE_KEY, set = 0;
     if (cacheable) {
         h = state_hash(ks, nks);
-        for (int k = 0; k < CACHE_N; k++) {
-            centry *c = &m->cache[k];
+        set = (int)(h % (uint64_t)m->n_sets);
+        for (int k = 0; k < CACHE_WAYS; k++) {
+            centry *c = &m->cache[set * CACHE_WAYS + k];
             if (c->n == nks && c->hash == h && !memcmp(c->key, ks, (size_t)nks * sizeof *ks)) {
                 memcpy(mask, c->bits, (size_t)m->n_words * sizeof *mask);
                 return normed ? long_fixup(m, mask, budget) : c->count;
@@ -775,11 +780,10 @@ int lexie_matcher_fill_mask(lexie_matcher *m, uint32_t *mask, int budget) {
         int32_t t = m->v->eog[i];
         mask[t >> 5] |= 1u << (t & 31);
     }
-    count = 0;
-    for (int w = 0; w < m->n_words; w++) count += __builtin_popcount(mask[w]);
+    count = (int)lx_bits_count(mask, (size_t)m->n_words);
     if (cacheable) {
-        centry *c = &m->cache[m->cache_next];
-        m->cache_next = (m->cache_next + 1) % CACHE_N;
+        centry *c = &m->cache[set * CACHE_WAYS + m->victim[set]];
+        m->victim[set] = (uint8_t)((m->victim[set] + 1) % CACHE_WAYS);
         c->hash = h;
         c->n = nks;
         memcpy(c->key, ks, (size_t)nks * sizeof *ks);
@@ -888,10 +892,15 @@ lexie_matcher *lexie_matcher_new(const lexie_grammar *gr, const lexie_grammar_vo
     int ok = m->cur && m->fr && m->fr_hash && m->lv && m->lv_n && m->dd_key && m->dd_gen &&
              m->ds_ent && m->ds_off && m->ds_cnt && m->ds_close && m->ds_plain && m->ds_key &&
              m->ds_tab && m->trans && m->lvid && m->pf && m->ds_plen && m->pl_path;
-    for (int i = 0; i < CACHE_N && ok; i++) {
-        m->cache[i].bits = malloc((size_t)m->n_words * sizeof(uint32_t));
-        ok = m->cache[i].bits != NULL;
-    }
+    /* the mask cache: CACHE_BYTES of masks, at least one set */
+    m->n_sets = LX_MAX(1, (int)(CACHE_BYTES / ((size_t)CACHE_WAYS * (size_t)m->n_words * 4)));
+    size_t n_entries = (size_t)m->n_sets * CACHE_WAYS;
+    m->cache = ok ? calloc(n_entries, sizeof *m->cache) : NULL;
+    m->cache_bits = ok ? malloc(n_entries * (size_t)m->n_words * sizeof(uint32_t)) : NULL;
+    m->victim = ok ? calloc((size_t)m->n_sets, 1) : NULL;
+    ok = ok && m->cache && m->cache_bits && m->victim;
+    for (size_t i = 0; i < n_entries && ok; i++)
+        m->cache[i].bits = m->cache_bits + i * (size_t)m->n_words;
     if (!ok) {
         lexie_matcher_free(m);
         return lx_fail(err, LEXIE_E_NOMEM, "matcher: out of memory"), NULL;
@@ -928,7 +937,9 @@ void lexie_matcher_free(lexie_matcher *m) {
     free(m->pf);
     free(m->norm);
     free(m->nk);
-    for (int i = 0; i < CACHE_N; i++) free(m->cache[i].bits);
+    free(m->cache);
+    free(m->cache_bits);
+    free(m->victim);
     free(m);
 }
 
