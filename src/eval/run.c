@@ -263,7 +263,7 @@ static lexie_status load_model(run *r, lexie_error *err) {
     if (!(r->model = lexie_model_load(path, &mp, err)))
         st = err ? err->code : LEXIE_E_IO;
     else
-        st = lx_file_sha256(path, r->model_sha, err);
+        st = lexie_model_file_sha256(path, r->model_sha, err);
     free(path);
     if (st != LEXIE_OK) return st;
     lexie_ctx_params cp = lexie_ctx_default_params();
@@ -275,7 +275,7 @@ static lexie_status load_model(run *r, lexie_error *err) {
         /* The adapter's bytes, not its path, name the predictions. */
         if (!(r->lora = lexie_adapter_load(r->model, p->lora, err)))
             return err ? err->code : LEXIE_E_IO;
-        if ((st = lx_file_sha256(p->lora, r->lora_sha, err)) ||
+        if ((st = lx_sha256_file(p->lora, r->lora_sha, err)) ||
             (st = lexie_ctx_set_adapter(r->ctx, r->lora, p->lora_scale, err)))
             return st;
     }

@@ -197,9 +197,9 @@ static lexie_status write_manifest(const lexie_model_info *m, const char *dir, c
     return st;
 }
 
-/* 1 if the manifest in dir records m's sha256 and size.  The manifest is
+/* 1 if the manifest in dir records this sha256 and size.  The manifest is
 ** our own file, but it is still read with a bound and parsed in full. */
-static int manifest_matches(const lexie_model_info *m, const char *dir) {
+static int manifest_matches(const char *dir, const char *sha256, uint64_t bytes) {
     char *path = lx_hub_strf(NULL, "%s/manifest.json", dir);
     if (!path) return 0;
     static const lx_json_limits lim = {.max_depth = 8, .max_bytes = (size_t)1 << 20};
@@ -210,8 +210,8 @@ static int manifest_matches(const lexie_model_info *m, const char *dir) {
     const char *sha = lx_json_string(lx_json_get(root, "sha256"));
     const lx_json *size = lx_json_get(root, "size");
     int64_t v;
-    int ok = sha && strcmp(sha, m->sha256) == 0 && lx_json_int(size, &v) && v >= 0 &&
-             (uint64_t)v == m->size;
+    int ok =
+        sha && strcmp(sha, sha256) == 0 && lx_json_int(size, &v) && v >= 0 && (uint64_t)v == bytes;
     lx_json_doc_free(d);
     return ok;
 }
@@ -223,11 +223,34 @@ int lx_hub_is_cached(const lexie_model_info *m) {
         lx_hub_model_file(m, &file, NULL) == LEXIE_OK) {
         struct stat st;
         ok = stat(file, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size == m->size &&
-             manifest_matches(m, dir);
+             manifest_matches(dir, m->sha256, m->size);
     }
     free(dir);
     free(file);
     return ok;
+}
+
+lexie_status lexie_model_file_sha256(const char *path, char out[65], lexie_error *err) {
+    if (!path || !out) return lx_fail(err, LEXIE_E_INVALID, "model file hash: NULL argument");
+    /* <dir>/<sha256>.gguf, vouched for by <dir>/manifest.json */
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    struct stat st;
+    if (strlen(base) == 69 && !strcmp(base + 64, ".gguf") && stat(path, &st) == 0 &&
+        S_ISREG(st.st_mode)) {
+        char sha[65];
+        memcpy(sha, base, 64);
+        sha[64] = 0;
+        char *dir = base > path ? lx_hub_strf(NULL, "%.*s", (int)(base - 1 - path), path)
+                                : lx_hub_strf(NULL, ".");
+        int ok = dir && lx_sha256_hex_ok(sha) && manifest_matches(dir, sha, (uint64_t)st.st_size);
+        free(dir);
+        if (ok) {
+            memcpy(out, sha, 65);
+            return LEXIE_OK;
+        }
+    }
+    return lx_sha256_file(path, out, err);
 }
 
 /* ==== Lock and progress ==== */
@@ -449,7 +472,8 @@ lexie_status lx_hub_verify_cached(const lexie_model_info *m, const lexie_pull_pa
                      (unsigned long long)n, hex);
         goto out;
     }
-    if (!manifest_matches(m, dir)) st = write_manifest(m, dir, "verified cached file", err);
+    if (!manifest_matches(dir, m->sha256, m->size))
+        st = write_manifest(m, dir, "verified cached file", err);
 out:
     free(file);
     free(dir);

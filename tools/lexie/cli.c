@@ -149,18 +149,6 @@ char *cli_find_schema(const char *arg, lexie_error *err) {
     return lexie_re_schema_find(arg, dp, nd, &path, err) == LEXIE_OK ? path : NULL;
 }
 
-int cli_model_sha(const char *path, char sha[65], lexie_error *err) {
-    /* The cache names a model <sha256>.gguf after verifying it. */
-    const char *base = strrchr(path, '/');
-    base = base ? base + 1 : path;
-    if (strlen(base) == 69 && strcmp(base + 64, ".gguf") == 0) {
-        memcpy(sha, base, 64);
-        sha[64] = 0;
-        if (lx_sha256_hex_ok(sha)) return 0;
-    }
-    return lx_file_sha256(path, sha, err) == LEXIE_OK ? 0 : -1;
-}
-
 /* ==== Command line ==== */
 
 char *cli_command_line(int argc, char **argv) {
@@ -268,7 +256,7 @@ int cli_close_out(const char *cmd) {
 void cli_provenance(const char *cmd, const char *mpath, const char *schema_sha) {
     char sha[65];
     lexie_error err;
-    if (cli_model_sha(mpath, sha, &err) != 0) snprintf(sha, sizeof sha, "unknown");
+    if (lexie_model_file_sha256(mpath, sha, &err) != LEXIE_OK) snprintf(sha, sizeof sha, "unknown");
     fprintf(stderr, "lexie %s: lexie %s, model %s (sha256 %s)", cmd, lexie_version(), mpath, sha);
     if (schema_sha) fprintf(stderr, ", schema sha256 %s", schema_sha);
     fputc('\n', stderr);

@@ -34,11 +34,6 @@ char *cli_resolve_model(const char *m_arg, lexie_error *err);
 ** the binary.  Returns a malloc'd path or NULL with err filled. */
 char *cli_find_schema(const char *arg, lexie_error *err);
 
-/* The SHA-256 of a model file as 64 hex digits: from its name when it is
-** a cache file (<sha256>.gguf, verified when it was stored), else hashed.
-** 0, or -1 with err filled. */
-int cli_model_sha(const char *path, char sha[65], lexie_error *err);
-
 /* The one number parser of option values: the whole of s as a decimal
 ** number (integer: base-10 digits only) within [lo, hi]; NaN and infinity
 ** are refused.  Returns 1 and sets *out, or 0 (printing nothing: each
