@@ -1,14 +1,15 @@
 #!/usr/bin/env python3
-"""train_peers.py -- LoRA SFT speed: `lexie train sft` against PyTorch + PEFT
-(a plain training loop) and TRL's SFTTrainer, on the same model, data,
-LoRA and batch, measured in the same run, with one table.
+"""train_peers.py -- LoRA training speed: `lexie train sft` against PyTorch +
+PEFT (a plain training loop) and TRL's SFTTrainer, or (--task dpo) `lexie
+train dpo` against TRL's DPOTrainer, on the same model, data, LoRA and
+batch, measured in the same run, with one table.
 
     bash bench/peers/train_setup.sh    # once: bench/.venv-train (never in CI)
     make -j2                           # build/lexie and build/liblexie.so
     OMP_WAIT_POLICY=PASSIVE bench/.venv-train/bin/python bench/train_peers.py \\
         [--model smollm2-135m-instruct] [--batch 8] [--seq-len 128] [--steps 3] \\
         [--warmup 1] [--rounds 2] [--threads 2] [--peers lexie,peft,trl-nogc,trl:1] \\
-        [--out DIR] [--table RUNS.json]
+        [--out DIR] [--table RUNS.json] [--task sft|dpo]
 
 The model is the GGUF file lexie trains (~/.cache/lexie/models/MODEL/*.gguf);
 the peers load that same file with transformers (from_pretrained(dir,
@@ -51,6 +52,18 @@ OMP_WAIT_POLICY=PASSIVE or on 1 thread (measured; docs/training.md).
 Run the peers' figures with OMP_WAIT_POLICY=PASSIVE (it changes nothing
 in lexie, which has no OpenMP) or --threads 1 unless the machine is
 idle.  --table RUNS.json prints the table of an earlier run again.
+
+DPO (--task dpo; peers lexie, trl-dpo, trl-dpo-pre): --batch pairs a step
+(each a chosen and a rejected sequence, both exactly --seq-len tokens:
+the rejected answer swaps the chemical and the disease, or names other
+ones, whichever renders to the same length), beta 0.1, the base model as
+the reference, LoRA dropout on in both (DPOConfig's disable_dropout is
+set to False to match).  lexie computes the reference log-probabilities
+once before its first step (not in the step times; the run's total wall
+time, printed, holds it); TRL by default runs the reference (the model
+with the adapter disabled) in every step (trl-dpo), or once before
+training with precompute_ref_log_probs=True (trl-dpo-pre), as lexie does.
+No FLOP rates are printed for DPO.
 
 Known differences, kept because each is the tool's default behaviour:
 lexie keeps only each layer's input and recomputes the layer in the
@@ -119,6 +132,34 @@ def make_examples(model, n, seq_len):
     return recs, toks
 
 
+def make_pairs(model, n, seq_len):
+    """n preference pairs: the chosen answer is make_examples' output, the
+    rejected one a wrong answer of the same rendered length; returns
+    (records for lexie's JSONL, [(chosen ids, rejected ids, prompt length)])."""
+    recs, toks = [], []
+    ex, _ = make_examples(model, n, seq_len)
+    for i, rec in enumerate(ex):
+        user = rec["instruction"] + "\n\n" + rec["input"]
+        conv = [{"role": "user", "content": user}]
+        prompt = model.chat_tokens(conv, add_generation_prompt=True)
+        chosen = model.chat_tokens(conv + [{"role": "assistant", "content": rec["output"]}],
+                                   add_generation_prompt=False)
+        c, d = (x.split(": ", 1)[1] for x in rec["output"].split("\n"))
+        wrong = [f"chemical: {d}\ndisease: {c}"] + \
+            [f"chemical: {c2}\ndisease: {d2}" for c2 in CHEMS for d2 in DISEASES
+             if c2 != c and d2 != d]
+        for w in wrong:
+            rej = model.chat_tokens(conv + [{"role": "assistant", "content": w}],
+                                    add_generation_prompt=False)
+            if len(rej) == seq_len and rej[:len(prompt)] == prompt:
+                break
+        else:
+            sys.exit(f"train_peers: no rejected answer of {seq_len} tokens for pair {i}")
+        recs.append({"prompt": user, "chosen": rec["output"], "rejected": w})
+        toks.append((chosen, rej, len(prompt)))
+    return recs, toks
+
+
 # ---- process measurement ------------------------------------------------------
 
 def proc_cpu(pid):
@@ -135,11 +176,11 @@ def proc_cpu(pid):
 def run_lexie(a, gguf_dir, data_path, work, tag):
     log = os.path.join(work, f"lexie-{tag}.jsonl")
     out = os.path.join(work, f"lexie-{tag}.gguf")
-    cmd = [a.lexie, "train", "sft", "-m", a.model, "--data", data_path, "--out", out,
+    cmd = [a.lexie, "train", a.task, "-m", a.model, "--data", data_path, "--out", out,
            "--steps", str(a.warmup + a.steps), "--batch", str(a.batch), "--seq-len",
            str(a.seq_len), "--rank", "16", "--alpha", "32", "--dropout", "0.05", "--lr", "2e-4",
            "--warmup-ratio", "0.03", "--schedule", "cosine", "--clip", "1", "--targets", "all",
-           "-t", str(a.threads), "--log", log]
+           "-t", str(a.threads), "--log", log] + (["--beta", "0.1"] if a.task == "dpo" else [])
     if os.path.exists(log):
         os.unlink(log)
     load0 = os.getloadavg()[0]
@@ -173,7 +214,7 @@ def run_lexie(a, gguf_dir, data_path, work, tag):
         cpu_at.append(ru.ru_utime + ru.ru_stime)  # its step plus saving the adapter
     if len(lines) != a.warmup + a.steps or len(cpu_at) != len(lines):
         sys.exit(f"train_peers: lexie logged {len(lines)} steps, sampled {len(cpu_at)}")
-    ntok = a.batch * a.seq_len
+    ntok = a.batch * a.seq_len * (2 if a.task == "dpo" else 1)  # dpo: batch pairs
     steps = []
     for i, x in enumerate(lines):
         prev = cpu_at[i - 1] if i else None
@@ -182,7 +223,8 @@ def run_lexie(a, gguf_dir, data_path, work, tag):
                       "cpu": None if prev is None else cpu_at[i] - prev})
     return {"steps": steps, "rss_mb": ru.ru_maxrss / 1024.0, "total_wall": time.perf_counter() - t0,
             "total_cpu": ru.ru_utime + ru.ru_stime, "load": (load0, os.getloadavg()[0]),
-            "cmd": " ".join(cmd), "note": "checkpointing on; head on loss tokens"}
+            "cmd": " ".join(cmd), "note": "checkpointing on; head on loss tokens" +
+            ("; reference log-probabilities once, before step 1" if a.task == "dpo" else "")}
 
 
 def run_worker(a, kind, spec_path, tag):
@@ -345,6 +387,63 @@ def worker_trl(spec, gc=None):
                                     f"{cfg.gradient_checkpointing}, head on all tokens"}
 
 
+def worker_trl_dpo(spec, pre):
+    import inspect
+    import torch
+    import trl
+    from datasets import Dataset
+    from transformers import TrainerCallback
+    from trl import DPOConfig, DPOTrainer
+    torch.set_num_threads(spec["threads"])
+    model, tok = load_hf(spec)
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    total = spec["warmup"] + spec["steps"]
+    ds = Dataset.from_list([{"prompt": [{"role": "user", "content": r["prompt"]}],
+                             "chosen": [{"role": "assistant", "content": r["chosen"]}],
+                             "rejected": [{"role": "assistant", "content": r["rejected"]}]}
+                            for r in spec["records"]])
+    kw = dict(output_dir=spec["work"] + "/trl-dpo", max_steps=total,
+              per_device_train_batch_size=spec["batch"], gradient_accumulation_steps=1,
+              learning_rate=2e-4, lr_scheduler_type="cosine",
+              warmup_steps=math.ceil(total * 0.03), weight_decay=0.0, max_grad_norm=1.0,
+              adam_beta1=0.9, adam_beta2=0.999, adam_epsilon=1e-8, optim="adamw_torch",
+              logging_steps=1, save_strategy="no", report_to=[], disable_tqdm=True,
+              use_cpu=True, bf16=False, fp16=False, seed=spec["seed"], dataloader_num_workers=0,
+              max_length=spec["seq_len"] + 16, beta=0.1, disable_dropout=False,
+              precompute_ref_log_probs=pre)
+    known = inspect.signature(DPOConfig.__init__).parameters
+    cfg = DPOConfig(**{k: v for k, v in kw.items() if k in known})
+    times, losses = [], []
+
+    class Timer(TrainerCallback):
+        def on_step_begin(self, args, state, control, **k):
+            times.append([time.perf_counter(), time.process_time()])
+
+        def on_step_end(self, args, state, control, **k):
+            times[-1] = [time.perf_counter() - times[-1][0], time.process_time() - times[-1][1]]
+
+    class Losses(TrainerCallback):
+        def on_log(self, args, state, control, logs=None, **k):
+            if logs and "loss" in logs:
+                losses.append(logs["loss"])
+
+    tr = DPOTrainer(model=model, args=cfg, train_dataset=ds, processing_class=tok,
+                    peft_config=lora_config(spec), callbacks=[Timer(), Losses()])
+    # the same token ids as lexie's, pair by pair (prompt + chosen, prompt + rejected)
+    agree = 0
+    for row, (ch, rj, _) in zip(tr.train_dataset, spec["tokens"]):
+        agree += (list(row["prompt_ids"]) + list(row["chosen_ids"]) == list(ch) and
+                  list(row["prompt_ids"]) + list(row["rejected_ids"]) == list(rj))
+    tr.train()
+    n = 2 * spec["batch"] * spec["seq_len"]
+    steps = [{"loss": losses[i] if i < len(losses) else None, "tokens": n, "wall": w, "cpu": c}
+             for i, (w, c) in enumerate(times)]
+    return {"steps": steps, "tokenizer_agrees": agree,
+            "note": f"trl {trl.__version__}, precompute_ref_log_probs={pre}, "
+                    f"gradient_checkpointing={cfg.gradient_checkpointing}, head on all tokens"}
+
+
 # ---- FLOPs (lexie's step_flops in src/train/trainer.c, checkpointing on) ---------
 
 def hparams(gguf_path):
@@ -407,6 +506,8 @@ def main():
     ap.add_argument("--out", default=os.path.join(ROOT, "build", "train-peers"))
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--table", metavar="RUNS.json", help="print the table of an earlier run")
+    ap.add_argument("--task", choices=("sft", "dpo"), default="sft",
+                    help="dpo: lexie train dpo against TRL's DPOTrainer; --batch counts pairs")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--spec", help=argparse.SUPPRESS)
     a = ap.parse_args()
@@ -414,7 +515,9 @@ def main():
         with open(a.spec) as f:
             spec = json.load(f)
         res = {"peft": worker_peft, "trl": worker_trl,
-               "trl-nogc": lambda s: worker_trl(s, gc=False)}[a.worker](spec)
+               "trl-nogc": lambda s: worker_trl(s, gc=False),
+               "trl-dpo": lambda s: worker_trl_dpo(s, pre=False),
+               "trl-dpo-pre": lambda s: worker_trl_dpo(s, pre=True)}[a.worker](spec)
         print("RESULT " + json.dumps(res), flush=True)
         return
 
@@ -422,13 +525,17 @@ def main():
         with open(a.table) as f:
             r = json.load(f)
         report(r["threads"], r["batch"], r["seq_len"], r["warmup"], r["n_loss"], r["gguf"],
-               r["runs"])
+               r["runs"], r.get("task", "sft"))
         return
+    if a.task == "dpo" and a.peers == "lexie,peft,trl-nogc,trl:1":
+        a.peers = "lexie,trl-dpo,trl-dpo-pre"
+    allowed = ("lexie", "trl-dpo", "trl-dpo-pre") if a.task == "dpo" else \
+        ("lexie", "peft", "trl", "trl-nogc")
     cap = {}  # "NAME:N": NAME runs in the first N rounds only
     for x in a.peers.split(","):
         name, _, n = x.partition(":")
-        if name not in ("lexie", "peft", "trl", "trl-nogc"):
-            sys.exit(f"train_peers: unknown peer {name}")
+        if name not in allowed:
+            sys.exit(f"train_peers: unknown peer {name} for --task {a.task}")
         cap[name] = int(n) if n else a.rounds
     peers = list(cap)
     gguf_dir = os.path.join(os.path.expanduser(os.environ.get("LEXIE_CACHE", "~/.cache/lexie")),
@@ -445,7 +552,8 @@ def main():
     sys.path.insert(0, os.path.join(ROOT, "python"))
     import lexie
     with lexie.Model(os.path.join(gguf_dir, ggufs[0])) as m:
-        recs, toks = make_examples(m, a.n_examples, a.seq_len)
+        make = make_pairs if a.task == "dpo" else make_examples
+        recs, toks = make(m, a.n_examples, a.seq_len)
     data_path = os.path.join(work, "data.jsonl")
     with open(data_path, "w") as f:
         for r in recs:
@@ -456,9 +564,14 @@ def main():
     spec_path = os.path.join(work, "spec.json")
     with open(spec_path, "w") as f:
         json.dump(spec, f)
-    n_loss = sum(sum(mk[1:]) for _, mk in toks) / len(toks)
-    print(f"data: {len(recs)} examples x {a.seq_len} tokens ({n_loss:.1f} in the loss each), "
-          f"batch {a.batch}: {a.batch * a.seq_len} tokens a step; {a.warmup} warm-up + "
+    if a.task == "dpo":
+        n_loss = sum(2 * a.seq_len - 2 * pl for _, _, pl in toks) / (2 * len(toks))
+        per_step = 2 * a.batch * a.seq_len
+    else:
+        n_loss = sum(sum(mk[1:]) for _, mk in toks) / len(toks)
+        per_step = a.batch * a.seq_len
+    print(f"data: {len(recs)} {a.task} items x {a.seq_len} tokens ({n_loss:.1f} in the loss "
+          f"each), batch {a.batch}: {per_step} tokens a step; {a.warmup} warm-up + "
           f"{a.steps} timed steps a run, {a.rounds} rounds, {a.threads} threads; "
           f"cores {os.cpu_count()}, load {os.getloadavg()[0]:.2f}", flush=True)
 
@@ -481,11 +594,11 @@ def main():
                   + (f", hf tokenizer agrees on {r['tokenizer_agrees']}/{len(toks)}"
                      if "tokenizer_agrees" in r else ""), flush=True)
     with open(os.path.join(work, "runs.json"), "w") as f:
-        json.dump({"threads": a.threads, "batch": a.batch, "seq_len": a.seq_len,
+        json.dump({"task": a.task, "threads": a.threads, "batch": a.batch, "seq_len": a.seq_len,
                    "warmup": a.warmup, "n_loss": n_loss, "gguf": os.path.join(gguf_dir, ggufs[0]),
                    "runs": runs}, f, indent=1)
     report(a.threads, a.batch, a.seq_len, a.warmup, n_loss, os.path.join(gguf_dir, ggufs[0]),
-           runs)
+           runs, a.task)
 
 
 def sgemm_peak(seconds=3.0):
@@ -508,9 +621,10 @@ def sgemm_peak(seconds=3.0):
     return best
 
 
-def report(threads, batch, seq_len, warmup, n_loss, gguf_path, runs):
+def report(threads, batch, seq_len, warmup, n_loss, gguf_path, runs, task="sft"):
     """The table and the FLOP rates from the runs of every framework."""
     peers = list(runs)
+    tokens_step = batch * seq_len * (2 if task == "dpo" else 1)
     S = {p: summary(runs[p], warmup) for p in peers}
     print()
     print("| framework | timed steps | tokens/step | s/step wall | tok/s wall | "
@@ -526,14 +640,16 @@ def report(threads, batch, seq_len, warmup, n_loss, gguf_path, runs):
             xw = (L["tokens"] / L["wall"]) / tw
             xc = (L["tokens"] / (L["cpu"] / threads)) / tc
             xb = s["best_cpu"] / L["best_cpu"]
-        print(f"| {p} | {s['n']} | {batch * seq_len} | {s['wall'] / s['n']:.1f} | {tw:.1f} | "
+        print(f"| {p} | {s['n']} | {tokens_step} | {s['wall'] / s['n']:.1f} | {tw:.1f} | "
               f"{tc:.1f} | " + (f"{xw:.2f} | {xc:.2f}" if L else "- | -") +
               f" | {threads / s['best_cpu']:.1f} | " + (f"{xb:.2f}" if L else "-") +
               f" | {s['rss']:.0f} MB | {s['loss0']:.3f} | "
               f"{min(s['loads']):.1f}-{max(s['loads']):.1f} |")
     for p in peers:
-        print(f"{p}: {runs[p][0].get('note', '')}")
-    if L:
+        print(f"{p}: {runs[p][0].get('note', '')}; total wall a run (load, "
+              f"{'reference, ' if task == 'dpo' else ''}steps): " +
+              ", ".join(f"{r['total_wall']:.1f} s" for r in runs[p]))
+    if L and task == "sft":
         hp = hparams(gguf_path)
         nl = n_loss * batch
         fl = step_flops(hp, batch, seq_len, nl, 3.0, nl)
