@@ -10,7 +10,7 @@
 #                     UBSan, build-fuzz/) and run each FUZZ_TIME s (default 60)
 #   make fuzz-build   only build them and their seed corpora
 #
-# Files named *_avx2.c and *_avx512.c are compiled for those ISAs only; the
+# Files named *_avx2.c, *_avx512.c and *_avx512bf16.c are compiled for those ISAs only; the
 # kernels choose among them at run time, so one binary runs everywhere.
 
 CC      ?= cc
@@ -30,6 +30,7 @@ CFLAGS  += -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror $(OPT) -fPIC
 LIBS    := -lpcre2-8 -lutf8proc -lpthread -lm
 AVX2    := -mavx2 -mfma -mf16c
 AVX512  := -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni -mavx2 -mfma -mf16c
+AVX512BF16 := $(AVX512) -mavx512bf16
 
 # Library sources live one or two folders deep (src/ie/re/*.c).
 LIB_SRC   := $(sort $(wildcard src/*/*.c src/*/*/*.c))
@@ -54,6 +55,10 @@ $(B)/%_avx2.o: %_avx2.c
 $(B)/%_avx512.o: %_avx512.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(AVX512) -c $< -o $@
+
+$(B)/%_avx512bf16.o: %_avx512bf16.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(AVX512BF16) -c $< -o $@
 
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)

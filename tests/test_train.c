@@ -81,6 +81,64 @@ static void gemm_case(lx_t *t, lx_pool *pool, int M, int N, int K, int trans_a, 
     free(C0);
 }
 
+/* bf16 rounding, nearest even, as the bf16 kernel packs its operands. */
+static double bf16_round(float f) {
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    u = (u + 0x7FFFu + ((u >> 16) & 1u)) & 0xFFFF0000u;
+    float r;
+    memcpy(&r, &u, sizeof r);
+    return r;
+}
+
+/* The bf16 kernel (where the CPU has AVX-512 BF16): within fp32 summation
+** error of the exact product of the bf16-rounded operands, and within
+** bf16's precision (2^-7 of sum |a b|) of the fp32 product. */
+static void test_gemm_bf16(lx_t *t) {
+    lx_tgemm_fn bf = lx_tgemm_avx512bf16_get();
+    if (!bf) {
+        LX_SKIP(t, "no AVX-512 BF16 on this CPU");
+    }
+    static const int shapes[][3] = {{1, 1, 1},    {3, 5, 7},      {4, 64, 16},   {5, 65, 300},
+                                    {17, 16, 33}, {64, 200, 257}, {130, 20, 513}};
+    double worst = 0.0, worst32 = 0.0;
+    for (size_t sh = 0; sh < LX_ARRAY_LEN(shapes); sh++)
+        for (int tr = 0; tr < 2; tr++) {
+            int M = shapes[sh][0], N = shapes[sh][1], K = shapes[sh][2];
+            int lda = tr ? M + 3 : K + 5, ldb = N + 7, ldc = N + 2;
+            float *A = malloc(sizeof(float) * (size_t)(tr ? K : M) * lda);
+            float *B = malloc(sizeof(float) * (size_t)K * ldb);
+            float *C = calloc((size_t)M * ldc, sizeof(float));
+            LX_REQUIRE(t, A && B && C);
+            fill(A, (size_t)(tr ? K : M) * lda, 1.0f);
+            fill(B, (size_t)K * ldb, 1.0f);
+            ptrdiff_t rsa = tr ? 1 : lda, csa = tr ? lda : 1;
+            bf(M, N, K, 0.5f, A, rsa, csa, B, ldb, C, ldc);
+            for (int i = 0; i < M; i++)
+                for (int j = 0; j < N; j++) {
+                    double s = 0.0, s32 = 0.0, mag = 0.0;
+                    for (int k = 0; k < K; k++) {
+                        float a = A[i * rsa + k * csa], b = B[(size_t)k * ldb + j];
+                        s += bf16_round(a) * bf16_round(b);
+                        s32 += (double)a * b;
+                        mag += fabs((double)a * b);
+                    }
+                    double c = C[(size_t)i * ldc + j];
+                    worst = fmax(worst, fabs(c - 0.5 * s) / (0.5 * mag + 1.0));
+                    worst32 = fmax(worst32, fabs(c - 0.5 * s32) / (0.5 * mag + 1.0));
+                }
+            for (int i = 0; i < M; i++) /* the padding past each row is untouched */
+                for (int j = N; j < ldc; j++) LX_CHECK(t, C[(size_t)i * ldc + j] == 0.0f);
+            free(A);
+            free(B);
+            free(C);
+        }
+    verbose("bf16 kernel vs exact product of bf16 operands", worst);
+    verbose("bf16 kernel vs fp32 operands", worst32);
+    LX_CHECK_MSG(t, worst <= TOL_GEMM, "bf16 gemm: rel err %g against its own operands", worst);
+    LX_CHECK_MSG(t, worst32 <= 0x1p-7, "bf16 gemm: rel err %g against fp32", worst32);
+}
+
 static void test_gemm(lx_t *t) {
     lexie_error e;
     lx_pool *pool = lx_pool_new(2, &e);
@@ -530,6 +588,7 @@ static void test_dropout_grads(lx_t *t) {
 
 void suite_train(void) {
     LX_RUN(test_gemm);
+    LX_RUN(test_gemm_bf16);
     LX_RUN(test_dropout);
     LX_RUN(test_op_grads);
     LX_RUN(test_forward_vs_reference);

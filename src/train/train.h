@@ -33,6 +33,10 @@ void lx_tgemm_serial(int M, int N, int K, float alpha, const float *A, ptrdiff_t
 typedef void (*lx_tgemm_fn)(int M, int N, int K, float alpha, const float *A, ptrdiff_t rsa,
                             ptrdiff_t csa, const float *B, ptrdiff_t ldb, float *C, ptrdiff_t ldc);
 lx_tgemm_fn lx_tgemm_avx512_get(void);
+/* The same product with bf16 products and fp32 sums (tgemm_avx512bf16.c:
+** A and B rounded to bf16, nearest even, as they are packed); NULL where
+** the CPU has no AVX-512 BF16.  Measured, not yet used by training. */
+lx_tgemm_fn lx_tgemm_avx512bf16_get(void);
 
 /* ==== Ops, forward and backward (tops.c) ==== */
 
