@@ -336,84 +336,25 @@ def worker_peft(spec):
                     f"head on all tokens"}
 
 
-def worker_trl(spec, gc=None):
-    import inspect
-    import torch
-    import trl
-    from datasets import Dataset
-    from transformers import TrainerCallback
-    from trl import SFTConfig, SFTTrainer
-    torch.set_num_threads(spec["threads"])
-    model, tok = load_hf(spec)
-    if tok.pad_token is None:
-        tok.pad_token = tok.eos_token
+def trainer_kwargs(spec, subdir, **extra):
+    """TrainingArguments shared by the TRL peers: the setup of the module
+    docstring, one optimizer step a batch, nothing saved or reported."""
     total = spec["warmup"] + spec["steps"]
-    ds = Dataset.from_list([{"input_ids": ids, "completion_mask": m} for ids, m in spec["tokens"]])
-    kw = dict(output_dir=spec["work"] + "/trl", max_steps=total,
+    kw = dict(output_dir=spec["work"] + "/" + subdir, max_steps=total,
               per_device_train_batch_size=spec["batch"], gradient_accumulation_steps=1,
               learning_rate=2e-4, lr_scheduler_type="cosine",
               warmup_steps=math.ceil(total * 0.03), weight_decay=0.0, max_grad_norm=1.0,
               adam_beta1=0.9, adam_beta2=0.999, adam_epsilon=1e-8, optim="adamw_torch",
               logging_steps=1, save_strategy="no", report_to=[], disable_tqdm=True,
-              use_cpu=True, bf16=False, fp16=False, seed=spec["seed"], dataloader_num_workers=0,
-              max_length=spec["seq_len"], packing=False, completion_only_loss=True)
-    if gc is not None:
-        kw["gradient_checkpointing"] = gc
-    known = inspect.signature(SFTConfig.__init__).parameters
-    cfg = SFTConfig(**{k: v for k, v in kw.items() if k in known})
-    times = []
-
-    class Timer(TrainerCallback):
-        def on_step_begin(self, args, state, control, **k):
-            times.append([time.perf_counter(), time.process_time()])
-
-        def on_step_end(self, args, state, control, **k):
-            times[-1] = [time.perf_counter() - times[-1][0], time.process_time() - times[-1][1]]
-
-    losses = []
-
-    class Losses(TrainerCallback):
-        def on_log(self, args, state, control, logs=None, **k):
-            if logs and "loss" in logs:
-                losses.append(logs["loss"])
-
-    tr = SFTTrainer(model=model, args=cfg, train_dataset=ds, processing_class=tok,
-                    peft_config=lora_config(spec), callbacks=[Timer(), Losses()])
-    tr.train()
-    n = spec["batch"] * spec["seq_len"]
-    steps = [{"loss": losses[i] if i < len(losses) else None, "tokens": n, "wall": w, "cpu": c}
-             for i, (w, c) in enumerate(times)]
-    return {"steps": steps, "note": f"trl {trl.__version__}, gradient_checkpointing="
-                                    f"{cfg.gradient_checkpointing}, head on all tokens"}
+              use_cpu=True, bf16=False, fp16=False, seed=spec["seed"], dataloader_num_workers=0)
+    kw.update(extra)
+    return kw
 
 
-def worker_trl_dpo(spec, pre):
-    import inspect
-    import torch
-    import trl
-    from datasets import Dataset
+def step_callbacks():
+    """(times, losses, callbacks): wall and CPU time of each optimizer step
+    and each logged loss, filled in while a Trainer runs."""
     from transformers import TrainerCallback
-    from trl import DPOConfig, DPOTrainer
-    torch.set_num_threads(spec["threads"])
-    model, tok = load_hf(spec)
-    if tok.pad_token is None:
-        tok.pad_token = tok.eos_token
-    total = spec["warmup"] + spec["steps"]
-    ds = Dataset.from_list([{"prompt": [{"role": "user", "content": r["prompt"]}],
-                             "chosen": [{"role": "assistant", "content": r["chosen"]}],
-                             "rejected": [{"role": "assistant", "content": r["rejected"]}]}
-                            for r in spec["records"]])
-    kw = dict(output_dir=spec["work"] + "/trl-dpo", max_steps=total,
-              per_device_train_batch_size=spec["batch"], gradient_accumulation_steps=1,
-              learning_rate=2e-4, lr_scheduler_type="cosine",
-              warmup_steps=math.ceil(total * 0.03), weight_decay=0.0, max_grad_norm=1.0,
-              adam_beta1=0.9, adam_beta2=0.999, adam_epsilon=1e-8, optim="adamw_torch",
-              logging_steps=1, save_strategy="no", report_to=[], disable_tqdm=True,
-              use_cpu=True, bf16=False, fp16=False, seed=spec["seed"], dataloader_num_workers=0,
-              max_length=spec["seq_len"] + 16, beta=0.1, disable_dropout=False,
-              precompute_ref_log_probs=pre)
-    known = inspect.signature(DPOConfig.__init__).parameters
-    cfg = DPOConfig(**{k: v for k, v in kw.items() if k in known})
     times, losses = [], []
 
     class Timer(TrainerCallback):
@@ -428,8 +369,58 @@ def worker_trl_dpo(spec, pre):
             if logs and "loss" in logs:
                 losses.append(logs["loss"])
 
+    return times, losses, [Timer(), Losses()]
+
+
+def worker_trl(spec, gc=None):
+    import inspect
+    import torch
+    import trl
+    from datasets import Dataset
+    from trl import SFTConfig, SFTTrainer
+    torch.set_num_threads(spec["threads"])
+    model, tok = load_hf(spec)
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    ds = Dataset.from_list([{"input_ids": ids, "completion_mask": m} for ids, m in spec["tokens"]])
+    kw = trainer_kwargs(spec, "trl", max_length=spec["seq_len"], packing=False,
+                        completion_only_loss=True)
+    if gc is not None:
+        kw["gradient_checkpointing"] = gc
+    known = inspect.signature(SFTConfig.__init__).parameters
+    cfg = SFTConfig(**{k: v for k, v in kw.items() if k in known})
+    times, losses, callbacks = step_callbacks()
+    tr = SFTTrainer(model=model, args=cfg, train_dataset=ds, processing_class=tok,
+                    peft_config=lora_config(spec), callbacks=callbacks)
+    tr.train()
+    n = spec["batch"] * spec["seq_len"]
+    steps = [{"loss": losses[i] if i < len(losses) else None, "tokens": n, "wall": w, "cpu": c}
+             for i, (w, c) in enumerate(times)]
+    return {"steps": steps, "note": f"trl {trl.__version__}, gradient_checkpointing="
+                                    f"{cfg.gradient_checkpointing}, head on all tokens"}
+
+
+def worker_trl_dpo(spec, pre):
+    import inspect
+    import torch
+    import trl
+    from datasets import Dataset
+    from trl import DPOConfig, DPOTrainer
+    torch.set_num_threads(spec["threads"])
+    model, tok = load_hf(spec)
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    ds = Dataset.from_list([{"prompt": [{"role": "user", "content": r["prompt"]}],
+                             "chosen": [{"role": "assistant", "content": r["chosen"]}],
+                             "rejected": [{"role": "assistant", "content": r["rejected"]}]}
+                            for r in spec["records"]])
+    kw = trainer_kwargs(spec, "trl-dpo", max_length=spec["seq_len"] + 16, beta=0.1,
+                        disable_dropout=False, precompute_ref_log_probs=pre)
+    known = inspect.signature(DPOConfig.__init__).parameters
+    cfg = DPOConfig(**{k: v for k, v in kw.items() if k in known})
+    times, losses, callbacks = step_callbacks()
     tr = DPOTrainer(model=model, args=cfg, train_dataset=ds, processing_class=tok,
-                    peft_config=lora_config(spec), callbacks=[Timer(), Losses()])
+                    peft_config=lora_config(spec), callbacks=callbacks)
     # the same token ids as lexie's, pair by pair (prompt + chosen, prompt + rejected)
     agree = 0
     for row, (ch, rj, _) in zip(tr.train_dataset, spec["tokens"]):
