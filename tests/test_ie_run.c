@@ -179,6 +179,23 @@ static void test_ie_run_resume(lx_t *t) {
     LX_CHECK(t, r6.n_computed == r1.n_docs);
     lx_ie_eval_result_clear(&r6);
     p.shots = 0;
+    /* The dev split (for choosing prompts): its own file, its own name,
+    ** and an error naming the split where the file or the split is absent. */
+    p.split = LX_IE_DEV;
+    LX_CHECK(t, lx_ie_eval_run(&p, &r6, &e) == LEXIE_E_IO && strstr(e.message, "dev.txt"));
+    lx_ie_eval_result_clear(&r6);
+    LX_REQUIRE(t, put_data(dir, "conll2003/dev.txt", "tests/data/ie/mini.iob"));
+    st = lx_ie_eval_run(&p, &r6, &e);
+    LX_CHECK_MSG(t, st == LEXIE_OK, "%s", e.message);
+    LX_CHECK(t, r6.predictions && strstr(r6.predictions, "conll2003-dev-") != NULL);
+    LX_CHECK(t, r6.n_computed == r1.n_docs && strcmp(r6.predictions, r1.predictions) != 0);
+    lx_ie_eval_result_clear(&r6);
+    p.data = "carb";
+    LX_CHECK(t,
+             lx_ie_eval_run(&p, &r6, &e) == LEXIE_E_INVALID && strstr(e.message, "no dev split"));
+    lx_ie_eval_result_clear(&r6);
+    p.data = "conll2003";
+    p.split = LX_IE_TEST;
     /* Bad parameters. */
     p.data = "nope";
     lx_ie_eval_result r4;
@@ -339,7 +356,7 @@ static void test_ie_run_pubmedqa(lx_t *t) {
     LX_CHECK(t, lx_ie_eval_run(&(lx_ie_eval_params){.data = "pubmedqa",
                                                     .data_dir = dir,
                                                     .model = model,
-                                                    .train = 1,
+                                                    .split = LX_IE_TRAIN,
                                                     .batch = 1,
                                                     .max_tokens = 4},
                                &r, &e) == LEXIE_E_IO);
@@ -348,7 +365,7 @@ static void test_ie_run_pubmedqa(lx_t *t) {
     char sft[700];
     snprintf(sft, sizeof sft, "%s/sft.jsonl", dir);
     p.data = "pubmedqa";
-    p.train = 1;
+    p.split = LX_IE_TRAIN;
     p.sft_out = sft;
     st = lx_ie_eval_run(&p, &r, &e);
     LX_CHECK_MSG(t, st == LEXIE_OK && r.n_docs == 3, "%s", e.message);
@@ -356,7 +373,7 @@ static void test_ie_run_pubmedqa(lx_t *t) {
     check_pqa_sft(t, sft);
     /* Not for what has no gold answer in its prompt's shape. */
     p.data = "carb";
-    p.train = 0;
+    p.split = LX_IE_TEST;
     LX_CHECK(t, lx_ie_eval_run(&p, &r, &e) == LEXIE_E_INVALID && strstr(e.message, "--export-sft"));
     lx_ie_eval_result_clear(&r);
     char cmd[700];

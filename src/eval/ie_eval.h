@@ -30,7 +30,11 @@ typedef struct lx_ie_setdef {
     lx_ie_kind kind;
     const char *schema; /* lexie's schema for the set (JSON), or NULL */
     const char *train;  /* the train split (--shots, --split train), or NULL */
+    const char *dev;    /* the dev split (--split dev: choosing prompts), or NULL */
 } lx_ie_setdef;
+
+/* Which split of a set a run reads. */
+typedef enum { LX_IE_TEST = 0, LX_IE_TRAIN, LX_IE_DEV } lx_ie_split;
 
 /* The set named name, or NULL (then lx_ie_setdef_names lists them). */
 const lx_ie_setdef *lx_ie_setdef_find(const char *name);
@@ -38,10 +42,13 @@ const char *lx_ie_setdef_names(void);
 /* Reads the set's gold documents from data_dir. */
 lexie_status lx_ie_set_load(const lx_ie_setdef *d, const char *data_dir, lx_ie_set *s,
                             lexie_error *err);
-/* The set's train split (d->train, read as the test split is).  Errors
-** as lx_ie_set_load's; LEXIE_E_INVALID when the set has none. */
-lexie_status lx_ie_train_load(const lx_ie_setdef *d, const char *data_dir, lx_ie_set *s,
-                              lexie_error *err);
+/* The set's train or dev split (d->train, d->dev, read as the test split
+** is; LX_IE_TEST is lx_ie_set_load).  Errors as lx_ie_set_load's;
+** LEXIE_E_INVALID when the set has no such split. */
+lexie_status lx_ie_split_load(const lx_ie_setdef *d, lx_ie_split split, const char *data_dir,
+                              lx_ie_set *s, lexie_error *err);
+/* "test", "train" or "dev". */
+const char *lx_ie_split_name(lx_ie_split split);
 /* A gold document as the answer lexie's task prompt asks for (entities or
 ** events JSON), for few-shot demonstrations.  Appended to b. */
 void lx_ie_gold_answer(const lx_ie_setdef *d, const lx_ie_doc *g, lx_jbuf *b);
@@ -92,7 +99,7 @@ void lx_adelie_input_clear(lx_adelie_input *in);
 typedef struct lx_ie_eval_params {
     const char *data;          /* a set name */
     const char *data_dir;      /* NULL: $LEXIE_DATA, else ../shared/data */
-    int train;                 /* the set's train split instead of its test split */
+    lx_ie_split split;         /* test (0), or the set's train or dev split */
     const char *sft_out;       /* a path: write the selection as chat JSONL for
                                ** lexie train sft (each prompt, then its gold
                                ** answer), atomically, and predict nothing */

@@ -156,7 +156,7 @@ static lexie_status set_shots(run *r, const char *data_dir, lexie_error *err) {
     if (p->native || !r->x || (r->d->kind != LX_IE_NER && r->d->kind != LX_IE_EVENTS))
         return lx_fail(err, LEXIE_E_INVALID, "--shots is for the NER sets and PHEE");
     lx_ie_set train;
-    lexie_status st = lx_ie_train_load(r->d, data_dir, &train, err);
+    lexie_status st = lx_ie_split_load(r->d, LX_IE_TRAIN, data_dir, &train, err);
     int k = LX_MIN(p->shots, train.n);
     int *pick = st == LEXIE_OK ? lx_eval_pick(train.n, k, p->seed ^ 0x5eedULL, NULL) : NULL;
     char **texts = lx_calloc((size_t)k + 1, sizeof *texts, err);
@@ -187,8 +187,8 @@ static lexie_status name_files(run *r, lx_ie_eval_result *out, lexie_error *err)
                    LX_EXTRACT_PROMPT_VERSION, r->model_sha, p->data, p->native, p->max_tokens,
                    LEXIE_NUMERICS_VERSION);
     lx_jbuf_puts(&b, lx_model_pack_key(r->m));
-    /* Only a few-shot or train-split run adds to the key: other hashes stay. */
-    if (p->train) lx_jbuf_puts(&b, "|split=train");
+    /* Only a few-shot, train- or dev-split run adds to the key: other hashes stay. */
+    if (p->split) lx_jbuf_printf(&b, "|split=%s", lx_ie_split_name(p->split));
     if (p->shots) lx_jbuf_printf(&b, "|shots=%d|seed=%llu", p->shots, (unsigned long long)p->seed);
     if (p->chat_template) {
         lx_jbuf_puts(&b, "|chat_template=");
@@ -206,9 +206,9 @@ static lexie_status name_files(run *r, lx_ie_eval_result *out, lexie_error *err)
     if (st == LEXIE_OK) {
         lx_eval_config_hash(b.data, b.len, r->chash);
         lx_jbuf_reset(&b);
-        lx_jbuf_printf(&b, "%s/%s%s%s%s", p->out_dir ? p->out_dir : "results", p->data,
-                       p->train ? "-train" : "", p->native ? "-native" : "",
-                       p->lora ? "-lora" : "");
+        lx_jbuf_printf(&b, "%s/%s%s%s%s%s", p->out_dir ? p->out_dir : "results", p->data,
+                       p->split ? "-" : "", p->split ? lx_ie_split_name(p->split) : "",
+                       p->native ? "-native" : "", p->lora ? "-lora" : "");
         if (p->shots) lx_jbuf_printf(&b, "-k%d-s%llu", p->shots, (unsigned long long)p->seed);
         lx_jbuf_printf(&b, "-%s", r->chash);
         st = lx_jbuf_status(&b, err);
@@ -665,8 +665,9 @@ static lexie_status check_params(const lx_ie_eval_params *p, const lx_ie_setdef 
                        p->data ? p->data : "", lx_ie_setdef_names());
     if (p->native && !lx_ie_setdef_has_native(*d))
         return lx_fail(err, LEXIE_E_INVALID, "--native is for the ADELIE sets only");
-    if (p->train && !(*d)->train)
-        return lx_fail(err, LEXIE_E_INVALID, "%s has no train split here", (*d)->name);
+    if ((p->split == LX_IE_TRAIN && !(*d)->train) || (p->split == LX_IE_DEV && !(*d)->dev))
+        return lx_fail(err, LEXIE_E_INVALID, "%s has no %s split here", (*d)->name,
+                       lx_ie_split_name(p->split));
     /* Training data needs a prompt whose answer is the gold one as it
     ** stands: lexie's extractor (NER, events), a chat (--native, PubMedQA). */
     if (p->sft_out && (p->report_only || !((*d)->kind == LX_IE_NER || (*d)->kind == LX_IE_EVENTS ||
@@ -689,9 +690,7 @@ lexie_status lx_ie_eval_run(const lx_ie_eval_params *p, lx_ie_eval_result *out, 
     const char *dir = p->data_dir ? p->data_dir : getenv("LEXIE_DATA");
     lexie_status st = check_params(p, &r.d, err);
     const char *data = dir ? dir : "../shared/data";
-    if (st == LEXIE_OK)
-        st = p->train ? lx_ie_train_load(r.d, data, &r.set, err)
-                      : lx_ie_set_load(r.d, data, &r.set, err);
+    if (st == LEXIE_OK) st = lx_ie_split_load(r.d, p->split, data, &r.set, err);
     if (st == LEXIE_OK) st = select_docs(&r, err);
     if (st == LEXIE_OK) st = load_model(&r, err);
     if (st == LEXIE_OK && !p->report_only) st = make_tasks(&r, err);

@@ -36,32 +36,56 @@ static const char PHEE[] =
     "{\"role\": \"Effect\", \"description\": \"the therapeutic effect\"}]}]}";
 
 static const lx_ie_setdef SETS[] = {
-    {"conll2003", {"conll2003/test.txt", NULL}, LX_IE_NER, CONLL, "conll2003/train.txt"},
-    {"ncbi", {"ncbi_disease_iob/test.tsv", NULL}, LX_IE_NER, NCBI, "ncbi_disease_iob/train.tsv"},
-    {"bc5cdr", {"bc5cdr_iob/test.tsv", NULL}, LX_IE_NER, BC5CDR, "bc5cdr_iob/train.tsv"},
-    {"phee", {"phee/test.jsonl", NULL}, LX_IE_EVENTS, PHEE, "phee/train.jsonl"},
-    {"carb", {"carb/dev_sentences.txt", "carb/dev.tsv"}, LX_IE_OPENIE, NULL, NULL},
+    {"conll2003",
+     {"conll2003/test.txt", NULL},
+     LX_IE_NER,
+     CONLL,
+     "conll2003/train.txt",
+     "conll2003/dev.txt"},
+    {"ncbi",
+     {"ncbi_disease_iob/test.tsv", NULL},
+     LX_IE_NER,
+     NCBI,
+     "ncbi_disease_iob/train.tsv",
+     "ncbi_disease_iob/devel.tsv"},
+    {"bc5cdr",
+     {"bc5cdr_iob/test.tsv", NULL},
+     LX_IE_NER,
+     BC5CDR,
+     "bc5cdr_iob/train.tsv",
+     "bc5cdr_iob/devel.tsv"},
+    {"phee", {"phee/test.jsonl", NULL}, LX_IE_EVENTS, PHEE, "phee/train.jsonl", "phee/dev.jsonl"},
+    {"carb", {"carb/dev_sentences.txt", "carb/dev.tsv"}, LX_IE_OPENIE, NULL, NULL, NULL},
     {"adelie-semeval",
      {"adelie_testsets/zeroshot/semeval.jsonl", NULL},
      LX_IE_ADELIE_SEMEVAL,
+     NULL,
      NULL,
      NULL},
     {"adelie-fewnerd",
      {"adelie_testsets/zeroshot/few-nerd-supervised.jsonl", NULL},
      LX_IE_ADELIE_FEWNERD,
      NULL,
+     NULL,
      NULL},
     {"adelie-ondemand",
      {"adelie_testsets/zeroshot/ondemand.jsonl", NULL},
      LX_IE_ADELIE_ONDEMAND,
      NULL,
+     NULL,
      NULL},
-    {"pubmedqa", {"pubmedqa/test.json", NULL}, LX_IE_PUBMEDQA, NULL, "pubmedqa/train_dev.json"},
+    {"pubmedqa",
+     {"pubmedqa/test.json", NULL},
+     LX_IE_PUBMEDQA,
+     NULL,
+     "pubmedqa/train_dev.json",
+     NULL},
     {"pubmedqa-conclusion",
      {"pubmedqa/test.json", NULL},
      LX_IE_PUBMEDQA_LONG,
      NULL,
-     "pubmedqa/train_dev.json"},
+     "pubmedqa/train_dev.json",
+     NULL},
 };
 
 const lx_ie_setdef *lx_ie_setdef_find(const char *name) {
@@ -105,13 +129,21 @@ lexie_status lx_ie_set_load(const lx_ie_setdef *d, const char *data_dir, lx_ie_s
     return read_set(d, a, d->files[1] ? b : NULL, s, err);
 }
 
-lexie_status lx_ie_train_load(const lx_ie_setdef *d, const char *data_dir, lx_ie_set *s,
-                              lexie_error *err) {
+lexie_status lx_ie_split_load(const lx_ie_setdef *d, lx_ie_split split, const char *data_dir,
+                              lx_ie_set *s, lexie_error *err) {
+    if (split == LX_IE_TEST) return lx_ie_set_load(d, data_dir, s, err);
     memset(s, 0, sizeof *s);
-    if (!d->train) return lx_fail(err, LEXIE_E_INVALID, "%s has no train split here", d->name);
+    const char *file = split == LX_IE_TRAIN ? d->train : d->dev;
+    if (!file)
+        return lx_fail(err, LEXIE_E_INVALID, "%s has no %s split here", d->name,
+                       lx_ie_split_name(split));
     char a[2048];
-    snprintf(a, sizeof a, "%s/%s", data_dir, d->train);
+    snprintf(a, sizeof a, "%s/%s", data_dir, file);
     return read_set(d, a, NULL, s, err);
+}
+
+const char *lx_ie_split_name(lx_ie_split split) {
+    return split == LX_IE_TRAIN ? "train" : split == LX_IE_DEV ? "dev" : "test";
 }
 
 static void answer_span(lx_jbuf *b, const char *key, const lexie_mention *m) {

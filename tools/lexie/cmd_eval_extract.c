@@ -25,7 +25,8 @@ static void usage(FILE *f) {
                "        (the abstract's conclusion: ROUGE-L)\n"
                "  --native           ADELIE's sets: their own chat prompts, answers parsed as\n"
                "                     ADELIE's scripts parse them (default: lexie's prompts)\n"
-               "  --split S          test (default) or train (NER sets, PHEE, PubMedQA)\n"
+               "  --split S          test (default), train (NER sets, PHEE, PubMedQA) or\n"
+               "                     dev (NER sets, PHEE: for choosing prompts)\n"
                "  --export-sft FILE  write the selection as chat JSONL for lexie train sft\n"
                "                     (each exact prompt, then its gold answer) and exit;\n"
                "                     NER sets, PHEE, PubMedQA and --native\n"
@@ -87,8 +88,12 @@ static int parse(int argc, char **argv, lx_ie_eval_params *p, const char **model
             p->out_dir = v;
         else if (!strcmp(a, "--export-sft"))
             p->sft_out = v;
-        else if (!strcmp(a, "--split") && (!strcmp(v, "test") || !strcmp(v, "train")))
-            p->train = !strcmp(v, "train");
+        else if (!strcmp(a, "--split") && !strcmp(v, "test"))
+            p->split = LX_IE_TEST;
+        else if (!strcmp(a, "--split") && !strcmp(v, "train"))
+            p->split = LX_IE_TRAIN;
+        else if (!strcmp(a, "--split") && !strcmp(v, "dev"))
+            p->split = LX_IE_DEV;
         else if (!strcmp(a, "--sample") && cli_parse_num(v, 1, 1e7, 1, &x))
             p->sample = (int)x;
         else if (!strcmp(a, "--shots") && cli_parse_num(v, 1, 64, 1, &x))
