@@ -58,8 +58,9 @@ lexie_ctx *lexie_ctx_new(const lexie_model *m, const lexie_ctx_params *pp, lexie
     kv->n_cells = p.n_ctx;
     kv->kv_dim = kv_dim;
     kv->n_layer = hp->n_layer;
-    size_t kv_floats;
-    if (!lx_mul_ok((size_t)hp->n_layer * nc, (size_t)kv_dim, &kv_floats)) {
+    size_t kv_floats, kv_bytes;
+    if (!lx_mul_ok((size_t)hp->n_layer * nc, (size_t)kv_dim, &kv_floats) ||
+        !lx_mul_ok(kv_floats, sizeof(float), &kv_bytes)) {
         lx_fail(err, LEXIE_E_NOMEM, "ctx: KV cache size overflows");
         goto fail;
     }
@@ -67,8 +68,14 @@ lexie_ctx *lexie_ctx_new(const lexie_model *m, const lexie_ctx_params *pp, lexie
     if (!(kv->seq = lx_calloc(nc, sizeof *kv->seq, err))) goto fail;
     if (!(kv->tok = lx_calloc(nc, sizeof *kv->tok, err))) goto fail;
     if (!(c->scratch = lx_calloc(4 * nc, sizeof *c->scratch, err))) goto fail;
-    if (!(kv->k = alloc_floats(kv_floats, 1, err))) goto fail;
-    if (!(kv->v = alloc_floats(kv_floats, 1, err))) goto fail;
+    /* On huge pages: attention reads a token's cells in every layer, rows
+    ** scattered over hundreds of megabytes, and with 4 KB pages nearly
+    ** every row missed the TLB (8 sequences decoded together ran 7-10%
+    ** faster on 2 MB pages).  Not zeroed: a cell is read only after it is
+    ** written.  Memory is taken as pages are first written, 2 MB at a time,
+    ** never more than the whole cache. */
+    if (!(kv->k = lx_malloc_huge(kv_bytes, err))) goto fail;
+    if (!(kv->v = lx_malloc_huge(kv_bytes, err))) goto fail;
     for (size_t i = 0; i < nc; i++) kv->pos[i] = -1;
 
     size_t xb_dim = (size_t)LX_MAX(hp->n_embd, q_dim);
