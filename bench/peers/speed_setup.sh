@@ -28,9 +28,25 @@ PIP="nice -n 19 $VENV/bin/pip --disable-pip-version-check -q"
 export CMAKE_BUILD_PARALLEL_LEVEL="${JOBS:-2}"
 have() { "$VENV/bin/python" -c "from importlib.metadata import version; import sys; sys.exit(version('$1') != '$2')" 2>/dev/null; }
 $PIP install numpy
-if ! have llama-cpp-python "$LLAMA_CPP_VERSION"; then
-    CMAKE_ARGS="-DGGML_NATIVE=ON -DGGML_BLAS=OFF -DGGML_CUDA=OFF -DLLAMA_CURL=OFF" \
-        $PIP install --no-binary llama-cpp-python "llama-cpp-python==$LLAMA_CPP_VERSION"
+# On a CPU with AMX, a native build also compiles ggml's AMX matmul, which
+# crashed on the first decode here (SIGSEGV in ggml_backend_amx_mul_mat,
+# 2026-12-06, llama-cpp-python 0.3.36, Q4_1 and Q4_K models): build for the
+# CPU's AVX-512 set by name instead, without AMX.
+LLAMA_ISA="-DGGML_NATIVE=ON"
+if grep -qw amx_int8 /proc/cpuinfo 2>/dev/null; then
+    LLAMA_ISA="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON"
+    LLAMA_ISA="$LLAMA_ISA -DGGML_AVX512=ON -DGGML_AVX512_VBMI=ON -DGGML_AVX512_VNNI=ON"
+    LLAMA_ISA="$LLAMA_ISA -DGGML_AVX512_BF16=ON -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF"
+fi
+if ! have llama-cpp-python "$LLAMA_CPP_VERSION" || ! "$VENV/bin/python" - <<'PY' 2>/dev/null; then
+import pathlib, sys, llama_cpp
+lib = pathlib.Path(llama_cpp.__file__).parent / "lib" / "libggml-cpu.so"
+sys.exit(b"ggml_backend_amx_mul_mat" in lib.read_bytes() and "amx_int8" in open("/proc/cpuinfo").read())
+PY
+    CMAKE_ARGS="$LLAMA_ISA -DGGML_BLAS=OFF -DGGML_CUDA=OFF -DLLAMA_CURL=OFF" \
+        $PIP install --no-cache-dir --force-reinstall --no-deps --no-binary llama-cpp-python \
+        "llama-cpp-python==$LLAMA_CPP_VERSION"
+    $PIP install "llama-cpp-python==$LLAMA_CPP_VERSION" # its dependencies
 fi
 # The Python binding (ctypes) always comes from the wheel.
 if ! have ik-llama-cpp-python "$IK_VERSION"; then
