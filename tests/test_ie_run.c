@@ -9,6 +9,7 @@
 #include "base/base.h"
 #include "base/json.h"
 #include "eval/ie_eval.h"
+#include "ie/extract/extract.h"
 #include "lexie.h"
 #include "lx_test.h"
 
@@ -381,8 +382,36 @@ static void test_ie_run_pubmedqa(lx_t *t) {
     LX_CHECK(t, system(cmd) == 0);
 }
 
+/* A set's built-in schema is part of the prompt, but the evaluation key
+** names prompts only by LX_EXTRACT_PROMPT_VERSION: a schema changed without
+** a new version would resume predictions made with the old one.  So each is
+** pinned here beside the version, and changing one fails until both move. */
+static void test_ie_set_schemas_pinned(lx_t *t) {
+    static const struct {
+        const char *set, *sha256;
+    } pinned[] = {
+        {"conll2003", "bbdeb9ff7c384850b267f11f2868a389f8ab24e1400de334733cd99f56c641dd"},
+        {"ncbi", "1817d2bccf6e659a155225796a5932ffec1914f9c729ec20b1721ca4eec76788"},
+        {"bc5cdr", "86a09ca53619041939de940492052f2fc8016e301ff0aea0ce141359af40ef3f"},
+        {"phee", "16045e03139da6554a08bda04295b1cdd2f586329ec8e292597779357e37f305"},
+    };
+    LX_CHECK_MSG(t, strcmp(LX_EXTRACT_PROMPT_VERSION, "extract-2") == 0,
+                 "new prompt version %s: pin the sets' schema hashes again",
+                 LX_EXTRACT_PROMPT_VERSION);
+    for (size_t i = 0; i < LX_ARRAY_LEN(pinned); i++) {
+        const lx_ie_setdef *d = lx_ie_setdef_find(pinned[i].set);
+        LX_REQUIRE(t, d && d->schema);
+        char hex[65];
+        lx_sha256_hex_of(d->schema, strlen(d->schema), hex);
+        LX_CHECK_MSG(t, strcmp(hex, pinned[i].sha256) == 0,
+                     "%s's schema changed (sha256 %s): bump LX_EXTRACT_PROMPT_VERSION and pin it",
+                     pinned[i].set, hex);
+    }
+}
+
 void suite_ie_run(void) {
     LX_RUN(test_ie_run_adelie_prompts);
     LX_RUN(test_ie_run_resume);
     LX_RUN(test_ie_run_pubmedqa);
+    LX_RUN(test_ie_set_schemas_pinned);
 }

@@ -10,7 +10,9 @@
 #include <string.h>
 
 /* The schemas lexie asks with.  Descriptions are the data sets' own
-** guideline words, not tuned on any split. */
+** guideline words, not tuned on any split.  They are part of the prompt:
+** a change needs a new LX_EXTRACT_PROMPT_VERSION, or runs would resume
+** predictions made with the old text (test_ie_set_schemas_pinned). */
 static const char CONLL[] =
     "{\"name\": \"conll2003\", \"entities\": ["
     "{\"type\": \"person\", \"description\": \"names of people\"},"
