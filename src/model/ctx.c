@@ -70,7 +70,7 @@ lexie_ctx *lexie_ctx_new(const lexie_model *m, const lexie_ctx_params *pp, lexie
     if (!(c->scratch = lx_calloc(4 * nc, sizeof *c->scratch, err))) goto fail;
     /* On huge pages: attention reads a token's cells in every layer, rows
     ** scattered over hundreds of megabytes, and with 4 KB pages nearly
-    ** every row missed the TLB (8 sequences decoded together ran 7-10%
+    ** every row missed the TLB (8 sequences decoded together ran 6-8%
     ** faster on 2 MB pages).  Not zeroed: a cell is read only after it is
     ** written.  Memory is taken as pages are first written, 2 MB at a time,
     ** never more than the whole cache. */
