@@ -138,6 +138,13 @@ static void check_pack_matmul(lx_t *t, int type) {
         k.tile(n_cols, s, 16, g1, 0, q, by);
         LX_CHECK_MSG(t, memcmp(s, sref, sizeof s) == 0, "%s %s tile", lx_type_name(type),
                      lx_isa_name((lx_isa)isa));
+        LX_CHECK(t, (isa >= LX_ISA_AVX512) == (k.once != NULL));
+        if (k.once) { /* prefetches further ahead, computes the same */
+            memset(s, 0, sizeof s);
+            k.once(n_cols, s, 16, g1, 0, q, by);
+            LX_CHECK_MSG(t, memcmp(s, sref, sizeof s) == 0, "%s %s once", lx_type_name(type),
+                         lx_isa_name((lx_isa)isa));
+        }
         for (int b = 0; b < LX_PACK_RN; b++) {
             k.col(n_cols, s, 0, g1, 0, q + b * by, 0);
             LX_CHECK_MSG(t, memcmp(s, sref + 16 * b, 16 * sizeof *s) == 0, "%s %s column %d",

@@ -387,10 +387,13 @@ void lx_pack_act_prep(int packed, void *row, int64_t n_cols);
 /* ==== Kernels-internal: one table per ISA (src/kernels only) ==== */
 
 /* A packed type's kernels, as lx_gemm_fn over one group of LX_PACK_ROWS
-** rows: the tile (LX_PACK_RN activation rows) and the column (one); bx
-** unused.  Every ISA's give the same bits (pack.c's arithmetic). */
+** rows: the tile (LX_PACK_RN activation rows), the column (one) and
+** "once", the tile for weights that one tile call reads (a batch of
+** LX_PACK_RN to 2 LX_PACK_RN - 1 rows), which prefetches further ahead
+** (NULL: the tile serves); bx unused.  Every ISA's give the same bits
+** (pack.c's arithmetic). */
 typedef struct {
-    lx_gemm_fn tile, col;
+    lx_gemm_fn tile, col, once;
 } lx_pack_kernels;
 /* isa clamped to lx_isa_best(); the plain-C kernels where isa has none. */
 lx_pack_kernels lx_pack_kernels_get(int packed, lx_isa isa);

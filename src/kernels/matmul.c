@@ -203,7 +203,8 @@ static int part_init(mm_part *p, const lx_matmul_out *o, lx_isa isa, int64_t n_c
         if (o->n_rows % LX_PACK_ROWS) return 0;
         const lx_pack_kernels k = lx_pack_kernels_get(o->type, isa);
         p->w_row = lx_pack_row_size(o->type, n_cols);
-        p->gemm = k.tile;
+        /* One tile call per group of weight rows: they stream from memory. */
+        p->gemm = n_batch < 2 * LX_PACK_RN && k.once ? k.once : k.tile;
         p->col = k.col;
         p->rm = LX_PACK_ROWS;
         p->rn = LX_PACK_RN;

@@ -382,7 +382,7 @@ ROWS(rows_q4_1_x16, lx_block_q4_1_x16, lx_block_q8_1, LX_QK, blk_q4_1_x16)
 ROWS(rows_q8_0_x16, lx_block_q8_0_x16, lx_block_q8_0, LX_QK, blk_q8_0_x16)
 
 lx_pack_kernels lx_pack_kernels_get(int packed, lx_isa isa) {
-    lx_pack_kernels k = {NULL, NULL};
+    lx_pack_kernels k = {NULL, NULL, NULL};
     if (lx_pack_source(packed) < 0) return k;
     if (isa > lx_isa_best()) isa = lx_isa_best();
     if (isa >= LX_ISA_AVX512) k = lx_pack_avx512_get(packed);

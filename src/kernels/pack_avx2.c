@@ -191,11 +191,17 @@ KERNELS(rows_q6_k_x16)
 KERNELS(rows_q4_1_x16)
 
 lx_pack_kernels lx_pack_avx2_get(int packed) {
-    lx_pack_kernels k = {NULL, NULL};
+    lx_pack_kernels k = {NULL, NULL, NULL};
     switch (packed) {
-    case LX_TYPE_Q4_K_X16: k = (lx_pack_kernels){rows_q4_k_x16_tile, rows_q4_k_x16_col}; break;
-    case LX_TYPE_Q6_K_X16: k = (lx_pack_kernels){rows_q6_k_x16_tile, rows_q6_k_x16_col}; break;
-    case LX_TYPE_Q4_1_X16: k = (lx_pack_kernels){rows_q4_1_x16_tile, rows_q4_1_x16_col}; break;
+    case LX_TYPE_Q4_K_X16:
+        k = (lx_pack_kernels){rows_q4_k_x16_tile, rows_q4_k_x16_col, NULL};
+        break;
+    case LX_TYPE_Q6_K_X16:
+        k = (lx_pack_kernels){rows_q6_k_x16_tile, rows_q6_k_x16_col, NULL};
+        break;
+    case LX_TYPE_Q4_1_X16:
+        k = (lx_pack_kernels){rows_q4_1_x16_tile, rows_q4_1_x16_col, NULL};
+        break;
     }
     return k;
 }

@@ -42,26 +42,42 @@ static inline __m512i dp4(__m512i acc, __m512i w, const int8_t *p) {
 /* Decoding streams the weights once: the column asks for the lines
 ** PF_BYTES ahead, so a matrix's lines do not wait for the hardware
 ** prefetcher to notice the stream (12-15% more bandwidth in
-** bench_kernels' decode, Q4_1 and Q4_K). */
+** bench_kernels' decode, Q4_1 and Q4_K).  The tile computes 8x longer on
+** each line, and where it too reads its weights once (a batch of 8 to 15
+** rows: several sequences decoded together), the near prefetch alone left
+** memory and compute taking turns: a cold 168 MB Q4_1 matrix ran at 8.5
+** GB/s against the column's 12.4, each block costing about its compute
+** plus its memory.  That tile ("once") also asks for the lines PF_FAR
+** ahead into the outer cache (T2), so the stream goes on while it
+** computes: 11 GB/s (Q8_0: 9.8 -> 12.5).  The plain tile, which prompt
+** processing calls many times on the same hot weights, does not: there the
+** extra prefetches cost the 1.5B model 6-10% of its prefill. */
 #define PF_BYTES 2048
-#define PREFETCH(p, ahead)                                                                         \
+#define PF_FAR 8192
+#define PREFETCH(p, ahead, hint)                                                                   \
     do {                                                                                           \
         const char *pf_ = (const char *)(p) + (ahead);                                             \
-        for (size_t o_ = 0; o_ < sizeof *(p); o_ += 64) _mm_prefetch(pf_ + o_, _MM_HINT_T0);       \
+        for (size_t o_ = 0; o_ < sizeof *(p); o_ += 64) _mm_prefetch(pf_ + o_, hint);              \
+    } while (0)
+#define PREFETCH_BLOCK(x, far)                                                                     \
+    do {                                                                                           \
+        PREFETCH(x, PF_BYTES, _MM_HINT_T0);                                                        \
+        if (far) PREFETCH(x, PF_FAR, _MM_HINT_T2);                                                 \
     } while (0)
 
 /* The group's 16 rows against ny (1 or RN) activation rows, inlined into
 ** the tile and the column with ny a constant, every loop unrolled so the
 ** arrays live in registers. */
-static inline __attribute__((always_inline)) void
-rows_q4_k_x16(int64_t n, float *s, size_t lds, const void *vx, const void *vy, size_t by, int ny) {
+static inline __attribute__((always_inline)) void rows_q4_k_x16(int64_t n, float *s, size_t lds,
+                                                                const void *vx, const void *vy,
+                                                                size_t by, int ny, int far) {
     const lx_block_q4_k_x16 *x = vx;
     const __m512i low = _mm512_set1_epi8(0x0f);
     const __m256i ones = _mm256_set1_epi16(1);
     __m512 acc[RN];
     FOR_Y acc[c] = _mm512_setzero_ps();
     for (int64_t i = 0; i < n / LX_QK_K; i++, x++) {
-        PREFETCH(x, PF_BYTES);
+        PREFETCH_BLOCK(x, far);
         const lx_block_q8_k *y[RN];
         __m512i isum[RN], imin[RN];
         FOR_Y {
@@ -117,14 +133,15 @@ rows_q4_k_x16(int64_t n, float *s, size_t lds, const void *vx, const void *vy, s
 ** of top bits give four registers of 0..63, vpternlogd merging each low
 ** nibble with its top bits; the offset of 32 starts each sub-block's sum
 ** at -32 * bsum, so no correction remains. */
-static inline __attribute__((always_inline)) void
-rows_q6_k_x16(int64_t n, float *s, size_t lds, const void *vx, const void *vy, size_t by, int ny) {
+static inline __attribute__((always_inline)) void rows_q6_k_x16(int64_t n, float *s, size_t lds,
+                                                                const void *vx, const void *vy,
+                                                                size_t by, int ny, int far) {
     const lx_block_q6_k_x16 *x = vx;
     const __m512i low = _mm512_set1_epi8(0x0f), top = _mm512_set1_epi8(0x30);
     __m512 acc[RN];
     FOR_Y acc[c] = _mm512_setzero_ps();
     for (int64_t i = 0; i < n / LX_QK_K; i++, x++) {
-        PREFETCH(x, PF_BYTES);
+        PREFETCH_BLOCK(x, far);
         const lx_block_q8_k *y[RN];
         __m512i isum[RN];
         int32_t off[RN][16]; /* -32 * bsums */
@@ -169,14 +186,15 @@ rows_q6_k_x16(int64_t n, float *s, size_t lds, const void *vx, const void *vy, s
 
 /* Q4_1 x16: a block of 32 is one Q4_K sub-block without the scale; the
 ** activation's d and s come as floats after its row (lx_pack_act_prep). */
-static inline __attribute__((always_inline)) void
-rows_q4_1_x16(int64_t n, float *s, size_t lds, const void *vx, const void *vy, size_t by, int ny) {
+static inline __attribute__((always_inline)) void rows_q4_1_x16(int64_t n, float *s, size_t lds,
+                                                                const void *vx, const void *vy,
+                                                                size_t by, int ny, int far) {
     const lx_block_q4_1_x16 *x = vx;
     const __m512i low = _mm512_set1_epi8(0x0f);
     __m512 acc[RN];
     FOR_Y acc[c] = _mm512_setzero_ps();
     UNROLL(2) for (int64_t i = 0; i < n / LX_QK; i++, x++) {
-        PREFETCH(x, PF_BYTES);
+        PREFETCH_BLOCK(x, far);
         __m512i w[8];
         UNROLL(4) for (int u = 0; u < 4; u++) {
             const __m512i p = _mm512_loadu_si512(x->qs[u]);
@@ -204,13 +222,14 @@ rows_q4_1_x16(int64_t n, float *s, size_t lds, const void *vx, const void *vy, s
 
 /* Q8_0 x16: the quants are stored + 128, so each sum starts at -128 *
 ** sum(a), which comes after the activation row with its block's d. */
-static inline __attribute__((always_inline)) void
-rows_q8_0_x16(int64_t n, float *s, size_t lds, const void *vx, const void *vy, size_t by, int ny) {
+static inline __attribute__((always_inline)) void rows_q8_0_x16(int64_t n, float *s, size_t lds,
+                                                                const void *vx, const void *vy,
+                                                                size_t by, int ny, int far) {
     const lx_block_q8_0_x16 *x = vx;
     __m512 acc[RN];
     FOR_Y acc[c] = _mm512_setzero_ps();
     UNROLL(2) for (int64_t i = 0; i < n / LX_QK; i++, x++) {
-        PREFETCH(x, PF_BYTES);
+        PREFETCH_BLOCK(x, far);
         const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)x->d));
         __m512i w[8];
         UNROLL(8) for (int q = 0; q < 8; q++) w[q] = _mm512_loadu_si512(x->qs[q]);
@@ -232,17 +251,23 @@ rows_q8_0_x16(int64_t n, float *s, size_t lds, const void *vx, const void *vy, s
     FOR_Y _mm512_storeu_ps(s + (size_t)c * lds, acc[c]);
 }
 
-/* Tile (RN activation rows) and column (one) of each type. */
+/* Tile (RN activation rows), once (the same for weights read once) and
+** column (one row) of each type. */
 #define KERNELS(name)                                                                              \
     static void tile_##name(int64_t n, float *s, size_t lds, const void *vx, size_t bx,            \
                             const void *vy, size_t by) {                                           \
         (void)bx;                                                                                  \
-        rows_##name(n, s, lds, vx, vy, by, RN);                                                    \
+        rows_##name(n, s, lds, vx, vy, by, RN, 0);                                                 \
+    }                                                                                              \
+    static void once_##name(int64_t n, float *s, size_t lds, const void *vx, size_t bx,            \
+                            const void *vy, size_t by) {                                           \
+        (void)bx;                                                                                  \
+        rows_##name(n, s, lds, vx, vy, by, RN, 1);                                                 \
     }                                                                                              \
     static void col_##name(int64_t n, float *s, size_t lds, const void *vx, size_t bx,             \
                            const void *vy, size_t by) {                                            \
         (void)bx;                                                                                  \
-        rows_##name(n, s, lds, vx, vy, by, 1);                                                     \
+        rows_##name(n, s, lds, vx, vy, by, 1, 0);                                                  \
     }
 
 KERNELS(q4_k_x16)
@@ -251,19 +276,11 @@ KERNELS(q4_1_x16)
 KERNELS(q8_0_x16)
 
 lx_pack_kernels lx_pack_avx512_get(int packed) {
-    lx_pack_kernels k = {NULL, NULL};
-    if (packed == LX_TYPE_Q4_K_X16) {
-        k.tile = tile_q4_k_x16;
-        k.col = col_q4_k_x16;
-    } else if (packed == LX_TYPE_Q6_K_X16) {
-        k.tile = tile_q6_k_x16;
-        k.col = col_q6_k_x16;
-    } else if (packed == LX_TYPE_Q4_1_X16) {
-        k.tile = tile_q4_1_x16;
-        k.col = col_q4_1_x16;
-    } else if (packed == LX_TYPE_Q8_0_X16) {
-        k.tile = tile_q8_0_x16;
-        k.col = col_q8_0_x16;
+    switch (packed) {
+    case LX_TYPE_Q4_K_X16: return (lx_pack_kernels){tile_q4_k_x16, col_q4_k_x16, once_q4_k_x16};
+    case LX_TYPE_Q6_K_X16: return (lx_pack_kernels){tile_q6_k_x16, col_q6_k_x16, once_q6_k_x16};
+    case LX_TYPE_Q4_1_X16: return (lx_pack_kernels){tile_q4_1_x16, col_q4_1_x16, once_q4_1_x16};
+    case LX_TYPE_Q8_0_X16: return (lx_pack_kernels){tile_q8_0_x16, col_q8_0_x16, once_q8_0_x16};
     }
-    return k;
+    return (lx_pack_kernels){NULL, NULL, NULL};
 }

@@ -314,21 +314,21 @@ static void attention_worker(void *arg, int ith, int nth) {
             }
             last_set = set;
         }
-        const float *kg = kc + (size_t)g * hd, *vg = vc + (size_t)g * hd;
+        const float *kg = kc + (size_t)g * ns * hd, *vg = vc + (size_t)g * ns * hd;
         for (int t = 0; t < nt; t++)
             memcpy(qy + (size_t)t * group * hd,
                    j->q + (size_t)(i0 + t) * qd + (size_t)g * group * hd,
                    (size_t)group * hd * sizeof *qy);
-        ops->dot_rows(qy, nq, kg, kvd, vis, shared, hd, j->scale, att, ns);
+        ops->dot_rows(qy, nq, kg, hd, vis, shared, hd, j->scale, att, ns);
         for (int t = 0; t < nt; t++)
-            ops->dot_rows(qy + (size_t)t * group * hd, group, kg, kvd, vis + t * ns + shared,
+            ops->dot_rows(qy + (size_t)t * group * hd, group, kg, hd, vis + t * ns + shared,
                           n_vis[t] - shared, hd, j->scale, att + t * group * ns + shared, ns);
         for (int r = 0; r < nq; r++) lx_softmax(att + r * ns, n_vis[r / group]);
         memset(qy, 0, (size_t)nq * hd * sizeof *qy);
-        ops->sum_rows(qy, nq, att, ns, vg, kvd, vis, shared, hd);
+        ops->sum_rows(qy, nq, att, ns, vg, hd, vis, shared, hd);
         for (int t = 0; t < nt; t++) {
             float *yt = qy + (size_t)t * group * hd;
-            ops->sum_rows(yt, group, att + t * group * ns + shared, ns, vg, kvd,
+            ops->sum_rows(yt, group, att + t * group * ns + shared, ns, vg, hd,
                           vis + t * ns + shared, n_vis[t] - shared, hd);
             memcpy(j->out + (size_t)(i0 + t) * qd + (size_t)g * group * hd, yt,
                    (size_t)group * hd * sizeof *yt);
@@ -344,12 +344,15 @@ void lx_attention(lexie_ctx *c, int il, const float *q, const float *k, const fl
 void lx_attention_ex(lexie_ctx *c, int il, const float *q, const float *k, const float *v,
                      float *out, float scale, int window) {
     lx_kv *kv = &c->kv;
-    size_t layer = (size_t)il * kv->n_cells * kv->kv_dim;
-    for (int i = 0; i < c->n_tokens; i++) {
-        size_t at = layer + (size_t)c->cell[i] * kv->kv_dim;
-        memcpy(kv->k + at, k + (size_t)i * kv->kv_dim, (size_t)kv->kv_dim * sizeof(float));
-        memcpy(kv->v + at, v + (size_t)i * kv->kv_dim, (size_t)kv->kv_dim * sizeof(float));
-    }
+    const size_t hd = (size_t)c->model->hp.head_dim, ns = (size_t)kv->n_cells;
+    const size_t layer = (size_t)il * ns * kv->kv_dim;
+    for (int i = 0; i < c->n_tokens; i++)
+        for (size_t g = 0; g < (size_t)kv->kv_dim / hd; g++) {
+            const size_t at = layer + (g * ns + (size_t)c->cell[i]) * hd;
+            const size_t from = (size_t)i * kv->kv_dim + g * hd;
+            memcpy(kv->k + at, k + from, hd * sizeof(float));
+            memcpy(kv->v + at, v + from, hd * sizeof(float));
+        }
     att_job j = {c, il, q, out, scale, window};
     lx_pool_run(c->pool, attention_worker, &j);
 }

@@ -21,8 +21,10 @@
 #define LX_MAX_LAYERS 512
 #define LX_MAX_SEQ 64
 /* Tokens whose queries attention takes together against one KV head, so
-** the cells their lists share are read once for all of them (layers.c). */
-#define LX_ATT_TOKENS 4
+** the cells their lists share are read once for all of them (layers.c):
+** eight sequences decoded after one prompt read the prompt's keys and
+** values once a layer on one thread. */
+#define LX_ATT_TOKENS 8
 
 /* A weight: a view into the mapped file, and what lx_linear multiplies
 ** by: the same view, or a packed copy built at load (kernels/pack.c) whose
@@ -107,8 +109,8 @@ typedef struct lx_kv {
     int32_t *pos;  /* (n_cells) -1 when free */
     uint64_t *seq; /* (n_cells) bit s set: sequence s sees the cell */
     int32_t *tok;  /* (n_cells) the token stored, for prefix matching */
-    float *k;      /* (n_layer, n_cells, kv_dim) */
-    float *v;      /* (n_layer, n_cells, kv_dim) */
+    float *k;      /* (n_layer, n_head_kv, n_cells, head_dim) */
+    float *v;      /* (n_layer, n_head_kv, n_cells, head_dim) */
     int used;      /* cells with pos >= 0 */
 } lx_kv;
 
