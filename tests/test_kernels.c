@@ -717,6 +717,17 @@ static void test_rmsnorm(lx_t *t) {
     float z[4] = {0}; /* all zero: eps keeps it finite */
     lx_rmsnorm(z, z, NULL, 4, 1e-6f);
     LX_CHECK(t, z[0] == 0.0f && z[3] == 0.0f);
+    /* Several rows at once: each row's bits as alone (groups of 8 and a
+    ** ragged rest), with and without a weight, in place. */
+    enum { R = 11, N = 577 };
+    static float xs[R * N], a[R * N], b[R * N];
+    fill(xs, R * N, 3.0f);
+    for (int wt = 0; wt < 2; wt++) {
+        for (int r = 0; r < R; r++) lx_rmsnorm(a + r * N, xs + r * N, wt ? w : NULL, N, 1e-5f);
+        memcpy(b, xs, sizeof b);
+        lx_rmsnorm_rows(b, b, wt ? w : NULL, R, N, 1e-5f);
+        LX_CHECK(t, memcmp(a, b, sizeof a) == 0);
+    }
 }
 
 static void test_float_ops(lx_t *t) {

@@ -231,6 +231,10 @@ int lx_matmul_shares_act(int type_a, int type_b);
 
 /* out = x / sqrt(mean(x^2) + eps) * w  (w may be NULL: no scaling) */
 void lx_rmsnorm(float *out, const float *x, const float *w, int64_t n, float eps);
+/* The same for rows rows of n (x and out rows n apart), each row bit for
+** bit what lx_rmsnorm gives it. */
+void lx_rmsnorm_rows(float *out, const float *x, const float *w, int64_t rows, int64_t n,
+                     float eps);
 float lx_dot_f32(const float *a, const float *b, int64_t n);
 /* y += a * x */
 void lx_axpy_f32(float *y, float a, const float *x, int64_t n);

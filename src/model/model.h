@@ -116,6 +116,14 @@ typedef struct lx_kv {
 
 /* ==== Context ==== */
 
+/* Which token set's visible-cell lists a thread's part of lexie_ctx.vis
+** holds: they serve every layer of one forward pass (layers.c). */
+typedef struct lx_vis_memo {
+    uint64_t forward; /* the pass, 0: none yet */
+    int set, set_size, window, shared;
+    int n_vis[LX_ATT_TOKENS];
+} lx_vis_memo;
+
 struct lexie_ctx {
     const lexie_model *model;
     lexie_ctx_params params;
@@ -131,18 +139,20 @@ struct lexie_ctx {
     int8_t *want;  /* (n_batch) logits wanted */
 
     /* Activations, sized for n_batch tokens at creation. */
-    float *x;          /* (n_batch, n_embd) residual stream */
-    float *xb;         /* (n_batch, max(n_embd, n_head*hd)) normed input / attention out */
-    float *q;          /* (n_batch, n_head*hd) */
-    float *k;          /* (n_batch, kv_dim) */
-    float *v;          /* (n_batch, kv_dim) */
-    float *hb;         /* (n_batch, max(n_ff, n_embd)) */
-    float *hb2;        /* (n_batch, n_ff) */
-    float *att;        /* (n_threads, LX_ATT_TOKENS * group, n_cells) scores */
-    int32_t *vis;      /* (n_threads, LX_ATT_TOKENS, n_cells) visible cells */
-    float *att_qy;     /* (n_threads, LX_ATT_TOKENS * group, hd) queries, outputs */
-    void *qbuf;        /* quantized activations for lx_matmul */
-    float *rope_cache; /* (n_batch, n_rot) cos/sin pairs for this batch */
+    float *x;              /* (n_batch, n_embd) residual stream */
+    float *xb;             /* (n_batch, max(n_embd, n_head*hd)) normed input / attention out */
+    float *q;              /* (n_batch, n_head*hd) */
+    float *k;              /* (n_batch, kv_dim) */
+    float *v;              /* (n_batch, kv_dim) */
+    float *hb;             /* (n_batch, max(n_ff, n_embd)) */
+    float *hb2;            /* (n_batch, n_ff) */
+    float *att;            /* (n_threads, LX_ATT_TOKENS * group, n_cells) scores */
+    int32_t *vis;          /* (n_threads, LX_ATT_TOKENS, n_cells) visible cells */
+    lx_vis_memo *vis_memo; /* (n_threads) whose lists vis holds */
+    uint64_t n_forward;    /* forward passes so far: the visible cells change between */
+    float *att_qy;         /* (n_threads, LX_ATT_TOKENS * group, hd) queries, outputs */
+    void *qbuf;            /* quantized activations for lx_matmul */
+    float *rope_cache;     /* (n_batch, n_rot) cos/sin pairs for this batch */
 
     /* Output logits: row r belongs to batch position out_row[r]. */
     float *logits;   /* (n_batch, n_vocab) */
