@@ -409,9 +409,46 @@ static void test_ie_set_schemas_pinned(lx_t *t) {
     }
 }
 
+/* Validity is a share of grammar-bound outputs: free-text answers
+** (--native) are counted apart, and a run of only them reports none. */
+static void test_ie_tally_free_text(lx_t *t) {
+    const lx_ie_setdef *d = lx_ie_setdef_find("pubmedqa");
+    LX_REQUIRE(t, d != NULL);
+    lx_ie_doc gold;
+    memset(&gold, 0, sizeof gold);
+    gold.gold_answer = "yes";
+    const char *line = "{\"answer\":\"yes\",\"seconds\":0.5}";
+    lexie_error e;
+    lx_json_doc *jd = lx_json_parse(line, strlen(line), NULL, &e);
+    LX_REQUIRE(t, jd != NULL);
+    lx_ie_tally tl;
+    memset(&tl, 0, sizeof tl);
+    for (int i = 0; i < 2; i++)
+        LX_CHECK(t, lx_ie_tally_add(&tl, d, &gold, lx_json_root(jd), 1, &e) == LEXIE_OK);
+    lx_jbuf j = {0}, x = {0};
+    LX_CHECK(t, lx_ie_tally_report(&tl, d, &j, &x, &e) == LEXIE_OK);
+    lx_jbuf_putc(&j, 0);
+    lx_jbuf_putc(&x, 0);
+    LX_CHECK_MSG(t, strstr(x.data, "documents 2, valid outputs n/a (free-text answers)"), "%s",
+                 x.data);
+    LX_CHECK_MSG(t, strstr(j.data, "\"valid\":0,\"free_text\":2,"), "%s", j.data);
+    /* One grammar-bound answer beside them: 1 of 1. */
+    LX_CHECK(t, lx_ie_tally_add(&tl, d, &gold, lx_json_root(jd), 0, &e) == LEXIE_OK);
+    lx_jbuf_reset(&j);
+    lx_jbuf_reset(&x);
+    LX_CHECK(t, lx_ie_tally_report(&tl, d, &j, &x, &e) == LEXIE_OK);
+    lx_jbuf_putc(&x, 0);
+    LX_CHECK_MSG(t, strstr(x.data, "documents 3, valid outputs 1 (100.0%)"), "%s", x.data);
+    lx_jbuf_free(&j);
+    lx_jbuf_free(&x);
+    lx_ie_tally_free(&tl);
+    lx_json_doc_free(jd);
+}
+
 void suite_ie_run(void) {
     LX_RUN(test_ie_run_adelie_prompts);
     LX_RUN(test_ie_run_resume);
     LX_RUN(test_ie_run_pubmedqa);
+    LX_RUN(test_ie_tally_free_text);
     LX_RUN(test_ie_set_schemas_pinned);
 }

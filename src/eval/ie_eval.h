@@ -66,6 +66,7 @@ typedef struct lx_ie_tally {
     lx_odie_counts odie; /* ADELIE on-demand */
     lx_pqa_counts pqa;   /* PubMedQA */
     int64_t n_docs, n_valid, n_truncated;
+    int64_t n_free;   /* free-text answers (--native): validity is not defined for them */
     int64_t spans[4]; /* by lexie_match */
     double seconds;
 } lx_ie_tally;

@@ -426,6 +426,7 @@ lexie_status lx_ie_tally_add(lx_ie_tally *t, const lx_ie_setdef *d, const lx_ie_
     /* Lexie's tables and SemEval answers come from grammars: valid by
     ** construction when present.  Native answers are free text. */
     t->n_valid += !native;
+    t->n_free += native != 0;
     return score_answer(t, d, gold, answer, err);
 }
 
@@ -512,17 +513,23 @@ lexie_status lx_ie_tally_report(lx_ie_tally *t, const lx_ie_setdef *d, lx_jbuf *
     if (st != LEXIE_OK) return st;
     int64_t n_sp = t->spans[0] + t->spans[1] + t->spans[2] + t->spans[3];
     double dps = t->seconds > 0 ? (double)t->n_docs / t->seconds : 0;
-    lx_jbuf_printf(
-        j,
-        ",\"documents\":%lld,\"valid\":%lld,\"truncated\":%lld,\"spans\":{\"exact\":%lld,"
-        "\"normalized\":%lld,\"fuzzy\":%lld,\"none\":%lld},\"docs_per_s\":%.4f",
-        (long long)t->n_docs, (long long)t->n_valid, (long long)t->n_truncated,
-        (long long)t->spans[0], (long long)t->spans[1], (long long)t->spans[2],
-        (long long)t->spans[3], dps);
-    lx_jbuf_printf(x, "documents %lld, valid outputs %lld (%.1f%%), truncated %lld, %.3f docs/s\n",
-                   (long long)t->n_docs, (long long)t->n_valid,
-                   t->n_docs ? 100.0 * (double)t->n_valid / (double)t->n_docs : 0.0,
-                   (long long)t->n_truncated, dps);
+    lx_jbuf_printf(j,
+                   ",\"documents\":%lld,\"valid\":%lld,\"free_text\":%lld,\"truncated\":%lld,"
+                   "\"spans\":{\"exact\":%lld,\"normalized\":%lld,\"fuzzy\":%lld,\"none\":%lld},"
+                   "\"docs_per_s\":%.4f",
+                   (long long)t->n_docs, (long long)t->n_valid, (long long)t->n_free,
+                   (long long)t->n_truncated, (long long)t->spans[0], (long long)t->spans[1],
+                   (long long)t->spans[2], (long long)t->spans[3], dps);
+    /* Validity is a share of the outputs a grammar bound; free-text
+    ** answers have none, so a run of them reports none. */
+    const int64_t bound = t->n_docs - t->n_free;
+    if (bound > 0)
+        lx_jbuf_printf(x, "documents %lld, valid outputs %lld (%.1f%%), ", (long long)t->n_docs,
+                       (long long)t->n_valid, 100.0 * (double)t->n_valid / (double)bound);
+    else
+        lx_jbuf_printf(x, "documents %lld, valid outputs n/a (free-text answers), ",
+                       (long long)t->n_docs);
+    lx_jbuf_printf(x, "truncated %lld, %.3f docs/s\n", (long long)t->n_truncated, dps);
     if (n_sp)
         lx_jbuf_printf(
             x, "spans %lld: exact %.1f%%, normalized %.1f%%, fuzzy %.1f%%, flagged %.1f%%\n",
