@@ -196,55 +196,79 @@ static void dot_rows(const float *q, int nq, const float *x, size_t stride, cons
 #define SUM_NJ 6 /* queries per pass: 24 sums, a row and a weight in 29 registers */
 #define SUM_PF 8 /* rows ahead to prefetch: the cells are scattered in the cache */
 
-/* NJ (a constant where it is inlined) queries' 64 output floats from b,
-** accumulated in registers from y's values over all rows in order (the
-** arithmetic of repeated axpy), each row read once for the NJ queries. */
-static inline __attribute__((always_inline)) void sum_block(float *y, int NJ, const float *w,
-                                                            size_t ns, const float *x,
-                                                            size_t stride, const int32_t *idx,
-                                                            int n, int hd, int b) {
+/* NJ queries' 16 * NC output floats from b (NJ and NC constants where it
+** is inlined; NC is 4, masked where fewer remain, or 2 for half a head of
+** 64, which layers.c gives each of two threads), accumulated in registers
+** from y's values over all rows in order (the arithmetic of repeated
+** axpy), each row read once for the NJ queries. */
+static inline __attribute__((always_inline)) void
+sum_block(float *y, int NJ, int NC, const float *w, size_t ns, const float *x, size_t stride,
+          const int32_t *idx, int n, int hd, int b) {
     __mmask16 m[4];
-    __m512 a[SUM_NJ][4];
-    _Pragma("GCC unroll 4") for (int c = 0; c < 4; c++) {
+    __m512 a[2 * SUM_NJ][4];
+    _Pragma("GCC unroll 4") for (int c = 0; c < NC; c++) {
         m[c] = mask_left(hd - b - 16 * c);
-        _Pragma("GCC unroll 6") for (int j = 0; j < NJ; j++) a[j][c] =
+        _Pragma("GCC unroll 12") for (int j = 0; j < NJ; j++) a[j][c] =
             _mm512_maskz_loadu_ps(m[c], y + (size_t)j * hd + b + 16 * c);
     }
     for (int t = 0; t < n; t++) {
         const float *r = x + (size_t)idx[t] * stride + b;
         const char *ahead = (const char *)(x + (size_t)idx[LX_MIN(t + SUM_PF, n - 1)] * stride + b);
-        _Pragma("GCC unroll 4") for (int c = 0; c < 4; c++)
+        _Pragma("GCC unroll 4") for (int c = 0; c < NC; c++)
             _mm_prefetch(ahead + 64 * c, _MM_HINT_T0);
         __m512 row[4];
-        _Pragma("GCC unroll 4") for (int c = 0; c < 4; c++) row[c] =
+        _Pragma("GCC unroll 4") for (int c = 0; c < NC; c++) row[c] =
             _mm512_maskz_loadu_ps(m[c], r + 16 * c);
-        _Pragma("GCC unroll 6") for (int j = 0; j < NJ; j++) {
+        _Pragma("GCC unroll 12") for (int j = 0; j < NJ; j++) {
             const __m512 wt = _mm512_set1_ps(w[j * ns + t]);
-            _Pragma("GCC unroll 4") for (int c = 0; c < 4; c++) a[j][c] =
+            _Pragma("GCC unroll 4") for (int c = 0; c < NC; c++) a[j][c] =
                 _mm512_fmadd_ps(wt, row[c], a[j][c]);
         }
     }
-    _Pragma("GCC unroll 6") for (int j = 0; j < NJ; j++)
-        _Pragma("GCC unroll 4") for (int c = 0; c < 4; c++)
+    _Pragma("GCC unroll 12") for (int j = 0; j < NJ; j++)
+        _Pragma("GCC unroll 4") for (int c = 0; c < NC; c++)
             _mm512_mask_storeu_ps(y + (size_t)j * hd + b + 16 * c, m[c], a[j][c]);
 }
 
-/* Up to SUM_NJ queries at a time, each count its own unrolled copy. */
+#define SUM_CASE(nj, nc)                                                                           \
+    case nj: sum_block(yj, nj, nc, wj, ns, x, stride, idx, n, hd, b); break
+
+/* Up to SUM_NJ queries at a time (twice as many on half a head), each
+** count its own unrolled copy. */
 static void sum_rows(float *y, int nq, const float *w, size_t ns, const float *x, size_t stride,
                      const int32_t *idx, int n, int hd) {
-    for (int b = 0; b < hd; b += 64)
-        for (int j0 = 0; j0 < nq; j0 += SUM_NJ) {
+    for (int b = 0; b < hd; b += 64) {
+        const int half = hd - b == 32, step = half ? 2 * SUM_NJ : SUM_NJ;
+        for (int j0 = 0; j0 < nq; j0 += step) {
             float *yj = y + (size_t)j0 * hd;
             const float *wj = w + j0 * ns;
-            switch (LX_MIN(SUM_NJ, nq - j0)) {
-            case 1: sum_block(yj, 1, wj, ns, x, stride, idx, n, hd, b); break;
-            case 2: sum_block(yj, 2, wj, ns, x, stride, idx, n, hd, b); break;
-            case 3: sum_block(yj, 3, wj, ns, x, stride, idx, n, hd, b); break;
-            case 4: sum_block(yj, 4, wj, ns, x, stride, idx, n, hd, b); break;
-            case 5: sum_block(yj, 5, wj, ns, x, stride, idx, n, hd, b); break;
-            default: sum_block(yj, 6, wj, ns, x, stride, idx, n, hd, b); break;
+            if (half) {
+                switch (LX_MIN(step, nq - j0)) {
+                    SUM_CASE(1, 2);
+                    SUM_CASE(2, 2);
+                    SUM_CASE(3, 2);
+                    SUM_CASE(4, 2);
+                    SUM_CASE(5, 2);
+                    SUM_CASE(6, 2);
+                    SUM_CASE(7, 2);
+                    SUM_CASE(8, 2);
+                    SUM_CASE(9, 2);
+                    SUM_CASE(10, 2);
+                    SUM_CASE(11, 2);
+                default: sum_block(yj, 12, 2, wj, ns, x, stride, idx, n, hd, b); break;
+                }
+            } else {
+                switch (LX_MIN(step, nq - j0)) {
+                    SUM_CASE(1, 4);
+                    SUM_CASE(2, 4);
+                    SUM_CASE(3, 4);
+                    SUM_CASE(4, 4);
+                    SUM_CASE(5, 4);
+                default: sum_block(yj, 6, 4, wj, ns, x, stride, idx, n, hd, b); break;
+                }
             }
         }
+    }
 }
 
 /* max_ps(x, m) keeps m where x is NaN, as the scalar loop does; m

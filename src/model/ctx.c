@@ -93,10 +93,13 @@ lexie_ctx *lexie_ctx_new(const lexie_model *m, const lexie_ctx_params *pp, lexie
     if (!(c->hb = alloc_floats(nb, (size_t)LX_MAX(hp->n_ff, hp->n_embd), err))) goto fail;
     if (!(c->hb2 = alloc_floats(nb, (size_t)hp->n_ff, err))) goto fail;
     /* Attention, per thread: a score row per query head of a KV group for
-    ** each token of a set (layers.c), the set's cell lists and queries. */
+    ** each token of a set (layers.c), the set's cell lists and queries.
+    ** The scores have room for every KV head's too, which a decoding step
+    ** shared by the threads keeps together. */
     const size_t group = (size_t)(hp->n_head / LX_MAX(hp->n_head_kv, 1));
     const size_t set = nt * LX_ATT_TOKENS;
-    if (!(c->att = alloc_floats(set * group, nc, err))) goto fail;
+    const size_t att_sets = LX_MAX(nt, (size_t)LX_MAX(hp->n_head_kv, 1)) * LX_ATT_TOKENS;
+    if (!(c->att = alloc_floats(att_sets * group, nc, err))) goto fail;
     if (!(c->vis = lx_calloc(set * nc, sizeof(int32_t), err))) goto fail;
     if (!(c->vis_memo = lx_calloc(nt, sizeof *c->vis_memo, err))) goto fail;
     if (!(c->att_qy = alloc_floats(set * group, (size_t)hp->head_dim, err))) goto fail;

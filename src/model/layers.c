@@ -263,6 +263,45 @@ static int visible_cells(const lexie_ctx *c, int i, int window, int32_t *vis) {
     return n;
 }
 
+/* Sets of at most LX_ATT_TOKENS, as many as a multiple of the threads
+** where the tokens allow, so that each thread gets the same work (four
+** tokens on two threads: two sets of two, not one set of four over three
+** KV heads).  Returns how many; *set_size, the tokens of each but the
+** last. */
+static int att_sets(int n_tokens, int nth, int *set_size) {
+    int n_sets = (n_tokens + LX_ATT_TOKENS - 1) / LX_ATT_TOKENS;
+    n_sets = LX_MIN(n_tokens, (n_sets + nth - 1) / nth * nth);
+    *set_size = (n_tokens + n_sets - 1) / n_sets;
+    return (n_tokens + *set_size - 1) / *set_size;
+}
+
+/* Thread ith's lists of the visible cells of tokens set * set_size on
+** (at most set_size of them) in its part of c->vis, and in its memo how
+** many each has and how many all share at the start: computed by the
+** first layer of a pass, and again only where the set or the window
+** changes. */
+static void set_lists(lexie_ctx *c, int ith, int set, int set_size, int window) {
+    lx_vis_memo *memo = &c->vis_memo[ith];
+    if (memo->forward == c->n_forward && memo->set == set && memo->set_size == set_size &&
+        memo->window == window)
+        return;
+    const size_t ns = (size_t)c->kv.n_cells;
+    int32_t *vis = c->vis + (size_t)ith * LX_ATT_TOKENS * ns;
+    const int i0 = set * set_size, nt = LX_MIN(set_size, c->n_tokens - i0);
+    for (int t = 0; t < nt; t++) memo->n_vis[t] = visible_cells(c, i0 + t, window, vis + t * ns);
+    int shared = memo->n_vis[0];
+    for (int t = 1; t < nt; t++) {
+        int k = 0;
+        while (k < shared && k < memo->n_vis[t] && vis[t * ns + k] == vis[k]) k++;
+        shared = k;
+    }
+    memo->forward = c->n_forward;
+    memo->set = set;
+    memo->set_size = set_size;
+    memo->window = window;
+    memo->shared = shared;
+}
+
 /* One thread's share of the units (a set of up to LX_ATT_TOKENS tokens,
 ** one KV head).  The query heads of every token in the set are taken
 ** together over the cells all their lists begin with (sequences decoded
@@ -289,37 +328,13 @@ static void attention_worker(void *arg, int ith, int nth) {
     lx_vis_memo *memo = &c->vis_memo[ith];
     const int *n_vis = memo->n_vis;
 
-    /* Sets of at most LX_ATT_TOKENS, as many as a multiple of the threads
-    ** where the tokens allow, so that each thread gets the same work (four
-    ** tokens on two threads: two sets of two, not one set of four over
-    ** three KV heads). */
-    int n_sets = (c->n_tokens + LX_ATT_TOKENS - 1) / LX_ATT_TOKENS;
-    n_sets = LX_MIN(c->n_tokens, (n_sets + nth - 1) / nth * nth);
-    const int set_size = (c->n_tokens + n_sets - 1) / n_sets;
-    n_sets = (c->n_tokens + set_size - 1) / set_size;
-    const int total = n_sets * n_kv, per = (total + nth - 1) / nth;
+    int set_size;
+    const int total = att_sets(c->n_tokens, nth, &set_size) * n_kv, per = (total + nth - 1) / nth;
     const int lo = ith * per, hi = LX_MIN(total, lo + per);
     for (int u = lo; u < hi; u++) {
         const int set = u / n_kv, g = u % n_kv, i0 = set * set_size;
         const int nt = LX_MIN(set_size, c->n_tokens - i0), nq = nt * group;
-        /* The set's lists: computed by the first layer of a pass, and again
-        ** only where this thread's set or the window changes. */
-        if (memo->forward != c->n_forward || memo->set != set || memo->set_size != set_size ||
-            memo->window != j->window) {
-            for (int t = 0; t < nt; t++)
-                memo->n_vis[t] = visible_cells(c, i0 + t, j->window, vis + t * ns);
-            int shared = n_vis[0];
-            for (int t = 1; t < nt; t++) {
-                int k = 0;
-                while (k < shared && k < n_vis[t] && vis[t * ns + k] == vis[k]) k++;
-                shared = k;
-            }
-            memo->forward = c->n_forward;
-            memo->set = set;
-            memo->set_size = set_size;
-            memo->window = j->window;
-            memo->shared = shared;
-        }
+        set_lists(c, ith, set, set_size, j->window);
         const int shared = memo->shared;
         const float *kg = kc + (size_t)g * ns * hd, *vg = vc + (size_t)g * ns * hd;
         for (int t = 0; t < nt; t++)
@@ -343,6 +358,103 @@ static void attention_worker(void *arg, int ith, int nth) {
     }
 }
 
+/* A decoding step whose units would not share out evenly (one token over
+** three KV heads on two threads: two heads and one, or one KV head and
+** one thread idle): one set of every token, each KV head's work shared by
+** all the threads, in three passes of the pool.  Each thread takes a
+** slice of every list for the scores, then a slice of the rows of scores
+** for the softmax, then a slice of the output floats for the weighted
+** sums.  Every score, every softmax row and every output float is
+** computed as attention_worker computes it, in the same order, so the
+** bits are the same whatever the threads (batch invariance).  Where the
+** units do share out evenly the sets stay: the extra passes, and the
+** scores that the threads then pass between their caches, made eight
+** sequences on two threads 20-25% slower in attention, while one token
+** on smollm2 (three KV heads) gained 13-17% (rdtsc around the call). */
+typedef struct {
+    const att_job *j;
+    int phase; /* 0 scores, 1 softmax, 2 sums */
+} split_job;
+
+/* The scores of head g's queries (all tokens) over the slice ith/nth of
+** each list: the shared part, then each token's own. */
+static void split_scores(const att_job *j, int ith, int nth, int g) {
+    lexie_ctx *c = j->c;
+    const lx_hparams *hp = &c->model->hp;
+    const int hd = hp->head_dim, group = hp->n_head / hp->n_head_kv, nt = c->n_tokens;
+    const size_t ns = (size_t)c->kv.n_cells, qd = (size_t)hp->n_head * hd;
+    const lx_vis_memo *memo = &c->vis_memo[ith];
+    const int32_t *vis = c->vis + (size_t)ith * LX_ATT_TOKENS * ns;
+    float *att = c->att + (size_t)g * LX_ATT_TOKENS * group * ns;
+    float *qy = c->att_qy + (size_t)ith * LX_ATT_TOKENS * group * hd;
+    const float *kg = c->kv.k + ((size_t)j->il * c->kv.kv_dim + (size_t)g * hd) * ns;
+    const lx_float_ops *ops = lx_float_ops_get(lx_isa_active());
+    for (int t = 0; t < nt; t++)
+        memcpy(qy + (size_t)t * group * hd, j->q + (size_t)t * qd + (size_t)g * group * hd,
+               (size_t)group * hd * sizeof *qy);
+    const int shared = memo->shared, s0 = shared * ith / nth, s1 = shared * (ith + 1) / nth;
+    ops->dot_rows(qy, nt * group, kg, hd, vis + s0, s1 - s0, hd, j->scale, att + s0, ns);
+    for (int t = 0; t < nt; t++) {
+        const int own = memo->n_vis[t] - shared;
+        const int o0 = shared + own * ith / nth, o1 = shared + own * (ith + 1) / nth;
+        ops->dot_rows(qy + (size_t)t * group * hd, group, kg, hd, vis + t * ns + o0, o1 - o0, hd,
+                      j->scale, att + t * group * ns + o0, ns);
+    }
+}
+
+/* Head g's weighted sums for output floats d0..d0+dn of every query
+** (d0 and dn multiples of 16, so every ISA's loops take them as they take
+** the whole row), gathered dn floats a query and then put in place. */
+static void split_sums(const att_job *j, int ith, int g, int d0, int dn) {
+    lexie_ctx *c = j->c;
+    const lx_hparams *hp = &c->model->hp;
+    const int hd = hp->head_dim, group = hp->n_head / hp->n_head_kv, nt = c->n_tokens;
+    const int nq = nt * group;
+    const size_t ns = (size_t)c->kv.n_cells, qd = (size_t)hp->n_head * hd;
+    const lx_vis_memo *memo = &c->vis_memo[ith];
+    const int32_t *vis = c->vis + (size_t)ith * LX_ATT_TOKENS * ns;
+    const float *att = c->att + (size_t)g * LX_ATT_TOKENS * group * ns;
+    float *y = c->att_qy + (size_t)ith * LX_ATT_TOKENS * group * hd;
+    const float *vg = c->kv.v + ((size_t)j->il * c->kv.kv_dim + (size_t)g * hd) * ns + d0;
+    const lx_float_ops *ops = lx_float_ops_get(lx_isa_active());
+    const int shared = memo->shared;
+    memset(y, 0, (size_t)nq * dn * sizeof *y);
+    ops->sum_rows(y, nq, att, ns, vg, hd, vis, shared, dn);
+    for (int t = 0; t < nt; t++) {
+        float *yt = y + (size_t)t * group * dn;
+        ops->sum_rows(yt, group, att + t * group * ns + shared, ns, vg, hd, vis + t * ns + shared,
+                      memo->n_vis[t] - shared, dn);
+        for (int r = 0; r < group; r++)
+            memcpy(j->out + (size_t)t * qd + (size_t)(g * group + r) * hd + d0, yt + (size_t)r * dn,
+                   (size_t)dn * sizeof *yt);
+    }
+}
+
+static void split_worker(void *arg, int ith, int nth) {
+    const split_job *sj = arg;
+    const att_job *j = sj->j;
+    lexie_ctx *c = j->c;
+    const lx_hparams *hp = &c->model->hp;
+    const int n_kv = hp->n_head_kv, group = hp->n_head / n_kv, nt = c->n_tokens;
+    const size_t ns = (size_t)c->kv.n_cells;
+    if (sj->phase == 0) {
+        set_lists(c, ith, 0, nt, j->window);
+        for (int g = 0; g < n_kv; g++) split_scores(j, ith, nth, g);
+    } else if (sj->phase == 1) {
+        const int nq = nt * group, rows = n_kv * nq;
+        const lx_vis_memo *memo = &c->vis_memo[ith];
+        for (int r = rows * ith / nth; r < rows * (ith + 1) / nth; r++) {
+            float *row = c->att + ((size_t)(r / nq) * LX_ATT_TOKENS * group + r % nq) * ns;
+            lx_softmax(row, memo->n_vis[r % nq / group]);
+        }
+    } else {
+        const int chunks = hp->head_dim / 16, k0 = chunks * ith / nth;
+        const int k1 = chunks * (ith + 1) / nth;
+        if (k1 > k0)
+            for (int g = 0; g < n_kv; g++) split_sums(j, ith, g, 16 * k0, 16 * (k1 - k0));
+    }
+}
+
 void lx_attention(lexie_ctx *c, int il, const float *q, const float *k, const float *v,
                   float *out) {
     lx_attention_ex(c, il, q, k, v, out, 1.0f / sqrtf((float)c->model->hp.head_dim), 0);
@@ -361,6 +473,16 @@ void lx_attention_ex(lexie_ctx *c, int il, const float *q, const float *k, const
             memcpy(kv->v + at, v + from, hd * sizeof(float));
         }
     att_job j = {c, il, q, out, scale, window};
+    const int nth = lx_pool_size(c->pool), n_kv = c->model->hp.n_head_kv;
+    int set_size;
+    if (nth > 1 && c->n_tokens <= LX_ATT_TOKENS && hd % 16 == 0 &&
+        att_sets(c->n_tokens, nth, &set_size) * n_kv % nth != 0) {
+        for (int phase = 0; phase < 3; phase++) {
+            split_job sj = {&j, phase};
+            lx_pool_run(c->pool, split_worker, &sj);
+        }
+        return;
+    }
     lx_pool_run(c->pool, attention_worker, &j);
 }
 

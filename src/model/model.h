@@ -146,7 +146,7 @@ struct lexie_ctx {
     float *v;              /* (n_batch, kv_dim) */
     float *hb;             /* (n_batch, max(n_ff, n_embd)) */
     float *hb2;            /* (n_batch, n_ff) */
-    float *att;            /* (n_threads, LX_ATT_TOKENS * group, n_cells) scores */
+    float *att;            /* (max(n_threads, n_head_kv), LX_ATT_TOKENS * group, n_cells) scores */
     int32_t *vis;          /* (n_threads, LX_ATT_TOKENS, n_cells) visible cells */
     lx_vis_memo *vis_memo; /* (n_threads) whose lists vis holds */
     uint64_t n_forward;    /* forward passes so far: the visible cells change between */
