@@ -429,6 +429,34 @@ static void test_quantize_isa(lx_t *t) {
     }
 }
 
+/* A row quantized at once (the AVX-512 quantizers take sixteen blocks at
+** a time) is the bits of its blocks quantized one by one: the kernels'
+** sums assume it, and the batched and one-row paths quantize rows of
+** different lengths. */
+static void test_quantize_blocks(lx_t *t) {
+    enum { N = 32 * 37 }; /* two groups of 16 and 5 blocks alone */
+    float x[N];
+    static lx_block_q8_1 a1[N / 32], b1[N / 32];
+    static lx_block_q8_0 a0[N / 32], b0[N / 32];
+    rng_seed(11);
+    fill(x, N, 3.0f);
+    for (int j = 0; j < 32; j++) x[96 + j] = 0.0f;     /* a zero block */
+    for (int j = 0; j < 32; j++) x[320 + j] *= 1e-30f; /* a tiny one */
+    x[700] = 1e30f;                                    /* a huge value */
+    for (int isa = LX_ISA_AVX2; isa <= (int)lx_isa_best(); isa++) {
+        lx_from_float_fn q0 = lx_quantize_get(LX_TYPE_Q8_0, (lx_isa)isa);
+        lx_from_float_fn q1 = lx_quantize_get(LX_TYPE_Q8_1, (lx_isa)isa);
+        q0(x, a0, N);
+        q1(x, a1, N);
+        for (int b = 0; b < N / 32; b++) {
+            q0(x + 32 * b, &b0[b], 32);
+            q1(x + 32 * b, &b1[b], 32);
+        }
+        LX_CHECK_MSG(t, memcmp(a0, b0, sizeof a0) == 0, "%s q8_0", lx_isa_name((lx_isa)isa));
+        LX_CHECK_MSG(t, memcmp(a1, b1, sizeof a1) == 0, "%s q8_1", lx_isa_name((lx_isa)isa));
+    }
+}
+
 /* ==== Dot kernels ==== */
 
 /* The min of weight block b and the s of activation block b, for the
@@ -934,6 +962,7 @@ void suite_kernels(void) {
     LX_RUN(test_roundtrip);
     LX_RUN(test_quantize_rules);
     LX_RUN(test_quantize_isa);
+    LX_RUN(test_quantize_blocks);
     LX_RUN(test_dot);
     LX_RUN(test_matmul);
     LX_RUN(test_matmul_invariant);

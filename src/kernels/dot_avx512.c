@@ -227,18 +227,91 @@ static inline float q8_block(const float *x, int8_t *qs, int *sum) {
     return amax / 127.0f;
 }
 
+/* Lane k of the result is op over v[k]'s 16 lanes, op a max of floats
+** (ADD 0) or a sum of int32 (ADD 1): a transpose done as a tree of
+** shuffles, about 3 instructions a vector where a reduction takes 7.  Both
+** are exact whatever the order (amax of absolute values: no NaN survives
+** as a maximum differently unless the input holds one). */
+static inline __m512 tree16(const __m512 *v, int ADD) {
+#define OP(a, b)                                                                                   \
+    (ADD ? _mm512_castsi512_ps(_mm512_add_epi32(_mm512_castps_si512(a), _mm512_castps_si512(b)))   \
+         : _mm512_max_ps(a, b))
+    __m512 t[8], u[4];
+    _Pragma("GCC unroll 8") for (int i = 0; i < 8; i++) t[i] =
+        OP(_mm512_unpacklo_ps(v[2 * i], v[2 * i + 1]), _mm512_unpackhi_ps(v[2 * i], v[2 * i + 1]));
+    _Pragma("GCC unroll 4") for (int j = 0; j < 4; j++) u[j] =
+        OP(_mm512_shuffle_ps(t[2 * j], t[2 * j + 1], _MM_SHUFFLE(1, 0, 1, 0)),
+           _mm512_shuffle_ps(t[2 * j], t[2 * j + 1], _MM_SHUFFLE(3, 2, 3, 2)));
+    __m512 x01 = OP(_mm512_shuffle_f32x4(u[0], u[1], _MM_SHUFFLE(1, 0, 1, 0)),
+                    _mm512_shuffle_f32x4(u[0], u[1], _MM_SHUFFLE(3, 2, 3, 2)));
+    __m512 x23 = OP(_mm512_shuffle_f32x4(u[2], u[3], _MM_SHUFFLE(1, 0, 1, 0)),
+                    _mm512_shuffle_f32x4(u[2], u[3], _MM_SHUFFLE(3, 2, 3, 2)));
+    return OP(_mm512_shuffle_f32x4(x01, x23, _MM_SHUFFLE(2, 0, 2, 0)),
+              _mm512_shuffle_f32x4(x01, x23, _MM_SHUFFLE(3, 1, 3, 1)));
+#undef OP
+}
+
+/* Sixteen blocks at a time, q8_block's arithmetic with the per-block
+** reductions, divisions and fp16 conversions done for the sixteen in
+** vectors: decoding quantizes a few rows before every product, on the
+** calling thread, where the block at a time cost 0.3-0.4 ms of a 15 ms
+** step with 8 sequences.  d[k], s[k] (fp16) and the quants of block k go
+** to out (its d at byte 0, s at byte 2 for Q8_1, quants at qs_at). */
+static void q8_blocks16(const float *x, uint8_t *out, size_t block, size_t qs_at, int with_s) {
+    __m512 amax[16];
+    __m512i isum[16];
+    _Pragma("GCC unroll 16") for (int k = 0; k < 16; k++) amax[k] =
+        _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(x + 32 * k)),
+                      _mm512_abs_ps(_mm512_loadu_ps(x + 32 * k + 16)));
+    const __m512 am = tree16(amax, 0);
+    const __m512 v127 = _mm512_set1_ps(127.0f);
+    const __m512 id =
+        _mm512_maskz_div_ps(_mm512_cmp_ps_mask(am, _mm512_setzero_ps(), _CMP_NEQ_UQ), v127, am);
+    const int rnd = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
+    _Pragma("GCC unroll 16") for (int k = 0; k < 16; k++) {
+        const __m512 ik = _mm512_permutexvar_ps(_mm512_set1_epi32(k), id);
+        __m512i i0 = _mm512_cvt_roundps_epi32(_mm512_mul_ps(_mm512_loadu_ps(x + 32 * k), ik), rnd);
+        __m512i i1 =
+            _mm512_cvt_roundps_epi32(_mm512_mul_ps(_mm512_loadu_ps(x + 32 * k + 16), ik), rnd);
+        int8_t *qs = (int8_t *)(out + (size_t)k * block + qs_at);
+        _mm_storeu_si128((__m128i *)qs, _mm512_cvtsepi32_epi8(i0));
+        _mm_storeu_si128((__m128i *)(qs + 16), _mm512_cvtsepi32_epi8(i1));
+        isum[k] = _mm512_add_epi32(i0, i1);
+    }
+    const __m512 d = _mm512_div_ps(am, v127);
+    uint16_t dh[16], sh[16];
+    _mm256_storeu_si256((__m256i *)dh, _mm512_cvtps_ph(d, _MM_FROUND_TO_NEAREST_INT));
+    if (with_s) {
+        __m512 sums[16];
+        _Pragma("GCC unroll 16") for (int k = 0; k < 16; k++) sums[k] =
+            _mm512_castsi512_ps(isum[k]);
+        const __m512 sum = _mm512_cvtepi32_ps(_mm512_castps_si512(tree16(sums, 1)));
+        _mm256_storeu_si256((__m256i *)sh,
+                            _mm512_cvtps_ph(_mm512_mul_ps(d, sum), _MM_FROUND_TO_NEAREST_INT));
+    }
+    for (int k = 0; k < 16; k++) {
+        memcpy(out + (size_t)k * block, &dh[k], 2);
+        if (with_s) memcpy(out + (size_t)k * block + 2, &sh[k], 2);
+    }
+}
+
 static void quantize_q8_0(const float *x, void *vy, int64_t n) {
     lx_block_q8_0 *y = vy;
+    int64_t i = 0;
+    for (; i + 16 <= n / LX_QK; i += 16)
+        q8_blocks16(x + i * LX_QK, (uint8_t *)(y + i), sizeof *y, offsetof(lx_block_q8_0, qs), 0);
     int sum;
-    for (int64_t i = 0; i < n / LX_QK; i++, x += LX_QK)
-        y[i].d = _cvtss_sh(q8_block(x, y[i].qs, &sum), 0);
+    for (; i < n / LX_QK; i++) y[i].d = _cvtss_sh(q8_block(x + i * LX_QK, y[i].qs, &sum), 0);
 }
 
 static void quantize_q8_1(const float *x, void *vy, int64_t n) {
     lx_block_q8_1 *y = vy;
+    int64_t i = 0;
+    for (; i + 16 <= n / LX_QK; i += 16)
+        q8_blocks16(x + i * LX_QK, (uint8_t *)(y + i), sizeof *y, offsetof(lx_block_q8_1, qs), 1);
     int sum;
-    for (int64_t i = 0; i < n / LX_QK; i++, x += LX_QK) {
-        const float d = q8_block(x, y[i].qs, &sum);
+    for (; i < n / LX_QK; i++) {
+        const float d = q8_block(x + i * LX_QK, y[i].qs, &sum);
         y[i].d = _cvtss_sh(d, 0);
         y[i].s = _cvtss_sh(d * (float)sum, 0);
     }
