@@ -11,6 +11,7 @@
 ** summation order, as in dot_avx2.c.
 */
 #include "kernels.h"
+#include "tree_avx512.h"
 
 #include <immintrin.h>
 #include <string.h>
@@ -227,30 +228,6 @@ static inline float q8_block(const float *x, int8_t *qs, int *sum) {
     return amax / 127.0f;
 }
 
-/* Lane k of the result is op over v[k]'s 16 lanes, op a max of floats
-** (ADD 0) or a sum of int32 (ADD 1): a transpose done as a tree of
-** shuffles, about 3 instructions a vector where a reduction takes 7.  Both
-** are exact whatever the order (amax of absolute values: no NaN survives
-** as a maximum differently unless the input holds one). */
-static inline __m512 tree16(const __m512 *v, int ADD) {
-#define OP(a, b)                                                                                   \
-    (ADD ? _mm512_castsi512_ps(_mm512_add_epi32(_mm512_castps_si512(a), _mm512_castps_si512(b)))   \
-         : _mm512_max_ps(a, b))
-    __m512 t[8], u[4];
-    _Pragma("GCC unroll 8") for (int i = 0; i < 8; i++) t[i] =
-        OP(_mm512_unpacklo_ps(v[2 * i], v[2 * i + 1]), _mm512_unpackhi_ps(v[2 * i], v[2 * i + 1]));
-    _Pragma("GCC unroll 4") for (int j = 0; j < 4; j++) u[j] =
-        OP(_mm512_shuffle_ps(t[2 * j], t[2 * j + 1], _MM_SHUFFLE(1, 0, 1, 0)),
-           _mm512_shuffle_ps(t[2 * j], t[2 * j + 1], _MM_SHUFFLE(3, 2, 3, 2)));
-    __m512 x01 = OP(_mm512_shuffle_f32x4(u[0], u[1], _MM_SHUFFLE(1, 0, 1, 0)),
-                    _mm512_shuffle_f32x4(u[0], u[1], _MM_SHUFFLE(3, 2, 3, 2)));
-    __m512 x23 = OP(_mm512_shuffle_f32x4(u[2], u[3], _MM_SHUFFLE(1, 0, 1, 0)),
-                    _mm512_shuffle_f32x4(u[2], u[3], _MM_SHUFFLE(3, 2, 3, 2)));
-    return OP(_mm512_shuffle_f32x4(x01, x23, _MM_SHUFFLE(2, 0, 2, 0)),
-              _mm512_shuffle_f32x4(x01, x23, _MM_SHUFFLE(3, 1, 3, 1)));
-#undef OP
-}
-
 /* Sixteen blocks at a time, q8_block's arithmetic with the per-block
 ** reductions, divisions and fp16 conversions done for the sixteen in
 ** vectors: decoding quantizes a few rows before every product, on the
@@ -263,7 +240,7 @@ static void q8_blocks16(const float *x, uint8_t *out, size_t block, size_t qs_at
     _Pragma("GCC unroll 16") for (int k = 0; k < 16; k++) amax[k] =
         _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(x + 32 * k)),
                       _mm512_abs_ps(_mm512_loadu_ps(x + 32 * k + 16)));
-    const __m512 am = tree16(amax, 0);
+    const __m512 am = lx_tree16(amax, LX_TREE_MAX);
     const __m512 v127 = _mm512_set1_ps(127.0f);
     const __m512 id =
         _mm512_maskz_div_ps(_mm512_cmp_ps_mask(am, _mm512_setzero_ps(), _CMP_NEQ_UQ), v127, am);
@@ -285,7 +262,8 @@ static void q8_blocks16(const float *x, uint8_t *out, size_t block, size_t qs_at
         __m512 sums[16];
         _Pragma("GCC unroll 16") for (int k = 0; k < 16; k++) sums[k] =
             _mm512_castsi512_ps(isum[k]);
-        const __m512 sum = _mm512_cvtepi32_ps(_mm512_castps_si512(tree16(sums, 1)));
+        const __m512 sum =
+            _mm512_cvtepi32_ps(_mm512_castps_si512(lx_tree16(sums, LX_TREE_ADD_EPI32)));
         _mm256_storeu_si256((__m256i *)sh,
                             _mm512_cvtps_ph(_mm512_mul_ps(d, sum), _MM_FROUND_TO_NEAREST_INT));
     }

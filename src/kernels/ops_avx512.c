@@ -10,6 +10,7 @@
 ** registers and reduce sixteen scores at once.
 */
 #include "kernels.h"
+#include "tree_avx512.h"
 
 #include <immintrin.h>
 
@@ -102,29 +103,6 @@ static double exp_sum(float *x, int64_t n, float m) {
 /* Lanes 0..left-1 (none when left <= 0). */
 static inline __mmask16 mask_left(int left) { return left <= 0 ? (__mmask16)0 : tail_mask(left); }
 
-/* Lane k of the result is the sum of v[k]'s 16 lanes: a transpose done as
-** a tree of shuffles and adds, about 3 instructions a vector where
-** _mm512_reduce_add_ps takes 7 and leaves one float.  Each vector's lanes
-** are summed in the same order whatever its position, so a row's score
-** does not depend on which rows share its group. */
-static inline __m512 hsum16(const __m512 *v) {
-    __m512 t[8], u[4];
-    /* Per 128-bit block: [a0+a2, b0+b2, a1+a3, b1+b3] for a = v[2i], b = v[2i+1]. */
-    _Pragma("GCC unroll 8") for (int i = 0; i < 8; i++) t[i] = _mm512_add_ps(
-        _mm512_unpacklo_ps(v[2 * i], v[2 * i + 1]), _mm512_unpackhi_ps(v[2 * i], v[2 * i + 1]));
-    /* Per block: the four vectors 4j..4j+3, each summed over the block. */
-    _Pragma("GCC unroll 4") for (int j = 0; j < 4; j++) u[j] =
-        _mm512_add_ps(_mm512_shuffle_ps(t[2 * j], t[2 * j + 1], _MM_SHUFFLE(1, 0, 1, 0)),
-                      _mm512_shuffle_ps(t[2 * j], t[2 * j + 1], _MM_SHUFFLE(3, 2, 3, 2)));
-    /* Add the four blocks of each u[j] and put u[j]'s sums in block j. */
-    __m512 x01 = _mm512_add_ps(_mm512_shuffle_f32x4(u[0], u[1], _MM_SHUFFLE(1, 0, 1, 0)),
-                               _mm512_shuffle_f32x4(u[0], u[1], _MM_SHUFFLE(3, 2, 3, 2)));
-    __m512 x23 = _mm512_add_ps(_mm512_shuffle_f32x4(u[2], u[3], _MM_SHUFFLE(1, 0, 1, 0)),
-                               _mm512_shuffle_f32x4(u[2], u[3], _MM_SHUFFLE(3, 2, 3, 2)));
-    return _mm512_add_ps(_mm512_shuffle_f32x4(x01, x23, _MM_SHUFFLE(2, 0, 2, 0)),
-                         _mm512_shuffle_f32x4(x01, x23, _MM_SHUFFLE(3, 1, 3, 1)));
-}
-
 #define MAX_HD 128 /* q kept in registers up to this head size */
 
 /* dot_block asks for the rows DOT_PF groups ahead, a few lines before each
@@ -139,7 +117,7 @@ static inline __m512 hsum16(const __m512 *v) {
 #define DOT_PF 2
 
 /* Sixteen rows at a time: each row's products with one query go to one
-** vector and hsum16 reduces the sixteen together; the rows stay in L1
+** vector and lx_tree16 reduces the sixteen together; the rows stay in L1
 ** while every query of the group takes its turn.  NC, the query's 16-float
 ** chunks, is a constant where this is inlined, so the query and the sixteen
 ** sums stay in registers; a short last group repeats its first row and
@@ -173,7 +151,8 @@ static inline __attribute__((always_inline)) void dot_block(const float *q, int 
                     _mm512_fmadd_ps(qv[c], _mm512_loadu_ps(r[k] + 16 * c), acc);
                 v[k] = acc;
             }
-            _mm512_mask_storeu_ps(s + j * ns + t0, mask_left(rows), _mm512_mul_ps(hsum16(v), vs));
+            _mm512_mask_storeu_ps(s + j * ns + t0, mask_left(rows),
+                                  _mm512_mul_ps(lx_tree16(v, LX_TREE_ADD), vs));
         }
     }
 }
