@@ -258,6 +258,50 @@ static void test_pack_multi(lx_t *t) {
     lx_pool_free(pool3);
 }
 
+/* Activation rows quantized ahead by the pass that made them
+** (lx_matmul_act_rows, in two ranges as two threads would) and then
+** multiplied as they are (lx_matmul_multi_ready) give lx_matmul's bits, on
+** every ISA; x is not read again (NaN there changes nothing).  Float
+** weights need nothing quantized. */
+static void test_pack_act_ready(lx_t *t) {
+    enum { NB = 8, COLS = 512, ROWS = 32 };
+    static const struct {
+        int type, packed;
+    } cases[] = {{LX_TYPE_Q4_1, 1}, {LX_TYPE_Q8_0, 1}, {LX_TYPE_Q4_K, 1},
+                 {LX_TYPE_Q4_0, 0}, {LX_TYPE_Q6_K, 0}};
+    static float wf[ROWS * COLS], x[NB * COLS], nan_x[NB * COLS], y[NB * ROWS], y1[NB * ROWS];
+    fill(wf, ROWS * COLS, 0.05f);
+    fill(x, NB * COLS, 1.0f);
+    for (int i = 0; i < NB * COLS; i++) nan_x[i] = NAN;
+    lx_matmul_act a;
+    LX_CHECK(t, !lx_matmul_act_init(&a, LX_TYPE_F16, COLS, NULL));
+    for (size_t k = 0; k < LX_ARRAY_LEN(cases); k++) {
+        void *w = quant_new(cases[k].type, wf, ROWS, COLS);
+        void *mm = cases[k].packed ? pack_new(cases[k].type, w, ROWS, COLS) : w;
+        const int type = cases[k].packed ? lx_pack_type(cases[k].type) : cases[k].type;
+        void *qbuf = malloc(lx_matmul_qbuf_size(type, COLS, NB));
+        for (int isa = 0; isa <= (int)lx_isa_best(); isa++) {
+            lx_isa_override(isa);
+            for (int nb = 1; nb <= NB; nb += 7) {
+                lx_matmul(NULL, mm, type, ROWS, COLS, x, nb, y1, qbuf);
+                memset(qbuf, 0xa5, lx_matmul_qbuf_size(type, COLS, NB));
+                LX_REQUIRE(t, lx_matmul_act_init(&a, type, COLS, qbuf));
+                lx_matmul_act_rows(&a, x, 0, nb / 2);
+                lx_matmul_act_rows(&a, x, nb / 2, nb);
+                const lx_matmul_out o = {mm, type, ROWS, y};
+                lx_matmul_multi_ready(NULL, &o, 1, COLS, nan_x, nb, qbuf);
+                LX_CHECK_MSG(t, memcmp(y, y1, (size_t)nb * ROWS * sizeof *y) == 0,
+                             "%s%s on %s, %d rows", lx_type_name(cases[k].type),
+                             cases[k].packed ? " packed" : "", lx_isa_name((lx_isa)isa), nb);
+            }
+        }
+        lx_isa_override(-1);
+        free(qbuf);
+        if (mm != w) free(mm);
+        free(w);
+    }
+}
+
 /* The largest integer sums, exact in every ISA's int32 lanes, over 8,960
 ** columns (the widest matmul seen), activations all -128, d and dmin 1.
 ** Q4_K: every quant 15, every scale and min 63.  Q6_K: every stored quant
@@ -404,6 +448,7 @@ void suite_pack(void) {
     LX_RUN(test_pack_matmul);
     LX_RUN(test_pack_invariant);
     LX_RUN(test_pack_multi);
+    LX_RUN(test_pack_act_ready);
     LX_RUN(test_pack_extremes);
     LX_RUN(test_pack_model);
 }

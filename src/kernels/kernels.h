@@ -227,6 +227,27 @@ void lx_matmul_multi(lx_pool *pool, const lx_matmul_out *outs, int n_outs, int64
 /* Whether activations quantized for type a serve type b as they are. */
 int lx_matmul_shares_act(int type_a, int type_b);
 
+/* Activation rows quantized ahead of the product, by the pass that made
+** them (a norm, SwiGLU), each thread its own rows while they are in its
+** cache: lx_matmul would otherwise quantize them all on the calling
+** thread, after fetching half of them from the other cores.  Each row is
+** what lx_matmul makes of it.  lx_matmul_act_init: for weights of type
+** `type` reading rows of n_cols, into qbuf (lx_matmul_qbuf_size); 0 (and
+** nothing to do) where the type reads float activations.
+** lx_matmul_act_rows quantizes rows r0..r1-1 of x; once every row is
+** done, lx_matmul_multi_ready takes qbuf as it is (x is not read). */
+typedef struct {
+    lx_from_float_fn quantize;
+    int type, packed;
+    int64_t n_cols;
+    size_t q_row;
+    void *qbuf;
+} lx_matmul_act;
+int lx_matmul_act_init(lx_matmul_act *a, int type, int64_t n_cols, void *qbuf);
+void lx_matmul_act_rows(const lx_matmul_act *a, const float *x, int64_t r0, int64_t r1);
+void lx_matmul_multi_ready(lx_pool *pool, const lx_matmul_out *outs, int n_outs, int64_t n_cols,
+                           const float *x, int64_t n_batch, void *qbuf);
+
 /* ==== Float ops ==== */
 
 /* out = x / sqrt(mean(x^2) + eps) * w  (w may be NULL: no scaling) */

@@ -86,13 +86,19 @@ size_t lx_matmul_qbuf_size(int type, int64_t n_cols, int64_t n_batch) {
     return out;
 }
 
+/* One activation row as the kernels read it: quantized, and a packed
+** type's side data after it. */
+static void quantize_row(lx_from_float_fn quantize, int packed, const float *x, uint8_t *row,
+                         int64_t n_cols) {
+    quantize(x, row, n_cols);
+    if (packed >= 0) lx_pack_act_prep(packed, row, n_cols);
+}
+
 static void quantize_worker(void *arg, int ith, int nth) {
     mm_job *j = arg;
-    for (int64_t b = ith; b < j->n_batch; b += nth) {
-        uint8_t *row = j->qbuf + (size_t)b * j->q_row;
-        j->quantize(j->x + b * j->n_cols, row, j->n_cols);
-        if (j->packed >= 0) lx_pack_act_prep(j->packed, row, j->n_cols);
-    }
+    for (int64_t b = ith; b < j->n_batch; b += nth)
+        quantize_row(j->quantize, j->packed, j->x + b * j->n_cols, j->qbuf + (size_t)b * j->q_row,
+                     j->n_cols);
 }
 
 /* Rows [r0, r1) x activation rows [b0, b1) with the dot kernel. */
@@ -230,8 +236,10 @@ static int part_init(mm_part *p, const lx_matmul_out *o, lx_isa isa, int64_t n_c
     return 1;
 }
 
-void lx_matmul_multi_isa(lx_pool *pool, lx_isa isa, const lx_matmul_out *outs, int n_outs,
-                         int64_t n_cols, const float *x, int64_t n_batch, void *qbuf) {
+/* The product; ready: qbuf already holds x's rows quantized
+** (lx_matmul_act_rows), so only the weights' pass remains. */
+static void multi(lx_pool *pool, lx_isa isa, const lx_matmul_out *outs, int n_outs, int64_t n_cols,
+                  const float *x, int64_t n_batch, void *qbuf, int ready) {
     if (n_outs < 1 || n_outs > LX_MATMUL_MAX_PARTS || n_cols <= 0 || n_batch <= 0) return;
     const int type = outs[0].type;
     const lx_type_traits *t = traits_of(type);
@@ -260,13 +268,45 @@ void lx_matmul_multi_isa(lx_pool *pool, lx_isa isa, const lx_matmul_out *outs, i
         if (!j.q_row || !j.quantize) return;
         /* A row takes about a nanosecond an element; waking the pool costs
         ** microseconds, more than a few decoding rows take alone. */
-        if (n_batch * n_cols >= QUANTIZE_PAR_MIN && nth > 1)
+        if (ready)
+            ;
+        else if (n_batch * n_cols >= QUANTIZE_PAR_MIN && nth > 1)
             run(pool, quantize_worker, &j);
         else
             quantize_worker(&j, 0, 1);
     }
     atomic_init(&j.next_chunk, nth);
     run(pool, matmul_worker, &j);
+}
+
+void lx_matmul_multi_isa(lx_pool *pool, lx_isa isa, const lx_matmul_out *outs, int n_outs,
+                         int64_t n_cols, const float *x, int64_t n_batch, void *qbuf) {
+    multi(pool, isa, outs, n_outs, n_cols, x, n_batch, qbuf, 0);
+}
+
+int lx_matmul_act_init(lx_matmul_act *a, int type, int64_t n_cols, void *qbuf) {
+    memset(a, 0, sizeof *a);
+    const lx_type_traits *t = traits_of(type);
+    if (!t || t->vec_dot_type == LX_TYPE_F32 || n_cols <= 0) return 0;
+    a->quantize = lx_quantize_get(t->vec_dot_type, lx_isa_active());
+    a->q_row = act_row_size(type, t, n_cols);
+    if (!a->quantize || !a->q_row) return 0;
+    a->type = type;
+    a->packed = act_prep_type(type);
+    a->n_cols = n_cols;
+    a->qbuf = qbuf;
+    return 1;
+}
+
+void lx_matmul_act_rows(const lx_matmul_act *a, const float *x, int64_t r0, int64_t r1) {
+    for (int64_t b = r0; b < r1; b++)
+        quantize_row(a->quantize, a->packed, x + b * a->n_cols,
+                     (uint8_t *)a->qbuf + (size_t)b * a->q_row, a->n_cols);
+}
+
+void lx_matmul_multi_ready(lx_pool *pool, const lx_matmul_out *outs, int n_outs, int64_t n_cols,
+                           const float *x, int64_t n_batch, void *qbuf) {
+    multi(pool, lx_isa_active(), outs, n_outs, n_cols, x, n_batch, qbuf, 1);
 }
 
 void lx_matmul_isa(lx_pool *pool, lx_isa isa, const void *w, int type, int64_t n_rows,

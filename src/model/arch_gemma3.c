@@ -96,29 +96,29 @@ static void forward(lexie_ctx *c) {
         int local = layer_is_local(hp, il);
 
         /* Attention block. */
-        lx_norm_rows(c, &L->attn_norm, c->x, c->xb, n, d, hp->norm_eps);
+        lx_norm_rows(c, &L->attn_norm, c->x, c->xb, n, d, hp->norm_eps, &L->wq);
         const lx_tensor *qkv[] = {&L->wq, &L->wk, &L->wv};
         float *const qkv_out[] = {c->q, c->k, c->v};
         lx_linear_many(c, c->xb, n, 3, qkv, qkv_out);
-        lx_norm_rows(c, &L->q_norm, c->q, c->q, n * hp->n_head, hd, hp->norm_eps);
-        lx_norm_rows(c, &L->k_norm, c->k, c->k, n * hp->n_head_kv, hd, hp->norm_eps);
+        lx_norm_rows(c, &L->q_norm, c->q, c->q, n * hp->n_head, hd, hp->norm_eps, NULL);
+        lx_norm_rows(c, &L->k_norm, c->k, c->k, n * hp->n_head_kv, hd, hp->norm_eps, NULL);
         if (local)
-            lx_rope_ex(c, c->q, c->k, opts.neox, hp->rope_base_swa, 1.0f);
+            lx_rope_ex(c, il, c->q, c->k, c->v, opts.neox, hp->rope_base_swa, 1.0f);
         else
-            lx_rope_ex(c, c->q, c->k, opts.neox, hp->rope_base, hp->rope_scale);
-        lx_attention_ex(c, il, c->q, c->k, c->v, c->xb, hp->attn_scale, local ? hp->n_swa : 0);
+            lx_rope_ex(c, il, c->q, c->k, c->v, opts.neox, hp->rope_base, hp->rope_scale);
+        lx_attention_ex(c, il, c->q, c->xb, hp->attn_scale, local ? hp->n_swa : 0);
         lx_linear(c, &L->wo, c->xb, c->hb, n);
-        lx_norm_rows(c, &L->attn_post_norm, c->hb, c->hb, n, d, hp->norm_eps);
+        lx_norm_rows(c, &L->attn_post_norm, c->hb, c->hb, n, d, hp->norm_eps, NULL);
         lx_add_rows(c, c->x, c->hb, n, d);
 
         /* Feed-forward block. */
-        lx_norm_rows(c, &L->ffn_norm, c->x, c->xb, n, d, hp->norm_eps);
+        lx_norm_rows(c, &L->ffn_norm, c->x, c->xb, n, d, hp->norm_eps, &L->w_gate);
         const lx_tensor *gate_up[] = {&L->w_gate, &L->w_up};
         float *const gate_up_out[] = {c->hb, c->hb2};
         lx_linear_many(c, c->xb, n, 2, gate_up, gate_up_out);
-        lx_glu_rows(c, c->hb, c->hb2, n, hp->n_ff, 1);
+        lx_glu_rows(c, c->hb, c->hb2, n, hp->n_ff, 1, &L->w_down);
         lx_linear(c, &L->w_down, c->hb, c->xb, n);
-        lx_norm_rows(c, &L->ffn_post_norm, c->xb, c->xb, n, d, hp->norm_eps);
+        lx_norm_rows(c, &L->ffn_post_norm, c->xb, c->xb, n, d, hp->norm_eps, NULL);
         lx_add_rows(c, c->x, c->xb, n, d);
     }
     lx_output(c);

@@ -133,9 +133,9 @@ void lx_decoder_forward(lexie_ctx *c, const lx_decoder_opts *o) {
         /* Attention block (the previous layer's FFN residual is added as
         ** its input is normalised). */
         if (il == 0)
-            lx_norm_rows(c, &L->attn_norm, c->x, c->xb, n, d, hp->norm_eps);
+            lx_norm_rows(c, &L->attn_norm, c->x, c->xb, n, d, hp->norm_eps, &L->wq);
         else
-            lx_add_norm_rows(c, c->x, c->xb, &L->attn_norm, c->xb, n, d, hp->norm_eps);
+            lx_add_norm_rows(c, c->x, c->xb, &L->attn_norm, c->xb, n, d, hp->norm_eps, &L->wq);
         const lx_tensor *qkv[] = {&L->wq, &L->wk, &L->wv};
         float *const qkv_out[] = {c->q, c->k, c->v};
         lx_linear_many(c, c->xb, n, 3, qkv, qkv_out);
@@ -143,19 +143,21 @@ void lx_decoder_forward(lexie_ctx *c, const lx_decoder_opts *o) {
         lx_add_bias(&L->bk, c->k, n, hp->n_head_kv * hp->head_dim);
         lx_add_bias(&L->bv, c->v, n, hp->n_head_kv * hp->head_dim);
         if (L->q_norm.data) {
-            lx_norm_rows(c, &L->q_norm, c->q, c->q, n * hp->n_head, hp->head_dim, hp->norm_eps);
-            lx_norm_rows(c, &L->k_norm, c->k, c->k, n * hp->n_head_kv, hp->head_dim, hp->norm_eps);
+            lx_norm_rows(c, &L->q_norm, c->q, c->q, n * hp->n_head, hp->head_dim, hp->norm_eps,
+                         NULL);
+            lx_norm_rows(c, &L->k_norm, c->k, c->k, n * hp->n_head_kv, hp->head_dim, hp->norm_eps,
+                         NULL);
         }
-        lx_rope(c, c->q, c->k, o->neox);
-        lx_attention(c, il, c->q, c->k, c->v, c->xb);
+        lx_rope(c, il, c->q, c->k, c->v, o->neox);
+        lx_attention(c, il, c->q, c->xb);
         lx_linear(c, &L->wo, c->xb, c->hb, n);
 
         /* Feed-forward block. */
-        lx_add_norm_rows(c, c->x, c->hb, &L->ffn_norm, c->xb, n, d, hp->norm_eps);
+        lx_add_norm_rows(c, c->x, c->hb, &L->ffn_norm, c->xb, n, d, hp->norm_eps, &L->w_gate);
         const lx_tensor *gate_up[] = {&L->w_gate, &L->w_up};
         float *const gate_up_out[] = {c->hb, c->hb2};
         lx_linear_many(c, c->xb, n, 2, gate_up, gate_up_out);
-        lx_glu_rows(c, c->hb, c->hb2, n, ff, 0);
+        lx_glu_rows(c, c->hb, c->hb2, n, ff, 0, &L->w_down);
         lx_linear(c, &L->w_down, c->hb, c->xb, n);
     }
     lx_add_rows(c, c->x, c->xb, n, d);

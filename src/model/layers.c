@@ -20,13 +20,20 @@ void lx_linear(lexie_ctx *c, const lx_tensor *w, const float *x, float *y, int n
 
 void lx_linear_many(lexie_ctx *c, const float *x, int n, int k, const lx_tensor *const w[],
                     float *const y[]) {
+    /* x quantized by the pass that made it (act_rows), for these weights? */
+    int ready = c->act_x == x && c->act_n == n;
+    c->act_x = NULL;
     for (int a = 0, b; a < k; a = b) {
         lx_matmul_out o[LX_MATMUL_MAX_PARTS];
         for (b = a; b < k && b - a < LX_MATMUL_MAX_PARTS &&
                     lx_matmul_shares_act(w[a]->mm_type, w[b]->mm_type);
              b++)
             o[b - a] = (lx_matmul_out){w[b]->mm, w[b]->mm_type, w[b]->ne[1], y[b]};
-        lx_matmul_multi(c->pool, o, b - a, w[a]->ne[0], x, n, c->qbuf);
+        if (ready && lx_matmul_shares_act(c->act_type, w[a]->mm_type))
+            lx_matmul_multi_ready(c->pool, o, b - a, w[a]->ne[0], x, n, c->qbuf);
+        else
+            lx_matmul_multi(c->pool, o, b - a, w[a]->ne[0], x, n, c->qbuf);
+        ready = 0; /* qbuf now holds what this group quantized */
     }
     if (c->lora)
         for (int i = 0; i < k; i++) lx_lora_linear(c, w[i], x, y[i], n);
@@ -40,6 +47,19 @@ void lx_add_bias(const lx_tensor *b, float *y, int n, int len) {
 }
 
 /* ==== Row-wise work on the pool ==== */
+
+/* Where the rows a pass makes are next read by weight `next` (NULL:
+** none), the pass quantizes them for it too (lx_matmul_act), and
+** act_done tells the lx_linear that follows. */
+static int act_init(lexie_ctx *c, lx_matmul_act *a, const lx_tensor *next) {
+    return next && lx_matmul_act_init(a, next->mm_type, next->ne[0], c->qbuf);
+}
+
+static void act_done(lexie_ctx *c, const lx_matmul_act *a, int on, const float *out, int n) {
+    c->act_x = on ? out : NULL;
+    c->act_n = n;
+    c->act_type = a->type;
+}
 
 /* Below this many rows per thread, waking the pool costs more than the
 ** work (decoding has one row). */
@@ -71,6 +91,8 @@ typedef struct {
     float *out, *sum;
     int len;
     float eps;
+    lx_matmul_act act;
+    int quantize;
 } norm_job;
 
 static void norm_rows(void *v, int r0, int r1) {
@@ -79,18 +101,26 @@ static void norm_rows(void *v, int r0, int r1) {
     if (j->add)
         for (size_t k = 0; k < len; k++) j->sum[at + k] += j->add[at + k];
     lx_rmsnorm_rows(j->out + at, j->x + at, j->w, r1 - r0, j->len, j->eps);
+    if (j->quantize) lx_matmul_act_rows(&j->act, j->out, r0, r1);
+}
+
+static void norm_run(lexie_ctx *c, norm_job *j, int n, const lx_tensor *next) {
+    j->quantize = act_init(c, &j->act, next);
+    lx_par_rows(c, n, norm_rows, j);
+    act_done(c, &j->act, j->quantize, j->out, n);
 }
 
 void lx_norm_rows(lexie_ctx *c, const lx_tensor *w, const float *x, float *out, int n, int len,
-                  float eps) {
-    norm_job j = {w ? w->data : NULL, x, NULL, out, NULL, len, eps};
-    lx_par_rows(c, n, norm_rows, &j);
+                  float eps, const lx_tensor *next) {
+    norm_job j = {.w = w ? w->data : NULL, .x = x, .out = out, .len = len, .eps = eps};
+    norm_run(c, &j, n, next);
 }
 
 void lx_add_norm_rows(lexie_ctx *c, float *x, const float *add, const lx_tensor *w, float *out,
-                      int n, int len, float eps) {
-    norm_job j = {w ? w->data : NULL, x, add, out, x, len, eps};
-    lx_par_rows(c, n, norm_rows, &j);
+                      int n, int len, float eps, const lx_tensor *next) {
+    norm_job j = {
+        .w = w ? w->data : NULL, .x = x, .add = add, .out = out, .sum = x, .len = len, .eps = eps};
+    norm_run(c, &j, n, next);
 }
 
 typedef struct {
@@ -114,6 +144,8 @@ typedef struct {
     const float *up;
     int len;
     int gelu;
+    lx_matmul_act act;
+    int quantize;
 } glu_job;
 
 static void glu_rows(void *v, int r0, int r1) {
@@ -123,11 +155,15 @@ static void glu_rows(void *v, int r0, int r1) {
         lx_geglu(j->gate + at, j->up + at, (int64_t)n);
     else
         lx_swiglu(j->gate + at, j->up + at, (int64_t)n);
+    if (j->quantize) lx_matmul_act_rows(&j->act, j->gate, r0, r1);
 }
 
-void lx_glu_rows(lexie_ctx *c, float *gate, const float *up, int n, int len, int gelu) {
-    glu_job j = {gate, up, len, gelu};
+void lx_glu_rows(lexie_ctx *c, float *gate, const float *up, int n, int len, int gelu,
+                 const lx_tensor *next) {
+    glu_job j = {.gate = gate, .up = up, .len = len, .gelu = gelu};
+    j.quantize = act_init(c, &j.act, next);
     lx_par_rows(c, n, glu_rows, &j);
+    act_done(c, &j.act, j.quantize, gate, n);
 }
 
 void lx_embed(lexie_ctx *c) {
@@ -144,9 +180,15 @@ void lx_embed(lexie_ctx *c) {
 
 /* Angles as ggml computes them, so logits match llama.cpp: theta starts at
 ** the position and is multiplied by base^(-2/n_rot) once per pair, in
-** float. */
+** float.  Once a forward pass, unless the base or the scale changes
+** (gemma3's layers alternate). */
 static void rope_fill_cache(lexie_ctx *c, float base, float pos_scale) {
     const lx_hparams *hp = &c->model->hp;
+    if (c->rope_forward == c->n_forward && c->rope_base == base && c->rope_scale == pos_scale)
+        return;
+    c->rope_forward = c->n_forward;
+    c->rope_base = base;
+    c->rope_scale = pos_scale;
     const float *ff = c->model->rope_freqs.data; /* may be NULL */
     float theta_scale = powf(base, -2.0f / (float)hp->n_rot);
     for (int i = 0; i < c->n_tokens; i++) {
@@ -172,32 +214,43 @@ static void rope_head(float *x, const float *rc, int n_rot, int neox) {
     }
 }
 
-void lx_rope(lexie_ctx *c, float *q, float *k, int neox) {
-    lx_rope_ex(c, q, k, neox, c->model->hp.rope_base, c->model->hp.rope_scale);
+void lx_rope(lexie_ctx *c, int il, float *q, float *k, const float *v, int neox) {
+    lx_rope_ex(c, il, q, k, v, neox, c->model->hp.rope_base, c->model->hp.rope_scale);
 }
 
 typedef struct {
     lexie_ctx *c;
+    int il;
     float *q, *k;
+    const float *v;
     int neox;
 } rope_job;
 
-static void rope_rows(void *v, int i0, int i1) {
-    const rope_job *j = v;
-    const lx_hparams *hp = &j->c->model->hp;
-    const int hd = hp->head_dim;
+static void rope_rows(void *arg, int i0, int i1) {
+    const rope_job *j = arg;
+    lexie_ctx *c = j->c;
+    const lx_hparams *hp = &c->model->hp;
+    lx_kv *kv = &c->kv;
+    const size_t hd = (size_t)hp->head_dim, ns = (size_t)kv->n_cells;
+    const size_t layer = (size_t)j->il * ns * kv->kv_dim;
     for (int i = i0; i < i1; i++) {
-        const float *rc = j->c->rope_cache + (size_t)i * hp->n_rot;
+        const float *rc = c->rope_cache + (size_t)i * hp->n_rot;
         for (int h = 0; h < hp->n_head; h++)
             rope_head(j->q + ((size_t)i * hp->n_head + h) * hd, rc, hp->n_rot, j->neox);
-        for (int h = 0; h < hp->n_head_kv; h++)
-            rope_head(j->k + ((size_t)i * hp->n_head_kv + h) * hd, rc, hp->n_rot, j->neox);
+        for (int h = 0; h < hp->n_head_kv; h++) {
+            const size_t from = ((size_t)i * hp->n_head_kv + h) * hd;
+            const size_t at = layer + ((size_t)h * ns + (size_t)c->cell[i]) * hd;
+            rope_head(j->k + from, rc, hp->n_rot, j->neox);
+            memcpy(kv->k + at, j->k + from, hd * sizeof(float));
+            memcpy(kv->v + at, j->v + from, hd * sizeof(float));
+        }
     }
 }
 
-void lx_rope_ex(lexie_ctx *c, float *q, float *k, int neox, float base, float pos_scale) {
+void lx_rope_ex(lexie_ctx *c, int il, float *q, float *k, const float *v, int neox, float base,
+                float pos_scale) {
     rope_fill_cache(c, base, pos_scale);
-    rope_job j = {c, q, k, neox};
+    rope_job j = {c, il, q, k, v, neox};
     lx_par_rows(c, c->n_tokens, rope_rows, &j);
 }
 
@@ -455,23 +508,12 @@ static void split_worker(void *arg, int ith, int nth) {
     }
 }
 
-void lx_attention(lexie_ctx *c, int il, const float *q, const float *k, const float *v,
-                  float *out) {
-    lx_attention_ex(c, il, q, k, v, out, 1.0f / sqrtf((float)c->model->hp.head_dim), 0);
+void lx_attention(lexie_ctx *c, int il, const float *q, float *out) {
+    lx_attention_ex(c, il, q, out, 1.0f / sqrtf((float)c->model->hp.head_dim), 0);
 }
 
-void lx_attention_ex(lexie_ctx *c, int il, const float *q, const float *k, const float *v,
-                     float *out, float scale, int window) {
-    lx_kv *kv = &c->kv;
-    const size_t hd = (size_t)c->model->hp.head_dim, ns = (size_t)kv->n_cells;
-    const size_t layer = (size_t)il * ns * kv->kv_dim;
-    for (int i = 0; i < c->n_tokens; i++)
-        for (size_t g = 0; g < (size_t)kv->kv_dim / hd; g++) {
-            const size_t at = layer + (g * ns + (size_t)c->cell[i]) * hd;
-            const size_t from = (size_t)i * kv->kv_dim + g * hd;
-            memcpy(kv->k + at, k + from, hd * sizeof(float));
-            memcpy(kv->v + at, v + from, hd * sizeof(float));
-        }
+void lx_attention_ex(lexie_ctx *c, int il, const float *q, float *out, float scale, int window) {
+    const int hd = c->model->hp.head_dim;
     att_job j = {c, il, q, out, scale, window};
     const int nth = lx_pool_size(c->pool), n_kv = c->model->hp.n_head_kv;
     int set_size;
@@ -514,6 +556,6 @@ void lx_output(lexie_ctx *c) {
     for (int i = 0; i < c->n_tokens; i++)
         if (c->out_of[i] >= 0)
             memmove(c->xb + (size_t)r++ * d, c->x + (size_t)i * d, (size_t)d * sizeof(float));
-    lx_norm_rows(c, &m->out_norm, c->xb, c->xb, c->n_out, d, m->hp.norm_eps);
+    lx_norm_rows(c, &m->out_norm, c->xb, c->xb, c->n_out, d, m->hp.norm_eps, &m->output);
     lx_linear(c, &m->output, c->xb, c->logits, c->n_out);
 }

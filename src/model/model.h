@@ -152,7 +152,11 @@ struct lexie_ctx {
     uint64_t n_forward;    /* forward passes so far: the visible cells change between */
     float *att_qy;         /* (n_threads, LX_ATT_TOKENS * group, hd) queries, outputs */
     void *qbuf;            /* quantized activations for lx_matmul */
-    float *rope_cache;     /* (n_batch, n_rot) cos/sin pairs for this batch */
+    const float *act_x;    /* qbuf holds these act_n rows quantized for act_type (or NULL) */
+    int act_n, act_type;
+    float *rope_cache;           /* (n_batch, n_rot) cos/sin pairs for this batch, */
+    uint64_t rope_forward;       /* computed in this forward pass */
+    float rope_base, rope_scale; /* for this base and position scale */
 
     /* Output logits: row r belongs to batch position out_row[r]. */
     float *logits;   /* (n_batch, n_vocab) */
@@ -235,9 +239,13 @@ void lx_linear_many(lexie_ctx *c, const float *x, int n, int k, const lx_tensor 
 void lx_add_bias(const lx_tensor *b, float *y, int n, int len);
 /* Token embeddings of the batch into c->x. */
 void lx_embed(lexie_ctx *c);
-/* RMS-normalises n rows of len floats from x into out, times weight w. */
+/* RMS-normalises n rows of len floats from x into out, times weight w.
+** next (may be NULL): the weight whose lx_linear reads out right after;
+** the pass quantizes the rows for it as well (lx_matmul_act), which that
+** lx_linear, given out and n, takes as they are.  The same for
+** lx_add_norm_rows and lx_glu_rows. */
 void lx_norm_rows(lexie_ctx *c, const lx_tensor *w, const float *x, float *out, int n, int len,
-                  float eps);
+                  float eps, const lx_tensor *next);
 /* Row-wise work split into contiguous ranges of rows over c's pool (each
 ** row computed alone: results do not depend on the split); one thread
 ** for a few rows, where waking the pool costs more. */
@@ -246,25 +254,27 @@ void lx_par_rows(lexie_ctx *c, int n, lx_rows_fn fn, void *arg);
 /* x += add, then out = RMS-norm(x) * w, row by row (the residual and the
 ** next norm in one pass). */
 void lx_add_norm_rows(lexie_ctx *c, float *x, const float *add, const lx_tensor *w, float *out,
-                      int n, int len, float eps);
+                      int n, int len, float eps, const lx_tensor *next);
 /* x += add, rows of len. */
 void lx_add_rows(lexie_ctx *c, float *x, const float *add, int n, int len);
 /* gate = act(gate) * up over n rows of len: SwiGLU, or GeGLU (gelu). */
-void lx_glu_rows(lexie_ctx *c, float *gate, const float *up, int n, int len, int gelu);
+void lx_glu_rows(lexie_ctx *c, float *gate, const float *up, int n, int len, int gelu,
+                 const lx_tensor *next);
 /* Rotates q (n, n_head*hd) and k (n, n_kv*hd) in place by each token's
-** position.  neox: rotate halves (x[i], x[i+hd/2]) instead of pairs. */
-void lx_rope(lexie_ctx *c, float *q, float *k, int neox);
+** position, and stores k and v (n, n_kv*hd) in layer il's cache cells,
+** one pass over the tokens: what lx_attention reads.  neox: rotate halves
+** (x[i], x[i+hd/2]) instead of pairs. */
+void lx_rope(lexie_ctx *c, int il, float *q, float *k, const float *v, int neox);
 /* lx_rope with an explicit base and linear position scale (gemma3's local
 ** and global layers differ in both). */
-void lx_rope_ex(lexie_ctx *c, float *q, float *k, int neox, float base, float pos_scale);
-/* Stores k and v of the batch in layer il's cache cells, then computes
-** softmax(q k^T / sqrt(hd)) v over each token's visible cells into out
-** (n, n_head*hd). */
-void lx_attention(lexie_ctx *c, int il, const float *q, const float *k, const float *v, float *out);
+void lx_rope_ex(lexie_ctx *c, int il, float *q, float *k, const float *v, int neox, float base,
+                float pos_scale);
+/* softmax(q k^T / sqrt(hd)) v over each token's visible cells of layer
+** il (lx_rope stored the batch's own) into out (n, n_head*hd). */
+void lx_attention(lexie_ctx *c, int il, const float *q, float *out);
 /* lx_attention with scores q k^T * scale and, when window > 0, a sliding
 ** window: a token at position p sees only cells with p - window < pos <= p. */
-void lx_attention_ex(lexie_ctx *c, int il, const float *q, const float *k, const float *v,
-                     float *out, float scale, int window);
+void lx_attention_ex(lexie_ctx *c, int il, const float *q, float *out, float scale, int window);
 /* gate[i] = gelu(gate[i]) * up[i], GELU in its tanh form with ggml's fp16
 ** rounding of input and result (GeGLU feed-forward of gemma). */
 void lx_geglu(float *gate, const float *up, int64_t n);
