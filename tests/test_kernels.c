@@ -869,7 +869,7 @@ static void test_attention_rows(lx_t *t) {
                     fill(q, nq * hd, 1.0f);
                     fill(w, MAXQ * NS, 0.5f);
                     for (int r = 0; r < n; r++) idx[r] = (int32_t)((r * 17 + 5) % ROWS);
-                    ops->dot_rows(q, nq, x, STRIDE, idx, n, hd, 0.125f, s, NS);
+                    ops->dot_rows(q, nq, x, STRIDE, idx, n, hd, 0.125f, s, NS, NULL);
                     memset(y, 0, sizeof y);
                     ops->sum_rows(y, nq, w, NS, x, STRIDE, idx, n, hd);
                     /* Split at k and continued: the same sums, bit for bit. */
@@ -894,7 +894,7 @@ static void test_attention_rows(lx_t *t) {
                                 t, fabs(s[j * NS + r] - 0.125 * ref) <= LX_TOL_DOT * 0.125 * mag,
                                 "%s dot_rows hd=%d n=%d nq=%d [%d][%d]", nm, hd, n, nq, j, r);
                             if (r % 7 == 0) {
-                                ops->dot_rows(qj, 1, x, STRIDE, &idx[r], 1, hd, 0.125f, &one, 1);
+                                ops->dot_rows(qj, 1, x, STRIDE, &idx[r], 1, hd, 0.125f, &one, 1, x);
                                 LX_CHECK_MSG(t, one == s[j * NS + r], "%s dot_rows alone hd=%d", nm,
                                              hd);
                             }

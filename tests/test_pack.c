@@ -267,8 +267,11 @@ static void test_pack_act_ready(lx_t *t) {
     enum { NB = 8, COLS = 512, ROWS = 32 };
     static const struct {
         int type, packed;
-    } cases[] = {{LX_TYPE_Q4_1, 1}, {LX_TYPE_Q8_0, 1}, {LX_TYPE_Q4_K, 1},
-                 {LX_TYPE_Q4_0, 0}, {LX_TYPE_Q6_K, 0}};
+    } cases[] = {{LX_TYPE_Q4_1, 1},
+                 {LX_TYPE_Q8_0, 1},
+                 {LX_TYPE_Q4_K, 1},
+                 {LX_TYPE_Q4_0, 0},
+                 {LX_TYPE_Q6_K, 0}};
     static float wf[ROWS * COLS], x[NB * COLS], nan_x[NB * COLS], y[NB * ROWS], y1[NB * ROWS];
     fill(wf, ROWS * COLS, 0.05f);
     fill(x, NB * COLS, 1.0f);

@@ -316,9 +316,12 @@ typedef struct lx_float_ops {
     ** sum_rows: y + j * hd += sum over t of w[j * ns + t] * row t, added
     ** to y one row at a time in order, so a sum split into two calls over
     ** [0, k) and [k, n) equals one call over [0, n) bit for bit (the caller
-    ** zeroes y first).  Each row is read once for all nq queries. */
+    ** zeroes y first).  Each row is read once for all nq queries.
+    ** dot_rows's pf (NULL: none) is rows at the same idx and stride that
+    ** are read next (the values of the weighted sums): a hint that fetches
+    ** them into L2 while the scores compute; no result depends on it. */
     void (*dot_rows)(const float *q, int nq, const float *x, size_t stride, const int32_t *idx,
-                     int n, int hd, float scale, float *s, size_t ns);
+                     int n, int hd, float scale, float *s, size_t ns, const float *pf);
     void (*sum_rows)(float *y, int nq, const float *w, size_t ns, const float *x, size_t stride,
                      const int32_t *idx, int n, int hd);
     /* The largest of x[0..n), n >= 1, as the loop m = x[0]; m = x[i] > m

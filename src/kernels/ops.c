@@ -38,7 +38,9 @@ static double exp_sum_scalar(float *x, int64_t n, float m) {
 }
 
 static void dot_rows_scalar(const float *q, int nq, const float *x, size_t stride,
-                            const int32_t *idx, int n, int hd, float scale, float *s, size_t ns) {
+                            const int32_t *idx, int n, int hd, float scale, float *s, size_t ns,
+                            const float *pf) {
+    (void)pf;
     for (int j = 0; j < nq; j++)
         for (int t = 0; t < n; t++)
             s[j * ns + t] = dot_scalar(q + (size_t)j * hd, x + (size_t)idx[t] * stride, hd) * scale;

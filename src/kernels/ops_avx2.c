@@ -110,7 +110,8 @@ static double exp_sum(float *x, int64_t n, float m) {
 
 /* The attention loops: dot and axpy inlined, no dispatch per row. */
 static void dot_rows(const float *q, int nq, const float *x, size_t stride, const int32_t *idx,
-                     int n, int hd, float scale, float *s, size_t ns) {
+                     int n, int hd, float scale, float *s, size_t ns, const float *pf) {
+    (void)pf;
     for (int j = 0; j < nq; j++)
         for (int t = 0; t < n; t++)
             s[j * ns + t] = dot(q + (size_t)j * hd, x + (size_t)idx[t] * stride, hd) * scale;

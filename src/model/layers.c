@@ -394,10 +394,10 @@ static void attention_worker(void *arg, int ith, int nth) {
             memcpy(qy + (size_t)t * group * hd,
                    j->q + (size_t)(i0 + t) * qd + (size_t)g * group * hd,
                    (size_t)group * hd * sizeof *qy);
-        ops->dot_rows(qy, nq, kg, hd, vis, shared, hd, j->scale, att, ns);
+        ops->dot_rows(qy, nq, kg, hd, vis, shared, hd, j->scale, att, ns, vg);
         for (int t = 0; t < nt; t++)
             ops->dot_rows(qy + (size_t)t * group * hd, group, kg, hd, vis + t * ns + shared,
-                          n_vis[t] - shared, hd, j->scale, att + t * group * ns + shared, ns);
+                          n_vis[t] - shared, hd, j->scale, att + t * group * ns + shared, ns, NULL);
         for (int r = 0; r < nq; r++) lx_softmax(att + r * ns, n_vis[r / group]);
         memset(qy, 0, (size_t)nq * hd * sizeof *qy);
         ops->sum_rows(qy, nq, att, ns, vg, hd, vis, shared, hd);
@@ -446,12 +446,12 @@ static void split_scores(const att_job *j, int ith, int nth, int g) {
         memcpy(qy + (size_t)t * group * hd, j->q + (size_t)t * qd + (size_t)g * group * hd,
                (size_t)group * hd * sizeof *qy);
     const int shared = memo->shared, s0 = shared * ith / nth, s1 = shared * (ith + 1) / nth;
-    ops->dot_rows(qy, nt * group, kg, hd, vis + s0, s1 - s0, hd, j->scale, att + s0, ns);
+    ops->dot_rows(qy, nt * group, kg, hd, vis + s0, s1 - s0, hd, j->scale, att + s0, ns, NULL);
     for (int t = 0; t < nt; t++) {
         const int own = memo->n_vis[t] - shared;
         const int o0 = shared + own * ith / nth, o1 = shared + own * (ith + 1) / nth;
         ops->dot_rows(qy + (size_t)t * group * hd, group, kg, hd, vis + t * ns + o0, o1 - o0, hd,
-                      j->scale, att + t * group * ns + o0, ns);
+                      j->scale, att + t * group * ns + o0, ns, NULL);
     }
 }
 
