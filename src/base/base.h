@@ -212,6 +212,7 @@ double lx_time_now(void);
 ** at a time. */
 typedef struct lx_pool lx_pool;
 typedef void (*lx_pool_fn)(void *arg, int ith, int nth);
+#define LX_POOL_MAX 256 /* threads a pool may have */
 
 lx_pool *lx_pool_new(int n_threads, lexie_error *err);
 void lx_pool_free(lx_pool *p);

@@ -74,8 +74,9 @@ static void *worker_main(void *v) {
 
 lx_pool *lx_pool_new(int n_threads, lexie_error *err) {
     if (n_threads < 1) n_threads = 1;
-    if (n_threads > 256) {
-        lx_fail(err, LEXIE_E_INVALID, "thread count %d is too large (max 256)", n_threads);
+    if (n_threads > LX_POOL_MAX) {
+        lx_fail(err, LEXIE_E_INVALID, "thread count %d is too large (max %d)", n_threads,
+                LX_POOL_MAX);
         return NULL;
     }
     lx_pool *p = lx_calloc(1, sizeof *p, err);
