@@ -260,7 +260,7 @@ static void test_pack_multi(lx_t *t) {
 
 /* Activation rows quantized ahead by the pass that made them
 ** (lx_matmul_act_rows, in two ranges as two threads would) and then
-** multiplied as they are (lx_matmul_multi_ready) give lx_matmul's bits, on
+** multiplied as they are (lx_matmul_multi_ex, ready) give lx_matmul's bits, on
 ** every ISA; x is not read again (NaN there changes nothing).  Float
 ** weights need nothing quantized. */
 static void test_pack_act_ready(lx_t *t) {
@@ -292,7 +292,8 @@ static void test_pack_act_ready(lx_t *t) {
                 lx_matmul_act_rows(&a, x, 0, nb / 2);
                 lx_matmul_act_rows(&a, x, nb / 2, nb);
                 const lx_matmul_out o = {mm, type, ROWS, y};
-                lx_matmul_multi_ready(NULL, &o, 1, COLS, nan_x, nb, qbuf);
+                lx_matmul_multi_ex(NULL, &o, 1, COLS, nan_x, nb, qbuf,
+                                   &(lx_matmul_opts){.ready = 1});
                 LX_CHECK_MSG(t, memcmp(y, y1, (size_t)nb * ROWS * sizeof *y) == 0,
                              "%s%s on %s, %d rows", lx_type_name(cases[k].type),
                              cases[k].packed ? " packed" : "", lx_isa_name((lx_isa)isa), nb);
@@ -303,6 +304,77 @@ static void test_pack_act_ready(lx_t *t) {
         if (mm != w) free(mm);
         free(w);
     }
+}
+
+/* A product with an epilogue (lx_matmul_multi_ex, epi) computes every
+** part's outputs as lx_matmul does, calls the epilogue once for each
+** range of rows, on whole aligned blocks, after those rows are done; and
+** columns quantized block range by block range (lx_matmul_act_cols) are
+** the bytes whole rows give. */
+enum { EPI_NB = 8, EPI_COLS = 256, EPI_ROWS = 128 };
+typedef struct {
+    const float *y[2];
+    int nb, seen[EPI_ROWS], ok;
+    lx_matmul_act act;
+    float sum[EPI_NB * EPI_ROWS];
+} epi_check;
+
+static void epi_fn(void *arg, int64_t r0, int64_t r1) {
+    epi_check *e = arg;
+    if (r0 % 32 || (r1 % 32 && r1 != EPI_ROWS)) e->ok = 0;
+    for (int64_t r = r0; r < r1; r++) {
+        e->seen[r]++;
+        for (int b = 0; b < e->nb; b++) /* every output of these rows is there */
+            e->sum[b * EPI_ROWS + r] = e->y[0][b * EPI_ROWS + r] + e->y[1][b * EPI_ROWS + r];
+    }
+    lx_matmul_act_cols(&e->act, e->sum, e->nb, r0, r1);
+}
+
+static void test_pack_epilogue(lx_t *t) {
+    lexie_error err;
+    lx_pool *pool3 = lx_pool_new(3, &err);
+    LX_REQUIRE(t, pool3);
+    static float wf[EPI_ROWS * EPI_COLS], x[EPI_NB * EPI_COLS], y[2][EPI_NB * EPI_ROWS],
+        y1[EPI_NB * EPI_ROWS];
+    fill(x, EPI_NB * EPI_COLS, 1.0f);
+    void *w[2], *mm[2];
+    const int type = lx_pack_type(LX_TYPE_Q4_1);
+    for (int k = 0; k < 2; k++) {
+        fill(wf, EPI_ROWS * EPI_COLS, 0.05f);
+        w[k] = quant_new(LX_TYPE_Q4_1, wf, EPI_ROWS, EPI_COLS);
+        mm[k] = pack_new(LX_TYPE_Q4_1, w[k], EPI_ROWS, EPI_COLS);
+    }
+    const size_t qs = lx_matmul_qbuf_size(type, EPI_ROWS, EPI_NB);
+    void *qbuf = malloc(lx_matmul_qbuf_size(type, EPI_COLS, EPI_NB)), *q1 = malloc(qs),
+         *q2 = malloc(qs);
+    static epi_check e;
+    for (int nb = 1; nb <= EPI_NB; nb += 7)
+        for (int th = 0; th < 2; th++) {
+            memset(&e, 0, sizeof e);
+            e.y[0] = y[0], e.y[1] = y[1], e.nb = nb, e.ok = 1;
+            memset(q1, 0x5a, qs);
+            LX_REQUIRE(t, lx_matmul_act_init(&e.act, type, EPI_ROWS, q1));
+            const lx_matmul_out o[2] = {{mm[0], type, EPI_ROWS, y[0]},
+                                        {mm[1], type, EPI_ROWS, y[1]}};
+            const lx_matmul_opts opts = {0, epi_fn, &e, 32};
+            lx_matmul_multi_ex(th ? pool3 : NULL, o, 2, EPI_COLS, x, nb, qbuf, &opts);
+            LX_CHECK(t, e.ok);
+            for (int r = 0; r < EPI_ROWS; r++)
+                LX_CHECK_MSG(t, e.seen[r] == 1, "row %d seen %d times", r, e.seen[r]);
+            for (int k = 0; k < 2; k++) {
+                lx_matmul(NULL, mm[k], type, EPI_ROWS, EPI_COLS, x, nb, y1, qbuf);
+                LX_CHECK_MSG(t, memcmp(y1, y[k], (size_t)nb * EPI_ROWS * sizeof *y1) == 0,
+                             "part %d, %d rows, %d threads", k, nb, th ? 3 : 1);
+            }
+            lx_matmul_act a2;
+            LX_REQUIRE(t, lx_matmul_act_init(&a2, type, EPI_ROWS, q2));
+            memset(q2, 0x5a, qs);
+            lx_matmul_act_rows(&a2, e.sum, 0, nb);
+            LX_CHECK(t, memcmp(q1, q2, (size_t)nb * (qs / EPI_NB)) == 0);
+        }
+    for (int k = 0; k < 2; k++) free(mm[k]), free(w[k]);
+    free(qbuf), free(q1), free(q2);
+    lx_pool_free(pool3);
 }
 
 /* The largest integer sums, exact in every ISA's int32 lanes, over 8,960
@@ -452,6 +524,7 @@ void suite_pack(void) {
     LX_RUN(test_pack_invariant);
     LX_RUN(test_pack_multi);
     LX_RUN(test_pack_act_ready);
+    LX_RUN(test_pack_epilogue);
     LX_RUN(test_pack_extremes);
     LX_RUN(test_pack_model);
 }

@@ -234,19 +234,36 @@ int lx_matmul_shares_act(int type_a, int type_b);
 ** what lx_matmul makes of it.  lx_matmul_act_init: for weights of type
 ** `type` reading rows of n_cols, into qbuf (lx_matmul_qbuf_size); 0 (and
 ** nothing to do) where the type reads float activations.
-** lx_matmul_act_rows quantizes rows r0..r1-1 of x; once every row is
-** done, lx_matmul_multi_ready takes qbuf as it is (x is not read). */
+** lx_matmul_act_rows quantizes rows r0..r1-1 of x; lx_matmul_act_cols
+** columns c0..c1-1 (whole blocks of a->block) of rows 0..n-1, the same
+** bytes as whole rows give.  Once every row is done, lx_matmul_multi_ex
+** with ready takes qbuf as it is (x is not read). */
 typedef struct {
     lx_from_float_fn quantize;
     int type, packed;
-    int64_t n_cols;
-    size_t q_row;
+    int64_t n_cols, block; /* block: columns per block of the activation format */
+    size_t q_row, q_block; /* bytes of a row, of a block */
     void *qbuf;
 } lx_matmul_act;
 int lx_matmul_act_init(lx_matmul_act *a, int type, int64_t n_cols, void *qbuf);
 void lx_matmul_act_rows(const lx_matmul_act *a, const float *x, int64_t r0, int64_t r1);
-void lx_matmul_multi_ready(lx_pool *pool, const lx_matmul_out *outs, int n_outs, int64_t n_cols,
-                           const float *x, int64_t n_batch, void *qbuf);
+void lx_matmul_act_cols(const lx_matmul_act *a, const float *x, int64_t n, int64_t c0, int64_t c1);
+
+/* lx_matmul_multi with options.  ready: qbuf already holds x quantized
+** (lx_matmul_act_*).  epi (NULL: none): the parts have equal rows, and as
+** soon as a thread has computed rows r0..r1-1 of every part for all the
+** activation rows it calls epi(epi_arg, r0, r1), r0 and r1 multiples of
+** epi_align (a multiple of 16 dividing the rows); SwiGLU and the
+** quantization for the next product run there, on the thread whose cache
+** holds those outputs. */
+typedef struct {
+    int ready;
+    void (*epi)(void *epi_arg, int64_t r0, int64_t r1);
+    void *epi_arg;
+    int64_t epi_align;
+} lx_matmul_opts;
+void lx_matmul_multi_ex(lx_pool *pool, const lx_matmul_out *outs, int n_outs, int64_t n_cols,
+                        const float *x, int64_t n_batch, void *qbuf, const lx_matmul_opts *o);
 
 /* ==== Float ops ==== */
 
@@ -411,6 +428,8 @@ size_t lx_pack_row_size(int packed, int64_t n_cols);
 ** every group of weight rows). */
 size_t lx_pack_act_extra(int type, int64_t n_cols);
 void lx_pack_act_prep(int packed, void *row, int64_t n_cols);
+/* The same for blocks i0..i1-1 of the row only. */
+void lx_pack_act_prep_blocks(int packed, void *row, int64_t n_cols, int64_t i0, int64_t i1);
 
 /* ==== Kernels-internal: one table per ISA (src/kernels only) ==== */
 

@@ -65,6 +65,7 @@ typedef struct {
     const uint8_t *q; /* n_batch activation rows of q_row bytes */
     size_t q_row;
     int packed;                       /* the packed type whose side data the rows carry, or -1 */
+    const lx_matmul_opts *opts;       /* epi: chunks span every part's rows */
     atomic_llong next_chunk;          /* batches: chunks first come, first served */
     int ranges;                       /* decoding: each thread's range of chunks, */
     atomic_ullong range[LX_POOL_MAX]; /* front << 32 | back */
@@ -170,8 +171,21 @@ static void rows_chunk(const mm_job *j, const mm_part *p, int64_t r0, int64_t r1
     }
 }
 
-/* Chunk c, numbered through the parts in turn. */
+/* Chunk c, numbered through the parts in turn; with an epilogue, the
+** same rows of every part, then the epilogue on them. */
 static void do_chunk(const mm_job *j, int64_t c) {
+    const lx_matmul_opts *o = j->opts;
+    if (o && o->epi) {
+        const int64_t r0 = c * j->part[0].chunk_rows;
+        const int64_t r1 = LX_MIN(r0 + j->part[0].chunk_rows, j->part[0].n_rows);
+        /* Group by group through the parts, so that each part's rows
+        ** stream on without a cold start per chunk. */
+        for (int64_t r = r0; r < r1; r += LX_PACK_ROWS)
+            for (int k = 0; k < j->n_parts; k++)
+                rows_chunk(j, &j->part[k], r, LX_MIN(r + LX_PACK_ROWS, r1));
+        o->epi(o->epi_arg, r0, r1);
+        return;
+    }
     int64_t k = 0;
     while (c >= j->part[k].n_chunks) c -= j->part[k++].n_chunks;
     const mm_part *p = &j->part[k];
@@ -191,6 +205,13 @@ static int64_t take(atomic_ullong *r, int front) {
     }
 }
 
+static int64_t chunks_total(const mm_job *j) {
+    if (j->opts && j->opts->epi) return j->part[0].n_chunks;
+    int64_t total = 0;
+    for (int k = 0; k < j->n_parts; k++) total += j->part[k].n_chunks;
+    return total;
+}
+
 static void matmul_worker(void *arg, int ith, int nth) {
     mm_job *j = arg;
     int64_t c;
@@ -200,8 +221,7 @@ static void matmul_worker(void *arg, int ith, int nth) {
             while ((c = take(&j->range[(ith + o) % nth], 0)) >= 0) do_chunk(j, c);
         return;
     }
-    int64_t total = 0;
-    for (int k = 0; k < j->n_parts; k++) total += j->part[k].n_chunks;
+    const int64_t total = chunks_total(j);
     /* First chunk by thread number, the rest first come, first served. */
     for (c = ith; c < total; c = atomic_fetch_add(&j->next_chunk, 1)) do_chunk(j, c);
 }
@@ -262,10 +282,9 @@ static int part_init(mm_part *p, const lx_matmul_out *o, lx_isa isa, int64_t n_c
     return 1;
 }
 
-/* The product; ready: qbuf already holds x's rows quantized
-** (lx_matmul_act_rows), so only the weights' pass remains. */
+/* The product; o (may be NULL): lx_matmul_multi_ex's options. */
 static void multi(lx_pool *pool, lx_isa isa, const lx_matmul_out *outs, int n_outs, int64_t n_cols,
-                  const float *x, int64_t n_batch, void *qbuf, int ready) {
+                  const float *x, int64_t n_batch, void *qbuf, const lx_matmul_opts *o) {
     if (n_outs < 1 || n_outs > LX_MATMUL_MAX_PARTS || n_cols <= 0 || n_batch <= 0) return;
     const int type = outs[0].type;
     const lx_type_traits *t = traits_of(type);
@@ -280,6 +299,19 @@ static void multi(lx_pool *pool, lx_isa isa, const lx_matmul_out *outs, int n_ou
     j.n_batch = n_batch;
     for (int k = 0; k < n_outs; k++)
         if (!part_init(&j.part[k], &outs[k], isa, n_cols, n_batch, nth)) return;
+    if (o && o->epi) {
+        /* Chunks of equal rows in every part, whole epilogue blocks. */
+        const int64_t a = o->epi_align;
+        if (a <= 0 || a % 16 || outs[0].n_rows % a) return;
+        for (int k = 1; k < n_outs; k++)
+            if (outs[k].n_rows != outs[0].n_rows) return;
+        const int64_t cr = (j.part[0].chunk_rows + a - 1) / a * a;
+        for (int k = 0; k < n_outs; k++) {
+            j.part[k].chunk_rows = cr;
+            j.part[k].n_chunks = (outs[0].n_rows + cr - 1) / cr;
+        }
+    }
+    j.opts = o;
     j.packed = act_prep_type(type);
     if (t->vec_dot_type == LX_TYPE_F32) {
         j.q = (const uint8_t *)x;
@@ -294,15 +326,14 @@ static void multi(lx_pool *pool, lx_isa isa, const lx_matmul_out *outs, int n_ou
         if (!j.q_row || !j.quantize) return;
         /* A row takes about a nanosecond an element; waking the pool costs
         ** microseconds, more than a few decoding rows take alone. */
-        if (ready)
+        if (o && o->ready)
             ;
         else if (n_batch * n_cols >= QUANTIZE_PAR_MIN && nth > 1)
             run(pool, quantize_worker, &j);
         else
             quantize_worker(&j, 0, 1);
     }
-    int64_t total = 0;
-    for (int k = 0; k < n_outs; k++) total += j.part[k].n_chunks;
+    const int64_t total = chunks_total(&j);
     atomic_init(&j.next_chunk, nth);
     j.ranges = n_batch <= BATCH_GROUP;
     for (int t = 0; j.ranges && t < nth; t++)
@@ -313,7 +344,7 @@ static void multi(lx_pool *pool, lx_isa isa, const lx_matmul_out *outs, int n_ou
 
 void lx_matmul_multi_isa(lx_pool *pool, lx_isa isa, const lx_matmul_out *outs, int n_outs,
                          int64_t n_cols, const float *x, int64_t n_batch, void *qbuf) {
-    multi(pool, isa, outs, n_outs, n_cols, x, n_batch, qbuf, 0);
+    multi(pool, isa, outs, n_outs, n_cols, x, n_batch, qbuf, NULL);
 }
 
 int lx_matmul_act_init(lx_matmul_act *a, int type, int64_t n_cols, void *qbuf) {
@@ -326,6 +357,8 @@ int lx_matmul_act_init(lx_matmul_act *a, int type, int64_t n_cols, void *qbuf) {
     a->type = type;
     a->packed = act_prep_type(type);
     a->n_cols = n_cols;
+    a->block = lx_type_traits_get(t->vec_dot_type)->blck_size;
+    a->q_block = lx_row_size(t->vec_dot_type, a->block);
     a->qbuf = qbuf;
     return 1;
 }
@@ -336,9 +369,18 @@ void lx_matmul_act_rows(const lx_matmul_act *a, const float *x, int64_t r0, int6
                      (uint8_t *)a->qbuf + (size_t)b * a->q_row, a->n_cols);
 }
 
-void lx_matmul_multi_ready(lx_pool *pool, const lx_matmul_out *outs, int n_outs, int64_t n_cols,
-                           const float *x, int64_t n_batch, void *qbuf) {
-    multi(pool, lx_isa_active(), outs, n_outs, n_cols, x, n_batch, qbuf, 1);
+void lx_matmul_act_cols(const lx_matmul_act *a, const float *x, int64_t n, int64_t c0, int64_t c1) {
+    const int64_t i0 = c0 / a->block, i1 = c1 / a->block;
+    for (int64_t b = 0; b < n; b++) {
+        uint8_t *row = (uint8_t *)a->qbuf + (size_t)b * a->q_row;
+        a->quantize(x + b * a->n_cols + c0, row + (size_t)i0 * a->q_block, c1 - c0);
+        if (a->packed >= 0) lx_pack_act_prep_blocks(a->packed, row, a->n_cols, i0, i1);
+    }
+}
+
+void lx_matmul_multi_ex(lx_pool *pool, const lx_matmul_out *outs, int n_outs, int64_t n_cols,
+                        const float *x, int64_t n_batch, void *qbuf, const lx_matmul_opts *o) {
+    multi(pool, lx_isa_active(), outs, n_outs, n_cols, x, n_batch, qbuf, o);
 }
 
 void lx_matmul_isa(lx_pool *pool, lx_isa isa, const void *w, int type, int64_t n_rows,

@@ -267,19 +267,25 @@ size_t lx_pack_act_extra(int type, int64_t n_cols) {
 }
 
 void lx_pack_act_prep(int packed, void *row, int64_t n_cols) {
+    lx_pack_act_prep_blocks(packed, row, n_cols, 0, n_cols / LX_QK);
+}
+
+void lx_pack_act_prep_blocks(int packed, void *row, int64_t n_cols, int64_t i0, int64_t i1) {
     if (!lx_pack_act_extra(packed, n_cols)) return;
     const int64_t nb = n_cols / LX_QK;
+    i0 = LX_MAX(i0, 0);
+    i1 = LX_MIN(i1, nb);
     if (packed == LX_TYPE_Q4_1_X16) {
         const lx_block_q8_1 *b = row;
         uint8_t *f = (uint8_t *)(b + nb);
-        for (int64_t i = 0; i < nb; i++) {
+        for (int64_t i = i0; i < i1; i++) {
             const float v[2] = {lx_fp16_to_f32(b[i].d), lx_fp16_to_f32(b[i].s)};
             memcpy(f + 8 * i, v, 8);
         }
     } else {
         const lx_block_q8_0 *b = row;
         uint8_t *f = (uint8_t *)(b + nb);
-        for (int64_t i = 0; i < nb; i++) {
+        for (int64_t i = i0; i < i1; i++) {
             int32_t sum = 0;
             for (int k = 0; k < LX_QK; k++) sum += b[i].qs[k];
             const int32_t off = -128 * sum;

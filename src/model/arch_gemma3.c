@@ -113,10 +113,7 @@ static void forward(lexie_ctx *c) {
 
         /* Feed-forward block. */
         lx_norm_rows(c, &L->ffn_norm, c->x, c->xb, n, d, hp->norm_eps, &L->w_gate);
-        const lx_tensor *gate_up[] = {&L->w_gate, &L->w_up};
-        float *const gate_up_out[] = {c->hb, c->hb2};
-        lx_linear_many(c, c->xb, n, 2, gate_up, gate_up_out);
-        lx_glu_rows(c, c->hb, c->hb2, n, hp->n_ff, 1, &L->w_down);
+        lx_linear_glu(c, c->xb, n, &L->w_gate, &L->w_up, c->hb, c->hb2, 1, &L->w_down);
         lx_linear(c, &L->w_down, c->hb, c->xb, n);
         lx_norm_rows(c, &L->ffn_post_norm, c->xb, c->xb, n, d, hp->norm_eps, NULL);
         lx_add_rows(c, c->x, c->xb, n, d);

@@ -119,7 +119,7 @@ lexie_ctx *lexie_ctx_new(const lexie_model *m, const lexie_ctx_params *pp, lexie
     }
     for (size_t j = 0; j < LX_ARRAY_LEN(all); j++)
         qmax = LX_MAX(qmax, lx_matmul_qbuf_size(all[j]->mm_type, all[j]->ne[0], (int64_t)nb));
-    if (!(c->qbuf = lx_malloc(qmax, err))) goto fail;
+    if (!(c->qbuf = lx_malloc(qmax, err)) || !(c->qbuf2 = lx_malloc(qmax, err))) goto fail;
     return c;
 fail:
     lexie_ctx_free(c);
@@ -135,9 +135,9 @@ void lexie_ctx_free(lexie_ctx *c) {
     free(c->scratch);
     free(c->kv.k);
     free(c->kv.v);
-    void *bufs[] = {c->tok, c->pos,    c->seq,  c->cell,       c->want,   c->out_of,  c->x,
-                    c->xb,  c->q,      c->k,    c->v,          c->hb,     c->hb2,     c->att,
-                    c->vis, c->att_qy, c->qbuf, c->rope_cache, c->logits, c->vis_memo};
+    void *bufs[] = {c->tok, c->pos,    c->seq,  c->cell,  c->want,       c->out_of, c->x,
+                    c->xb,  c->q,      c->k,    c->v,     c->hb,         c->hb2,    c->att,
+                    c->vis, c->att_qy, c->qbuf, c->qbuf2, c->rope_cache, c->logits, c->vis_memo};
     for (size_t i = 0; i < LX_ARRAY_LEN(bufs); i++) free(bufs[i]);
     free(c->lora_tmp);
     free(c);

@@ -124,7 +124,7 @@ lexie_status lx_decoder_load(lexie_model *m, const lx_decoder_opts *o, lexie_err
 void lx_decoder_forward(lexie_ctx *c, const lx_decoder_opts *o) {
     const lexie_model *m = c->model;
     const lx_hparams *hp = &m->hp;
-    int n = c->n_tokens, d = hp->n_embd, ff = hp->n_ff;
+    int n = c->n_tokens, d = hp->n_embd;
 
     lx_embed(c);
     for (int il = 0; il < hp->n_layer; il++) {
@@ -154,10 +154,7 @@ void lx_decoder_forward(lexie_ctx *c, const lx_decoder_opts *o) {
 
         /* Feed-forward block. */
         lx_add_norm_rows(c, c->x, c->hb, &L->ffn_norm, c->xb, n, d, hp->norm_eps, &L->w_gate);
-        const lx_tensor *gate_up[] = {&L->w_gate, &L->w_up};
-        float *const gate_up_out[] = {c->hb, c->hb2};
-        lx_linear_many(c, c->xb, n, 2, gate_up, gate_up_out);
-        lx_glu_rows(c, c->hb, c->hb2, n, ff, 0, &L->w_down);
+        lx_linear_glu(c, c->xb, n, &L->w_gate, &L->w_up, c->hb, c->hb2, 0, &L->w_down);
         lx_linear(c, &L->w_down, c->hb, c->xb, n);
     }
     lx_add_rows(c, c->x, c->xb, n, d);

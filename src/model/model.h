@@ -151,9 +151,10 @@ struct lexie_ctx {
     lx_vis_memo *vis_memo; /* (n_threads) whose lists vis holds */
     uint64_t n_forward;    /* forward passes so far: the visible cells change between */
     float *att_qy;         /* (n_threads, LX_ATT_TOKENS * group, hd) queries, outputs */
-    void *qbuf;            /* quantized activations for lx_matmul */
-    const float *act_x;    /* qbuf holds these act_n rows quantized for act_type (or NULL) */
+    void *qbuf, *qbuf2;    /* quantized activations for lx_matmul (two: lx_linear_glu) */
+    const float *act_x;    /* act_q holds these act_n rows quantized for act_type (or NULL) */
     int act_n, act_type;
+    void *act_q;
     float *rope_cache;           /* (n_batch, n_rot) cos/sin pairs for this batch, */
     uint64_t rope_forward;       /* computed in this forward pass */
     float rope_base, rope_scale; /* for this base and position scale */
@@ -260,6 +261,12 @@ void lx_add_rows(lexie_ctx *c, float *x, const float *add, int n, int len);
 /* gate = act(gate) * up over n rows of len: SwiGLU, or GeGLU (gelu). */
 void lx_glu_rows(lexie_ctx *c, float *gate, const float *up, int n, int len, int gelu,
                  const lx_tensor *next);
+/* gate = W_gate x, up = W_up x, then lx_glu_rows(gate, up, ..., next), in
+** one pass of the pool where it can: each thread applies the activation
+** to the columns it has just computed and quantizes them for next (whose
+** lx_linear, given gate and n, takes them as they are). */
+void lx_linear_glu(lexie_ctx *c, const float *x, int n, const lx_tensor *w_gate,
+                   const lx_tensor *w_up, float *gate, float *up, int gelu, const lx_tensor *next);
 /* Rotates q (n, n_head*hd) and k (n, n_kv*hd) in place by each token's
 ** position, and stores k and v (n, n_kv*hd) in layer il's cache cells,
 ** one pass over the tokens: what lx_attention reads.  neox: rotate halves
