@@ -124,6 +124,14 @@ typedef struct lx_vis_memo {
     int n_vis[LX_ATT_TOKENS];
 } lx_vis_memo;
 
+/* A layer's RoPE and K/V store (layers.c): q and k rotated in place, k
+** and v stored in layer il's cells. */
+typedef struct lx_rope_job {
+    int il, neox;
+    float *q, *k;
+    const float *v;
+} lx_rope_job;
+
 struct lexie_ctx {
     const lexie_model *model;
     lexie_ctx_params params;
@@ -155,6 +163,7 @@ struct lexie_ctx {
     const float *act_x;    /* act_q holds these act_n rows quantized for act_type (or NULL) */
     int act_n, act_type;
     void *act_q;
+    lx_rope_job rope_pending;    /* q non-NULL: lx_rope left this to the attention pass */
     float *rope_cache;           /* (n_batch, n_rot) cos/sin pairs for this batch, */
     uint64_t rope_forward;       /* computed in this forward pass */
     float rope_base, rope_scale; /* for this base and position scale */
