@@ -305,7 +305,14 @@ static void multi(lx_pool *pool, lx_isa isa, const lx_matmul_out *outs, int n_ou
         if (a <= 0 || a % 16 || outs[0].n_rows % a) return;
         for (int k = 1; k < n_outs; k++)
             if (outs[k].n_rows != outs[0].n_rows) return;
-        const int64_t cr = (j.part[0].chunk_rows + a - 1) / a * a;
+        /* Whole blocks, about the chunks a part would have, in a number
+        ** the threads share evenly (the 1.5B's 35 blocks of 256 in chunks
+        ** of 5 split 4:3 over two threads, 2.9% slower than without the
+        ** epilogue; in chunks of 3, 6:6). */
+        const int64_t blocks = outs[0].n_rows / a;
+        int64_t per = LX_MAX(1, (j.part[0].chunk_rows + a - 1) / a);
+        while (per > 1 && ((blocks + per - 1) / per) % nth) per--;
+        const int64_t cr = per * a;
         for (int k = 0; k < n_outs; k++) {
             j.part[k].chunk_rows = cr;
             j.part[k].n_chunks = (outs[0].n_rows + cr - 1) / cr;
