@@ -333,11 +333,10 @@ static void multi(lx_pool *pool, lx_isa isa, const lx_matmul_out *outs, int n_ou
         if (!j.q_row || !j.quantize) return;
         /* A row takes about a nanosecond an element; waking the pool costs
         ** microseconds, more than a few decoding rows take alone. */
-        if (o && o->ready)
-            ;
-        else if (n_batch * n_cols >= QUANTIZE_PAR_MIN && nth > 1)
+        const int ready = o && o->ready;
+        if (!ready && n_batch * n_cols >= QUANTIZE_PAR_MIN && nth > 1)
             run(pool, quantize_worker, &j);
-        else
+        else if (!ready)
             quantize_worker(&j, 0, 1);
     }
     const int64_t total = chunks_total(&j);

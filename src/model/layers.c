@@ -596,6 +596,12 @@ static int att_split(const lexie_ctx *c) {
 }
 
 void lx_attention_ex(lexie_ctx *c, int il, const float *q, float *out, float scale, int window) {
+    if (c->rope_pending.q && (c->rope_pending.q != q || c->rope_pending.il != il)) {
+        /* Not the attention lx_rope expected: rotate and store first. */
+        rope_job rj = {c, c->rope_pending};
+        c->rope_pending.q = NULL;
+        lx_par_rows(c, c->n_tokens, rope_rows, &rj);
+    }
     att_job j = {c, il, q, out, scale, window};
     if (att_split(c)) {
         for (int phase = 0; phase < 3; phase++) {

@@ -278,8 +278,10 @@ void lx_linear_glu(lexie_ctx *c, const float *x, int n, const lx_tensor *w_gate,
                    const lx_tensor *w_up, float *gate, float *up, int gelu, const lx_tensor *next);
 /* Rotates q (n, n_head*hd) and k (n, n_kv*hd) in place by each token's
 ** position, and stores k and v (n, n_kv*hd) in layer il's cache cells,
-** one pass over the tokens: what lx_attention reads.  neox: rotate halves
-** (x[i], x[i+hd/2]) instead of pairs. */
+** one pass over the tokens: what lx_attention reads.  Where the tokens
+** are all of different sequences it may leave both to the lx_attention
+** of the same il and q that must follow (each unit does its own heads).
+** neox: rotate halves (x[i], x[i+hd/2]) instead of pairs. */
 void lx_rope(lexie_ctx *c, int il, float *q, float *k, const float *v, int neox);
 /* lx_rope with an explicit base and linear position scale (gemma3's local
 ** and global layers differ in both). */
