@@ -350,6 +350,9 @@ typedef struct lx_float_ops {
     ** own, the product rounded before the sum (a LoRA's B against its
     ** rank-long middle: one call instead of n). */
     void (*dot_add)(float *y, const float *b, const float *u, int k, int64_t n, float s);
+    /* lx_rmsnorm_rows (its contract and bits) on this ISA. */
+    void (*rmsnorm_rows)(float *out, const float *x, const float *w, int64_t rows, int64_t n,
+                         float eps);
 } lx_float_ops;
 const lx_float_ops *lx_float_ops_get(lx_isa isa);
 
@@ -515,5 +518,8 @@ lx_from_float_fn lx_quantize_avx2_get(int vec_dot_type);
 lx_from_float_fn lx_quantize_avx512_get(int vec_dot_type);
 const lx_float_ops *lx_float_ops_avx2(void);
 const lx_float_ops *lx_float_ops_avx512(void);
+/* The plain-C lx_rmsnorm_rows, which the AVX2 table shares. */
+void lx_rmsnorm_rows_scalar(float *out, const float *x, const float *w, int64_t rows, int64_t n,
+                            float eps);
 
 #endif /* LX_KERNELS_H */

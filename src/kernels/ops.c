@@ -71,9 +71,9 @@ static void dot_add_scalar(float *y, const float *b, const float *u, int k, int6
     }
 }
 
-static const lx_float_ops ops_scalar = {dot_scalar,     axpy_scalar,     swiglu_scalar,
-                                        exp_sum_scalar, dot_rows_scalar, sum_rows_scalar,
-                                        max_scalar,     scale_scalar,    dot_add_scalar};
+static const lx_float_ops ops_scalar = {
+    dot_scalar,      axpy_scalar, swiglu_scalar, exp_sum_scalar, dot_rows_scalar,
+    sum_rows_scalar, max_scalar,  scale_scalar,  dot_add_scalar, lx_rmsnorm_rows_scalar};
 
 const lx_float_ops *lx_float_ops_get(lx_isa isa) {
     lx_isa best = lx_isa_best();
@@ -102,8 +102,8 @@ static void rms_scale(float *out, const float *x, const float *w, int64_t n, dou
 ** the four wait for one chain's latency where one row at a time waited for
 ** each (8 rows of 576: 128 -> 52 perf samples).  Each row's result is what it gives
 ** alone. */
-void lx_rmsnorm_rows(float *out, const float *x, const float *w, int64_t rows, int64_t n,
-                     float eps) {
+void lx_rmsnorm_rows_scalar(float *out, const float *x, const float *w, int64_t rows, int64_t n,
+                            float eps) {
     if (n <= 0) return;
     int64_t r = 0;
     for (; r + 4 <= rows; r += 4) {
@@ -126,6 +126,11 @@ void lx_rmsnorm_rows(float *out, const float *x, const float *w, int64_t rows, i
         for (int64_t i = 0; i < n; i++) sa += (double)(a[i] * a[i]);
         rms_scale(out + r * n, a, w, n, sa, eps);
     }
+}
+
+void lx_rmsnorm_rows(float *out, const float *x, const float *w, int64_t rows, int64_t n,
+                     float eps) {
+    lx_float_ops_get(lx_isa_active())->rmsnorm_rows(out, x, w, rows, n, eps);
 }
 
 void lx_rmsnorm(float *out, const float *x, const float *w, int64_t n, float eps) {

@@ -155,6 +155,6 @@ static void dot_add(float *y, const float *b, const float *u, int k, int64_t n, 
 }
 
 static const lx_float_ops ops = {dot,      axpy, swiglu, exp_sum, dot_rows,
-                                 sum_rows, max,  scale,  dot_add};
+                                 sum_rows, max,  scale,  dot_add, lx_rmsnorm_rows_scalar};
 
 const lx_float_ops *lx_float_ops_avx2(void) { return &ops; }

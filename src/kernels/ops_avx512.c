@@ -13,6 +13,7 @@
 #include "tree_avx512.h"
 
 #include <immintrin.h>
+#include <math.h>
 
 static inline __mmask16 tail_mask(int64_t left) {
     return left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
@@ -294,7 +295,80 @@ static void dot_add(float *y, const float *b, const float *u, int k, int64_t n, 
     }
 }
 
+/* ==== RMSNorm ==== */
+
+/* v[r] lane e in, v[e] lane r out (8 x 8 doubles): pairs of lanes, then
+** the 128-bit blocks in two rounds. */
+static inline __attribute__((always_inline)) void transpose8_pd(__m512d *v) {
+    __m512d t[8];
+    _Pragma("GCC unroll 4") for (int i = 0; i < 4; i++) {
+        t[2 * i] = _mm512_unpacklo_pd(v[2 * i], v[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_pd(v[2 * i], v[2 * i + 1]);
+    }
+    /* Block j of t[2p + h]: lane 2j + h of rows 2p and 2p + 1. */
+    _Pragma("GCC unroll 2") for (int h = 0; h < 2; h++) {
+        const __m512d w0 = _mm512_shuffle_f64x2(t[h], t[2 + h], _MM_SHUFFLE(2, 0, 2, 0));
+        const __m512d w1 = _mm512_shuffle_f64x2(t[h], t[2 + h], _MM_SHUFFLE(3, 1, 3, 1));
+        const __m512d w2 = _mm512_shuffle_f64x2(t[4 + h], t[6 + h], _MM_SHUFFLE(2, 0, 2, 0));
+        const __m512d w3 = _mm512_shuffle_f64x2(t[4 + h], t[6 + h], _MM_SHUFFLE(3, 1, 3, 1));
+        v[h] = _mm512_shuffle_f64x2(w0, w2, _MM_SHUFFLE(2, 0, 2, 0));
+        v[4 + h] = _mm512_shuffle_f64x2(w0, w2, _MM_SHUFFLE(3, 1, 3, 1));
+        v[2 + h] = _mm512_shuffle_f64x2(w1, w3, _MM_SHUFFLE(2, 0, 2, 0));
+        v[6 + h] = _mm512_shuffle_f64x2(w1, w3, _MM_SHUFFLE(3, 1, 3, 1));
+    }
+}
+
+/* The sums of squares of up to 8 rows, a row to a lane, each the chain of
+** double additions of its float squares in order that the plain loop
+** makes: eight floats of every row squared and widened, turned so that
+** each vector holds one column of the rows, and added column by column.
+** The plain loop's four chains at a time waited on the additions' latency
+** twice for eight rows; here once.  Past the end the columns are 0.0,
+** which leaves a sum (never -0.0) as it is. */
+static void sum_squares8(const float *x, int rows, int64_t n, double *sums) {
+    const float *r[8];
+    for (int k = 0; k < 8; k++) r[k] = x + (k < rows ? k : 0) * n;
+    __m512d acc = _mm512_setzero_pd();
+    for (int64_t i = 0; i < n; i += 8) {
+        const __mmask8 m = n - i >= 8 ? (__mmask8)0xff : (__mmask8)((1u << (n - i)) - 1);
+        __m512d v[8];
+        _Pragma("GCC unroll 8") for (int k = 0; k < 8; k++) {
+            const __m256 a = _mm256_maskz_loadu_ps(m, r[k] + i);
+            v[k] = _mm512_cvtps_pd(_mm256_mul_ps(a, a));
+        }
+        transpose8_pd(v);
+        _Pragma("GCC unroll 8") for (int e = 0; e < 8; e++) acc = _mm512_add_pd(acc, v[e]);
+    }
+    double lanes[8];
+    _mm512_storeu_pd(lanes, acc);
+    for (int k = 0; k < rows; k++) sums[k] = lanes[k];
+}
+
+/* Eight rows at a time: all their sums, then each row scaled (out may be
+** x: a row is read for its sum before it is written). */
+static void rmsnorm_rows(float *out, const float *x, const float *w, int64_t rows, int64_t n,
+                         float eps) {
+    if (n <= 0) return;
+    for (int64_t r0 = 0; r0 < rows; r0 += 8) {
+        const int nr = (int)LX_MIN(8, rows - r0);
+        double sums[8];
+        sum_squares8(x + r0 * n, nr, n, sums);
+        for (int k = 0; k < nr; k++) {
+            const float mean = (float)(sums[k] / (double)n);
+            const __m512 s = _mm512_set1_ps(1.0f / sqrtf(mean + eps));
+            const float *xr = x + (r0 + k) * n;
+            float *o = out + (r0 + k) * n;
+            for (int64_t i = 0; i < n; i += 16) {
+                const __mmask16 m = tail_mask(n - i);
+                __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, xr + i), s);
+                if (w) v = _mm512_mul_ps(v, _mm512_maskz_loadu_ps(m, w + i));
+                _mm512_mask_storeu_ps(o + i, m, v);
+            }
+        }
+    }
+}
+
 static const lx_float_ops ops = {dot,      axpy, swiglu, exp_sum, dot_rows,
-                                 sum_rows, max,  scale,  dot_add};
+                                 sum_rows, max,  scale,  dot_add, rmsnorm_rows};
 
 const lx_float_ops *lx_float_ops_avx512(void) { return &ops; }

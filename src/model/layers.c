@@ -100,8 +100,7 @@ typedef struct {
 static void norm_rows(void *v, int r0, int r1) {
     const norm_job *j = v;
     const size_t at = (size_t)r0 * (size_t)j->len, len = (size_t)(r1 - r0) * (size_t)j->len;
-    if (j->add)
-        for (size_t k = 0; k < len; k++) j->sum[at + k] += j->add[at + k];
+    if (j->add) lx_axpy_f32(j->sum + at, 1.0f, j->add + at, (int64_t)len); /* exact: x + y */
     lx_rmsnorm_rows(j->out + at, j->x + at, j->w, r1 - r0, j->len, j->eps);
     if (j->quantize) lx_matmul_act_rows(&j->act, j->out, r0, r1);
 }
