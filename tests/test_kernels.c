@@ -774,6 +774,29 @@ static void test_rmsnorm(lx_t *t) {
     }
 }
 
+/* Every ISA's RoPE equals the plain loop's bits: both layouts, rotated
+** lengths around 16 and 32 floats, the tails. */
+static void test_rope_isa(lx_t *t) {
+    float x0[128], rc[128], a[128], b[128];
+    rng_seed(17);
+    fill(x0, 128, 4.0f);
+    fill(rc, 128, 1.0f);
+    const int lens[] = {2, 6, 16, 30, 32, 34, 64, 96, 128};
+    for (int isa = 0; isa <= (int)lx_isa_best(); isa++) {
+        const lx_float_ops *ops = lx_float_ops_get((lx_isa)isa);
+        for (int li = 0; li < (int)(sizeof lens / sizeof *lens); li++)
+            for (int neox = 0; neox < 2; neox++) {
+                const int n = lens[li];
+                memcpy(a, x0, sizeof a);
+                memcpy(b, x0, sizeof b);
+                lx_rope_scalar(a, rc, n, neox);
+                ops->rope(b, rc, n, neox);
+                LX_CHECK_MSG(t, memcmp(a, b, sizeof a) == 0, "%s: n_rot %d neox %d",
+                             lx_isa_name((lx_isa)isa), n, neox);
+            }
+    }
+}
+
 static void test_float_ops(lx_t *t) {
     enum { N = 1003 };
     static float a[N], b[N], y[N], y0[N];
@@ -984,6 +1007,7 @@ void suite_kernels(void) {
     LX_RUN(test_matmul_invariant);
     LX_RUN(test_rmsnorm);
     LX_RUN(test_float_ops);
+    LX_RUN(test_rope_isa);
     LX_RUN(test_attention_rows);
     LX_RUN(test_softmax);
     lx_test_kernels_k();

@@ -350,6 +350,11 @@ typedef struct lx_float_ops {
     ** own, the product rounded before the sum (a LoRA's B against its
     ** rank-long middle: one call instead of n). */
     void (*dot_add)(float *y, const float *b, const float *u, int k, int64_t n, float s);
+    /* RoPE of one head: pair j of x (x[2j], x[2j + 1]; neox: x[j],
+    ** x[j + n_rot / 2]) turned by the angle whose cosine and sine are
+    ** rc[2j], rc[2j + 1]: a' = a * cos - b * sin, b' = a * sin + b * cos,
+    ** each product rounded before the sum (no FMA), j < n_rot / 2. */
+    void (*rope)(float *x, const float *rc, int n_rot, int neox);
     /* lx_rmsnorm_rows (its contract and bits) on this ISA. */
     void (*rmsnorm_rows)(float *out, const float *x, const float *w, int64_t rows, int64_t n,
                          float eps);
@@ -518,7 +523,8 @@ lx_from_float_fn lx_quantize_avx2_get(int vec_dot_type);
 lx_from_float_fn lx_quantize_avx512_get(int vec_dot_type);
 const lx_float_ops *lx_float_ops_avx2(void);
 const lx_float_ops *lx_float_ops_avx512(void);
-/* The plain-C lx_rmsnorm_rows, which the AVX2 table shares. */
+/* The plain-C rope and lx_rmsnorm_rows, which the AVX2 table shares. */
+void lx_rope_scalar(float *x, const float *rc, int n_rot, int neox);
 void lx_rmsnorm_rows_scalar(float *out, const float *x, const float *w, int64_t rows, int64_t n,
                             float eps);
 

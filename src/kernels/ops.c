@@ -71,9 +71,21 @@ static void dot_add_scalar(float *y, const float *b, const float *u, int k, int6
     }
 }
 
-static const lx_float_ops ops_scalar = {
-    dot_scalar,      axpy_scalar, swiglu_scalar, exp_sum_scalar, dot_rows_scalar,
-    sum_rows_scalar, max_scalar,  scale_scalar,  dot_add_scalar, lx_rmsnorm_rows_scalar};
+void lx_rope_scalar(float *x, const float *rc, int n_rot, int neox) {
+    int half = n_rot / 2;
+    for (int j = 0; j < half; j++) {
+        float cs = rc[2 * j], sn = rc[2 * j + 1];
+        int a = neox ? j : 2 * j, b = neox ? j + half : 2 * j + 1;
+        float x0 = x[a], x1 = x[b];
+        x[a] = x0 * cs - x1 * sn;
+        x[b] = x0 * sn + x1 * cs;
+    }
+}
+
+static const lx_float_ops ops_scalar = {dot_scalar,     axpy_scalar,           swiglu_scalar,
+                                        exp_sum_scalar, dot_rows_scalar,       sum_rows_scalar,
+                                        max_scalar,     scale_scalar,          dot_add_scalar,
+                                        lx_rope_scalar, lx_rmsnorm_rows_scalar};
 
 const lx_float_ops *lx_float_ops_get(lx_isa isa) {
     lx_isa best = lx_isa_best();

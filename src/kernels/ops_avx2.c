@@ -154,7 +154,16 @@ static void dot_add(float *y, const float *b, const float *u, int k, int64_t n, 
     }
 }
 
-static const lx_float_ops ops = {dot,      axpy, swiglu, exp_sum, dot_rows,
-                                 sum_rows, max,  scale,  dot_add, lx_rmsnorm_rows_scalar};
+static const lx_float_ops ops = {dot,
+                                 axpy,
+                                 swiglu,
+                                 exp_sum,
+                                 dot_rows,
+                                 sum_rows,
+                                 max,
+                                 scale,
+                                 dot_add,
+                                 lx_rope_scalar,
+                                 lx_rmsnorm_rows_scalar};
 
 const lx_float_ops *lx_float_ops_avx2(void) { return &ops; }

@@ -368,7 +368,45 @@ static void rmsnorm_rows(float *out, const float *x, const float *w, int64_t row
     }
 }
 
-static const lx_float_ops ops = {dot,      axpy, swiglu, exp_sum, dot_rows,
-                                 sum_rows, max,  scale,  dot_add, rmsnorm_rows};
+/* ==== RoPE ==== */
+
+/* Eight pairs at a time.  Adjacent pairs: the cosines and sines copied to
+** both lanes of their pair, the pair's floats swapped, two products and
+** their difference (even lanes) or sum (odd ones).  neox's halves: the
+** cosines and sines gathered out of rc's pairs.  The plain loop's
+** roundings, so its bits. */
+static void rope(float *x, const float *rc, int n_rot, int neox) {
+    const int half = n_rot / 2;
+    if (!neox) {
+        for (int i = 0; i < n_rot; i += 16) {
+            const __mmask16 m = tail_mask(n_rot - i);
+            const __m512 v = _mm512_maskz_loadu_ps(m, x + i), c = _mm512_maskz_loadu_ps(m, rc + i);
+            const __m512 p = _mm512_mul_ps(v, _mm512_moveldup_ps(c));
+            const __m512 q =
+                _mm512_mul_ps(_mm512_permute_ps(v, _MM_SHUFFLE(2, 3, 0, 1)), _mm512_movehdup_ps(c));
+            _mm512_mask_storeu_ps(x + i, m, _mm512_mask_sub_ps(_mm512_add_ps(p, q), 0x5555, p, q));
+        }
+        return;
+    }
+    const __m512i even =
+        _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+    for (int j = 0; j < half; j += 16) {
+        const int left = half - j; /* pairs */
+        const __mmask16 m = tail_mask(left);
+        const __m512 r0 = _mm512_maskz_loadu_ps(tail_mask(2 * left), rc + 2 * j);
+        const __m512 r1 = _mm512_maskz_loadu_ps(mask_left(2 * left - 16), rc + 2 * j + 16);
+        const __m512 cs = _mm512_permutex2var_ps(r0, even, r1);
+        const __m512 sn = _mm512_permutex2var_ps(r0, odd, r1);
+        const __m512 a = _mm512_maskz_loadu_ps(m, x + j),
+                     b = _mm512_maskz_loadu_ps(m, x + j + half);
+        _mm512_mask_storeu_ps(x + j, m, _mm512_sub_ps(_mm512_mul_ps(a, cs), _mm512_mul_ps(b, sn)));
+        _mm512_mask_storeu_ps(x + j + half, m,
+                              _mm512_add_ps(_mm512_mul_ps(a, sn), _mm512_mul_ps(b, cs)));
+    }
+}
+
+static const lx_float_ops ops = {dot, axpy,  swiglu,  exp_sum, dot_rows,    sum_rows,
+                                 max, scale, dot_add, rope,    rmsnorm_rows};
 
 const lx_float_ops *lx_float_ops_avx512(void) { return &ops; }

@@ -249,17 +249,6 @@ static void rope_fill_cache(lexie_ctx *c, float base, float pos_scale) {
     }
 }
 
-static void rope_head(float *x, const float *rc, int n_rot, int neox) {
-    int half = n_rot / 2;
-    for (int j = 0; j < half; j++) {
-        float cs = rc[2 * j], sn = rc[2 * j + 1];
-        int a = neox ? j : 2 * j, b = neox ? j + half : 2 * j + 1;
-        float x0 = x[a], x1 = x[b];
-        x[a] = x0 * cs - x1 * sn;
-        x[b] = x0 * sn + x1 * cs;
-    }
-}
-
 void lx_rope(lexie_ctx *c, int il, float *q, float *k, const float *v, int neox) {
     lx_rope_ex(c, il, q, k, v, neox, c->model->hp.rope_base, c->model->hp.rope_scale);
 }
@@ -273,12 +262,13 @@ static void rope_token(lexie_ctx *c, const lx_rope_job *r, int i, int g0, int g1
     const size_t layer = (size_t)r->il * ns * kv->kv_dim;
     const int group = hp->n_head / hp->n_head_kv;
     const float *rc = c->rope_cache + (size_t)i * hp->n_rot;
+    const lx_float_ops *ops = lx_float_ops_get(lx_isa_active());
     for (int h = g0 * group; h < g1 * group; h++)
-        rope_head(r->q + ((size_t)i * hp->n_head + h) * hd, rc, hp->n_rot, r->neox);
+        ops->rope(r->q + ((size_t)i * hp->n_head + h) * hd, rc, hp->n_rot, r->neox);
     for (int h = g0; h < g1; h++) {
         const size_t from = ((size_t)i * hp->n_head_kv + h) * hd;
         const size_t at = layer + ((size_t)h * ns + (size_t)c->cell[i]) * hd;
-        rope_head(r->k + from, rc, hp->n_rot, r->neox);
+        ops->rope(r->k + from, rc, hp->n_rot, r->neox);
         memcpy(kv->k + at, r->k + from, hd * sizeof(float));
         memcpy(kv->v + at, r->v + from, hd * sizeof(float));
     }
