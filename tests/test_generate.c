@@ -217,14 +217,22 @@ static void test_generate_greedy_argmax(lx_t *t) {
     int nv = lexie_model_n_vocab(f.m);
     float *x = malloc((size_t)nv * sizeof *x);
     LX_REQUIRE(t, x);
-    static const int at[] = {0, 1, 15, 16, 17, 100};
+    /* Around the 256-logit blocks that the search skips, too. */
+    static const int at[] = {0, 1, 15, 16, 17, 100, 255, 256, 257, 511, 600};
     for (size_t k = 0; k < LX_ARRAY_LEN(at); k++) {
+        if (at[k] >= nv - 20) continue;
         for (int i = 0; i < nv; i++) x[i] = -1.0f - (float)(i % 7);
         const int a = at[k], b = nv - 1 - (int)k;
         x[a] = x[b] = 2.0f; /* a tie: the first wins */
         LX_CHECK_INT(t, lexie_sample(f.m, x, NULL, NULL), a);
         x[a] = NAN; /* a NaN after index 0 is passed over */
         LX_CHECK_INT(t, lexie_sample(f.m, x, NULL, NULL), a == 0 ? 0 : b);
+    }
+    if (nv > 300) { /* a block that starts with NaN (its max is NaN) holds the maximum */
+        for (int i = 0; i < nv; i++) x[i] = -1.0f;
+        x[256] = NAN;
+        x[290] = 3.0f;
+        LX_CHECK_INT(t, lexie_sample(f.m, x, NULL, NULL), 290);
     }
     for (int i = 0; i < nv; i++) x[i] = -INFINITY;
     x[3] = -0.0f;
