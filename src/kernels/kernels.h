@@ -17,6 +17,7 @@
 
 #include "base/base.h"
 
+#include <math.h>
 #include <stdint.h>
 
 typedef enum lx_type {
@@ -523,6 +524,12 @@ lx_from_float_fn lx_quantize_avx2_get(int vec_dot_type);
 lx_from_float_fn lx_quantize_avx512_get(int vec_dot_type);
 const lx_float_ops *lx_float_ops_avx2(void);
 const lx_float_ops *lx_float_ops_avx512(void);
+/* RMSNorm's factor for a row from its sum of squares (ggml's arithmetic):
+** the one formula of every ISA's rmsnorm_rows. */
+static inline float lx_rms_factor(double sum, int64_t n, float eps) {
+    const float mean = (float)(sum / (double)n);
+    return 1.0f / sqrtf(mean + eps);
+}
 /* The plain-C rope and lx_rmsnorm_rows, which the AVX2 table shares. */
 void lx_rope_scalar(float *x, const float *rc, int n_rot, int neox);
 void lx_rmsnorm_rows_scalar(float *out, const float *x, const float *w, int64_t rows, int64_t n,

@@ -100,8 +100,7 @@ const lx_float_ops *lx_float_ops_get(lx_isa isa) {
 /* One row's output from its sum of squares. */
 static void rms_scale(float *out, const float *x, const float *w, int64_t n, double sum,
                       float eps) {
-    const float mean = (float)(sum / (double)n);
-    const float scale = 1.0f / sqrtf(mean + eps);
+    const float scale = lx_rms_factor(sum, n, eps);
     if (w) {
         for (int64_t i = 0; i < n; i++) out[i] = (x[i] * scale) * w[i];
     } else {

@@ -13,7 +13,6 @@
 #include "tree_avx512.h"
 
 #include <immintrin.h>
-#include <math.h>
 
 static inline __mmask16 tail_mask(int64_t left) {
     return left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
@@ -354,8 +353,7 @@ static void rmsnorm_rows(float *out, const float *x, const float *w, int64_t row
         double sums[8];
         sum_squares8(x + r0 * n, nr, n, sums);
         for (int k = 0; k < nr; k++) {
-            const float mean = (float)(sums[k] / (double)n);
-            const __m512 s = _mm512_set1_ps(1.0f / sqrtf(mean + eps));
+            const __m512 s = _mm512_set1_ps(lx_rms_factor(sums[k], n, eps));
             const float *xr = x + (r0 + k) * n;
             float *o = out + (r0 + k) * n;
             for (int64_t i = 0; i < n; i += 16) {
