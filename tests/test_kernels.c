@@ -797,6 +797,41 @@ static void test_rope_isa(lx_t *t) {
     }
 }
 
+/* AVX-512's exp_sum: each 16 exponentials summed in float as
+** _mm512_reduce_add_ps pairs them (lanes k and k + 8, k and k + 4, k and
+** k + 2, the last two), those sums added to a double in order, whether
+** the loop takes them sixteen vectors at a time or one by one. */
+static float reduce_order16(const float *a) {
+    float t3[8], t6[4];
+    for (int k = 0; k < 8; k++) t3[k] = a[k] + a[k + 8];
+    for (int k = 0; k < 4; k++) t6[k] = t3[k] + t3[k + 4];
+    return (t6[0] + t6[2]) + (t6[1] + t6[3]);
+}
+
+static void test_exp_sum_order(lx_t *t) {
+    if (lx_isa_best() < LX_ISA_AVX512) {
+        LX_SKIP(t, "no AVX-512 here");
+        return;
+    }
+    const lx_float_ops *ops = lx_float_ops_get(LX_ISA_AVX512);
+    enum { N = 1003 };
+    static float x[N + 16];
+    const int lens[] = {1, 15, 16, 17, 255, 256, 257, 576, 1003};
+    rng_seed(19);
+    for (int k = 0; k < 4 * (int)(sizeof lens / sizeof *lens); k++) {
+        const int n = lens[k % (int)(sizeof lens / sizeof *lens)];
+        fill(x, n, 1.0f); /* finite sums: an inf would hide the order */
+        const double sum = ops->exp_sum(x, n, 0.0f);
+        double ref = 0.0;
+        for (int i = 0; i < n; i += 16) {
+            float a[16] = {0};
+            memcpy(a, x + i, (size_t)(n - i < 16 ? n - i : 16) * sizeof *a);
+            ref += reduce_order16(a);
+        }
+        LX_CHECK_MSG(t, memcmp(&sum, &ref, sizeof sum) == 0, "n %d: %.17g vs %.17g", n, sum, ref);
+    }
+}
+
 static void test_float_ops(lx_t *t) {
     enum { N = 1003 };
     static float a[N], b[N], y[N], y0[N];
@@ -1008,6 +1043,7 @@ void suite_kernels(void) {
     LX_RUN(test_rmsnorm);
     LX_RUN(test_float_ops);
     LX_RUN(test_rope_isa);
+    LX_RUN(test_exp_sum_order);
     LX_RUN(test_attention_rows);
     LX_RUN(test_softmax);
     lx_test_kernels_k();
